@@ -1,0 +1,1 @@
+//! `fulcrum migrate`: legacy lines rewritten to their modern form. OWNER: config-model helper.

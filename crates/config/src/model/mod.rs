@@ -1,0 +1,1 @@
+//! The typed configuration model. OWNER: config-model helper.

@@ -1,0 +1,1 @@
+//! Lines → model. OWNER: config-model helper.

@@ -1,0 +1,1 @@
+//! Whole-configuration checks. OWNER: config-model helper.
