@@ -13,7 +13,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: impl Into<Arc<str>>, line: u32) -> Self {
-        Span { file: file.into(), line }
+        Span {
+            file: file.into(),
+            line,
+        }
     }
 }
 
@@ -58,7 +61,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(level: Level, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { level, span, message: message.into(), hint: None }
+        Diagnostic {
+            level,
+            span,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn alert(span: &Span, message: impl Into<String>) -> Self {
         Self::new(Level::Alert, Some(span.clone()), message)

@@ -12,6 +12,8 @@ pub struct LogFormat {
 impl LogFormat {
     /// Parses a log-format string; `Err` carries a one-line reason.
     pub fn parse(text: &str) -> Result<LogFormat, String> {
-        Ok(LogFormat { source: text.to_string() })
+        Ok(LogFormat {
+            source: text.to_string(),
+        })
     }
 }

@@ -72,7 +72,10 @@ pub fn read_str(file: &str, text: &str, _env: &dyn Env) -> ReadResult {
         let words: Vec<String> = body.split_whitespace().map(str::to_string).collect();
         if !words.is_empty() {
             out.lines.push(SourceLine {
-                span: Span { file: file.clone(), line: i as u32 + 1 },
+                span: Span {
+                    file: file.clone(),
+                    line: i as u32 + 1,
+                },
                 words,
                 raw: raw.to_string(),
             });

@@ -50,13 +50,22 @@ fn placeholder_rule(words: &[String], span: &Span) -> (Span, Vec<String>) {
 
 /// Words after `acl`.
 pub fn parse_acl(words: &[String], span: &Span) -> Result<AclDef, Diagnostic> {
-    let name = words.first().cloned().ok_or_else(|| Diagnostic::alert(span, "'acl' needs a name"))?;
-    Ok(AclDef { name, span: span.clone(), words: words.to_vec() })
+    let name = words
+        .first()
+        .cloned()
+        .ok_or_else(|| Diagnostic::alert(span, "'acl' needs a name"))?;
+    Ok(AclDef {
+        name,
+        span: span.clone(),
+        words: words.to_vec(),
+    })
 }
 
 /// Words starting with `if` or `unless`.
 pub fn parse_condition(words: &[String], _span: &Span) -> Result<Condition, Diagnostic> {
-    Ok(Condition { words: words.to_vec() })
+    Ok(Condition {
+        words: words.to_vec(),
+    })
 }
 
 /// Words after `http-request`.
@@ -99,12 +108,33 @@ pub fn parse_use_target(words: &[String], span: &Span) -> Result<UseTarget, Diag
 /// `reqideny`, `reqdeny`, `reqallow`, `reqiallow`, `rspadd`, `rsprep`, `rspdel`, …):
 /// `keyword` is the directive, `words` what follows it. Returns the rule with its
 /// 1.x meaning, executed by `fulcrum-rules`, plus the warning naming the modern form.
-pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(HttpRule, Diagnostic), Diagnostic> {
+pub fn parse_legacy(
+    keyword: &str,
+    words: &[String],
+    span: &Span,
+) -> Result<(HttpRule, Diagnostic), Diagnostic> {
     let mut all = vec![keyword.to_string()];
     all.extend_from_slice(words);
     let (span2, all) = placeholder_rule(&all, span);
     Ok((
-        HttpRule { span: span2, words: all },
+        HttpRule {
+            span: span2,
+            words: all,
+        },
         Diagnostic::warning(span, format!("'{keyword}' is deprecated")),
     ))
+}
+
+/// A sample expression `FETCH[(ARGS)][,CONV[(ARGS)]…]` as used by `stick on`, `balance hash`,
+/// `capture request`, `track-sc*` (placeholder).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleExpr {
+    pub text: String,
+}
+
+/// One word holding a sample expression.
+pub fn parse_sample_expr(word: &str, _span: &Span) -> Result<SampleExpr, Diagnostic> {
+    Ok(SampleExpr {
+        text: word.to_string(),
+    })
 }

@@ -1,0 +1,5 @@
+//! Persistence settings: `cookie`, `appsession`, `stick-table`, `stick …`. OWNER: config-sections helper.
+
+/// Proxy-level persistence settings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PersistSettings {}

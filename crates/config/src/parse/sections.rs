@@ -1,0 +1,1 @@
+//! Parsing of the non-proxy sections. OWNER: config-sections helper.
