@@ -1,0 +1,126 @@
+//! Fixed-size I/O buffers recycled through a per-thread pool, so a request costs
+//! no allocation once a thread is warm and memory per connection stays bounded.
+
+use std::cell::RefCell;
+use std::io;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+const POOL_MAX: usize = 1024;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer holding `data[start..end]` as unread bytes.
+pub struct Buf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Buf {
+    /// Takes a buffer of `size` bytes from this thread's pool.
+    pub fn take(size: usize) -> Buf {
+        let data = POOL
+            .with(|p| {
+                let mut p = p.borrow_mut();
+                match p.iter().rposition(|b| b.len() == size) {
+                    Some(i) => Some(p.swap_remove(i)),
+                    None => None,
+                }
+            })
+            .unwrap_or_else(|| vec![0; size]);
+        Buf {
+            data,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn readable(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Appends bytes; the caller checks room first (`room()`).
+    pub fn push(&mut self, bytes: &[u8]) -> bool {
+        self.compact_if_needed(bytes.len());
+        if self.data.len() - self.end < bytes.len() {
+            return false;
+        }
+        self.data[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+        true
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len() == self.data.len()
+    }
+
+    fn compact_if_needed(&mut self, want: usize) {
+        if self.start > 0 && self.data.len() - self.end < want {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Reads once from `r` into the free space; `Ok(0)` is end of stream.
+    pub async fn fill_from<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<usize> {
+        self.compact_if_needed(self.data.len());
+        if self.end == self.data.len() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer full"));
+        }
+        let n = r.read(&mut self.data[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+impl Drop for Buf {
+    fn drop(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_MAX {
+                p.push(data);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_consume_compacts() {
+        let mut b = Buf::take(8);
+        assert!(b.push(b"abcdef"));
+        b.consume(4);
+        assert_eq!(b.readable(), b"ef");
+        assert!(b.push(b"ghijkl"));
+        assert_eq!(b.readable(), b"efghijkl");
+        assert!(b.is_full());
+        assert!(!b.push(b"x"));
+    }
+}

@@ -1,0 +1,295 @@
+//! Worker threads. Each thread runs a current-thread tokio runtime with its own
+//! listening socket per `bind` and its own idle-connection pool; server state is
+//! shared through atomics in the runtime.
+
+use crate::error::EngineError;
+use crate::limits::{Limit, Permits};
+use crate::runtime::{Mode, Runtime};
+use std::cell::Cell;
+use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Engine start options the binary may set.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// Overrides `Runtime::nbthread` when set (e.g. from the command line).
+    pub nbthread: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Control {
+    Run,
+    Graceful,
+    Stop,
+}
+
+pub(crate) struct Shared {
+    pub rt: Runtime,
+    global: Limit,
+    frontends: Vec<Limit>,
+    binds: Vec<Vec<Limit>>,
+}
+
+/// A listening address after binding (port 0 resolved).
+#[derive(Clone, Debug)]
+pub struct BoundAddr {
+    pub frontend: String,
+    pub bind: usize,
+    pub addr: Option<SocketAddr>,
+}
+
+pub struct Engine;
+
+/// Controls a running engine.
+pub struct EngineHandle {
+    threads: Vec<JoinHandle<()>>,
+    control: watch::Sender<Control>,
+    bound: Vec<BoundAddr>,
+}
+
+impl Engine {
+    /// Binds every listener, then starts the worker threads. Returns once all
+    /// sockets are bound, so the caller may drop privileges or daemonize.
+    pub fn start(rt: Runtime, opts: EngineOptions) -> Result<EngineHandle, EngineError> {
+        for fe in &rt.frontends {
+            if let Some(i) = fe.default_backend {
+                if i >= rt.backends.len() {
+                    return Err(EngineError::NoSuchBackend {
+                        frontend: fe.name.clone(),
+                        index: i,
+                    });
+                }
+            }
+        }
+        let nb = opts.nbthread.unwrap_or(rt.nbthread);
+        let nb = if nb == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            nb
+        };
+        // per_thread[t] = listeners of thread t: (frontend, bind, socket)
+        let mut per_thread: Vec<Vec<(usize, usize, TcpListener)>> =
+            (0..nb).map(|_| Vec::new()).collect();
+        let mut bound = Vec::new();
+        for (fi, fe) in rt.frontends.iter().enumerate() {
+            for (bi, bind) in fe.binds.iter().enumerate() {
+                let socks = crate::listener::bind_all(&fe.name, bind, fe.maxconn, nb)?;
+                bound.push(BoundAddr {
+                    frontend: fe.name.clone(),
+                    bind: bi,
+                    addr: socks.first().and_then(|s| s.local_addr().ok()),
+                });
+                for (t, s) in socks.into_iter().enumerate() {
+                    per_thread[t % nb].push((fi, bi, s));
+                }
+            }
+        }
+        let shared = Arc::new(Shared {
+            global: Limit::new(rt.maxconn),
+            frontends: rt.frontends.iter().map(|f| Limit::new(f.maxconn)).collect(),
+            binds: rt
+                .frontends
+                .iter()
+                .map(|f| f.binds.iter().map(|b| Limit::new(b.maxconn)).collect())
+                .collect(),
+            rt,
+        });
+        let (control, rx) = watch::channel(Control::Run);
+        let mut threads = Vec::with_capacity(nb);
+        for (t, listeners) in per_thread.into_iter().enumerate() {
+            let shared = shared.clone();
+            let rx = rx.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("fulcrum-{t}"))
+                .spawn(move || worker(shared, listeners, rx))
+                .map_err(|source| EngineError::Thread { thread: t, source })?;
+            threads.push(h);
+        }
+        Ok(EngineHandle {
+            threads,
+            control,
+            bound,
+        })
+    }
+}
+
+impl EngineHandle {
+    /// Addresses actually bound, in configuration order.
+    pub fn bound(&self) -> &[BoundAddr] {
+        &self.bound
+    }
+
+    /// The address of the first bind of `frontend`.
+    pub fn local_addr(&self, frontend: &str) -> Option<SocketAddr> {
+        self.bound
+            .iter()
+            .find(|b| b.frontend == frontend)
+            .and_then(|b| b.addr)
+    }
+
+    /// Closes listeners and every connection now.
+    pub fn stop_now(&self) {
+        let _ = self.control.send(Control::Stop);
+    }
+
+    /// Closes listeners; threads exit when their last connection ends (SIGUSR1).
+    pub fn graceful_stop(&self) {
+        let _ = self.control.send(Control::Graceful);
+    }
+
+    /// Waits for every worker thread to exit.
+    pub fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Counts this thread's live connections, for graceful stop.
+#[derive(Clone, Default)]
+struct Active {
+    count: Rc<Cell<usize>>,
+    idle: Rc<Notify>,
+}
+
+struct ActiveGuard(Active);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let c = &self.0.count;
+        c.set(c.get().saturating_sub(1));
+        if c.get() == 0 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+fn worker(
+    shared: Arc<Shared>,
+    listeners: Vec<(usize, usize, TcpListener)>,
+    mut rx: watch::Receiver<Control>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start worker runtime: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let active = Active::default();
+        for (fi, bi, l) in listeners {
+            let l = match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("cannot register listener: {e}");
+                    continue;
+                }
+            };
+            tokio::task::spawn_local(accept_loop(
+                shared.clone(),
+                fi,
+                bi,
+                l,
+                rx.clone(),
+                active.clone(),
+            ));
+        }
+        loop {
+            match *rx.borrow_and_update() {
+                Control::Stop => return,
+                Control::Graceful => break,
+                Control::Run => {}
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+        // Graceful: accept loops have seen the change and dropped their sockets.
+        loop {
+            let notified = active.idle.notified();
+            if active.count.get() == 0 {
+                return;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = rx.changed() => {
+                    if *rx.borrow() == Control::Stop { return; }
+                }
+            }
+        }
+    });
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    fi: usize,
+    bi: usize,
+    listener: tokio::net::TcpListener,
+    mut rx: watch::Receiver<Control>,
+    active: Active,
+) {
+    loop {
+        let permits = tokio::select! {
+            p = take_permits(&shared, fi, bi) => p,
+            _ = rx.changed() => return,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = rx.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                active.count.set(active.count.get() + 1);
+                let guard = ActiveGuard(active.clone());
+                let shared = shared.clone();
+                tokio::task::spawn_local(async move {
+                    serve(&shared, fi, bi, stream, peer).await;
+                    drop(permits);
+                    drop(guard);
+                });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning on the error.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+async fn take_permits(shared: &Shared, fi: usize, bi: usize) -> Permits {
+    let mut p = Permits::default();
+    for limit in [&shared.global, &shared.frontends[fi], &shared.binds[fi][bi]] {
+        if let Some(permit) = limit.acquire().await {
+            p.0.push(permit);
+        }
+    }
+    p
+}
+
+async fn serve(
+    shared: &Shared,
+    fi: usize,
+    bi: usize,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let fe = &shared.rt.frontends[fi];
+    let _ = stream.set_nodelay(true);
+    let r = match fe.mode {
+        Mode::Tcp => crate::tcp::serve(&shared.rt, fe, &fe.binds[bi], stream, peer).await,
+        Mode::Http => crate::http::serve(&shared.rt, fe, &fe.binds[bi], stream, peer).await,
+    };
+    if let Err(e) = r {
+        tracing::debug!("connection from {peer} ended: {e}");
+    }
+}

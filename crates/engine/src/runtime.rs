@@ -1,0 +1,312 @@
+//! The compiled runtime: what the engine runs, built once from the typed model
+//! (or directly by tests). Nothing here parses text; every field is ready to use.
+
+use crate::select::ServerState;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the engine needs to serve traffic.
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    /// Worker threads; 0 means one per CPU.
+    pub nbthread: usize,
+    /// `global maxconn`; `None` is unlimited.
+    pub maxconn: Option<usize>,
+    pub tune: Tune,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Arc<Backend>>,
+}
+
+/// `tune.*` settings the engine uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Tune {
+    pub bufsize: usize,
+    pub maxrewrite: usize,
+}
+
+impl Default for Tune {
+    fn default() -> Self {
+        Tune {
+            bufsize: 16384,
+            maxrewrite: 1024,
+        }
+    }
+}
+
+impl Tune {
+    /// Largest head accepted: HAProxy keeps `maxrewrite` bytes free for rewrites.
+    pub fn max_head(&self) -> usize {
+        self.bufsize.saturating_sub(self.maxrewrite).max(1024)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Tcp,
+    Http,
+}
+
+/// Where a `bind` listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindAddr {
+    Socket(SocketAddr),
+    /// `fd@N`: a socket inherited from the parent process.
+    Fd(i32),
+}
+
+#[derive(Clone, Debug)]
+pub struct Bind {
+    pub name: Option<String>,
+    pub addr: BindAddr,
+    pub backlog: Option<u32>,
+    pub maxconn: Option<usize>,
+    pub v4v6: bool,
+    pub v6only: bool,
+    pub accept_proxy: bool,
+    pub interface: Option<String>,
+}
+
+impl Bind {
+    pub fn new(addr: SocketAddr) -> Self {
+        Bind {
+            name: None,
+            addr: BindAddr::Socket(addr),
+            backlog: None,
+            maxconn: None,
+            v4v6: false,
+            v6only: false,
+            accept_proxy: false,
+            interface: None,
+        }
+    }
+}
+
+/// Timeouts; `None` is "not set" (HAProxy then waits forever, with a warning at
+/// configuration time).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timeouts {
+    pub client: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server: Option<Duration>,
+    pub server_fin: Option<Duration>,
+    pub connect: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub http_request: Option<Duration>,
+    pub http_keep_alive: Option<Duration>,
+    pub queue: Option<Duration>,
+    pub tarpit: Option<Duration>,
+}
+
+/// `option http-keep-alive | http-server-close | httpclose`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum ConnMode {
+    #[default]
+    KeepAlive,
+    ServerClose,
+    Close,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    Never,
+    #[default]
+    Safe,
+    Aggressive,
+    Always,
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+#[derive(Clone, Debug)]
+pub struct ForwardFor {
+    pub except: Option<IpNet>,
+    pub header: String,
+    pub if_none: bool,
+}
+
+impl Default for ForwardFor {
+    fn default() -> Self {
+        ForwardFor {
+            except: None,
+            header: "X-Forwarded-For".into(),
+            if_none: false,
+        }
+    }
+}
+
+/// `option originalto [except NET] [header NAME]`.
+#[derive(Clone, Debug)]
+pub struct OriginalTo {
+    pub except: Option<IpNet>,
+    pub header: String,
+}
+
+/// An address and prefix length, as in `except 10.0.0.0/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (_, ip) => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let bits = u32::from(self.prefix.min(32));
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let bits = u32::from(self.prefix.min(128));
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// HTTP options of one proxy section; a transaction combines the frontend's and
+/// the backend's as HAProxy does.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    pub conn_mode: ConnMode,
+    pub pretend_keepalive: bool,
+    pub forwardfor: Option<ForwardFor>,
+    pub originalto: Option<OriginalTo>,
+    pub ignore_probes: bool,
+    pub abortonclose: bool,
+    pub buffer_request: bool,
+}
+
+/// TCP-level options of one proxy section.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpOptions {
+    pub splice_request: bool,
+    pub splice_response: bool,
+    pub nolinger: bool,
+    pub independent_streams: bool,
+}
+
+/// Error responses sent as they are (status line included): `errorfile`,
+/// `errorloc*`, `errorfiles`, already resolved to bytes.
+#[derive(Clone, Debug, Default)]
+pub struct ErrorPages {
+    pub by_status: HashMap<u16, Arc<[u8]>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Frontend {
+    pub name: String,
+    pub mode: Mode,
+    pub binds: Vec<Bind>,
+    pub maxconn: Option<usize>,
+    /// Index into [`Runtime::backends`].
+    pub default_backend: Option<usize>,
+    pub timeouts: Timeouts,
+    pub http: HttpOptions,
+    pub tcp: TcpOptions,
+    pub errors: ErrorPages,
+}
+
+/// `send-proxy` / `send-proxy-v2`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyVersion {
+    V1,
+    V2,
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub weight: u32,
+    pub maxconn: Option<usize>,
+    pub maxqueue: Option<usize>,
+    pub backup: bool,
+    pub id: Option<u32>,
+    pub source: Option<SocketAddr>,
+    pub send_proxy: Option<ProxyVersion>,
+    pub shutdown_on_down: bool,
+    /// Shared by every thread: up/down, counters.
+    pub state: Arc<ServerState>,
+}
+
+impl Server {
+    pub fn new(name: &str, addr: SocketAddr) -> Self {
+        Server {
+            name: name.into(),
+            addr,
+            weight: 1,
+            maxconn: None,
+            maxqueue: None,
+            backup: false,
+            id: None,
+            source: None,
+            send_proxy: None,
+            shutdown_on_down: false,
+            state: Arc::new(ServerState::new(true)),
+        }
+    }
+}
+
+/// `option redispatch [N]` as HAProxy counts it: positive P redispatches on
+/// every Pth retry, negative N on the Nth retry before the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Redispatch(pub i32);
+
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub mode: Mode,
+    pub servers: Vec<Server>,
+    pub timeouts: Timeouts,
+    /// `retries`, default 3.
+    pub retries: u32,
+    pub redispatch: Option<Redispatch>,
+    pub http: HttpOptions,
+    pub tcp: TcpOptions,
+    pub reuse: HttpReuse,
+    pub errors: ErrorPages,
+    /// `dispatch ADDR`: used when the backend has no server line.
+    pub dispatch: Option<SocketAddr>,
+    /// Servers' selection and queueing state; built from `servers`.
+    pub lb: crate::select::Balancer,
+}
+
+impl Backend {
+    pub fn new(name: &str, mode: Mode, servers: Vec<Server>) -> Self {
+        let lb = crate::select::Balancer::new(&servers);
+        Backend {
+            name: name.into(),
+            mode,
+            servers,
+            timeouts: Timeouts::default(),
+            retries: 3,
+            redispatch: None,
+            http: HttpOptions::default(),
+            tcp: TcpOptions::default(),
+            reuse: HttpReuse::default(),
+            errors: ErrorPages::default(),
+            dispatch: None,
+            lb,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `mode tcp`: connect to a server as soon as the client is accepted (so
+//! server-speaks-first protocols work), then forward both ways.
+
+use crate::buf::Buf;
+use crate::connect::{self, ClientAddrs, ConnectError};
+use crate::runtime::{Bind, Frontend, Runtime};
+use crate::tunnel::{self, TunnelTimeouts};
+use std::io;
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+
+pub(crate) async fn serve(
+    rt: &Runtime,
+    fe: &Frontend,
+    bind: &Bind,
+    mut client: TcpStream,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let mut cbuf = Buf::take(rt.tune.bufsize);
+    let mut addrs = ClientAddrs {
+        src: peer,
+        dst: client.local_addr()?,
+    };
+    if bind.accept_proxy {
+        if let Some((s, d)) = read_proxy_header(&mut client, &mut cbuf, fe).await? {
+            addrs = ClientAddrs { src: s, dst: d };
+        }
+    }
+    let Some(be) = fe.default_backend.and_then(|i| rt.backends.get(i)) else {
+        return Ok(());
+    };
+    let mut conn = match connect::connect(be, addrs, None).await {
+        Ok(c) => c,
+        Err(ConnectError::NoServer(_)) => return Ok(()),
+        Err(ConnectError::Failed(e)) => return Err(e),
+    };
+    let mut sbuf = Buf::take(rt.tune.bufsize);
+    let t = TunnelTimeouts {
+        idle: be
+            .timeouts
+            .tunnel
+            .or(min_opt(fe.timeouts.client, be.timeouts.server)),
+        client_fin: fe.timeouts.client_fin,
+        server_fin: be.timeouts.server_fin,
+        splice_request: fe.tcp.splice_request || be.tcp.splice_request,
+        splice_response: fe.tcp.splice_response || be.tcp.splice_response,
+    };
+    let end = tunnel::run(&mut client, &mut cbuf, &mut conn.stream, &mut sbuf, t).await?;
+    if end == tunnel::TunnelEnd::Timeout && (fe.tcp.nolinger || be.tcp.nolinger) {
+        // An RST instead of a FIN, as HAProxy's `option nolinger` does.
+        let _ = socket2::SockRef::from(&client).set_linger(Some(std::time::Duration::ZERO));
+    }
+    Ok(())
+}
+
+pub(crate) fn min_opt(
+    a: Option<std::time::Duration>,
+    b: Option<std::time::Duration>,
+) -> Option<std::time::Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Reads a PROXY header (`accept-proxy`) within `timeout client`; a bad header
+/// closes the connection, as HAProxy does.
+pub(crate) async fn read_proxy_header(
+    client: &mut TcpStream,
+    buf: &mut Buf,
+    fe: &Frontend,
+) -> io::Result<crate::proxy_proto::Addrs> {
+    let fut = async {
+        loop {
+            match crate::proxy_proto::parse(buf.readable()) {
+                Ok(Some((len, addrs))) => {
+                    buf.consume(len);
+                    return Ok(addrs);
+                }
+                Ok(None) => {
+                    if buf.fill_from(client).await? == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "EOF in PROXY header",
+                        ));
+                    }
+                }
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+        }
+    };
+    match fe.timeouts.client {
+        Some(t) => tokio::time::timeout(t, fut).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "PROXY header timeout",
+            ))
+        }),
+        None => fut.await,
+    }
+}

@@ -1,0 +1,117 @@
+//! Two-way forwarding for `mode tcp` and upgraded HTTP connections. Each
+//! direction stops at its reader's end of stream and half-closes the other
+//! side (so `shutdown(SHUT_WR)` reaches the peer); the session ends when both
+//! directions are done, or after an inactivity timeout.
+
+use crate::buf::Buf;
+use std::cell::Cell;
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Inactivity limits of a tunnel, in HAProxy's terms.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TunnelTimeouts {
+    /// `timeout tunnel`, else the smaller of client/server.
+    pub idle: Option<Duration>,
+    /// Once the client has closed its side (`timeout client-fin`).
+    pub client_fin: Option<Duration>,
+    /// Once the server has closed its side (`timeout server-fin`).
+    pub server_fin: Option<Duration>,
+    pub splice_request: bool,
+    pub splice_response: bool,
+}
+
+/// How a tunnel ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TunnelEnd {
+    Closed,
+    Timeout,
+}
+
+/// Forwards `client` ⇄ `server` until both directions end. Bytes already read
+/// into `cbuf`/`sbuf` are sent first.
+pub(crate) async fn run(
+    client: &mut TcpStream,
+    cbuf: &mut Buf,
+    server: &mut TcpStream,
+    sbuf: &mut Buf,
+    t: TunnelTimeouts,
+) -> io::Result<TunnelEnd> {
+    let activity = Cell::new(Instant::now());
+    let client_done = Cell::new(false);
+    let server_done = Cell::new(false);
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let up = async {
+        let r = if t.splice_request && cbuf.is_empty() {
+            crate::splice::pump(&mut cr, &mut sw, &activity).await
+        } else {
+            pump(&mut cr, &mut sw, cbuf, &activity).await
+        };
+        client_done.set(true);
+        r
+    };
+    let down = async {
+        let r = if t.splice_response && sbuf.is_empty() {
+            crate::splice::pump(&mut sr, &mut cw, &activity).await
+        } else {
+            pump(&mut sr, &mut cw, sbuf, &activity).await
+        };
+        server_done.set(true);
+        r
+    };
+    let watchdog = async {
+        loop {
+            let limit = if client_done.get() {
+                t.client_fin.or(t.idle)
+            } else if server_done.get() {
+                t.server_fin.or(t.idle)
+            } else {
+                t.idle
+            };
+            let Some(limit) = limit else {
+                std::future::pending::<()>().await;
+                return;
+            };
+            let deadline = activity.get() + limit;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    };
+    tokio::select! {
+        (a, b) = async { tokio::join!(up, down) } => {
+            a?;
+            b?;
+            Ok(TunnelEnd::Closed)
+        }
+        _ = watchdog => Ok(TunnelEnd::Timeout),
+    }
+}
+
+/// Copies `r` to `w` through `buf` until end of stream, then half-closes `w`.
+async fn pump<R, W>(r: &mut R, w: &mut W, buf: &mut Buf, activity: &Cell<Instant>) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        if !buf.is_empty() {
+            w.write_all(buf.readable()).await?;
+            let n = buf.len();
+            buf.consume(n);
+            activity.set(Instant::now());
+        }
+        let n = buf.fill_from(r).await?;
+        if n == 0 {
+            // Half-close: the peer sees our FIN but may keep sending.
+            let _ = w.shutdown().await;
+            return Ok(());
+        }
+        activity.set(Instant::now());
+    }
+}
