@@ -1,0 +1,16 @@
+//! Access and error logs: records, the log-format renderer, syslog framing
+//! and the non-blocking logger.
+
+mod logger;
+mod record;
+mod render;
+mod syslog;
+mod term;
+
+pub use logger::{LogMessage, Logger, LoggerStats};
+pub use record::{LogRecord, Timers};
+pub use render::{render, render_line};
+pub use syslog::{
+    frame, Facility, LogServer, LogTarget, Sampling, Severity, SyslogFormat, SyslogHeader,
+};
+pub use term::{CookieRequest, CookieResponse, TermCause, TermPhase, TermState};

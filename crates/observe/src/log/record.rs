@@ -1,0 +1,201 @@
+//! Everything a log line can print about one session or request.
+
+use super::term::TermState;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+/// The timers of configuration.txt §8.4, in milliseconds; `-1` means the
+/// phase was never reached (HAProxy prints `-1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timers {
+    /// `%Th`: handshake (PROXY protocol, TLS).
+    pub th: i64,
+    /// `%Ti`: idle time before the request's first byte (keep-alive).
+    pub ti: i64,
+    /// `%TR`: receiving the full request from its first byte.
+    pub tr_request: i64,
+    /// `%Tw`: waiting in queues.
+    pub tw: i64,
+    /// `%Tc`: connecting to the server.
+    pub tc: i64,
+    /// `%Tr`: the server's response headers.
+    pub tr_response: i64,
+    /// `%Ta`: active time, from the request to the end of the response.
+    pub ta: i64,
+    /// `%Tt`: total session time.
+    pub tt: i64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            th: 0,
+            ti: 0,
+            tr_request: -1,
+            tw: -1,
+            tc: -1,
+            tr_response: -1,
+            ta: -1,
+            tt: -1,
+        }
+    }
+}
+
+impl Timers {
+    /// `%Tq` = Th + Ti + TR.
+    pub fn tq(&self) -> i64 {
+        sum_or_minus_one(&[self.th, self.ti, self.tr_request])
+    }
+    /// `%Td` = Tt − (Tq + Tw + Tc + Tr): the data transfer time.
+    pub fn td(&self) -> i64 {
+        let used = sum_or_minus_one(&[self.tq(), self.tw, self.tc, self.tr_response]);
+        if used < 0 || self.tt < 0 {
+            -1
+        } else {
+            self.tt - used
+        }
+    }
+    /// `%Tu` = Tt − Ti: the total time the client saw.
+    pub fn tu(&self) -> i64 {
+        if self.tt < 0 {
+            -1
+        } else {
+            self.tt - self.ti.max(0)
+        }
+    }
+}
+
+fn sum_or_minus_one(parts: &[i64]) -> i64 {
+    if parts.iter().any(|v| *v < 0) {
+        -1
+    } else {
+        parts.iter().sum()
+    }
+}
+
+/// One session's (TCP) or request's (HTTP) facts, filled by the engine when
+/// the log line is due. Absent text prints as `-` unless noted.
+#[derive(Clone, Debug)]
+pub struct LogRecord {
+    /// Accept date: `%t`, `%T`, `%Tl`, `%Ts`, `%ms`.
+    pub accept_date: SystemTime,
+    /// Date of the request's first byte: `%tr`, `%trg`, `%trl`; the accept
+    /// date when `None`.
+    pub request_date: Option<SystemTime>,
+    /// Local UTC offset in seconds for the local dates (`%t`, `%tr`, `%Tl`);
+    /// the engine computes it with [`crate::time::local_offset`].
+    pub utc_offset: i32,
+    pub client: Option<SocketAddr>,
+    /// The address the client connected to.
+    pub frontend_addr: Option<SocketAddr>,
+    /// Our source address towards the server.
+    pub backend_src: Option<SocketAddr>,
+    pub server_addr: Option<SocketAddr>,
+    pub frontend: String,
+    /// The listener is TLS: `%ft` gets a `~` suffix.
+    pub frontend_tls: bool,
+    /// Backend name; the frontend's name when no backend was chosen.
+    pub backend: String,
+    /// `None` prints `<NOSRV>`.
+    pub server: Option<String>,
+    /// `%H`.
+    pub hostname: String,
+    pub pid: u32,
+    pub timers: Timers,
+    /// `%ST`; `None` prints `-1` (no response, TCP).
+    pub status: Option<u16>,
+    /// `%B`: bytes from the server to the client.
+    pub bytes_read: u64,
+    /// `%U`: bytes from the client to the server.
+    pub bytes_uploaded: u64,
+    /// `option logasap`: the line is emitted before the end, `%Tt`, `%Ta` and `%B` get a `+`.
+    pub logasap: bool,
+    pub captured_request_cookie: Option<String>,
+    pub captured_response_cookie: Option<String>,
+    /// `capture request header` values in declaration order (`None`: header absent).
+    pub request_captures: Vec<Option<String>>,
+    pub response_captures: Vec<Option<String>>,
+    pub termination: TermState,
+    /// `%ac`: process-wide concurrent connections.
+    pub actconn: u32,
+    /// `%fc`: the frontend's concurrent connections.
+    pub feconn: u32,
+    /// `%bc`: the backend's concurrent connections.
+    pub beconn: u32,
+    /// `%sc`: the server's concurrent connections.
+    pub srv_conn: u32,
+    /// `%rc`: connection retries.
+    pub retries: u32,
+    /// The request was redispatched: `%rc` gets a `+`.
+    pub redispatched: bool,
+    /// `%sq`: requests ahead of this one in the server's queue.
+    pub srv_queue: u32,
+    /// `%bq`: requests ahead of this one in the backend's queue.
+    pub backend_queue: u32,
+    /// `%r`: the request line as received; `None` prints `<BADREQ>`.
+    pub request_line: Option<String>,
+    /// `%ID`.
+    pub unique_id: Option<String>,
+    /// `%lc`: the frontend's log counter.
+    pub log_counter: u64,
+    /// `%rt`: the request counter.
+    pub request_counter: u64,
+    pub ssl_version: Option<String>,
+    pub ssl_cipher: Option<String>,
+}
+
+impl Default for LogRecord {
+    fn default() -> Self {
+        LogRecord {
+            accept_date: SystemTime::UNIX_EPOCH,
+            request_date: None,
+            utc_offset: 0,
+            client: None,
+            frontend_addr: None,
+            backend_src: None,
+            server_addr: None,
+            frontend: String::new(),
+            frontend_tls: false,
+            backend: String::new(),
+            server: None,
+            hostname: String::new(),
+            pid: 0,
+            timers: Timers::default(),
+            status: None,
+            bytes_read: 0,
+            bytes_uploaded: 0,
+            logasap: false,
+            captured_request_cookie: None,
+            captured_response_cookie: None,
+            request_captures: Vec::new(),
+            response_captures: Vec::new(),
+            termination: TermState::default(),
+            actconn: 0,
+            feconn: 0,
+            beconn: 0,
+            srv_conn: 0,
+            retries: 0,
+            redispatched: false,
+            srv_queue: 0,
+            backend_queue: 0,
+            request_line: None,
+            unique_id: None,
+            log_counter: 0,
+            request_counter: 0,
+            ssl_version: None,
+            ssl_cipher: None,
+        }
+    }
+}
+
+impl LogRecord {
+    /// Method, URI and version from the request line.
+    pub(crate) fn request_parts(&self) -> Option<(&str, &str, &str)> {
+        let line = self.request_line.as_deref()?;
+        let mut it = line.splitn(3, ' ');
+        let method = it.next()?;
+        let uri = it.next().unwrap_or("");
+        let version = it.next().unwrap_or("HTTP/0.9");
+        Some((method, uri, version))
+    }
+}
