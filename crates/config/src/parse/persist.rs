@@ -273,7 +273,8 @@ pub fn parse_size(word: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size '{word}' is too large"))
 }
 
-fn stick_table(args: &[String], span: &Span) -> Result<StickTable, Diagnostic> {
+/// Words after `stick-table` (also used by `table NAME …` in a `peers` section).
+pub fn stick_table(args: &[String], span: &Span) -> Result<StickTable, Diagnostic> {
     let err = |m: String| Diagnostic::alert(span, format!("'stick-table': {m}"));
     let (mut key, mut size, mut len) = (None, None, None);
     let mut t = StickTable {
