@@ -209,6 +209,12 @@ impl Lexer<'_, '_> {
                 self.i += 4;
                 return Ok(());
             }
+            // `\$` outside double quotes stays as written, without the unquoted-variable warning.
+            b'$' => {
+                self.cur.extend_from_slice(b"\\$");
+                self.i += 2;
+                return Ok(());
+            }
             // Not an escape sequence: the backslash stays, the next byte is read normally.
             _ => {
                 self.cur.push(b'\\');
