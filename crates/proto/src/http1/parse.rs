@@ -158,13 +158,20 @@ fn classify(e: httparse::Error, window: &[u8], response: bool) -> Error {
         httparse::Error::HeaderName if has_obs_fold(window) => Error::ObsFold,
         httparse::Error::HeaderName => Error::InvalidHeaderName,
         httparse::Error::HeaderValue => Error::InvalidHeaderValue,
-        httparse::Error::NewLine => Error::BareCr,
+        httparse::Error::NewLine if has_bare_cr(window) => Error::BareCr,
+        // Otherwise the version token ran on (`HTTP/1.10`): let the lenient parser judge.
+        httparse::Error::NewLine => Error::InvalidVersion,
         httparse::Error::Status => Error::InvalidStatusLine,
         httparse::Error::Token if response => Error::InvalidStatusLine,
         httparse::Error::Token => Error::InvalidRequestLine,
         httparse::Error::TooManyHeaders => Error::TooManyHeaders,
         httparse::Error::Version => Error::InvalidVersion,
     }
+}
+
+/// A CR not followed by LF.
+fn has_bare_cr(window: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', window).any(|i| window.get(i + 1).is_some_and(|&b| b != b'\n'))
 }
 
 /// A header-section line starting with SP/HT continues the previous one (obs-fold).
