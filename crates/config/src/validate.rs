@@ -1,1 +1,223 @@
-//! Whole-configuration checks. OWNER: config-model helper.
+//! Whole-configuration checks (names, references, files), all reported in one run.
+//! OWNER: config-model helper.
+
+use crate::diag::{closest, Diagnostic, Diagnostics};
+use crate::model::proxy::ErrorKind;
+use crate::model::{Config, Mode, Proxy, ProxyKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Runs every check; each finding is pushed to `d`.
+pub fn validate(cfg: &Config, d: &mut Diagnostics) {
+    duplicate_proxies(cfg, d);
+    for p in &cfg.proxies {
+        duplicate_servers(p, d);
+        backend_refs(cfg, p, d);
+        timeouts(p, d);
+        no_bind(p, d);
+    }
+    for p in cfg.defaults.iter().chain(cfg.proxies.iter()) {
+        files(p, d);
+    }
+}
+
+/// Two proxies of overlapping capability may not share a name (a frontend and a
+/// backend may, as in HAProxy).
+fn duplicate_proxies(cfg: &Config, d: &mut Diagnostics) {
+    for (i, p) in cfg.proxies.iter().enumerate() {
+        let clash = cfg.proxies[..i].iter().find(|q| {
+            q.name == p.name
+                && ((p.kind.is_frontend() && q.kind.is_frontend())
+                    || (p.kind.is_backend() && q.kind.is_backend()))
+        });
+        if let (Some(q), Some(span)) = (clash, &p.span) {
+            let at = q
+                .span
+                .as_ref()
+                .map(|s| format!(" declared at {s}"))
+                .unwrap_or_default();
+            d.push(
+                Diagnostic::alert(
+                    span,
+                    format!(
+                        "{} '{}' has the same name as {} '{}'{at}",
+                        p.kind.word(),
+                        p.name,
+                        q.kind.word(),
+                        q.name
+                    ),
+                )
+                .with_hint("give each proxy a distinct name"),
+            );
+        }
+    }
+}
+
+/// Every line of a duplicated server name gets an error naming the others.
+fn duplicate_servers(p: &Proxy, d: &mut Diagnostics) {
+    let mut by_name: HashMap<&str, Vec<&crate::model::Server>> = HashMap::new();
+    for s in &p.servers {
+        by_name.entry(s.name.as_str()).or_default().push(s);
+    }
+    for s in &p.servers {
+        let same = &by_name[s.name.as_str()];
+        if same.len() < 2 {
+            continue;
+        }
+        let others: Vec<String> = same
+            .iter()
+            .filter(|o| o.span != s.span)
+            .map(|o| o.span.to_string())
+            .collect();
+        d.push(
+            Diagnostic::alert(
+                &s.span,
+                format!(
+                    "{} '{}': duplicate server name '{}' (also used at {})",
+                    p.kind.word(),
+                    p.name,
+                    s.name,
+                    others.join(", ")
+                ),
+            )
+            .with_hint("give each server a distinct name, e.g. 'server1' and 'server2'"),
+        );
+    }
+}
+
+fn backend_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
+    for r in &p.backend_refs {
+        match cfg.backend(&r.name) {
+            None => {
+                let names = cfg
+                    .proxies
+                    .iter()
+                    .filter(|b| b.kind.is_backend())
+                    .map(|b| b.name.as_str());
+                let diag = Diagnostic::alert(
+                    &r.span,
+                    format!(
+                        "{} '{}': unable to find required backend '{}'",
+                        p.kind.word(),
+                        p.name,
+                        r.name
+                    ),
+                );
+                d.push(match closest(&r.name, names) {
+                    Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+                    None => diag.with_hint(format!("declare 'backend {}'", r.name)),
+                });
+            }
+            // An HTTP frontend cannot hand its streams to a TCP backend (the reverse is an upgrade).
+            Some(b) if p.mode == Mode::Http && b.mode == Mode::Tcp => d.push(
+                Diagnostic::alert(
+                    &r.span,
+                    format!(
+                        "{} '{}' (mode http) cannot use backend '{}' (mode tcp)",
+                        p.kind.word(),
+                        p.name,
+                        b.name
+                    ),
+                )
+                .with_hint(format!(
+                    "set 'mode http' in backend '{}', or 'mode tcp' here",
+                    b.name
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+fn timeouts(p: &Proxy, d: &mut Diagnostics) {
+    if p.disabled {
+        return;
+    }
+    let t = &p.timeouts;
+    let missing = (p.kind.is_frontend() && t.client.is_none())
+        || (p.kind.is_backend() && (t.connect.is_none() || t.server.is_none()));
+    if let (true, Some(span)) = (missing, &p.span) {
+        let which = match p.kind {
+            ProxyKind::Frontend => "'timeout client'",
+            ProxyKind::Backend => "'timeout connect' and 'timeout server'",
+            _ => "'timeout client', 'timeout connect' and 'timeout server'",
+        };
+        d.push(
+            Diagnostic::warning(
+                span,
+                format!(
+                    "missing timeouts for {} '{}'; connections may then stay open forever",
+                    p.kind.word(),
+                    p.name
+                ),
+            )
+            .with_hint(format!(
+                "set {which} to non-zero values, e.g. in 'defaults'"
+            )),
+        );
+    }
+}
+
+fn no_bind(p: &Proxy, d: &mut Diagnostics) {
+    if let (true, Some(span)) = (
+        p.kind.is_frontend() && p.binds.is_empty() && !p.disabled,
+        &p.span,
+    ) {
+        d.push(
+            Diagnostic::warning(
+                span,
+                format!("{} '{}' has no 'bind' directive", p.kind.word(), p.name),
+            )
+            .with_hint("add 'bind ADDRESS:PORT', or declare it as a backend if this was intended"),
+        );
+    }
+}
+
+/// Files the configuration names must be readable now, as HAProxy reads them at load.
+fn files(p: &Proxy, d: &mut Diagnostics) {
+    for e in &p.errors {
+        if let ErrorKind::File { status, path } = &e.kind {
+            if let Err(err) = readable(path) {
+                d.push(
+                    Diagnostic::alert(
+                        &e.span,
+                        format!(
+                            "errorfile {status}: cannot read '{}': {err}",
+                            path.display()
+                        ),
+                    )
+                    .with_hint("create the file (an HTTP response with headers), or fix the path"),
+                );
+            }
+        }
+    }
+    for f in &p.files {
+        if let Err(err) = readable(&f.path) {
+            d.push(
+                Diagnostic::alert(
+                    &f.span,
+                    format!("cannot read {} file '{}': {err}", f.what, f.path.display()),
+                )
+                .with_hint("create the file, or fix the path"),
+            );
+        }
+    }
+}
+
+fn readable(path: &Path) -> Result<(), String> {
+    match std::fs::File::open(path) {
+        Ok(f) => match f.metadata() {
+            Ok(m) if m.is_dir() => Err("it is a directory".into()),
+            _ => Ok(()),
+        },
+        Err(e) => Err(io_reason(&e)),
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,586 @@
+//! Keywords of `defaults`, `frontend`, `backend` and `listen` sections.
+
+use super::keywords::{self, PROXY_KEYWORDS, TIMEOUTS};
+use super::value::{parse_time, parse_uint, TimeUnit};
+use crate::diag::{closest, Diagnostic, Diagnostics, Span};
+use crate::logformat::LogFormat;
+use crate::model::balance::{Balance, HashFunction, HashType};
+use crate::model::proxy::{
+    BackendRef, Capture, CaptureWhat, ErrorKind, ErrorPage, FileRef, HttpReuse,
+};
+use crate::model::{Mode, Proxy, ProxyKind};
+use crate::reader::SourceLine;
+use crate::rules;
+
+/// Keywords parsed and kept as written, with a notice: Fulcrum does not act on them yet.
+const ACCEPTED: &[&str] = &[
+    "compression",
+    "filter",
+    "declare",
+    "http-error",
+    "force-persist",
+    "ignore-persist",
+    "rate-limit",
+    "email-alert",
+    "dispatch",
+    "http-send-name-header",
+    "max-keep-alive-queue",
+    "server-state-file-name",
+    "load-server-state-from-file",
+    "use-fcgi-app",
+    "bind-process",
+    "server-template",
+    "log-format-sd",
+    "max-session-srv-conns",
+];
+
+/// Keywords of the persistence parser.
+const PERSIST: &[&str] = &[
+    "cookie",
+    "appsession",
+    "stick-table",
+    "stick",
+    "persist",
+    "dynamic-cookie-key",
+];
+
+const RETRY_ON: &[&str] = &[
+    "none",
+    "conn-failure",
+    "empty-response",
+    "junk-response",
+    "response-timeout",
+    "0rtt-rejected",
+    "all-retryable-errors",
+    "401",
+    "403",
+    "404",
+    "408",
+    "425",
+    "500",
+    "501",
+    "502",
+    "503",
+    "504",
+];
+
+pub(crate) fn keyword(line: &SourceLine, p: &mut Proxy, d: &mut Diagnostics) {
+    let (kw, args, span) = (line.words[0].as_str(), &line.words[1..], &line.span);
+    let Some(caps) = keywords::lookup(PROXY_KEYWORDS, kw) else {
+        d.push(unknown(kw, p.kind, span));
+        return;
+    };
+    // `option`/`no option`, `timeout` and `stats` check their own sub-keywords.
+    if !matches!(kw, "option" | "no" | "timeout" | "stats")
+        && !keywords::allowed(&format!("'{kw}'"), caps, p, span, d)
+    {
+        return;
+    }
+    record_refs(kw, args, span, p);
+    if let Err(e) = dispatch(kw, args, &line.words, span, p, d) {
+        d.push(Diagnostic::alert(span, e));
+    }
+}
+
+fn dispatch(
+    kw: &str,
+    args: &[String],
+    words: &[String],
+    span: &Span,
+    p: &mut Proxy,
+    d: &mut Diagnostics,
+) -> Result<(), String> {
+    let one = |what: &str| {
+        args.first()
+            .map(String::as_str)
+            .ok_or_else(|| format!("'{kw}' expects {what}"))
+    };
+    match kw {
+        "mode" => {
+            p.mode = match one("'tcp' or 'http'")? {
+                "tcp" => Mode::Tcp,
+                "http" => Mode::Http,
+                "health" => return Err("'mode health' is not supported anymore since HAProxy 2.4; use 'monitor-uri' or 'http-request return status 200'".into()),
+                m => return Err(format!("unknown proxy mode '{m}' (use 'tcp' or 'http')")),
+            }
+        }
+        "bind" => {
+            if let Some(b) = super::bind::parse(args, span, "bind", d) {
+                p.binds.push(b);
+            }
+        }
+        "server" => super::server::server(args, span, p, d),
+        "default-server" => super::server::default_server(args, span, p, d),
+        "timeout" => timeout(args, span, p, d)?,
+        "contimeout" | "clitimeout" | "srvtimeout" => super::legacy::old_timeout(kw, args, span, p, d),
+        "maxconn" => p.maxconn = Some(parse_uint(one("a number")?, kw)?),
+        "backlog" => p.backlog = Some(parse_uint(one("a number")?, kw)?),
+        "fullconn" => p.fullconn = Some(parse_uint(one("a number")?, kw)?),
+        "retries" => p.retries = Some(parse_uint(one("a number")?, kw)?),
+        "retry-on" => {
+            one("a list of failure kinds")?;
+            if let Some(bad) = args.iter().find(|a| !RETRY_ON.contains(&a.as_str())) {
+                return Err(format!("'retry-on': unknown keyword '{bad}' (use {})", RETRY_ON.join(", ")));
+            }
+            p.retry_on = args.to_vec();
+        }
+        "http-reuse" => {
+            p.http_reuse = match one("'never', 'safe', 'aggressive' or 'always'")? {
+                "never" => HttpReuse::Never,
+                "safe" => HttpReuse::Safe,
+                "aggressive" => HttpReuse::Aggressive,
+                "always" => HttpReuse::Always,
+                v => return Err(format!("'http-reuse' expects 'never', 'safe', 'aggressive' or 'always', found '{v}'")),
+            }
+        }
+        "option" | "no" => super::options::parse(words, span, p, d),
+        "balance" => p.balance = Some(balance(args, span)?),
+        "hash-type" => p.hash_type = hash_type(args)?,
+        "hash-balance-factor" => p.hash_balance_factor = Some(parse_uint(one("a percentage")?, kw)?),
+        "acl" => push(rules::parse_acl(args, span), &mut p.acls, d),
+        "http-request" => push(rules::parse_http_request(args, span), &mut p.http_request, d),
+        "http-response" => push(rules::parse_http_response(args, span), &mut p.http_response, d),
+        "http-after-response" => push(rules::parse_http_after_response(args, span), &mut p.http_after_response, d),
+        "tcp-request" => push(rules::parse_tcp_request(args, span), &mut p.tcp_request, d),
+        "tcp-response" => push(rules::parse_tcp_response(args, span), &mut p.tcp_response, d),
+        "use_backend" => push(rules::parse_use_target(args, span), &mut p.use_backend, d),
+        "use-server" => push(rules::parse_use_target(args, span), &mut p.use_server, d),
+        "default_backend" => p.default_backend = Some((one("a backend name")?.to_string(), span.clone())),
+        "stats" => super::stats::parse(args, span, p, d),
+        "log" => log(args, span, p)?,
+        "log-format" => p.log_format = Some(LogFormat::parse(&args.join(" ")).map_err(|e| format!("'log-format': {e}"))?),
+        "error-log-format" => p.error_log_format = Some(LogFormat::parse(&args.join(" ")).map_err(|e| format!("'error-log-format': {e}"))?),
+        "unique-id-format" => p.unique_id_format = Some(LogFormat::parse(&args.join(" ")).map_err(|e| format!("'unique-id-format': {e}"))?),
+        "unique-id-header" => p.unique_id_header = Some(one("a header name")?.to_string()),
+        "log-tag" => p.log_tag = Some(one("a tag")?.to_string()),
+        "capture" => capture(args, span, p)?,
+        "monitor-uri" => p.monitor_uri = Some(one("a URI")?.to_string()),
+        "monitor" => match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+            (Some("fail"), Some("if" | "unless")) => match rules::parse_condition(&args[1..], span) {
+                Ok(c) => p.monitor_fail = Some(c),
+                Err(e) => d.push(e),
+            },
+            _ => return Err("'monitor' expects 'fail if COND' or 'fail unless COND'".into()),
+        },
+        "monitor-net" => super::legacy::monitor_net(args, span, p, d),
+        "errorfile" | "errorloc" | "errorloc302" | "errorloc303" | "errorfiles" => errors(kw, args, span, p)?,
+        "id" => p.id = Some(parse_uint(one("a number")?, kw)?),
+        "description" => p.description = Some(args.join(" ")),
+        "disabled" => p.disabled = true,
+        "enabled" => p.disabled = false,
+        "source" => {
+            p.source = Some(
+                super::addr::parse_address(one("an address")?, super::addr::Use::Server)
+                    .map_err(|e| format!("'source': {e}"))?,
+            );
+            if args.len() > 1 {
+                p.other.push((kw.to_string(), args.to_vec(), span.clone()));
+            }
+        }
+        "redispatch" | "redisp" => {
+            super::legacy::renamed(kw, "option redispatch", span, d);
+            p.options.redispatch = Some(1);
+        }
+        "transparent" => {
+            super::legacy::renamed(kw, "option transparent", span, d);
+            p.options.transparent = true;
+        }
+        "grace" => d.push(
+            Diagnostic::warning(span, "'grace' is not supported anymore since HAProxy 2.5; ignored")
+                .with_hint("use 'hard-stop-after' in 'global' to bound the stop"),
+        ),
+        "http-check" | "tcp-check" | "external-check" => {
+            if !super::check::proxy_keyword(words, span, &mut p.check, d) {
+                accepted(kw, args, span, p, d);
+            }
+        }
+        _ if PERSIST.contains(&kw) => {
+            if !super::persist::proxy_keyword(words, span, &mut p.persist, d) {
+                if kw == "appsession" {
+                    super::legacy::appsession(span, d);
+                    p.other.push((kw.to_string(), args.to_vec(), span.clone()));
+                } else {
+                    accepted(kw, args, span, p, d);
+                }
+            }
+        }
+        _ if super::legacy::RULE_KEYWORDS.contains(&kw) => super::legacy::rule(kw, args, span, p, d),
+        _ if ACCEPTED.contains(&kw) => accepted(kw, args, span, p, d),
+        _ => d.push(unknown(kw, p.kind, span)),
+    }
+    Ok(())
+}
+
+/// Remembers backend names and files named on the line, for `validate`.
+fn record_refs(kw: &str, args: &[String], span: &Span, p: &mut Proxy) {
+    if matches!(kw, "use_backend" | "default_backend") {
+        if let Some(n) = args.first().filter(|n| !n.contains("%[")) {
+            p.backend_refs.push(BackendRef {
+                name: n.clone(),
+                span: span.clone(),
+            });
+        }
+    }
+    let mut it = args.iter().peekable();
+    while let Some(w) = it.next() {
+        if kw == "acl" && w == "-f" {
+            if let Some(f) = it.peek() {
+                p.files.push(FileRef {
+                    path: f.as_str().into(),
+                    what: "ACL",
+                    span: span.clone(),
+                });
+            }
+        }
+        for file in map_files(w) {
+            p.files.push(FileRef {
+                path: file.into(),
+                what: "map",
+                span: span.clone(),
+            });
+        }
+    }
+}
+
+/// Files named by `map(FILE)`, `map_str(FILE,default)`, `map_beg_int(FILE)`, … in a word.
+fn map_files(word: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = word[from..].find("map").map(|i| i + from) {
+        from = i + 3;
+        let starts_word = i == 0 || matches!(word.as_bytes()[i - 1], b',' | b'(' | b' ' | b'[');
+        let Some(open) = word[from..].find('(').map(|o| o + from) else {
+            break;
+        };
+        let conv = &word[from..open];
+        let is_map = conv.is_empty()
+            || (conv.starts_with('_')
+                && conv[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'));
+        if starts_word && is_map {
+            let file = word[open + 1..].split([',', ')']).next().unwrap_or("");
+            if !file.is_empty() {
+                out.push(file);
+            }
+        }
+    }
+    out
+}
+
+fn push<T>(r: Result<T, Diagnostic>, to: &mut Vec<T>, d: &mut Diagnostics) {
+    match r {
+        Ok(v) => to.push(v),
+        Err(e) => d.push(e),
+    }
+}
+
+fn accepted(kw: &str, args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
+    p.other.push((kw.to_string(), args.to_vec(), span.clone()));
+    d.push(Diagnostic::notice(
+        span,
+        format!("'{kw}' parsed, not yet supported"),
+    ));
+}
+
+/// Unknown keyword: a typo (closest known keyword) or a keyword glued to its value.
+fn unknown(kw: &str, kind: ProxyKind, span: &Span) -> Diagnostic {
+    let diag = Diagnostic::alert(
+        span,
+        format!("unknown keyword '{kw}' in '{}' section", kind.word()),
+    );
+    let glued = keywords::names(PROXY_KEYWORDS).find(|k| {
+        kw.len() > k.len()
+            && kw.starts_with(*k)
+            && !kw[k.len()..]
+                .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if let Some(k) = glued {
+        return diag.with_hint(format!(
+            "did you mean '{k} {}'? (a space is missing)",
+            &kw[k.len()..]
+        ));
+    }
+    match closest(kw, keywords::names(PROXY_KEYWORDS)) {
+        Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+        None => diag,
+    }
+}
+
+fn timeout(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) -> Result<(), String> {
+    let Some(name) = args.first().map(String::as_str) else {
+        return Err("'timeout' expects a name and a time, e.g. 'timeout client 30s'".into());
+    };
+    let Some(caps) = keywords::lookup(TIMEOUTS, name) else {
+        let m = format!("unknown timeout '{name}'");
+        d.push(match closest(name, keywords::names(TIMEOUTS)) {
+            Some(s) => Diagnostic::alert(span, m).with_hint(format!("did you mean 'timeout {s}'?")),
+            None => Diagnostic::alert(span, m).with_hint(format!(
+                "use one of: {}",
+                keywords::names(TIMEOUTS).collect::<Vec<_>>().join(", ")
+            )),
+        });
+        return Ok(());
+    };
+    if !keywords::allowed(&format!("'timeout {name}'"), caps, p, span, d) {
+        return Ok(());
+    }
+    let v = args.get(1).ok_or_else(|| {
+        format!("'timeout {name}' expects a time, e.g. '30s' (a bare number is in milliseconds)")
+    })?;
+    let t = parse_time(v, TimeUnit::Millis).map_err(|e| format!("'timeout {name}': {e}"))?;
+    let tm = &mut p.timeouts;
+    let slot = match name {
+        "check" => &mut tm.check,
+        "client" => &mut tm.client,
+        "client-fin" => &mut tm.client_fin,
+        "connect" => &mut tm.connect,
+        "http-keep-alive" => &mut tm.http_keep_alive,
+        "http-request" => &mut tm.http_request,
+        "queue" => &mut tm.queue,
+        "server" => &mut tm.server,
+        "server-fin" => &mut tm.server_fin,
+        "tarpit" => &mut tm.tarpit,
+        _ => &mut tm.tunnel,
+    };
+    *slot = Some(t);
+    Ok(())
+}
+
+fn log(args: &[String], span: &Span, p: &mut Proxy) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("global") => p.logs.global = true,
+        _ => {
+            let t = super::log::parse_target(args, span).map_err(|e| e.message)?;
+            p.logs.targets.push(t);
+        }
+    }
+    Ok(())
+}
+
+fn capture(args: &[String], span: &Span, p: &mut Proxy) -> Result<(), String> {
+    let usage = "'capture' expects 'request header NAME len N', 'response header NAME len N' or 'cookie NAME len N'";
+    let (what, rest) = match (
+        args.first().map(String::as_str),
+        args.get(1).map(String::as_str),
+    ) {
+        (Some("request"), Some("header")) => (CaptureWhat::RequestHeader, &args[2..]),
+        (Some("response"), Some("header")) => (CaptureWhat::ResponseHeader, &args[2..]),
+        (Some("cookie"), _) => (CaptureWhat::Cookie, &args[1..]),
+        _ => return Err(usage.into()),
+    };
+    match rest {
+        [name, l, n] if l == "len" => {
+            let len: u32 = parse_uint(n, "capture … len")?;
+            if len == 0 {
+                return Err("'capture … len' must be greater than 0".into());
+            }
+            p.captures.push(Capture {
+                span: span.clone(),
+                what,
+                name: name.clone(),
+                len,
+            });
+            Ok(())
+        }
+        _ => Err(usage.into()),
+    }
+}
+
+fn errors(kw: &str, args: &[String], span: &Span, p: &mut Proxy) -> Result<(), String> {
+    let status = |w: Option<&String>| -> Result<u16, String> {
+        let w = w.ok_or_else(|| format!("'{kw}' expects a status code"))?;
+        match w.parse::<u16>() {
+            Ok(n) if (200..600).contains(&n) => Ok(n),
+            _ => Err(format!("'{kw}': '{w}' is not an HTTP status code")),
+        }
+    };
+    let kind = match kw {
+        "errorfiles" => ErrorKind::Section {
+            name: args
+                .first()
+                .cloned()
+                .ok_or("'errorfiles' expects an http-errors section name")?,
+            codes: args[1..]
+                .iter()
+                .map(|c| status(Some(c)))
+                .collect::<Result<_, _>>()?,
+        },
+        "errorfile" => ErrorKind::File {
+            status: status(args.first())?,
+            path: args
+                .get(1)
+                .ok_or("'errorfile' expects a status code and a file")?
+                .into(),
+        },
+        _ => ErrorKind::Location {
+            status: status(args.first())?,
+            url: args
+                .get(1)
+                .cloned()
+                .ok_or_else(|| format!("'{kw}' expects a status code and a URL"))?,
+            code: if kw == "errorloc303" { 303 } else { 302 },
+        },
+    };
+    p.errors.retain(|e| !same_status(&e.kind, &kind));
+    p.errors.push(ErrorPage {
+        span: span.clone(),
+        kind,
+    });
+    Ok(())
+}
+
+/// A later `errorfile`/`errorloc` for the same status replaces the earlier one (and the inherited one).
+fn same_status(a: &ErrorKind, b: &ErrorKind) -> bool {
+    let st = |k: &ErrorKind| match k {
+        ErrorKind::File { status, .. } | ErrorKind::Location { status, .. } => Some(*status),
+        ErrorKind::Section { .. } => None,
+    };
+    st(a).is_some() && st(a) == st(b)
+}
+
+fn balance(args: &[String], span: &Span) -> Result<Balance, String> {
+    let Some(algo) = args.first().map(String::as_str) else {
+        return Err("'balance' expects an algorithm, e.g. 'roundrobin'".into());
+    };
+    let rest = &args[1..];
+    let num = |k: &str| -> Result<Option<u32>, String> {
+        match rest.iter().position(|w| w == k) {
+            None => Ok(None),
+            Some(i) => rest
+                .get(i + 1)
+                .ok_or_else(|| format!("'balance {algo} {k}' expects a number"))
+                .and_then(|v| parse_uint(v, &format!("balance {algo} {k}")))
+                .map(Some),
+        }
+    };
+    let b = match algo {
+        "roundrobin" => Balance::RoundRobin,
+        "static-rr" => Balance::StaticRr,
+        "leastconn" => Balance::LeastConn,
+        "first" => Balance::First,
+        "source" => Balance::Source,
+        "uri" => Balance::Uri {
+            whole: rest.iter().any(|w| w == "whole"),
+            path_only: rest.iter().any(|w| w == "path-only"),
+            len: num("len")?,
+            depth: num("depth")?,
+        },
+        "url_param" => Balance::UrlParam {
+            param: rest
+                .first()
+                .cloned()
+                .ok_or("'balance url_param' expects a parameter name")?,
+            check_post: match rest.get(1).map(String::as_str) {
+                Some("check_post") => Some(
+                    rest.get(2)
+                        .map_or(Ok(48), |v| parse_uint(v, "check_post"))?,
+                ),
+                _ => None,
+            },
+        },
+        "random" => Balance::Random { draws: 2 },
+        "rdp-cookie" => Balance::RdpCookie {
+            name: "mstshash".into(),
+        },
+        "hash" => Balance::Hash(
+            rules::parse_sample_expr(
+                rest.first()
+                    .ok_or("'balance hash' expects a sample expression")?,
+                span,
+            )
+            .map_err(|e| e.message)?,
+        ),
+        a if a.starts_with("hdr(") && a.ends_with(')') && a.len() > 5 => Balance::Hdr {
+            name: a[4..a.len() - 1].to_string(),
+            use_domain_only: rest.iter().any(|w| w == "use_domain_only"),
+        },
+        a if a.starts_with("random(") && a.ends_with(')') => Balance::Random {
+            draws: parse_uint(&a[7..a.len() - 1], "balance random(N)")?,
+        },
+        a if a.starts_with("rdp-cookie(") && a.ends_with(')') => Balance::RdpCookie {
+            name: a[11..a.len() - 1].to_string(),
+        },
+        a => {
+            let known = [
+                "roundrobin",
+                "static-rr",
+                "leastconn",
+                "first",
+                "source",
+                "uri",
+                "url_param",
+                "hdr(NAME)",
+                "random",
+                "rdp-cookie",
+                "hash",
+            ];
+            return Err(match closest(a, known) {
+                Some(s) => format!("unknown 'balance' algorithm '{a}'; did you mean '{s}'?"),
+                None => format!(
+                    "unknown 'balance' algorithm '{a}' (use {})",
+                    known.join(", ")
+                ),
+            });
+        }
+    };
+    Ok(b)
+}
+
+fn hash_type(args: &[String]) -> Result<HashType, String> {
+    let mut h = HashType::default();
+    match args.first().map(String::as_str) {
+        Some("map-based") => {}
+        Some("consistent") => h.consistent = true,
+        _ => return Err("'hash-type' expects 'map-based' or 'consistent'".into()),
+    }
+    for w in &args[1..] {
+        match w.as_str() {
+            "sdbm" => h.function = HashFunction::Sdbm,
+            "djb2" => h.function = HashFunction::Djb2,
+            "wt6" => h.function = HashFunction::Wt6,
+            "crc32" => h.function = HashFunction::Crc32,
+            "none" => h.function = HashFunction::None,
+            "avalanche" => h.avalanche = true,
+            other => {
+                return Err(format!(
+                    "'hash-type': unknown '{other}' (use sdbm, djb2, wt6, crc32, none, avalanche)"
+                ))
+            }
+        }
+    }
+    Ok(h)
+}
+
+/// Checks made when a section ends.
+pub(crate) fn finish(p: &mut Proxy, d: &mut Diagnostics) {
+    if p.kind.is_frontend() && p.mode == Mode::Tcp && p.options.httplog.is_some() {
+        if let Some(span) = &p.span {
+            d.push(
+                Diagnostic::warning(
+                    span,
+                    format!("'option httplog' not usable with {} '{}' (needs 'mode http'); falling back to 'option tcplog'", p.kind.word(), p.name),
+                )
+                .with_hint("write 'option tcplog' in this section, or 'mode http'"),
+            );
+        }
+        p.options.httplog = None;
+        p.options.tcplog = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_files;
+
+    #[test]
+    fn finds_map_files_in_expressions() {
+        assert_eq!(
+            map_files("req.hdr(host),lower,map(/etc/h.map,bk)"),
+            vec!["/etc/h.map"]
+        );
+        assert_eq!(map_files("%[src,map_ip(/m/ip.map)]"), vec!["/m/ip.map"]);
+        assert_eq!(map_files("set-map(/x.map)"), Vec::<&str>::new());
+        assert_eq!(map_files("mapping"), Vec::<&str>::new());
+    }
+}
