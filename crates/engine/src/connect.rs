@@ -31,19 +31,19 @@ pub(crate) struct Connected {
     pub stream: TcpStream,
     /// `None` for `dispatch`.
     pub lease: Option<Lease>,
+    /// Taken from an idle pool rather than dialled.
+    pub reused: bool,
 }
 
-impl Connected {
-    pub(crate) fn server<'a>(&self, be: &'a Backend) -> Option<&'a Server> {
-        self.lease.as_ref().and_then(|l| be.servers.get(l.server))
-    }
-}
+/// Offers an already open connection to the chosen server (HTTP reuse).
+pub(crate) type Reuse<'a> = &'a mut dyn FnMut(usize, &Server) -> Option<TcpStream>;
 
 /// Connects to a server of `be`, retrying and redispatching as configured.
 pub(crate) async fn connect(
     be: &Backend,
     client: ClientAddrs,
     exclude: Option<usize>,
+    reuse: Reuse<'_>,
 ) -> Result<Connected, ConnectError> {
     let t_connect = be.timeouts.connect;
     if be.servers.is_empty() {
@@ -56,6 +56,7 @@ pub(crate) async fn connect(
         return Ok(Connected {
             stream,
             lease: None,
+            reused: false,
         });
     }
     // HAProxy waits for `timeout connect` in the queue when `timeout queue` is unset.
@@ -68,6 +69,13 @@ pub(crate) async fn connect(
     let mut retry = 0u32;
     loop {
         let srv = &be.servers[lease.server];
+        if let Some(stream) = reuse(lease.server, srv) {
+            return Ok(Connected {
+                stream,
+                lease: Some(lease),
+                reused: true,
+            });
+        }
         match dial(srv.addr, srv.source, t_connect).await {
             Ok(mut stream) => {
                 if let Some(v) = srv.send_proxy {
@@ -80,6 +88,7 @@ pub(crate) async fn connect(
                 return Ok(Connected {
                     stream,
                     lease: Some(lease),
+                    reused: false,
                 });
             }
             Err(e) => {

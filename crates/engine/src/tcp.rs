@@ -29,7 +29,7 @@ pub(crate) async fn serve(
     let Some(be) = fe.default_backend.and_then(|i| rt.backends.get(i)) else {
         return Ok(());
     };
-    let mut conn = match connect::connect(be, addrs, None).await {
+    let mut conn = match connect::connect(be, addrs, None, &mut |_, _| None).await {
         Ok(c) => c,
         Err(ConnectError::NoServer(_)) => return Ok(()),
         Err(ConnectError::Failed(e)) => return Err(e),

@@ -1,16 +1,13 @@
-//! `mode http` (HTTP/1.0 and 1.1).
+//! `mode http` (HTTP/1.0 and 1.1). A client connection is a [`session`] looping
+//! over transactions: reading head → connecting → streaming both ways → either
+//! the next request (keep-alive), a tunnel (after `101`), or closing.
 
-use crate::runtime::{Bind, Frontend, Runtime};
-use std::io;
-use std::net::SocketAddr;
-use tokio::net::TcpStream;
+mod body;
+mod chunked;
+pub mod errors;
+mod head;
+mod pool;
+mod session;
+mod txn;
 
-pub(crate) async fn serve(
-    _rt: &Runtime,
-    _fe: &Frontend,
-    _bind: &Bind,
-    _client: TcpStream,
-    _peer: SocketAddr,
-) -> io::Result<()> {
-    Ok(())
-}
+pub(crate) use session::serve;

@@ -143,3 +143,5 @@ pub fn dead_addr() -> SocketAddr {
 pub fn write(s: &mut TcpStream, b: &[u8]) {
     s.write_all(b).unwrap();
 }
+
+pub mod http;

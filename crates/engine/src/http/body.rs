@@ -1,0 +1,135 @@
+//! Streaming a message body from one side to the other through a bounded
+//! buffer: never more than `tune.bufsize` bytes in memory per direction.
+
+use super::chunked::Chunked;
+use super::head::Framing;
+use crate::buf::Buf;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The reading side failed, closed early or timed out.
+    Read(io::Error),
+    /// The writing side failed or timed out.
+    Write(io::Error),
+    /// Framing violation: 400 on requests, 502 on responses.
+    Invalid,
+}
+
+/// Tracks where a body ends.
+pub(crate) struct BodyReader {
+    framing: Framing,
+    remaining: u64,
+    chunked: Chunked,
+    done: bool,
+}
+
+impl BodyReader {
+    pub(crate) fn new(framing: Framing, max_trailers: usize) -> Self {
+        BodyReader {
+            framing,
+            remaining: if let Framing::Length(n) = framing {
+                n
+            } else {
+                0
+            },
+            chunked: Chunked::new(max_trailers),
+            done: matches!(framing, Framing::None),
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// How many leading bytes of `avail` belong to the body.
+    fn take(&mut self, avail: &[u8]) -> Result<usize, BodyError> {
+        let n = match self.framing {
+            Framing::None => 0,
+            Framing::UntilClose => avail.len(),
+            Framing::Length(_) => {
+                let n = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(avail.len());
+                self.remaining -= n as u64;
+                self.done = self.remaining == 0;
+                n
+            }
+            Framing::Chunked => {
+                let n = self.chunked.feed(avail).map_err(|_| BodyError::Invalid)?;
+                self.done = self.chunked.is_done();
+                n
+            }
+        };
+        Ok(n)
+    }
+}
+
+pub(crate) async fn with_timeout<T>(
+    t: Option<Duration>,
+    f: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match t {
+        Some(t) => tokio::time::timeout(t, f)
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timeout"))),
+        None => f.await,
+    }
+}
+
+/// Sends `prefix` (a head, possibly empty) followed by the body read from `r`
+/// (starting with the bytes already in `buf`) to `w`. Bytes after the body stay
+/// in `buf` (pipelined requests).
+pub(crate) async fn forward<R, W>(
+    r: &mut R,
+    buf: &mut Buf,
+    w: &mut W,
+    body: &mut BodyReader,
+    prefix: &mut Vec<u8>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+) -> Result<(), BodyError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let n = if body.done {
+            0
+        } else {
+            body.take(buf.readable())?
+        };
+        if !prefix.is_empty() {
+            // One write for head and the body bytes already here.
+            prefix.extend_from_slice(&buf.readable()[..n]);
+            with_timeout(write_timeout, w.write_all(prefix))
+                .await
+                .map_err(BodyError::Write)?;
+            prefix.clear();
+        } else if n > 0 {
+            with_timeout(write_timeout, w.write_all(&buf.readable()[..n]))
+                .await
+                .map_err(BodyError::Write)?;
+        }
+        buf.consume(n);
+        if body.done {
+            return Ok(());
+        }
+        let got = with_timeout(read_timeout, buf.fill_from(r))
+            .await
+            .map_err(BodyError::Read)?;
+        if got == 0 {
+            if body.framing == Framing::UntilClose {
+                body.done = true;
+                return Ok(());
+            }
+            return Err(BodyError::Read(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "end of stream inside a body",
+            )));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Per-thread pool of idle server connections (`http-reuse`). Idle connections
+//! do not hold a server `maxconn` slot, as in HAProxy.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// HAProxy's default `pool-purge-delay`.
+const IDLE_MAX: Duration = Duration::from_secs(5);
+const PER_SERVER_MAX: usize = 256;
+
+pub(crate) struct Idle {
+    pub stream: TcpStream,
+    /// Already used for more than one request: "proven" for `http-reuse aggressive`.
+    pub reused: bool,
+    since: Instant,
+}
+
+thread_local! {
+    static POOL: RefCell<HashMap<SocketAddr, Vec<Idle>>> = RefCell::new(HashMap::new());
+}
+
+/// Parks a connection that finished a response cleanly.
+pub(crate) fn put(addr: SocketAddr, stream: TcpStream, reused: bool) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let list = p.entry(addr).or_default();
+        if list.len() < PER_SERVER_MAX {
+            list.push(Idle {
+                stream,
+                reused,
+                since: Instant::now(),
+            });
+        }
+    });
+}
+
+/// Takes the most recent live idle connection to `addr`; `proven_only` keeps
+/// connections never reused in the pool.
+pub(crate) fn take(addr: SocketAddr, proven_only: bool) -> Option<Idle> {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let list = p.get_mut(&addr)?;
+        let now = Instant::now();
+        list.retain(|i| now.duration_since(i.since) < IDLE_MAX);
+        while let Some(pos) = list.iter().rposition(|i| !proven_only || i.reused) {
+            let idle = list.swap_remove(pos);
+            if is_alive(&idle.stream) {
+                return Some(idle);
+            }
+        }
+        None
+    })
+}
+
+/// A pooled connection is usable only if the server has neither closed it nor
+/// sent anything unexpected.
+pub(crate) fn is_alive(s: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(s.try_read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}

@@ -1,0 +1,203 @@
+//! One client connection in `mode http`: waits for each request head under the
+//! right timeout, hands it to a transaction, and keeps the server connection
+//! for the next request when the connection mode allows it.
+
+use super::head::{self, Head, Invalid};
+use super::{errors, pool, txn};
+use crate::buf::Buf;
+use crate::connect::ClientAddrs;
+use crate::runtime::{Backend, Bind, Frontend, Runtime};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// A server connection kept by a session between requests.
+pub(crate) struct SrvConn {
+    pub backend: usize,
+    pub server: usize,
+    pub addr: SocketAddr,
+    pub stream: TcpStream,
+    pub uses: u32,
+    /// Carries this client's PROXY header: never shared with another client.
+    pub private: bool,
+}
+
+pub(crate) struct Session<'a> {
+    pub rt: &'a Runtime,
+    pub fe: &'a Frontend,
+    pub client: TcpStream,
+    pub cbuf: Buf,
+    pub addrs: ClientAddrs,
+    pub head: Head,
+    pub requests: u64,
+    pub srv: Option<SrvConn>,
+}
+
+/// What waiting for a request head produced.
+enum HeadWait {
+    Ready,
+    /// Client closed or idled out between requests: close quietly.
+    Gone,
+    Fail(u16),
+}
+
+pub(crate) async fn serve(
+    rt: &Runtime,
+    fe: &Frontend,
+    bind: &Bind,
+    mut client: TcpStream,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let mut cbuf = Buf::take(rt.tune.bufsize);
+    let mut addrs = ClientAddrs {
+        src: peer,
+        dst: client.local_addr()?,
+    };
+    if bind.accept_proxy {
+        if let Some((s, d)) = crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe).await? {
+            addrs = ClientAddrs { src: s, dst: d };
+        }
+    }
+    let mut s = Session {
+        rt,
+        fe,
+        client,
+        cbuf,
+        addrs,
+        head: Head::default(),
+        requests: 0,
+        srv: None,
+    };
+    let r = s.run().await;
+    s.park_server();
+    r
+}
+
+impl Session<'_> {
+    async fn run(&mut self) -> io::Result<()> {
+        loop {
+            match self.wait_head().await {
+                HeadWait::Ready => {}
+                HeadWait::Gone => return Ok(()),
+                HeadWait::Fail(code) => return self.send_error(code, None).await,
+            }
+            self.requests += 1;
+            let Some(bi) = self
+                .fe
+                .default_backend
+                .filter(|i| *i < self.rt.backends.len())
+            else {
+                return self.send_error(503, None).await;
+            };
+            match txn::run(self, bi).await? {
+                txn::Next::KeepAlive => continue,
+                txn::Next::Close => return Ok(()),
+                txn::Next::Error(code) => {
+                    return self.send_error(code, Some(&self.rt.backends[bi])).await
+                }
+            }
+        }
+    }
+
+    /// Reads until a complete request head is in `cbuf`, parsed into `head`.
+    async fn wait_head(&mut self) -> HeadWait {
+        let t = &self.fe.timeouts;
+        let first = self.requests == 0;
+        let request_t = t.http_request.or(t.client);
+        // Between requests, `timeout http-keep-alive` bounds the wait for the
+        // first byte; then `timeout http-request` bounds the whole head.
+        let idle_t = if first {
+            request_t
+        } else {
+            t.http_keep_alive.or(request_t)
+        };
+        let mut deadline = idle_t.map(|d| Instant::now() + d);
+        let mut started = !self.cbuf.is_empty();
+        if started && !first {
+            deadline = request_t.map(|d| Instant::now() + d);
+        }
+        let max_head = self.rt.tune.max_head();
+        loop {
+            if !self.cbuf.is_empty() {
+                let avail = self.cbuf.readable();
+                let avail = &avail[..avail.len().min(max_head)];
+                match head::parse_request(avail, &mut self.head) {
+                    Ok(Some(())) => return HeadWait::Ready,
+                    Ok(None) if avail.len() >= max_head => return HeadWait::Fail(400),
+                    Ok(None) => {}
+                    Err(Invalid::TooManyHeaders) | Err(_) => return HeadWait::Fail(400),
+                }
+            }
+            let read = self.cbuf.fill_from(&mut self.client);
+            let got = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, read).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // A silent keep-alive connection just ends; a started or
+                        // first request gets 408 (unless http-ignore-probes).
+                        if !started && (!first || self.fe.http.ignore_probes) {
+                            return HeadWait::Gone;
+                        }
+                        return HeadWait::Fail(408);
+                    }
+                },
+                None => read.await,
+            };
+            match got {
+                Ok(0) | Err(_) => {
+                    return if self.cbuf.is_empty() {
+                        HeadWait::Gone
+                    } else {
+                        HeadWait::Fail(400)
+                    };
+                }
+                Ok(_) => {
+                    if !started {
+                        started = true;
+                        if !first {
+                            deadline = request_t.map(|d| Instant::now() + d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends an error page and closes, draining briefly so the client reads it
+    /// instead of getting a reset.
+    pub(crate) async fn send_error(&mut self, code: u16, be: Option<&Backend>) -> io::Result<()> {
+        let page = errors::page(code, be.map(|b| &b.errors), &self.fe.errors);
+        let w = body_timeout(self.fe.timeouts.client, self.client.write_all(&page)).await;
+        let _ = self.client.shutdown().await;
+        if w.is_ok() {
+            let mut sink = [0u8; 4096];
+            let until = Instant::now() + Duration::from_millis(500);
+            for _ in 0..256 {
+                match tokio::time::timeout_at(until, self.client.read(&mut sink)).await {
+                    Ok(Ok(n)) if n > 0 => continue,
+                    _ => break,
+                }
+            }
+        }
+        w
+    }
+
+    /// Returns the session's server connection to the thread's idle pool.
+    pub(crate) fn park_server(&mut self) {
+        if let Some(c) = self.srv.take() {
+            if !c.private {
+                pool::put(c.addr, c.stream, c.uses > 1);
+            }
+        }
+    }
+}
+
+async fn body_timeout(
+    t: Option<Duration>,
+    f: impl std::future::Future<Output = io::Result<()>>,
+) -> io::Result<()> {
+    super::body::with_timeout(t, f).await
+}

@@ -1,0 +1,251 @@
+mod common;
+
+use common::http::{ok, origin};
+use common::*;
+use fulcrum_engine::runtime::{Backend, ConnMode, Mode};
+use std::io::{Read, Write};
+use std::sync::atomic::Ordering;
+
+fn http_fe() -> fulcrum_engine::runtime::Frontend {
+    frontend("f", Mode::Http)
+}
+
+#[test]
+fn keep_alive_reuses_client_and_server_connections() {
+    let o = origin(|r| ok(&format!("hello {}", r.path)));
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    for i in 0..3 {
+        write(
+            &mut c,
+            format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        );
+        let (h, b) = read_response(&mut c);
+        assert_eq!(status(&h), 200);
+        assert_eq!(b, format!("hello /{i}").as_bytes());
+    }
+    assert_eq!(
+        o.conns.load(Ordering::SeqCst),
+        1,
+        "one server connection for three requests"
+    );
+}
+
+#[test]
+fn http_server_close_closes_server_side_only() {
+    let o = origin(|_| ok("x"));
+    let mut be = Backend::new("b", Mode::Http, servers(&[o.addr]));
+    be.http.conn_mode = ConnMode::ServerClose;
+    let run = start(http_fe(), be, 1);
+    let mut c = client(run.addr);
+    for _ in 0..3 {
+        write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (h, _) = read_response(&mut c);
+        assert_eq!(status(&h), 200);
+        assert!(!h.to_ascii_lowercase().contains("connection: close"));
+    }
+    assert_eq!(o.conns.load(Ordering::SeqCst), 3);
+    let seen = o.seen.lock().unwrap();
+    assert!(seen
+        .iter()
+        .all(|r| r.header("connection").as_deref() == Some("close")));
+}
+
+#[test]
+fn httpclose_closes_both_sides() {
+    let o = origin(|_| ok("x"));
+    let mut fe = http_fe();
+    fe.http.conn_mode = ConnMode::Close;
+    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let all = String::from_utf8(read_all(&mut c)).unwrap();
+    assert!(all.starts_with("HTTP/1.1 200"));
+    assert!(all.contains("Connection: close\r\n"));
+    assert_eq!(
+        o.seen.lock().unwrap()[0].header("connection").as_deref(),
+        Some("close")
+    );
+}
+
+#[test]
+fn content_length_and_chunked_bodies_both_ways() {
+    let o = origin(|r| {
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        if r.path == "/chunked" {
+            format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\nX-Trailer: t\r\n\r\n",
+                body.len()
+            )
+            .into_bytes()
+        } else {
+            ok(&body)
+        }
+    });
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    let (h, b) = read_response(&mut c);
+    assert_eq!((status(&h), b.as_slice()), (200, &b"hello"[..]));
+    write(
+        &mut c,
+        b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Up: 1\r\n\r\n",
+    );
+    let mut got = Vec::new();
+    let want = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\nX-Trailer: t\r\n\r\n";
+    while got.len() < want.len() {
+        let mut b = [0u8; 256];
+        let n = c.read(&mut b).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&b[..n]);
+    }
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+    let seen = o.seen.lock().unwrap();
+    assert!(
+        seen[1].head.contains("X-Up: 1"),
+        "request trailers forwarded"
+    );
+}
+
+#[test]
+fn close_delimited_response_and_head_without_body() {
+    let o = origin(|r| {
+        if r.method == "HEAD" {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec()
+        } else {
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-close".to_vec()
+        }
+    });
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (h, _) = read_response_head_only(&mut c);
+    assert_eq!(status(&h), 200);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let all = String::from_utf8(read_all(&mut c)).unwrap();
+    assert!(all.ends_with("\r\n\r\nuntil-close"), "{all}");
+}
+
+fn read_response_head_only(c: &mut std::net::TcpStream) -> (String, ()) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut b).unwrap(), 1);
+        head.push(b[0]);
+    }
+    (String::from_utf8(head).unwrap(), ())
+}
+
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let o = origin(|r| ok(&r.path));
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nabGET /3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    for want in ["/1", "/2", "/3"] {
+        let (h, b) = read_response(&mut c);
+        assert_eq!(status(&h), 200);
+        assert_eq!(b, want.as_bytes());
+    }
+}
+
+#[test]
+fn expect_100_continue_is_relayed() {
+    let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
+    let (h, _) = read_response_head_only(&mut c);
+    assert!(h.starts_with("HTTP/1.1 100 Continue"), "{h}");
+    write(&mut c, b"data");
+    let (h, b) = read_response(&mut c);
+    assert_eq!(status(&h), 200);
+    assert_eq!(b, b"data");
+}
+
+#[test]
+fn http10_client_gets_keep_alive_when_asked() {
+    let o = origin(|_| ok("x"));
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let (h, _) = read_response(&mut c);
+    assert!(h.contains("Connection: keep-alive"), "{h}");
+    write(&mut c, b"GET / HTTP/1.0\r\n\r\n");
+    let all = String::from_utf8(read_all(&mut c)).unwrap();
+    assert!(
+        all.starts_with("HTTP/1.1 200") && all.contains("Connection: close"),
+        "{all}"
+    );
+}
+
+#[test]
+fn ten_megabytes_streamed_with_bounded_memory() {
+    let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
+    let run = start(
+        http_fe(),
+        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let rss0 = rss_kb();
+    let mut c = client(run.addr);
+    let total = 10 << 20;
+    write(
+        &mut c,
+        format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {total}\r\n\r\n").as_bytes(),
+    );
+    let chunk = vec![b'z'; 64 * 1024];
+    let mut peak = 0;
+    for _ in 0..(total / chunk.len()) {
+        c.write_all(&chunk).unwrap();
+        peak = peak.max(rss_kb().saturating_sub(rss0));
+    }
+    let (h, b) = read_response(&mut c);
+    assert_eq!(status(&h), 200);
+    assert_eq!(b, format!("{total} bytes").as_bytes());
+    assert!(
+        peak < 6 * 1024,
+        "RSS grew by {peak} kB while streaming 10 MB"
+    );
+}
+
+fn rss_kb() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
