@@ -112,7 +112,7 @@ pub(crate) fn monitor_net(args: &[String], span: &Span, p: &mut Proxy, d: &mut D
             p.monitor_net.push(n);
             d.push(
                 Diagnostic::warning(span, "'monitor-net' is not supported anymore since HAProxy 2.4; Fulcrum still answers and does not log these clients")
-                    .with_hint(format!("write 'http-request return status 200 if {{ src {net} }}' (and 'http-request set-log-level silent' for the same clients)")),
+                    .with_hint(format!("write 'http-request return status 200 if {{ src {net} }}', with 'http-request set-log-level silent' for the same clients")),
             );
         }
         Err(e) => d.push(Diagnostic::alert(span, format!("'monitor-net': {e}"))),

@@ -105,9 +105,12 @@ fn dispatch(
             }
         }
         "bind" => {
-            if let Some(b) = super::bind::parse(args, span, "bind", d) {
-                p.binds.push(b);
-            }
+            // A wrong bind still counts as one, so no "has no bind" warning follows.
+            let b = super::bind::parse(args, span, "bind", d);
+            p.binds.push(b.unwrap_or_else(|| crate::model::Bind {
+                span: Some(span.clone()),
+                ..Default::default()
+            }));
         }
         "server" => super::server::server(args, span, p, d),
         "default-server" => super::server::default_server(args, span, p, d),
@@ -297,7 +300,7 @@ fn unknown(kw: &str, kind: ProxyKind, span: &Span) -> Diagnostic {
     });
     if let Some(k) = glued {
         return diag.with_hint(format!(
-            "did you mean '{k} {}'? (a space is missing)",
+            "did you mean '{k} {}'? A space is missing",
             &kw[k.len()..]
         ));
     }

@@ -146,7 +146,7 @@ fn unknown(word: &str, span: &Span) -> Diagnostic {
     }) {
         let value = word[sub.len()..].trim_start_matches([':', '=']);
         return diag.with_hint(format!(
-            "did you mean 'stats {sub} {value}'? (a space is missing)"
+            "did you mean 'stats {sub} {value}'? A space is missing"
         ));
     }
     match closest(word, SUBS.iter().copied()) {
@@ -205,7 +205,7 @@ mod tests {
         );
         assert_eq!(
             d.items[0].hint.as_deref(),
-            Some("did you mean 'stats uri /admin?stats'? (a space is missing)")
+            Some("did you mean 'stats uri /admin?stats'? A space is missing")
         );
         let d = run("hide-versoin", &mut p);
         assert_eq!(
