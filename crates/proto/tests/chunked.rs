@@ -74,10 +74,7 @@ fn empty_body_and_bare_lf_like_haproxy() {
         feed_split(b"3\nabc\n0\n\n", &[]).unwrap(),
         (9, b"abc".to_vec(), true)
     );
-    assert_eq!(
-        feed_split(b"3 ;ext\r\nabc\r\n0\r\n\r\n", &[]).unwrap().2,
-        true
-    );
+    assert!(feed_split(b"3 ;ext\r\nabc\r\n0\r\n\r\n", &[]).unwrap().2);
 }
 
 #[test]
