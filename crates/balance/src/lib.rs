@@ -1,1 +1,83 @@
-//! fulcrum-balance
+//! Server selection for Fulcrum: every HAProxy `balance` algorithm, choosing the
+//! server HAProxy would choose.
+//!
+//! - [`ServerState`]: one server's runtime state in atomics (weights, admin and
+//!   health state, connections, `maxconn`, queue), shared with the engine,
+//!   health checks, stats and the runtime API.
+//! - [`BalanceAlgo`] + [`BalanceOptions`]: what `balance`, `hash-type`,
+//!   `hash-balance-factor` and `option allbackups` say; the config stage maps
+//!   its model onto them.
+//! - [`Balancer`]: built once per backend; [`Balancer::select`] takes a
+//!   [`SelectKey`] (the engine's view of the request: source, URI, headers,
+//!   body, first TCP bytes, `hash` sample, servers to avoid) and returns a server
+//!   index.
+//!
+//! Server states: weight 0, `drain`, maintenance and down servers get no
+//! load-balanced traffic (persistence is the engine's business); backups serve
+//! only when no active server is usable — the first one, or all with
+//! `option allbackups`. A full server (`maxconn`) is passed over by the
+//! round-robin, least-connections, `first` and `random` algorithms; `select`
+//! then returns `None` while [`Balancer::has_usable`] is true, and the engine
+//! queues the request. Hashing returns its server even when full.
+//!
+//! # Parity with HAProxy
+//! Hash functions, the map table (`hash % total weight`), the consistent-hash
+//! ring (points at `full_hash(id * 4096 + n)`, nearest point wins) and each
+//! algorithm's key extraction follow HAProxy 2.6 (facts from its documentation
+//! and behaviour), so a migrated configuration keeps every client on its server;
+//! `tests/haproxy_parity.rs` checks it against a running haproxy.
+//!
+//! # Threads
+//! HAProxy takes a lock per backend. Here:
+//! - hashing algorithms and `random` only read the topology (a `RwLock`
+//!   written only on a server change), so worker threads never wait for each
+//!   other;
+//! - `roundrobin` and `leastconn` change state at every pick: a `Mutex` held
+//!   for one O(log n) tree update (uncontended in practice: a pick is ~100 ns);
+//! - `static-rr` advances an atomic cursor over the read-only table;
+//! - counters live in [`ServerState`] atomics.
+//!
+//! Lock order is always topology, then scheduler, so no deadlock is possible.
+
+mod algo;
+mod balancer;
+mod hash;
+mod key;
+mod map;
+mod ring;
+mod rng;
+mod sched;
+mod state;
+mod topo;
+
+pub use algo::{BalanceAlgo, BalanceOptions, HashFunction, HashMethod, HashType, UriOpts};
+pub use balancer::Balancer;
+pub use key::{RequestKey, SelectKey};
+pub use state::{AdminState, ServerState, MAX_WEIGHT, WEIGHT_SCALE};
+
+/// HAProxy's hash functions, exposed for converters and tests.
+pub mod hashes {
+    pub use crate::hash::{crc32, djb2, full_hash, hash_key, none, sdbm, wt6};
+}
+
+/// The key extraction of each algorithm, exposed for tests and logs.
+pub mod keys {
+    pub use crate::key::{
+        body_param, domain_only, first_header_value, rdp_cookie, source_hash, uri_key, uri_path,
+        url_param,
+    };
+}
+
+/// Why a [`Balancer`] cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BalanceError {
+    #[error("two servers share the id {0}")]
+    DuplicateId(u32),
+    #[error("too many servers ({0})")]
+    TooManyServers(usize),
+    #[error("hash-balance-factor must be 0 or at least 100 (got {0})")]
+    BalanceFactor(u32),
+    #[error("random needs at least one draw")]
+    NoDraws,
+}

@@ -1,0 +1,291 @@
+//! Per-request schedulers whose state moves on every pick: smooth weighted
+//! round-robin and least-connections. Both keep their usable servers in an
+//! ordered set, so a pick is O(log n) (HAProxy's trees, lb_fwrr.c/lb_fwlc.c).
+
+use std::collections::BTreeSet;
+
+/// What a walk does with a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Take,
+    /// Excluded by the caller: taken only if nothing else is.
+    Avoid,
+    /// Full or unusable now: skipped.
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RrSlot {
+    /// Credit at pick `anchor`, before that pick's increment.
+    credit: i64,
+    anchor: u64,
+    weight: u64,
+    level: i64,
+    event: Option<u64>,
+    group: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct RrGroup {
+    /// `(-level, index)`: the highest level first, then the first declared.
+    order: BTreeSet<(i64, u32)>,
+    /// `(pick number, index)`: when a server's level next rises.
+    events: BTreeSet<(u64, u32)>,
+    tot: u64,
+    picks: u64,
+}
+
+/// Smooth weighted round-robin, in HAProxy's order (the map of lb_map.c, which
+/// lb_fwrr.c's trees reproduce): at every pick each server gains its weight in
+/// credit; the pick goes to the highest credit level `⌊credit / total⌋`, the
+/// first declared on a tie, and costs the total weight. Weights 1:2 give
+/// `A B B`, 5:1:1 give `A A A B A A C`, and each server gets exactly its weight
+/// per cycle of total weight picks.
+///
+/// Credits are kept lazily (value + the pick they date from) and a server moves
+/// in the order only when its level changes, an event queued in advance, so a
+/// pick is O(log n) amortized.
+#[derive(Debug)]
+pub(crate) struct Wrr {
+    groups: [RrGroup; 2],
+    slots: Vec<RrSlot>,
+}
+
+fn credit_at(s: &RrSlot, pick: u64) -> i128 {
+    i128::from(s.credit) + i128::from(s.weight) * i128::from(pick.saturating_sub(s.anchor))
+}
+
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN / 4), i128::from(i64::MAX / 4)) as i64
+}
+
+impl Wrr {
+    pub(crate) fn new(n: usize) -> Self {
+        Wrr {
+            groups: [RrGroup::default(), RrGroup::default()],
+            slots: vec![RrSlot::default(); n],
+        }
+    }
+
+    /// Sets the members of `group` (0 active, 1 backup) and their weights,
+    /// keeping the credit of those that stay. O(n log n), run on server changes.
+    pub(crate) fn set_members(&mut self, group: usize, members: &[(usize, u32)]) {
+        let g = &mut self.groups[group];
+        let pick = g.picks;
+        for &(_, idx) in &g.order {
+            if let Some(s) = self.slots.get_mut(idx as usize) {
+                s.credit = clamp_i64(credit_at(s, pick));
+                s.anchor = pick;
+                s.group = None;
+            }
+        }
+        g.order.clear();
+        g.events.clear();
+        g.tot = members.iter().map(|&(_, w)| u64::from(w)).sum();
+        for &(idx, w) in members {
+            let Some(s) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if s.group.is_some() || s.anchor != pick {
+                // Newcomer (or listed twice): start without credit.
+                s.credit = 0;
+                s.anchor = pick;
+            }
+            s.weight = u64::from(w.max(1));
+            s.group = Some(group);
+            Self::place(g, s, idx, pick);
+        }
+    }
+
+    /// Computes the level of `s` at `pick` and queues its next rise.
+    fn place(g: &mut RrGroup, s: &mut RrSlot, idx: usize, pick: u64) {
+        let tot = i128::from(g.tot.max(1));
+        let after_add = credit_at(s, pick) + i128::from(s.weight);
+        s.level = clamp_i64((after_add + tot).div_euclid(tot));
+        // Level L+1 needs credit ≥ L·tot after the add of pick p.
+        let need = i128::from(s.level) * tot - i128::from(s.credit);
+        let w = i128::from(s.weight);
+        let steps = (need + w - 1).div_euclid(w);
+        let at = i128::from(s.anchor) - 1 + steps;
+        s.event = u64::try_from(at.max(i128::from(pick) + 1)).ok();
+        g.order.insert((-s.level, idx as u32));
+        if let Some(e) = s.event {
+            g.events.insert((e, idx as u32));
+        }
+    }
+
+    fn unplace(g: &mut RrGroup, s: &RrSlot, idx: usize) {
+        g.order.remove(&(-s.level, idx as u32));
+        if let Some(e) = s.event {
+            g.events.remove(&(e, idx as u32));
+        }
+    }
+
+    /// Picks from `group`; `judge` says whether a server may be taken now.
+    /// Servers skipped or avoided spend their turn, as HAProxy requeues them.
+    pub(crate) fn pick(
+        &mut self,
+        group: usize,
+        mut judge: impl FnMut(usize) -> Verdict,
+    ) -> Option<usize> {
+        let g = &mut self.groups[group];
+        let pick = g.picks;
+        // Levels that rose since the last pick.
+        while let Some(&(at, idx)) = g.events.first() {
+            if at > pick {
+                break;
+            }
+            let i = idx as usize;
+            let mut s = self.slots[i];
+            Self::unplace(g, &s, i);
+            Self::place(g, &mut s, i, pick);
+            self.slots[i] = s;
+        }
+        let mut chosen = None;
+        let mut avoided = None;
+        // Allocates only when servers are skipped (full, excluded).
+        let mut spent = Vec::new();
+        for &(_, idx) in &g.order {
+            match judge(idx as usize) {
+                Verdict::Take => {
+                    chosen = Some(idx as usize);
+                    break;
+                }
+                Verdict::Avoid if avoided.is_none() => avoided = Some(idx as usize),
+                _ => spent.push(idx as usize),
+            }
+        }
+        let chosen = chosen.or(avoided);
+        if avoided != chosen {
+            spent.extend(avoided);
+        }
+        for i in chosen.into_iter().chain(spent) {
+            let mut s = self.slots[i];
+            Self::unplace(g, &s, i);
+            s.credit = clamp_i64(credit_at(&s, pick) - i128::from(g.tot));
+            s.anchor = pick;
+            Self::place(g, &mut s, i, pick + 1);
+            self.slots[i] = s;
+        }
+        g.picks += 1;
+        chosen
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LcSlot {
+    key: u64,
+    seq: u64,
+    group: Option<usize>,
+}
+
+/// Least connections: servers ordered by `(in-flight + 1) / weight` (0 when
+/// idle); a server that moves goes behind its equals, so ties rotate.
+#[derive(Debug)]
+pub(crate) struct LeastConn {
+    groups: [BTreeSet<(u64, u64, u32)>; 2],
+    slots: Vec<LcSlot>,
+    seq: u64,
+}
+
+/// HAProxy's largest effective weight: keys are `(inflight + 1) * this / weight`.
+const LC_SCALE: u64 = 4096;
+
+/// The ordering key of a server with `inflight` connections and weight `w`.
+pub(crate) fn lc_key(inflight: u32, w: u32) -> u64 {
+    if inflight == 0 {
+        0
+    } else {
+        (u64::from(inflight) + 1) * LC_SCALE / u64::from(w.max(1))
+    }
+}
+
+impl LeastConn {
+    pub(crate) fn new(n: usize) -> Self {
+        LeastConn {
+            groups: [BTreeSet::new(), BTreeSet::new()],
+            slots: vec![LcSlot::default(); n],
+            seq: 0,
+        }
+    }
+
+    /// Places server `idx` in `group` with ordering `key`, behind its equals.
+    pub(crate) fn place(&mut self, idx: usize, group: Option<usize>, key: u64) {
+        let Some(s) = self.slots.get(idx).copied() else {
+            return;
+        };
+        if let Some(g) = s.group {
+            self.groups[g].remove(&(s.key, s.seq, idx as u32));
+        }
+        self.seq += 1;
+        let s = LcSlot {
+            key,
+            seq: self.seq,
+            group,
+        };
+        if let Some(g) = group {
+            self.groups[g].insert((s.key, s.seq, idx as u32));
+        }
+        self.slots[idx] = s;
+    }
+
+    /// The least loaded server of `group` that `judge` accepts.
+    pub(crate) fn pick(
+        &self,
+        group: usize,
+        mut judge: impl FnMut(usize) -> Verdict,
+    ) -> Option<usize> {
+        let mut avoided = None;
+        for &(_, _, idx) in &self.groups[group] {
+            match judge(idx as usize) {
+                Verdict::Take => return Some(idx as usize),
+                Verdict::Avoid if avoided.is_none() => avoided = Some(idx as usize),
+                _ => {}
+            }
+        }
+        avoided
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(weights: &[u32], n: usize) -> Vec<usize> {
+        let mut w = Wrr::new(weights.len());
+        let m: Vec<(usize, u32)> = weights.iter().copied().enumerate().collect();
+        w.set_members(0, &m);
+        (0..n)
+            .filter_map(|_| w.pick(0, |_| Verdict::Take))
+            .collect()
+    }
+
+    #[test]
+    fn one_to_two_is_a_b_b() {
+        assert_eq!(run(&[1, 2], 6), vec![0, 1, 1, 0, 1, 1]);
+    }
+
+    #[test]
+    fn five_one_one_spreads_the_light_servers() {
+        assert_eq!(
+            run(&[5, 1, 1], 14),
+            vec![0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 1, 0, 0, 2]
+        );
+    }
+
+    #[test]
+    fn order_matches_the_map_table() {
+        for ws in [&[3u32, 5, 2][..], &[1, 1, 1, 7], &[16, 3], &[2, 4, 6]] {
+            let m: Vec<(usize, u32)> = ws.iter().copied().enumerate().collect();
+            let t = crate::map::MapTable::build(&m);
+            let want: Vec<usize> = (0..t.len() * 2).filter_map(|i| t.slot(i)).collect();
+            assert_eq!(run(ws, t.len() * 2), want, "weights {ws:?}");
+        }
+    }
+
+    #[test]
+    fn lc_key_prefers_idle_then_heavier() {
+        assert_eq!(lc_key(0, 16), 0);
+        assert!(lc_key(1, 32) < lc_key(1, 16));
+    }
+}

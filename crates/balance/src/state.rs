@@ -1,0 +1,216 @@
+//! [`ServerState`]: one server's runtime state, shared by the engine's worker
+//! threads, health checks, stats and the runtime API.
+//!
+//! Every field is an atomic read with `Relaxed` ordering: selection needs a
+//! recent value, not a consistent snapshot across fields (HAProxy reads them the
+//! same way). After changing a weight or a state, call
+//! [`crate::Balancer::on_server_change`] so the algorithm's structures follow.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+
+/// The largest user weight (`weight 256`).
+pub const MAX_WEIGHT: u32 = 256;
+/// Steps of the effective weight per unit of user weight (HAProxy's
+/// `BE_WEIGHT_SCALE`): slowstart ramps a server from 1 to this many steps.
+pub const WEIGHT_SCALE: u32 = 16;
+
+/// The administrative state set by the operator (`set server ... state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AdminState {
+    /// Normal service.
+    Ready = 0,
+    /// Persistent traffic only: no new load-balanced traffic.
+    Drain = 1,
+    /// Maintenance: no traffic at all.
+    Maint = 2,
+}
+
+impl AdminState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => AdminState::Ready,
+            1 => AdminState::Drain,
+            _ => AdminState::Maint,
+        }
+    }
+}
+
+/// One server's shared runtime state.
+#[derive(Debug)]
+pub struct ServerState {
+    id: u32,
+    backup: bool,
+    initial_weight: u32,
+    weight: AtomicU32,
+    ramp: AtomicU32,
+    admin: AtomicU8,
+    up: AtomicBool,
+    cur_conns: AtomicU32,
+    maxconn: AtomicU32,
+    queue_len: AtomicU32,
+}
+
+impl ServerState {
+    /// A server with numeric `id` (HAProxy's `puid`, unique in its backend),
+    /// user `weight` (clamped to 0..=256), up, ready, no `maxconn`.
+    pub fn new(id: u32, weight: u32, backup: bool) -> Self {
+        let weight = weight.min(MAX_WEIGHT);
+        ServerState {
+            id,
+            backup,
+            initial_weight: weight,
+            weight: AtomicU32::new(weight),
+            ramp: AtomicU32::new(WEIGHT_SCALE),
+            admin: AtomicU8::new(AdminState::Ready as u8),
+            up: AtomicBool::new(true),
+            cur_conns: AtomicU32::new(0),
+            maxconn: AtomicU32::new(0),
+            queue_len: AtomicU32::new(0),
+        }
+    }
+
+    /// Same, with a `maxconn` (0: unlimited).
+    pub fn with_maxconn(self, maxconn: u32) -> Self {
+        self.maxconn.store(maxconn, Ordering::Relaxed);
+        self
+    }
+
+    /// The numeric id (`id` keyword, or the declaration-order default).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+    /// A `backup` server.
+    pub fn is_backup(&self) -> bool {
+        self.backup
+    }
+    /// The weight from the configuration (the 100% of `set weight N%`).
+    pub fn initial_weight(&self) -> u32 {
+        self.initial_weight
+    }
+    /// The current user weight, 0..=256.
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+    /// Sets the user weight (runtime API, agent checks); clamped to 0..=256.
+    pub fn set_weight(&self, w: u32) {
+        self.weight.store(w.min(MAX_WEIGHT), Ordering::Relaxed);
+    }
+    /// The slowstart step, 1..=[`WEIGHT_SCALE`] (full weight).
+    pub fn ramp(&self) -> u32 {
+        self.ramp.load(Ordering::Relaxed)
+    }
+    /// Sets the slowstart step (clamped to 1..=[`WEIGHT_SCALE`]); the checks
+    /// compute it from the time since the server came up.
+    pub fn set_ramp(&self, step: u32) {
+        self.ramp
+            .store(step.clamp(1, WEIGHT_SCALE), Ordering::Relaxed);
+    }
+    /// The effective weight of dynamic algorithms: weight × ramp (0..=4096).
+    pub fn effective_weight(&self) -> u32 {
+        self.weight() * self.ramp()
+    }
+    /// The operator's state.
+    pub fn admin(&self) -> AdminState {
+        AdminState::from_u8(self.admin.load(Ordering::Relaxed))
+    }
+    /// Sets the operator's state.
+    pub fn set_admin(&self, s: AdminState) {
+        self.admin.store(s as u8, Ordering::Relaxed);
+    }
+    /// The health checks' verdict.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+    /// Sets the health checks' verdict.
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Relaxed);
+    }
+    /// Connections being served now.
+    pub fn cur_conns(&self) -> u32 {
+        self.cur_conns.load(Ordering::Relaxed)
+    }
+    pub(crate) fn add_conn(&self) {
+        self.cur_conns.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn sub_conn(&self) {
+        // Saturating: an unbalanced release must not wrap to 4 billion.
+        let _ = self
+            .cur_conns
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
+    }
+    /// `maxconn`, 0 when unlimited.
+    pub fn maxconn(&self) -> u32 {
+        self.maxconn.load(Ordering::Relaxed)
+    }
+    /// Sets `maxconn` (runtime API `set maxconn server`).
+    pub fn set_maxconn(&self, m: u32) {
+        self.maxconn.store(m, Ordering::Relaxed);
+    }
+    /// Requests waiting in this server's queue.
+    pub fn queue_len(&self) -> u32 {
+        self.queue_len.load(Ordering::Relaxed)
+    }
+    /// Sets the queue length (the engine owns the queue); follow with
+    /// [`crate::Balancer::on_load_change`] under `leastconn`.
+    pub fn set_queue_len(&self, n: u32) {
+        self.queue_len.store(n, Ordering::Relaxed);
+    }
+
+    /// May receive load-balanced traffic: up, ready, weight above 0.
+    pub fn is_usable(&self) -> bool {
+        self.weight() > 0 && self.is_up() && self.admin() == AdminState::Ready
+    }
+
+    /// No free `maxconn` slot, or others already wait for one.
+    pub fn is_full(&self) -> bool {
+        let max = self.maxconn();
+        max != 0 && (self.queue_len() > 0 || self.cur_conns() >= max)
+    }
+
+    /// Connections plus queued requests: what `leastconn` and `random` compare.
+    pub fn inflight(&self) -> u32 {
+        self.cur_conns().saturating_add(self.queue_len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_maint_down_and_weight_zero_are_unusable() {
+        let s = ServerState::new(1, 10, false);
+        assert!(s.is_usable());
+        s.set_admin(AdminState::Drain);
+        assert!(!s.is_usable());
+        s.set_admin(AdminState::Ready);
+        s.set_up(false);
+        assert!(!s.is_usable());
+        s.set_up(true);
+        s.set_weight(0);
+        assert!(!s.is_usable());
+    }
+
+    #[test]
+    fn full_when_maxconn_reached_or_queue_waits() {
+        let s = ServerState::new(1, 1, false).with_maxconn(1);
+        assert!(!s.is_full());
+        s.add_conn();
+        assert!(s.is_full());
+        s.sub_conn();
+        s.sub_conn();
+        assert_eq!(s.cur_conns(), 0);
+        s.set_queue_len(1);
+        assert!(s.is_full());
+    }
+
+    #[test]
+    fn weights_are_clamped() {
+        let s = ServerState::new(1, 1000, false);
+        assert_eq!(s.weight(), 256);
+        s.set_ramp(0);
+        assert_eq!(s.ramp(), 1);
+        assert_eq!(s.effective_weight(), 256);
+    }
+}
