@@ -143,7 +143,7 @@ pub fn format_time(d: Duration) -> String {
         ("s", 1_000_000),
         ("ms", 1000),
     ] {
-        if us != 0 && us % per == 0 {
+        if us != 0 && us.checked_rem(per) == Some(0) {
             return format!("{}{unit}", us / per);
         }
     }

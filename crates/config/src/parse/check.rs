@@ -500,7 +500,7 @@ fn tcp_check(args: &[String], span: &Span, s: &mut CheckSettings) -> Result<(), 
 
 /// A hex string (`send-binary`, `expect binary`) → bytes.
 pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return Err(format!("hex string '{s}' has an odd number of digits"));
     }
     (0..s.len())
