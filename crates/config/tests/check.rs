@@ -98,7 +98,20 @@ fn httpchk_legacy_glued_headers_become_pairs() {
     let mut s = CheckSettings::default();
     let mut d = Diagnostics::default();
     assert!(proxy_keyword(&words, &span(), &mut s, &mut d));
-    assert!(d.items.is_empty(), "{:?}", d.items);
+    assert!(!d.has_errors(), "{:?}", d.items);
+    let warn = d
+        .warnings()
+        .next()
+        .expect("deprecation warning")
+        .to_string();
+    assert!(
+        warn.contains("(t.cfg:12)") && warn.contains("deprecated"),
+        "{warn}"
+    );
+    assert!(
+        warn.contains("'option httpchk GET /cometd HTTP/1.1' and 'http-check send hdr Host '' hdr Connection upgrade hdr Upgrade websocket'"),
+        "{warn}"
+    );
     let Some(CheckKind::Http(req)) = &s.kind else {
         panic!()
     };

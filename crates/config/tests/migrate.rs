@@ -355,3 +355,48 @@ fn haproxy_accepts_migrated_seeds() {
         }
     }
 }
+
+/// Words of the loader's warnings about removed or deprecated forms.
+const LEGACY_WORDS: [&str; 5] = [
+    "not supported anymore",
+    "deprecated",
+    "removed",
+    "legacy",
+    "doesn't exist anymore",
+];
+
+#[test]
+fn loader_reads_migrated_seeds_without_legacy_warnings() {
+    for (name, text) in seeds() {
+        let before = fulcrum_config::load_str(&name, &text, &MapEnv::new());
+        let legacy_before = before
+            .diagnostics
+            .warnings()
+            .filter(|d| LEGACY_WORDS.iter().any(|w| d.message.contains(w)))
+            .count();
+        let out = run(&text);
+        let after = fulcrum_config::load_str(&name, &out, &MapEnv::new());
+        let legacy: Vec<String> = after
+            .diagnostics
+            .items
+            .iter()
+            .filter(|d| LEGACY_WORDS.iter().any(|w| d.message.contains(w)))
+            .map(ToString::to_string)
+            .collect();
+        assert!(legacy.is_empty(), "{name}: {legacy:#?}");
+        assert!(
+            after.diagnostics.errors().count() <= before.diagnostics.errors().count(),
+            "{name}: migrate added errors: {:#?}",
+            after.diagnostics.items
+        );
+        if ["03", "05", "06", "07", "09"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        {
+            assert!(
+                legacy_before > 0,
+                "{name}: the loader warns about the original"
+            );
+        }
+    }
+}

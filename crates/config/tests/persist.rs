@@ -216,7 +216,7 @@ fn stick_table_errors() {
             "stick-table type ip len 4 size 1k",
             "only applies to 'string' and 'binary'",
         ),
-        ("stick-table type ip size 1x", "not a size"),
+        ("stick-table type ip size 1x", "unknown size unit"),
         (
             "stick-table type ip size 1k store conn_rate",
             "needs a period",

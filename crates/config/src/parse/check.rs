@@ -14,37 +14,7 @@ use crate::model::check::{
 
 /// A time value: `us ms s m h d` units, a bare number is milliseconds.
 pub fn parse_time(word: &str) -> Result<Duration, String> {
-    let split = word
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(word.len());
-    let (num, unit) = word.split_at(split);
-    if num.is_empty() {
-        return Err(format!(
-            "'{word}' is not a time (write e.g. '500ms', '2s', '1m')"
-        ));
-    }
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("time '{word}' is too large"))?;
-    let mul_us: u64 = match unit {
-        "us" => 1,
-        "" | "ms" => 1_000,
-        "s" => 1_000_000,
-        "m" => 60_000_000,
-        "h" => 3_600_000_000,
-        "d" => 86_400_000_000,
-        _ => {
-            return Err(format!(
-                "unknown time unit '{unit}' in '{word}' (units are us, ms, s, m, h, d; a bare number is in milliseconds)"
-            ))
-        }
-    };
-    // HAProxy stores times as 32-bit milliseconds; anything above ~24.8 days overflows there.
-    let us = n
-        .checked_mul(mul_us)
-        .filter(|us| *us / 1000 <= i32::MAX as u64)
-        .ok_or_else(|| format!("time '{word}' is too large (at most 24d)"))?;
-    Ok(Duration::from_micros(us))
+    super::value::parse_time(word, super::value::TimeUnit::Millis)
 }
 
 /// A positive count (`rise`, `fall`, `error-limit`, …).
@@ -122,7 +92,12 @@ fn option(words: &[String], span: &Span, s: &mut CheckSettings, d: &mut Diagnost
     };
     let args = &rest[1..];
     let kind = match name {
-        "httpchk" => httpchk(args, span).map(CheckKind::Http),
+        "httpchk" => httpchk(args, span).map(|send| {
+            if !send.headers.is_empty() {
+                d.push(glued_warning(&send, span));
+            }
+            CheckKind::Http(send)
+        }),
         "tcp-check" => no_args(name, args, span).map(|_| CheckKind::TcpCheck),
         "redis-check" => no_args(name, args, span).map(|_| CheckKind::Redis),
         "ldap-check" => no_args(name, args, span).map(|_| CheckKind::Ldap),
@@ -203,6 +178,25 @@ fn httpchk(args: &[String], span: &Span) -> Result<HttpCheckSend, Diagnostic> {
         }
     }
     Ok(send)
+}
+
+/// HAProxy 2.2+ still reads headers glued to the version but warns; so does Fulcrum.
+fn glued_warning(send: &HttpCheckSend, span: &Span) -> Diagnostic {
+    let hdrs: String = send
+        .headers
+        .iter()
+        .map(|(n, v)| format!(" hdr {n} {}", if v.is_empty() { "''" } else { v }))
+        .collect();
+    Diagnostic::warning(
+        span,
+        "'option httpchk': headers glued to the version string are deprecated",
+    )
+    .with_hint(format!(
+        "write 'option httpchk {} {} {}' and 'http-check send{hdrs}' (fulcrum migrate does it)",
+        send.method_or_default(),
+        send.uri_or_default(),
+        send.version_or_default()
+    ))
 }
 
 /// The legacy form glues headers after the version: `HTTP/1.1\r\nHost:\ example`.

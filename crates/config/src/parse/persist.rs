@@ -260,17 +260,7 @@ pub fn appsession_as_stick(a: &AppSession) -> (Option<StickTable>, Vec<StickRule
 
 /// A size with an optional `k`, `m` or `g` suffix (powers of 1024, as HAProxy does).
 pub fn parse_size(word: &str) -> Result<u64, String> {
-    let (num, mul) = match word.as_bytes().last() {
-        Some(b'k' | b'K') => (&word[..word.len() - 1], 1u64 << 10),
-        Some(b'm' | b'M') => (&word[..word.len() - 1], 1 << 20),
-        Some(b'g' | b'G') => (&word[..word.len() - 1], 1 << 30),
-        _ => (word, 1),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{word}' is not a size (write e.g. '100k', '1m')"))?;
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("size '{word}' is too large"))
+    super::value::parse_size(word)
 }
 
 /// Words after `stick-table` (also used by `table NAME …` in a `peers` section).
