@@ -48,6 +48,7 @@ impl MapTable {
     }
 
     /// The server map-based hashing gives `hash`.
+    #[cfg(test)]
     pub(crate) fn by_hash(&self, hash: u32) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
