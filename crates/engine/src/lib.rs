@@ -7,6 +7,7 @@
 //! (tunnel after an upgrade) → closing, see [`http`].
 
 mod buf;
+mod compile;
 mod connect;
 mod engine;
 mod error;
@@ -20,6 +21,7 @@ mod splice;
 mod tcp;
 mod tunnel;
 
+pub use compile::compile;
 pub use engine::{BoundAddr, Engine, EngineHandle, EngineOptions};
 pub use error::EngineError;
 pub use runtime::Runtime;

@@ -1,0 +1,370 @@
+//! Typed model → runtime: resolves names and addresses, reads error files,
+//! and fixes every default, so the engine never looks at configuration again.
+
+use crate::error::EngineError;
+use crate::runtime::{
+    Backend, Bind, BindAddr, ConnMode, ErrorPages, ForwardFor, Frontend, HttpOptions, HttpReuse,
+    IpNet, Mode, OriginalTo, ProxyVersion, Redispatch, Runtime, Server, TcpOptions, Timeouts, Tune,
+};
+use fulcrum_config::model::{self, Address, Config, Family, Host, Ports, Proxy};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+fn err(p: &Proxy, msg: impl std::fmt::Display) -> EngineError {
+    let at = p
+        .span
+        .as_ref()
+        .map(|s| format!("{s}: "))
+        .unwrap_or_default();
+    EngineError::Config(format!("{at}{} '{}': {msg}", p.kind.word(), p.name))
+}
+
+/// Builds the runtime the engine serves from a validated configuration.
+pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
+    let g = &cfg.global;
+    let tune = Tune {
+        bufsize: g
+            .tune_bufsize
+            .map_or(16384, |v| v.clamp(1024, 1 << 24) as usize),
+        maxrewrite: g.tune_maxrewrite.map_or(1024, |v| v.min(1 << 20) as usize),
+    };
+    let http_errors = http_errors_sections(cfg);
+    let mut backends = Vec::new();
+    let mut by_name = HashMap::new();
+    for p in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.kind.is_backend() && !p.disabled)
+    {
+        by_name.insert(p.name.clone(), backends.len());
+        backends.push(Arc::new(backend(p, &http_errors)?));
+    }
+    let mut frontends = Vec::new();
+    for p in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.kind.is_frontend() && !p.disabled)
+    {
+        let default_backend = match &p.default_backend {
+            Some((name, _)) => Some(
+                *by_name
+                    .get(name)
+                    .ok_or_else(|| err(p, format!("unknown backend '{name}'")))?,
+            ),
+            // A `listen` section is its own backend.
+            None if p.kind.is_backend() => by_name.get(&p.name).copied(),
+            None => None,
+        };
+        frontends.push(frontend(p, default_backend, &http_errors)?);
+    }
+    Ok(Runtime {
+        nbthread: g.threads().map_or(0, |n| n as usize),
+        maxconn: g.maxconn.map(|m| m as usize),
+        tune,
+        frontends,
+        backends,
+    })
+}
+
+fn mode(m: model::Mode) -> Mode {
+    match m {
+        model::Mode::Tcp => Mode::Tcp,
+        model::Mode::Http => Mode::Http,
+    }
+}
+
+fn timeouts(t: &model::Timeouts) -> Timeouts {
+    Timeouts {
+        client: t.client,
+        client_fin: t.client_fin,
+        server: t.server,
+        server_fin: t.server_fin,
+        connect: t.connect,
+        tunnel: t.tunnel,
+        http_request: t.http_request,
+        http_keep_alive: t.http_keep_alive,
+        queue: t.queue,
+        tarpit: t.tarpit,
+    }
+}
+
+fn net(n: &model::addr::IpNet) -> IpNet {
+    IpNet {
+        addr: n.addr,
+        prefix: n.prefix,
+    }
+}
+
+fn http_options(o: &model::Options) -> HttpOptions {
+    HttpOptions {
+        conn_mode: match o.http_mode {
+            model::HttpMode::KeepAlive => ConnMode::KeepAlive,
+            model::HttpMode::ServerClose => ConnMode::ServerClose,
+            model::HttpMode::Close => ConnMode::Close,
+        },
+        pretend_keepalive: o.pretend_keepalive,
+        forwardfor: o.forwardfor.as_ref().map(|f| ForwardFor {
+            except: f.except.as_ref().map(net),
+            header: f.header.clone(),
+            if_none: f.if_none,
+        }),
+        originalto: o.originalto.as_ref().map(|f| OriginalTo {
+            except: f.except.as_ref().map(net),
+            header: f.header.clone(),
+        }),
+        ignore_probes: o.http_ignore_probes,
+        abortonclose: o.abortonclose,
+        buffer_request: o.http_buffer_request,
+    }
+}
+
+fn tcp_options(o: &model::Options) -> TcpOptions {
+    TcpOptions {
+        splice_request: o.splice_request || o.splice_auto,
+        splice_response: o.splice_response || o.splice_auto,
+        nolinger: o.nolinger,
+        independent_streams: o.independent_streams,
+    }
+}
+
+fn frontend(
+    p: &Proxy,
+    default_backend: Option<usize>,
+    sections: &HashMap<String, HashMap<u16, Arc<[u8]>>>,
+) -> Result<Frontend, EngineError> {
+    let mut binds = Vec::new();
+    for b in &p.binds {
+        for a in &b.addresses {
+            for addr in bind_addrs(p, a)? {
+                binds.push(Bind {
+                    name: b.name.clone(),
+                    addr,
+                    backlog: b.backlog.or(p.backlog),
+                    maxconn: b.maxconn.map(|m| m as usize),
+                    v4v6: b.v4v6,
+                    v6only: b.v6only,
+                    accept_proxy: b.accept_proxy,
+                    interface: b.interface.clone(),
+                });
+            }
+        }
+    }
+    Ok(Frontend {
+        name: p.name.clone(),
+        mode: mode(p.mode),
+        binds,
+        maxconn: p.maxconn.map(|m| m as usize),
+        default_backend,
+        timeouts: timeouts(&p.timeouts),
+        http: http_options(&p.options),
+        tcp: tcp_options(&p.options),
+        errors: error_pages(p, sections)?,
+    })
+}
+
+fn bind_addrs(p: &Proxy, a: &Address) -> Result<Vec<BindAddr>, EngineError> {
+    match a {
+        Address::Fd(n) => Ok(vec![BindAddr::Fd(
+            i32::try_from(*n).map_err(|_| err(p, "bad fd"))?,
+        )]),
+        Address::Inet {
+            family,
+            host,
+            ports,
+        } => {
+            let ip = match host {
+                Host::Wildcard if *family == Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                Host::Wildcard => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Host::Ip(ip) => *ip,
+                Host::Name(n) => resolve(n, 0).map_err(|e| err(p, e))?.ip(),
+            };
+            let ports: Vec<u16> = match ports {
+                Ports::One(port) => vec![*port],
+                Ports::Range(lo, hi) => (*lo..=*hi).collect(),
+                _ => return Err(err(p, "a bind address needs a port")),
+            };
+            Ok(ports
+                .into_iter()
+                .map(|port| BindAddr::Socket(SocketAddr::new(ip, port)))
+                .collect())
+        }
+        other => Err(err(
+            p,
+            format!("bind address {other:?} is not supported yet"),
+        )),
+    }
+}
+
+fn resolve(name: &str, port: u16) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = (name, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{name}': {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("'{name}' has no address"))
+}
+
+/// A server or `dispatch`/`source` address with a single port.
+fn inet(p: &Proxy, a: &Address, what: &str) -> Result<SocketAddr, EngineError> {
+    match a {
+        Address::Inet { host, ports, .. } => {
+            let port = match ports {
+                Ports::One(port) => *port,
+                Ports::None => 0,
+                _ => {
+                    return Err(err(
+                        p,
+                        format!("{what}: port ranges and offsets are not supported yet"),
+                    ))
+                }
+            };
+            Ok(match host {
+                Host::Ip(ip) => SocketAddr::new(*ip, port),
+                Host::Wildcard => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+                Host::Name(n) => resolve(n, port).map_err(|e| err(p, format!("{what}: {e}")))?,
+            })
+        }
+        other => Err(err(
+            p,
+            format!("{what}: address {other:?} is not supported yet"),
+        )),
+    }
+}
+
+fn backend(
+    p: &Proxy,
+    sections: &HashMap<String, HashMap<u16, Arc<[u8]>>>,
+) -> Result<Backend, EngineError> {
+    let mut servers = Vec::new();
+    for s in &p.servers {
+        let st = &s.settings;
+        let none_ok = st.init_addr.iter().any(|m| m == "none");
+        let addr = match inet(p, &s.addr, &format!("server '{}'", s.name)) {
+            Ok(a) => a,
+            // `init-addr none`: start without an address, marked down.
+            Err(_) if none_ok => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            Err(e) => return Err(e),
+        };
+        let mut srv = Server::new(&s.name, addr);
+        srv.weight = st.weight;
+        srv.maxconn = st
+            .maxconn
+            .or(st.minconn)
+            .filter(|m| *m > 0)
+            .map(|m| m as usize);
+        srv.maxqueue = st.maxqueue.filter(|m| *m > 0).map(|m| m as usize);
+        srv.backup = st.backup;
+        srv.id = st.id;
+        srv.source = match &st.source {
+            Some(a) => Some(inet(p, a, "source")?),
+            None => p
+                .source
+                .as_ref()
+                .map(|a| inet(p, a, "source"))
+                .transpose()?,
+        };
+        srv.send_proxy = match st.send_proxy {
+            model::server::SendProxy::None => None,
+            model::server::SendProxy::V1 => Some(ProxyVersion::V1),
+            model::server::SendProxy::V2 => Some(ProxyVersion::V2),
+        };
+        srv.shutdown_on_down = st.on_marked_down.as_deref() == Some("shutdown-sessions");
+        if st.disabled || addr.port() == 0 && addr.ip().is_unspecified() {
+            srv.state.set_up(false);
+        }
+        servers.push(srv);
+    }
+    let mut be = Backend::new(&p.name, mode(p.mode), servers);
+    be.timeouts = timeouts(&p.timeouts);
+    be.retries = p.retries.unwrap_or(3);
+    be.redispatch = p.options.redispatch.map(Redispatch);
+    be.http = http_options(&p.options);
+    be.tcp = tcp_options(&p.options);
+    be.reuse = match p.http_reuse {
+        model::proxy::HttpReuse::Never => HttpReuse::Never,
+        model::proxy::HttpReuse::Safe => HttpReuse::Safe,
+        model::proxy::HttpReuse::Aggressive => HttpReuse::Aggressive,
+        model::proxy::HttpReuse::Always => HttpReuse::Always,
+    };
+    be.errors = error_pages(p, sections)?;
+    if let Some((_, args, _)) = p.other.iter().find(|(k, _, _)| k == "dispatch") {
+        let a = args
+            .first()
+            .ok_or_else(|| err(p, "dispatch needs an address"))?;
+        let (host, port) = a
+            .rsplit_once(':')
+            .ok_or_else(|| err(p, "dispatch needs ADDR:PORT"))?;
+        let port: u16 = port.parse().map_err(|_| err(p, "dispatch: bad port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        be.dispatch = Some(resolve(host, port).map_err(|e| err(p, e))?);
+    }
+    Ok(be)
+}
+
+fn error_pages(
+    p: &Proxy,
+    sections: &HashMap<String, HashMap<u16, Arc<[u8]>>>,
+) -> Result<ErrorPages, EngineError> {
+    let mut pages = ErrorPages::default();
+    for e in &p.errors {
+        match &e.kind {
+            model::proxy::ErrorKind::File { status, path } => {
+                let bytes = std::fs::read(path)
+                    .map_err(|x| err(p, format!("errorfile {}: {x}", path.display())))?;
+                pages.by_status.insert(*status, Arc::from(bytes));
+            }
+            model::proxy::ErrorKind::Location { status, url, code } => {
+                let reason = match code {
+                    303 => "See Other",
+                    _ => "Found",
+                };
+                let page = format!(
+                    "HTTP/1.1 {code} {reason}\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\n\r\n"
+                );
+                pages
+                    .by_status
+                    .insert(*status, Arc::from(page.into_bytes()));
+            }
+            model::proxy::ErrorKind::Section { name, codes } => {
+                let set = sections
+                    .get(name)
+                    .ok_or_else(|| err(p, format!("unknown http-errors section '{name}'")))?;
+                for (code, page) in set {
+                    if codes.is_empty() || codes.contains(code) {
+                        pages.by_status.insert(*code, page.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(pages)
+}
+
+/// `http-errors NAME` sections, read from their raw lines (`errorfile CODE FILE`).
+/// Unreadable files were already reported by validation; they are skipped here.
+fn http_errors_sections(cfg: &Config) -> HashMap<String, HashMap<u16, Arc<[u8]>>> {
+    let mut out = HashMap::new();
+    for s in cfg
+        .other_sections
+        .iter()
+        .filter(|s| s.kind == "http-errors")
+    {
+        let mut set = HashMap::new();
+        for l in &s.lines {
+            if let [kw, code, file, ..] = l.words.as_slice() {
+                if kw == "errorfile" {
+                    if let (Ok(code), Ok(bytes)) = (code.parse::<u16>(), std::fs::read(file)) {
+                        set.insert(code, Arc::from(bytes));
+                    }
+                }
+            }
+        }
+        out.insert(s.name.clone().unwrap_or_default(), set);
+    }
+    out
+}

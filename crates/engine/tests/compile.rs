@@ -1,0 +1,102 @@
+mod common;
+
+use common::http::{ok, origin};
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::runtime::{ConnMode, Mode};
+use fulcrum_engine::{compile, Engine, EngineOptions};
+use std::time::Duration;
+
+fn load(text: &str) -> fulcrum_config::model::Config {
+    let l = fulcrum_config::load_str("test.cfg", text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    l.config.unwrap()
+}
+
+#[test]
+fn haproxy_config_compiles_and_serves() {
+    let o = origin(|r| {
+        ok(&format!(
+            "via {}",
+            r.header("x-forwarded-for").unwrap_or_default()
+        ))
+    });
+    let cfg = load(&format!(
+        "global\n    maxconn 100\n    nbthread 2\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    option forwardfor\n    default_backend app\n\
+         backend app\n    option http-server-close\n    retries 2\n    option redispatch\n    server s1 {} maxconn 10 weight 5\n",
+        o.addr
+    ));
+    let rt = compile(&cfg).unwrap();
+    assert_eq!(rt.nbthread, 2);
+    assert_eq!(rt.maxconn, Some(100));
+    let fe = &rt.frontends[0];
+    assert_eq!((fe.mode, fe.default_backend), (Mode::Http, Some(0)));
+    let be = &rt.backends[0];
+    assert_eq!(be.http.conn_mode, ConnMode::ServerClose);
+    assert_eq!(be.retries, 2);
+    assert_eq!(be.servers[0].maxconn, Some(10));
+    assert_eq!(be.servers[0].weight, 5);
+    assert_eq!(be.timeouts.connect, Some(Duration::from_secs(1)));
+    let h = Engine::start(rt, EngineOptions::default()).unwrap();
+    let addr = h.local_addr("web").unwrap();
+    let mut c = client(addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, body) = read_response(&mut c);
+    assert_eq!(status(&head), 200);
+    assert_eq!(body, b"via 127.0.0.1");
+    h.stop_now();
+    h.wait();
+}
+
+#[test]
+fn listen_section_is_its_own_backend_in_tcp_mode() {
+    let srv = backend(|mut s| {
+        use std::io::Write;
+        s.write_all(b"banner\n").unwrap();
+    });
+    let cfg = load(&format!(
+        "defaults\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen ssh\n    bind 127.0.0.1:0\n    mode tcp\n    server s1 {srv}\n"
+    ));
+    let rt = compile(&cfg).unwrap();
+    assert_eq!(rt.frontends[0].default_backend, Some(0));
+    let h = Engine::start(rt, EngineOptions::default()).unwrap();
+    let mut c = client(h.local_addr("ssh").unwrap());
+    assert_eq!(read_all(&mut c), b"banner\n");
+    h.stop_now();
+    h.wait();
+}
+
+#[test]
+fn graceful_stop_waits_for_open_connections() {
+    let o = origin(|_| ok("x"));
+    let cfg = load(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:0\n    server s1 {}\n",
+        o.addr
+    ));
+    let h = Engine::start(compile(&cfg).unwrap(), EngineOptions { nbthread: Some(1) }).unwrap();
+    let addr = h.local_addr("web").unwrap();
+    let mut c = client(addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    h.graceful_stop();
+    std::thread::sleep(Duration::from_millis(100));
+    // The listener is gone, the open connection still works.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+    write(
+        &mut c,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    drop(c);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.wait();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("engine exits after the last connection");
+}
