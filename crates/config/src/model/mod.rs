@@ -32,12 +32,20 @@ pub struct Config {
     pub defaults: Vec<Proxy>,
     /// `frontend`, `backend` and `listen` sections in order, defaults applied.
     pub proxies: Vec<Proxy>,
-    /// `userlist`, `peers`, `resolvers`, `mailers`, `http-errors`, `ring`, `program`,
-    /// `cache`: kept as lines until the config-sections parser takes them.
+    /// `userlist`, `peers`, `resolvers`, `mailers`, `http-errors`, `ring`, `program`, in order.
+    pub sections: Vec<sections::ExtraSection>,
+    /// Sections parsed by nobody yet (`cache`, `fcgi-app`, `log-forward`, `crt-store`),
+    /// kept as lines; each got a notice.
     pub other_sections: Vec<RawSection>,
 }
 
 impl Config {
+    /// The extra section of this keyword (`"userlist"`, `"resolvers"`, …) and name.
+    pub fn section(&self, keyword: &str, name: &str) -> Option<&sections::ExtraSection> {
+        self.sections
+            .iter()
+            .find(|s| s.keyword() == keyword && s.name() == name)
+    }
     /// The proxy with this name that can act as a backend.
     pub fn backend(&self, name: &str) -> Option<&Proxy> {
         self.proxies

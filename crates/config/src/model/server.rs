@@ -2,6 +2,7 @@
 
 use super::addr::Address;
 use super::check::ServerCheck;
+use super::persist::ServerPersist;
 use crate::diag::Span;
 use std::time::Duration;
 
@@ -34,7 +35,6 @@ pub struct ServerSettings {
     pub backup: bool,
     pub disabled: bool,
     pub id: Option<u32>,
-    pub cookie: Option<String>,
     pub send_proxy: SendProxy,
     pub source: Option<Address>,
     pub usesrc: Option<String>,
@@ -59,6 +59,8 @@ pub struct ServerSettings {
     pub pool_purge_delay: Option<Duration>,
     pub max_reuse: Option<i64>,
     pub check: ServerCheck,
+    /// `cookie VALUE`, `non-stick`: persistence settings of the server.
+    pub persist: ServerPersist,
     /// Settings Fulcrum parses but does not act on yet, as written (`name`, values).
     pub other: Vec<(String, Vec<String>)>,
 }
@@ -73,7 +75,6 @@ impl Default for ServerSettings {
             backup: false,
             disabled: false,
             id: None,
-            cookie: None,
             send_proxy: SendProxy::None,
             source: None,
             usesrc: None,
@@ -98,6 +99,7 @@ impl Default for ServerSettings {
             pool_purge_delay: None,
             max_reuse: None,
             check: ServerCheck::default(),
+            persist: ServerPersist::default(),
             other: Vec::new(),
         }
     }

@@ -45,6 +45,7 @@ enum Open {
     None,
     Global,
     Proxy(Box<Proxy>),
+    Extra(crate::model::sections::ExtraSection),
     Other(RawSection),
 }
 
@@ -67,6 +68,7 @@ pub fn parse_lines(lines: &[SourceLine], d: &mut Diagnostics) -> Config {
             Open::None => d.push(out_of_section(line)),
             Open::Global => global::keyword(line, &mut cfg.global, d),
             Open::Proxy(p) => proxy::keyword(line, p, d),
+            Open::Extra(s) => sections::section_keyword(s, &line.words, &line.span, d),
             Open::Other(s) => s.lines.push(line.clone()),
         }
     }
@@ -99,6 +101,7 @@ fn close(open: Open, cfg: &mut Config, current_defaults: &mut Proxy, d: &mut Dia
             if p.kind != ProxyKind::Defaults || p.from.is_some() {
                 let base = base_defaults(cfg, p.from.as_deref(), current_defaults);
                 p.check.inherit_from(&base.check);
+                p.persist.inherit_from(&base.persist);
             }
             if p.kind == ProxyKind::Defaults {
                 *current_defaults = p.clone();
@@ -106,6 +109,10 @@ fn close(open: Open, cfg: &mut Config, current_defaults: &mut Proxy, d: &mut Dia
             } else {
                 cfg.proxies.push(p);
             }
+        }
+        Open::Extra(s) => {
+            sections::end_section(&s, d);
+            cfg.sections.push(s);
         }
         Open::Other(s) => cfg.other_sections.push(s),
     }
@@ -137,7 +144,14 @@ fn start_section(line: &SourceLine, cfg: &Config, current: &Proxy, d: &mut Diagn
         }
         return Open::Global;
     }
+    if let Some(s) = sections::begin_section(w, span, d) {
+        return Open::Extra(s);
+    }
     if OTHER_SECTIONS.contains(&kw) {
+        d.push(Diagnostic::notice(
+            span,
+            format!("'{kw}' section parsed, not yet supported"),
+        ));
         return Open::Other(RawSection {
             kind: kw.to_string(),
             name: w.get(1).cloned(),
@@ -216,8 +230,9 @@ fn start_section(line: &SourceLine, cfg: &Config, current: &Proxy, d: &mut Diagn
         Proxy::default()
     } else {
         let mut b = base_defaults(cfg, from.as_deref(), current).clone();
-        // The check settings are merged when the section closes (see `close`).
+        // Check and persistence settings are merged when the section closes (see `close`).
         b.check = Default::default();
+        b.persist = Default::default();
         b
     };
     let mut p = base;

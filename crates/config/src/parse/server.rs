@@ -149,7 +149,10 @@ pub(crate) fn server(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagno
         }
     };
     let mut settings = p.default_server.clone();
+    // Persistence settings merge as their parser defines (a cookie value is never inherited).
+    settings.persist = Default::default();
     let ok = settings_from(&args[2..], span, "server", &mut settings, d);
+    settings.persist.inherit_from(&p.default_server.persist);
     if let (Some(addr), true) = (addr, ok) {
         p.servers.push(Server {
             name: name.clone(),
@@ -180,7 +183,10 @@ pub(crate) fn settings_from(
     let mut ok = true;
     while i < args.len() {
         let before = d.items.len();
-        let used = super::check::server_option(&args[i..], span, &mut s.check, d);
+        let mut used = super::check::server_option(&args[i..], span, &mut s.check, d);
+        if used == 0 {
+            used = super::persist::server_option(&args[i..], span, &mut s.persist, d);
+        }
         if used > 0 {
             ok &= !d.items[before..].iter().any(Diagnostic::is_error);
             i += used;
@@ -251,7 +257,7 @@ fn valued(s: &mut ServerSettings, w: &str, v: &str) -> Result<(), String> {
         "maxqueue" => s.maxqueue = Some(parse_uint(v, "maxqueue")?),
         "minconn" => s.minconn = Some(parse_uint(v, "minconn")?),
         "id" => s.id = Some(parse_uint(v, "id")?),
-        "cookie" => s.cookie = Some(v.to_string()),
+        "cookie" => s.persist.cookie = Some(v.to_string()),
         "source" => {
             s.source = Some(parse_address(v, Use::Server).map_err(|e| format!("'source': {e}"))?)
         }
@@ -330,7 +336,7 @@ mod tests {
         assert!(d.items.is_empty(), "{:?}", d.items);
         let (a, b) = (&p.servers[0].settings, &p.servers[1].settings);
         assert_eq!((a.weight, a.maxconn, a.backup), (10, Some(100), true));
-        assert_eq!(a.cookie.as_deref(), Some("a"));
+        assert_eq!(a.persist.cookie.as_deref(), Some("a"));
         assert_eq!(a.send_proxy, SendProxy::V1);
         assert_eq!((b.weight, b.maxconn, b.backup), (5, Some(100), false));
         assert_eq!(p.servers[1].addr.port(), None);
