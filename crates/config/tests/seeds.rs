@@ -144,6 +144,7 @@ fn seed_03_legacy_lines_warn_with_modern_form() {
         &[
             (8, "nbthread 1"),
             (35, "http-pretend-keepalive"),
+            (43, "http-check send hdr"),
             (47, "appsession"),
         ],
         &[],
