@@ -133,6 +133,7 @@ fn regsub_arguments_keep_their_inner_quotes() {
 fn empty_words_count_between_others_but_not_at_the_end() {
     assert_eq!(words(r#"a "" b"#), ["a", "", "b"]);
     assert_eq!(words(r#"a ''"#), ["a"]);
+    assert_eq!(words(r#"a "" '' "#), ["a"]);
     assert_eq!(words("a   "), ["a"]);
 }
 

@@ -159,9 +159,11 @@ impl Lexer<'_, '_> {
                 ),
             });
         }
-        // HAProxy drops an empty last word (trailing blanks, or a trailing "").
-        if !self.cur.is_empty() {
-            self.end_word();
+        // HAProxy drops an empty last word; keywords read an empty word as the end of
+        // their arguments, so empty words at the end (`a "" `) are all dropped.
+        self.end_word();
+        while self.words.last().is_some_and(Vec::is_empty) {
+            self.words.pop();
         }
         Ok(())
     }
