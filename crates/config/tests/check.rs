@@ -508,3 +508,16 @@ proptest! {
         let _ = server_option(&words, &span(), &mut s, &mut d);
     }
 }
+
+#[test]
+fn negated_check_options_are_one_alert() {
+    let words: Vec<String> = ["no", "option", "httpchk", "GET", "/", "HTTP/1.1\r\nHost: x"]
+        .map(String::from)
+        .to_vec();
+    let mut s = CheckSettings::default();
+    let mut d = Diagnostics::default();
+    assert!(proxy_keyword(&words, &span(), &mut s, &mut d));
+    assert_eq!(d.items.len(), 1, "{:?}", d.items);
+    assert!(only_error(&d).contains("'no option httpchk' is not supported"));
+    assert_eq!(s.kind, None);
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 use fulcrum_config::diag::{Diagnostics, Level, Span};
 use fulcrum_config::model::persist::TableKeyType;
 use fulcrum_config::model::sections::*;
-use fulcrum_config::parse::sections::{begin_section, end_section, section_keyword};
+use fulcrum_config::parse::sections::{begin_section, end_section, parse_section, section_keyword};
+use fulcrum_config::reader::{read_str, MapEnv};
 
 fn w(line: &str) -> Vec<String> {
     line.split_whitespace().map(str::to_string).collect()
@@ -261,4 +262,28 @@ fn program_section_is_a_notice() {
     assert_eq!(p.start_on_reload, Some(false));
     let (_, d) = section(&["program p"]);
     assert!(only_error(&d, 1).contains("has no 'command'"));
+}
+
+#[test]
+fn parse_section_from_reader_lines() {
+    let r = read_str(
+        "r.cfg",
+        "mailers mta\n  mailer a 10.0.0.1:25 # primary\n  mailer a 10.0.0.2:25\n",
+        &MapEnv::new(),
+    );
+    let mut d = Diagnostics::default();
+    let s =
+        parse_section(&r.lines[0].words, &r.lines[0].span, &r.lines[1..], &mut d).expect("mailers");
+    let ExtraSection::Mailers(m) = &s else {
+        panic!()
+    };
+    assert_eq!(m.mailers.len(), 2);
+    assert!(only_error(&d, 3).contains("mailer 'a' already declared in mailers 'mta' at r.cfg:2"));
+    assert!(parse_section(
+        &["cache".to_string(), "c".to_string()],
+        &r.lines[0].span,
+        &[],
+        &mut d
+    )
+    .is_none());
 }

@@ -91,6 +91,29 @@ fn option(words: &[String], span: &Span, s: &mut CheckSettings, d: &mut Diagnost
         return false;
     };
     let args = &rest[1..];
+    const KINDS: [&str; 10] = [
+        "httpchk",
+        "tcp-check",
+        "redis-check",
+        "ldap-check",
+        "ssl-hello-chk",
+        "spop-check",
+        "mysql-check",
+        "pgsql-check",
+        "smtpchk",
+        "external-check",
+    ];
+    if !KINDS.contains(&name) {
+        return false;
+    }
+    if negated {
+        d.push(
+            Diagnostic::alert(span, format!("'no option {name}' is not supported")).with_hint(
+                format!("remove the line, or remove 'option {name}' where it is set"),
+            ),
+        );
+        return true;
+    }
     let kind = match name {
         "httpchk" => httpchk(args, span).map(|send| {
             if !send.headers.is_empty() {
@@ -115,14 +138,6 @@ fn option(words: &[String], span: &Span, s: &mut CheckSettings, d: &mut Diagnost
         }
         _ => return false,
     };
-    if negated {
-        d.push(
-            Diagnostic::alert(span, format!("'no option {name}' is not supported")).with_hint(
-                format!("remove the line, or remove 'option {name}' where it is set"),
-            ),
-        );
-        return true;
-    }
     match kind {
         Ok(k) => s.kind = Some(k),
         Err(e) => d.push(e),

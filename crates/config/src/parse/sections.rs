@@ -115,6 +115,22 @@ pub fn begin_section(words: &[String], span: &Span, d: &mut Diagnostics) -> Opti
     })
 }
 
+/// A whole section at once: the header line's words, then its body lines
+/// ([`begin_section`], [`section_keyword`] for each line, [`end_section`]).
+pub fn parse_section(
+    header: &[String],
+    span: &Span,
+    body: &[crate::reader::SourceLine],
+    d: &mut Diagnostics,
+) -> Option<ExtraSection> {
+    let mut s = begin_section(header, span, d)?;
+    for line in body {
+        section_keyword(&mut s, &line.words, &line.span, d);
+    }
+    end_section(&s, d);
+    Some(s)
+}
+
 /// One line inside an extra section (`words[0]` is the keyword).
 pub fn section_keyword(
     section: &mut ExtraSection,
