@@ -400,3 +400,69 @@ fn loader_reads_migrated_seeds_without_legacy_warnings() {
         }
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MODERN: [&str; 10] = [
+        "mode http",
+        "timeout connect 5s",
+        "option httpclose",
+        "http-request deny if { src 10.0.0.0/8 }",
+        "server s1 127.0.0.1:80 check inter 2s",
+        "stats uri /admin?stats",
+        "option httpchk GET / HTTP/1.1",
+        "balance roundrobin",
+        "acl bad hdr(x) -m reg ^a\\ b$",
+        "stick on src",
+    ];
+    const LEGACY: [(&str, &str); 6] = [
+        ("contimeout 5000", "timeout connect 5000"),
+        ("srvtimeout 1m", "timeout server 1m"),
+        ("block if bad", "http-request deny if bad"),
+        ("reqadd X-A:\\ b", "http-request add-header X-A b"),
+        ("stats uri/x", "stats uri /x"),
+        ("rspdel ^Server:", "http-response del-header Server"),
+    ];
+
+    fn line() -> impl Strategy<Value = (String, usize, String)> {
+        (
+            prop::sample::select(vec!["", " ", "    ", "\t", " \t "]),
+            0..MODERN.len(),
+            prop::sample::select(vec!["", " ", "  # note", "\t#x y", " ## 注释 "]),
+        )
+            .prop_map(|(i, k, c)| (i.to_string(), k, c.to_string()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn modern_text_is_kept_byte_for_byte(lines in prop::collection::vec(line(), 0..12), crlf: bool, last_nl: bool) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("backend b{nl}");
+            for (i, (indent, k, c)) in lines.iter().enumerate() {
+                text.push_str(&format!("{indent}{}{c}", MODERN[*k]));
+                if i + 1 < lines.len() || last_nl {
+                    text.push_str(nl);
+                }
+            }
+            prop_assert_eq!(run(&text), text);
+        }
+
+        #[test]
+        fn legacy_lines_keep_indent_and_comment(lines in prop::collection::vec(line(), 1..8)) {
+            let mut text = String::from("listen l\n");
+            let mut want = String::from("listen l\n");
+            for (indent, k, c) in &lines {
+                let (old, new) = LEGACY[k % LEGACY.len()];
+                text.push_str(&format!("{indent}{old}{c}\n"));
+                want.push_str(&format!("{indent}{new}{c}\n"));
+            }
+            let out = run(&text);
+            prop_assert_eq!(&out, &want);
+            prop_assert!(legacy_in(&out).is_empty());
+        }
+    }
+}
