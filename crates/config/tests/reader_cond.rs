@@ -70,9 +70,9 @@ fn predicates() {
         ("strneq(a,b)", true),
         ("streq(,)", true),
         ("streq(a, a)", false), // blanks are part of the argument, as in HAProxy
-        (r#"streq("a,b",'a,b')"#, true),
+        (r#"streq(\"a,b\",\'a,b\')"#, true),
         (r"streq(a\,b,a\,b)", true),
-        (r#"streq("x)",x\))"#, true),
+        (r#"streq(\"x)\",x\\))"#, true),
         ("strstr(haproxy,pro)", true),
         ("feature(OPENSSL)", false),
         ("feature(EPOLL)", true),
@@ -125,7 +125,7 @@ fn condition_errors_say_what_is_wrong_and_what_to_write() {
         ("streq(a)", "missing arguments (got 1/2) for predicate 'streq' at position 9; write streq(<str1>,<str2>)"),
         ("defined(A,B)", "too many arguments (got 2/1) for predicate 'defined' at position 13; write defined(<name>)"),
         ("defined(A", "missing ')' in the arguments of predicate 'defined' at position 10; write defined(<name>)"),
-        ("streq('a,b)", "unmatched quote in the arguments of predicate 'streq' at position 12; write streq(<str1>,<str2>)"),
+        (r"streq(\'a,b)", "unmatched quote in the arguments of predicate 'streq' at position 12; write streq(<str1>,<str2>)"),
         ("defined", "missing arguments for predicate 'defined' at position 8; write defined(<name>)"),
         ("defined (A)", "missing arguments for predicate 'defined' at position 8; write defined(<name>)"),
         ("1 2", "unexpected character '2' at the end of conditional expression '1 2' at position 3; combine terms with '&&' or '||', e.g. 'defined(A) && !defined(B)'"),
@@ -136,6 +136,22 @@ fn condition_errors_say_what_is_wrong_and_what_to_write() {
     ] {
         assert_eq!(cc(e), Err(msg.to_string()), "{e:?}");
     }
+}
+
+#[test]
+fn cc_reads_its_text_like_a_configuration_line_first() {
+    // Quotes and escapes are resolved and variables expanded, then the words are joined.
+    assert_eq!(cc(r#"streq("$MODE",prod)"#), Ok(true));
+    assert_eq!(cc(r#"streq('a b',"a b")"#), Ok(true));
+    assert_eq!(cc("defined(A)   &&   1"), Ok(true));
+    // `#` is not a comment there.
+    assert!(cc("1 # note")
+        .unwrap_err()
+        .starts_with("unexpected character '#'"));
+    assert_eq!(
+        cc(r#"streq("a,b)"#),
+        Err(r#"unmatched quote " at position 7; close it with " on the same line, or write \" for a literal ""#.to_string())
+    );
 }
 
 #[test]

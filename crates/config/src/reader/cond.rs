@@ -7,6 +7,7 @@
 //! ```
 //! An empty condition is false; an integer is true unless it is zero.
 
+use super::lexer::{self, LexCtx};
 use super::Env;
 use crate::diag::closest;
 
@@ -16,8 +17,16 @@ pub const COMPAT_VERSION: &str = "2.6.0";
 
 /// What `feature(NAME)` is true for, printed by `-vv` with a `+` each. Only what this
 /// build really does: tokio's epoll poller, worker threads, `accept4()`, name resolution
-/// through `getaddrinfo()`. Not OPENSSL, LUA, PCRE, ZLIB, SPLICE, TPROXY, QUIC…
-pub const FEATURES: &[&str] = &["ACCEPT4", "EPOLL", "GETADDRINFO", "THREAD"];
+/// through `getaddrinfo()`, `splice()` in TCP tunnels (engine), the Prometheus exporter
+/// (observe). Not OPENSSL, LUA, PCRE, ZLIB, TPROXY, QUIC…
+pub const FEATURES: &[&str] = &[
+    "ACCEPT4",
+    "EPOLL",
+    "GETADDRINFO",
+    "LINUX_SPLICE",
+    "PROMEX",
+    "THREAD",
+];
 
 /// The predicates, with how each is written (for hints).
 pub const PREDICATES: &[(&str, &str)] = &[
@@ -41,9 +50,19 @@ pub(crate) struct CondError {
 }
 
 /// Evaluates a condition as `fulcrum -cc EXPR` does: `Ok(true)` / `Ok(false)`, or why
-/// the text is not a valid condition (with a hint after `; `).
+/// the text is not a valid condition (with a hint after `; `). Like HAProxy, the text is
+/// first split as a configuration line (quotes, escapes, `"${VAR}"`; `#` is not a
+/// comment), then its words are joined with single spaces, as on an `.if` line.
 pub fn eval_condition(expr: &str, env: &dyn Env) -> Result<bool, String> {
-    eval(expr, env).map_err(|e| format!("{}; {}", e.message, e.hint))
+    let ctx = LexCtx {
+        env,
+        file: "",
+        line: 0,
+        section: "",
+        comments: false,
+    };
+    let words = lexer::split(expr, &ctx).map_err(|e| format!("{}; {}", e.message, e.hint))?;
+    eval(&words.words.join(" "), env).map_err(|e| format!("{}; {}", e.message, e.hint))
 }
 
 pub(crate) fn eval(expr: &str, env: &dyn Env) -> Result<bool, CondError> {

@@ -14,6 +14,8 @@ pub(crate) struct LexCtx<'a> {
     pub file: &'a str,
     pub line: u32,
     pub section: &'a str,
+    /// `#` starts a comment (configuration lines); not in a `-cc` condition.
+    pub comments: bool,
 }
 
 /// A finding that does not stop the line from being used.
@@ -119,7 +121,7 @@ impl Lexer<'_, '_> {
             match c {
                 // HAProxy ends the line at NUL or CR wherever they are, even inside quotes.
                 0 | b'\r' | b'\n' => break,
-                b'#' if quote.is_none() => break,
+                b'#' if quote.is_none() && self.ctx.comments => break,
                 b'"' if !in_sq => {
                     quote = if in_dq { None } else { Some((self.i, c)) };
                     self.i += 1;
@@ -182,7 +184,8 @@ impl Lexer<'_, '_> {
             return Ok(());
         };
         let out = match next {
-            b' ' | b'\t' | b'\\' | b'#' | b'\'' | b'"' => next,
+            b' ' | b'\t' | b'\\' | b'\'' | b'"' => next,
+            b'#' if self.ctx.comments => next,
             b't' => b'\t',
             b'n' => b'\n',
             b'r' => b'\r',

@@ -245,6 +245,7 @@ impl FileReader<'_> {
             file: &self.file,
             line: n,
             section: &self.section,
+            comments: true,
         };
         let lexed = match lexer::split(raw, &ctx) {
             Ok(l) => l,
