@@ -21,6 +21,7 @@ pub mod validate;
 pub use diag::{Diagnostic, Diagnostics, Level, Span};
 
 use reader::{Env, ReadResult, SourceLine};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 /// What loading a configuration gives: the model when it is valid, every finding,
@@ -61,14 +62,29 @@ fn finish(read: ReadResult, mut d: Diagnostics) -> Loaded {
     d.extend(read.diagnostics);
     let cfg = parse::parse_lines(&read.lines, &mut d);
     validate::validate(&cfg, &mut d);
-    // Stable order for people and tests: by file position, whole-config findings first.
-    d.items.sort_by(|a, b| {
-        let key = |x: &Diagnostic| x.span.as_ref().map(|s| (s.file.clone(), s.line));
-        key(a).cmp(&key(b))
-    });
+    order(&mut d, &read.lines);
     Loaded {
         config: (!d.has_errors()).then_some(cfg),
         diagnostics: d,
         lines: read.lines,
     }
+}
+
+/// Findings in reading order (whole-config ones first), each once: settings copied
+/// from a `defaults` section are checked in every proxy that copies them.
+fn order(d: &mut Diagnostics, lines: &[SourceLine]) {
+    let mut file_rank: HashMap<&str, usize> = HashMap::new();
+    for l in lines {
+        let n = file_rank.len();
+        file_rank.entry(&l.span.file).or_insert(n);
+    }
+    let key = |x: &Diagnostic| {
+        x.span.as_ref().map(|s| {
+            let rank = file_rank.get(&*s.file).copied().unwrap_or(usize::MAX);
+            (rank, s.line)
+        })
+    };
+    d.items.sort_by_key(|x| key(x));
+    let mut seen = HashSet::new();
+    d.items.retain(|x| seen.insert(x.to_string()));
 }

@@ -130,7 +130,7 @@ fn seed_02_websocket_url_param_is_valid() {
     expect(&l, &[], &[]);
     let c = l.config.unwrap();
     assert!(
-        matches!(c.backend("bk_ws").unwrap().balance, Some(Balance::UrlParam { ref param, .. }) if param == "tableId")
+        matches!(c.backend("bk_ws").unwrap().balance, Some(Balance::UrlParam { ref name, .. }) if name == "tableId")
     );
     assert_eq!(c.backend("bk_ws").unwrap().http_request.len(), 2);
     assert_eq!(c.frontend("ft_web").unwrap().captures.len(), 2);

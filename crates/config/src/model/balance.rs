@@ -22,7 +22,7 @@ pub enum Balance {
     },
     /// Hash of a query-string parameter (`check_post` is accepted, not used).
     UrlParam {
-        param: String,
+        name: String,
         check_post: Option<u32>,
     },
     /// Hash of a request header; `use_domain_only` hashes the domain part of Host.
@@ -55,9 +55,16 @@ impl Balance {
 /// `hash-type map-based|consistent [sdbm|djb2|wt6|crc32|none] [avalanche]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HashType {
-    pub consistent: bool,
+    pub method: HashMethod,
     pub function: HashFunction,
     pub avalanche: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HashMethod {
+    #[default]
+    MapBased,
+    Consistent,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ pub mod sections;
 pub mod server;
 
 pub use addr::{Address, Family, Host, Ports};
-pub use balance::{Balance, HashFunction, HashType};
+pub use balance::{Balance, HashFunction, HashMethod, HashType};
 pub use bind::Bind;
 pub use global::Global;
 pub use log::{LogSetting, LogTarget};

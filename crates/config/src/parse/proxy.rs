@@ -4,7 +4,7 @@ use super::keywords::{self, PROXY_KEYWORDS, TIMEOUTS};
 use super::value::{parse_time, parse_uint, TimeUnit};
 use crate::diag::{closest, Diagnostic, Diagnostics, Span};
 use crate::logformat::LogFormat;
-use crate::model::balance::{Balance, HashFunction, HashType};
+use crate::model::balance::{Balance, HashFunction, HashMethod, HashType};
 use crate::model::proxy::{
     BackendRef, Capture, CaptureWhat, ErrorKind, ErrorPage, FileRef, HttpReuse,
 };
@@ -470,7 +470,7 @@ fn balance(args: &[String], span: &Span) -> Result<Balance, String> {
             depth: num("depth")?,
         },
         "url_param" => Balance::UrlParam {
-            param: rest
+            name: rest
                 .first()
                 .cloned()
                 .ok_or("'balance url_param' expects a parameter name")?,
@@ -534,7 +534,7 @@ fn hash_type(args: &[String]) -> Result<HashType, String> {
     let mut h = HashType::default();
     match args.first().map(String::as_str) {
         Some("map-based") => {}
-        Some("consistent") => h.consistent = true,
+        Some("consistent") => h.method = HashMethod::Consistent,
         _ => return Err("'hash-type' expects 'map-based' or 'consistent'".into()),
     }
     for w in &args[1..] {
