@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fulcrum_config::diag::{Diagnostics, Level, Span};
 use fulcrum_config::model::check::*;
-use fulcrum_config::parse::check::{parse_time, proxy_keyword, server_option};
+use fulcrum_config::parse::check::{finish_proxy, parse_time, proxy_keyword, server_option};
 use proptest::prelude::*;
 
 fn w(line: &str) -> Vec<String> {
@@ -302,7 +302,7 @@ fn protocol_check_options() {
             domain: "localhost".into()
         })
     );
-    let (s, _) = proxy(&["option smtpchk ehlo mx.example.com"]);
+    let (s, _) = proxy(&["option smtpchk EHLO mx.example.com"]);
     assert_eq!(
         s.kind,
         Some(CheckKind::Smtp {
@@ -310,6 +310,22 @@ fn protocol_check_options() {
             domain: "mx.example.com".into()
         })
     );
+    // as HAProxy: anything but exactly HELO|EHLO DOMAIN sends the default, with a warning here
+    let (s, d) = proxy(&["option smtpchk ehlo mx.example.com"]);
+    assert_eq!(
+        s.kind,
+        Some(CheckKind::Smtp {
+            hello: "HELO".into(),
+            domain: "localhost".into()
+        })
+    );
+    assert!(!d.has_errors());
+    assert!(d
+        .warnings()
+        .next()
+        .expect("warning")
+        .to_string()
+        .contains("send 'HELO localhost'"));
     for (line, kind) in [
         ("option redis-check", CheckKind::Redis),
         ("option ldap-check", CheckKind::Ldap),
@@ -520,4 +536,20 @@ fn negated_check_options_are_one_alert() {
     assert_eq!(d.items.len(), 1, "{:?}", d.items);
     assert!(only_error(&d).contains("'no option httpchk' is not supported"));
     assert_eq!(s.kind, None);
+}
+
+#[test]
+fn rules_without_their_option_are_ignored_with_a_warning() {
+    let (s, _) = proxy(&["http-check expect status 200", "tcp-check send x"]);
+    let mut d = Diagnostics::default();
+    finish_proxy(&s, "bk", &span(), &mut d);
+    let w: Vec<String> = d.warnings().map(ToString::to_string).collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("without 'option httpchk'") && w[1].contains("without 'option tcp-check'")
+    );
+    let (s, _) = proxy(&["option httpchk", "http-check expect status 200"]);
+    let mut d = Diagnostics::default();
+    finish_proxy(&s, "bk", &span(), &mut d);
+    assert!(d.items.is_empty());
 }

@@ -77,6 +77,27 @@ pub fn proxy_keyword(
     true
 }
 
+/// Checks once the proxy section is complete: rules that HAProxy would ignore.
+pub fn finish_proxy(s: &CheckSettings, proxy: &str, span: &Span, d: &mut Diagnostics) {
+    let http = matches!(s.kind, Some(CheckKind::Http(_)));
+    if !http
+        && s.http_rules
+            .iter()
+            .any(|r| !matches!(r, CheckRule::Comment(_)))
+    {
+        d.push(
+            Diagnostic::warning(span, format!("'{proxy}' has 'http-check' rules without 'option httpchk', so the rules are ignored"))
+                .with_hint("add 'option httpchk'"),
+        );
+    }
+    if s.kind != Some(CheckKind::TcpCheck) && !s.tcp_rules.is_empty() {
+        d.push(
+            Diagnostic::warning(span, format!("'{proxy}' has 'tcp-check' rules without 'option tcp-check', so the rules are ignored"))
+                .with_hint("add 'option tcp-check'"),
+        );
+    }
+}
+
 fn option(words: &[String], span: &Span, s: &mut CheckSettings, d: &mut Diagnostics) -> bool {
     // `no option X` only makes sense for boolean options; check kinds are not negatable.
     let (negated, rest) = if words[0] == "no" {
@@ -128,7 +149,7 @@ fn option(words: &[String], span: &Span, s: &mut CheckSettings, d: &mut Diagnost
         "spop-check" => no_args(name, args, span).map(|_| CheckKind::Spop),
         "mysql-check" => mysql(args, span),
         "pgsql-check" => pgsql(args, span),
-        "smtpchk" => smtp(args, span),
+        "smtpchk" => smtp(args, span, d),
         "external-check" => {
             d.push(Diagnostic::notice(
                 span,
@@ -278,23 +299,25 @@ fn pgsql(args: &[String], span: &Span) -> Result<CheckKind, Diagnostic> {
     }
 }
 
-fn smtp(args: &[String], span: &Span) -> Result<CheckKind, Diagnostic> {
+/// HAProxy sends `HELO localhost` unless given exactly `HELO|EHLO DOMAIN` (case-sensitive).
+fn smtp(args: &[String], span: &Span, d: &mut Diagnostics) -> Result<CheckKind, Diagnostic> {
     match args {
-        [] => Ok(CheckKind::Smtp {
-            hello: "HELO".into(),
-            domain: "localhost".into(),
+        [h, dom] if h == "HELO" || h == "EHLO" => Ok(CheckKind::Smtp {
+            hello: h.clone(),
+            domain: dom.clone(),
         }),
-        [h, dom] if h.eq_ignore_ascii_case("HELO") || h.eq_ignore_ascii_case("EHLO") => {
+        _ => {
+            if !args.is_empty() {
+                d.push(
+                    Diagnostic::warning(span, format!("'option smtpchk {}' is not 'HELO|EHLO DOMAIN': HAProxy and Fulcrum send 'HELO localhost'", args.join(" ")))
+                        .with_hint("write e.g. 'option smtpchk EHLO mail.example.com'"),
+                );
+            }
             Ok(CheckKind::Smtp {
-                hello: h.to_ascii_uppercase(),
-                domain: dom.clone(),
+                hello: "HELO".into(),
+                domain: "localhost".into(),
             })
         }
-        _ => Err(Diagnostic::alert(
-            span,
-            "'option smtpchk' expects nothing or 'HELO|EHLO DOMAIN'",
-        )
-        .with_hint("write e.g. 'option smtpchk EHLO mail.example.com'")),
     }
 }
 

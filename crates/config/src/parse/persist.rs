@@ -151,12 +151,6 @@ fn cookie(args: &[String], span: &Span, d: &mut Diagnostics) -> Result<CookieSet
         }
         i += 1;
     }
-    if c.mode == CookieMode::Prefix && c.indirect {
-        return Err(
-            Diagnostic::alert(span, "'cookie': 'prefix' cannot be used with 'indirect'")
-                .with_hint("remove 'indirect' or use 'insert'"),
-        );
-    }
     if c.preserve && c.mode != CookieMode::Insert && !c.indirect {
         return Err(Diagnostic::alert(
             span,
