@@ -15,6 +15,8 @@ pub fn validate(cfg: &Config, d: &mut Diagnostics) {
         backend_refs(cfg, p, d);
         timeouts(p, d);
         no_bind(p, d);
+        section_refs(cfg, p, d);
+        server_refs(cfg, p, d);
     }
     for p in cfg.defaults.iter().chain(cfg.proxies.iter()) {
         files(p, d);
@@ -125,6 +127,92 @@ fn backend_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
                 )),
             ),
             Some(_) => {}
+        }
+    }
+}
+
+/// `errorfiles NAME` and `resolvers NAME` must name sections of that kind.
+fn section_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
+    let mut need = |kw: &str, name: &str, span: &crate::diag::Span, what: String| {
+        if cfg.section(kw, name).is_none() {
+            let names = cfg
+                .sections
+                .iter()
+                .filter(|s| s.keyword() == kw)
+                .map(|s| s.name());
+            let diag = Diagnostic::alert(span, format!("{what}: no '{kw}' section named '{name}'"));
+            d.push(match closest(name, names) {
+                Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+                None => diag.with_hint(format!("declare '{kw} {name}'")),
+            });
+        }
+    };
+    for e in &p.errors {
+        if let ErrorKind::Section { name, .. } = &e.kind {
+            need(
+                "http-errors",
+                name,
+                &e.span,
+                format!("{} '{}': 'errorfiles {name}'", p.kind.word(), p.name),
+            );
+        }
+    }
+    for s in &p.servers {
+        if let Some(r) = &s.settings.resolvers {
+            need(
+                "resolvers",
+                r,
+                &s.span,
+                format!("server '{}/{}'", p.name, s.name),
+            );
+        }
+    }
+}
+
+/// `track [BACKEND/]SERVER` and static `use-server NAME` must name existing servers.
+fn server_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
+    for s in &p.servers {
+        let Some(t) = &s.settings.check.track else {
+            continue;
+        };
+        let be_name = t.backend.as_deref().unwrap_or(&p.name);
+        let found = cfg
+            .backend(be_name)
+            .map(|b| b.servers.iter().any(|x| x.name == t.server));
+        let msg = match found {
+            None => format!(
+                "server '{}/{}': 'track' names backend '{be_name}', which does not exist",
+                p.name, s.name
+            ),
+            Some(false) => format!(
+                "server '{}/{}': 'track' names server '{be_name}/{}', which does not exist",
+                p.name, s.name, t.server
+            ),
+            Some(true) => continue,
+        };
+        d.push(
+            Diagnostic::alert(&s.span, msg)
+                .with_hint("write 'track BACKEND/SERVER' with an existing server"),
+        );
+    }
+    for u in &p.use_server {
+        if let crate::rules::TargetName::Static(name) = &u.target {
+            if !p.servers.iter().any(|s| &s.name == name) {
+                let diag = Diagnostic::alert(
+                    &u.span,
+                    format!(
+                        "{} '{}': 'use-server' names server '{name}', which is not in this backend",
+                        p.kind.word(),
+                        p.name
+                    ),
+                );
+                d.push(
+                    match closest(name, p.servers.iter().map(|s| s.name.as_str())) {
+                        Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+                        None => diag,
+                    },
+                );
+            }
         }
     }
 }

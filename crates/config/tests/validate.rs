@@ -126,3 +126,38 @@ fn every_problem_is_reported_in_one_run() {
     assert_eq!(lines, vec![7, 8, 11, 12, 13, 14], "{:#?}", errors(&l));
     assert!(l.diagnostics.items.iter().all(|d| d.level != Level::Diag));
 }
+
+#[test]
+fn references_to_sections_and_servers_must_exist() {
+    let l = load(&format!(
+        "{DEF}http-errors site\nerrorfile 503 /dev/null\nresolvers dns\nnameserver n 127.0.0.1:53\n\
+         backend b\nerrorfiles sit\nerrorfiles site\nserver a 127.0.0.1:1 resolvers dnss\n\
+         server c 127.0.0.1:2 track b/z\nserver e 127.0.0.1:3 track nob/a\nuse-server aa if TRUE\n"
+    ));
+    let e = errors(&l);
+    assert_eq!(
+        e.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![11, 13, 14, 15, 16],
+        "{e:#?}"
+    );
+    assert!(
+        e[0].1.contains("no 'http-errors' section named 'sit'")
+            && e[0].1.contains("did you mean 'site'?")
+    );
+    assert!(e[1].1.contains("no 'resolvers' section named 'dnss'"));
+    assert!(e[2].1.contains("'track' names server 'b/z'"));
+    assert!(e[3].1.contains("'track' names backend 'nob'"));
+    assert!(
+        e[4].1.contains("'use-server' names server 'aa'") && e[4].1.contains("did you mean 'a'?")
+    );
+}
+
+#[test]
+fn a_missing_errorfile_in_defaults_is_reported_once() {
+    let l = load(&format!(
+        "{DEF}errorfile 503 /nonexistent/503.http\nbackend a\nserver s 127.0.0.1:1\nbackend b\nserver s 127.0.0.1:2\n"
+    ));
+    let e = errors(&l);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(e[0].0, 6);
+}
