@@ -87,12 +87,31 @@ impl BalanceAlgo {
     }
 }
 
-/// `hash-type <method> <function> [avalanche]`.
+/// `hash-type <method> <function> [avalanche]`; build it with
+/// [`HashType::from_config`] to get HAProxy's implied `avalanche`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HashType {
     pub method: HashMethod,
     pub function: HashFunction,
     pub avalanche: bool,
+}
+
+impl HashType {
+    /// `hash-type <method> [function] [avalanche]` as HAProxy 2.6 reads it:
+    /// `consistent` written without a function means `sdbm` *with* `avalanche`;
+    /// map-based without a function is plain `sdbm`.
+    pub fn from_config(
+        method: HashMethod,
+        function: Option<HashFunction>,
+        avalanche: bool,
+    ) -> Self {
+        let implied = function.is_none() && method == HashMethod::Consistent;
+        HashType {
+            method,
+            function: function.unwrap_or_default(),
+            avalanche: avalanche || implied,
+        }
+    }
 }
 
 /// How a hash becomes a server.

@@ -81,7 +81,9 @@ pub fn full_hash(a: u32) -> u32 {
     a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
     a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
     a = (a ^ 0xb55a_4f09) ^ (a >> 16);
-    a
+    // HAProxy then spreads the values over the ring with a large odd factor
+    // (close to 3/4 of 2^32); still a bijection.
+    a.wrapping_mul(3_221_225_473)
 }
 
 /// Hashes `key` with the configured function, then `avalanche` if asked.

@@ -296,3 +296,13 @@ fn invalid_settings_are_refused() {
     )
     .is_err());
 }
+
+#[test]
+fn consistent_without_a_function_implies_avalanche() {
+    let h = HashType::from_config(HashMethod::Consistent, None, false);
+    assert!(h.avalanche);
+    assert_eq!(h.function, HashFunction::Sdbm);
+    let h = HashType::from_config(HashMethod::Consistent, Some(HashFunction::Sdbm), false);
+    assert!(!h.avalanche);
+    assert!(!HashType::from_config(HashMethod::MapBased, None, false).avalanche);
+}

@@ -1,0 +1,380 @@
+//! Parity with a real HAProxy: for the same servers, weights and keys, every
+//! hash-based algorithm must pick the server HAProxy picks, so a user who
+//! migrates keeps each client where it was.
+//!
+//! Starts `haproxy` on 127.0.0.1 in front of tiny HTTP servers that answer
+//! their own name, sends 1000 keys through it and compares with
+//! [`Balancer::select`]. Skipped, with a message, when haproxy is not installed.
+
+use fulcrum_balance::{
+    BalanceAlgo, BalanceOptions, Balancer, HashFunction, HashMethod, HashType, RequestKey,
+    ServerState, UriOpts,
+};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KEYS: usize = 1000;
+const WEIGHTS: [u32; 5] = [1, 2, 3, 1, 5];
+
+fn haproxy_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("haproxy"))
+        .chain(["/usr/sbin/haproxy".into(), "/usr/local/sbin/haproxy".into()])
+        .find(|p| p.is_file())
+}
+
+/// HTTP servers answering their name, until dropped.
+struct Backends {
+    addrs: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn spawn_backends(n: usize) -> Backends {
+    let stop = Arc::new(AtomicBool::new(false));
+    let addrs = (0..n)
+        .map(|i| {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.set_nonblocking(true).unwrap();
+            let addr = l.local_addr().unwrap();
+            let stop = Arc::clone(&stop);
+            let name = format!("s{}", i + 1);
+            std::thread::spawn(move || serve(l, &name, &stop));
+            addr
+        })
+        .collect();
+    Backends { addrs, stop }
+}
+
+fn serve(l: TcpListener, name: &str, stop: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        match l.accept() {
+            Ok((mut c, _)) => {
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+                    name.len()
+                );
+                let _ = c.write_all(resp.as_bytes());
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// A running haproxy, killed when dropped.
+struct Haproxy {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backends) -> Haproxy {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = format!(
+        "global\n    maxconn 200\ndefaults\n    mode http\n    timeout connect 2s\n    \
+         timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
+         default_backend be\nbackend be\n    balance {balance}\n    hash-type {hash_type}\n"
+    );
+    for (i, a) in backends.addrs.iter().enumerate() {
+        cfg += &format!("    server s{} {a} weight {}\n", i + 1, WEIGHTS[i]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, cfg).unwrap();
+    let child = Command::new(bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let h = Haproxy {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "haproxy did not start ({balance}, {hash_type})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h
+}
+
+/// One request through haproxy; returns the name of the server that answered.
+fn ask(port: u16, src: Option<Ipv4Addr>, path: &str, key_header: &str) -> String {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    if let Some(ip) = src {
+        s.bind(&SocketAddr::new(IpAddr::V4(ip), 0).into()).unwrap();
+    }
+    s.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
+    let mut c: TcpStream = s.into();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nX-Key: {key_header}\r\nConnection: close\r\n\r\n"
+    );
+    c.write_all(req.as_bytes()).unwrap();
+    let mut resp = Vec::new();
+    let _ = c.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp);
+    text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
+
+fn key(i: usize) -> String {
+    // Varied lengths and characters, like real session ids and paths.
+    let mut z = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z ^= z >> 29;
+    format!("{:x}-{}", z, i % 7)
+}
+
+fn source_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(
+        127,
+        (i / 250 % 250) as u8 + 1,
+        (i * 7 % 250) as u8,
+        (i % 250) as u8 + 2,
+    )
+}
+
+enum Input {
+    Source,
+    Path,
+    Header,
+}
+
+fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input: Input) {
+    let Some(bin) = haproxy_binary() else {
+        println!("haproxy not found on PATH: skipping the HAProxy parity test");
+        return;
+    };
+    let backends = spawn_backends(WEIGHTS.len());
+    let hap = start_haproxy(&bin, balance, hash_type, &backends);
+    let servers = WEIGHTS
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| Arc::new(ServerState::new(i as u32 + 1, w, false)))
+        .collect();
+    let opts = BalanceOptions {
+        hash_type: ht,
+        ..BalanceOptions::default()
+    };
+    let b = Balancer::new(algo, opts, servers).unwrap();
+    let mut mismatches = Vec::new();
+    for i in 0..KEYS {
+        let k = key(i);
+        let path = format!("/{k}/page?id={k}&x=1");
+        let (src, hdr_key) = match input {
+            Input::Source => (Some(source_ip(i)), "-".to_owned()),
+            Input::Path => (None, "-".to_owned()),
+            Input::Header => (None, k.clone()),
+        };
+        let got = ask(hap.port, src, &path, &hdr_key);
+        let headers = [("X-Key", hdr_key.as_bytes())];
+        let rk = RequestKey {
+            source: src.map(IpAddr::V4),
+            uri: Some(path.as_bytes()),
+            headers: &headers,
+            ..RequestKey::default()
+        };
+        let ours = b
+            .select(&rk)
+            .map(|i| format!("s{}", i + 1))
+            .unwrap_or_default();
+        if got != ours {
+            mismatches.push((k, got, ours));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{balance} / {hash_type}: {} of {KEYS} keys differ, e.g. {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(5)]
+    );
+}
+
+fn ht(method: HashMethod, function: HashFunction, avalanche: bool) -> HashType {
+    HashType {
+        method,
+        function,
+        avalanche,
+    }
+}
+const MAP: HashMethod = HashMethod::MapBased;
+const CONS: HashMethod = HashMethod::Consistent;
+use HashFunction::{Crc32, Djb2, Sdbm, Wt6};
+
+// `hash-type consistent` alone means sdbm with avalanche in HAProxy; the config
+// stage sets `avalanche` accordingly (see `HashType::consistent`).
+#[test]
+fn source_map_based() {
+    parity(
+        "source",
+        "map-based",
+        BalanceAlgo::Source,
+        ht(MAP, Sdbm, false),
+        Input::Source,
+    );
+}
+#[test]
+fn source_consistent() {
+    parity(
+        "source",
+        "consistent",
+        BalanceAlgo::Source,
+        ht(CONS, Sdbm, true),
+        Input::Source,
+    );
+}
+#[test]
+fn uri_map_based() {
+    let algo = BalanceAlgo::Uri(UriOpts::default());
+    parity("uri", "map-based", algo, ht(MAP, Sdbm, false), Input::Path);
+}
+#[test]
+fn uri_consistent() {
+    let algo = BalanceAlgo::Uri(UriOpts::default());
+    parity("uri", "consistent", algo, ht(CONS, Sdbm, true), Input::Path);
+}
+#[test]
+fn uri_depth_whole_crc32_map_based() {
+    let algo = BalanceAlgo::Uri(UriOpts {
+        depth: Some(1),
+        whole: true,
+        ..UriOpts::default()
+    });
+    parity(
+        "uri depth 1 whole",
+        "map-based crc32",
+        algo,
+        ht(MAP, Crc32, false),
+        Input::Path,
+    );
+}
+#[test]
+fn uri_len_wt6_avalanche_consistent() {
+    let algo = BalanceAlgo::Uri(UriOpts {
+        len: Some(12),
+        whole: true,
+        ..UriOpts::default()
+    });
+    let h = ht(CONS, Wt6, true);
+    parity(
+        "uri len 12 whole",
+        "consistent wt6 avalanche",
+        algo,
+        h,
+        Input::Path,
+    );
+}
+#[test]
+fn url_param_map_based() {
+    let algo = BalanceAlgo::UrlParam {
+        name: "id".into(),
+        check_post: None,
+    };
+    parity(
+        "url_param id",
+        "map-based",
+        algo,
+        ht(MAP, Sdbm, false),
+        Input::Path,
+    );
+}
+#[test]
+fn url_param_consistent() {
+    let algo = BalanceAlgo::UrlParam {
+        name: "id".into(),
+        check_post: None,
+    };
+    parity(
+        "url_param id",
+        "consistent sdbm",
+        algo,
+        ht(CONS, Sdbm, false),
+        Input::Path,
+    );
+}
+#[test]
+fn hdr_map_based() {
+    let algo = BalanceAlgo::Hdr {
+        name: "X-Key".into(),
+        use_domain_only: false,
+    };
+    parity(
+        "hdr(X-Key)",
+        "map-based",
+        algo,
+        ht(MAP, Sdbm, false),
+        Input::Header,
+    );
+}
+#[test]
+fn hdr_consistent() {
+    let algo = BalanceAlgo::Hdr {
+        name: "X-Key".into(),
+        use_domain_only: false,
+    };
+    parity(
+        "hdr(X-Key)",
+        "consistent",
+        algo,
+        ht(CONS, Sdbm, true),
+        Input::Header,
+    );
+}
+#[test]
+fn hdr_djb2_avalanche_consistent() {
+    let algo = BalanceAlgo::Hdr {
+        name: "x-key".into(),
+        use_domain_only: false,
+    };
+    parity(
+        "hdr(x-key)",
+        "consistent djb2 avalanche",
+        algo,
+        ht(CONS, Djb2, true),
+        Input::Header,
+    );
+}
