@@ -1,0 +1,603 @@
+//! Sample fetches resolved at load, evaluated against the views.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use fulcrum_config::diag::Span;
+use fulcrum_config::rules::SampleExpr;
+
+use crate::auth::{basic_credentials, Userlist};
+use crate::conv::Conv;
+use crate::error::RuleError;
+use crate::proxy::CompileEnv;
+use crate::uri;
+use crate::value::Sample;
+use crate::view::{RequestView, ResponseView, SessionView};
+
+/// What a rule can see while it runs.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'v> {
+    pub sess: &'v dyn SessionView,
+    pub req: Option<&'v dyn RequestView>,
+    pub res: Option<&'v dyn ResponseView>,
+}
+
+impl<'v> Ctx<'v> {
+    pub fn session<V: SessionView>(v: &'v V) -> Self {
+        Ctx { sess: v, req: None, res: None }
+    }
+    pub fn request<V: RequestView>(v: &'v V) -> Self {
+        Ctx { sess: v, req: Some(v), res: None }
+    }
+    pub fn response<V: ResponseView>(v: &'v V) -> Self {
+        Ctx { sess: v, req: Some(v), res: Some(v) }
+    }
+    /// The backend a count without argument refers to: the current one.
+    fn current_backend(&self) -> &'v str {
+        self.sess.backend().map_or(self.sess.frontend().0, |b| b.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Req,
+    Res,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Post {
+    None,
+    Int,
+    Ip,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Fetch {
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
+    FeName,
+    FeId,
+    BeName,
+    BeId,
+    SrvName,
+    SrvId,
+    Nbsrv(Option<String>),
+    BeConn(Option<String>),
+    FeConn(Option<String>),
+    Connslots(Option<String>),
+    SrvConn(Option<String>, String),
+    SrvIsUp(Option<String>, String),
+    Queue(Option<String>),
+    AvgQueue(Option<String>),
+    Const(Sample<'static>),
+    Method,
+    Path,
+    PathQ,
+    Url,
+    UrlIp,
+    UrlPort,
+    UrlParam { name: Option<Vec<u8>>, delim: u8, post: Post },
+    Query,
+    Base,
+    Base32,
+    Hdr { side: Side, name: Option<Vec<u8>>, occ: Option<i64>, split: bool, post: Post },
+    HdrCnt { side: Side, name: Option<Vec<u8>>, split: bool },
+    ReqHdrs,
+    ReqHdrsLen,
+    Cook { side: Side, name: Option<Vec<u8>>, post: Post },
+    CookCnt { side: Side, name: Option<Vec<u8>> },
+    Status,
+    ReqVer,
+    ResVer,
+    ReqBody,
+    ReqBodyLen,
+    ReqLen,
+    ReqPayload { off: usize, len: usize },
+    SslSni,
+    SslFc,
+    RdpCookie(Option<Vec<u8>>),
+    RdpCookieCnt(Option<Vec<u8>>),
+    HttpAuth(Arc<Userlist>),
+    HttpAuthGroup(Arc<Userlist>),
+    HttpFirstReq,
+    ProtoHttp,
+    WaitEnd,
+    Var(String),
+    Env(String),
+    Date(i64),
+    Rand(Option<u64>),
+    Uuid,
+}
+
+/// A compiled sample expression: a fetch and its converters.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub(crate) fetch: Fetch,
+    pub(crate) convs: Vec<Conv>,
+    pub text: String,
+}
+
+fn opt_name(args: &[String], i: usize) -> Option<Vec<u8>> {
+    args.get(i).filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec())
+}
+
+fn int_arg(args: &[String], i: usize, span: &Span, fetch: &str) -> Result<Option<i64>, RuleError> {
+    match args.get(i).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| RuleError::new(span, format!("{fetch}: '{s}' is not an integer"))),
+    }
+}
+
+/// `backend/server` or `server` (in the current backend).
+fn split_server(arg: &str) -> (Option<String>, String) {
+    match arg.split_once('/') {
+        Some((b, s)) => (Some(b.to_string()), s.to_string()),
+        None => (None, arg.to_string()),
+    }
+}
+
+fn userlist(args: &[String], env: &CompileEnv, span: &Span) -> Result<Arc<Userlist>, RuleError> {
+    let name = args.first().map(String::as_str).unwrap_or_default();
+    env.userlists
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RuleError::new(span, format!("unknown userlist '{name}'")))
+}
+
+pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &CompileEnv) -> Result<Fetch, RuleError> {
+    let a0 = || args.first().cloned();
+    let side_of = |n: &str| if n.starts_with("res.") || n.starts_with('s') { Side::Res } else { Side::Req };
+    let f = match name {
+        "src" => Fetch::Src,
+        "src_port" => Fetch::SrcPort,
+        "dst" => Fetch::Dst,
+        "dst_port" => Fetch::DstPort,
+        "fe_name" => Fetch::FeName,
+        "fe_id" => Fetch::FeId,
+        "be_name" => Fetch::BeName,
+        "be_id" => Fetch::BeId,
+        "srv_name" => Fetch::SrvName,
+        "srv_id" => Fetch::SrvId,
+        "nbsrv" => Fetch::Nbsrv(a0()),
+        "be_conn" => Fetch::BeConn(a0()),
+        "fe_conn" => Fetch::FeConn(a0()),
+        "connslots" => Fetch::Connslots(a0()),
+        "srv_conn" | "srv_is_up" => {
+            let (b, s) = split_server(args.first().map(String::as_str).unwrap_or_default());
+            if name == "srv_conn" { Fetch::SrvConn(b, s) } else { Fetch::SrvIsUp(b, s) }
+        }
+        "queue" => Fetch::Queue(a0()),
+        "avg_queue" => Fetch::AvgQueue(a0()),
+        "always_true" => Fetch::Const(Sample::Bool(true)),
+        "always_false" => Fetch::Const(Sample::Bool(false)),
+        "method" => Fetch::Method,
+        "path" => Fetch::Path,
+        "pathq" => Fetch::PathQ,
+        "url" => Fetch::Url,
+        "url_ip" => Fetch::UrlIp,
+        "url_port" => Fetch::UrlPort,
+        "url_param" | "urlp" | "urlp_val" => Fetch::UrlParam {
+            name: opt_name(args, 0),
+            delim: args.get(1).and_then(|d| d.bytes().next()).unwrap_or(b'&'),
+            post: if name == "urlp_val" { Post::Int } else { Post::None },
+        },
+        "query" => Fetch::Query,
+        "base" => Fetch::Base,
+        "base32" => Fetch::Base32,
+        "hdr" | "req.hdr" | "req.fhdr" | "hdr_val" | "req.hdr_val" | "hdr_ip" | "req.hdr_ip" | "res.hdr"
+        | "shdr" | "res.fhdr" | "res.hdr_val" | "shdr_val" => Fetch::Hdr {
+            side: side_of(name),
+            name: opt_name(args, 0).map(|n| n.to_ascii_lowercase()),
+            occ: int_arg(args, 1, span, name)?,
+            split: !name.ends_with("fhdr"),
+            post: if name.ends_with("_val") {
+                Post::Int
+            } else if name.ends_with("_ip") {
+                Post::Ip
+            } else {
+                Post::None
+            },
+        },
+        "hdr_cnt" | "req.hdr_cnt" | "req.fhdr_cnt" | "res.hdr_cnt" | "shdr_cnt" => Fetch::HdrCnt {
+            side: side_of(name),
+            name: opt_name(args, 0),
+            split: !name.contains("fhdr"),
+        },
+        "req.hdrs" => Fetch::ReqHdrs,
+        "req.hdrs_len" => Fetch::ReqHdrsLen,
+        "cook" | "req.cook" | "res.cook" | "scook" | "cook_val" | "req.cook_val" => Fetch::Cook {
+            side: side_of(name),
+            name: opt_name(args, 0),
+            post: if name.ends_with("_val") { Post::Int } else { Post::None },
+        },
+        "cook_cnt" | "req.cook_cnt" | "res.cook_cnt" | "scook_cnt" => Fetch::CookCnt {
+            side: side_of(name),
+            name: opt_name(args, 0),
+        },
+        "status" => Fetch::Status,
+        "req.ver" | "req_ver" => Fetch::ReqVer,
+        "res.ver" | "resp_ver" => Fetch::ResVer,
+        "req.body" => Fetch::ReqBody,
+        "req.body_len" => Fetch::ReqBodyLen,
+        "req.len" | "req_len" => Fetch::ReqLen,
+        "req.payload" => {
+            let off = int_arg(args, 0, span, name)?.unwrap_or(0);
+            let len = int_arg(args, 1, span, name)?.unwrap_or(0);
+            match (usize::try_from(off), usize::try_from(len)) {
+                (Ok(off), Ok(len)) => Fetch::ReqPayload { off, len },
+                _ => return Err(RuleError::new(span, "req.payload: offset and length must be >= 0")),
+            }
+        }
+        "req.ssl_sni" | "ssl_fc_sni" => Fetch::SslSni,
+        "ssl_fc" => Fetch::SslFc,
+        "rdp_cookie" | "req.rdp_cookie" => Fetch::RdpCookie(opt_name(args, 0)),
+        "rdp_cookie_cnt" | "req.rdp_cookie_cnt" => Fetch::RdpCookieCnt(opt_name(args, 0)),
+        "http_auth" => Fetch::HttpAuth(userlist(args, env, span)?),
+        "http_auth_group" => Fetch::HttpAuthGroup(userlist(args, env, span)?),
+        "http_first_req" => Fetch::HttpFirstReq,
+        "req.proto_http" | "req_proto_http" => Fetch::ProtoHttp,
+        "wait_end" => Fetch::WaitEnd,
+        "var" => Fetch::Var(args.first().cloned().unwrap_or_default()),
+        "env" => Fetch::Env(args.first().cloned().unwrap_or_default()),
+        "date" => Fetch::Date(int_arg(args, 0, span, name)?.unwrap_or(0)),
+        "rand" => Fetch::Rand(int_arg(args, 0, span, name)?.and_then(|r| u64::try_from(r).ok())),
+        "uuid" => Fetch::Uuid,
+        "str" => Fetch::Const(Sample::owned_str(args.concat().into_bytes())),
+        "int" => Fetch::Const(Sample::Int(int_arg(args, 0, span, name)?.unwrap_or(0))),
+        "bool" => Fetch::Const(Sample::Bool(matches!(args.first().map(String::as_str), Some("1" | "true")))),
+        "ipv4" | "ipv6" => {
+            let a = args.first().map(String::as_str).unwrap_or_default();
+            let ip: IpAddr = a
+                .parse()
+                .map_err(|_| RuleError::new(span, format!("{name}: '{a}' is not an address")))?;
+            Fetch::Const(Sample::Ip(ip))
+        }
+        "bin" => {
+            let a = args.first().map(String::as_str).unwrap_or_default();
+            Fetch::Const(Sample::Bin(Cow::Owned(
+                crate::conv::unhex(a.as_bytes()).ok_or_else(|| RuleError::new(span, format!("bin: '{a}' is not hex")))?,
+            )))
+        }
+        other => return Err(RuleError::new(span, format!("sample fetch '{other}' is not supported"))),
+    };
+    Ok(f)
+}
+
+/// Compiles a parsed expression (fetch + converters).
+pub(crate) fn compile_expr(e: &SampleExpr, span: &Span, env: &CompileEnv) -> Result<Expr, RuleError> {
+    let fetch = compile_fetch(&e.fetch, &e.args, span, env)?;
+    let convs = e
+        .convs
+        .iter()
+        .map(|c| crate::conv::compile(&c.name, &c.args, span, env))
+        .collect::<Result<_, _>>()?;
+    Ok(Expr { fetch, convs, text: e.text.clone() })
+}
+
+/// Header values: each comma-separated element (`split`) or each full line.
+fn each_header<'v>(
+    ctx: &Ctx<'v>,
+    side: Side,
+    name: Option<&[u8]>,
+    split: bool,
+    f: &mut dyn FnMut(&'v [u8]) -> bool,
+) -> bool {
+    let get = |i: usize| -> Option<(&'v [u8], &'v [u8])> {
+        match side {
+            Side::Req => ctx.req?.header(i),
+            Side::Res => ctx.res?.res_header(i),
+        }
+    };
+    let count = match side {
+        Side::Req => ctx.req.map_or(0, |r| r.header_count()),
+        Side::Res => ctx.res.map_or(0, |r| r.res_header_count()),
+    };
+    for i in 0..count {
+        let Some((n, v)) = get(i) else { continue };
+        if name.is_some_and(|want| !n.eq_ignore_ascii_case(want)) {
+            continue;
+        }
+        if split {
+            for part in v.split(|b| *b == b',') {
+                if f(part.trim_ascii()) {
+                    return true;
+                }
+            }
+        } else if f(v.trim_ascii()) {
+            return true;
+        }
+    }
+    false
+}
+
+fn post<'v>(p: Post, v: &'v [u8]) -> Option<Sample<'v>> {
+    match p {
+        Post::None => Some(Sample::str(v)),
+        Post::Int => crate::value::parse_int_prefix(v).map(Sample::Int),
+        Post::Ip => Sample::str(v).to_ip().map(Sample::Ip),
+    }
+}
+
+impl Fetch {
+    /// Calls `f` with every value (ACL context); stops when `f` returns true.
+    /// Returns whether `f` asked to stop.
+    pub(crate) fn each<'v>(&self, ctx: &Ctx<'v>, f: &mut dyn FnMut(Sample<'v>) -> bool) -> bool {
+        match self {
+            Fetch::Hdr { side, name, occ: None, split, post: p } => {
+                each_header(ctx, *side, name.as_deref(), *split, &mut |v| post(*p, v).is_some_and(|s| f(s)))
+            }
+            Fetch::Cook { side, name, post: p } => self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
+                post(*p, v).is_some_and(|s| f(s))
+            }),
+            Fetch::UrlParam { name, delim, post: p } => match ctx.req {
+                Some(r) => uri::params(r.uri(), *delim)
+                    .filter(|(n, _)| name.as_deref().is_none_or(|w| *n == w))
+                    .any(|(_, v)| post(*p, v).is_some_and(|s| f(s))),
+                None => false,
+            },
+            _ => match self.one(ctx) {
+                Some(s) => f(s),
+                None => false,
+            },
+        }
+    }
+
+    fn each_cookie<'v>(&self, ctx: &Ctx<'v>, side: Side, name: Option<&[u8]>, f: &mut dyn FnMut(&'v [u8]) -> bool) -> bool {
+        let hname: &[u8] = if side == Side::Req { b"cookie" } else { b"set-cookie" };
+        each_header(ctx, side, Some(hname), false, &mut |line| {
+            if side == Side::Req {
+                uri::cookies(line).any(|(n, v)| name.is_none_or(|w| n == w) && f(v))
+            } else {
+                uri::set_cookie(line).is_some_and(|(n, v)| name.is_none_or(|w| n == w) && f(v))
+            }
+        })
+    }
+
+    /// The single value used in sample context (last header occurrence, first cookie …).
+    pub(crate) fn one<'v>(&self, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
+        let sess = ctx.sess;
+        let req = || ctx.req;
+        let stats = sess.stats();
+        let cur = ctx.current_backend();
+        macro_rules! be {
+            ($b:expr) => {
+                $b.as_deref().unwrap_or(cur)
+            };
+        }
+        let s = match self {
+            Fetch::Src => Sample::Ip(sess.src()?.ip()),
+            Fetch::SrcPort => Sample::Int(i64::from(sess.src()?.port())),
+            Fetch::Dst => Sample::Ip(sess.dst()?.ip()),
+            Fetch::DstPort => Sample::Int(i64::from(sess.dst()?.port())),
+            Fetch::FeName => Sample::str(sess.frontend().0.as_bytes()),
+            Fetch::FeId => Sample::Int(sess.frontend().1),
+            Fetch::BeName => Sample::str(sess.backend()?.0.as_bytes()),
+            Fetch::BeId => Sample::Int(sess.backend()?.1),
+            Fetch::SrvName => Sample::str(sess.server()?.0.as_bytes()),
+            Fetch::SrvId => Sample::Int(sess.server()?.1),
+            Fetch::Nbsrv(b) => Sample::Int(stats.nbsrv(be!(b))?),
+            Fetch::BeConn(b) => Sample::Int(stats.be_conn(be!(b))?),
+            Fetch::FeConn(f) => Sample::Int(stats.fe_conn(f.as_deref().unwrap_or(sess.frontend().0))?),
+            Fetch::Connslots(b) => Sample::Int(stats.connslots(be!(b))?),
+            Fetch::SrvConn(b, s) => Sample::Int(stats.srv_conn(be!(b), s)?),
+            Fetch::SrvIsUp(b, s) => Sample::Bool(stats.srv_is_up(be!(b), s)?),
+            Fetch::Queue(b) => Sample::Int(stats.queue(be!(b))?),
+            Fetch::AvgQueue(b) => Sample::Int(stats.avg_queue(be!(b))?),
+            Fetch::Const(c) => c.clone(),
+            Fetch::Method => Sample::str(req()?.method()),
+            Fetch::Path => Sample::str(uri::path(req()?.uri())),
+            Fetch::PathQ => Sample::str(uri::pathq(req()?.uri())),
+            Fetch::Url => Sample::str(req()?.uri()),
+            Fetch::UrlIp | Fetch::UrlPort => {
+                let auth = uri::authority(req()?.uri())?;
+                let (host, port) = split_host_port(auth);
+                if matches!(self, Fetch::UrlIp) {
+                    Sample::Ip(std::str::from_utf8(host).ok()?.parse().ok()?)
+                } else {
+                    Sample::Int(port.map_or(80, i64::from))
+                }
+            }
+            Fetch::UrlParam { name, delim, post: p } => {
+                let (_, v) = uri::params(req()?.uri(), *delim).find(|(n, _)| name.as_deref().is_none_or(|w| *n == w))?;
+                post(*p, v)?
+            }
+            Fetch::Query => Sample::str(uri::query(req()?.uri())?),
+            Fetch::Base | Fetch::Base32 => {
+                let r = req()?;
+                let mut host: &[u8] = b"";
+                each_header(ctx, Side::Req, Some(b"host"), false, &mut |v| {
+                    host = v;
+                    true
+                });
+                let mut b = host.to_vec();
+                b.extend_from_slice(uri::path(r.uri()));
+                if matches!(self, Fetch::Base32) {
+                    Sample::Int(i64::from(crate::hash::sdbm(&b)))
+                } else {
+                    Sample::owned_str(b)
+                }
+            }
+            Fetch::Hdr { side, name, occ, split, post: p } => {
+                let occ = occ.unwrap_or(-1);
+                let mut vals: Vec<&'v [u8]> = Vec::new();
+                let mut found = None;
+                each_header(ctx, *side, name.as_deref(), *split, &mut |v| {
+                    if occ > 0 {
+                        vals.push(v);
+                        if vals.len() as i64 == occ {
+                            found = Some(v);
+                            return true;
+                        }
+                        false
+                    } else {
+                        vals.push(v);
+                        false
+                    }
+                });
+                let v = if occ > 0 {
+                    found?
+                } else {
+                    let back = usize::try_from(occ.unsigned_abs()).ok()?.max(1);
+                    *vals.get(vals.len().checked_sub(back)?)?
+                };
+                post(*p, v)?
+            }
+            Fetch::HdrCnt { side, name, split } => {
+                let mut n = 0i64;
+                each_header(ctx, *side, name.as_deref(), *split, &mut |_| {
+                    n += 1;
+                    false
+                });
+                Sample::Int(n)
+            }
+            Fetch::ReqHdrs | Fetch::ReqHdrsLen => {
+                let r = req()?;
+                let mut out = Vec::new();
+                for i in 0..r.header_count() {
+                    if let Some((n, v)) = r.header(i) {
+                        out.extend_from_slice(n);
+                        out.extend_from_slice(b": ");
+                        out.extend_from_slice(v);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+                out.extend_from_slice(b"\r\n");
+                if matches!(self, Fetch::ReqHdrsLen) {
+                    Sample::Int(out.len() as i64)
+                } else {
+                    Sample::owned_str(out)
+                }
+            }
+            Fetch::Cook { side, name, post: p } => {
+                let mut first = None;
+                self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
+                    first = Some(v);
+                    true
+                });
+                post(*p, first?)?
+            }
+            Fetch::CookCnt { side, name } => {
+                let mut n = 0i64;
+                self.each_cookie(ctx, *side, name.as_deref(), &mut |_| {
+                    n += 1;
+                    false
+                });
+                Sample::Int(n)
+            }
+            Fetch::Status => Sample::Int(i64::from(ctx.res?.status())),
+            Fetch::ReqVer => Sample::str(strip_http(req()?.version())),
+            Fetch::ResVer => Sample::str(strip_http(ctx.res?.res_version())),
+            Fetch::ReqBody => Sample::Bin(Cow::Borrowed(req()?.body())),
+            Fetch::ReqBodyLen => Sample::Int(req()?.body().len() as i64),
+            Fetch::ReqLen => Sample::Int(sess.payload().len() as i64),
+            Fetch::ReqPayload { off, len } => {
+                let p = sess.payload();
+                let end = if *len == 0 { p.len() } else { off.checked_add(*len)? };
+                Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
+            }
+            Fetch::SslSni => Sample::str(sess.ssl_sni()?),
+            Fetch::SslFc => Sample::Bool(sess.ssl_sni().is_some()),
+            Fetch::RdpCookie(name) => Sample::str(rdp_cookie(sess.payload(), name.as_deref())?),
+            Fetch::RdpCookieCnt(name) => Sample::Int(i64::from(rdp_cookie(sess.payload(), name.as_deref()).is_some())),
+            Fetch::HttpAuth(ul) => Sample::Bool(credentials(ctx).is_some_and(|(u, p)| ul.check(&u, &p))),
+            Fetch::HttpAuthGroup(ul) => {
+                let (u, p) = credentials(ctx)?;
+                if !ul.check(&u, &p) {
+                    return None;
+                }
+                Sample::owned_str(u)
+            }
+            Fetch::HttpFirstReq => Sample::Bool(req()?.is_first_request()),
+            Fetch::ProtoHttp => Sample::Bool(req().is_some()),
+            Fetch::WaitEnd => Sample::Bool(sess.wait_ended()),
+            Fetch::Var(name) => sess.vars().get(name)?.clone(),
+            Fetch::Env(name) => Sample::owned_str(sess.env(name)?.into_bytes()),
+            Fetch::Date(off) => Sample::Int(sess.now_unix().saturating_add(*off)),
+            Fetch::Rand(range) => {
+                let r = sess.random();
+                Sample::Int(match range {
+                    Some(n) if *n > 0 => ((u128::from(r as u32) * u128::from(*n)) >> 32) as i64,
+                    _ => i64::from(r as u32),
+                })
+            }
+            Fetch::Uuid => Sample::owned_str(uuid4(sess.random(), sess.random()).into_bytes()),
+        };
+        Some(s)
+    }
+}
+
+fn credentials(ctx: &Ctx<'_>) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut cred = None;
+    each_header(ctx, Side::Req, Some(b"authorization"), false, &mut |v| {
+        cred = basic_credentials(v);
+        true
+    });
+    cred
+}
+
+fn strip_http(v: &[u8]) -> &[u8] {
+    v.strip_prefix(b"HTTP/").unwrap_or(v)
+}
+
+fn split_host_port(auth: &[u8]) -> (&[u8], Option<u16>) {
+    let auth = match memchr::memrchr(b'@', auth) {
+        Some(p) => &auth[p + 1..],
+        None => auth,
+    };
+    if let Some(rest) = auth.strip_prefix(b"[") {
+        let end = memchr::memchr(b']', rest).unwrap_or(rest.len());
+        let port = rest.get(end + 2..).and_then(|p| std::str::from_utf8(p).ok()?.parse().ok());
+        return (&rest[..end], port);
+    }
+    match memchr::memrchr(b':', auth) {
+        Some(p) => (&auth[..p], std::str::from_utf8(&auth[p + 1..]).ok().and_then(|s| s.parse().ok())),
+        None => (auth, None),
+    }
+}
+
+/// The `Cookie: name=value` line of an RDP connection request.
+fn rdp_cookie<'a>(payload: &'a [u8], name: Option<&[u8]>) -> Option<&'a [u8]> {
+    let start = memchr::memmem::find(payload, b"Cookie: ")? + 8;
+    let rest = &payload[start..];
+    let end = memchr::memmem::find(rest, b"\r\n")?;
+    let line = &rest[..end];
+    let eq = memchr::memchr(b'=', line)?;
+    if name.is_some_and(|n| !line[..eq].eq_ignore_ascii_case(n)) {
+        return None;
+    }
+    Some(&line[eq + 1..])
+}
+
+fn uuid4(a: u64, b: u64) -> String {
+    let a = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
+    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+impl Expr {
+    /// Every value after converters (ACL context); stops when `f` returns true.
+    pub(crate) fn each<'v>(&self, ctx: &Ctx<'v>, f: &mut dyn FnMut(Sample<'v>) -> bool) -> bool {
+        self.fetch.each(ctx, &mut |s| match crate::conv::apply_all(&self.convs, s, ctx) {
+            Some(s) => f(s),
+            None => false,
+        })
+    }
+
+    /// The value in sample context (`%[…]`, `set-var`, `use_backend %[…]`).
+    pub(crate) fn one<'v>(&self, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
+        crate::conv::apply_all(&self.convs, self.fetch.one(ctx)?, ctx)
+    }
+}

@@ -1,0 +1,559 @@
+//! HTTP rule lists: compiled actions and their execution (`http-request`, `http-response`,
+//! `http-after-response`, plus the 1.x directives in their historical places).
+
+use std::sync::Arc;
+
+use fulcrum_config::diag::Span;
+use fulcrum_config::rules::{HttpAction, HttpPhase, HttpRule, LegacyOp, MatchMethod, Normalizer, Reply as ReplyAst, ReplyBody, TimeoutKind};
+use regex::bytes::Regex;
+
+use crate::acl::{holds, AclScope, Cond};
+use crate::error::RuleError;
+use crate::fetch::{compile_expr, Ctx, Expr};
+use crate::fmt::Template;
+use crate::legacy::{CLegacy, RedirectRule};
+use crate::proxy::CompileEnv;
+use crate::value::Sample;
+use crate::view::{Effect, RequestView, ResponseView, SessionView};
+
+/// A response the engine sends as is (`return`, `redirect`, `deny` with a body).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// HTTP/1.1 serialisation with `content-length`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).into_bytes();
+        for (n, v) in &self.headers {
+            out.extend_from_slice(n);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// The usual reason phrase of a status.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Time-out",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        425 => "Too Early",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Time-out",
+        _ => "Other",
+    }
+}
+
+/// What the engine answers with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The proxy's errorfile (or built-in page) for this status.
+    Errorfile(u16),
+    /// The status's page from an `http-errors` section.
+    Errorfiles { section: String, status: u16 },
+    /// A complete HTTP response read from a file at load.
+    Raw(Arc<[u8]>),
+    Built(Response),
+}
+
+/// The outcome of a rule list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No final action: go on with the next stage.
+    Continue,
+    /// `allow`: skip the rest of this list, go on.
+    Allow,
+    Deny(Answer),
+    /// Hold the connection for `timeout tarpit`, then answer.
+    Tarpit(Answer),
+    Redirect(Response),
+    Return(Answer),
+    /// 401 with `WWW-Authenticate: Basic realm="…"`.
+    Auth { realm: String },
+    UseService(String),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum CBody {
+    Default,
+    Bytes(Vec<u8>),
+    Lf(Template),
+    Raw(Arc<[u8]>),
+    Errorfiles(String),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct CReply {
+    status: u16,
+    content_type: Option<Vec<u8>>,
+    body: CBody,
+    headers: Vec<(Vec<u8>, Template)>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum CAction {
+    Allow,
+    Deny(CReply),
+    Tarpit(CReply),
+    Return(CReply),
+    Auth(String),
+    Redirect(RedirectRule),
+    AddHeader(Vec<u8>, Template),
+    SetHeader(Vec<u8>, Template),
+    DelHeader(Vec<u8>, MatchMethod, Option<Regex>),
+    ReplaceHeader { name: Vec<u8>, re: Regex, with: Template, each_value: bool },
+    SetPath(Template),
+    SetPathQ(Template),
+    SetQuery(Template),
+    SetUri(Template),
+    SetMethod(Template),
+    SetVar(String, Expr),
+    SetVarFmt(String, Template),
+    UnsetVar(String),
+    Capture { expr: Expr, len: Option<usize>, id: Option<usize> },
+    SetLogLevel(String),
+    SetSrc(Expr),
+    SetDst(Expr),
+    SetTimeout(TimeoutKind, u64),
+    EarlyHint(Vec<u8>, Template),
+    Normalize(Normalizer),
+    UseService(String),
+    WaitForBody(u64, Option<u64>),
+    SetStatus(u16, Option<Vec<u8>>),
+    TrackSc { counter: u8, key: Expr, table: Option<String> },
+    Legacy(CLegacy),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct CRule {
+    pub cond: Option<Cond>,
+    pub action: CAction,
+    /// Where this rule runs relative to the others of the list (HAProxy's order).
+    pub stage: u8,
+}
+
+/// One compiled HTTP rule list.
+#[derive(Clone, Debug, Default)]
+pub struct HttpRules {
+    pub(crate) rules: Vec<CRule>,
+}
+
+impl HttpRules {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+fn tpl(lf: &fulcrum_config::logformat::LogFormat, span: &Span, env: &CompileEnv) -> Result<Template, RuleError> {
+    Template::compile(lf, span, env)
+}
+
+fn compile_reply(r: &ReplyAst, default_status: u16, span: &Span, env: &CompileEnv) -> Result<CReply, RuleError> {
+    let body = match &r.body {
+        ReplyBody::Default => CBody::Default,
+        ReplyBody::Text(t) => CBody::Bytes(t.as_bytes().to_vec()),
+        ReplyBody::LfText(lf) => CBody::Lf(tpl(lf, span, env)?),
+        ReplyBody::File(f) => CBody::Bytes(env.read_file(f, span)?.into_bytes()),
+        ReplyBody::LfFile(f) => {
+            let text = env.read_file(f, span)?;
+            let lf = fulcrum_config::logformat::LogFormat::parse(&text).map_err(|e| RuleError::new(span, format!("{f}: {e}")))?;
+            CBody::Lf(tpl(&lf, span, env)?)
+        }
+        ReplyBody::ErrorFile(f) => CBody::Raw(env.read_file(f, span)?.into_bytes().into()),
+        ReplyBody::ErrorFiles(s) => CBody::Errorfiles(s.clone()),
+    };
+    let headers = r
+        .headers
+        .iter()
+        .map(|(n, v)| Ok((n.as_bytes().to_vec(), tpl(v, span, env)?)))
+        .collect::<Result<_, RuleError>>()?;
+    Ok(CReply {
+        status: r.status.unwrap_or(default_status),
+        content_type: r.content_type.as_ref().map(|c| c.as_bytes().to_vec()),
+        body,
+        headers,
+    })
+}
+
+/// Compiles one rule list; `proxy` names the realm of `auth` without one.
+pub(crate) fn compile_rules(list: &[HttpRule], scope: &AclScope, env: &CompileEnv, proxy: &str) -> Result<HttpRules, Vec<RuleError>> {
+    let mut rules = Vec::with_capacity(list.len());
+    let mut errors = Vec::new();
+    for r in list {
+        match compile_rule(r, scope, env, proxy) {
+            Ok(c) => rules.push(c),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Stable: `block` first, then `http-request`, then `req*`, then `redirect` (1.x order).
+    rules.sort_by_key(|r| r.stage);
+    Ok(HttpRules { rules })
+}
+
+fn compile_rule(r: &HttpRule, scope: &AclScope, env: &CompileEnv, proxy: &str) -> Result<CRule, RuleError> {
+    let span = &r.span;
+    let cond = r.cond.as_ref().map(|c| scope.compile_cond(c, env)).transpose()?;
+    let response = r.phase != HttpPhase::Request;
+    let deny_default = if response { 502 } else { 403 };
+    let re = |s: &str, icase: bool| crate::regex_util::compile(s, icase).map_err(|e| RuleError::new(span, e));
+    let mut stage = 1;
+    let action = match &r.action {
+        HttpAction::Allow => CAction::Allow,
+        HttpAction::Deny(x) => CAction::Deny(compile_reply(x, deny_default, span, env)?),
+        HttpAction::Tarpit(x) => CAction::Tarpit(compile_reply(x, 500, span, env)?),
+        HttpAction::Return(x) => CAction::Return(compile_reply(x, 200, span, env)?),
+        HttpAction::Auth { realm } => CAction::Auth(realm.clone().unwrap_or_else(|| proxy.to_string())),
+        HttpAction::Redirect(rd) => CAction::Redirect(RedirectRule::compile(rd, span, env)?),
+        HttpAction::AddHeader { name, value } => CAction::AddHeader(name.as_bytes().to_vec(), tpl(value, span, env)?),
+        HttpAction::SetHeader { name, value } => CAction::SetHeader(name.as_bytes().to_vec(), tpl(value, span, env)?),
+        HttpAction::DelHeader { name, method } => {
+            let rx = if *method == MatchMethod::Reg { Some(re(name, true)?) } else { None };
+            CAction::DelHeader(name.as_bytes().to_vec(), *method, rx)
+        }
+        HttpAction::ReplaceHeader { name, regex, replace } | HttpAction::ReplaceValue { name, regex, replace } => {
+            CAction::ReplaceHeader {
+                name: name.as_bytes().to_vec(),
+                re: re(regex, false)?,
+                with: tpl(replace, span, env)?,
+                each_value: matches!(r.action, HttpAction::ReplaceValue { .. }),
+            }
+        }
+        HttpAction::SetPath(f) => CAction::SetPath(tpl(f, span, env)?),
+        HttpAction::SetPathQ(f) => CAction::SetPathQ(tpl(f, span, env)?),
+        HttpAction::SetQuery(f) => CAction::SetQuery(tpl(f, span, env)?),
+        HttpAction::SetUri(f) => CAction::SetUri(tpl(f, span, env)?),
+        HttpAction::SetMethod(f) => CAction::SetMethod(tpl(f, span, env)?),
+        HttpAction::SetVar { name, expr } => CAction::SetVar(name.clone(), compile_expr(expr, span, env)?),
+        HttpAction::SetVarFmt { name, value } => CAction::SetVarFmt(name.clone(), tpl(value, span, env)?),
+        HttpAction::UnsetVar { name } => CAction::UnsetVar(name.clone()),
+        HttpAction::Capture { expr, len, id } => CAction::Capture { expr: compile_expr(expr, span, env)?, len: *len, id: *id },
+        HttpAction::SetLogLevel(l) => CAction::SetLogLevel(l.clone()),
+        HttpAction::SetSrc(e) => CAction::SetSrc(compile_expr(e, span, env)?),
+        HttpAction::SetDst(e) => CAction::SetDst(compile_expr(e, span, env)?),
+        HttpAction::SetTimeout { kind, ms } => CAction::SetTimeout(*kind, *ms),
+        HttpAction::EarlyHint { name, value } => CAction::EarlyHint(name.as_bytes().to_vec(), tpl(value, span, env)?),
+        HttpAction::NormalizeUri(n) => CAction::Normalize(*n),
+        HttpAction::UseService(s) => CAction::UseService(s.clone()),
+        HttpAction::WaitForBody { time_ms, at_least } => CAction::WaitForBody(*time_ms, *at_least),
+        HttpAction::SetStatus { status, reason } => CAction::SetStatus(*status, reason.as_ref().map(|r| r.as_bytes().to_vec())),
+        HttpAction::TrackSc { counter, key, table } => CAction::TrackSc {
+            counter: *counter,
+            key: compile_expr(key, span, env)?,
+            table: table.clone(),
+        },
+        HttpAction::Legacy(l) => {
+            stage = match l.op {
+                LegacyOp::Block => 0,
+                LegacyOp::Redirect(_) => 3,
+                _ => 2,
+            };
+            CAction::Legacy(CLegacy::compile(l, span, env)?)
+        }
+    };
+    Ok(CRule { cond, action, stage })
+}
+
+/// The side of the transaction a rule list edits.
+pub(crate) trait Target {
+    fn ctx(&self) -> Ctx<'_>;
+    fn sess_mut(&mut self) -> &mut dyn SessionView;
+    fn hdr_count(&self) -> usize;
+    fn hdr(&self, i: usize) -> Option<(&[u8], &[u8])>;
+    fn hdr_add(&mut self, n: &[u8], v: &[u8]);
+    fn hdr_set(&mut self, i: usize, v: &[u8]);
+    fn hdr_remove(&mut self, i: usize);
+    /// The request, when this side may edit it.
+    fn req_mut(&mut self) -> Option<&mut dyn RequestView>;
+    fn set_status(&mut self, _status: u16, _reason: Option<&[u8]>) {}
+    fn is_response(&self) -> bool;
+}
+
+pub(crate) struct ReqT<'a, V>(pub &'a mut V);
+pub(crate) struct ResT<'a, V>(pub &'a mut V);
+
+impl<V: RequestView> Target for ReqT<'_, V> {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx::request(&*self.0)
+    }
+    fn sess_mut(&mut self) -> &mut dyn SessionView {
+        self.0
+    }
+    fn hdr_count(&self) -> usize {
+        self.0.header_count()
+    }
+    fn hdr(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.0.header(i)
+    }
+    fn hdr_add(&mut self, n: &[u8], v: &[u8]) {
+        self.0.add_header(n, v)
+    }
+    fn hdr_set(&mut self, i: usize, v: &[u8]) {
+        self.0.set_header_value(i, v)
+    }
+    fn hdr_remove(&mut self, i: usize) {
+        self.0.remove_header(i)
+    }
+    fn req_mut(&mut self) -> Option<&mut dyn RequestView> {
+        Some(self.0)
+    }
+    fn is_response(&self) -> bool {
+        false
+    }
+}
+
+impl<V: ResponseView> Target for ResT<'_, V> {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx::response(&*self.0)
+    }
+    fn sess_mut(&mut self) -> &mut dyn SessionView {
+        self.0
+    }
+    fn hdr_count(&self) -> usize {
+        self.0.res_header_count()
+    }
+    fn hdr(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.0.res_header(i)
+    }
+    fn hdr_add(&mut self, n: &[u8], v: &[u8]) {
+        self.0.res_add_header(n, v)
+    }
+    fn hdr_set(&mut self, i: usize, v: &[u8]) {
+        self.0.res_set_header_value(i, v)
+    }
+    fn hdr_remove(&mut self, i: usize) {
+        self.0.res_remove_header(i)
+    }
+    fn req_mut(&mut self) -> Option<&mut dyn RequestView> {
+        None
+    }
+    fn set_status(&mut self, status: u16, reason: Option<&[u8]>) {
+        self.0.set_status(status, reason)
+    }
+    fn is_response(&self) -> bool {
+        true
+    }
+}
+
+/// Runs `http-request` rules (and the legacy request directives compiled with them).
+pub fn run_http_request<V: RequestView>(rules: &HttpRules, view: &mut V) -> Verdict {
+    run(rules, &mut ReqT(view))
+}
+
+/// Runs `http-response` rules (and `rsp*` directives).
+pub fn run_http_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Verdict {
+    run(rules, &mut ResT(view))
+}
+
+/// Runs `http-after-response` rules (also on responses Fulcrum generated).
+pub fn run_http_after_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Verdict {
+    run(rules, &mut ResT(view))
+}
+
+fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
+    let mut legacy_allowed = false;
+    for r in &rules.rules {
+        if !holds(&r.cond, &t.ctx()) {
+            continue;
+        }
+        if let CAction::Legacy(l) = &r.action {
+            if let Some(v) = l.exec(t, &mut legacy_allowed) {
+                return v;
+            }
+            continue;
+        }
+        if let Some(v) = exec(&r.action, t) {
+            return v;
+        }
+    }
+    Verdict::Continue
+}
+
+pub(crate) fn build_reply(r: &CReply, ctx: &Ctx<'_>) -> Answer {
+    let body = match &r.body {
+        CBody::Default if r.headers.is_empty() && r.content_type.is_none() => return Answer::Errorfile(r.status),
+        CBody::Default => Vec::new(),
+        CBody::Raw(b) => return Answer::Raw(b.clone()),
+        CBody::Errorfiles(s) => return Answer::Errorfiles { section: s.clone(), status: r.status },
+        CBody::Bytes(b) => b.clone(),
+        CBody::Lf(t) => t.render_vec(ctx),
+    };
+    let mut headers = Vec::new();
+    if let Some(ct) = &r.content_type {
+        headers.push((b"content-type".to_vec(), ct.clone()));
+    }
+    for (n, v) in &r.headers {
+        headers.push((n.clone(), v.render_vec(ctx)));
+    }
+    Answer::Built(Response { status: r.status, headers, body })
+}
+
+fn name_matches(n: &[u8], want: &[u8], m: MatchMethod, rx: Option<&Regex>) -> bool {
+    let (n, w) = (n.to_ascii_lowercase(), want.to_ascii_lowercase());
+    match m {
+        MatchMethod::Beg => n.starts_with(&w),
+        MatchMethod::End => n.ends_with(&w),
+        MatchMethod::Sub => memchr::memmem::find(&n, &w).is_some(),
+        MatchMethod::Reg => rx.is_some_and(|r| r.is_match(&n)),
+        _ => n == w,
+    }
+}
+
+pub(crate) fn del_headers<T: Target + ?Sized>(t: &mut T, want: &[u8], m: MatchMethod, rx: Option<&Regex>) {
+    let mut i = t.hdr_count();
+    while i > 0 {
+        i -= 1;
+        if t.hdr(i).is_some_and(|(n, _)| name_matches(n, want, m, rx)) {
+            t.hdr_remove(i);
+        }
+    }
+}
+
+fn replace_headers<T: Target>(t: &mut T, name: &[u8], re: &Regex, with: &[u8], each_value: bool) {
+    for i in 0..t.hdr_count() {
+        let Some((n, v)) = t.hdr(i) else { continue };
+        if !n.eq_ignore_ascii_case(name) {
+            continue;
+        }
+        let parts: Vec<&[u8]> = if each_value { v.split(|b| *b == b',').map(|p| p.trim_ascii()).collect() } else { vec![v] };
+        let mut changed = false;
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(parts.len());
+        for p in parts {
+            match re.captures(p) {
+                Some(caps) => {
+                    let mut o = Vec::new();
+                    crate::regex_util::expand(&caps, with, &mut o);
+                    out.push(o);
+                    changed = true;
+                }
+                None => out.push(p.to_vec()),
+            }
+        }
+        if changed {
+            let joined = out.join(&b", "[..]);
+            t.hdr_set(i, &joined);
+        }
+    }
+}
+
+fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
+    match a {
+        CAction::Allow => return Some(Verdict::Allow),
+        CAction::Deny(r) => return Some(Verdict::Deny(build_reply(r, &t.ctx()))),
+        CAction::Tarpit(r) => return Some(Verdict::Tarpit(build_reply(r, &t.ctx()))),
+        CAction::Return(r) => return Some(Verdict::Return(build_reply(r, &t.ctx()))),
+        CAction::Auth(realm) => return Some(Verdict::Auth { realm: realm.clone() }),
+        CAction::Redirect(r) => return r.build(&t.ctx()).map(Verdict::Redirect),
+        CAction::UseService(s) => return Some(Verdict::UseService(s.clone())),
+        CAction::AddHeader(n, v) => {
+            let v = v.render_vec(&t.ctx());
+            t.hdr_add(n, &v);
+        }
+        CAction::SetHeader(n, v) => {
+            let v = v.render_vec(&t.ctx());
+            del_headers(t, n, MatchMethod::Str, None);
+            t.hdr_add(n, &v);
+        }
+        CAction::DelHeader(n, m, rx) => del_headers(t, n, *m, rx.as_ref()),
+        CAction::ReplaceHeader { name, re, with, each_value } => {
+            let with = with.render_vec(&t.ctx());
+            replace_headers(t, name, re, &with, *each_value);
+        }
+        CAction::SetPath(f) | CAction::SetPathQ(f) | CAction::SetQuery(f) | CAction::SetUri(f) | CAction::SetMethod(f) => {
+            let v = f.render_vec(&t.ctx());
+            let Some(req) = t.req_mut() else { return None };
+            let uri = req.uri().to_vec();
+            match a {
+                CAction::SetMethod(_) => req.set_method(&v),
+                CAction::SetUri(_) => req.set_uri(&v),
+                CAction::SetPath(_) => req.set_uri(&crate::legacy::with_path(&uri, &v, false)),
+                CAction::SetPathQ(_) => req.set_uri(&crate::legacy::with_path(&uri, &v, true)),
+                _ => req.set_uri(&crate::legacy::with_query(&uri, &v)),
+            }
+        }
+        CAction::Normalize(n) => {
+            if let Some(req) = t.req_mut() {
+                let uri = req.uri().to_vec();
+                let new = crate::legacy::normalize(&uri, *n);
+                if new != uri {
+                    req.set_uri(&new);
+                }
+            }
+        }
+        CAction::SetVar(name, e) => {
+            let v = e.one(&t.ctx()).map(Sample::into_owned);
+            if let Some(v) = v {
+                t.sess_mut().vars_mut().set(name, v);
+            }
+        }
+        CAction::SetVarFmt(name, f) => {
+            let v = f.render_vec(&t.ctx());
+            t.sess_mut().vars_mut().set(name, Sample::owned_str(v));
+        }
+        CAction::UnsetVar(name) => t.sess_mut().vars_mut().unset(name),
+        CAction::Capture { expr, len, id } => {
+            let v = expr.one(&t.ctx()).map(|s| s.into_bytes().into_owned());
+            if let Some(mut v) = v {
+                if let Some(l) = len {
+                    v.truncate(*l);
+                }
+                t.sess_mut().effect(Effect::Capture { id: *id, len: *len, value: &v });
+            }
+        }
+        CAction::SetLogLevel(l) => t.sess_mut().effect(Effect::SetLogLevel(l)),
+        CAction::SetSrc(e) | CAction::SetDst(e) => {
+            if let Some(ip) = e.one(&t.ctx()).and_then(|s| s.to_ip()) {
+                let eff = if matches!(a, CAction::SetSrc(_)) { Effect::SetSrc(ip) } else { Effect::SetDst(ip) };
+                t.sess_mut().effect(eff);
+            }
+        }
+        CAction::SetTimeout(kind, ms) => t.sess_mut().effect(Effect::SetTimeout { kind: *kind, ms: *ms }),
+        CAction::EarlyHint(n, f) => {
+            let v = f.render_vec(&t.ctx());
+            t.sess_mut().effect(Effect::EarlyHint { name: n, value: &v });
+        }
+        CAction::WaitForBody(ms, at_least) => t.sess_mut().effect(Effect::WaitForBody { time_ms: *ms, at_least: *at_least }),
+        CAction::SetStatus(s, reason) => t.set_status(*s, reason.as_deref()),
+        CAction::TrackSc { counter, key, table } => {
+            let k = key.one(&t.ctx()).map(|s| s.into_bytes().into_owned());
+            if let Some(k) = k {
+                t.sess_mut().effect(Effect::TrackSc { counter: *counter, key: &k, table: table.as_deref() });
+            }
+        }
+        CAction::Legacy(_) => {}
+    }
+    None
+}

@@ -1,0 +1,174 @@
+//! `tcp-request` / `tcp-response` rule sets.
+
+use fulcrum_config::rules::{TcpAction, TcpLayer, TcpRule, TcpRuleKind};
+
+use crate::acl::{holds, AclScope, Cond};
+use crate::error::RuleError;
+use crate::fetch::{compile_expr, Ctx, Expr};
+use crate::fmt::Template;
+use crate::proxy::CompileEnv;
+use crate::value::Sample;
+use crate::view::{Effect, SessionView};
+
+#[derive(Clone, Debug)]
+enum CTcpAction {
+    Accept,
+    Reject,
+    Close,
+    Capture(Expr, usize),
+    SetVar(String, Expr),
+    SetVarFmt(String, Template),
+    UnsetVar(String),
+    TrackSc(u8, Expr, Option<String>),
+    SetSrc(Expr),
+    SetDst(Expr),
+    ExpectProxy,
+    SetLogLevel(String),
+    UseService(String),
+}
+
+#[derive(Clone, Debug)]
+struct CTcpRule {
+    cond: Option<Cond>,
+    action: CTcpAction,
+}
+
+/// The TCP rule sets of one proxy.
+#[derive(Clone, Debug, Default)]
+pub struct TcpRules {
+    /// `tcp-request inspect-delay`.
+    pub inspect_delay_ms: Option<u64>,
+    /// `tcp-response inspect-delay`.
+    pub response_inspect_delay_ms: Option<u64>,
+    connection: Vec<CTcpRule>,
+    session: Vec<CTcpRule>,
+    content: Vec<CTcpRule>,
+    response: Vec<CTcpRule>,
+}
+
+/// The outcome of a TCP rule set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TcpVerdict {
+    /// No final rule matched: go on.
+    Continue,
+    /// `accept`: stop this set, go on.
+    Accept,
+    /// `reject`: close the connection (silently at `connection` level).
+    Reject,
+    /// `close` (response side): close once the server's data is sent.
+    Close,
+    UseService(String),
+}
+
+impl TcpRules {
+    pub(crate) fn compile(list: &[TcpRule], scope: &AclScope, env: &CompileEnv) -> Result<TcpRules, Vec<RuleError>> {
+        let mut out = TcpRules::default();
+        let mut errors = Vec::new();
+        for r in list {
+            let span = &r.span;
+            match &r.kind {
+                TcpRuleKind::InspectDelay { response: false, ms } => out.inspect_delay_ms = Some(*ms),
+                TcpRuleKind::InspectDelay { response: true, ms } => out.response_inspect_delay_ms = Some(*ms),
+                TcpRuleKind::Rule { layer, action, cond } => {
+                    let compiled = (|| -> Result<CTcpRule, RuleError> {
+                        let cond = cond.as_ref().map(|c| scope.compile_cond(c, env)).transpose()?;
+                        let e = |x| compile_expr(x, span, env);
+                        let action = match action {
+                            TcpAction::Accept => CTcpAction::Accept,
+                            TcpAction::Reject => CTcpAction::Reject,
+                            TcpAction::Close => CTcpAction::Close,
+                            TcpAction::Capture { expr, len } => CTcpAction::Capture(e(expr)?, *len),
+                            TcpAction::SetVar { name, expr } => CTcpAction::SetVar(name.clone(), e(expr)?),
+                            TcpAction::SetVarFmt { name, value } => {
+                                CTcpAction::SetVarFmt(name.clone(), Template::compile(value, span, env)?)
+                            }
+                            TcpAction::UnsetVar { name } => CTcpAction::UnsetVar(name.clone()),
+                            TcpAction::TrackSc { counter, key, table } => CTcpAction::TrackSc(*counter, e(key)?, table.clone()),
+                            TcpAction::SetSrc(x) => CTcpAction::SetSrc(e(x)?),
+                            TcpAction::SetDst(x) => CTcpAction::SetDst(e(x)?),
+                            TcpAction::ExpectProxy => CTcpAction::ExpectProxy,
+                            TcpAction::SetLogLevel(l) => CTcpAction::SetLogLevel(l.clone()),
+                            TcpAction::UseService(s) => CTcpAction::UseService(s.clone()),
+                        };
+                        Ok(CTcpRule { cond, action })
+                    })();
+                    match compiled {
+                        Ok(c) => match layer {
+                            TcpLayer::Connection => out.connection.push(c),
+                            TcpLayer::Session => out.session.push(c),
+                            TcpLayer::Content => out.content.push(c),
+                            TcpLayer::ResponseContent => out.response.push(c),
+                        },
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn has(&self, layer: TcpLayer) -> bool {
+        !self.list(layer).is_empty()
+    }
+
+    fn list(&self, layer: TcpLayer) -> &[CTcpRule] {
+        match layer {
+            TcpLayer::Connection => &self.connection,
+            TcpLayer::Session => &self.session,
+            TcpLayer::Content => &self.content,
+            TcpLayer::ResponseContent => &self.response,
+        }
+    }
+}
+
+/// Runs one TCP rule set against the session (and its buffered payload).
+pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) -> TcpVerdict {
+    for r in rules.list(layer) {
+        if !holds(&r.cond, &Ctx::session(&*view)) {
+            continue;
+        }
+        let one = |e: &Expr, v: &V| e.one(&Ctx::session(v)).map(Sample::into_owned);
+        match &r.action {
+            CTcpAction::Accept => return TcpVerdict::Accept,
+            CTcpAction::Reject => return TcpVerdict::Reject,
+            CTcpAction::Close => return TcpVerdict::Close,
+            CTcpAction::UseService(s) => return TcpVerdict::UseService(s.clone()),
+            CTcpAction::Capture(e, len) => {
+                if let Some(s) = one(e, view) {
+                    let mut b = s.into_bytes().into_owned();
+                    b.truncate(*len);
+                    view.effect(Effect::Capture { id: None, len: Some(*len), value: &b });
+                }
+            }
+            CTcpAction::SetVar(n, e) => {
+                if let Some(s) = one(e, view) {
+                    view.vars_mut().set(n, s);
+                }
+            }
+            CTcpAction::SetVarFmt(n, t) => {
+                let v = t.render_vec(&Ctx::session(&*view));
+                view.vars_mut().set(n, Sample::owned_str(v));
+            }
+            CTcpAction::UnsetVar(n) => view.vars_mut().unset(n),
+            CTcpAction::TrackSc(c, e, table) => {
+                if let Some(s) = one(e, view) {
+                    let k = s.into_bytes().into_owned();
+                    view.effect(Effect::TrackSc { counter: *c, key: &k, table: table.as_deref() });
+                }
+            }
+            CTcpAction::SetSrc(e) | CTcpAction::SetDst(e) => {
+                if let Some(ip) = one(e, view).and_then(|s| s.to_ip()) {
+                    let eff = if matches!(r.action, CTcpAction::SetSrc(_)) { Effect::SetSrc(ip) } else { Effect::SetDst(ip) };
+                    view.effect(eff);
+                }
+            }
+            CTcpAction::ExpectProxy => view.effect(Effect::ExpectProxy),
+            CTcpAction::SetLogLevel(l) => view.effect(Effect::SetLogLevel(l)),
+        }
+    }
+    TcpVerdict::Continue
+}

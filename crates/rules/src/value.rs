@@ -1,0 +1,118 @@
+//! Sample values and the variable store.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// One fetched or converted value. Strings borrow from the request when they can.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sample<'a> {
+    Bool(bool),
+    Int(i64),
+    Ip(IpAddr),
+    Str(Cow<'a, [u8]>),
+    Bin(Cow<'a, [u8]>),
+}
+
+impl<'a> Sample<'a> {
+    pub fn str(b: &'a [u8]) -> Self {
+        Sample::Str(Cow::Borrowed(b))
+    }
+    pub fn owned_str(b: Vec<u8>) -> Sample<'static> {
+        Sample::Str(Cow::Owned(b))
+    }
+
+    pub fn into_owned(self) -> Sample<'static> {
+        match self {
+            Sample::Bool(b) => Sample::Bool(b),
+            Sample::Int(i) => Sample::Int(i),
+            Sample::Ip(ip) => Sample::Ip(ip),
+            Sample::Str(s) => Sample::Str(Cow::Owned(s.into_owned())),
+            Sample::Bin(s) => Sample::Bin(Cow::Owned(s.into_owned())),
+        }
+    }
+
+    /// The value as text: integers in decimal, addresses in their usual form,
+    /// booleans as `1`/`0`.
+    pub fn to_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Sample::Bool(b) => Cow::Borrowed(if *b { b"1" } else { b"0" }),
+            Sample::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            Sample::Ip(ip) => Cow::Owned(ip.to_string().into_bytes()),
+            Sample::Str(s) | Sample::Bin(s) => Cow::Borrowed(s),
+        }
+    }
+
+    pub fn into_bytes(self) -> Cow<'a, [u8]> {
+        match self {
+            Sample::Str(s) | Sample::Bin(s) => s,
+            other => Cow::Owned(other.to_bytes().into_owned()),
+        }
+    }
+
+    /// Integer value: strings are parsed as HAProxy does (leading sign and digits).
+    pub fn to_int(&self) -> Option<i64> {
+        match self {
+            Sample::Bool(b) => Some(i64::from(*b)),
+            Sample::Int(i) => Some(*i),
+            Sample::Ip(IpAddr::V4(v4)) => Some(i64::from(u32::from(*v4))),
+            Sample::Ip(_) => None,
+            Sample::Str(s) | Sample::Bin(s) => parse_int_prefix(s),
+        }
+    }
+
+    pub fn to_bool(&self) -> bool {
+        match self {
+            Sample::Bool(b) => *b,
+            Sample::Int(i) => *i != 0,
+            other => other.to_int().is_some_and(|i| i != 0),
+        }
+    }
+
+    pub fn to_ip(&self) -> Option<IpAddr> {
+        match self {
+            Sample::Ip(ip) => Some(*ip),
+            Sample::Int(i) => u32::try_from(*i).ok().map(|v| IpAddr::V4(v.into())),
+            Sample::Str(s) | Sample::Bin(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+            Sample::Bool(_) => None,
+        }
+    }
+}
+
+/// `[+-]digits` at the start of `s` (after spaces); `None` if there is no digit.
+pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
+    let s = s.trim_ascii_start();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    if end == 0 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in &digits[..end] {
+        v = v.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Variables by full name (`txn.user`, `sess.x`, `proc.y`). The engine keeps one per
+/// transaction (and copies `sess.*`/`proc.*` as its scopes require).
+#[derive(Clone, Debug, Default)]
+pub struct Vars {
+    map: HashMap<String, Sample<'static>>,
+}
+
+impl Vars {
+    pub fn get(&self, name: &str) -> Option<&Sample<'static>> {
+        self.map.get(name)
+    }
+    pub fn set(&mut self, name: &str, value: Sample<'_>) {
+        self.map.insert(name.to_string(), value.into_owned());
+    }
+    pub fn unset(&mut self, name: &str) {
+        self.map.remove(name);
+    }
+}
