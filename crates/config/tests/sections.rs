@@ -72,8 +72,29 @@ fn userlist_users_and_groups() {
 fn userlist_errors() {
     let (_, d) = section(&["userlist l", "user a groups nope"]);
     assert!(only_error(&d, 2).contains("declare 'group nope'"));
-    let (_, d) = section(&["userlist l", "user a", "user a"]);
-    assert!(only_error(&d, 3).contains("user 'a' already declared in userlist 'l' at s.cfg:2"));
+    let (s, d) = section(&[
+        "userlist l",
+        "user a insecure-password one",
+        "user a insecure-password two",
+    ]);
+    assert!(!d.has_errors());
+    let w = d.warnings().next().expect("warning").to_string();
+    assert!(
+        w.contains("(s.cfg:3)")
+            && w.contains("ignoring duplicated user 'a' (first declared at s.cfg:2)"),
+        "{w}"
+    );
+    let ExtraSection::Userlist(u) = &s else {
+        panic!()
+    };
+    assert_eq!(u.users.len(), 1);
+    assert_eq!(
+        u.users[0].password,
+        Password::Insecure("one".into()),
+        "the first one is kept, as HAProxy does"
+    );
+    let (_, d) = section(&["userlist l", "group g users x"]);
+    assert!(only_error(&d, 2).contains("group 'g' lists unknown user 'x'"));
     let (_, d) = section(&["userlist l", "user a pasword x"]);
     assert!(only_error(&d, 2).contains("unknown option 'pasword'"));
     let (_, d) = section(&["userlist l", "usr a"]);
@@ -149,9 +170,19 @@ fn resolvers_section_and_defaults() {
     let (_, d) = section(&[
         "resolvers r",
         "parse-resolv-conf",
+        "accepted_payload_size 70000",
+    ]);
+    assert!(only_error(&d, 3).contains("at most 65535"));
+    let (s, d) = section(&[
+        "resolvers r",
+        "parse-resolv-conf",
         "accepted_payload_size 100",
     ]);
-    assert!(only_error(&d, 3).contains("between 512 and 65535"));
+    assert!(!d.has_errors() && d.warnings().count() == 1);
+    let ExtraSection::Resolvers(r) = &s else {
+        panic!()
+    };
+    assert_eq!(r.accepted_payload_size(), 512);
     let (_, d) = section(&["resolvers r", "parse-resolv-conf", "timeout connect 1s"]);
     assert!(only_error(&d, 3).contains("'resolve' or 'retry'"));
     let (_, d) = section(&["resolvers r", "parse-resolv-conf", "hold forever 1s"]);
@@ -191,7 +222,10 @@ fn http_errors_reads_files_and_reports_missing_ones() {
         dir.path().join("missing.http").display()
     );
     let l3 = format!("errorfile 302 {}", f503.display());
-    let (s, d) = section(&["http-errors site", &l1, &l2, &l3]);
+    let text = dir.path().join("503.txt");
+    std::fs::write(&text, "busy\n").unwrap();
+    let l4 = format!("errorfile 500 {}", text.display());
+    let (s, d) = section(&["http-errors site", &l1, &l2, &l3, &l4]);
     let ExtraSection::HttpErrors(h) = &s else {
         panic!()
     };
@@ -199,7 +233,8 @@ fn http_errors_reads_files_and_reports_missing_ones() {
     assert_eq!(h.files[0].code, 503);
     assert!(h.files[0].content.starts_with(b"HTTP/1.0 503"));
     let errs: Vec<String> = d.errors().map(ToString::to_string).collect();
-    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(errs[2].contains("(s.cfg:5)") && errs[2].contains("is not an HTTP response"));
     assert!(
         errs[0].contains("(s.cfg:3)")
             && errs[0].contains("cannot read")

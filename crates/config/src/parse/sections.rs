@@ -191,17 +191,21 @@ pub fn end_section(section: &ExtraSection, d: &mut Diagnostics) {
     };
     match section {
         ExtraSection::Userlist(u) => {
-            dup(
-                "user",
-                u.users.iter().map(|x| (x.name.as_str(), &x.span)).collect(),
-            );
-            dup(
-                "group",
-                u.groups
+            for g in &u.groups {
+                for usr in g
+                    .users
                     .iter()
-                    .map(|x| (x.name.as_str(), &x.span))
-                    .collect(),
-            );
+                    .filter(|x| !u.users.iter().any(|y| &y.name == *x))
+                {
+                    d.push(
+                        Diagnostic::alert(
+                            &g.span,
+                            format!("group '{}' lists unknown user '{usr}'", g.name),
+                        )
+                        .with_hint(format!("declare 'user {usr}' in userlist '{name}'")),
+                    );
+                }
+            }
             for usr in &u.users {
                 for g in usr
                     .groups
@@ -290,6 +294,10 @@ pub fn read_errorfile(args: &[String], span: &Span) -> Result<ErrorFile, Diagnos
         )
         .with_hint("create the file (a complete HTTP response) or fix the path")
     })?;
+    if !content.starts_with(b"HTTP/") {
+        return Err(Diagnostic::alert(span, format!("'errorfile {code}': '{path}' is not an HTTP response"))
+            .with_hint(format!("start the file with a status line such as 'HTTP/1.0 {code} …', then headers and an empty line")));
+    }
     Ok(ErrorFile {
         code,
         path: Path::new(path).to_path_buf(),
@@ -326,6 +334,17 @@ fn list(word: &str) -> Vec<String> {
         .collect()
 }
 
+/// HAProxy keeps the first of two users (or groups) with one name, with a warning.
+fn duplicate(what: &str, name: &str, first: &Span, span: &Span) -> LineError {
+    LineError::Diag(
+        Diagnostic::warning(
+            span,
+            format!("ignoring duplicated {what} '{name}' (first declared at {first})"),
+        )
+        .with_hint(format!("remove this line or rename the {what}")),
+    )
+}
+
 fn userlist(u: &mut Userlist, kw: &str, args: &[String], span: &Span) -> LineResult {
     match kw {
         "group" => {
@@ -335,6 +354,9 @@ fn userlist(u: &mut Userlist, kw: &str, args: &[String], span: &Span) -> LineRes
                 Some([]) => vec![],
                 _ => return Err(alert(span, "'group' expects 'NAME [users a,b,…]'".into())),
             };
+            if let Some(first) = u.groups.iter().find(|g| g.name == name) {
+                return Err(duplicate("group", &name, &first.span, span));
+            }
             u.groups.push(Group {
                 name,
                 users,
@@ -365,6 +387,9 @@ fn userlist(u: &mut Userlist, kw: &str, args: &[String], span: &Span) -> LineRes
                     )),
                 }
                 i += 2;
+            }
+            if let Some(first) = u.users.iter().find(|x| x.name == user.name) {
+                return Err(duplicate("user", &user.name, &first.span, span));
             }
             u.users.push(user);
         }
@@ -515,13 +540,24 @@ fn resolvers(r: &mut Resolvers, kw: &str, args: &[String], span: &Span) -> LineR
         }
         "accepted_payload_size" => {
             let v = arg(args, 0, kw, "a size", span)?;
-            let n = v.parse::<u32>().ok().filter(|n| (512..=65535).contains(n));
-            r.accepted_payload_size = Some(n.ok_or_else(|| {
-                alert(
+            let n = v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 65535)
+                .ok_or_else(|| {
+                    alert(
+                        span,
+                        format!("'accepted_payload_size' must be at most 65535, not '{v}'"),
+                    )
+                })?;
+            r.accepted_payload_size = Some(n.max(512));
+            if n < 512 {
+                // HAProxy accepts it and uses the DNS minimum.
+                return Err(LineError::Diag(Diagnostic::warning(
                     span,
-                    format!("'accepted_payload_size' must be between 512 and 65535, not '{v}'"),
-                )
-            })?);
+                    format!("'accepted_payload_size {n}' is below the DNS minimum; 512 is used"),
+                )));
+            }
         }
         _ => {
             return Err(Unknown(&[
