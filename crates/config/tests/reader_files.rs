@@ -29,6 +29,7 @@ fn a_directory_reads_its_cfg_files_in_lexical_order() {
     write(d.path(), "20-b.cfg", "backend b\n");
     write(d.path(), "10-a.cfg", "frontend a\n");
     write(d.path(), "B-upper.cfg", "listen upper\n");
+    write(d.path(), "a-lower.cfg", "peers lower\n");
     write(d.path(), ".hidden.cfg", "listen hidden\n");
     write(d.path(), "notes.txt", "not config\n");
     write(d.path(), "x.cfg.bak", "listen bak\n");
@@ -37,8 +38,12 @@ fn a_directory_reads_its_cfg_files_in_lexical_order() {
 
     let r = read_paths(&[d.path().to_path_buf()], &MapEnv::new());
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
-    assert_eq!(names(&r), ["10-a.cfg", "20-b.cfg", "B-upper.cfg"]);
-    assert_eq!(first_words(&r), ["frontend", "backend", "listen"]);
+    // Byte order, as HAProxy's scandir(): upper case before lower case.
+    assert_eq!(
+        names(&r),
+        ["10-a.cfg", "20-b.cfg", "B-upper.cfg", "a-lower.cfg"]
+    );
+    assert_eq!(first_words(&r), ["frontend", "backend", "listen", "peers"]);
     assert!(r.lines[0].span.file.ends_with("10-a.cfg"));
 }
 

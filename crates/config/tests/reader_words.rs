@@ -1,6 +1,6 @@
 //! The reader's word splitting: comments, blanks, escapes, quotes (configuration.txt §2.2).
 
-use fulcrum_config::reader::{read_str, MapEnv, ReadResult};
+use fulcrum_config::reader::{read_str, split_line, MapEnv, ReadResult};
 use fulcrum_config::Level;
 
 fn read(text: &str) -> ReadResult {
@@ -265,5 +265,19 @@ fn scope_lines_are_skipped_and_a_broken_one_is_an_alert() {
     assert_eq!(
         alerts(&r),
         ["[ALERT]    (t.cfg:3) : missing ']' in scope line (write '[name]' alone on its line)"]
+    );
+}
+
+#[test]
+fn split_line_reads_one_line_like_the_reader() {
+    let env = MapEnv::new().with("V", "v");
+    assert_eq!(
+        split_line(r#"  a "b $V" 'c d' # e"#, &env),
+        Ok(vec!["a".into(), "b v".into(), "c d".into()])
+    );
+    assert_eq!(split_line("", &env), Ok(vec![]));
+    assert_eq!(
+        split_line("x 'y", &env),
+        Err("unmatched quote ' at position 3; close it with ' on the same line, or write \\' for a literal '".into())
     );
 }

@@ -166,6 +166,22 @@ pub fn read_str(file: &str, text: &str, env: &dyn Env) -> ReadResult {
     read_text(file, text, env, false)
 }
 
+/// Splits one line into words exactly as the reader does (comments, quotes, escapes,
+/// `"${VAR}"`), without `.if` handling: for tools that check how a written word reads
+/// back. The error is the reader's message and hint, joined by `; `.
+pub fn split_line(line: &str, env: &dyn Env) -> Result<Vec<String>, String> {
+    let ctx = lexer::LexCtx {
+        env,
+        file: "",
+        line: 0,
+        section: "",
+        comments: true,
+    };
+    lexer::split(line, &ctx)
+        .map(|l| l.words)
+        .map_err(|e| format!("{}; {}", e.message, e.hint))
+}
+
 /// Keywords that open a section, for `.SECTION`.
 const SECTIONS: &[&str] = &[
     "global",
