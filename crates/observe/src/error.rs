@@ -17,4 +17,13 @@ pub enum ObserveError {
     /// A stats page admin form that does not parse.
     #[error("invalid admin request: {0}")]
     Admin(String),
+    /// A runtime API command nobody knows; the CLI answers with the help text.
+    #[error("Unknown command: '{0}'")]
+    UnknownCommand(String),
+    /// A known runtime API command used wrongly; the text is what the CLI prints.
+    #[error("{0}")]
+    Usage(String),
+    /// The socket's `level` does not allow the command.
+    #[error("Permission denied")]
+    PermissionDenied,
 }

@@ -1,1 +1,21 @@
+//! The runtime API on `stats socket` (management.txt §9.3): command parsing,
+//! `;`-separated lines and `prompt` mode ([`CliSession`]), the outputs tools
+//! parse (`show info`, `show stat`, `show servers state`, `show table`), and
+//! the [`Runtime`] trait through which the engine carries out commands.
 
+mod command;
+mod exec;
+mod format;
+
+pub use command::{
+    parse_command, split_commands, split_words, AccessLevel, Command, HealthForce, OutFormat,
+    RateLimitKind, ServerAdminState, TableFilter, WeightSpec,
+};
+pub use exec::{execute, CliSession, Runtime, HELP_TEXT};
+pub use format::{
+    write_servers_state, write_table, ServerStateLine, TableDump, TableEntry, SERVERS_STATE_HEADER,
+};
+
+/// Errors of this layer are the crate's error type; its `Display` is the
+/// text the CLI prints.
+pub type ApiError = crate::error::ObserveError;

@@ -1,0 +1,623 @@
+//! Runtime API commands: a line becomes `;`-separated commands, a command
+//! becomes words, words become a typed [`Command`].
+
+use super::ApiError;
+use crate::stats::StatFilter;
+use std::net::IpAddr;
+
+/// `level` of a stats socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccessLevel {
+    User,
+    Operator,
+    Admin,
+}
+
+/// `typed` / `json` suffixes of `show info` / `show stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutFormat {
+    #[default]
+    Text,
+    Typed,
+    Json,
+}
+
+/// `set server B/S state …`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerAdminState {
+    Ready,
+    Drain,
+    Maint,
+}
+
+/// `set server B/S health|agent up|down|stopping`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthForce {
+    Up,
+    Down,
+    Stopping,
+}
+
+/// A weight: absolute, or a percentage of the configured one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightSpec {
+    Absolute(u32),
+    Percent(u32),
+}
+
+/// `set rate-limit KIND global VALUE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimitKind {
+    Connections,
+    HttpCompression,
+    Sessions,
+    SslSessions,
+}
+
+/// `data.<type> <op> <value>` or `key <key>` of `show table` / `clear table`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableFilter {
+    Key(String),
+    Data {
+        name: String,
+        op: String,
+        value: i64,
+    },
+}
+
+/// One runtime API command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Prompt,
+    Quit,
+    ShowInfo {
+        format: OutFormat,
+    },
+    ShowStat {
+        format: OutFormat,
+        filter: StatFilter,
+    },
+    ShowServersState {
+        backend: Option<String>,
+    },
+    ShowBackend,
+    ShowSess {
+        target: Option<String>,
+    },
+    ShowErrors {
+        proxy: Option<String>,
+        side: Option<String>,
+    },
+    ShowTable {
+        name: Option<String>,
+        filters: Vec<TableFilter>,
+    },
+    ClearTable {
+        name: String,
+        filters: Vec<TableFilter>,
+    },
+    ShowEnv {
+        name: Option<String>,
+    },
+    ShowActivity,
+    DisableServer {
+        backend: String,
+        server: String,
+    },
+    EnableServer {
+        backend: String,
+        server: String,
+    },
+    DisableHealth {
+        backend: String,
+        server: String,
+    },
+    EnableHealth {
+        backend: String,
+        server: String,
+    },
+    DisableAgent {
+        backend: String,
+        server: String,
+    },
+    EnableAgent {
+        backend: String,
+        server: String,
+    },
+    SetServerState {
+        backend: String,
+        server: String,
+        state: ServerAdminState,
+    },
+    SetServerWeight {
+        backend: String,
+        server: String,
+        weight: WeightSpec,
+    },
+    SetServerAddr {
+        backend: String,
+        server: String,
+        addr: IpAddr,
+        port: Option<u16>,
+    },
+    SetServerHealth {
+        backend: String,
+        server: String,
+        force: HealthForce,
+    },
+    SetServerAgent {
+        backend: String,
+        server: String,
+        force: HealthForce,
+    },
+    GetWeight {
+        backend: String,
+        server: String,
+    },
+    SetMaxconnServer {
+        backend: String,
+        server: String,
+        value: u32,
+    },
+    SetMaxconnFrontend {
+        frontend: String,
+        value: u32,
+    },
+    SetMaxconnGlobal {
+        value: u32,
+    },
+    SetRateLimit {
+        kind: RateLimitKind,
+        value: u32,
+    },
+    DisableFrontend {
+        frontend: String,
+    },
+    EnableFrontend {
+        frontend: String,
+    },
+    ShutdownFrontend {
+        frontend: String,
+    },
+    ShutdownSessionsServer {
+        backend: String,
+        server: String,
+    },
+    ShutdownSession {
+        id: String,
+    },
+    AddServer {
+        backend: String,
+        server: String,
+        args: Vec<String>,
+    },
+    DelServer {
+        backend: String,
+        server: String,
+    },
+}
+
+impl Command {
+    /// The socket level the command needs (HAProxy's split: reading is for
+    /// everyone, sessions/tables/env need operator, changes need admin).
+    pub fn required_level(&self) -> AccessLevel {
+        use Command::*;
+        match self {
+            Help
+            | Prompt
+            | Quit
+            | ShowInfo { .. }
+            | ShowStat { .. }
+            | ShowServersState { .. }
+            | ShowBackend
+            | ShowActivity
+            | GetWeight { .. } => AccessLevel::User,
+            ShowSess { .. } | ShowErrors { .. } | ShowTable { .. } | ShowEnv { .. } => {
+                AccessLevel::Operator
+            }
+            _ => AccessLevel::Admin,
+        }
+    }
+}
+
+/// Splits a line on `;`, honouring `\;` and `\\`. Empty commands are dropped.
+pub fn split_commands(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                // Keep the escape for the word splitter.
+                cur.push('\\');
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ';' => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// Splits a command into words on spaces and tabs; `\x` is a literal `x`.
+pub fn split_words(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut has_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    has_word = true;
+                }
+            }
+            ' ' | '\t' | '\r' | '\n' => {
+                if has_word {
+                    words.push(std::mem::take(&mut cur));
+                    has_word = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                has_word = true;
+            }
+        }
+    }
+    if has_word {
+        words.push(cur);
+    }
+    words
+}
+
+fn usage(msg: &str) -> ApiError {
+    ApiError::Usage(msg.to_string())
+}
+
+/// `backend/server`.
+fn be_srv(word: Option<&str>) -> Result<(String, String), ApiError> {
+    let w = word.ok_or_else(|| usage("Require 'backend/server'."))?;
+    match w.split_once('/') {
+        Some((b, s)) if !b.is_empty() && !s.is_empty() => Ok((b.to_string(), s.to_string())),
+        _ => Err(usage("Require 'backend/server'.")),
+    }
+}
+
+fn int(word: Option<&str>) -> Result<u32, ApiError> {
+    word.and_then(|w| w.parse().ok())
+        .ok_or_else(|| usage("Require a valid integer value."))
+}
+
+fn weight(word: Option<&str>) -> Result<WeightSpec, ApiError> {
+    let bad = || usage("Require <weight> or <weight%>.");
+    let w = word.ok_or_else(bad)?;
+    match w.strip_suffix('%') {
+        Some(p) => p.parse().map(WeightSpec::Percent).map_err(|_| bad()),
+        None => {
+            let v: u32 = w.parse().map_err(|_| bad())?;
+            if v > 256 {
+                return Err(usage(
+                    "Absolute weight can only be between 0 and 256 inclusive.",
+                ));
+            }
+            Ok(WeightSpec::Absolute(v))
+        }
+    }
+}
+
+fn format_flags(words: &[&str]) -> OutFormat {
+    if words.contains(&"json") {
+        OutFormat::Json
+    } else if words.contains(&"typed") {
+        OutFormat::Typed
+    } else {
+        OutFormat::Text
+    }
+}
+
+fn table_filters(words: &[&str]) -> Result<Vec<TableFilter>, ApiError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        match words[i] {
+            "key" => {
+                let k = words.get(i + 1).ok_or_else(|| usage("Missing key."))?;
+                out.push(TableFilter::Key((*k).to_string()));
+                i += 2;
+            }
+            w if w.starts_with("data.") => {
+                let op = words.get(i + 1).copied().unwrap_or("");
+                if !matches!(op, "eq" | "ne" | "le" | "ge" | "lt" | "gt") {
+                    return Err(usage("Require an operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"."));
+                }
+                let value = words
+                    .get(i + 2)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| usage("Require a valid integer value to compare against."))?;
+                out.push(TableFilter::Data {
+                    name: w["data.".len()..].to_string(),
+                    op: op.to_string(),
+                    value,
+                });
+                i += 3;
+            }
+            _ => return Err(usage("Optional argument only supports \"data.<store_data_type>\" <operator> <value> and key <key>.")),
+        }
+    }
+    Ok(out)
+}
+
+fn show_stat(rest: &[&str]) -> Result<Command, ApiError> {
+    let format = format_flags(rest);
+    let positional: Vec<&str> = rest
+        .iter()
+        .copied()
+        .filter(|w| !matches!(*w, "typed" | "json" | "desc" | "up" | "no-maint"))
+        .collect();
+    let mut filter = StatFilter::default();
+    let positional = match positional.as_slice() {
+        ["domain", "proxy", tail @ ..] => tail.to_vec(),
+        ["domain", d, ..] => return Err(usage(&format!("Unknown domain '{d}'."))),
+        other => other.to_vec(),
+    };
+    match positional.as_slice() {
+        [] => {}
+        [px, ty, sid] => {
+            filter.proxy = Some((*px).to_string());
+            filter.types = ty
+                .parse()
+                .map_err(|_| usage("Require a valid integer value."))?;
+            filter.sid = Some(
+                sid.parse()
+                    .map_err(|_| usage("Require a valid integer value."))?,
+            );
+        }
+        _ => return Err(usage("Require <iid|proxy> <type> <sid> or none.")),
+    }
+    Ok(Command::ShowStat { format, filter })
+}
+
+fn force(word: Option<&str>, agent: bool) -> Result<HealthForce, ApiError> {
+    match word {
+        Some("up") => Ok(HealthForce::Up),
+        Some("down") => Ok(HealthForce::Down),
+        Some("stopping") if !agent => Ok(HealthForce::Stopping),
+        _ if agent => Err(usage("'set server <srv> agent' expects 'up' or 'down'.")),
+        _ => Err(usage(
+            "'set server <srv> health' expects 'up', 'stopping', or 'down'.",
+        )),
+    }
+}
+
+fn set_server(words: &[&str]) -> Result<Command, ApiError> {
+    let (backend, server) = be_srv(words.first().copied())?;
+    let arg = words.get(2).copied();
+    Ok(match words.get(1).copied() {
+        Some("state") => {
+            let state = match arg {
+                Some("ready") => ServerAdminState::Ready,
+                Some("drain") => ServerAdminState::Drain,
+                Some("maint") => ServerAdminState::Maint,
+                _ => {
+                    return Err(usage(
+                        "'set server <srv> state' expects 'ready', 'drain' and 'maint'.",
+                    ))
+                }
+            };
+            Command::SetServerState {
+                backend,
+                server,
+                state,
+            }
+        }
+        Some("weight") => Command::SetServerWeight {
+            backend,
+            server,
+            weight: weight(arg)?,
+        },
+        Some("health") => Command::SetServerHealth {
+            backend,
+            server,
+            force: force(arg, false)?,
+        },
+        Some("agent") => Command::SetServerAgent {
+            backend,
+            server,
+            force: force(arg, true)?,
+        },
+        Some("addr") => {
+            let addr = arg.and_then(|a| a.parse().ok()).ok_or_else(|| {
+                usage("set server <b>/<s> addr requires an address and optionally a port.")
+            })?;
+            let port = match (words.get(3).copied(), words.get(4)) {
+                (None, _) => None,
+                (Some("port"), Some(p)) => Some(p.parse().map_err(|_| usage("Invalid port."))?),
+                _ => {
+                    return Err(usage(
+                        "set server <b>/<s> addr requires an address and optionally a port.",
+                    ))
+                }
+            };
+            Command::SetServerAddr {
+                backend,
+                server,
+                addr,
+                port,
+            }
+        }
+        _ => {
+            return Err(usage(
+                "'set server <srv>' only supports 'agent', 'health', 'state', 'weight', 'addr'.",
+            ))
+        }
+    })
+}
+
+/// Parses one command (no `;`). `Err` carries the text the CLI prints.
+pub fn parse_command(cmd: &str) -> Result<Command, ApiError> {
+    let owned = split_words(cmd);
+    let w: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let unknown = || ApiError::UnknownCommand(cmd.trim().to_string());
+    let c = match w.as_slice() {
+        ["help", ..] => Command::Help,
+        ["prompt", ..] => Command::Prompt,
+        ["quit", ..] => Command::Quit,
+        ["show", "info", rest @ ..] => Command::ShowInfo {
+            format: format_flags(rest),
+        },
+        ["show", "stat", rest @ ..] => show_stat(rest)?,
+        ["show", "servers", "state", rest @ ..] => Command::ShowServersState {
+            backend: rest.first().map(|s| (*s).to_string()),
+        },
+        ["show", "backend", ..] => Command::ShowBackend,
+        ["show", "sess", rest @ ..] => Command::ShowSess {
+            target: rest.first().map(|s| (*s).to_string()),
+        },
+        ["show", "errors", rest @ ..] => {
+            let side = rest.iter().find(|w| matches!(**w, "request" | "response"));
+            let proxy = rest.iter().find(|w| !matches!(**w, "request" | "response"));
+            Command::ShowErrors {
+                proxy: proxy.map(|s| (*s).to_string()),
+                side: side.map(|s| (*s).to_string()),
+            }
+        }
+        ["show", "table"] => Command::ShowTable {
+            name: None,
+            filters: Vec::new(),
+        },
+        ["show", "table", name, rest @ ..] => Command::ShowTable {
+            name: Some((*name).to_string()),
+            filters: table_filters(rest)?,
+        },
+        ["clear", "table", name, rest @ ..] => Command::ClearTable {
+            name: (*name).to_string(),
+            filters: table_filters(rest)?,
+        },
+        ["clear", "table"] => return Err(usage("Optional table name expected")),
+        ["show", "env", rest @ ..] => Command::ShowEnv {
+            name: rest.first().map(|s| (*s).to_string()),
+        },
+        ["show", "activity", ..] => Command::ShowActivity,
+        ["disable", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::DisableServer { backend, server }
+        }
+        ["enable", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::EnableServer { backend, server }
+        }
+        ["disable", "health", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::DisableHealth { backend, server }
+        }
+        ["enable", "health", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::EnableHealth { backend, server }
+        }
+        ["disable", "agent", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::DisableAgent { backend, server }
+        }
+        ["enable", "agent", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::EnableAgent { backend, server }
+        }
+        ["disable", "frontend", rest @ ..]
+        | ["enable", "frontend", rest @ ..]
+        | ["shutdown", "frontend", rest @ ..] => {
+            let frontend = rest
+                .first()
+                .map(|s| (*s).to_string())
+                .ok_or_else(|| usage("A frontend name is expected."))?;
+            match w[0] {
+                "disable" => Command::DisableFrontend { frontend },
+                "enable" => Command::EnableFrontend { frontend },
+                _ => Command::ShutdownFrontend { frontend },
+            }
+        }
+        ["set", "server", rest @ ..] => set_server(rest)?,
+        ["set", "weight", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::SetServerWeight {
+                backend,
+                server,
+                weight: weight(rest.get(1).copied())?,
+            }
+        }
+        ["get", "weight", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::GetWeight { backend, server }
+        }
+        ["set", "maxconn", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::SetMaxconnServer {
+                backend,
+                server,
+                value: int(rest.get(1).copied())?,
+            }
+        }
+        ["set", "maxconn", "frontend", rest @ ..] => {
+            let frontend = rest
+                .first()
+                .map(|s| (*s).to_string())
+                .ok_or_else(|| usage("A frontend name is expected."))?;
+            Command::SetMaxconnFrontend {
+                frontend,
+                value: int(rest.get(1).copied())?,
+            }
+        }
+        ["set", "maxconn", "global", rest @ ..] => Command::SetMaxconnGlobal {
+            value: int(rest.first().copied())?,
+        },
+        ["set", "maxconn", ..] => {
+            return Err(usage(
+                "'set maxconn' only supports 'frontend', 'server', and 'global'.",
+            ))
+        }
+        ["set", "rate-limit", kind, rest @ ..] => {
+            let kind = match *kind {
+                "connections" => RateLimitKind::Connections,
+                "http-compression" => RateLimitKind::HttpCompression,
+                "sessions" => RateLimitKind::Sessions,
+                "ssl-sessions" => RateLimitKind::SslSessions,
+                _ => return Err(usage("'set rate-limit' only supports :\n  - 'connections global' to set the per-process maximum connection rate\n  - 'sessions global' to set the per-process maximum session rate\n  - 'ssl-sessions global' to set the per-process maximum SSL session rate\n  - 'http-compression global' to set the per-process maximum compression speed in kB/s.")),
+            };
+            if rest.first() != Some(&"global") {
+                return Err(usage("'set rate-limit' only supports 'global'."));
+            }
+            Command::SetRateLimit {
+                kind,
+                value: int(rest.get(1).copied())?,
+            }
+        }
+        ["shutdown", "sessions", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::ShutdownSessionsServer { backend, server }
+        }
+        ["shutdown", "session", id, ..] => Command::ShutdownSession {
+            id: (*id).to_string(),
+        },
+        ["add", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::AddServer {
+                backend,
+                server,
+                args: rest.iter().skip(1).map(|s| (*s).to_string()).collect(),
+            }
+        }
+        ["del", "server", rest @ ..] => {
+            let (backend, server) = be_srv(rest.first().copied())?;
+            Command::DelServer { backend, server }
+        }
+        _ => return Err(unknown()),
+    };
+    Ok(c)
+}
