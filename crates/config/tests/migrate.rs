@@ -464,5 +464,30 @@ mod props {
             prop_assert_eq!(&out, &want);
             prop_assert!(legacy_in(&out).is_empty());
         }
+
+        #[test]
+        fn any_mix_converges_in_one_pass(lines in prop::collection::vec((
+            prop::sample::select(vec![
+                "global", "defaults", "frontend f", "backend b", "listen l", "userlist u", "mode http", "mode tcp",
+                "nbproc", "contimeout", "clitimeout", "srvtimeout", "redispatch", "block", "redirect", "stats",
+                "option", "monitor-net", "appsession", "reqadd", "rspadd", "reqdel", "reqidel", "rspdel",
+                "reqrep", "reqirep", "rsprep", "reqdeny", "reqideny", "reqallow", "reqtarpit", "reqpass",
+                "reqsetbe", "rspdeny", "stick-table", "user",
+            ]),
+            prop::collection::vec(prop::sample::select(vec![
+                "5000", "uri/x", "forceclose", "httpchk", "GET", "/", "HTTP/1.1\\r\\nHost:\\ a", "10.0.0.0/8",
+                "S", "len", "5", "timeout", "1h", "prefix", "^Host:", "^Host:\\ (.*)", "Host:\\ \\1",
+                "X-A:\\ b", "^([^\\ :]*)\\ /a/(.*)", "\\1\\ /\\2", "if", "unless", "c", "!c", "bk",
+                "{", "}", "type", "ip", "size", "1k", "#", "'q w'",
+            ]), 0..6),
+        ), 0..14)) {
+            let text: String = lines.iter().map(|(k, a)| format!("  {k} {}\n", a.join(" "))).collect();
+            let Ok(out) = migrate(&text, "p.cfg", &MapEnv::new()) else { return Ok(()); };
+            let r = read_str("p.cfg", &out, &MapEnv::new());
+            prop_assert!(r.diagnostics.iter().all(|d| !d.is_error()), "{:?}\n{}", r.diagnostics, out);
+            let left: Vec<String> = legacy_findings(&r.lines).iter().map(ToString::to_string).collect();
+            prop_assert!(left.is_empty(), "{:?}\n{}", left, out);
+            prop_assert_eq!(run(&out), out);
+        }
     }
 }

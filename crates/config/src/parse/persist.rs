@@ -237,7 +237,7 @@ fn appsession_warning(a: &AppSession, span: &Span) -> Diagnostic {
     if a.prefix {
         hint.push_str(" ('prefix' has no modern equivalent: the cookie must be named exactly)");
     }
-    Diagnostic::warning(span, "'appsession' was removed in HAProxy 1.6; Fulcrum keeps its meaning (a stick table on the server's cookie)")
+    Diagnostic::warning(span, "'appsession' is not supported anymore since HAProxy 1.6; Fulcrum keeps its meaning (a stick table on the server's cookie)")
         .with_hint(hint)
 }
 
