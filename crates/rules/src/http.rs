@@ -99,6 +99,8 @@ pub enum Verdict {
     /// 401 with `WWW-Authenticate: Basic realm="…"`.
     Auth { realm: String },
     UseService(String),
+    /// 1.x `reqsetbe`: switch to this backend (before `use_backend`).
+    UseBackend(String),
 }
 
 #[derive(Clone, Debug)]

@@ -229,6 +229,7 @@ pub(crate) enum CLegacy {
     Allow(Regex),
     Tarpit(Regex),
     Pass,
+    SetBackend(Regex, String),
 }
 
 impl CLegacy {
@@ -247,6 +248,7 @@ impl CLegacy {
             LegacyOp::Allow { regex } => CLegacy::Allow(re(regex)?),
             LegacyOp::Tarpit { regex } => CLegacy::Tarpit(re(regex)?),
             LegacyOp::Pass { .. } => CLegacy::Pass,
+            LegacyOp::SetBackend { regex, backend } => CLegacy::SetBackend(re(regex)?, backend.clone()),
         })
     }
 
@@ -279,6 +281,8 @@ impl CLegacy {
             CLegacy::Deny(re) if !*allowed && any(t, re) => return Some(Verdict::Deny(Answer::Errorfile(deny_status))),
             CLegacy::Tarpit(re) if !*allowed && any(t, re) => return Some(Verdict::Tarpit(Answer::Errorfile(500))),
             CLegacy::Allow(re) if any(t, re) => *allowed = true,
+            CLegacy::SetBackend(re, be) if any(t, re) => return Some(Verdict::UseBackend(be.clone())),
+            CLegacy::SetBackend(..) => {}
             CLegacy::Deny(_) | CLegacy::Tarpit(_) | CLegacy::Allow(_) => {}
             CLegacy::Delete(re) => {
                 let lines = Self::lines(t);

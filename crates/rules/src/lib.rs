@@ -31,7 +31,8 @@ pub use error::RuleError;
 pub use fetch::Expr;
 pub use fmt::Template;
 pub use http::{
-    run_http_after_response, run_http_request, run_http_response, HttpRules, Response, Verdict,
+    run_http_after_response, run_http_request, run_http_response, Answer, HttpRules, Response,
+    Verdict,
 };
 pub use proxy::{compile_proxy, CompileEnv, CompiledProxy, ProxyInput, Routing};
 pub use tcp::{run_tcp, TcpRules, TcpVerdict};

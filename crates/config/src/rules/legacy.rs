@@ -26,6 +26,8 @@ pub enum LegacyOp {
     Tarpit { regex: String },
     /// `reqpass`: nothing happens if a line matches; later rules still run.
     Pass { regex: String },
+    /// `reqsetbe REGEX BACKEND`: use this backend if a line matches.
+    SetBackend { regex: String, backend: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,10 +49,10 @@ fn classify(keyword: &str) -> Option<(&'static str, bool, bool)> {
         Some(r) if r != "" => (r, true),
         _ => (rest, false),
     };
-    let op = ["add", "rep", "del", "deny", "allow", "tarpit", "pass"]
+    let op = ["add", "rep", "del", "deny", "allow", "tarpit", "pass", "setbe"]
         .into_iter()
         .find(|o| *o == rest)?;
-    if icase && op == "add" {
+    if (icase && op == "add") || (response && matches!(op, "allow" | "tarpit" | "pass" | "setbe")) {
         return None;
     }
     Some((op, response, icase))
@@ -67,6 +69,7 @@ fn modern(keyword: &str, op: &str, response: bool) -> String {
         "deny" => format!("{side} deny if {{ ... -m reg ... }}"),
         "allow" => "http-request allow".into(),
         "tarpit" => "http-request tarpit".into(),
+        "setbe" => "use_backend BACKEND if { ... -m reg ... }".into(),
         _ => format!("a {side} rule ('{keyword}' has no effect)"),
     }
 }
@@ -106,6 +109,10 @@ pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(Htt
                 "rep" => {
                     need(2)?;
                     LegacyOp::Replace { regex: before[0].clone(), replace: before[1].clone() }
+                }
+                "setbe" => {
+                    need(2)?;
+                    LegacyOp::SetBackend { regex: before[0].clone(), backend: before[1].clone() }
                 }
                 _ => {
                     need(1)?;
