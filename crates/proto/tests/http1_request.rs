@@ -108,6 +108,20 @@ fn expect_100_continue_is_detected() {
     let (h, _) =
         ok(b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 10\r\n\r\n");
     assert!(h.expect_continue);
+    let (h, _) = ok(b"PUT /f HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n");
+    assert!(
+        !h.expect_continue,
+        "HTTP/1.0 clients get no interim response"
+    );
+}
+
+#[test]
+fn empty_lines_before_the_request_line_are_skipped() {
+    let buf = b"\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    let (h, n) = ok(buf);
+    assert_eq!(n, buf.len());
+    assert_eq!(h.start_line.get(buf), b"GET /x HTTP/1.1\r\n");
+    assert_eq!(h.target_bytes(buf), b"/x");
 }
 
 #[test]

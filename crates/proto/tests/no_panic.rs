@@ -2,7 +2,7 @@
 //! panic, never claim bytes they were not given, and agree with themselves.
 
 use fulcrum_proto::http1::{rewrite_request, Edit};
-use fulcrum_proto::{parse_request, parse_response, Limits, Method, Parsed};
+use fulcrum_proto::{parse_request, parse_response, Error, Limits, Method, Parsed};
 use proptest::prelude::*;
 
 /// Bytes that look like heads often enough to reach deep states.
@@ -61,7 +61,13 @@ proptest! {
             let edits = [Edit::AddHeader { name: b"X-Fuzz", value: b"1" }];
             prop_assert_eq!(rewrite_request(&buf, &h, &edits, &mut out), Ok(true));
             let again = parse_request(&out, &limits);
-            prop_assert!(matches!(again, Ok(Parsed::Complete(_, m)) if m == out.len()), "{:?}", again);
+            let fine = match again {
+                Ok(Parsed::Complete(_, m)) => m == out.len(),
+                // The added line may cross tune.http.maxhdr or the size limit; nothing else.
+                Err(Error::TooManyHeaders | Error::HeadTooLarge { .. }) => true,
+                _ => false,
+            };
+            prop_assert!(fine, "{:?}", again);
         }
     }
 

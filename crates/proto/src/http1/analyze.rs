@@ -167,7 +167,8 @@ pub(super) fn finish_request(
         framing,
         connection: s.connection,
         upgrade: s.upgrade,
-        expect_continue: s.expect_continue,
+        // RFC 9110 §10.1.1: a server ignores 100-continue from HTTP/1.0 clients.
+        expect_continue: s.expect_continue && raw.version == Version::Http11,
         host: s.host,
         head_len: raw.head_len,
         must_close,

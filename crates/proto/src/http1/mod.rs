@@ -27,6 +27,9 @@ pub const DEFAULT_MAXREWRITE: usize = 1024;
 /// `tune.http.maxhdr` default: the most header lines a head may carry.
 pub const MAX_HEADERS: usize = 101;
 
+/// The interim response HAProxy sends for `Expect: 100-continue` before reading the body.
+pub const CONTINUE_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// Parser limits and relaxations, from the proxy's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
