@@ -24,10 +24,9 @@ impl Buf {
         let data = POOL
             .with(|p| {
                 let mut p = p.borrow_mut();
-                match p.iter().rposition(|b| b.len() == size) {
-                    Some(i) => Some(p.swap_remove(i)),
-                    None => None,
-                }
+                p.iter()
+                    .rposition(|b| b.len() == size)
+                    .map(|i| p.swap_remove(i))
             })
             .unwrap_or_else(|| vec![0; size]);
         Buf {
@@ -49,10 +48,6 @@ impl Buf {
         self.start == self.end
     }
 
-    pub fn capacity(&self) -> usize {
-        self.data.len()
-    }
-
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
         if self.start == self.end {
@@ -61,7 +56,8 @@ impl Buf {
         }
     }
 
-    /// Appends bytes; the caller checks room first (`room()`).
+    /// Appends bytes if they fit.
+    #[cfg(test)]
     pub fn push(&mut self, bytes: &[u8]) -> bool {
         self.compact_if_needed(bytes.len());
         if self.data.len() - self.end < bytes.len() {
@@ -72,6 +68,7 @@ impl Buf {
         true
     }
 
+    #[cfg(test)]
     pub fn is_full(&self) -> bool {
         self.len() == self.data.len()
     }

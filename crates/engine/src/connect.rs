@@ -20,6 +20,17 @@ pub(crate) enum ConnectError {
     Failed(io::Error),
 }
 
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::NoServer(NoServer::Unavailable) => f.write_str("no server available"),
+            ConnectError::NoServer(NoServer::QueueTimeout) => f.write_str("queue timeout"),
+            ConnectError::NoServer(NoServer::QueueFull) => f.write_str("queue full"),
+            ConnectError::Failed(e) => write!(f, "connect failed: {e}"),
+        }
+    }
+}
+
 /// The addresses of the client connection, for PROXY headers and source binds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientAddrs {

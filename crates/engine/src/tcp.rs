@@ -85,7 +85,7 @@ pub(crate) async fn read_proxy_header(
                         ));
                     }
                 }
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
         }
     };

@@ -1,9 +1,9 @@
 //! Streaming a message body from one side to the other through a bounded
 //! buffer: never more than `tune.bufsize` bytes in memory per direction.
 
-use super::chunked::Chunked;
-use super::head::Framing;
 use crate::buf::Buf;
+use fulcrum_proto::chunked::ChunkedDecoder;
+use fulcrum_proto::BodyFraming;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -12,45 +12,41 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 #[derive(Debug)]
 pub(crate) enum BodyError {
     /// The reading side failed, closed early or timed out.
-    Read(io::Error),
+    Read,
     /// The writing side failed or timed out.
-    Write(io::Error),
+    Write,
     /// Framing violation: 400 on requests, 502 on responses.
     Invalid,
 }
 
 /// Tracks where a body ends.
 pub(crate) struct BodyReader {
-    framing: Framing,
+    framing: BodyFraming,
     remaining: u64,
-    chunked: Chunked,
+    chunked: ChunkedDecoder,
     done: bool,
 }
 
 impl BodyReader {
-    pub(crate) fn new(framing: Framing, max_trailers: usize) -> Self {
+    pub(crate) fn new(framing: BodyFraming, max_line: usize) -> Self {
         BodyReader {
             framing,
-            remaining: if let Framing::Length(n) = framing {
+            remaining: if let BodyFraming::ContentLength(n) = framing {
                 n
             } else {
                 0
             },
-            chunked: Chunked::new(max_trailers),
-            done: matches!(framing, Framing::None),
+            chunked: ChunkedDecoder::with_limit(max_line),
+            done: matches!(framing, BodyFraming::None | BodyFraming::ContentLength(0)),
         }
-    }
-
-    pub(crate) fn is_done(&self) -> bool {
-        self.done
     }
 
     /// How many leading bytes of `avail` belong to the body.
     fn take(&mut self, avail: &[u8]) -> Result<usize, BodyError> {
         let n = match self.framing {
-            Framing::None => 0,
-            Framing::UntilClose => avail.len(),
-            Framing::Length(_) => {
+            BodyFraming::None => 0,
+            BodyFraming::CloseDelimited => avail.len(),
+            BodyFraming::ContentLength(_) => {
                 let n = usize::try_from(self.remaining)
                     .unwrap_or(usize::MAX)
                     .min(avail.len());
@@ -58,10 +54,10 @@ impl BodyReader {
                 self.done = self.remaining == 0;
                 n
             }
-            Framing::Chunked => {
-                let n = self.chunked.feed(avail).map_err(|_| BodyError::Invalid)?;
-                self.done = self.chunked.is_done();
-                n
+            BodyFraming::Chunked => {
+                let p = self.chunked.feed(avail).map_err(|_| BodyError::Invalid)?;
+                self.done = p.done;
+                p.consumed
             }
         };
         Ok(n)
@@ -107,12 +103,12 @@ where
             prefix.extend_from_slice(&buf.readable()[..n]);
             with_timeout(write_timeout, w.write_all(prefix))
                 .await
-                .map_err(BodyError::Write)?;
+                .map_err(|_| BodyError::Write)?;
             prefix.clear();
         } else if n > 0 {
             with_timeout(write_timeout, w.write_all(&buf.readable()[..n]))
                 .await
-                .map_err(BodyError::Write)?;
+                .map_err(|_| BodyError::Write)?;
         }
         buf.consume(n);
         if body.done {
@@ -120,16 +116,13 @@ where
         }
         let got = with_timeout(read_timeout, buf.fill_from(r))
             .await
-            .map_err(BodyError::Read)?;
+            .map_err(|_| BodyError::Read)?;
         if got == 0 {
-            if body.framing == Framing::UntilClose {
+            if body.framing == BodyFraming::CloseDelimited {
                 body.done = true;
                 return Ok(());
             }
-            return Err(BodyError::Read(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "end of stream inside a body",
-            )));
+            return Err(BodyError::Read);
         }
     }
 }

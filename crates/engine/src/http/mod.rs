@@ -1,11 +1,10 @@
 //! `mode http` (HTTP/1.0 and 1.1). A client connection is a [`session`] looping
 //! over transactions: reading head → connecting → streaming both ways → either
-//! the next request (keep-alive), a tunnel (after `101`), or closing.
+//! the next request (keep-alive), a tunnel (after `101`), or closing. Heads,
+//! framing and chunked validation come from fulcrum-proto.
 
 mod body;
-mod chunked;
-pub mod errors;
-mod head;
+mod errors;
 mod pool;
 mod session;
 mod txn;

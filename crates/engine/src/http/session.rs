@@ -2,11 +2,11 @@
 //! right timeout, hands it to a transaction, and keeps the server connection
 //! for the next request when the connection mode allows it.
 
-use super::head::{self, Head, Invalid};
 use super::{errors, pool, txn};
 use crate::buf::Buf;
 use crate::connect::ClientAddrs;
 use crate::runtime::{Backend, Bind, Frontend, Runtime};
+use fulcrum_proto::{Limits, Parsed, RequestHead, Side};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,7 +31,9 @@ pub(crate) struct Session<'a> {
     pub client: TcpStream,
     pub cbuf: Buf,
     pub addrs: ClientAddrs,
-    pub head: Head,
+    /// The request being served; offsets into `cbuf`.
+    pub req: Option<RequestHead>,
+    pub limits: Limits,
     pub requests: u64,
     pub srv: Option<SrvConn>,
 }
@@ -67,7 +69,8 @@ pub(crate) async fn serve(
         client,
         cbuf,
         addrs,
-        head: Head::default(),
+        req: None,
+        limits: Limits::from_tune(rt.tune.bufsize, rt.tune.maxrewrite, false),
         requests: 0,
         srv: None,
     };
@@ -119,16 +122,15 @@ impl Session<'_> {
         if started && !first {
             deadline = request_t.map(|d| Instant::now() + d);
         }
-        let max_head = self.rt.tune.max_head();
         loop {
             if !self.cbuf.is_empty() {
-                let avail = self.cbuf.readable();
-                let avail = &avail[..avail.len().min(max_head)];
-                match head::parse_request(avail, &mut self.head) {
-                    Ok(Some(())) => return HeadWait::Ready,
-                    Ok(None) if avail.len() >= max_head => return HeadWait::Fail(400),
-                    Ok(None) => {}
-                    Err(Invalid::TooManyHeaders) | Err(_) => return HeadWait::Fail(400),
+                match fulcrum_proto::parse_request(self.cbuf.readable(), &self.limits) {
+                    Ok(Parsed::Complete(h, _)) => {
+                        self.req = Some(h);
+                        return HeadWait::Ready;
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(e) => return HeadWait::Fail(e.status(Side::Request)),
                 }
             }
             let read = self.cbuf.fill_from(&mut self.client);
@@ -170,7 +172,7 @@ impl Session<'_> {
     /// instead of getting a reset.
     pub(crate) async fn send_error(&mut self, code: u16, be: Option<&Backend>) -> io::Result<()> {
         let page = errors::page(code, be.map(|b| &b.errors), &self.fe.errors);
-        let w = body_timeout(self.fe.timeouts.client, self.client.write_all(&page)).await;
+        let w = body_timeout(self.fe.timeouts.client, self.client.write_all(page)).await;
         let _ = self.client.shutdown().await;
         if w.is_ok() {
             let mut sink = [0u8; 4096];

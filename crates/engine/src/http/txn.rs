@@ -3,14 +3,15 @@
 //! `100-continue` and early answers work) → keep-alive, tunnel or close.
 
 use super::body::{self, BodyError, BodyReader};
-use super::head::{self, Framing, Head};
 use super::pool;
 use super::session::{Session, SrvConn};
 use crate::buf::Buf;
-use crate::connect::{self, ConnectError};
+use crate::connect;
 use crate::runtime::{ConnMode, HttpReuse, Server};
 use crate::tcp::min_opt;
 use crate::tunnel::{self, TunnelTimeouts};
+use fulcrum_proto::http1::Edit;
+use fulcrum_proto::{BodyFraming, Limits, Method, Parsed, RequestHead, Version};
 use std::io;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -26,13 +27,13 @@ pub(crate) enum Next {
 /// Facts about the request the response side needs.
 struct Params {
     mode: ConnMode,
-    is_head: bool,
+    method: Method,
     upgrade: bool,
     client_keep: bool,
-    client_minor: u8,
+    client_http10: bool,
     client_t: Option<Duration>,
     server_t: Option<Duration>,
-    max_head: usize,
+    limits: Limits,
 }
 
 struct RespOutcome {
@@ -53,25 +54,28 @@ enum RespError {
 pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     let (rt, fe) = (s.rt, s.fe);
     let be = &rt.backends[bi];
-    let buf = s.cbuf.readable();
-    let Ok(framing) = s.head.request_framing(buf) else {
-        return Ok(Next::Error(400));
+    let Some(req) = s.req.take() else {
+        return Ok(Next::Error(500));
     };
+    let framing = req.framing;
     let mode = fe.http.conn_mode.max(be.http.conn_mode);
     let pretend = fe.http.pretend_keepalive || be.http.pretend_keepalive;
     let p = Params {
         mode,
-        is_head: s.head.method(buf) == b"HEAD",
-        upgrade: s.head.is_upgrade(buf),
-        client_keep: s.head.wants_keep_alive(buf),
-        client_minor: s.head.minor,
+        method: req.method,
+        upgrade: req.wants_upgrade(),
+        client_keep: req.keep_alive(),
+        client_http10: req.version == Version::Http10,
         client_t: fe.timeouts.client,
         server_t: be.timeouts.server,
-        max_head: rt.tune.max_head(),
+        limits: s.limits,
     };
-    let mut req_out = Vec::with_capacity(s.head.len + 64);
-    build_request(s, bi, &p, pretend, &mut req_out);
-    s.cbuf.consume(s.head.len);
+    let mut req_out = Vec::with_capacity(req.head_len + 64);
+    if build_request(s, &req, bi, &p, pretend, &mut req_out).is_err() {
+        return Ok(Next::Error(500));
+    }
+    s.cbuf.consume(req.head_len);
+    drop(req);
 
     let mut retried = false;
     loop {
@@ -102,18 +106,18 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         };
         let conn = match connect::connect(be, s.addrs, None, &mut reuse).await {
             Ok(c) => c,
-            Err(ConnectError::NoServer(_)) | Err(ConnectError::Failed(_)) => {
-                return Ok(Next::Error(503))
+            Err(e) => {
+                tracing::debug!("backend '{}': {e}", be.name);
+                return Ok(Next::Error(503));
             }
         };
-        drop(reuse);
         if let Some(c) = own.take() {
             if !c.private {
                 pool::put(c.addr, c.stream, c.uses > 1);
             }
         }
         let mut stream = conn.stream;
-        let can_replay = conn.reused && framing == Framing::None;
+        let can_replay = conn.reused && framing == BodyFraming::None;
         let saved = can_replay.then(|| req_out.clone());
         let mut sbuf = Buf::take(rt.tune.bufsize);
         let mut resp_out = Vec::with_capacity(512);
@@ -186,35 +190,51 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
 
 /// Writes the request head for the server: bytes as received, `Connection`
 /// adjusted to the connection mode, forwarding headers added.
-fn build_request(s: &Session<'_>, bi: usize, p: &Params, pretend: bool, out: &mut Vec<u8>) {
+fn build_request(
+    s: &Session<'_>,
+    req: &RequestHead,
+    bi: usize,
+    p: &Params,
+    pretend: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), fulcrum_proto::Error> {
     let (fe, be) = (s.fe, &s.rt.backends[bi]);
     let buf = s.cbuf.readable();
-    let mut adds: Vec<(&str, String)> = Vec::new();
-    let close_server = p.mode != ConnMode::KeepAlive && !pretend && !p.upgrade;
-    if close_server {
-        adds.push(("Connection", "close".into()));
-    }
+    let mut values: Vec<(&[u8], String)> = Vec::new();
     if let Some(ff) = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref()) {
         let ip = s.addrs.src.ip();
         let excluded = ff.except.is_some_and(|n| n.contains(ip));
-        if !excluded && !(ff.if_none && s.head.has(buf, &ff.header)) {
-            adds.push((ff.header.as_str(), ip_text(ip)));
+        let present = ff.if_none && req.headers_in(buf).contains(ff.header.as_bytes());
+        if !excluded && !present {
+            values.push((ff.header.as_bytes(), ip_text(ip)));
         }
     }
     if let Some(ot) = be.http.originalto.as_ref().or(fe.http.originalto.as_ref()) {
         let ip = s.addrs.dst.ip();
         if !ot.except.is_some_and(|n| n.contains(ip)) {
-            adds.push((ot.header.as_str(), ip_text(ip)));
+            values.push((ot.header.as_bytes(), ip_text(ip)));
         }
     }
-    let adds: Vec<(&str, &str)> = adds.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    head::rewrite(
-        out,
-        buf,
-        &s.head,
-        |n| close_server && n.eq_ignore_ascii_case(b"connection"),
-        &adds,
-    );
+    let mut edits: Vec<Edit<'_>> = Vec::with_capacity(values.len() + 2);
+    if p.mode != ConnMode::KeepAlive && !pretend && !p.upgrade {
+        edits.push(Edit::DelHeader {
+            name: b"connection",
+        });
+        edits.push(Edit::AddHeader {
+            name: b"Connection",
+            value: b"close",
+        });
+    }
+    for (n, v) in &values {
+        edits.push(Edit::AddHeader {
+            name: n,
+            value: v.as_bytes(),
+        });
+    }
+    if !fulcrum_proto::http1::rewrite_request(buf, req, &edits, out)? {
+        out.extend_from_slice(&buf[..req.head_len]);
+    }
+    Ok(())
 }
 
 fn ip_text(ip: std::net::IpAddr) -> String {
@@ -233,7 +253,7 @@ async fn exchange(
     sbuf: &mut Buf,
     req_out: &mut Vec<u8>,
     resp_out: &mut Vec<u8>,
-    framing: Framing,
+    framing: BodyFraming,
     p: &Params,
 ) -> (
     Option<Result<(), BodyError>>,
@@ -250,7 +270,7 @@ async fn exchange(
         )
         .await
     };
-    let resp = response(&mut sr, sbuf, &mut cw, &mut s.head, resp_out, p);
+    let resp = response(&mut sr, sbuf, &mut cw, resp_out, p);
     tokio::pin!(req);
     tokio::pin!(resp);
     let mut req_res = None;
@@ -259,7 +279,7 @@ async fn exchange(
             r = &mut req, if req_res.is_none() => {
                 match r {
                     // The client left or sent a bad body: nothing more to do.
-                    Err(BodyError::Read(_)) => return (Some(r), Err(RespError::Aborted)),
+                    Err(BodyError::Read) => return (Some(r), Err(RespError::Aborted)),
                     Err(BodyError::Invalid) => return (Some(r), Err(RespError::Invalid)),
                     // The server may have answered early; keep reading its response.
                     _ => req_res = Some(r),
@@ -274,16 +294,14 @@ async fn response(
     sr: &mut tokio::net::tcp::ReadHalf<'_>,
     sbuf: &mut Buf,
     cw: &mut tokio::net::tcp::WriteHalf<'_>,
-    rhead: &mut Head,
     out: &mut Vec<u8>,
     p: &Params,
 ) -> Result<RespOutcome, RespError> {
-    loop {
-        loop {
-            match head::parse_response(sbuf.readable(), rhead) {
-                Ok(Some(())) => break,
-                Ok(None) if sbuf.len() >= p.max_head => return Err(RespError::Invalid),
-                Ok(None) => {}
+    let head = loop {
+        let head = loop {
+            match fulcrum_proto::parse_response(sbuf.readable(), p.method, &p.limits) {
+                Ok(Parsed::Complete(h, _)) => break h,
+                Ok(Parsed::Partial) => {}
                 Err(_) => return Err(RespError::Invalid),
             }
             match body::with_timeout(p.server_t, sbuf.fill_from(sr)).await {
@@ -292,54 +310,54 @@ async fn response(
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(RespError::Timeout),
                 Err(_) => return Err(RespError::ServerGone),
             }
-        }
-        if (100..200).contains(&rhead.status) && rhead.status != 101 {
+        };
+        if head.is_interim() {
             // Interim responses (100 Continue) go to the client as they are.
-            let len = rhead.len;
+            let len = head.head_len;
             body::with_timeout(p.client_t, cw.write_all(&sbuf.readable()[..len]))
                 .await
                 .map_err(|_| RespError::Aborted)?;
             sbuf.consume(len);
             continue;
         }
-        break;
-    }
+        break head;
+    };
     let buf = sbuf.readable();
-    let upgraded = rhead.status == 101;
-    if upgraded && !p.upgrade {
+    let upgraded = head.tunnel;
+    if head.status == 101 && !p.upgrade {
         return Err(RespError::Invalid);
     }
-    let framing = if upgraded {
-        Framing::None
-    } else {
-        let method: &[u8] = if p.is_head { b"HEAD" } else { b"GET" };
-        rhead
-            .response_framing(buf, method)
-            .map_err(|_| RespError::Invalid)?
-    };
-    let server_keep = p.mode == ConnMode::KeepAlive
+    let framing = head.framing;
+    let server_keep = p.mode == ConnMode::KeepAlive && !upgraded && head.keep_alive();
+    let client_keep = p.client_keep
+        && p.mode != ConnMode::Close
         && !upgraded
-        && framing != Framing::UntilClose
-        && rhead.wants_keep_alive(buf);
-    let client_keep =
-        p.client_keep && p.mode != ConnMode::Close && !upgraded && framing != Framing::UntilClose;
-    let srv_close = rhead.has_token(buf, "connection", "close");
-    let touch = !upgraded && (!client_keep || p.client_minor == 0 || srv_close);
-    let add: &[(&str, &str)] = match (touch, client_keep) {
-        (false, _) => &[],
-        (true, false) => &[("Connection", "close")],
-        (true, true) if p.client_minor == 0 => &[("Connection", "keep-alive")],
-        (true, true) => &[],
-    };
-    head::rewrite(
-        out,
-        buf,
-        rhead,
-        |n| touch && n.eq_ignore_ascii_case(b"connection"),
-        add,
-    );
-    sbuf.consume(rhead.len);
-    let mut body = BodyReader::new(framing, p.max_head);
+        && framing != BodyFraming::CloseDelimited;
+    let touch = !upgraded && (!client_keep || p.client_http10 || head.connection.close);
+    let mut edits: Vec<Edit<'_>> = Vec::new();
+    if touch {
+        edits.push(Edit::DelHeader {
+            name: b"connection",
+        });
+        if !client_keep {
+            edits.push(Edit::AddHeader {
+                name: b"Connection",
+                value: b"close",
+            });
+        } else if p.client_http10 {
+            edits.push(Edit::AddHeader {
+                name: b"Connection",
+                value: b"keep-alive",
+            });
+        }
+    }
+    match fulcrum_proto::http1::rewrite_response(buf, &head, &edits, out) {
+        Ok(true) => {}
+        Ok(false) => out.extend_from_slice(&buf[..head.head_len]),
+        Err(_) => return Err(RespError::Invalid),
+    }
+    sbuf.consume(head.head_len);
+    let mut body = BodyReader::new(framing, p.limits.max_head);
     match body::forward(sr, sbuf, cw, &mut body, out, p.server_t, p.client_t).await {
         Ok(()) => Ok(RespOutcome {
             server_keep,
