@@ -231,7 +231,13 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
     let mut i = 1;
     while let Some(w) = words.get(i) {
         i += 1;
-        match w.as_str() {
+        let mut w = w.as_str();
+        // `!name` and `!{` are accepted like `! name` and `! {`.
+        while w.len() > 1 && w.starts_with('!') {
+            negated = !negated;
+            w = &w[1..];
+        }
+        match w {
             "!" => negated = !negated,
             "||" | "or" => {
                 if negated || groups.last().is_none_or_empty() {
@@ -252,14 +258,6 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
             }
             "}" => return Err(Diagnostic::alert(span, "'}' without '{'")),
             name => {
-                let mut name = name;
-                while let Some(rest) = name.strip_prefix('!') {
-                    negated = !negated;
-                    name = rest;
-                }
-                if name.is_empty() {
-                    continue;
-                }
                 push_term(&mut groups, &mut negated, AclRef::Named(name.to_string()));
             }
         }
