@@ -446,9 +446,9 @@ fn server_option_errors_and_notices() {
     let (_, d) = server("port 70000");
     assert!(only_error(&d).contains("between 1 and 65535"));
     let (_, d) = server("on-error explode");
-    assert!(only_error(&d).contains("write 'on-error fastinter'"));
+    assert!(only_error(&d).contains("'on-error' does not accept 'explode' (write one of: fastinter, fail-check, sudden-death, mark-down)"));
     let (_, d) = server("observe layer5");
-    assert!(only_error(&d).contains("'observe layer4'"));
+    assert!(only_error(&d).contains("write one of: layer4, layer7"));
     let (_, d) = server("inter 0");
     assert!(only_error(&d).contains("greater than zero"));
     let (s, d) = server("check-ssl check-sni example.com");
@@ -552,4 +552,24 @@ fn rules_without_their_option_are_ignored_with_a_warning() {
     let mut d = Diagnostics::default();
     finish_proxy(&s, "bk", &span(), &mut d);
     assert!(d.items.is_empty());
+}
+
+#[test]
+fn keyword_enums_round_trip() {
+    for k in InitState::KEYWORDS {
+        assert_eq!(InitState::from_keyword(k).map(InitState::keyword), Some(*k));
+    }
+    for k in OnError::KEYWORDS {
+        assert_eq!(OnError::from_keyword(k).map(OnError::keyword), Some(*k));
+    }
+    for k in Observe::KEYWORDS.iter().chain(HeaderMatchMethod::KEYWORDS) {
+        let ok = Observe::from_keyword(k).map(Observe::keyword) == Some(*k)
+            || HeaderMatchMethod::from_keyword(k).map(HeaderMatchMethod::keyword) == Some(*k);
+        assert!(ok, "{k}");
+    }
+    assert_eq!(
+        OnError::from_keyword("Fail-Check"),
+        None,
+        "keywords are case-sensitive"
+    );
 }

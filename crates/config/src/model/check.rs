@@ -5,6 +5,26 @@
 
 use std::time::Duration;
 
+/// An enum whose variants are spelled as configuration keywords: `from_keyword`,
+/// `keyword` and the list of `KEYWORDS`, from one table.
+macro_rules! keyword_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $kw:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            pub const KEYWORDS: &'static [&'static str] = &[$($kw),+];
+            pub fn from_keyword(word: &str) -> Option<Self> {
+                match word { $($kw => Some(Self::$v),)+ _ => None }
+            }
+            pub fn keyword(self) -> &'static str {
+                match self { $(Self::$v => $kw),+ }
+            }
+        }
+    };
+}
+pub(crate) use keyword_enum;
+
 /// HAProxy's `inter` when nothing sets it.
 pub const DEFAULT_INTER: Duration = Duration::from_millis(2000);
 /// HAProxy's `rise` when nothing sets it.
@@ -198,14 +218,9 @@ pub struct HeaderPattern {
     pub pattern: String,
 }
 
-/// `-m str|beg|end|sub|reg` (`str` by default).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeaderMatchMethod {
-    Str,
-    Beg,
-    End,
-    Sub,
-    Reg,
+keyword_enum! {
+    /// `-m str|beg|end|sub|reg` (`str` by default).
+    HeaderMatchMethod { Str = "str", Beg = "beg", End = "end", Sub = "sub", Reg = "reg" }
 }
 
 impl ExpectMatch {
@@ -255,13 +270,9 @@ pub struct AgentCheck {
     pub addr: Option<String>,
 }
 
-/// `init-state fully-up|up|down|fully-down`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InitState {
-    FullyUp,
-    Up,
-    Down,
-    FullyDown,
+keyword_enum! {
+    /// `init-state fully-up|up|down|fully-down`.
+    InitState { FullyUp = "fully-up", Up = "up", Down = "down", FullyDown = "fully-down" }
 }
 
 /// `track [BACKEND/]SERVER`; `backend` `None` = the current backend.
@@ -271,20 +282,14 @@ pub struct TrackTarget {
     pub server: String,
 }
 
-/// `observe layer4|layer7`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Observe {
-    Layer4,
-    Layer7,
+keyword_enum! {
+    /// `observe layer4|layer7`.
+    Observe { Layer4 = "layer4", Layer7 = "layer7" }
 }
 
-/// `on-error fastinter|fail-check|sudden-death|mark-down`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnError {
-    FastInter,
-    FailCheck,
-    SuddenDeath,
-    MarkDown,
+keyword_enum! {
+    /// `on-error fastinter|fail-check|sudden-death|mark-down`.
+    OnError { FastInter = "fastinter", FailCheck = "fail-check", SuddenDeath = "sudden-death", MarkDown = "mark-down" }
 }
 
 impl ServerCheck {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diag::Span;
+use crate::model::check::keyword_enum;
 use crate::model::persist::StickTable;
 
 /// One of the extra sections, as its keyword names it.
@@ -180,15 +181,9 @@ pub struct Nameserver {
     pub span: Span,
 }
 
-/// `hold nx|other|refused|timeout|valid|obsolete`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HoldStatus {
-    Nx,
-    Other,
-    Refused,
-    Timeout,
-    Valid,
-    Obsolete,
+keyword_enum! {
+    /// `hold nx|other|refused|timeout|valid|obsolete`.
+    HoldStatus { Nx = "nx", Other = "other", Refused = "refused", Timeout = "timeout", Valid = "valid", Obsolete = "obsolete" }
 }
 
 /// `mailers NAME`: SMTP servers for `email-alert`.
@@ -243,16 +238,12 @@ pub struct Ring {
     pub servers: Vec<Peer>,
 }
 
-/// `format rfc3164|rfc5424|short|priority|timed|iso|raw`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RingFormat {
-    Rfc3164,
-    Rfc5424,
-    Short,
-    Priority,
-    Timed,
-    Iso,
-    Raw,
+keyword_enum! {
+    /// `format rfc3164|rfc5424|short|priority|timed|iso|raw`.
+    RingFormat {
+        Rfc3164 = "rfc3164", Rfc5424 = "rfc5424", Short = "short", Priority = "priority",
+        Timed = "timed", Iso = "iso", Raw = "raw",
+    }
 }
 
 /// `program NAME`: an external program HAProxy's master process would run.

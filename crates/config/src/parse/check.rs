@@ -687,14 +687,10 @@ fn expect_header(full: bool, args: &[String], span: &Span) -> Result<ExpectMatch
         let mut method = M::Str;
         i += 1;
         if args.get(i).map(String::as_str) == Some("-m") {
-            method = match args.get(i + 1).map(String::as_str) {
-                Some("str") => M::Str,
-                Some("beg") => M::Beg,
-                Some("end") => M::End,
-                Some("sub") => M::Sub,
-                Some("reg") => M::Reg,
-                _ => return Err(usage()),
-            };
+            method = args
+                .get(i + 1)
+                .and_then(|m| M::from_keyword(m))
+                .ok_or_else(usage)?;
             i += 2;
         }
         let pattern = args.get(i).ok_or_else(usage)?.clone();
@@ -813,13 +809,12 @@ fn server_value(kw: &str, v: &str, s: &mut ServerCheck) -> Result<(), String> {
         "agent-send" => s.agent.send = Some(v.to_string()),
         "check-sni" => s.sni = Some(v.to_string()),
         "init-state" => {
-            s.init_state = Some(match v {
-                "fully-up" => InitState::FullyUp,
-                "up" => InitState::Up,
-                "down" => InitState::Down,
-                "fully-down" => InitState::FullyDown,
-                _ => return Err(format!("'init-state' does not accept '{v}'")),
-            })
+            s.init_state = Some(keyword(
+                kw,
+                v,
+                InitState::from_keyword,
+                InitState::KEYWORDS,
+            )?)
         }
         "track" => {
             let (backend, server) = match v.split_once('/') {
@@ -839,25 +834,21 @@ fn server_value(kw: &str, v: &str, s: &mut ServerCheck) -> Result<(), String> {
             s.shutdown_backup_sessions_on_up = Some(true)
         }
         "on-marked-down" | "on-marked-up" => return Err(format!("'{kw}' does not accept '{v}'")),
-        "observe" => {
-            s.observe = Some(match v {
-                "layer4" => Observe::Layer4,
-                "layer7" => Observe::Layer7,
-                _ => return Err(format!("'observe' does not accept '{v}'")),
-            })
-        }
-        "on-error" => {
-            s.on_error = Some(match v {
-                "fastinter" => OnError::FastInter,
-                "fail-check" => OnError::FailCheck,
-                "sudden-death" => OnError::SuddenDeath,
-                "mark-down" => OnError::MarkDown,
-                _ => return Err(format!("'on-error' does not accept '{v}'")),
-            })
-        }
+        "observe" => s.observe = Some(keyword(kw, v, Observe::from_keyword, Observe::KEYWORDS)?),
+        "on-error" => s.on_error = Some(keyword(kw, v, OnError::from_keyword, OnError::KEYWORDS)?),
         _ => return Err(format!("unknown server option '{kw}'")),
     }
     Ok(())
+}
+
+/// A value that must be one of an enum's keywords.
+fn keyword<T>(kw: &str, v: &str, parse: fn(&str) -> Option<T>, all: &[&str]) -> Result<T, String> {
+    parse(v).ok_or_else(|| {
+        format!(
+            "'{kw}' does not accept '{v}' (write one of: {})",
+            all.join(", ")
+        )
+    })
 }
 
 fn server_hint(kw: &str) -> Option<&'static str> {
@@ -865,11 +856,8 @@ fn server_hint(kw: &str) -> Option<&'static str> {
         "inter" | "fastinter" | "downinter" | "agent-inter" | "slowstart" => {
             "write a time such as '2s' or '500ms'"
         }
-        "init-state" => "write 'init-state fully-up', 'up', 'down' or 'fully-down'",
         "on-marked-down" => "write 'on-marked-down shutdown-sessions'",
         "on-marked-up" => "write 'on-marked-up shutdown-backup-sessions'",
-        "observe" => "write 'observe layer4' or 'observe layer7'",
-        "on-error" => "write 'on-error fastinter', 'fail-check', 'sudden-death' or 'mark-down'",
         "track" => "write 'track SERVER' or 'track BACKEND/SERVER'",
         _ => return None,
     })

@@ -523,19 +523,18 @@ fn resolvers(r: &mut Resolvers, kw: &str, args: &[String], span: &Span) -> LineR
             }
         },
         "hold" => {
-            let st = match args.first().map(String::as_str) {
-                Some("nx") => HoldStatus::Nx,
-                Some("other") => HoldStatus::Other,
-                Some("refused") => HoldStatus::Refused,
-                Some("timeout") => HoldStatus::Timeout,
-                Some("valid") => HoldStatus::Valid,
-                Some("obsolete") => HoldStatus::Obsolete,
-                _ => return Err(alert(
-                    span,
-                    "'hold' expects nx, other, refused, timeout, valid or obsolete, then a time"
-                        .into(),
-                )),
-            };
+            let st = args
+                .first()
+                .and_then(|w| HoldStatus::from_keyword(w))
+                .ok_or_else(|| {
+                    alert(
+                        span,
+                        format!(
+                            "'hold' expects one of {}, then a time",
+                            HoldStatus::KEYWORDS.join(", ")
+                        ),
+                    )
+                })?;
             r.hold.push((st, time_arg(args, 1, "hold", span)?));
         }
         "accepted_payload_size" => {
@@ -606,23 +605,13 @@ fn ring(r: &mut Ring, kw: &str, args: &[String], span: &Span) -> LineResult {
     match kw {
         "description" => r.description = Some(args.join(" ")),
         "format" => {
-            r.format = Some(match arg(args, 0, kw, "a format", span)? {
-                "rfc3164" => RingFormat::Rfc3164,
-                "rfc5424" => RingFormat::Rfc5424,
-                "short" => RingFormat::Short,
-                "priority" => RingFormat::Priority,
-                "timed" => RingFormat::Timed,
-                "iso" => RingFormat::Iso,
-                "raw" => RingFormat::Raw,
-                other => {
-                    return Err(LineError::Diag(
-                        Diagnostic::alert(span, format!("'format': unknown ring format '{other}'"))
-                            .with_hint(
-                                "formats are rfc3164, rfc5424, short, priority, timed, iso, raw",
-                            ),
-                    ))
-                }
-            })
+            let f = arg(args, 0, kw, "a format", span)?;
+            r.format = Some(RingFormat::from_keyword(f).ok_or_else(|| {
+                LineError::Diag(
+                    Diagnostic::alert(span, format!("'format': unknown ring format '{f}'"))
+                        .with_hint(format!("formats are {}", RingFormat::KEYWORDS.join(", "))),
+                )
+            })?);
         }
         "maxlen" => {
             let v = arg(args, 0, kw, "a length", span)?;
