@@ -281,3 +281,17 @@ fn split_line_reads_one_line_like_the_reader() {
         Err("unmatched quote ' at position 3; close it with ' on the same line, or write \\' for a literal '".into())
     );
 }
+
+#[test]
+fn a_carriage_return_inside_a_line_ends_it_with_a_warning() {
+    // Old Mac line endings: HAProxy would silently read only the first line.
+    let r = read("global\r  maxconn 10\r");
+    assert_eq!(r.lines.len(), 1);
+    assert_eq!(r.lines[0].words, ["global"]);
+    assert_eq!(r.diagnostics.len(), 1);
+    assert_eq!(r.diagnostics[0].level, Level::Warning);
+    assert_eq!(
+        r.diagnostics[0].message,
+        "a carriage return (CR) at position 7 ends the line: the rest of it is ignored"
+    );
+}

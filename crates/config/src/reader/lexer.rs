@@ -120,7 +120,10 @@ impl Lexer<'_, '_> {
             let in_sq = matches!(quote, Some((_, b'\'')));
             match c {
                 // HAProxy ends the line at NUL or CR wherever they are, even inside quotes.
-                0 | b'\r' | b'\n' => break,
+                0 | b'\r' | b'\n' => {
+                    self.warn_if_cut(c);
+                    break;
+                }
                 b'#' if quote.is_none() && self.ctx.comments => break,
                 b'"' if !in_sq => {
                     quote = if in_dq { None } else { Some((self.i, c)) };
@@ -335,6 +338,27 @@ impl Lexer<'_, '_> {
                 self.cur.push(c);
             }
         }
+    }
+
+    /// Text after a NUL or CR in the middle of a line is silently lost in HAProxy; say so.
+    fn warn_if_cut(&mut self, c: u8) {
+        let rest = &self.b[self.i + 1..];
+        if c == b'\n' || rest.iter().all(|&b| is_blank(b)) {
+            return;
+        }
+        let what = if c == 0 {
+            "a NUL byte"
+        } else {
+            "a carriage return (CR)"
+        };
+        self.notes.push(Note {
+            level: Level::Warning,
+            message: format!(
+                "{what} {} ends the line: the rest of it is ignored",
+                at(self.i)
+            ),
+            hint: Some("end lines with LF or CRLF; inside a word, write '\\r' for a CR".into()),
+        });
     }
 
     fn warn_unquoted_variable(&mut self) {
