@@ -158,3 +158,32 @@ fn prometheus_names_labels_and_histograms() {
         .count();
     assert_eq!(types, 1);
 }
+
+#[test]
+fn response_format_follows_the_suffix() {
+    use fulcrum_observe::stats::html::render_response;
+    let opts = PageOptions {
+        uri: "/s".into(),
+        scope: vec!["www".into()],
+        ..PageOptions::default()
+    };
+    let (ct, body) = render_response(
+        &info(),
+        &sample_proxies(),
+        &opts,
+        &PageRequest::parse(";csv"),
+    );
+    assert_eq!(ct, "text/plain");
+    assert!(body.starts_with("# pxname,"));
+    assert_eq!(body.lines().count(), 2, "scope keeps only 'www': {body}");
+    let (ct, body) = render_response(
+        &info(),
+        &sample_proxies(),
+        &opts,
+        &PageRequest::parse(";json"),
+    );
+    assert_eq!(ct, "application/json");
+    assert!(body.starts_with("[["));
+    let (ct, _) = render_response(&info(), &sample_proxies(), &opts, &PageRequest::default());
+    assert_eq!(ct, "text/html");
+}

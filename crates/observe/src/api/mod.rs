@@ -6,6 +6,7 @@
 mod command;
 mod exec;
 mod format;
+mod words;
 
 pub use command::{
     parse_command, split_commands, split_words, AccessLevel, Command, HealthForce, OutFormat,

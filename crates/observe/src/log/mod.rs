@@ -2,12 +2,14 @@
 //! and the non-blocking logger.
 
 mod logger;
+mod policy;
 mod record;
 mod render;
 mod syslog;
 mod term;
 
 pub use logger::{LogMessage, Logger, LoggerStats};
+pub use policy::LogPolicy;
 pub use record::{LogRecord, Timers};
 pub use render::{render, render_line};
 pub use syslog::{

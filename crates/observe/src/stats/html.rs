@@ -180,6 +180,35 @@ pub fn server_class(sv: &ServerStats) -> &'static str {
     }
 }
 
+/// The response for a stats page request: content type and body, in the
+/// format the URI suffix asked for (`;csv`, `;json` or HTML).
+pub fn render_response(
+    info: &ProcessInfo,
+    proxies: &[ProxyStats],
+    opts: &PageOptions,
+    req: &PageRequest,
+) -> (&'static str, String) {
+    let scoped: Vec<ProxyStats> = proxies
+        .iter()
+        .filter(|p| opts.scope.is_empty() || opts.scope.contains(&p.name))
+        .cloned()
+        .collect();
+    let filter = super::StatFilter::default();
+    match req.format {
+        PageFormat::Csv => {
+            let mut body = String::new();
+            super::csv::write_csv(&scoped, &filter, info.process_num, &mut body);
+            ("text/plain", body)
+        }
+        PageFormat::Json => {
+            let mut body = String::new();
+            super::csv::write_json(&scoped, &filter, info.process_num, &mut body);
+            ("application/json", body)
+        }
+        PageFormat::Html => ("text/html", render_page(info, proxies, opts, req)),
+    }
+}
+
 /// Renders the whole page.
 pub fn render_page(
     info: &ProcessInfo,

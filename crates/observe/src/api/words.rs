@@ -1,0 +1,246 @@
+//! Word-level helpers of the command parser: line and word splitting, and
+//! the argument shapes commands share (`backend/server`, weights, filters).
+
+use super::command::{Command, HealthForce, OutFormat, ServerAdminState, TableFilter, WeightSpec};
+use super::ApiError;
+use crate::stats::StatFilter;
+
+/// Splits a line on `;`, honouring `\;` and `\\`. Empty commands are dropped.
+pub fn split_commands(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                // Keep the escape for the word splitter.
+                cur.push('\\');
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ';' => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// Splits a command into words on spaces and tabs; `\x` is a literal `x`.
+pub fn split_words(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut has_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    has_word = true;
+                }
+            }
+            ' ' | '\t' | '\r' | '\n' => {
+                if has_word {
+                    words.push(std::mem::take(&mut cur));
+                    has_word = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                has_word = true;
+            }
+        }
+    }
+    if has_word {
+        words.push(cur);
+    }
+    words
+}
+
+pub(super) fn usage(msg: &str) -> ApiError {
+    ApiError::Usage(msg.to_string())
+}
+
+/// `backend/server`.
+pub(super) fn be_srv(word: Option<&str>) -> Result<(String, String), ApiError> {
+    let w = word.ok_or_else(|| usage("Require 'backend/server'."))?;
+    match w.split_once('/') {
+        Some((b, s)) if !b.is_empty() && !s.is_empty() => Ok((b.to_string(), s.to_string())),
+        _ => Err(usage("Require 'backend/server'.")),
+    }
+}
+
+pub(super) fn int(word: Option<&str>) -> Result<u32, ApiError> {
+    word.and_then(|w| w.parse().ok())
+        .ok_or_else(|| usage("Require a valid integer value."))
+}
+
+pub(super) fn weight(word: Option<&str>) -> Result<WeightSpec, ApiError> {
+    let bad = || usage("Require <weight> or <weight%>.");
+    let w = word.ok_or_else(bad)?;
+    match w.strip_suffix('%') {
+        Some(p) => p.parse().map(WeightSpec::Percent).map_err(|_| bad()),
+        None => {
+            let v: u32 = w.parse().map_err(|_| bad())?;
+            if v > 256 {
+                return Err(usage(
+                    "Absolute weight can only be between 0 and 256 inclusive.",
+                ));
+            }
+            Ok(WeightSpec::Absolute(v))
+        }
+    }
+}
+
+pub(super) fn format_flags(words: &[&str]) -> OutFormat {
+    if words.contains(&"json") {
+        OutFormat::Json
+    } else if words.contains(&"typed") {
+        OutFormat::Typed
+    } else {
+        OutFormat::Text
+    }
+}
+
+pub(super) fn table_filters(words: &[&str]) -> Result<Vec<TableFilter>, ApiError> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        match words[i] {
+            "key" => {
+                let k = words.get(i + 1).ok_or_else(|| usage("Missing key."))?;
+                out.push(TableFilter::Key((*k).to_string()));
+                i += 2;
+            }
+            w if w.starts_with("data.") => {
+                let op = words.get(i + 1).copied().unwrap_or("");
+                if !matches!(op, "eq" | "ne" | "le" | "ge" | "lt" | "gt") {
+                    return Err(usage("Require an operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"."));
+                }
+                let value = words
+                    .get(i + 2)
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| usage("Require a valid integer value to compare against."))?;
+                out.push(TableFilter::Data {
+                    name: w["data.".len()..].to_string(),
+                    op: op.to_string(),
+                    value,
+                });
+                i += 3;
+            }
+            _ => return Err(usage("Optional argument only supports \"data.<store_data_type>\" <operator> <value> and key <key>.")),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn show_stat(rest: &[&str]) -> Result<Command, ApiError> {
+    let format = format_flags(rest);
+    let positional: Vec<&str> = rest
+        .iter()
+        .copied()
+        .filter(|w| !matches!(*w, "typed" | "json" | "desc" | "up" | "no-maint"))
+        .collect();
+    let mut filter = StatFilter::default();
+    let positional = match positional.as_slice() {
+        ["domain", "proxy", tail @ ..] => tail.to_vec(),
+        ["domain", d, ..] => return Err(usage(&format!("Unknown domain '{d}'."))),
+        other => other.to_vec(),
+    };
+    match positional.as_slice() {
+        [] => {}
+        [px, ty, sid] => {
+            filter.proxy = Some((*px).to_string());
+            filter.types = ty
+                .parse()
+                .map_err(|_| usage("Require a valid integer value."))?;
+            filter.sid = Some(
+                sid.parse()
+                    .map_err(|_| usage("Require a valid integer value."))?,
+            );
+        }
+        _ => return Err(usage("Require <iid|proxy> <type> <sid> or none.")),
+    }
+    Ok(Command::ShowStat { format, filter })
+}
+
+pub(super) fn force(word: Option<&str>, agent: bool) -> Result<HealthForce, ApiError> {
+    match word {
+        Some("up") => Ok(HealthForce::Up),
+        Some("down") => Ok(HealthForce::Down),
+        Some("stopping") if !agent => Ok(HealthForce::Stopping),
+        _ if agent => Err(usage("'set server <srv> agent' expects 'up' or 'down'.")),
+        _ => Err(usage(
+            "'set server <srv> health' expects 'up', 'stopping', or 'down'.",
+        )),
+    }
+}
+
+pub(super) fn set_server(words: &[&str]) -> Result<Command, ApiError> {
+    let (backend, server) = be_srv(words.first().copied())?;
+    let arg = words.get(2).copied();
+    Ok(match words.get(1).copied() {
+        Some("state") => {
+            let state = match arg {
+                Some("ready") => ServerAdminState::Ready,
+                Some("drain") => ServerAdminState::Drain,
+                Some("maint") => ServerAdminState::Maint,
+                _ => {
+                    return Err(usage(
+                        "'set server <srv> state' expects 'ready', 'drain' and 'maint'.",
+                    ))
+                }
+            };
+            Command::SetServerState {
+                backend,
+                server,
+                state,
+            }
+        }
+        Some("weight") => Command::SetServerWeight {
+            backend,
+            server,
+            weight: weight(arg)?,
+        },
+        Some("health") => Command::SetServerHealth {
+            backend,
+            server,
+            force: force(arg, false)?,
+        },
+        Some("agent") => Command::SetServerAgent {
+            backend,
+            server,
+            force: force(arg, true)?,
+        },
+        Some("addr") => {
+            let addr = arg.and_then(|a| a.parse().ok()).ok_or_else(|| {
+                usage("set server <b>/<s> addr requires an address and optionally a port.")
+            })?;
+            let port = match (words.get(3).copied(), words.get(4)) {
+                (None, _) => None,
+                (Some("port"), Some(p)) => Some(p.parse().map_err(|_| usage("Invalid port."))?),
+                _ => {
+                    return Err(usage(
+                        "set server <b>/<s> addr requires an address and optionally a port.",
+                    ))
+                }
+            };
+            Command::SetServerAddr {
+                backend,
+                server,
+                addr,
+                port,
+            }
+        }
+        _ => {
+            return Err(usage(
+                "'set server <srv>' only supports 'agent', 'health', 'state', 'weight', 'addr'.",
+            ))
+        }
+    })
+}

@@ -1,0 +1,70 @@
+//! Whether and at which severity a finished request is logged:
+//! `option dontlognull`, `option dontlog-normal`, `option log-separate-errors`.
+
+use super::record::LogRecord;
+use super::syslog::Severity;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogPolicy {
+    /// `option dontlognull`: skip connections that sent nothing.
+    pub dontlognull: bool,
+    /// `option dontlog-normal`: log only errors.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: errors at `err` instead of `info`.
+    pub separate_errors: bool,
+}
+
+impl LogPolicy {
+    /// The severity to log `rec` at, or `None` to skip it.
+    pub fn severity(&self, rec: &LogRecord) -> Option<Severity> {
+        let error = rec.termination.is_error() || rec.status.is_some_and(|s| s >= 500);
+        if self.dontlognull && rec.bytes_uploaded == 0 && rec.request_line.is_none() {
+            return None;
+        }
+        if self.dontlog_normal && !error {
+            return None;
+        }
+        Some(if self.separate_errors && error {
+            Severity::Err
+        } else {
+            Severity::Info
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::TermState;
+
+    #[test]
+    fn options_filter_and_raise() {
+        let ok = LogRecord {
+            request_line: Some("GET / HTTP/1.1".into()),
+            status: Some(200),
+            ..LogRecord::default()
+        };
+        let err = LogRecord {
+            termination: TermState::SERVER_TIMEOUT_HEADERS,
+            status: Some(504),
+            ..ok.clone()
+        };
+        let null = LogRecord::default();
+        let all = LogPolicy::default();
+        assert_eq!(all.severity(&null), Some(Severity::Info));
+        assert_eq!(all.severity(&err), Some(Severity::Info));
+        let p = LogPolicy {
+            dontlognull: true,
+            dontlog_normal: true,
+            separate_errors: true,
+        };
+        assert_eq!(p.severity(&null), None);
+        assert_eq!(p.severity(&ok), None);
+        assert_eq!(p.severity(&err), Some(Severity::Err));
+        let five = LogRecord {
+            status: Some(503),
+            ..ok
+        };
+        assert_eq!(p.severity(&five), Some(Severity::Err));
+    }
+}
