@@ -1,0 +1,196 @@
+//! Running the proxy: the process lifecycle around the engine.
+//!
+//! Order, as HAProxy's: fork into the background if asked (the parent waits until the child
+//! says its listeners are bound, so bind errors still reach the terminal and the exit code),
+//! bind every listener, tell old processes to finish (`-sf`/`-st`), write the pidfile, chroot
+//! and drop privileges, then serve until a signal:
+//! SIGINT/SIGTERM stop at once (exit 0); SIGUSR1 stops listening and exits when the last
+//! connection ends.
+
+use crate::cli::Args;
+use crate::process;
+use fulcrum_config::model::Config;
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::process::ExitCode;
+
+pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> ExitCode {
+    let g = &config.global;
+    let background = (g.daemon || args.daemon) && !args.no_background && !args.debug;
+
+    let maxconn = args
+        .maxconn
+        .map(u64::from)
+        .or(g.maxconn.map(u64::from))
+        .unwrap_or(4096);
+    let wanted = g
+        .ulimit_n
+        .map(u64::from)
+        .unwrap_or_else(|| process::fd_limit_for(maxconn, 16, 256));
+    if let Err(e) = process::raise_nofile(wanted) {
+        eprintln!("[ALERT]    : {e}");
+        return ExitCode::from(1);
+    }
+
+    // When daemonizing, the child reports "ready" or its error through this pipe.
+    let mut ready_pipe: Option<std::fs::File> = None;
+    if background {
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fds into our array.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            eprintln!("[ALERT]    : cannot create a pipe to daemonize");
+            return ExitCode::from(1);
+        }
+        // SAFETY: fds are fresh from pipe(), each owned by exactly one File.
+        let (mut rd, wr) = unsafe {
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        };
+        // SAFETY: still single-threaded here.
+        match unsafe { libc::fork() } {
+            -1 => {
+                eprintln!("[ALERT]    : cannot fork into the background");
+                return ExitCode::from(1);
+            }
+            0 => {
+                drop(rd);
+                ready_pipe = Some(wr);
+                // SAFETY: new session for the child.
+                unsafe { libc::setsid() };
+            }
+            _ => {
+                drop(wr);
+                let mut msg = String::new();
+                let _ = rd.read_to_string(&mut msg);
+                return if msg == "ok" {
+                    ExitCode::SUCCESS
+                } else {
+                    eprint!("{msg}");
+                    ExitCode::from(1)
+                };
+            }
+        }
+    }
+
+    let signals = block_signals();
+    let handle =
+        match fulcrum_engine::Engine::start(runtime, fulcrum_engine::EngineOptions::default()) {
+            Ok(h) => h,
+            Err(e) => {
+                let msg = format!("[ALERT]    : Starting proxies: {e}\n");
+                report(&mut ready_pipe, &msg);
+                return ExitCode::from(1);
+            }
+        };
+
+    process::signal_pids(&args.finish_pids, libc::SIGUSR1);
+    process::signal_pids(&args.terminate_pids, libc::SIGTERM);
+
+    if let Some(pidfile) = args.pidfile.as_ref().or(g.pidfile.as_ref()) {
+        if let Err(e) = process::write_pidfile(pidfile) {
+            report(&mut ready_pipe, &format!("[ALERT]    : {e}\n"));
+            handle.stop_now();
+            return ExitCode::from(1);
+        }
+    }
+    if let Err(e) = drop_privileges(config) {
+        report(&mut ready_pipe, &format!("[ALERT]    : {e}\n"));
+        handle.stop_now();
+        return ExitCode::from(1);
+    }
+    if let Some(mut w) = ready_pipe.take() {
+        let _ = w.write_all(b"ok");
+        drop(w);
+        redirect_stdio_to_null();
+    }
+
+    wait_for_signal(&signals, &handle);
+    handle.wait();
+    ExitCode::SUCCESS
+}
+
+fn report(pipe: &mut Option<std::fs::File>, msg: &str) {
+    match pipe {
+        Some(w) => {
+            let _ = w.write_all(msg.as_bytes());
+        }
+        None => eprint!("{msg}"),
+    }
+}
+
+fn drop_privileges(config: &Config) -> Result<(), process::ProcessError> {
+    let g = &config.global;
+    let uid = match (&g.user, g.uid) {
+        (Some(name), _) => Some(process::uid_of(name)?),
+        (None, Some(uid)) => Some(uid),
+        _ => None,
+    };
+    let gid = match (&g.group, g.gid) {
+        (Some(name), _) => Some(process::gid_of(name)?),
+        (None, Some(gid)) => Some(gid),
+        _ => None,
+    };
+    process::drop_privileges(g.chroot.as_deref(), uid, gid)
+}
+
+fn redirect_stdio_to_null() {
+    // SAFETY: plain syscalls on our own fds.
+    unsafe {
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Blocks the signals we handle in this thread before any worker starts, so every thread
+/// inherits the mask and only [`wait_for_signal`] receives them.
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a value we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGUSR1,
+            libc::SIGHUP,
+            libc::SIGTTOU,
+            libc::SIGTTIN,
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_for_signal(set: &libc::sigset_t, handle: &fulcrum_engine::EngineHandle) {
+    loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait on a set we built; writes the signal number into `sig`.
+        if unsafe { libc::sigwait(set, &mut sig) } != 0 {
+            continue;
+        }
+        match sig {
+            libc::SIGINT | libc::SIGTERM => {
+                handle.stop_now();
+                return;
+            }
+            libc::SIGUSR1 => {
+                handle.graceful_stop();
+                return;
+            }
+            // SIGHUP, SIGTTOU, SIGTTIN: HAProxy's state dump and listener pause/resume;
+            // nothing to do yet, and they must not kill the process.
+            _ => {}
+        }
+    }
+}
