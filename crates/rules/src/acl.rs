@@ -74,7 +74,11 @@ impl Acl {
         }
         let pats = PatternSet::compile(def.method, def.icase, &words)
             .map_err(|e| RuleError::new(span, format!("acl '{}': {e}", def.name)))?;
-        Ok(Acl { expr, pats, groups: None })
+        Ok(Acl {
+            expr,
+            pats,
+            groups: None,
+        })
     }
 
     fn eval(&self, ctx: &Ctx<'_>) -> bool {
@@ -126,7 +130,11 @@ impl AclScope {
                 .map_err(|d| RuleError::new(span, d.message))?;
             return Ok(Arc::new(vec![Acl::compile(&def, env)?]));
         }
-        let names = self.named.keys().map(String::as_str).chain(PREDEFINED.iter().map(|(n, _)| *n));
+        let names = self
+            .named
+            .keys()
+            .map(String::as_str)
+            .chain(PREDEFINED.iter().map(|(n, _)| *n));
         let mut e = RuleError::new(span, format!("no such ACL: '{name}'"));
         if let Some(s) = closest(name, names) {
             e = e.with_hint(format!("did you mean '{s}'?"));
@@ -148,7 +156,10 @@ impl AclScope {
             }
             groups.push(terms);
         }
-        Ok(Cond { unless: cond.unless, groups })
+        Ok(Cond {
+            unless: cond.unless,
+            groups,
+        })
     }
 }
 
@@ -171,7 +182,7 @@ impl Cond {
 
 /// `Some(cond)` must hold; `None` always holds.
 pub(crate) fn holds(cond: &Option<Cond>, ctx: &Ctx<'_>) -> bool {
-    cond.as_ref().map_or(true, |c| c.eval_ctx(ctx))
+    cond.as_ref().is_none_or(|c| c.eval_ctx(ctx))
 }
 
 /// Evaluates a condition on a request.

@@ -46,19 +46,47 @@ pub(crate) enum HashKind {
 pub(crate) enum Conv {
     Lower,
     Upper,
-    Map { map: Arc<MapFile>, out: MapOut, default: Option<Vec<u8>> },
-    Regsub { re: Regex, subst: Vec<u8>, global: bool },
-    Word { index: i64, delims: Vec<u8>, count: usize },
-    Field { index: i64, delims: Vec<u8>, count: usize },
-    Bytes { off: usize, len: Option<usize> },
+    Map {
+        map: Arc<MapFile>,
+        out: MapOut,
+        default: Option<Vec<u8>>,
+    },
+    Regsub {
+        re: Regex,
+        subst: Vec<u8>,
+        global: bool,
+    },
+    Word {
+        index: i64,
+        delims: Vec<u8>,
+        count: usize,
+    },
+    Field {
+        index: i64,
+        delims: Vec<u8>,
+        count: usize,
+    },
+    Bytes {
+        off: usize,
+        len: Option<usize>,
+    },
     Base64,
     B64dec,
     Hex,
     Length,
-    Ipmask { v4: u8, v6: u8 },
-    Concat { pre: Vec<u8>, var: Option<String>, post: Vec<u8> },
+    Ipmask {
+        v4: u8,
+        v6: u8,
+    },
+    Concat {
+        pre: Vec<u8>,
+        var: Option<String>,
+        post: Vec<u8>,
+    },
     Json,
-    UrlDec { form: bool },
+    UrlDec {
+        form: bool,
+    },
     Arith(Arith, Operand),
     Neg,
     Not,
@@ -67,14 +95,17 @@ pub(crate) enum Conv {
     Even,
     Strcmp(String),
     SecureMemcmp(String),
-    Hash { kind: HashKind, avalanche: bool },
+    Hash {
+        kind: HashKind,
+        avalanche: bool,
+    },
     Xxh3(u64),
     Ltrim(Vec<u8>),
     Rtrim(Vec<u8>),
 }
 
 pub(crate) fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)
@@ -101,7 +132,12 @@ fn mask(s: &str, v6: bool) -> Option<u8> {
     (bits.leading_ones() + bits.trailing_zeros() == 32).then_some(bits.leading_ones() as u8)
 }
 
-pub(crate) fn compile(name: &str, args: &[String], span: &Span, env: &CompileEnv) -> Result<Conv, RuleError> {
+pub(crate) fn compile(
+    name: &str,
+    args: &[String],
+    span: &Span,
+    env: &CompileEnv,
+) -> Result<Conv, RuleError> {
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
     let operand = || match arg(0).parse::<i64>() {
         Ok(n) => Operand::Int(n),
@@ -110,24 +146,48 @@ pub(crate) fn compile(name: &str, args: &[String], span: &Span, env: &CompileEnv
     if fulcrum_config::rules::is_map_converter(name) {
         let (kind, out) = crate::map::kinds(name);
         let map = env.load_map(arg(0), kind, span)?;
-        return Ok(Conv::Map { map, out, default: args.get(1).map(|d| d.as_bytes().to_vec()) });
+        return Ok(Conv::Map {
+            map,
+            out,
+            default: args.get(1).map(|d| d.as_bytes().to_vec()),
+        });
     }
     let c = match name {
         "lower" => Conv::Lower,
         "upper" => Conv::Upper,
         "regsub" => {
             let flags = arg(2);
-            let re = crate::regex_util::compile(arg(0), flags.contains('i')).map_err(|e| RuleError::new(span, e))?;
-            Conv::Regsub { re, subst: arg(1).as_bytes().to_vec(), global: flags.contains('g') }
+            let re = crate::regex_util::compile(arg(0), flags.contains('i'))
+                .map_err(|e| RuleError::new(span, e))?;
+            Conv::Regsub {
+                re,
+                subst: arg(1).as_bytes().to_vec(),
+                global: flags.contains('g'),
+            }
         }
         "word" | "field" => {
             let index = int(args, 0, span, name)?.unwrap_or(1);
             let count = int(args, 2, span, name)?.unwrap_or(1).max(0) as usize;
             let delims = arg(1).as_bytes().to_vec();
             if index == 0 || delims.is_empty() {
-                return Err(RuleError::new(span, format!("{name}: index must not be 0 and delimiters not empty")));
+                return Err(RuleError::new(
+                    span,
+                    format!("{name}: index must not be 0 and delimiters not empty"),
+                ));
             }
-            if name == "word" { Conv::Word { index, delims, count } } else { Conv::Field { index, delims, count } }
+            if name == "word" {
+                Conv::Word {
+                    index,
+                    delims,
+                    count,
+                }
+            } else {
+                Conv::Field {
+                    index,
+                    delims,
+                    count,
+                }
+            }
         }
         "bytes" => {
             let off = int(args, 0, span, name)?.unwrap_or(0);
@@ -143,9 +203,11 @@ pub(crate) fn compile(name: &str, args: &[String], span: &Span, env: &CompileEnv
         "hex" => Conv::Hex,
         "length" => Conv::Length,
         "ipmask" => {
-            let v4 = mask(arg(0), false).ok_or_else(|| RuleError::new(span, format!("ipmask: bad mask '{}'", arg(0))))?;
+            let v4 = mask(arg(0), false)
+                .ok_or_else(|| RuleError::new(span, format!("ipmask: bad mask '{}'", arg(0))))?;
             let v6 = match args.get(1) {
-                Some(m) => mask(m, true).ok_or_else(|| RuleError::new(span, format!("ipmask: bad mask '{m}'")))?,
+                Some(m) => mask(m, true)
+                    .ok_or_else(|| RuleError::new(span, format!("ipmask: bad mask '{m}'")))?,
                 None => 128,
             };
             Conv::Ipmask { v4, v6 }
@@ -156,7 +218,9 @@ pub(crate) fn compile(name: &str, args: &[String], span: &Span, env: &CompileEnv
             post: arg(2).as_bytes().to_vec(),
         },
         "json" => Conv::Json,
-        "url_dec" => Conv::UrlDec { form: int(args, 0, span, name)?.unwrap_or(0) != 0 },
+        "url_dec" => Conv::UrlDec {
+            form: int(args, 0, span, name)?.unwrap_or(0) != 0,
+        },
         "add" => Conv::Arith(Arith::Add, operand()),
         "sub" => Conv::Arith(Arith::Sub, operand()),
         "mul" => Conv::Arith(Arith::Mul, operand()),
@@ -184,12 +248,21 @@ pub(crate) fn compile(name: &str, args: &[String], span: &Span, env: &CompileEnv
         "xxh3" => Conv::Xxh3(int(args, 0, span, name)?.unwrap_or(0) as u64),
         "ltrim" => Conv::Ltrim(arg(0).as_bytes().to_vec()),
         "rtrim" => Conv::Rtrim(arg(0).as_bytes().to_vec()),
-        other => return Err(RuleError::new(span, format!("converter '{other}' is not supported"))),
+        other => {
+            return Err(RuleError::new(
+                span,
+                format!("converter '{other}' is not supported"),
+            ))
+        }
     };
     Ok(c)
 }
 
-pub(crate) fn apply_all<'v>(convs: &[Conv], mut s: Sample<'v>, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
+pub(crate) fn apply_all<'v>(
+    convs: &[Conv],
+    mut s: Sample<'v>,
+    ctx: &Ctx<'v>,
+) -> Option<Sample<'v>> {
     for c in convs {
         s = c.apply(s, ctx)?;
     }
@@ -197,7 +270,13 @@ pub(crate) fn apply_all<'v>(convs: &[Conv], mut s: Sample<'v>, ctx: &Ctx<'v>) ->
 }
 
 /// Selects words (empty ones skipped) or fields (kept) like HAProxy's `word`/`field`.
-fn pick<'a>(input: &'a [u8], delims: &[u8], index: i64, count: usize, skip_empty: bool) -> Option<&'a [u8]> {
+fn pick<'a>(
+    input: &'a [u8],
+    delims: &[u8],
+    index: i64,
+    count: usize,
+    skip_empty: bool,
+) -> Option<&'a [u8]> {
     let spans: Vec<(usize, usize)> = {
         let mut v = Vec::new();
         let mut start = 0;
@@ -220,9 +299,15 @@ fn pick<'a>(input: &'a [u8], delims: &[u8], index: i64, count: usize, skip_empty
     }
     let count = if count == 0 { usize::MAX } else { count };
     let (lo, hi) = if index > 0 {
-        (first as usize, (first as usize).saturating_add(count).min(spans.len()))
+        (
+            first as usize,
+            (first as usize).saturating_add(count).min(spans.len()),
+        )
     } else {
-        ((first as usize + 1).saturating_sub(count), first as usize + 1)
+        (
+            (first as usize + 1).saturating_sub(count),
+            first as usize + 1,
+        )
     };
     Some(&input[spans[lo].0..spans[hi - 1].1])
 }
@@ -265,15 +350,26 @@ impl Conv {
                     MapOut::convert(*out, d)?
                 }
             },
-            Conv::Regsub { re, subst, global } => {
-                Sample::Str(Cow::Owned(crate::regex_util::replace(re, &s.into_bytes(), subst, *global)))
+            Conv::Regsub { re, subst, global } => Sample::Str(Cow::Owned(
+                crate::regex_util::replace(re, &s.into_bytes(), subst, *global),
+            )),
+            Conv::Word {
+                index,
+                delims,
+                count,
             }
-            Conv::Word { index, delims, count } | Conv::Field { index, delims, count } => {
+            | Conv::Field {
+                index,
+                delims,
+                count,
+            } => {
                 let b = s.into_bytes();
                 let skip = matches!(self, Conv::Word { .. });
                 match b {
                     Cow::Borrowed(b) => Sample::str(pick(b, delims, *index, *count, skip)?),
-                    Cow::Owned(b) => Sample::Str(Cow::Owned(pick(&b, delims, *index, *count, skip)?.to_vec())),
+                    Cow::Owned(b) => {
+                        Sample::Str(Cow::Owned(pick(&b, delims, *index, *count, skip)?.to_vec()))
+                    }
                 }
             }
             Conv::Bytes { off, len } => {
@@ -287,8 +383,16 @@ impl Conv {
                     Cow::Owned(b) => Sample::Bin(Cow::Owned(b[*off..end].to_vec())),
                 }
             }
-            Conv::Base64 => Sample::owned_str(base64::engine::general_purpose::STANDARD.encode(s.to_bytes()).into_bytes()),
-            Conv::B64dec => Sample::Bin(Cow::Owned(base64::engine::general_purpose::STANDARD.decode(s.to_bytes()).ok()?)),
+            Conv::Base64 => Sample::owned_str(
+                base64::engine::general_purpose::STANDARD
+                    .encode(s.to_bytes())
+                    .into_bytes(),
+            ),
+            Conv::B64dec => Sample::Bin(Cow::Owned(
+                base64::engine::general_purpose::STANDARD
+                    .decode(s.to_bytes())
+                    .ok()?,
+            )),
             Conv::Hex => {
                 let b = s.to_bytes();
                 let mut out = Vec::with_capacity(b.len() * 2);
@@ -318,7 +422,9 @@ impl Conv {
                 Sample::owned_str(b)
             }
             Conv::Json => Sample::owned_str(json_escape(&s.to_bytes())),
-            Conv::UrlDec { form } => Sample::owned_str(crate::uri::url_decode(&s.to_bytes(), *form)?),
+            Conv::UrlDec { form } => {
+                Sample::owned_str(crate::uri::url_decode(&s.to_bytes(), *form)?)
+            }
             Conv::Arith(op, operand) => {
                 let a = s.to_int()?;
                 let b = match operand {
@@ -353,7 +459,8 @@ impl Conv {
             Conv::SecureMemcmp(v) => {
                 let other = var_bytes(ctx, v)?;
                 let a = s.to_bytes();
-                let eq = a.len() == other.len() && a.iter().zip(&other).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+                let eq = a.len() == other.len()
+                    && a.iter().zip(&other).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
                 Sample::Bool(eq)
             }
             Conv::Hash { kind, avalanche } => {
@@ -375,9 +482,17 @@ impl Conv {
                 let b = s.into_bytes();
                 let trim = |b: &[u8]| -> (usize, usize) {
                     if left {
-                        (b.iter().position(|c| !chars.contains(c)).unwrap_or(b.len()), b.len())
+                        (
+                            b.iter().position(|c| !chars.contains(c)).unwrap_or(b.len()),
+                            b.len(),
+                        )
                     } else {
-                        (0, b.iter().rposition(|c| !chars.contains(c)).map_or(0, |p| p + 1))
+                        (
+                            0,
+                            b.iter()
+                                .rposition(|c| !chars.contains(c))
+                                .map_or(0, |p| p + 1),
+                        )
                     }
                 };
                 match b {

@@ -25,13 +25,25 @@ pub(crate) struct Ctx<'v> {
 
 impl<'v> Ctx<'v> {
     pub fn session<V: SessionView>(v: &'v V) -> Self {
-        Ctx { sess: v, req: None, res: None }
+        Ctx {
+            sess: v,
+            req: None,
+            res: None,
+        }
     }
     pub fn request<V: RequestView>(v: &'v V) -> Self {
-        Ctx { sess: v, req: Some(v), res: None }
+        Ctx {
+            sess: v,
+            req: Some(v),
+            res: None,
+        }
     }
     pub fn response<V: ResponseView>(v: &'v V) -> Self {
-        Ctx { sess: v, req: Some(v), res: Some(v) }
+        Ctx {
+            sess: v,
+            req: Some(v),
+            res: Some(v),
+        }
     }
     /// The backend a count without argument refers to: the current one.
     fn current_backend(&self) -> &'v str {
@@ -79,23 +91,47 @@ pub(crate) enum Fetch {
     Url,
     UrlIp,
     UrlPort,
-    UrlParam { name: Option<Vec<u8>>, delim: u8, post: Post },
+    UrlParam {
+        name: Option<Vec<u8>>,
+        delim: u8,
+        post: Post,
+    },
     Query,
     Base,
     Base32,
-    Hdr { side: Side, name: Option<Vec<u8>>, occ: Option<i64>, split: bool, post: Post },
-    HdrCnt { side: Side, name: Option<Vec<u8>>, split: bool },
+    Hdr {
+        side: Side,
+        name: Option<Vec<u8>>,
+        occ: Option<i64>,
+        split: bool,
+        post: Post,
+    },
+    HdrCnt {
+        side: Side,
+        name: Option<Vec<u8>>,
+        split: bool,
+    },
     ReqHdrs,
     ReqHdrsLen,
-    Cook { side: Side, name: Option<Vec<u8>>, post: Post },
-    CookCnt { side: Side, name: Option<Vec<u8>> },
+    Cook {
+        side: Side,
+        name: Option<Vec<u8>>,
+        post: Post,
+    },
+    CookCnt {
+        side: Side,
+        name: Option<Vec<u8>>,
+    },
     Status,
     ReqVer,
     ResVer,
     ReqBody,
     ReqBodyLen,
     ReqLen,
-    ReqPayload { off: usize, len: usize },
+    ReqPayload {
+        off: usize,
+        len: usize,
+    },
     SslSni,
     SslFc,
     RdpCookie(Option<Vec<u8>>),
@@ -121,7 +157,9 @@ pub struct Expr {
 }
 
 fn opt_name(args: &[String], i: usize) -> Option<Vec<u8>> {
-    args.get(i).filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec())
+    args.get(i)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.as_bytes().to_vec())
 }
 
 fn int_arg(args: &[String], i: usize, span: &Span, fetch: &str) -> Result<Option<i64>, RuleError> {
@@ -150,9 +188,20 @@ fn userlist(args: &[String], env: &CompileEnv, span: &Span) -> Result<Arc<Userli
         .ok_or_else(|| RuleError::new(span, format!("unknown userlist '{name}'")))
 }
 
-pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &CompileEnv) -> Result<Fetch, RuleError> {
+pub(crate) fn compile_fetch(
+    name: &str,
+    args: &[String],
+    span: &Span,
+    env: &CompileEnv,
+) -> Result<Fetch, RuleError> {
     let a0 = || args.first().cloned();
-    let side_of = |n: &str| if n.starts_with("res.") || n.starts_with('s') { Side::Res } else { Side::Req };
+    let side_of = |n: &str| {
+        if n.starts_with("res.") || n.starts_with('s') {
+            Side::Res
+        } else {
+            Side::Req
+        }
+    };
     let f = match name {
         "src" => Fetch::Src,
         "src_port" => Fetch::SrcPort,
@@ -170,7 +219,11 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
         "connslots" => Fetch::Connslots(a0()),
         "srv_conn" | "srv_is_up" => {
             let (b, s) = split_server(args.first().map(String::as_str).unwrap_or_default());
-            if name == "srv_conn" { Fetch::SrvConn(b, s) } else { Fetch::SrvIsUp(b, s) }
+            if name == "srv_conn" {
+                Fetch::SrvConn(b, s)
+            } else {
+                Fetch::SrvIsUp(b, s)
+            }
         }
         "queue" => Fetch::Queue(a0()),
         "avg_queue" => Fetch::AvgQueue(a0()),
@@ -185,13 +238,17 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
         "url_param" | "urlp" | "urlp_val" => Fetch::UrlParam {
             name: opt_name(args, 0),
             delim: args.get(1).and_then(|d| d.bytes().next()).unwrap_or(b'&'),
-            post: if name == "urlp_val" { Post::Int } else { Post::None },
+            post: if name == "urlp_val" {
+                Post::Int
+            } else {
+                Post::None
+            },
         },
         "query" => Fetch::Query,
         "base" => Fetch::Base,
         "base32" => Fetch::Base32,
-        "hdr" | "req.hdr" | "req.fhdr" | "hdr_val" | "req.hdr_val" | "hdr_ip" | "req.hdr_ip" | "res.hdr"
-        | "shdr" | "res.fhdr" | "res.hdr_val" | "shdr_val" => Fetch::Hdr {
+        "hdr" | "req.hdr" | "req.fhdr" | "hdr_val" | "req.hdr_val" | "hdr_ip" | "req.hdr_ip"
+        | "res.hdr" | "shdr" | "res.fhdr" | "res.hdr_val" | "shdr_val" => Fetch::Hdr {
             side: side_of(name),
             name: opt_name(args, 0).map(|n| n.to_ascii_lowercase()),
             occ: int_arg(args, 1, span, name)?,
@@ -214,7 +271,11 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
         "cook" | "req.cook" | "res.cook" | "scook" | "cook_val" | "req.cook_val" => Fetch::Cook {
             side: side_of(name),
             name: opt_name(args, 0),
-            post: if name.ends_with("_val") { Post::Int } else { Post::None },
+            post: if name.ends_with("_val") {
+                Post::Int
+            } else {
+                Post::None
+            },
         },
         "cook_cnt" | "req.cook_cnt" | "res.cook_cnt" | "scook_cnt" => Fetch::CookCnt {
             side: side_of(name),
@@ -231,7 +292,12 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
             let len = int_arg(args, 1, span, name)?.unwrap_or(0);
             match (usize::try_from(off), usize::try_from(len)) {
                 (Ok(off), Ok(len)) => Fetch::ReqPayload { off, len },
-                _ => return Err(RuleError::new(span, "req.payload: offset and length must be >= 0")),
+                _ => {
+                    return Err(RuleError::new(
+                        span,
+                        "req.payload: offset and length must be >= 0",
+                    ))
+                }
             }
         }
         "req.ssl_sni" | "ssl_fc_sni" => Fetch::SslSni,
@@ -250,7 +316,10 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
         "uuid" => Fetch::Uuid,
         "str" => Fetch::Const(Sample::owned_str(args.concat().into_bytes())),
         "int" => Fetch::Const(Sample::Int(int_arg(args, 0, span, name)?.unwrap_or(0))),
-        "bool" => Fetch::Const(Sample::Bool(matches!(args.first().map(String::as_str), Some("1" | "true")))),
+        "bool" => Fetch::Const(Sample::Bool(matches!(
+            args.first().map(String::as_str),
+            Some("1" | "true")
+        ))),
         "ipv4" | "ipv6" => {
             let a = args.first().map(String::as_str).unwrap_or_default();
             let ip: IpAddr = a
@@ -261,23 +330,37 @@ pub(crate) fn compile_fetch(name: &str, args: &[String], span: &Span, env: &Comp
         "bin" => {
             let a = args.first().map(String::as_str).unwrap_or_default();
             Fetch::Const(Sample::Bin(Cow::Owned(
-                crate::conv::unhex(a.as_bytes()).ok_or_else(|| RuleError::new(span, format!("bin: '{a}' is not hex")))?,
+                crate::conv::unhex(a.as_bytes())
+                    .ok_or_else(|| RuleError::new(span, format!("bin: '{a}' is not hex")))?,
             )))
         }
-        other => return Err(RuleError::new(span, format!("sample fetch '{other}' is not supported"))),
+        other => {
+            return Err(RuleError::new(
+                span,
+                format!("sample fetch '{other}' is not supported"),
+            ))
+        }
     };
     Ok(f)
 }
 
 /// Compiles a parsed expression (fetch + converters).
-pub(crate) fn compile_expr(e: &SampleExpr, span: &Span, env: &CompileEnv) -> Result<Expr, RuleError> {
+pub(crate) fn compile_expr(
+    e: &SampleExpr,
+    span: &Span,
+    env: &CompileEnv,
+) -> Result<Expr, RuleError> {
     let fetch = compile_fetch(&e.fetch, &e.args, span, env)?;
     let convs = e
         .convs
         .iter()
         .map(|c| crate::conv::compile(&c.name, &c.args, span, env))
         .collect::<Result<_, _>>()?;
-    Ok(Expr { fetch, convs, text: e.text.clone() })
+    Ok(Expr {
+        fetch,
+        convs,
+        text: e.text.clone(),
+    })
 }
 
 /// Header values: each comma-separated element (`split`) or each full line.
@@ -329,16 +412,30 @@ impl Fetch {
     /// Returns whether `f` asked to stop.
     pub(crate) fn each<'v>(&self, ctx: &Ctx<'v>, f: &mut dyn FnMut(Sample<'v>) -> bool) -> bool {
         match self {
-            Fetch::Hdr { side, name, occ: None, split, post: p } => {
-                each_header(ctx, *side, name.as_deref(), *split, &mut |v| post(*p, v).is_some_and(|s| f(s)))
-            }
-            Fetch::Cook { side, name, post: p } => self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
-                post(*p, v).is_some_and(|s| f(s))
+            Fetch::Hdr {
+                side,
+                name,
+                occ: None,
+                split,
+                post: p,
+            } => each_header(ctx, *side, name.as_deref(), *split, &mut |v| {
+                post(*p, v).is_some_and(&mut *f)
             }),
-            Fetch::UrlParam { name, delim, post: p } => match ctx.req {
+            Fetch::Cook {
+                side,
+                name,
+                post: p,
+            } => self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
+                post(*p, v).is_some_and(&mut *f)
+            }),
+            Fetch::UrlParam {
+                name,
+                delim,
+                post: p,
+            } => match ctx.req {
                 Some(r) => uri::params(r.uri(), *delim)
                     .filter(|(n, _)| name.as_deref().is_none_or(|w| *n == w))
-                    .any(|(_, v)| post(*p, v).is_some_and(|s| f(s))),
+                    .any(|(_, v)| post(*p, v).is_some_and(&mut *f)),
                 None => false,
             },
             _ => match self.one(ctx) {
@@ -348,8 +445,18 @@ impl Fetch {
         }
     }
 
-    fn each_cookie<'v>(&self, ctx: &Ctx<'v>, side: Side, name: Option<&[u8]>, f: &mut dyn FnMut(&'v [u8]) -> bool) -> bool {
-        let hname: &[u8] = if side == Side::Req { b"cookie" } else { b"set-cookie" };
+    fn each_cookie<'v>(
+        &self,
+        ctx: &Ctx<'v>,
+        side: Side,
+        name: Option<&[u8]>,
+        f: &mut dyn FnMut(&'v [u8]) -> bool,
+    ) -> bool {
+        let hname: &[u8] = if side == Side::Req {
+            b"cookie"
+        } else {
+            b"set-cookie"
+        };
         each_header(ctx, side, Some(hname), false, &mut |line| {
             if side == Side::Req {
                 uri::cookies(line).any(|(n, v)| name.is_none_or(|w| n == w) && f(v))
@@ -383,7 +490,9 @@ impl Fetch {
             Fetch::SrvId => Sample::Int(sess.server()?.1),
             Fetch::Nbsrv(b) => Sample::Int(stats.nbsrv(be!(b))?),
             Fetch::BeConn(b) => Sample::Int(stats.be_conn(be!(b))?),
-            Fetch::FeConn(f) => Sample::Int(stats.fe_conn(f.as_deref().unwrap_or(sess.frontend().0))?),
+            Fetch::FeConn(f) => {
+                Sample::Int(stats.fe_conn(f.as_deref().unwrap_or(sess.frontend().0))?)
+            }
             Fetch::Connslots(b) => Sample::Int(stats.connslots(be!(b))?),
             Fetch::SrvConn(b, s) => Sample::Int(stats.srv_conn(be!(b), s)?),
             Fetch::SrvIsUp(b, s) => Sample::Bool(stats.srv_is_up(be!(b), s)?),
@@ -403,8 +512,13 @@ impl Fetch {
                     Sample::Int(port.map_or(80, i64::from))
                 }
             }
-            Fetch::UrlParam { name, delim, post: p } => {
-                let (_, v) = uri::params(req()?.uri(), *delim).find(|(n, _)| name.as_deref().is_none_or(|w| *n == w))?;
+            Fetch::UrlParam {
+                name,
+                delim,
+                post: p,
+            } => {
+                let (_, v) = uri::params(req()?.uri(), *delim)
+                    .find(|(n, _)| name.as_deref().is_none_or(|w| *n == w))?;
                 post(*p, v)?
             }
             Fetch::Query => Sample::str(uri::query(req()?.uri())?),
@@ -423,7 +537,13 @@ impl Fetch {
                     Sample::owned_str(b)
                 }
             }
-            Fetch::Hdr { side, name, occ, split, post: p } => {
+            Fetch::Hdr {
+                side,
+                name,
+                occ,
+                split,
+                post: p,
+            } => {
                 let occ = occ.unwrap_or(-1);
                 let mut vals: Vec<&'v [u8]> = Vec::new();
                 let mut found = None;
@@ -474,7 +594,11 @@ impl Fetch {
                     Sample::owned_str(out)
                 }
             }
-            Fetch::Cook { side, name, post: p } => {
+            Fetch::Cook {
+                side,
+                name,
+                post: p,
+            } => {
                 let mut first = None;
                 self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
                     first = Some(v);
@@ -498,14 +622,22 @@ impl Fetch {
             Fetch::ReqLen => Sample::Int(sess.payload().len() as i64),
             Fetch::ReqPayload { off, len } => {
                 let p = sess.payload();
-                let end = if *len == 0 { p.len() } else { off.checked_add(*len)? };
+                let end = if *len == 0 {
+                    p.len()
+                } else {
+                    off.checked_add(*len)?
+                };
                 Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
             }
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
             Fetch::SslFc => Sample::Bool(sess.ssl_sni().is_some()),
             Fetch::RdpCookie(name) => Sample::str(rdp_cookie(sess.payload(), name.as_deref())?),
-            Fetch::RdpCookieCnt(name) => Sample::Int(i64::from(rdp_cookie(sess.payload(), name.as_deref()).is_some())),
-            Fetch::HttpAuth(ul) => Sample::Bool(credentials(ctx).is_some_and(|(u, p)| ul.check(&u, &p))),
+            Fetch::RdpCookieCnt(name) => Sample::Int(i64::from(
+                rdp_cookie(sess.payload(), name.as_deref()).is_some(),
+            )),
+            Fetch::HttpAuth(ul) => {
+                Sample::Bool(credentials(ctx).is_some_and(|(u, p)| ul.check(&u, &p)))
+            }
             Fetch::HttpAuthGroup(ul) => {
                 let (u, p) = credentials(ctx)?;
                 if !ul.check(&u, &p) {
@@ -552,11 +684,18 @@ fn split_host_port(auth: &[u8]) -> (&[u8], Option<u16>) {
     };
     if let Some(rest) = auth.strip_prefix(b"[") {
         let end = memchr::memchr(b']', rest).unwrap_or(rest.len());
-        let port = rest.get(end + 2..).and_then(|p| std::str::from_utf8(p).ok()?.parse().ok());
+        let port = rest
+            .get(end + 2..)
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse().ok());
         return (&rest[..end], port);
     }
     match memchr::memrchr(b':', auth) {
-        Some(p) => (&auth[..p], std::str::from_utf8(&auth[p + 1..]).ok().and_then(|s| s.parse().ok())),
+        Some(p) => (
+            &auth[..p],
+            std::str::from_utf8(&auth[p + 1..])
+                .ok()
+                .and_then(|s| s.parse().ok()),
+        ),
         None => (auth, None),
     }
 }
@@ -590,10 +729,13 @@ fn uuid4(a: u64, b: u64) -> String {
 impl Expr {
     /// Every value after converters (ACL context); stops when `f` returns true.
     pub(crate) fn each<'v>(&self, ctx: &Ctx<'v>, f: &mut dyn FnMut(Sample<'v>) -> bool) -> bool {
-        self.fetch.each(ctx, &mut |s| match crate::conv::apply_all(&self.convs, s, ctx) {
-            Some(s) => f(s),
-            None => false,
-        })
+        self.fetch.each(
+            ctx,
+            &mut |s| match crate::conv::apply_all(&self.convs, s, ctx) {
+                Some(s) => f(s),
+                None => false,
+            },
+        )
     }
 
     /// The value in sample context (`%[…]`, `set-var`, `use_backend %[…]`).

@@ -22,7 +22,11 @@ pub struct Template {
 }
 
 impl Template {
-    pub(crate) fn compile(lf: &LogFormat, span: &Span, env: &CompileEnv) -> Result<Template, RuleError> {
+    pub(crate) fn compile(
+        lf: &LogFormat,
+        span: &Span,
+        env: &CompileEnv,
+    ) -> Result<Template, RuleError> {
         let mut pieces = Vec::with_capacity(lf.items.len());
         for item in &lf.items {
             pieces.push(match item {
@@ -31,7 +35,9 @@ impl Template {
                 Item::Var { var, flags } => Piece::Var(*var, *flags),
                 Item::Sample { expr, flags } => {
                     let parsed = fulcrum_config::rules::parse_sample_expr(&expr.text, span)
-                        .map_err(|d| RuleError::new(span, d.message).with_hint(d.hint.unwrap_or_default()))?;
+                        .map_err(|d| {
+                            RuleError::new(span, d.message).with_hint(d.hint.unwrap_or_default())
+                        })?;
                     Piece::Sample(Box::new(compile_expr(&parsed, span, env)?), *flags)
                 }
             });
@@ -127,7 +133,9 @@ fn render_var(v: Var, ctx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
             None => return false,
         },
         Var::HttpQuery => match ctx.req {
-            Some(r) => crate::uri::query(r.uri()).map(|q| [b"?", q].concat()).unwrap_or_default(),
+            Some(r) => crate::uri::query(r.uri())
+                .map(|q| [b"?", q].concat())
+                .unwrap_or_default(),
             None => return false,
         },
         Var::HttpVersion => match ctx.req {

@@ -10,8 +10,9 @@ pub(crate) fn sdbm(data: &[u8]) -> u32 {
 }
 
 pub(crate) fn djb2(data: &[u8]) -> u32 {
-    data.iter()
-        .fold(5381u32, |h, &c| (h << 5).wrapping_add(h).wrapping_add(u32::from(c)))
+    data.iter().fold(5381u32, |h, &c| {
+        (h << 5).wrapping_add(h).wrapping_add(u32::from(c))
+    })
 }
 
 pub(crate) fn wt6(data: &[u8]) -> u32 {

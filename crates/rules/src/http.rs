@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use fulcrum_config::diag::Span;
-use fulcrum_config::rules::{HttpAction, HttpPhase, HttpRule, LegacyOp, MatchMethod, Normalizer, Reply as ReplyAst, ReplyBody, TimeoutKind};
+use fulcrum_config::rules::{
+    HttpAction, HttpPhase, HttpRule, LegacyOp, MatchMethod, Normalizer, Reply as ReplyAst,
+    ReplyBody, TimeoutKind,
+};
 use regex::bytes::Regex;
 
 use crate::acl::{holds, AclScope, Cond};
@@ -78,7 +81,10 @@ pub enum Answer {
     /// The proxy's errorfile (or built-in page) for this status.
     Errorfile(u16),
     /// The status's page from an `http-errors` section.
-    Errorfiles { section: String, status: u16 },
+    Errorfiles {
+        section: String,
+        status: u16,
+    },
     /// A complete HTTP response read from a file at load.
     Raw(Arc<[u8]>),
     Built(Response),
@@ -97,7 +103,9 @@ pub enum Verdict {
     Redirect(Response),
     Return(Answer),
     /// 401 with `WWW-Authenticate: Basic realm="…"`.
-    Auth { realm: String },
+    Auth {
+        realm: String,
+    },
     UseService(String),
     /// 1.x `reqsetbe`: switch to this backend (before `use_backend`).
     UseBackend(String),
@@ -131,7 +139,12 @@ pub(crate) enum CAction {
     AddHeader(Vec<u8>, Template),
     SetHeader(Vec<u8>, Template),
     DelHeader(Vec<u8>, MatchMethod, Option<Regex>),
-    ReplaceHeader { name: Vec<u8>, re: Regex, with: Template, each_value: bool },
+    ReplaceHeader {
+        name: Vec<u8>,
+        re: Regex,
+        with: Template,
+        each_value: bool,
+    },
     SetPath(Template),
     SetPathQ(Template),
     SetQuery(Template),
@@ -140,7 +153,11 @@ pub(crate) enum CAction {
     SetVar(String, Expr),
     SetVarFmt(String, Template),
     UnsetVar(String),
-    Capture { expr: Expr, len: Option<usize>, id: Option<usize> },
+    Capture {
+        expr: Expr,
+        len: Option<usize>,
+        id: Option<usize>,
+    },
     SetLogLevel(String),
     SetSrc(Expr),
     SetDst(Expr),
@@ -150,7 +167,11 @@ pub(crate) enum CAction {
     UseService(String),
     WaitForBody(u64, Option<u64>),
     SetStatus(u16, Option<Vec<u8>>),
-    TrackSc { counter: u8, key: Expr, table: Option<String> },
+    TrackSc {
+        counter: u8,
+        key: Expr,
+        table: Option<String>,
+    },
     Legacy(CLegacy),
 }
 
@@ -177,11 +198,20 @@ impl HttpRules {
     }
 }
 
-fn tpl(lf: &fulcrum_config::logformat::LogFormat, span: &Span, env: &CompileEnv) -> Result<Template, RuleError> {
+fn tpl(
+    lf: &fulcrum_config::logformat::LogFormat,
+    span: &Span,
+    env: &CompileEnv,
+) -> Result<Template, RuleError> {
     Template::compile(lf, span, env)
 }
 
-fn compile_reply(r: &ReplyAst, default_status: u16, span: &Span, env: &CompileEnv) -> Result<CReply, RuleError> {
+fn compile_reply(
+    r: &ReplyAst,
+    default_status: u16,
+    span: &Span,
+    env: &CompileEnv,
+) -> Result<CReply, RuleError> {
     let body = match &r.body {
         ReplyBody::Default => CBody::Default,
         ReplyBody::Text(t) => CBody::Bytes(t.as_bytes().to_vec()),
@@ -189,7 +219,8 @@ fn compile_reply(r: &ReplyAst, default_status: u16, span: &Span, env: &CompileEn
         ReplyBody::File(f) => CBody::Bytes(env.read_file(f, span)?.into_bytes()),
         ReplyBody::LfFile(f) => {
             let text = env.read_file(f, span)?;
-            let lf = fulcrum_config::logformat::LogFormat::parse(&text).map_err(|e| RuleError::new(span, format!("{f}: {e}")))?;
+            let lf = fulcrum_config::logformat::LogFormat::parse(&text)
+                .map_err(|e| RuleError::new(span, format!("{f}: {e}")))?;
             CBody::Lf(tpl(&lf, span, env)?)
         }
         ReplyBody::ErrorFile(f) => CBody::Raw(env.read_file(f, span)?.into_bytes().into()),
@@ -209,7 +240,12 @@ fn compile_reply(r: &ReplyAst, default_status: u16, span: &Span, env: &CompileEn
 }
 
 /// Compiles one rule list; `proxy` names the realm of `auth` without one.
-pub(crate) fn compile_rules(list: &[HttpRule], scope: &AclScope, env: &CompileEnv, proxy: &str) -> Result<HttpRules, Vec<RuleError>> {
+pub(crate) fn compile_rules(
+    list: &[HttpRule],
+    scope: &AclScope,
+    env: &CompileEnv,
+    proxy: &str,
+) -> Result<HttpRules, Vec<RuleError>> {
     let mut rules = Vec::with_capacity(list.len());
     let mut errors = Vec::new();
     for r in list {
@@ -226,53 +262,97 @@ pub(crate) fn compile_rules(list: &[HttpRule], scope: &AclScope, env: &CompileEn
     Ok(HttpRules { rules })
 }
 
-fn compile_rule(r: &HttpRule, scope: &AclScope, env: &CompileEnv, proxy: &str) -> Result<CRule, RuleError> {
+fn compile_rule(
+    r: &HttpRule,
+    scope: &AclScope,
+    env: &CompileEnv,
+    proxy: &str,
+) -> Result<CRule, RuleError> {
     let span = &r.span;
-    let cond = r.cond.as_ref().map(|c| scope.compile_cond(c, env)).transpose()?;
+    let cond = r
+        .cond
+        .as_ref()
+        .map(|c| scope.compile_cond(c, env))
+        .transpose()?;
     let response = r.phase != HttpPhase::Request;
     let deny_default = if response { 502 } else { 403 };
-    let re = |s: &str, icase: bool| crate::regex_util::compile(s, icase).map_err(|e| RuleError::new(span, e));
+    let re = |s: &str, icase: bool| {
+        crate::regex_util::compile(s, icase).map_err(|e| RuleError::new(span, e))
+    };
     let mut stage = 1;
     let action = match &r.action {
         HttpAction::Allow => CAction::Allow,
         HttpAction::Deny(x) => CAction::Deny(compile_reply(x, deny_default, span, env)?),
         HttpAction::Tarpit(x) => CAction::Tarpit(compile_reply(x, 500, span, env)?),
         HttpAction::Return(x) => CAction::Return(compile_reply(x, 200, span, env)?),
-        HttpAction::Auth { realm } => CAction::Auth(realm.clone().unwrap_or_else(|| proxy.to_string())),
+        HttpAction::Auth { realm } => {
+            CAction::Auth(realm.clone().unwrap_or_else(|| proxy.to_string()))
+        }
         HttpAction::Redirect(rd) => CAction::Redirect(RedirectRule::compile(rd, span, env)?),
-        HttpAction::AddHeader { name, value } => CAction::AddHeader(name.as_bytes().to_vec(), tpl(value, span, env)?),
-        HttpAction::SetHeader { name, value } => CAction::SetHeader(name.as_bytes().to_vec(), tpl(value, span, env)?),
+        HttpAction::AddHeader { name, value } => {
+            CAction::AddHeader(name.as_bytes().to_vec(), tpl(value, span, env)?)
+        }
+        HttpAction::SetHeader { name, value } => {
+            CAction::SetHeader(name.as_bytes().to_vec(), tpl(value, span, env)?)
+        }
         HttpAction::DelHeader { name, method } => {
-            let rx = if *method == MatchMethod::Reg { Some(re(name, true)?) } else { None };
+            let rx = if *method == MatchMethod::Reg {
+                Some(re(name, true)?)
+            } else {
+                None
+            };
             CAction::DelHeader(name.as_bytes().to_vec(), *method, rx)
         }
-        HttpAction::ReplaceHeader { name, regex, replace } | HttpAction::ReplaceValue { name, regex, replace } => {
-            CAction::ReplaceHeader {
-                name: name.as_bytes().to_vec(),
-                re: re(regex, false)?,
-                with: tpl(replace, span, env)?,
-                each_value: matches!(r.action, HttpAction::ReplaceValue { .. }),
-            }
+        HttpAction::ReplaceHeader {
+            name,
+            regex,
+            replace,
         }
+        | HttpAction::ReplaceValue {
+            name,
+            regex,
+            replace,
+        } => CAction::ReplaceHeader {
+            name: name.as_bytes().to_vec(),
+            re: re(regex, false)?,
+            with: tpl(replace, span, env)?,
+            each_value: matches!(r.action, HttpAction::ReplaceValue { .. }),
+        },
         HttpAction::SetPath(f) => CAction::SetPath(tpl(f, span, env)?),
         HttpAction::SetPathQ(f) => CAction::SetPathQ(tpl(f, span, env)?),
         HttpAction::SetQuery(f) => CAction::SetQuery(tpl(f, span, env)?),
         HttpAction::SetUri(f) => CAction::SetUri(tpl(f, span, env)?),
         HttpAction::SetMethod(f) => CAction::SetMethod(tpl(f, span, env)?),
-        HttpAction::SetVar { name, expr } => CAction::SetVar(name.clone(), compile_expr(expr, span, env)?),
-        HttpAction::SetVarFmt { name, value } => CAction::SetVarFmt(name.clone(), tpl(value, span, env)?),
+        HttpAction::SetVar { name, expr } => {
+            CAction::SetVar(name.clone(), compile_expr(expr, span, env)?)
+        }
+        HttpAction::SetVarFmt { name, value } => {
+            CAction::SetVarFmt(name.clone(), tpl(value, span, env)?)
+        }
         HttpAction::UnsetVar { name } => CAction::UnsetVar(name.clone()),
-        HttpAction::Capture { expr, len, id } => CAction::Capture { expr: compile_expr(expr, span, env)?, len: *len, id: *id },
+        HttpAction::Capture { expr, len, id } => CAction::Capture {
+            expr: compile_expr(expr, span, env)?,
+            len: *len,
+            id: *id,
+        },
         HttpAction::SetLogLevel(l) => CAction::SetLogLevel(l.clone()),
         HttpAction::SetSrc(e) => CAction::SetSrc(compile_expr(e, span, env)?),
         HttpAction::SetDst(e) => CAction::SetDst(compile_expr(e, span, env)?),
         HttpAction::SetTimeout { kind, ms } => CAction::SetTimeout(*kind, *ms),
-        HttpAction::EarlyHint { name, value } => CAction::EarlyHint(name.as_bytes().to_vec(), tpl(value, span, env)?),
+        HttpAction::EarlyHint { name, value } => {
+            CAction::EarlyHint(name.as_bytes().to_vec(), tpl(value, span, env)?)
+        }
         HttpAction::NormalizeUri(n) => CAction::Normalize(*n),
         HttpAction::UseService(s) => CAction::UseService(s.clone()),
         HttpAction::WaitForBody { time_ms, at_least } => CAction::WaitForBody(*time_ms, *at_least),
-        HttpAction::SetStatus { status, reason } => CAction::SetStatus(*status, reason.as_ref().map(|r| r.as_bytes().to_vec())),
-        HttpAction::TrackSc { counter, key, table } => CAction::TrackSc {
+        HttpAction::SetStatus { status, reason } => {
+            CAction::SetStatus(*status, reason.as_ref().map(|r| r.as_bytes().to_vec()))
+        }
+        HttpAction::TrackSc {
+            counter,
+            key,
+            table,
+        } => CAction::TrackSc {
             counter: *counter,
             key: compile_expr(key, span, env)?,
             table: table.clone(),
@@ -286,7 +366,11 @@ fn compile_rule(r: &HttpRule, scope: &AclScope, env: &CompileEnv, proxy: &str) -
             CAction::Legacy(CLegacy::compile(l, span, env)?)
         }
     };
-    Ok(CRule { cond, action, stage })
+    Ok(CRule {
+        cond,
+        action,
+        stage,
+    })
 }
 
 /// The side of the transaction a rule list edits.
@@ -406,10 +490,17 @@ fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
 
 pub(crate) fn build_reply(r: &CReply, ctx: &Ctx<'_>) -> Answer {
     let body = match &r.body {
-        CBody::Default if r.headers.is_empty() && r.content_type.is_none() => return Answer::Errorfile(r.status),
+        CBody::Default if r.headers.is_empty() && r.content_type.is_none() => {
+            return Answer::Errorfile(r.status)
+        }
         CBody::Default => Vec::new(),
         CBody::Raw(b) => return Answer::Raw(b.clone()),
-        CBody::Errorfiles(s) => return Answer::Errorfiles { section: s.clone(), status: r.status },
+        CBody::Errorfiles(s) => {
+            return Answer::Errorfiles {
+                section: s.clone(),
+                status: r.status,
+            }
+        }
         CBody::Bytes(b) => b.clone(),
         CBody::Lf(t) => t.render_vec(ctx),
     };
@@ -420,7 +511,11 @@ pub(crate) fn build_reply(r: &CReply, ctx: &Ctx<'_>) -> Answer {
     for (n, v) in &r.headers {
         headers.push((n.clone(), v.render_vec(ctx)));
     }
-    Answer::Built(Response { status: r.status, headers, body })
+    Answer::Built(Response {
+        status: r.status,
+        headers,
+        body,
+    })
 }
 
 fn name_matches(n: &[u8], want: &[u8], m: MatchMethod, rx: Option<&Regex>) -> bool {
@@ -434,7 +529,12 @@ fn name_matches(n: &[u8], want: &[u8], m: MatchMethod, rx: Option<&Regex>) -> bo
     }
 }
 
-pub(crate) fn del_headers<T: Target + ?Sized>(t: &mut T, want: &[u8], m: MatchMethod, rx: Option<&Regex>) {
+pub(crate) fn del_headers<T: Target + ?Sized>(
+    t: &mut T,
+    want: &[u8],
+    m: MatchMethod,
+    rx: Option<&Regex>,
+) {
     let mut i = t.hdr_count();
     while i > 0 {
         i -= 1;
@@ -450,7 +550,11 @@ fn replace_headers<T: Target>(t: &mut T, name: &[u8], re: &Regex, with: &[u8], e
         if !n.eq_ignore_ascii_case(name) {
             continue;
         }
-        let parts: Vec<&[u8]> = if each_value { v.split(|b| *b == b',').map(|p| p.trim_ascii()).collect() } else { vec![v] };
+        let parts: Vec<&[u8]> = if each_value {
+            v.split(|b| *b == b',').map(|p| p.trim_ascii()).collect()
+        } else {
+            vec![v]
+        };
         let mut changed = false;
         let mut out: Vec<Vec<u8>> = Vec::with_capacity(parts.len());
         for p in parts {
@@ -477,7 +581,11 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
         CAction::Deny(r) => return Some(Verdict::Deny(build_reply(r, &t.ctx()))),
         CAction::Tarpit(r) => return Some(Verdict::Tarpit(build_reply(r, &t.ctx()))),
         CAction::Return(r) => return Some(Verdict::Return(build_reply(r, &t.ctx()))),
-        CAction::Auth(realm) => return Some(Verdict::Auth { realm: realm.clone() }),
+        CAction::Auth(realm) => {
+            return Some(Verdict::Auth {
+                realm: realm.clone(),
+            })
+        }
         CAction::Redirect(r) => return r.build(&t.ctx()).map(Verdict::Redirect),
         CAction::UseService(s) => return Some(Verdict::UseService(s.clone())),
         CAction::AddHeader(n, v) => {
@@ -490,13 +598,22 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
             t.hdr_add(n, &v);
         }
         CAction::DelHeader(n, m, rx) => del_headers(t, n, *m, rx.as_ref()),
-        CAction::ReplaceHeader { name, re, with, each_value } => {
+        CAction::ReplaceHeader {
+            name,
+            re,
+            with,
+            each_value,
+        } => {
             let with = with.render_vec(&t.ctx());
             replace_headers(t, name, re, &with, *each_value);
         }
-        CAction::SetPath(f) | CAction::SetPathQ(f) | CAction::SetQuery(f) | CAction::SetUri(f) | CAction::SetMethod(f) => {
+        CAction::SetPath(f)
+        | CAction::SetPathQ(f)
+        | CAction::SetQuery(f)
+        | CAction::SetUri(f)
+        | CAction::SetMethod(f) => {
             let v = f.render_vec(&t.ctx());
-            let Some(req) = t.req_mut() else { return None };
+            let req = t.req_mut()?;
             let uri = req.uri().to_vec();
             match a {
                 CAction::SetMethod(_) => req.set_method(&v),
@@ -532,27 +649,50 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
                 if let Some(l) = len {
                     v.truncate(*l);
                 }
-                t.sess_mut().effect(Effect::Capture { id: *id, len: *len, value: &v });
+                t.sess_mut().effect(Effect::Capture {
+                    id: *id,
+                    len: *len,
+                    value: &v,
+                });
             }
         }
         CAction::SetLogLevel(l) => t.sess_mut().effect(Effect::SetLogLevel(l)),
         CAction::SetSrc(e) | CAction::SetDst(e) => {
             if let Some(ip) = e.one(&t.ctx()).and_then(|s| s.to_ip()) {
-                let eff = if matches!(a, CAction::SetSrc(_)) { Effect::SetSrc(ip) } else { Effect::SetDst(ip) };
+                let eff = if matches!(a, CAction::SetSrc(_)) {
+                    Effect::SetSrc(ip)
+                } else {
+                    Effect::SetDst(ip)
+                };
                 t.sess_mut().effect(eff);
             }
         }
-        CAction::SetTimeout(kind, ms) => t.sess_mut().effect(Effect::SetTimeout { kind: *kind, ms: *ms }),
+        CAction::SetTimeout(kind, ms) => t.sess_mut().effect(Effect::SetTimeout {
+            kind: *kind,
+            ms: *ms,
+        }),
         CAction::EarlyHint(n, f) => {
             let v = f.render_vec(&t.ctx());
-            t.sess_mut().effect(Effect::EarlyHint { name: n, value: &v });
+            t.sess_mut()
+                .effect(Effect::EarlyHint { name: n, value: &v });
         }
-        CAction::WaitForBody(ms, at_least) => t.sess_mut().effect(Effect::WaitForBody { time_ms: *ms, at_least: *at_least }),
+        CAction::WaitForBody(ms, at_least) => t.sess_mut().effect(Effect::WaitForBody {
+            time_ms: *ms,
+            at_least: *at_least,
+        }),
         CAction::SetStatus(s, reason) => t.set_status(*s, reason.as_deref()),
-        CAction::TrackSc { counter, key, table } => {
+        CAction::TrackSc {
+            counter,
+            key,
+            table,
+        } => {
             let k = key.one(&t.ctx()).map(|s| s.into_bytes().into_owned());
             if let Some(k) = k {
-                t.sess_mut().effect(Effect::TrackSc { counter: *counter, key: &k, table: table.as_deref() });
+                t.sess_mut().effect(Effect::TrackSc {
+                    counter: *counter,
+                    key: &k,
+                    table: table.as_deref(),
+                });
             }
         }
         CAction::Legacy(_) => {}

@@ -30,7 +30,10 @@ impl RedirectRule {
             drop_query: r.drop_query,
             append_slash: r.append_slash,
             set_cookie: r.set_cookie.as_ref().map(|c| c.as_bytes().to_vec()),
-            clear_cookie: r.clear_cookie.as_ref().map(|c| c.trim_end_matches('=').as_bytes().to_vec()),
+            clear_cookie: r
+                .clear_cookie
+                .as_ref()
+                .map(|c| c.trim_end_matches('=').as_bytes().to_vec()),
         })
     }
 
@@ -84,7 +87,11 @@ impl RedirectRule {
                 [&c[..], b"=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"].concat(),
             ));
         }
-        Some(Response { status: self.code, headers, body: Vec::new() })
+        Some(Response {
+            status: self.code,
+            headers,
+            body: Vec::new(),
+        })
     }
 }
 
@@ -121,7 +128,10 @@ fn is_unreserved(b: u8) -> bool {
 pub(crate) fn normalize(uri: &[u8], n: Normalizer) -> Vec<u8> {
     let pq = crate::uri::pathq(uri);
     let prefix = &uri[..uri.len() - pq.len()];
-    let split = pq.iter().position(|b| *b == b'?' || *b == b'#').unwrap_or(pq.len());
+    let split = pq
+        .iter()
+        .position(|b| *b == b'?' || *b == b'#')
+        .unwrap_or(pq.len());
     let (path, tail) = pq.split_at(split);
     let new_path: Vec<u8> = match n {
         Normalizer::PathMergeSlashes => {
@@ -166,11 +176,18 @@ pub(crate) fn normalize(uri: &[u8], n: Normalizer) -> Vec<u8> {
             let mut o = Vec::with_capacity(path.len());
             let mut i = 0;
             while let Some(&b) = path.get(i) {
-                let hex = path.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let hex = path
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 match (b, hex) {
                     (b'%', Some(h)) => {
-                        let v = std::str::from_utf8(h).ok().and_then(|s| u8::from_str_radix(s, 16).ok()).unwrap_or(0);
-                        if matches!(n, Normalizer::PercentDecodeUnreserved { .. }) && is_unreserved(v) {
+                        let v = std::str::from_utf8(h)
+                            .ok()
+                            .and_then(|s| u8::from_str_radix(s, 16).ok())
+                            .unwrap_or(0);
+                        if matches!(n, Normalizer::PercentDecodeUnreserved { .. })
+                            && is_unreserved(v)
+                        {
                             o.push(v);
                         } else {
                             o.push(b'%');
@@ -194,14 +211,17 @@ pub(crate) fn normalize(uri: &[u8], n: Normalizer) -> Vec<u8> {
                 let (q, frag) = q.split_at(q.iter().position(|b| *b == b'#').unwrap_or(q.len()));
                 let mut parts: Vec<&[u8]> = q.split(|b| *b == b'&').collect();
                 parts.sort_by(|a, b| {
-                    let key = |p: &[u8]| p.split(|c| *c == b'=').next().unwrap_or_default().to_vec();
+                    let key =
+                        |p: &[u8]| p.split(|c| *c == b'=').next().unwrap_or_default().to_vec();
                     key(a).cmp(&key(b))
                 });
                 [&b"?"[..], &parts.join(&b'&'), frag].concat()
             }
             None => tail.to_vec(),
         },
-        Normalizer::FragmentStrip => tail[..tail.iter().position(|b| *b == b'#').unwrap_or(tail.len())].to_vec(),
+        Normalizer::FragmentStrip => {
+            tail[..tail.iter().position(|b| *b == b'#').unwrap_or(tail.len())].to_vec()
+        }
         Normalizer::FragmentEncode => {
             let mut o = Vec::with_capacity(tail.len());
             for &b in tail {
@@ -234,7 +254,8 @@ pub(crate) enum CLegacy {
 
 impl CLegacy {
     pub(crate) fn compile(l: &Legacy, span: &Span, env: &CompileEnv) -> Result<Self, RuleError> {
-        let re = |s: &str| crate::regex_util::compile(s, l.icase).map_err(|e| RuleError::new(span, e));
+        let re =
+            |s: &str| crate::regex_util::compile(s, l.icase).map_err(|e| RuleError::new(span, e));
         Ok(match &l.op {
             LegacyOp::Block => CLegacy::Block,
             LegacyOp::Redirect(r) => CLegacy::Redirect(RedirectRule::compile(r, span, env)?),
@@ -242,13 +263,17 @@ impl CLegacy {
                 let (n, v) = line.split_once(':').unwrap_or((line.as_str(), ""));
                 CLegacy::Add(n.trim().as_bytes().to_vec(), v.trim().as_bytes().to_vec())
             }
-            LegacyOp::Replace { regex, replace } => CLegacy::Replace(re(regex)?, replace.as_bytes().to_vec()),
+            LegacyOp::Replace { regex, replace } => {
+                CLegacy::Replace(re(regex)?, replace.as_bytes().to_vec())
+            }
             LegacyOp::Delete { regex } => CLegacy::Delete(re(regex)?),
             LegacyOp::Deny { regex } => CLegacy::Deny(re(regex)?),
             LegacyOp::Allow { regex } => CLegacy::Allow(re(regex)?),
             LegacyOp::Tarpit { regex } => CLegacy::Tarpit(re(regex)?),
             LegacyOp::Pass { .. } => CLegacy::Pass,
-            LegacyOp::SetBackend { regex, backend } => CLegacy::SetBackend(re(regex)?, backend.clone()),
+            LegacyOp::SetBackend { regex, backend } => {
+                CLegacy::SetBackend(re(regex)?, backend.clone())
+            }
         })
     }
 
@@ -271,17 +296,24 @@ impl CLegacy {
     pub(crate) fn exec<T: Target>(&self, t: &mut T, allowed: &mut bool) -> Option<Verdict> {
         let deny_status = if t.is_response() { 502 } else { 403 };
         let any = |t: &T, re: &Regex| -> bool {
-            Self::first_line(t).is_some_and(|l| re.is_match(&l)) || Self::lines(t).iter().any(|l| re.is_match(l))
+            Self::first_line(t).is_some_and(|l| re.is_match(&l))
+                || Self::lines(t).iter().any(|l| re.is_match(l))
         };
         match self {
             CLegacy::Block => return Some(Verdict::Deny(Answer::Errorfile(403))),
             CLegacy::Redirect(r) => return r.build(&t.ctx()).map(Verdict::Redirect),
             CLegacy::Add(n, v) => t.hdr_add(n, v),
             CLegacy::Pass => {}
-            CLegacy::Deny(re) if !*allowed && any(t, re) => return Some(Verdict::Deny(Answer::Errorfile(deny_status))),
-            CLegacy::Tarpit(re) if !*allowed && any(t, re) => return Some(Verdict::Tarpit(Answer::Errorfile(500))),
+            CLegacy::Deny(re) if !*allowed && any(t, re) => {
+                return Some(Verdict::Deny(Answer::Errorfile(deny_status)))
+            }
+            CLegacy::Tarpit(re) if !*allowed && any(t, re) => {
+                return Some(Verdict::Tarpit(Answer::Errorfile(500)))
+            }
             CLegacy::Allow(re) if any(t, re) => *allowed = true,
-            CLegacy::SetBackend(re, be) if any(t, re) => return Some(Verdict::UseBackend(be.clone())),
+            CLegacy::SetBackend(re, be) if any(t, re) => {
+                return Some(Verdict::UseBackend(be.clone()))
+            }
             CLegacy::SetBackend(..) => {}
             CLegacy::Deny(_) | CLegacy::Tarpit(_) | CLegacy::Allow(_) => {}
             CLegacy::Delete(re) => {
@@ -298,7 +330,9 @@ impl CLegacy {
                         let mut o = Vec::new();
                         crate::regex_util::expand(&caps, with, &mut o);
                         let mut parts = o.splitn(3, |b| *b == b' ');
-                        if let (Some(m), Some(u), Some(req)) = (parts.next(), parts.next(), t.req_mut()) {
+                        if let (Some(m), Some(u), Some(req)) =
+                            (parts.next(), parts.next(), t.req_mut())
+                        {
                             req.set_method(m);
                             req.set_uri(u);
                         }
@@ -310,10 +344,15 @@ impl CLegacy {
                     let mut o = Vec::new();
                     crate::regex_util::expand(&caps, with, &mut o);
                     let (n, v) = match memchr::memchr(b':', &o) {
-                        Some(c) => (o[..c].trim_ascii().to_vec(), o[c + 1..].trim_ascii().to_vec()),
+                        Some(c) => (
+                            o[..c].trim_ascii().to_vec(),
+                            o[c + 1..].trim_ascii().to_vec(),
+                        ),
                         None => (o.trim_ascii().to_vec(), Vec::new()),
                     };
-                    let same_name = t.hdr(i).is_some_and(|(old, _)| old.eq_ignore_ascii_case(&n));
+                    let same_name = t
+                        .hdr(i)
+                        .is_some_and(|(old, _)| old.eq_ignore_ascii_case(&n));
                     if same_name {
                         t.hdr_set(i, &v);
                     } else {
@@ -345,12 +384,30 @@ mod tests {
 
     #[test]
     fn normalizers() {
-        assert_eq!(normalize(b"//a///b?x//y", Normalizer::PathMergeSlashes), b"/a/b?x//y");
+        assert_eq!(
+            normalize(b"//a///b?x//y", Normalizer::PathMergeSlashes),
+            b"/a/b?x//y"
+        );
         assert_eq!(normalize(b"/a/./b/.", Normalizer::PathStripDot), b"/a/b/");
-        assert_eq!(normalize(b"/a/b/../c", Normalizer::PathStripDotdot { full: false }), b"/a/c");
-        assert_eq!(normalize(b"/../c", Normalizer::PathStripDotdot { full: true }), b"/c");
-        assert_eq!(normalize(b"/%7euser%2f", Normalizer::PercentDecodeUnreserved { strict: false }), b"/~user%2F");
-        assert_eq!(normalize(b"/p?b=2&a=1", Normalizer::QuerySortByName), b"/p?a=1&b=2");
+        assert_eq!(
+            normalize(b"/a/b/../c", Normalizer::PathStripDotdot { full: false }),
+            b"/a/c"
+        );
+        assert_eq!(
+            normalize(b"/../c", Normalizer::PathStripDotdot { full: true }),
+            b"/c"
+        );
+        assert_eq!(
+            normalize(
+                b"/%7euser%2f",
+                Normalizer::PercentDecodeUnreserved { strict: false }
+            ),
+            b"/~user%2F"
+        );
+        assert_eq!(
+            normalize(b"/p?b=2&a=1", Normalizer::QuerySortByName),
+            b"/p?a=1&b=2"
+        );
         assert_eq!(normalize(b"/p#frag", Normalizer::FragmentStrip), b"/p");
     }
 }

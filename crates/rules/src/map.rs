@@ -108,14 +108,26 @@ mod tests {
     fn lookups_by_kind() {
         let (k, out) = kinds("map_beg");
         let m = MapFile::parse("# hosts\n/api  bk_api\n/     bk_web\n", k).unwrap();
-        assert_eq!(m.lookup(&Sample::str(b"/api/v1"), out), Some(Sample::owned_str(b"bk_api".to_vec())));
-        assert_eq!(m.lookup(&Sample::str(b"/x"), out), Some(Sample::owned_str(b"bk_web".to_vec())));
+        assert_eq!(
+            m.lookup(&Sample::str(b"/api/v1"), out),
+            Some(Sample::owned_str(b"bk_api".to_vec()))
+        );
+        assert_eq!(
+            m.lookup(&Sample::str(b"/x"), out),
+            Some(Sample::owned_str(b"bk_web".to_vec()))
+        );
         let (k, out) = kinds("map_ip_int");
         let m = MapFile::parse("10.0.0.0/8 1\n192.168.0.0/16 2\n", k).unwrap();
-        assert_eq!(m.lookup(&Sample::Ip("192.168.3.4".parse().unwrap()), out), Some(Sample::Int(2)));
+        assert_eq!(
+            m.lookup(&Sample::Ip("192.168.3.4".parse().unwrap()), out),
+            Some(Sample::Int(2))
+        );
         assert_eq!(m.lookup(&Sample::Ip("8.8.8.8".parse().unwrap()), out), None);
         let (k, out) = kinds("map_regm");
         let m = MapFile::parse(r"^/u/([0-9]+)$ user-\1", k).unwrap();
-        assert_eq!(m.lookup(&Sample::str(b"/u/42"), out), Some(Sample::owned_str(b"user-42".to_vec())));
+        assert_eq!(
+            m.lookup(&Sample::str(b"/u/42"), out),
+            Some(Sample::owned_str(b"user-42".to_vec()))
+        );
     }
 }

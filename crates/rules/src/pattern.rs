@@ -28,8 +28,16 @@ pub(crate) struct PatternSet {
 
 fn parse_int_range(w: &str) -> Option<(i64, i64)> {
     if let Some((a, b)) = w.split_once(':') {
-        let lo = if a.is_empty() { i64::MIN } else { a.parse().ok()? };
-        let hi = if b.is_empty() { i64::MAX } else { b.parse().ok()? };
+        let lo = if a.is_empty() {
+            i64::MIN
+        } else {
+            a.parse().ok()?
+        };
+        let hi = if b.is_empty() {
+            i64::MAX
+        } else {
+            b.parse().ok()?
+        };
         return Some((lo, hi));
     }
     let v = w.parse().ok()?;
@@ -92,8 +100,14 @@ pub(crate) fn net_contains(net: IpAddr, bits: u8, ip: IpAddr) -> bool {
 /// (HAProxy's `dir` and `dom` matching); delimiters around the pattern are ignored.
 fn word_match(s: &[u8], pattern: &[u8], delims: &[u8], icase: bool) -> bool {
     let p = {
-        let start = pattern.iter().position(|b| !delims.contains(b)).unwrap_or(pattern.len());
-        let end = pattern.iter().rposition(|b| !delims.contains(b)).map_or(start, |e| e + 1);
+        let start = pattern
+            .iter()
+            .position(|b| !delims.contains(b))
+            .unwrap_or(pattern.len());
+        let end = pattern
+            .iter()
+            .rposition(|b| !delims.contains(b))
+            .map_or(start, |e| e + 1);
         &pattern[start..end]
     };
     if p.is_empty() || p.len() > s.len() {
@@ -117,7 +131,9 @@ fn eq(a: &[u8], b: &[u8], icase: bool) -> bool {
 
 fn contains(hay: &[u8], needle: &[u8], icase: bool) -> bool {
     if icase {
-        hay.windows(needle.len().max(1)).any(|w| w.eq_ignore_ascii_case(needle)) || needle.is_empty()
+        hay.windows(needle.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(needle))
+            || needle.is_empty()
     } else {
         memchr::memmem::find(hay, needle).is_some()
     }
@@ -129,7 +145,10 @@ impl PatternSet {
         match method {
             MatchMethod::Found | MatchMethod::Bool => {
                 if let Some(w) = words.first() {
-                    return Err(format!("'-m {}' takes no pattern, found '{w}'", name(method)));
+                    return Err(format!(
+                        "'-m {}' takes no pattern, found '{w}'",
+                        name(method)
+                    ));
                 }
             }
             MatchMethod::Int | MatchMethod::Len => {
@@ -139,7 +158,8 @@ impl PatternSet {
                         op = Some(w);
                         continue;
                     }
-                    let (lo, hi) = parse_int_range(w).ok_or_else(|| format!("'{w}' is not an integer or range"))?;
+                    let (lo, hi) = parse_int_range(w)
+                        .ok_or_else(|| format!("'{w}' is not an integer or range"))?;
                     let r = match op {
                         None | Some("eq") => (lo, hi),
                         Some("ge") => (lo, i64::MAX),
@@ -160,7 +180,8 @@ impl PatternSet {
             }
             MatchMethod::Bin => {
                 for w in words {
-                    let b = crate::conv::unhex(w.as_bytes()).ok_or_else(|| format!("'{w}' is not hexadecimal"))?;
+                    let b = crate::conv::unhex(w.as_bytes())
+                        .ok_or_else(|| format!("'{w}' is not hexadecimal"))?;
                     pats.push(Pat::Bytes(b));
                 }
             }
@@ -175,13 +196,22 @@ impl PatternSet {
             let mut m = HashMap::with_capacity(pats.len());
             for (i, p) in pats.iter().enumerate() {
                 if let Pat::Bytes(b) = p {
-                    let k = if icase { b.to_ascii_lowercase() } else { b.clone() };
+                    let k = if icase {
+                        b.to_ascii_lowercase()
+                    } else {
+                        b.clone()
+                    };
                     m.entry(k).or_insert(i);
                 }
             }
             m
         });
-        Ok(PatternSet { method, icase, pats, exact })
+        Ok(PatternSet {
+            method,
+            icase,
+            pats,
+            exact,
+        })
     }
 
     pub fn matches(&self, s: &Sample<'_>) -> bool {
@@ -198,12 +228,20 @@ impl PatternSet {
         match self.method {
             MatchMethod::Found | MatchMethod::Bool => self.matches(s).then_some(0),
             MatchMethod::Int | MatchMethod::Len => {
-                let v = if self.method == MatchMethod::Len { s.to_bytes().len() as i64 } else { s.to_int()? };
-                self.pats.iter().position(|p| matches!(p, Pat::Range(lo, hi) if (*lo..=*hi).contains(&v)))
+                let v = if self.method == MatchMethod::Len {
+                    s.to_bytes().len() as i64
+                } else {
+                    s.to_int()?
+                };
+                self.pats
+                    .iter()
+                    .position(|p| matches!(p, Pat::Range(lo, hi) if (*lo..=*hi).contains(&v)))
             }
             MatchMethod::Ip => {
                 let ip = s.to_ip()?;
-                self.pats.iter().position(|p| matches!(p, Pat::Net(n, b) if net_contains(*n, *b, ip)))
+                self.pats
+                    .iter()
+                    .position(|p| matches!(p, Pat::Net(n, b) if net_contains(*n, *b, ip)))
             }
             MatchMethod::Str => {
                 let b = s.to_bytes();
@@ -216,7 +254,9 @@ impl PatternSet {
             }
             MatchMethod::Reg => {
                 let b = s.to_bytes();
-                self.pats.iter().position(|p| matches!(p, Pat::Reg(r) if r.is_match(&b)))
+                self.pats
+                    .iter()
+                    .position(|p| matches!(p, Pat::Reg(r) if r.is_match(&b)))
             }
             m => {
                 let b = s.to_bytes();
@@ -227,7 +267,9 @@ impl PatternSet {
                         MatchMethod::Bin => b == p.as_slice(),
                         MatchMethod::Sub => contains(b, p, icase),
                         MatchMethod::Beg => b.len() >= p.len() && eq(&b[..p.len()], p, icase),
-                        MatchMethod::End => b.len() >= p.len() && eq(&b[b.len() - p.len()..], p, icase),
+                        MatchMethod::End => {
+                            b.len() >= p.len() && eq(&b[b.len() - p.len()..], p, icase)
+                        }
                         MatchMethod::Dir => word_match(b, p, b"/?", icase),
                         MatchMethod::Dom => word_match(b, p, b"/?.:", icase),
                         _ => false,
@@ -239,7 +281,10 @@ impl PatternSet {
 }
 
 fn name(m: MatchMethod) -> &'static str {
-    MatchMethod::ALL.iter().find(|(_, x)| *x == m).map_or("?", |(n, _)| n)
+    MatchMethod::ALL
+        .iter()
+        .find(|(_, x)| *x == m)
+        .map_or("?", |(n, _)| n)
 }
 
 #[cfg(test)]
@@ -247,7 +292,12 @@ mod tests {
     use super::*;
 
     fn set(m: MatchMethod, icase: bool, w: &[&str]) -> PatternSet {
-        PatternSet::compile(m, icase, &w.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        PatternSet::compile(
+            m,
+            icase,
+            &w.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -267,13 +317,21 @@ mod tests {
         assert!(s.matches(&Sample::Int(1)));
         assert!(!s.matches(&Sample::Int(2)));
         let s = set(MatchMethod::Int, false, &["10:20", "30:"]);
-        assert!(s.matches(&Sample::Int(15)) && s.matches(&Sample::Int(99)) && !s.matches(&Sample::Int(25)));
+        assert!(
+            s.matches(&Sample::Int(15))
+                && s.matches(&Sample::Int(99))
+                && !s.matches(&Sample::Int(25))
+        );
         assert!(PatternSet::compile(MatchMethod::Int, false, &["x".into()]).is_err());
     }
 
     #[test]
     fn ip_networks_cover_both_families() {
-        let s = set(MatchMethod::Ip, false, &["127.0.0.1/8", "::1", "10.0.0.0/255.0.0.0"]);
+        let s = set(
+            MatchMethod::Ip,
+            false,
+            &["127.0.0.1/8", "::1", "10.0.0.0/255.0.0.0"],
+        );
         assert!(s.matches(&Sample::Ip("127.9.9.9".parse().unwrap())));
         assert!(s.matches(&Sample::Ip("::ffff:10.1.2.3".parse().unwrap())));
         assert!(s.matches(&Sample::Ip("::1".parse().unwrap())));

@@ -57,13 +57,21 @@ impl CompileEnv {
             .map_err(|e| RuleError::new(span, format!("cannot read '{}': {e}", path.display())))
     }
 
-    pub(crate) fn load_map(&self, p: &str, kind: MapKind, span: &Span) -> Result<Arc<MapFile>, RuleError> {
+    pub(crate) fn load_map(
+        &self,
+        p: &str,
+        kind: MapKind,
+        span: &Span,
+    ) -> Result<Arc<MapFile>, RuleError> {
         let key = (self.resolve(p), kind);
         if let Some(m) = self.maps.borrow().get(&key) {
             return Ok(m.clone());
         }
         let text = self.read_file(p, span)?;
-        let map = Arc::new(MapFile::parse(&text, kind).map_err(|e| RuleError::new(span, format!("map '{p}': {e}")))?);
+        let map = Arc::new(
+            MapFile::parse(&text, kind)
+                .map_err(|e| RuleError::new(span, format!("map '{p}': {e}")))?,
+        );
         self.maps.borrow_mut().insert(key, map.clone());
         Ok(map)
     }
@@ -112,7 +120,11 @@ pub struct Routing {
 }
 
 impl Routing {
-    fn choose<'r>(rules: &'r [UseRule], ctx: &Ctx<'_>, exists: &dyn Fn(&str) -> bool) -> Option<Cow<'r, str>> {
+    fn choose<'r>(
+        rules: &'r [UseRule],
+        ctx: &Ctx<'_>,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Option<Cow<'r, str>> {
         for r in rules {
             if !holds(&r.cond, ctx) {
                 continue;
@@ -133,19 +145,31 @@ impl Routing {
 
     /// The backend for this request: the first matching `use_backend`, else
     /// `default_backend`; `None` means 503. `exists` checks dynamic names.
-    pub fn backend<V: RequestView>(&self, view: &V, exists: &dyn Fn(&str) -> bool) -> Option<Cow<'_, str>> {
+    pub fn backend<V: RequestView>(
+        &self,
+        view: &V,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Option<Cow<'_, str>> {
         Self::choose(&self.use_backend, &Ctx::request(view), exists)
             .or_else(|| self.default_backend.as_deref().map(Cow::Borrowed))
     }
 
     /// The backend for a TCP-mode stream (request fetches do not match).
-    pub fn backend_tcp<V: SessionView>(&self, view: &V, exists: &dyn Fn(&str) -> bool) -> Option<Cow<'_, str>> {
+    pub fn backend_tcp<V: SessionView>(
+        &self,
+        view: &V,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Option<Cow<'_, str>> {
         Self::choose(&self.use_backend, &Ctx::session(view), exists)
             .or_else(|| self.default_backend.as_deref().map(Cow::Borrowed))
     }
 
     /// The first matching `use-server`, if any (then load balancing is skipped).
-    pub fn server<V: RequestView>(&self, view: &V, exists: &dyn Fn(&str) -> bool) -> Option<Cow<'_, str>> {
+    pub fn server<V: RequestView>(
+        &self,
+        view: &V,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Option<Cow<'_, str>> {
         Self::choose(&self.use_server, &Ctx::request(view), exists)
     }
 
@@ -177,11 +201,20 @@ pub struct CompiledProxy {
     pub extra: Vec<Cond>,
 }
 
-fn use_rules(list: &[UseTarget], scope: &AclScope, env: &CompileEnv, errors: &mut Vec<RuleError>) -> Vec<UseRule> {
+fn use_rules(
+    list: &[UseTarget],
+    scope: &AclScope,
+    env: &CompileEnv,
+    errors: &mut Vec<RuleError>,
+) -> Vec<UseRule> {
     let mut out = Vec::with_capacity(list.len());
     for u in list {
         let r = (|| -> Result<UseRule, RuleError> {
-            let cond = u.cond.as_ref().map(|c| scope.compile_cond(c, env)).transpose()?;
+            let cond = u
+                .cond
+                .as_ref()
+                .map(|c| scope.compile_cond(c, env))
+                .transpose()?;
             let name = match &u.target {
                 TargetName::Static(n) => Name::Static(n.clone()),
                 TargetName::Dynamic(lf) => Name::Dynamic(Template::compile(lf, &u.span, env)?),
@@ -197,10 +230,15 @@ fn use_rules(list: &[UseTarget], scope: &AclScope, env: &CompileEnv, errors: &mu
 }
 
 /// Compiles one proxy; every error found is returned, each at its line.
-pub fn compile_proxy(input: &ProxyInput<'_>, env: &CompileEnv) -> Result<CompiledProxy, Vec<RuleError>> {
+pub fn compile_proxy(
+    input: &ProxyInput<'_>,
+    env: &CompileEnv,
+) -> Result<CompiledProxy, Vec<RuleError>> {
     let acls = AclScope::new(input.acls, env)?;
     let mut errors = Vec::new();
-    let rules = |list: &[HttpRule], errors: &mut Vec<RuleError>| match compile_rules(list, &acls, env, input.name) {
+    let rules = |list: &[HttpRule], errors: &mut Vec<RuleError>| match compile_rules(
+        list, &acls, env, input.name,
+    ) {
         Ok(r) => r,
         Err(e) => {
             errors.extend(e);

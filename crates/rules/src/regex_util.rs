@@ -26,12 +26,19 @@ pub(crate) fn compile(pattern: &str, icase: bool) -> Result<Regex, String> {
                 .windows(2)
                 .any(|w| w[0] == b'\\' && w[1].is_ascii_digit() && w[1] != b'0');
             if let Some((_, name)) = PCRE_ONLY.iter().find(|(s, _)| pattern.contains(s)) {
-                Err(format!("regex '{pattern}' uses the PCRE-only {name}, which Fulcrum does not support"))
+                Err(format!(
+                    "regex '{pattern}' uses the PCRE-only {name}, which Fulcrum does not support"
+                ))
             } else if backref {
                 Err(format!("regex '{pattern}' uses a PCRE-only back-reference ('\\1'…), which Fulcrum does not support"))
             } else {
                 let first = e.to_string();
-                let line = first.lines().last().unwrap_or("invalid regex").trim().to_string();
+                let line = first
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid regex")
+                    .trim()
+                    .to_string();
                 Err(format!("invalid regex '{pattern}': {line}"))
             }
         }
@@ -89,7 +96,10 @@ mod tests {
     #[test]
     fn back_references_expand() {
         let re = compile("^/api/([a-z]+)/(.*)$", false).unwrap();
-        assert_eq!(replace(&re, b"/api/users/12", br"/\2/\1", false), b"/12/users");
+        assert_eq!(
+            replace(&re, b"/api/users/12", br"/\2/\1", false),
+            b"/12/users"
+        );
         let re = compile("a", false).unwrap();
         assert_eq!(replace(&re, b"banana", b"o", true), b"bonono");
         assert_eq!(replace(&re, b"banana", b"o", false), b"bonana");

@@ -61,29 +61,52 @@ pub enum TcpVerdict {
 }
 
 impl TcpRules {
-    pub(crate) fn compile(list: &[TcpRule], scope: &AclScope, env: &CompileEnv) -> Result<TcpRules, Vec<RuleError>> {
+    pub(crate) fn compile(
+        list: &[TcpRule],
+        scope: &AclScope,
+        env: &CompileEnv,
+    ) -> Result<TcpRules, Vec<RuleError>> {
         let mut out = TcpRules::default();
         let mut errors = Vec::new();
         for r in list {
             let span = &r.span;
             match &r.kind {
-                TcpRuleKind::InspectDelay { response: false, ms } => out.inspect_delay_ms = Some(*ms),
-                TcpRuleKind::InspectDelay { response: true, ms } => out.response_inspect_delay_ms = Some(*ms),
-                TcpRuleKind::Rule { layer, action, cond } => {
+                TcpRuleKind::InspectDelay {
+                    response: false,
+                    ms,
+                } => out.inspect_delay_ms = Some(*ms),
+                TcpRuleKind::InspectDelay { response: true, ms } => {
+                    out.response_inspect_delay_ms = Some(*ms)
+                }
+                TcpRuleKind::Rule {
+                    layer,
+                    action,
+                    cond,
+                } => {
                     let compiled = (|| -> Result<CTcpRule, RuleError> {
-                        let cond = cond.as_ref().map(|c| scope.compile_cond(c, env)).transpose()?;
+                        let cond = cond
+                            .as_ref()
+                            .map(|c| scope.compile_cond(c, env))
+                            .transpose()?;
                         let e = |x| compile_expr(x, span, env);
                         let action = match action {
                             TcpAction::Accept => CTcpAction::Accept,
                             TcpAction::Reject => CTcpAction::Reject,
                             TcpAction::Close => CTcpAction::Close,
                             TcpAction::Capture { expr, len } => CTcpAction::Capture(e(expr)?, *len),
-                            TcpAction::SetVar { name, expr } => CTcpAction::SetVar(name.clone(), e(expr)?),
-                            TcpAction::SetVarFmt { name, value } => {
-                                CTcpAction::SetVarFmt(name.clone(), Template::compile(value, span, env)?)
+                            TcpAction::SetVar { name, expr } => {
+                                CTcpAction::SetVar(name.clone(), e(expr)?)
                             }
+                            TcpAction::SetVarFmt { name, value } => CTcpAction::SetVarFmt(
+                                name.clone(),
+                                Template::compile(value, span, env)?,
+                            ),
                             TcpAction::UnsetVar { name } => CTcpAction::UnsetVar(name.clone()),
-                            TcpAction::TrackSc { counter, key, table } => CTcpAction::TrackSc(*counter, e(key)?, table.clone()),
+                            TcpAction::TrackSc {
+                                counter,
+                                key,
+                                table,
+                            } => CTcpAction::TrackSc(*counter, e(key)?, table.clone()),
                             TcpAction::SetSrc(x) => CTcpAction::SetSrc(e(x)?),
                             TcpAction::SetDst(x) => CTcpAction::SetDst(e(x)?),
                             TcpAction::ExpectProxy => CTcpAction::ExpectProxy,
@@ -141,7 +164,11 @@ pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) 
                 if let Some(s) = one(e, view) {
                     let mut b = s.into_bytes().into_owned();
                     b.truncate(*len);
-                    view.effect(Effect::Capture { id: None, len: Some(*len), value: &b });
+                    view.effect(Effect::Capture {
+                        id: None,
+                        len: Some(*len),
+                        value: &b,
+                    });
                 }
             }
             CTcpAction::SetVar(n, e) => {
@@ -157,12 +184,20 @@ pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) 
             CTcpAction::TrackSc(c, e, table) => {
                 if let Some(s) = one(e, view) {
                     let k = s.into_bytes().into_owned();
-                    view.effect(Effect::TrackSc { counter: *c, key: &k, table: table.as_deref() });
+                    view.effect(Effect::TrackSc {
+                        counter: *c,
+                        key: &k,
+                        table: table.as_deref(),
+                    });
                 }
             }
             CTcpAction::SetSrc(e) | CTcpAction::SetDst(e) => {
                 if let Some(ip) = one(e, view).and_then(|s| s.to_ip()) {
-                    let eff = if matches!(r.action, CTcpAction::SetSrc(_)) { Effect::SetSrc(ip) } else { Effect::SetDst(ip) };
+                    let eff = if matches!(r.action, CTcpAction::SetSrc(_)) {
+                        Effect::SetSrc(ip)
+                    } else {
+                        Effect::SetDst(ip)
+                    };
                     view.effect(eff);
                 }
             }

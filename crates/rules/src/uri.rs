@@ -25,7 +25,10 @@ pub(crate) fn pathq(uri: &[u8]) -> &[u8] {
 /// Path only (`path`).
 pub(crate) fn path(uri: &[u8]) -> &[u8] {
     let pq = pathq(uri);
-    let end = pq.iter().position(|b| *b == b'?' || *b == b'#').unwrap_or(pq.len());
+    let end = pq
+        .iter()
+        .position(|b| *b == b'?' || *b == b'#')
+        .unwrap_or(pq.len());
     &pq[..end]
 }
 
@@ -104,9 +107,19 @@ mod tests {
         assert_eq!(path(b"http://h:8"), b"");
         assert_eq!(query(b"/a?x=1&y=2"), Some(&b"x=1&y=2"[..]));
         assert_eq!(query(b"/a"), None);
-        assert_eq!(authority(b"http://10.0.0.1:81/x"), Some(&b"10.0.0.1:81"[..]));
+        assert_eq!(
+            authority(b"http://10.0.0.1:81/x"),
+            Some(&b"10.0.0.1:81"[..])
+        );
         let p: Vec<_> = params(b"/?a=1&b&c=3", b'&').collect();
-        assert_eq!(p, vec![(&b"a"[..], &b"1"[..]), (&b"b"[..], &b""[..]), (&b"c"[..], &b"3"[..])]);
+        assert_eq!(
+            p,
+            vec![
+                (&b"a"[..], &b"1"[..]),
+                (&b"b"[..], &b""[..]),
+                (&b"c"[..], &b"3"[..])
+            ]
+        );
         let c: Vec<_> = cookies(b"SERVERID=s1; lang=en").collect();
         assert_eq!(c[1], (&b"lang"[..], &b"en"[..]));
         assert_eq!(url_decode(b"a%20b+c", true).unwrap(), b"a b c");

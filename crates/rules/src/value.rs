@@ -87,7 +87,10 @@ pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
     if end == 0 {
         return None;
     }

@@ -57,12 +57,29 @@ impl Stats for NoStats {
 pub enum Effect<'a> {
     /// `capture EXPR len N` (a new slot, in rule order) or `capture EXPR id N`
     /// (slot N of `declare capture`); the value is already cut to `len`.
-    Capture { id: Option<usize>, len: Option<usize>, value: &'a [u8] },
+    Capture {
+        id: Option<usize>,
+        len: Option<usize>,
+        value: &'a [u8],
+    },
     SetLogLevel(&'a str),
-    SetTimeout { kind: fulcrum_config::rules::TimeoutKind, ms: u64 },
-    TrackSc { counter: u8, key: &'a [u8], table: Option<&'a str> },
-    EarlyHint { name: &'a [u8], value: &'a [u8] },
-    WaitForBody { time_ms: u64, at_least: Option<u64> },
+    SetTimeout {
+        kind: fulcrum_config::rules::TimeoutKind,
+        ms: u64,
+    },
+    TrackSc {
+        counter: u8,
+        key: &'a [u8],
+        table: Option<&'a str>,
+    },
+    EarlyHint {
+        name: &'a [u8],
+        value: &'a [u8],
+    },
+    WaitForBody {
+        time_ms: u64,
+        at_least: Option<u64>,
+    },
     SetSrc(IpAddr),
     SetDst(IpAddr),
     /// `tcp-request connection expect-proxy layer4`.

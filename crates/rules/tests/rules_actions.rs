@@ -64,32 +64,60 @@ http-request set-header X-Ci %[hdr(x-in),regsub(A,Z,ig)]
 
 #[test]
 fn deny_return_redirect_and_auth_verdicts() {
-    let (verdict, _) = run("http-request deny deny_status 429 if { path /slow }", "GET /slow HTTP/1.1\n");
+    let (verdict, _) = run(
+        "http-request deny deny_status 429 if { path /slow }",
+        "GET /slow HTTP/1.1\n",
+    );
     assert_eq!(verdict, Verdict::Deny(Answer::Errorfile(429)));
 
     let cfg = r#"http-request return status 200 content-type text/plain lf-string "hi %[hdr(x-n)]" hdr X-A b"#;
     let (verdict, _) = run(cfg, "GET / HTTP/1.1\nX-N: bob\n");
     let want = Response {
         status: 200,
-        headers: vec![(b"content-type".to_vec(), b"text/plain".to_vec()), (b"X-A".to_vec(), b"b".to_vec())],
+        headers: vec![
+            (b"content-type".to_vec(), b"text/plain".to_vec()),
+            (b"X-A".to_vec(), b"b".to_vec()),
+        ],
         body: b"hi bob".to_vec(),
     };
     assert_eq!(verdict, Verdict::Return(Answer::Built(want.clone())));
     let bytes = String::from_utf8(want.to_bytes()).unwrap();
-    assert!(bytes.starts_with("HTTP/1.1 200 OK\r\n") && bytes.ends_with("content-length: 6\r\n\r\nhi bob"), "{bytes}");
+    assert!(
+        bytes.starts_with("HTTP/1.1 200 OK\r\n")
+            && bytes.ends_with("content-length: 6\r\n\r\nhi bob"),
+        "{bytes}"
+    );
 
-    let (verdict, _) = run("http-request redirect scheme https code 301 if !{ ssl_fc }", "GET /a?b=1 HTTP/1.1\nHost: ex.com\n");
-    let Verdict::Redirect(r) = verdict else { panic!("{verdict:?}") };
+    let (verdict, _) = run(
+        "http-request redirect scheme https code 301 if !{ ssl_fc }",
+        "GET /a?b=1 HTTP/1.1\nHost: ex.com\n",
+    );
+    let Verdict::Redirect(r) = verdict else {
+        panic!("{verdict:?}")
+    };
     assert_eq!(r.status, 301);
-    assert_eq!(r.headers[0], (b"location".to_vec(), b"https://ex.com/a?b=1".to_vec()));
+    assert_eq!(
+        r.headers[0],
+        (b"location".to_vec(), b"https://ex.com/a?b=1".to_vec())
+    );
 
-    let (verdict, _) = run("http-request redirect prefix /new drop-query set-cookie SEEN=1", "GET /a?b=1 HTTP/1.1\n");
-    let Verdict::Redirect(r) = verdict else { panic!("{verdict:?}") };
+    let (verdict, _) = run(
+        "http-request redirect prefix /new drop-query set-cookie SEEN=1",
+        "GET /a?b=1 HTTP/1.1\n",
+    );
+    let Verdict::Redirect(r) = verdict else {
+        panic!("{verdict:?}")
+    };
     assert_eq!((r.status, &r.headers[0].1[..]), (302, &b"/new/a"[..]));
     assert_eq!(r.headers[1].1, b"SEEN=1; path=/");
 
     let (verdict, _) = run("http-request auth realm Private", "GET / HTTP/1.1\n");
-    assert_eq!(verdict, Verdict::Auth { realm: "Private".into() });
+    assert_eq!(
+        verdict,
+        Verdict::Auth {
+            realm: "Private".into()
+        }
+    );
 
     let (verdict, _) = run("http-request allow\nhttp-request deny", "GET / HTTP/1.1\n");
     assert_eq!(verdict, Verdict::Allow);
@@ -117,9 +145,21 @@ http-request deny if { var(txn.n) gt 100 }
 #[test]
 fn map_files_and_acl_pattern_files_are_read_relative_to_the_config() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hosts.map"), "# host -> backend\nwww.ex.com bk_www\napi.ex.com bk_api\n").unwrap();
-    std::fs::write(dir.path().join("paths.map"), "/static/ bk_static\n/ bk_default\n").unwrap();
-    std::fs::write(dir.path().join("bad.lst"), "10.0.0.0/8\n# comment\n\n192.0.2.0/24\n").unwrap();
+    std::fs::write(
+        dir.path().join("hosts.map"),
+        "# host -> backend\nwww.ex.com bk_www\napi.ex.com bk_api\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("paths.map"),
+        "/static/ bk_static\n/ bk_default\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.lst"),
+        "10.0.0.0/8\n# comment\n\n192.0.2.0/24\n",
+    )
+    .unwrap();
     let cfg = "
 acl blocked src -f bad.lst
 http-request deny if blocked
@@ -129,7 +169,10 @@ use_backend %[path,map_beg(paths.map,bk_none)]
     let env = CompileEnv::new(dir.path());
     let p = compile_with(cfg, &env).unwrap();
     let mut v = Fake::request("GET / HTTP/1.1\nHost: API.ex.com\n");
-    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)));
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
     v.src = "198.51.100.1:1".parse().unwrap();
     assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
     let all = |_: &str| true;
@@ -137,7 +180,10 @@ use_backend %[path,map_beg(paths.map,bk_none)]
     let v2 = Fake::request("GET /static/a.css HTTP/1.1\nHost: other\n");
     assert_eq!(p.routing.backend(&v2, &all).as_deref(), Some("bk_static"));
     // A rendered name that is no backend lets later rules decide.
-    assert_eq!(p.routing.backend(&v2, &|b| b != "bk_static").as_deref(), None);
+    assert_eq!(
+        p.routing.backend(&v2, &|b| b != "bk_static").as_deref(),
+        None
+    );
 
     let missing = compile_with("use_backend %[path,map(nope.map)]", &env).unwrap_err();
     assert!(missing[0].message.contains("nope.map"), "{missing:?}");
@@ -152,9 +198,21 @@ fn basic(user: &str, pass: &str) -> String {
 #[allow(deprecated)] // MD5/SHA-256 crypt: what old userlists hold
 fn http_auth_checks_each_hash_kind_and_groups() {
     let mut ul = Userlist::new("admins");
-    ul.add_user("s512", Password::Crypt(pwhash::sha512_crypt::hash("p1").unwrap()), vec!["ops".into()]);
-    ul.add_user("s256", Password::Crypt(pwhash::sha256_crypt::hash("p2").unwrap()), vec![]);
-    ul.add_user("md5", Password::Crypt(pwhash::md5_crypt::hash("p3").unwrap()), vec![]);
+    ul.add_user(
+        "s512",
+        Password::Crypt(pwhash::sha512_crypt::hash("p1").unwrap()),
+        vec!["ops".into()],
+    );
+    ul.add_user(
+        "s256",
+        Password::Crypt(pwhash::sha256_crypt::hash("p2").unwrap()),
+        vec![],
+    );
+    ul.add_user(
+        "md5",
+        Password::Crypt(pwhash::md5_crypt::hash("p3").unwrap()),
+        vec![],
+    );
     ul.add_user("plain", Password::Insecure("p4".into()), vec![]);
     let mut lists = fulcrum_rules::Userlists::new();
     lists.insert("admins".into(), std::sync::Arc::new(ul));
@@ -166,15 +224,41 @@ http-request auth realm Admin if !ok
 http-request set-header X-Ops 1 if ops
 ";
     let p = compile_with(cfg, &env).unwrap();
-    for (u, pw) in [("s512", "p1"), ("s256", "p2"), ("md5", "p3"), ("plain", "p4")] {
-        let mut v = Fake::request(&format!("GET / HTTP/1.1\nAuthorization: Basic {}\n", basic(u, pw)));
-        assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue, "{u}");
+    for (u, pw) in [
+        ("s512", "p1"),
+        ("s256", "p2"),
+        ("md5", "p3"),
+        ("plain", "p4"),
+    ] {
+        let mut v = Fake::request(&format!(
+            "GET / HTTP/1.1\nAuthorization: Basic {}\n",
+            basic(u, pw)
+        ));
+        assert_eq!(
+            run_http_request(&p.http_request, &mut v),
+            Verdict::Continue,
+            "{u}"
+        );
         assert_eq!(v.hdr("X-Ops").len(), usize::from(u == "s512"), "{u}");
-        let mut v = Fake::request(&format!("GET / HTTP/1.1\nAuthorization: Basic {}\n", basic(u, "wrong")));
-        assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Auth { realm: "Admin".into() }, "{u}");
+        let mut v = Fake::request(&format!(
+            "GET / HTTP/1.1\nAuthorization: Basic {}\n",
+            basic(u, "wrong")
+        ));
+        assert_eq!(
+            run_http_request(&p.http_request, &mut v),
+            Verdict::Auth {
+                realm: "Admin".into()
+            },
+            "{u}"
+        );
     }
     let mut v = Fake::request("GET / HTTP/1.1\n");
-    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Auth { realm: "Admin".into() });
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Auth {
+            realm: "Admin".into()
+        }
+    );
     assert!(compile_with("acl a http_auth(nobody)", &CompileEnv::new(".")).is_err());
 }
 
@@ -187,13 +271,20 @@ http-response replace-header Set-Cookie ^(SID=[^;]*)(.*)$ \\1;\\ Secure\\2
 http-response deny if { status 500 }
 ";
     let p = compile(cfg);
-    let mut v = Fake::request("GET / HTTP/1.1\n").with_response(200, &[("Server", "x"), ("Set-Cookie", "SID=1; path=/")]);
-    assert_eq!(run_http_response(&p.http_response, &mut v), Verdict::Continue);
+    let mut v = Fake::request("GET / HTTP/1.1\n")
+        .with_response(200, &[("Server", "x"), ("Set-Cookie", "SID=1; path=/")]);
+    assert_eq!(
+        run_http_response(&p.http_response, &mut v),
+        Verdict::Continue
+    );
     assert_eq!(v.res_hdr("X-Status"), ["200"]);
     assert!(v.res_hdr("Server").is_empty());
     assert_eq!(v.res_hdr("Set-Cookie"), ["SID=1; Secure; path=/"]);
     let mut v = Fake::request("GET / HTTP/1.1\n").with_response(500, &[]);
-    assert_eq!(run_http_response(&p.http_response, &mut v), Verdict::Deny(Answer::Errorfile(502)));
+    assert_eq!(
+        run_http_response(&p.http_response, &mut v),
+        Verdict::Deny(Answer::Errorfile(502))
+    );
 }
 
 #[test]
@@ -208,19 +299,34 @@ reqideny ^user-agent:\ .*curl
 block if { hdr(x-block) 1 }
 ";
     let p = common::parse(cfg).unwrap();
-    assert!(p.warnings.iter().all(|w| w.contains("[WARNING]") && w.contains("instead")), "{:?}", p.warnings);
+    assert!(
+        p.warnings
+            .iter()
+            .all(|w| w.contains("[WARNING]") && w.contains("instead")),
+        "{:?}",
+        p.warnings
+    );
     let compiled = compile(cfg);
     let mut v = Fake::request("GET /old/x HTTP/1.1\nHost: old.ex.com\nX-Secret: s\n");
-    assert_eq!(run_http_request(&compiled.http_request, &mut v), Verdict::Continue);
+    assert_eq!(
+        run_http_request(&compiled.http_request, &mut v),
+        Verdict::Continue
+    );
     assert_eq!(v.hdr("X-Proto"), ["https"]);
     assert_eq!(v.hdr("Host"), ["new.ex.com"]);
     assert!(v.hdr("X-Secret").is_empty());
     assert_eq!(v.uri, b"/new/x");
     let mut v = Fake::request("GET / HTTP/1.1\nUser-Agent: CURL/8\n");
-    assert_eq!(run_http_request(&compiled.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)));
+    assert_eq!(
+        run_http_request(&compiled.http_request, &mut v),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
     // `block` runs before the http-request rules, as in 1.x.
     let mut v = Fake::request("GET / HTTP/1.1\nX-Block: 1\n");
-    assert_eq!(run_http_request(&compiled.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)));
+    assert_eq!(
+        run_http_request(&compiled.http_request, &mut v),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
     assert!(v.hdr("X-Order").is_empty());
 }
 
@@ -242,10 +348,16 @@ fn compile_errors_name_the_line() {
 fn predefined_acls() {
     let p = compile("http-request deny if METH_POST HTTP_1.1 !LOCALHOST HTTP_URL_SLASH");
     let mut v = Fake::request("POST /x HTTP/1.1\n");
-    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)));
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
     v.src = "127.0.0.1:5".parse().unwrap();
     assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
     let p = compile("http-request deny if HTTP_CONTENT");
     let mut v = Fake::request("POST / HTTP/1.1\nContent-Length: 3\n\nabc");
-    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)));
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
 }

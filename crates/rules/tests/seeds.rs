@@ -26,7 +26,9 @@ fn seed02_denies_exactly_when_all_four_ws_headers_are_absent() {
         "Sec-WebSocket-Version: 13",
     ];
     for mask in 0u8..16 {
-        let mut raw = String::from("GET /ws HTTP/1.1\nHost: ws.example\nSec-WebSocket-Protocol: echo-protocol\n");
+        let mut raw = String::from(
+            "GET /ws HTTP/1.1\nHost: ws.example\nSec-WebSocket-Protocol: echo-protocol\n",
+        );
         for (i, h) in hdrs.iter().enumerate() {
             if mask & (1 << i) != 0 {
                 raw.push_str(h);
@@ -36,7 +38,11 @@ fn seed02_denies_exactly_when_all_four_ws_headers_are_absent() {
         let mut v = Fake::request(&raw);
         let verdict = run_http_request(&p.http_request, &mut v);
         if mask == 0 {
-            assert_eq!(verdict, Verdict::Deny(Answer::Errorfile(403)), "mask {mask}");
+            assert_eq!(
+                verdict,
+                Verdict::Deny(Answer::Errorfile(403)),
+                "mask {mask}"
+            );
         } else {
             assert_eq!(verdict, Verdict::Continue, "mask {mask}");
         }
@@ -47,9 +53,17 @@ fn seed02_denies_exactly_when_all_four_ws_headers_are_absent() {
 fn seed02_denies_a_wrong_or_missing_websocket_protocol() {
     let p = compile(SEED02_BK_WS);
     let base = "GET /ws HTTP/1.1\nConnection: Upgrade\nUpgrade: websocket\n";
-    for proto in ["Sec-WebSocket-Protocol: chat\n", "", "Sec-WebSocket-Protocol: Echo-Protocol\n"] {
+    for proto in [
+        "Sec-WebSocket-Protocol: chat\n",
+        "",
+        "Sec-WebSocket-Protocol: Echo-Protocol\n",
+    ] {
         let mut v = Fake::request(&format!("{base}{proto}"));
-        assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Deny(Answer::Errorfile(403)), "{proto:?}");
+        assert_eq!(
+            run_http_request(&p.http_request, &mut v),
+            Verdict::Deny(Answer::Errorfile(403)),
+            "{proto:?}"
+        );
     }
 }
 
@@ -71,16 +85,32 @@ fn backend(p: &fulcrum_rules::CompiledProxy, raw: &str) -> Option<String> {
 #[test]
 fn seed04_routes_by_host_prefix_and_upgrade_headers() {
     let p = compile(SEED04);
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: WS.yangguo.info:8080\n").as_deref(), Some("bk_ws"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: short.im.yangguo.info\n").as_deref(), Some("bk_short"));
     assert_eq!(
-        backend(&p, "GET / HTTP/1.1\nHost: other\nConnection: keep-alive, Upgrade\nUpgrade: WebSocket\n").as_deref(),
+        backend(&p, "GET / HTTP/1.1\nHost: WS.yangguo.info:8080\n").as_deref(),
+        Some("bk_ws")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: short.im.yangguo.info\n").as_deref(),
+        Some("bk_short")
+    );
+    assert_eq!(
+        backend(
+            &p,
+            "GET / HTTP/1.1\nHost: other\nConnection: keep-alive, Upgrade\nUpgrade: WebSocket\n"
+        )
+        .as_deref(),
         Some("bk_ws")
     );
     // Only one of the two upgrade headers: no match.
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: other\nUpgrade: websocket\n"), None);
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: other\nUpgrade: websocket\n"),
+        None
+    );
     // No matching rule and no default_backend: the engine answers 503.
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: www.yangguo.info\n"), None);
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: www.yangguo.info\n"),
+        None
+    );
 }
 
 const SEED07: &str = "
@@ -98,12 +128,30 @@ default_backend server_bbs
 #[test]
 fn seed07_routes_with_hdr_reg_and_hdr_dom() {
     let p = compile(SEED07);
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: WWW.itnihao.cn\n").as_deref(), Some("server_web"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: ww1.itnihao.cn\n").as_deref(), Some("server_web"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: www.itnihao.cn.evil\n").as_deref(), Some("server_bbs"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: blog.itnihao.cn\n").as_deref(), Some("server_blog"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: m.blog.itnihao.cn\n").as_deref(), Some("server_blog"));
-    assert_eq!(backend(&p, "GET / HTTP/1.1\nHost: myblog.itnihao.cn\n").as_deref(), Some("server_bbs"));
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: WWW.itnihao.cn\n").as_deref(),
+        Some("server_web")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: ww1.itnihao.cn\n").as_deref(),
+        Some("server_web")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: www.itnihao.cn.evil\n").as_deref(),
+        Some("server_bbs")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: blog.itnihao.cn\n").as_deref(),
+        Some("server_blog")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: m.blog.itnihao.cn\n").as_deref(),
+        Some("server_blog")
+    );
+    assert_eq!(
+        backend(&p, "GET / HTTP/1.1\nHost: myblog.itnihao.cn\n").as_deref(),
+        Some("server_bbs")
+    );
 }
 
 #[test]

@@ -80,7 +80,9 @@ pub struct AclDef {
 }
 
 /// Suffixes that imply a match method on a fetch name (`hdr_beg`, `path_end`, `url_sub` …).
-const SUFFIXES: &[&str] = &["beg", "end", "sub", "reg", "dom", "dir", "len", "str", "found"];
+const SUFFIXES: &[&str] = &[
+    "beg", "end", "sub", "reg", "dom", "dir", "len", "str", "found",
+];
 
 fn resolve_fetch(name: &str) -> Option<(&'static FetchDef, Option<MatchMethod>)> {
     if let Some(d) = FETCHES.iter().find(|d| d.name == name) {
@@ -111,10 +113,10 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         Some(x) => x,
         None => {
             // Re-use the plain fetch check for its message and suggestion.
-            let names = FETCHES
-                .iter()
-                .map(|d| d.name)
-                .chain(["hdr_beg", "hdr_end", "hdr_sub", "hdr_reg", "hdr_dom", "path_beg", "path_end", "url_sub"]);
+            let names = FETCHES.iter().map(|d| d.name).chain([
+                "hdr_beg", "hdr_end", "hdr_sub", "hdr_reg", "hdr_dom", "path_beg", "path_end",
+                "url_sub",
+            ]);
             let mut d = Diagnostic::alert(span, format!("unknown sample fetch '{fname}'"));
             if let Some(s) = closest(&fname, names) {
                 d = d.with_hint(format!("did you mean '{s}'?"));
@@ -176,11 +178,10 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
                 })?;
             }
             other => {
-                return Err(Diagnostic::alert(
-                    span,
-                    format!("'{other}' is not a valid ACL option"),
+                return Err(
+                    Diagnostic::alert(span, format!("'{other}' is not a valid ACL option"))
+                        .with_hint("write '--' before a value starting with '-'"),
                 )
-                .with_hint("write '--' before a value starting with '-'"))
             }
         }
         i += 1;
@@ -241,7 +242,10 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
             "!" => negated = !negated,
             "||" | "or" => {
                 if negated || groups.last().is_none_or_empty() {
-                    return Err(Diagnostic::alert(span, format!("'{w}' without a term before it")));
+                    return Err(Diagnostic::alert(
+                        span,
+                        format!("'{w}' without a term before it"),
+                    ));
                 }
                 groups.push(Vec::new());
             }
@@ -263,7 +267,10 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
         }
     }
     if negated || groups.iter().any(Vec::is_empty) {
-        return Err(Diagnostic::alert(span, "incomplete condition: an ACL name is missing"));
+        return Err(Diagnostic::alert(
+            span,
+            "incomplete condition: an ACL name is missing",
+        ));
     }
     Ok(Condition {
         span: span.clone(),
@@ -278,7 +285,7 @@ trait LastEmpty {
 
 impl LastEmpty for Option<&Vec<CondTerm>> {
     fn is_none_or_empty(&self) -> bool {
-        self.map_or(true, |g| g.is_empty())
+        self.is_none_or(|g| g.is_empty())
     }
 }
 
@@ -297,7 +304,10 @@ pub fn split_condition(
     span: &Span,
 ) -> Result<(Vec<String>, Option<Condition>), Diagnostic> {
     match words.iter().position(|w| w == "if" || w == "unless") {
-        Some(p) => Ok((words[..p].to_vec(), Some(parse_condition(&words[p..], span)?))),
+        Some(p) => Ok((
+            words[..p].to_vec(),
+            Some(parse_condition(&words[p..], span)?),
+        )),
         None => Ok((words.to_vec(), None)),
     }
 }

@@ -98,49 +98,137 @@ pub enum HttpAction {
     Allow,
     Deny(Reply),
     Tarpit(Reply),
-    Auth { realm: Option<String> },
+    Auth {
+        realm: Option<String>,
+    },
     Redirect(Redirect),
-    AddHeader { name: String, value: LogFormat },
-    SetHeader { name: String, value: LogFormat },
-    DelHeader { name: String, method: MatchMethod },
-    ReplaceHeader { name: String, regex: String, replace: LogFormat },
-    ReplaceValue { name: String, regex: String, replace: LogFormat },
+    AddHeader {
+        name: String,
+        value: LogFormat,
+    },
+    SetHeader {
+        name: String,
+        value: LogFormat,
+    },
+    DelHeader {
+        name: String,
+        method: MatchMethod,
+    },
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        replace: LogFormat,
+    },
+    ReplaceValue {
+        name: String,
+        regex: String,
+        replace: LogFormat,
+    },
     SetPath(LogFormat),
     SetPathQ(LogFormat),
     SetQuery(LogFormat),
     SetUri(LogFormat),
     SetMethod(LogFormat),
-    SetVar { name: String, expr: SampleExpr },
-    SetVarFmt { name: String, value: LogFormat },
-    UnsetVar { name: String },
+    SetVar {
+        name: String,
+        expr: SampleExpr,
+    },
+    SetVarFmt {
+        name: String,
+        value: LogFormat,
+    },
+    UnsetVar {
+        name: String,
+    },
     Return(Reply),
-    Capture { expr: SampleExpr, len: Option<usize>, id: Option<usize> },
+    Capture {
+        expr: SampleExpr,
+        len: Option<usize>,
+        id: Option<usize>,
+    },
     SetLogLevel(String),
     SetSrc(SampleExpr),
     SetDst(SampleExpr),
-    SetTimeout { kind: TimeoutKind, ms: u64 },
-    EarlyHint { name: String, value: LogFormat },
+    SetTimeout {
+        kind: TimeoutKind,
+        ms: u64,
+    },
+    EarlyHint {
+        name: String,
+        value: LogFormat,
+    },
     NormalizeUri(Normalizer),
     UseService(String),
-    WaitForBody { time_ms: u64, at_least: Option<u64> },
-    SetStatus { status: u16, reason: Option<String> },
-    TrackSc { counter: u8, key: SampleExpr, table: Option<String> },
+    WaitForBody {
+        time_ms: u64,
+        at_least: Option<u64>,
+    },
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    TrackSc {
+        counter: u8,
+        key: SampleExpr,
+        table: Option<String>,
+    },
     /// A 1.x directive executed with its old meaning.
     Legacy(Legacy),
 }
 
 const REQUEST_ACTIONS: &[&str] = &[
-    "allow", "deny", "tarpit", "auth", "redirect", "add-header", "set-header", "del-header",
-    "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri",
-    "set-method", "set-var", "set-var-fmt", "unset-var", "return", "capture", "set-log-level",
-    "set-src", "set-dst", "set-timeout", "early-hint", "normalize-uri", "use-service",
-    "wait-for-body", "track-sc0", "track-sc1", "track-sc2",
+    "allow",
+    "deny",
+    "tarpit",
+    "auth",
+    "redirect",
+    "add-header",
+    "set-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-path",
+    "set-pathq",
+    "set-query",
+    "set-uri",
+    "set-method",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "return",
+    "capture",
+    "set-log-level",
+    "set-src",
+    "set-dst",
+    "set-timeout",
+    "early-hint",
+    "normalize-uri",
+    "use-service",
+    "wait-for-body",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
 ];
 
 const RESPONSE_ACTIONS: &[&str] = &[
-    "allow", "deny", "redirect", "add-header", "set-header", "del-header", "replace-header",
-    "replace-value", "set-status", "return", "set-var", "set-var-fmt", "unset-var", "capture",
-    "set-log-level", "track-sc0", "track-sc1", "track-sc2",
+    "allow",
+    "deny",
+    "redirect",
+    "add-header",
+    "set-header",
+    "del-header",
+    "replace-header",
+    "replace-value",
+    "set-status",
+    "return",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "capture",
+    "set-log-level",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
 ];
 
 pub(crate) fn lf(text: &str, span: &Span) -> Result<LogFormat, Diagnostic> {
@@ -197,12 +285,16 @@ pub(crate) fn var_name(action: &str, span: &Span) -> Result<String, Diagnostic> 
 
 pub(crate) fn check_var_name(name: &str, span: &Span) -> Result<(), Diagnostic> {
     let scope = name.split('.').next().unwrap_or_default();
-    if ["proc", "sess", "txn", "req", "res", "check"].contains(&scope) && name.len() > scope.len() + 1 {
+    if ["proc", "sess", "txn", "req", "res", "check"].contains(&scope)
+        && name.len() > scope.len() + 1
+    {
         Ok(())
     } else {
         Err(Diagnostic::alert(
             span,
-            format!("variable '{name}' must be SCOPE.NAME with SCOPE one of proc, sess, txn, req, res"),
+            format!(
+                "variable '{name}' must be SCOPE.NAME with SCOPE one of proc, sess, txn, req, res"
+            ),
         ))
     }
 }
@@ -220,7 +312,10 @@ fn parse_reply(a: &mut Args, status_kw: &str, default: Option<u16>) -> Result<Re
             _ if w == status_kw => {
                 let s: u16 = a.int("a status code")?;
                 if !(200..=599).contains(&s) {
-                    return Err(Diagnostic::alert(a.span, format!("status {s} out of 200..599")));
+                    return Err(Diagnostic::alert(
+                        a.span,
+                        format!("status {s} out of 200..599"),
+                    ));
                 }
                 r.status = Some(s);
             }
@@ -245,9 +340,18 @@ fn parse_reply(a: &mut Args, status_kw: &str, default: Option<u16>) -> Result<Re
             }
         }
     }
-    let has_body = !matches!(r.body, ReplyBody::Default | ReplyBody::ErrorFile(_) | ReplyBody::ErrorFiles(_));
-    if has_body && r.content_type.is_none() && matches!(r.body, ReplyBody::Text(_) | ReplyBody::LfText(_)) {
-        return Err(Diagnostic::alert(a.span, format!("'{}': 'string' needs 'content-type'", a.action)));
+    let has_body = !matches!(
+        r.body,
+        ReplyBody::Default | ReplyBody::ErrorFile(_) | ReplyBody::ErrorFiles(_)
+    );
+    if has_body
+        && r.content_type.is_none()
+        && matches!(r.body, ReplyBody::Text(_) | ReplyBody::LfText(_))
+    {
+        return Err(Diagnostic::alert(
+            a.span,
+            format!("'{}': 'string' needs 'content-type'", a.action),
+        ));
     }
     Ok(r)
 }
@@ -293,7 +397,10 @@ pub(crate) fn parse_redirect(a: &mut Args) -> Result<Redirect, Diagnostic> {
             "set-cookie" => r.set_cookie = Some(a.next("a cookie")?.to_string()),
             "clear-cookie" => r.clear_cookie = Some(a.next("a cookie")?.to_string()),
             other => {
-                return Err(Diagnostic::alert(a.span, format!("redirect: unknown option '{other}'")))
+                return Err(Diagnostic::alert(
+                    a.span,
+                    format!("redirect: unknown option '{other}'"),
+                ))
             }
         }
     }
@@ -310,13 +417,24 @@ fn parse_normalizer(a: &mut Args) -> Result<Normalizer, Diagnostic> {
     Ok(match name {
         "path-merge-slashes" => Normalizer::PathMergeSlashes,
         "path-strip-dot" => Normalizer::PathStripDot,
-        "path-strip-dotdot" => Normalizer::PathStripDotdot { full: flag(a, "full") },
-        "percent-decode-unreserved" => Normalizer::PercentDecodeUnreserved { strict: flag(a, "strict") },
-        "percent-to-uppercase" => Normalizer::PercentToUppercase { strict: flag(a, "strict") },
+        "path-strip-dotdot" => Normalizer::PathStripDotdot {
+            full: flag(a, "full"),
+        },
+        "percent-decode-unreserved" => Normalizer::PercentDecodeUnreserved {
+            strict: flag(a, "strict"),
+        },
+        "percent-to-uppercase" => Normalizer::PercentToUppercase {
+            strict: flag(a, "strict"),
+        },
         "query-sort-by-name" => Normalizer::QuerySortByName,
         "fragment-strip" => Normalizer::FragmentStrip,
         "fragment-encode" => Normalizer::FragmentEncode,
-        other => return Err(Diagnostic::alert(a.span, format!("unknown normalizer '{other}'"))),
+        other => {
+            return Err(Diagnostic::alert(
+                a.span,
+                format!("unknown normalizer '{other}'"),
+            ))
+        }
     })
 }
 
@@ -346,7 +464,11 @@ fn unknown_action(name: &str, known: &[&str], span: &Span, keyword: &str) -> Dia
 }
 
 /// Parses the words after `http-request`, `http-response` or `http-after-response`.
-pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Result<HttpRule, Diagnostic> {
+pub fn parse_http_rule(
+    words: &[String],
+    span: &Span,
+    phase: HttpPhase,
+) -> Result<HttpRule, Diagnostic> {
     let keyword = match phase {
         HttpPhase::Request => "http-request",
         HttpPhase::Response => "http-response",
@@ -354,9 +476,16 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
     };
     let (before, cond) = split_condition(words, span)?;
     let Some(name) = before.first() else {
-        return Err(Diagnostic::alert(span, format!("'{keyword}' needs an action")));
+        return Err(Diagnostic::alert(
+            span,
+            format!("'{keyword}' needs an action"),
+        ));
     };
-    let known = if phase == HttpPhase::Request { REQUEST_ACTIONS } else { RESPONSE_ACTIONS };
+    let known = if phase == HttpPhase::Request {
+        REQUEST_ACTIONS
+    } else {
+        RESPONSE_ACTIONS
+    };
     let base = name.split('(').next().unwrap_or_default();
     if !known.contains(&base) {
         return Err(unknown_action(name, known, span, keyword));
@@ -399,8 +528,19 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
                     a.pos += 1;
                     let m = a.next("a match method")?;
                     match MatchMethod::from_name(m) {
-                        Some(m @ (MatchMethod::Str | MatchMethod::Beg | MatchMethod::End | MatchMethod::Sub | MatchMethod::Reg)) => m,
-                        _ => return Err(Diagnostic::alert(span, format!("del-header: '-m {m}' must be str, beg, end, sub or reg"))),
+                        Some(
+                            m @ (MatchMethod::Str
+                            | MatchMethod::Beg
+                            | MatchMethod::End
+                            | MatchMethod::Sub
+                            | MatchMethod::Reg),
+                        ) => m,
+                        _ => {
+                            return Err(Diagnostic::alert(
+                                span,
+                                format!("del-header: '-m {m}' must be str, beg, end, sub or reg"),
+                            ))
+                        }
                     }
                 }
                 _ => MatchMethod::Str,
@@ -412,9 +552,17 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
             let regex = a.next("a regex")?.to_string();
             let replace = lf(a.next("a replacement")?, span)?;
             if base == "replace-header" {
-                HttpAction::ReplaceHeader { name: n, regex, replace }
+                HttpAction::ReplaceHeader {
+                    name: n,
+                    regex,
+                    replace,
+                }
             } else {
-                HttpAction::ReplaceValue { name: n, regex, replace }
+                HttpAction::ReplaceValue {
+                    name: n,
+                    regex,
+                    replace,
+                }
             }
         }
         "set-path" => HttpAction::SetPath(lf(a.next("a format")?, span)?),
@@ -424,17 +572,27 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
         "set-method" => HttpAction::SetMethod(lf(a.next("a format")?, span)?),
         "set-var" => {
             let n = var_name(name, span)?;
-            HttpAction::SetVar { name: n, expr: parse_sample_expr(a.next("a sample expression")?, span)? }
+            HttpAction::SetVar {
+                name: n,
+                expr: parse_sample_expr(a.next("a sample expression")?, span)?,
+            }
         }
         "set-var-fmt" => {
             let n = var_name(name, span)?;
-            HttpAction::SetVarFmt { name: n, value: lf(a.next("a format")?, span)? }
+            HttpAction::SetVarFmt {
+                name: n,
+                value: lf(a.next("a format")?, span)?,
+            }
         }
-        "unset-var" => HttpAction::UnsetVar { name: var_name(name, span)? },
+        "unset-var" => HttpAction::UnsetVar {
+            name: var_name(name, span)?,
+        },
         "capture" => parse_capture(&mut a)?,
         "set-log-level" => {
             let l = a.next("a log level")?;
-            const LEVELS: &[&str] = &["silent", "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+            const LEVELS: &[&str] = &[
+                "silent", "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+            ];
             if !LEVELS.contains(&l) {
                 return Err(Diagnostic::alert(span, format!("unknown log level '{l}'")));
             }
@@ -447,20 +605,30 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
                 "server" => TimeoutKind::Server,
                 "tunnel" => TimeoutKind::Tunnel,
                 "client" => TimeoutKind::Client,
-                o => return Err(Diagnostic::alert(span, format!("set-timeout: unknown timeout '{o}'"))),
+                o => {
+                    return Err(Diagnostic::alert(
+                        span,
+                        format!("set-timeout: unknown timeout '{o}'"),
+                    ))
+                }
             };
             let t = a.next("a time")?;
-            let ms = parse_time_ms(t).ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
+            let ms = parse_time_ms(t)
+                .ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
             HttpAction::SetTimeout { kind, ms }
         }
         "normalize-uri" => HttpAction::NormalizeUri(parse_normalizer(&mut a)?),
         "use-service" => HttpAction::UseService(a.next("a service name")?.to_string()),
         "wait-for-body" => {
             if a.next("'time'")? != "time" {
-                return Err(Diagnostic::alert(span, "wait-for-body: expected 'time TIME'"));
+                return Err(Diagnostic::alert(
+                    span,
+                    "wait-for-body: expected 'time TIME'",
+                ));
             }
             let t = a.next("a time")?;
-            let time_ms = parse_time_ms(t).ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
+            let time_ms = parse_time_ms(t)
+                .ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
             let at_least = match a.peek() {
                 Some("at-least") => {
                     a.pos += 1;
@@ -473,7 +641,10 @@ pub fn parse_http_rule(words: &[String], span: &Span, phase: HttpPhase) -> Resul
         "set-status" => {
             let status: u16 = a.int("a status code")?;
             if !(100..=999).contains(&status) {
-                return Err(Diagnostic::alert(span, format!("set-status: {status} is not a status code")));
+                return Err(Diagnostic::alert(
+                    span,
+                    format!("set-status: {status} is not a status code"),
+                ));
             }
             let reason = match a.peek() {
                 Some("reason") => {
@@ -501,7 +672,14 @@ pub(crate) fn parse_track(a: &mut Args, base: &str) -> Result<HttpAction, Diagno
         "track-sc0" => 0,
         "track-sc1" => 1,
         "track-sc2" => 2,
-        _ => return Err(unknown_action(base, REQUEST_ACTIONS, a.span, "http-request")),
+        _ => {
+            return Err(unknown_action(
+                base,
+                REQUEST_ACTIONS,
+                a.span,
+                "http-request",
+            ))
+        }
     };
     let key = parse_sample_expr(a.next("a sample expression")?, a.span)?;
     let table = match a.peek() {
@@ -511,5 +689,9 @@ pub(crate) fn parse_track(a: &mut Args, base: &str) -> Result<HttpAction, Diagno
         }
         _ => None,
     };
-    Ok(HttpAction::TrackSc { counter, key, table })
+    Ok(HttpAction::TrackSc {
+        counter,
+        key,
+        table,
+    })
 }

@@ -46,12 +46,14 @@ fn classify(keyword: &str) -> Option<(&'static str, bool, bool)> {
         (keyword.strip_prefix("rsp")?, true)
     };
     let (rest, icase) = match rest.strip_prefix('i') {
-        Some(r) if r != "" => (r, true),
+        Some(r) if !r.is_empty() => (r, true),
         _ => (rest, false),
     };
-    let op = ["add", "rep", "del", "deny", "allow", "tarpit", "pass", "setbe"]
-        .into_iter()
-        .find(|o| *o == rest)?;
+    let op = [
+        "add", "rep", "del", "deny", "allow", "tarpit", "pass", "setbe",
+    ]
+    .into_iter()
+    .find(|o| *o == rest)?;
     if (icase && op == "add") || (response && matches!(op, "allow" | "tarpit" | "pass" | "setbe")) {
         return None;
     }
@@ -59,7 +61,11 @@ fn classify(keyword: &str) -> Option<(&'static str, bool, bool)> {
 }
 
 fn modern(keyword: &str, op: &str, response: bool) -> String {
-    let side = if response { "http-response" } else { "http-request" };
+    let side = if response {
+        "http-response"
+    } else {
+        "http-request"
+    };
     match op {
         "block" => "http-request deny".into(),
         "redirect" => "http-request redirect".into(),
@@ -75,7 +81,11 @@ fn modern(keyword: &str, op: &str, response: bool) -> String {
 }
 
 /// A legacy rule line: `keyword` is the directive, `words` what follows it.
-pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(HttpRule, Diagnostic), Diagnostic> {
+pub fn parse_legacy(
+    keyword: &str,
+    words: &[String],
+    span: &Span,
+) -> Result<(HttpRule, Diagnostic), Diagnostic> {
     let (before, cond) = split_condition(words, span)?;
     let need = |n: usize| -> Result<(), Diagnostic> {
         if before.len() == n {
@@ -83,7 +93,10 @@ pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(Htt
         } else {
             Err(Diagnostic::alert(
                 span,
-                format!("'{keyword}' expects {n} argument(s) before 'if'/'unless', {} given", before.len()),
+                format!(
+                    "'{keyword}' expects {n} argument(s) before 'if'/'unless', {} given",
+                    before.len()
+                ),
             ))
         }
     };
@@ -93,13 +106,21 @@ pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(Htt
             (LegacyOp::Block, false, false, "block")
         }
         "redirect" => {
-            let mut a = Args { action: "redirect", words: &before, pos: 0, span };
+            let mut a = Args {
+                action: "redirect",
+                words: &before,
+                pos: 0,
+                span,
+            };
             let r = parse_redirect(&mut a)?;
             (LegacyOp::Redirect(r), false, false, "redirect")
         }
         _ => {
             let Some((kind, response, icase)) = classify(keyword) else {
-                return Err(Diagnostic::alert(span, format!("unknown legacy directive '{keyword}'")));
+                return Err(Diagnostic::alert(
+                    span,
+                    format!("unknown legacy directive '{keyword}'"),
+                ));
             };
             let op = match kind {
                 "add" => {
@@ -108,11 +129,17 @@ pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(Htt
                 }
                 "rep" => {
                     need(2)?;
-                    LegacyOp::Replace { regex: before[0].clone(), replace: before[1].clone() }
+                    LegacyOp::Replace {
+                        regex: before[0].clone(),
+                        replace: before[1].clone(),
+                    }
                 }
                 "setbe" => {
                     need(2)?;
-                    LegacyOp::SetBackend { regex: before[0].clone(), backend: before[1].clone() }
+                    LegacyOp::SetBackend {
+                        regex: before[0].clone(),
+                        backend: before[1].clone(),
+                    }
                 }
                 _ => {
                     need(1)?;
@@ -133,11 +160,22 @@ pub fn parse_legacy(keyword: &str, words: &[String], span: &Span) -> Result<(Htt
         span,
         format!("'{keyword}' is a 1.x directive, still executed with its old meaning"),
     )
-    .with_hint(format!("write '{}' instead", modern(keyword, kind, response)));
+    .with_hint(format!(
+        "write '{}' instead",
+        modern(keyword, kind, response)
+    ));
     let rule = HttpRule {
         span: span.clone(),
-        phase: if response { HttpPhase::Response } else { HttpPhase::Request },
-        action: HttpAction::Legacy(Legacy { keyword: keyword.to_string(), op, icase }),
+        phase: if response {
+            HttpPhase::Response
+        } else {
+            HttpPhase::Request
+        },
+        action: HttpAction::Legacy(Legacy {
+            keyword: keyword.to_string(),
+            op,
+            icase,
+        }),
         cond,
     };
     Ok((rule, warning))

@@ -87,7 +87,8 @@ pub fn parse_use_target(words: &[String], span: &Span) -> Result<UseTarget, Diag
     };
     let target = if name.contains("%[") {
         TargetName::Dynamic(
-            LogFormat::parse(name).map_err(|e| Diagnostic::alert(span, format!("in '{name}': {e}")))?,
+            LogFormat::parse(name)
+                .map_err(|e| Diagnostic::alert(span, format!("in '{name}': {e}")))?,
         )
     } else {
         TargetName::Static(name.clone())
@@ -101,7 +102,9 @@ pub fn parse_use_target(words: &[String], span: &Span) -> Result<UseTarget, Diag
 
 /// HAProxy time: a number with an optional unit (`us`, `ms`, `s`, `m`, `h`, `d`); default ms.
 pub fn parse_time_ms(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (num, unit) = text.split_at(split);
     let n: u64 = num.parse().ok()?;
     let ms = match unit {

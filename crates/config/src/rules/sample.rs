@@ -190,7 +190,9 @@ pub const CONVERTERS: &[ConvDef] = &[
 ];
 
 /// Map match kinds accepted after `map_` (configuration.txt §7.3.1 `map`).
-pub const MAP_MATCHES: &[&str] = &["str", "beg", "end", "sub", "dom", "dir", "reg", "regm", "ip", "int"];
+pub const MAP_MATCHES: &[&str] = &[
+    "str", "beg", "end", "sub", "dom", "dir", "reg", "regm", "ip", "int",
+];
 
 /// `map`, `map_<match>` or `map_<match>_<out>` with `<out>` one of `str`, `int`, `ip`.
 pub fn is_map_converter(name: &str) -> bool {
@@ -204,7 +206,7 @@ pub fn is_map_converter(name: &str) -> bool {
         Some((m, o)) => (m, Some(o)),
         None => (rest, None),
     };
-    MAP_MATCHES.contains(&m) && out.map_or(true, |o| ["str", "int", "ip"].contains(&o))
+    MAP_MATCHES.contains(&m) && out.is_none_or(|o| ["str", "int", "ip"].contains(&o))
 }
 
 /// Looks a fetch up by name.
@@ -316,7 +318,14 @@ pub(crate) fn check_converter(name: &str, nargs: usize, span: &Span) -> Result<(
     }
     match CONVERTERS.iter().find(|d| d.name == name) {
         Some(d) if (d.min_args as usize..=d.max_args as usize).contains(&nargs) => Ok(()),
-        Some(d) => Err(arity_error(span, "converter", name, nargs, d.min_args, d.max_args)),
+        Some(d) => Err(arity_error(
+            span,
+            "converter",
+            name,
+            nargs,
+            d.min_args,
+            d.max_args,
+        )),
         None => {
             let names = CONVERTERS.iter().map(|d| d.name).chain(["map", "map_str"]);
             let mut diag = Diagnostic::alert(span, format!("unknown converter '{name}'"));
@@ -329,10 +338,16 @@ pub(crate) fn check_converter(name: &str, nargs: usize, span: &Span) -> Result<(
 }
 
 /// Checks a fetch's name and argument count.
-pub(crate) fn check_fetch(name: &str, nargs: usize, span: &Span) -> Result<&'static FetchDef, Diagnostic> {
+pub(crate) fn check_fetch(
+    name: &str,
+    nargs: usize,
+    span: &Span,
+) -> Result<&'static FetchDef, Diagnostic> {
     match fetch_def(name) {
         Some(d) if (d.min_args as usize..=d.max_args as usize).contains(&nargs) => Ok(d),
-        Some(d) => Err(arity_error(span, "fetch", name, nargs, d.min_args, d.max_args)),
+        Some(d) => Err(arity_error(
+            span, "fetch", name, nargs, d.min_args, d.max_args,
+        )),
         None => {
             let mut diag = Diagnostic::alert(span, format!("unknown sample fetch '{name}'"));
             if let Some(s) = closest(name, FETCHES.iter().map(|d| d.name)) {

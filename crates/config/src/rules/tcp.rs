@@ -26,11 +26,26 @@ pub enum TcpAction {
     Reject,
     /// `tcp-response content close`.
     Close,
-    Capture { expr: SampleExpr, len: usize },
-    SetVar { name: String, expr: SampleExpr },
-    SetVarFmt { name: String, value: LogFormat },
-    UnsetVar { name: String },
-    TrackSc { counter: u8, key: SampleExpr, table: Option<String> },
+    Capture {
+        expr: SampleExpr,
+        len: usize,
+    },
+    SetVar {
+        name: String,
+        expr: SampleExpr,
+    },
+    SetVarFmt {
+        name: String,
+        value: LogFormat,
+    },
+    UnsetVar {
+        name: String,
+    },
+    TrackSc {
+        counter: u8,
+        key: SampleExpr,
+        table: Option<String>,
+    },
     SetSrc(SampleExpr),
     SetDst(SampleExpr),
     /// `expect-proxy layer4`.
@@ -57,8 +72,21 @@ pub struct TcpRule {
 }
 
 const ACTIONS: &[&str] = &[
-    "accept", "reject", "close", "capture", "set-var", "set-var-fmt", "unset-var", "track-sc0",
-    "track-sc1", "track-sc2", "set-src", "set-dst", "expect-proxy", "set-log-level", "use-service",
+    "accept",
+    "reject",
+    "close",
+    "capture",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "set-src",
+    "set-dst",
+    "expect-proxy",
+    "set-log-level",
+    "use-service",
 ];
 
 fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAction, Diagnostic> {
@@ -76,7 +104,16 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
         TcpLayer::Connection => !matches!(base, "close" | "capture" | "use-service"),
         TcpLayer::Session => !matches!(base, "close" | "capture" | "expect-proxy" | "use-service"),
         TcpLayer::Content => !matches!(base, "close" | "expect-proxy"),
-        TcpLayer::ResponseContent => matches!(base, "accept" | "reject" | "close" | "set-var" | "set-var-fmt" | "unset-var" | "set-log-level"),
+        TcpLayer::ResponseContent => matches!(
+            base,
+            "accept"
+                | "reject"
+                | "close"
+                | "set-var"
+                | "set-var-fmt"
+                | "unset-var"
+                | "set-log-level"
+        ),
     };
     if !ACTIONS.contains(&base) {
         let mut d = Diagnostic::alert(span, format!("unknown TCP action '{name}'"));
@@ -86,7 +123,10 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
         return Err(d);
     }
     if !allowed {
-        return Err(Diagnostic::alert(span, format!("TCP action '{base}' is not allowed at this layer")));
+        return Err(Diagnostic::alert(
+            span,
+            format!("TCP action '{base}' is not allowed at this layer"),
+        ));
     }
     let action = match base {
         "accept" => TcpAction::Accept,
@@ -97,15 +137,24 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
             if a.next("'len'")? != "len" {
                 return Err(Diagnostic::alert(span, "capture: expected 'len N'"));
             }
-            TcpAction::Capture { expr, len: a.int("a length")? }
+            TcpAction::Capture {
+                expr,
+                len: a.int("a length")?,
+            }
         }
         "set-var" => {
             let n = var_name(name, span)?;
-            TcpAction::SetVar { name: n, expr: parse_sample_expr(a.next("a sample expression")?, span)? }
+            TcpAction::SetVar {
+                name: n,
+                expr: parse_sample_expr(a.next("a sample expression")?, span)?,
+            }
         }
         "set-var-fmt" => {
             let n = var_name(name, span)?;
-            TcpAction::SetVarFmt { name: n, value: lf(a.next("a format")?, span)? }
+            TcpAction::SetVarFmt {
+                name: n,
+                value: lf(a.next("a format")?, span)?,
+            }
         }
         "unset-var" => {
             let n = var_name(name, span)?;
@@ -122,7 +171,11 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
                 }
                 _ => None,
             };
-            TcpAction::TrackSc { counter, key, table }
+            TcpAction::TrackSc {
+                counter,
+                key,
+                table,
+            }
         }
         "set-src" => TcpAction::SetSrc(parse_sample_expr(a.next("a sample expression")?, span)?),
         "set-dst" => TcpAction::SetDst(parse_sample_expr(a.next("a sample expression")?, span)?),
@@ -143,7 +196,8 @@ fn inspect_delay(words: &[String], span: &Span, response: bool) -> Result<TcpRul
     let t = words
         .get(1)
         .ok_or_else(|| Diagnostic::alert(span, "'inspect-delay' expects a time"))?;
-    let ms = parse_time_ms(t).ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
+    let ms =
+        parse_time_ms(t).ok_or_else(|| Diagnostic::alert(span, format!("'{t}' is not a time")))?;
     if words.len() > 2 {
         return Err(Diagnostic::alert(span, "'inspect-delay' takes one time"));
     }
@@ -167,7 +221,12 @@ pub fn parse_tcp_request(words: &[String], span: &Span) -> Result<TcpRule, Diagn
             }
             return Err(d);
         }
-        None => return Err(Diagnostic::alert(span, "'tcp-request' expects connection, session, content or inspect-delay")),
+        None => {
+            return Err(Diagnostic::alert(
+                span,
+                "'tcp-request' expects connection, session, content or inspect-delay",
+            ))
+        }
     };
     rule(layer, &words[1..], span)
 }
@@ -177,7 +236,10 @@ pub fn parse_tcp_response(words: &[String], span: &Span) -> Result<TcpRule, Diag
     match words.first().map(String::as_str) {
         Some("inspect-delay") => inspect_delay(words, span, true),
         Some("content") => rule(TcpLayer::ResponseContent, &words[1..], span),
-        _ => Err(Diagnostic::alert(span, "'tcp-response' expects content or inspect-delay")),
+        _ => Err(Diagnostic::alert(
+            span,
+            "'tcp-response' expects content or inspect-delay",
+        )),
     }
 }
 
@@ -186,6 +248,10 @@ fn rule(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpRule, Diagn
     let action = parse_action(layer, &before, span)?;
     Ok(TcpRule {
         span: span.clone(),
-        kind: TcpRuleKind::Rule { layer, action, cond },
+        kind: TcpRuleKind::Rule {
+            layer,
+            action,
+            cond,
+        },
     })
 }

@@ -102,7 +102,10 @@ impl Fake {
 
     pub fn with_response(mut self, status: u16, headers: &[(&str, &str)]) -> Fake {
         self.status = status;
-        self.res_headers = headers.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect();
+        self.res_headers = headers
+            .iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
         self
     }
 
@@ -173,7 +176,9 @@ impl RequestView for Fake {
         self.headers.len()
     }
     fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.headers.get(i).map(|(n, v)| (n.as_slice(), v.as_slice()))
+        self.headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
     }
     fn body(&self) -> &[u8] {
         &self.body
@@ -210,7 +215,9 @@ impl ResponseView for Fake {
         self.res_headers.len()
     }
     fn res_header(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.res_headers.get(i).map(|(n, v)| (n.as_slice(), v.as_slice()))
+        self.res_headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
     }
     fn set_status(&mut self, s: u16, _reason: Option<&[u8]>) {
         self.status = s;
@@ -290,20 +297,38 @@ pub fn parse(cfg: &str) -> Result<Parsed, String> {
     let mut p = Parsed::default();
     for (i, line) in cfg.lines().enumerate() {
         let w = words(line.trim());
-        let Some((kw, rest)) = w.split_first() else { continue };
+        let Some((kw, rest)) = w.split_first() else {
+            continue;
+        };
         let span = Span::new("t.cfg", i as u32 + 1);
         let err = |d: fulcrum_config::Diagnostic| d.to_string();
         match kw.as_str() {
             "acl" => p.acls.push(ast::parse_acl(rest, &span).map_err(err)?),
-            "http-request" => p.req.push(ast::parse_http_request(rest, &span).map_err(err)?),
-            "http-response" => p.res.push(ast::parse_http_response(rest, &span).map_err(err)?),
-            "http-after-response" => p.after.push(ast::parse_http_after_response(rest, &span).map_err(err)?),
-            "tcp-request" => p.tcp_req.push(ast::parse_tcp_request(rest, &span).map_err(err)?),
-            "tcp-response" => p.tcp_res.push(ast::parse_tcp_response(rest, &span).map_err(err)?),
-            "use_backend" => p.use_backend.push(ast::parse_use_target(rest, &span).map_err(err)?),
-            "use-server" => p.use_server.push(ast::parse_use_target(rest, &span).map_err(err)?),
+            "http-request" => p
+                .req
+                .push(ast::parse_http_request(rest, &span).map_err(err)?),
+            "http-response" => p
+                .res
+                .push(ast::parse_http_response(rest, &span).map_err(err)?),
+            "http-after-response" => p
+                .after
+                .push(ast::parse_http_after_response(rest, &span).map_err(err)?),
+            "tcp-request" => p
+                .tcp_req
+                .push(ast::parse_tcp_request(rest, &span).map_err(err)?),
+            "tcp-response" => p
+                .tcp_res
+                .push(ast::parse_tcp_response(rest, &span).map_err(err)?),
+            "use_backend" => p
+                .use_backend
+                .push(ast::parse_use_target(rest, &span).map_err(err)?),
+            "use-server" => p
+                .use_server
+                .push(ast::parse_use_target(rest, &span).map_err(err)?),
             "default_backend" => p.default_backend = rest.first().cloned(),
-            "monitor" => p.extra.push(ast::parse_condition(&rest[1..], &span).map_err(err)?),
+            "monitor" => p
+                .extra
+                .push(ast::parse_condition(&rest[1..], &span).map_err(err)?),
             kw => {
                 let (rule, warn) = ast::parse_legacy(kw, rest, &span).map_err(err)?;
                 p.warnings.push(warn.to_string());
