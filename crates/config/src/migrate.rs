@@ -211,8 +211,8 @@ fn httpchk(args: &[String]) -> Option<Rewrite> {
         lines.push(format!("http-check send{hdrs}"));
     }
     for (n, _) in empty {
-        // HAProxy refuses an empty `hdr` value; say so rather than invent one.
-        lines.push(format!("# fulcrum migrate: header '{n}' had an empty value, which 'http-check send hdr' cannot express; it is not sent anymore"));
+        // `hdr` refuses an empty value, and HAProxy never sent such a glued header anyway.
+        lines.push(format!("# fulcrum migrate: glued header '{n}' had an empty value; HAProxy does not send it either, so it is left out"));
     }
     Some(Rewrite::Lines(lines))
 }

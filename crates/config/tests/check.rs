@@ -109,7 +109,7 @@ fn httpchk_legacy_glued_headers_become_pairs() {
         "{warn}"
     );
     assert!(
-        warn.contains("'option httpchk GET /cometd HTTP/1.1' and 'http-check send hdr Host '' hdr Connection upgrade hdr Upgrade websocket'"),
+        warn.contains("'option httpchk GET /cometd HTTP/1.1' and 'http-check send hdr Connection upgrade hdr Upgrade websocket'"),
         "{warn}"
     );
     let Some(CheckKind::Http(req)) = &s.kind else {
@@ -572,4 +572,79 @@ fn keyword_enums_round_trip() {
         None,
         "keywords are case-sensitive"
     );
+}
+
+/// Behaviour observed on HAProxy 2.6 (the requests it actually sends).
+#[test]
+fn first_http_request_merges_like_haproxy() {
+    let glued = |extra: &[&str]| {
+        let mut s = CheckSettings::default();
+        let mut d = Diagnostics::default();
+        let words: Vec<String> = [
+            "option",
+            "httpchk",
+            "GET",
+            "/x",
+            "HTTP/1.1\r\nHost: \r\nX-A: 1",
+        ]
+        .map(String::from)
+        .to_vec();
+        proxy_keyword(&words, &span(), &mut s, &mut d);
+        for l in extra {
+            proxy_keyword(&w(l), &span(), &mut s, &mut d);
+        }
+        assert!(!d.has_errors(), "{:?}", d.items);
+        s.first_http_request().expect("http check")
+    };
+    // empty-valued glued headers are not sent
+    let r = glued(&[]);
+    assert_eq!(r.headers, vec![("X-A".to_string(), "1".to_string())]);
+    // a send with headers replaces the option's headers
+    let r = glued(&["http-check send hdr X-B 2"]);
+    assert_eq!((r.method_or_default(), r.uri_or_default()), ("GET", "/x"));
+    assert_eq!(r.headers, vec![("X-B".to_string(), "2".to_string())]);
+    // method and version override, headers stay
+    let r = glued(&["http-check send meth HEAD ver HTTP/1.0"]);
+    assert_eq!(
+        (r.method_or_default(), r.version_or_default()),
+        ("HEAD", "HTTP/1.0")
+    );
+    assert_eq!(r.headers.len(), 1);
+    assert_eq!(CheckSettings::default().first_http_request(), None);
+}
+
+#[test]
+fn check_rule_order_follows_haproxy() {
+    let (_, d) = proxy(&[
+        "option httpchk",
+        "http-check send uri /a",
+        "http-check expect status 200",
+        "http-check send uri /b",
+    ]);
+    assert!(only_error(&d).contains("unable to add a send rule at step 3 (missing connect rule)"));
+    let (s, d) = proxy(&[
+        "option httpchk",
+        "http-check connect",
+        "http-check send uri /a",
+        "http-check expect status 200",
+        "http-check connect",
+        "http-check send uri /b",
+    ]);
+    assert!(d.items.is_empty(), "{:?}", d.items);
+    assert_eq!(s.http_rules.len(), 5);
+    let (_, d) = proxy(&["option tcp-check", "tcp-check send a", "tcp-check connect"]);
+    assert!(only_error(&d).contains("the first step must also be a 'connect'"));
+    let (s, d) = proxy(&[
+        "option tcp-check",
+        "tcp-check comment x",
+        "tcp-check connect",
+        "tcp-check send a",
+        "tcp-check send b",
+    ]);
+    assert!(
+        d.items.is_empty(),
+        "tcp-check may send twice: {:?}",
+        d.items
+    );
+    assert_eq!(s.tcp_rules.len(), 4);
 }

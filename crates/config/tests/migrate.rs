@@ -91,7 +91,7 @@ fn seed_03_lines() {
         out.contains("\nnbthread 1      #only one instance allowed\n"),
         "{out}"
     );
-    assert!(out.contains("\noption httpchk GET /cometd HTTP/1.1\nhttp-check send hdr Connection upgrade hdr Upgrade websocket\n# fulcrum migrate: header 'Host' had an empty value"), "{out}");
+    assert!(out.contains("\noption httpchk GET /cometd HTTP/1.1\nhttp-check send hdr Connection upgrade hdr Upgrade websocket\n# fulcrum migrate: glued header 'Host' had an empty value; HAProxy does not send it either"), "{out}");
     assert!(out.contains(
         "\nstick-table type string len 25 size 1m expire 15m        #for Long-polling keep session\n\
          stick store-response res.cook(SERVERID)\nstick on req.cook(SERVERID)\nstick on urlp(SERVERID,;)\n"

@@ -66,6 +66,43 @@ impl CheckSettings {
         self.send_state = self.send_state.or(d.send_state);
     }
 
+    /// The first HTTP check request, as HAProxy builds it: `option httpchk`'s request with
+    /// the first `http-check send` laid over it (method, URI, version and body replace
+    /// the option's when given; a non-empty `hdr` list replaces its headers). Headers
+    /// with an empty value are not sent (HAProxy drops them too). `None` without
+    /// `option httpchk`.
+    pub fn first_http_request(&self) -> Option<HttpCheckSend> {
+        let Some(CheckKind::Http(base)) = &self.kind else {
+            return None;
+        };
+        let mut req = base.clone();
+        let first = self.http_rules.iter().find_map(|r| match r {
+            CheckRule::HttpSend(s) => Some(s),
+            _ => None,
+        });
+        if let Some(s) = first {
+            if s.method.is_some() {
+                req.method = s.method.clone();
+            }
+            if s.uri.is_some() {
+                req.uri = s.uri.clone();
+                req.uri_is_log_format = s.uri_is_log_format;
+            }
+            if s.version.is_some() {
+                req.version = s.version.clone();
+            }
+            if !s.headers.is_empty() {
+                req.headers = s.headers.clone();
+            }
+            if s.body.is_some() {
+                req.body = s.body.clone();
+                req.body_is_log_format = s.body_is_log_format;
+            }
+        }
+        req.headers.retain(|(_, v)| !v.is_empty());
+        Some(req)
+    }
+
     /// The kind actually run: a TCP connect when nothing was configured.
     pub fn effective_kind(&self) -> CheckKind {
         self.kind.clone().unwrap_or(CheckKind::Connect)

@@ -221,7 +221,9 @@ fn glued_warning(send: &HttpCheckSend, span: &Span) -> Diagnostic {
     let hdrs: String = send
         .headers
         .iter()
-        .map(|(n, v)| format!(" hdr {n} {}", if v.is_empty() { "''" } else { v }))
+        // empty-valued glued headers are never sent by HAProxy, and `hdr` refuses them
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| format!(" hdr {n} {}", crate::migrate::quote(v)))
         .collect();
     Diagnostic::warning(
         span,
@@ -349,17 +351,30 @@ fn http_check(
     match sub {
         "send" => {
             let send = http_send(rest, span)?;
+            // One request per connection: a second send needs its own `connect` first.
+            let since_connect = s
+                .http_rules
+                .iter()
+                .rev()
+                .take_while(|r| !matches!(r, CheckRule::Connect(_)));
+            if since_connect
+                .clone()
+                .any(|r| matches!(r, CheckRule::HttpSend(_)))
+            {
+                return Err(Diagnostic::alert(span, format!("'http-check send': unable to add a send rule at step {} (missing connect rule)", s.http_rules.len() + 1))
+                    .with_hint("add 'http-check connect' before this line"));
+            }
             s.http_rules.push(CheckRule::HttpSend(send));
         }
         "expect" => {
             let e = parse_expect(rest, span, true)?;
             s.http_rules.push(CheckRule::Expect(e));
         }
-        "connect" => s.http_rules.push(CheckRule::Connect(connect(
-            rest,
-            span,
-            "http-check connect",
-        )?)),
+        "connect" => {
+            let c = connect(rest, span, "http-check connect")?;
+            first_step_connect(&s.http_rules, "http-check", span)?;
+            s.http_rules.push(CheckRule::Connect(c));
+        }
         "disable-on-404" => s.disable_on_404 = Some(true),
         "send-state" => s.send_state = Some(true),
         "comment" => s.http_rules.push(CheckRule::Comment(
@@ -430,6 +445,21 @@ fn http_send(args: &[String], span: &Span) -> Result<HttpCheckSend, Diagnostic> 
     Ok(send)
 }
 
+/// With any `connect` rule, the first real step must be a `connect` (HAProxy's rule).
+fn first_step_connect(rules: &[CheckRule], kw: &str, span: &Span) -> Result<(), Diagnostic> {
+    let first = rules
+        .iter()
+        .find(|r| !matches!(r, CheckRule::Comment(_) | CheckRule::Var(_)));
+    match first {
+        None | Some(CheckRule::Connect(_)) => Ok(()),
+        Some(_) => Err(Diagnostic::alert(
+            span,
+            format!("'{kw} connect': the first step must also be a 'connect' (only 'comment', 'set-var' and 'unset-var' may come before it)"),
+        )
+        .with_hint(format!("add '{kw} connect' as the first {kw} rule"))),
+    }
+}
+
 /// Options of `tcp-check connect` / `http-check connect`.
 fn connect(args: &[String], span: &Span, kw: &str) -> Result<CheckConnect, Diagnostic> {
     let mut c = CheckConnect::default();
@@ -473,7 +503,11 @@ fn tcp_check(args: &[String], span: &Span, s: &mut CheckSettings) -> Result<(), 
     )?;
     let rest = &args[1..];
     let rule = match sub {
-        "connect" => CheckRule::Connect(connect(rest, span, "tcp-check connect")?),
+        "connect" => {
+            let c = connect(rest, span, "tcp-check connect")?;
+            first_step_connect(&s.tcp_rules, "tcp-check", span)?;
+            CheckRule::Connect(c)
+        }
         "send" | "send-lf" | "send-binary" | "send-binary-lf" => {
             let data = arg(
                 rest,
