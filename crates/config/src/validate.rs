@@ -4,6 +4,7 @@
 use crate::diag::{closest, Diagnostic, Diagnostics};
 use crate::model::proxy::ErrorKind;
 use crate::model::{Config, Mode, Proxy, ProxyKind};
+use crate::parse::sections::ERRORFILE_CODES;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -265,17 +266,18 @@ fn no_bind(p: &Proxy, d: &mut Diagnostics) {
 fn files(p: &Proxy, d: &mut Diagnostics) {
     for e in &p.errors {
         if let ErrorKind::File { status, path } = &e.kind {
-            if let Err(err) = readable(path) {
+            if !ERRORFILE_CODES.contains(status) {
+                // HAProxy warns and ignores the line.
                 d.push(
-                    Diagnostic::alert(
-                        &e.span,
-                        format!(
-                            "errorfile {status}: cannot read '{}': {err}",
-                            path.display()
-                        ),
-                    )
-                    .with_hint("create the file (an HTTP response with headers), or fix the path"),
+                    Diagnostic::warning(&e.span, format!("status code '{status}' not handled, error customization will be ignored"))
+                        .with_hint(format!("statuses that can be replaced: {}", codes_list())),
                 );
+                continue;
+            }
+            // The same reading and checks as an `http-errors` section's `errorfile`.
+            let args = [status.to_string(), path.display().to_string()];
+            if let Err(err) = crate::parse::sections::read_errorfile(&args, &e.span) {
+                d.push(err);
             }
         }
     }
@@ -290,6 +292,14 @@ fn files(p: &Proxy, d: &mut Diagnostics) {
             );
         }
     }
+}
+
+fn codes_list() -> String {
+    ERRORFILE_CODES
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn readable(path: &Path) -> Result<(), String> {

@@ -260,7 +260,11 @@ fn seed_07_missing_errorfile_is_an_error_at_its_line() {
     assert_eq!(errs.len(), 1, "{}", dump(&l));
     assert_eq!(errs[0].span.as_ref().map(|s| s.line), Some(50));
     assert!(errs[0].message.contains("errorfile 502"), "{}", errs[0]);
-    assert!(errs[0].message.contains("no such file"), "{}", errs[0]);
+    assert!(
+        errs[0].message.to_lowercase().contains("no such file"),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]

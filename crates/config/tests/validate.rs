@@ -113,7 +113,7 @@ fn unreadable_files_are_errors_at_their_lines() {
     assert!(e[1].1.contains("cannot read map file '/nonexistent/h.map'"));
     assert!(e[2]
         .1
-        .contains("errorfile 503: cannot read '/nonexistent/503.http'"));
+        .contains("'errorfile 503': cannot read '/nonexistent/503.http'"));
 }
 
 #[test]
@@ -129,10 +129,14 @@ fn every_problem_is_reported_in_one_run() {
 
 #[test]
 fn references_to_sections_and_servers_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("503.http");
+    std::fs::write(&page, "HTTP/1.0 503 Service Unavailable\r\n\r\n").unwrap();
     let l = load(&format!(
-        "{DEF}http-errors site\nerrorfile 503 /dev/null\nresolvers dns\nnameserver n 127.0.0.1:53\n\
+        "{DEF}http-errors site\nerrorfile 503 {}\nresolvers dns\nnameserver n 127.0.0.1:53\n\
          backend b\nerrorfiles sit\nerrorfiles site\nserver a 127.0.0.1:1 resolvers dnss\n\
-         server c 127.0.0.1:2 track b/z\nserver e 127.0.0.1:3 track nob/a\nuse-server aa if TRUE\n"
+         server c 127.0.0.1:2 track b/z\nserver e 127.0.0.1:3 track nob/a\nuse-server aa if TRUE\n",
+        page.display()
     ));
     let e = errors(&l);
     assert_eq!(

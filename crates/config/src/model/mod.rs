@@ -34,8 +34,8 @@ pub struct Config {
     pub proxies: Vec<Proxy>,
     /// `userlist`, `peers`, `resolvers`, `mailers`, `http-errors`, `ring`, `program`, in order.
     pub sections: Vec<sections::ExtraSection>,
-    /// Sections parsed by nobody yet (`cache`, `fcgi-app`, `log-forward`, `crt-store`),
-    /// kept as lines; each got a notice.
+    /// Every non-proxy section as lines, in order: the typed ones above too, and those
+    /// parsed by nobody yet (`cache`, `fcgi-app`, `log-forward`, `crt-store`, each with a notice).
     pub other_sections: Vec<RawSection>,
 }
 

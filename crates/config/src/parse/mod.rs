@@ -45,7 +45,7 @@ enum Open {
     None,
     Global,
     Proxy(Box<Proxy>),
-    Extra(crate::model::sections::ExtraSection),
+    Extra(crate::model::sections::ExtraSection, RawSection),
     Other(RawSection),
 }
 
@@ -68,7 +68,10 @@ pub fn parse_lines(lines: &[SourceLine], d: &mut Diagnostics) -> Config {
             Open::None => d.push(out_of_section(line)),
             Open::Global => global::keyword(line, &mut cfg.global, d),
             Open::Proxy(p) => proxy::keyword(line, p, d),
-            Open::Extra(s) => sections::section_keyword(s, &line.words, &line.span, d),
+            Open::Extra(s, raw) => {
+                sections::section_keyword(s, &line.words, &line.span, d);
+                raw.lines.push(line.clone());
+            }
             Open::Other(s) => s.lines.push(line.clone()),
         }
     }
@@ -110,9 +113,10 @@ fn close(open: Open, cfg: &mut Config, current_defaults: &mut Proxy, d: &mut Dia
                 cfg.proxies.push(p);
             }
         }
-        Open::Extra(s) => {
+        Open::Extra(s, raw) => {
             sections::end_section(&s, d);
             cfg.sections.push(s);
+            cfg.other_sections.push(raw);
         }
         Open::Other(s) => cfg.other_sections.push(s),
     }
@@ -144,20 +148,21 @@ fn start_section(line: &SourceLine, cfg: &Config, current: &Proxy, d: &mut Diagn
         }
         return Open::Global;
     }
+    let raw = RawSection {
+        kind: kw.to_string(),
+        name: w.get(1).cloned(),
+        span: span.clone(),
+        lines: Vec::new(),
+    };
     if let Some(s) = sections::begin_section(w, span, d) {
-        return Open::Extra(s);
+        return Open::Extra(s, raw);
     }
     if OTHER_SECTIONS.contains(&kw) {
         d.push(Diagnostic::notice(
             span,
             format!("'{kw}' section parsed, not yet supported"),
         ));
-        return Open::Other(RawSection {
-            kind: kw.to_string(),
-            name: w.get(1).cloned(),
-            span: span.clone(),
-            lines: Vec::new(),
-        });
+        return Open::Other(raw);
     }
     let kind = match kw {
         "defaults" => ProxyKind::Defaults,
