@@ -13,26 +13,56 @@ thread_local! {
 
 /// A buffer holding `data[start..end]` as unread bytes.
 pub struct Buf {
+    /// Empty while released (an idle connection holds no buffer memory).
     data: Vec<u8>,
+    size: usize,
     start: usize,
     end: usize,
+}
+
+fn from_pool(size: usize) -> Vec<u8> {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        p.iter()
+            .rposition(|b| b.len() == size)
+            .map(|i| p.swap_remove(i))
+    })
+    .unwrap_or_else(|| vec![0; size])
+}
+
+fn to_pool(data: Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(data);
+        }
+    });
 }
 
 impl Buf {
     /// Takes a buffer of `size` bytes from this thread's pool.
     pub fn take(size: usize) -> Buf {
-        let data = POOL
-            .with(|p| {
-                let mut p = p.borrow_mut();
-                p.iter()
-                    .rposition(|b| b.len() == size)
-                    .map(|i| p.swap_remove(i))
-            })
-            .unwrap_or_else(|| vec![0; size]);
         Buf {
-            data,
+            data: from_pool(size),
+            size,
             start: 0,
             end: 0,
+        }
+    }
+
+    /// Gives the memory back to the pool while empty; the next read takes it again.
+    pub fn release(&mut self) {
+        if self.is_empty() {
+            to_pool(std::mem::take(&mut self.data));
+        }
+    }
+
+    fn ensure(&mut self) {
+        if self.data.is_empty() {
+            self.data = from_pool(self.size);
         }
     }
 
@@ -59,6 +89,7 @@ impl Buf {
     /// Appends bytes if they fit.
     #[cfg(test)]
     pub fn push(&mut self, bytes: &[u8]) -> bool {
+        self.ensure();
         self.compact_if_needed(bytes.len());
         if self.data.len() - self.end < bytes.len() {
             return false;
@@ -83,6 +114,7 @@ impl Buf {
 
     /// Reads once from `r` into the free space; `Ok(0)` is end of stream.
     pub async fn fill_from<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<usize> {
+        self.ensure();
         self.compact_if_needed(self.data.len());
         if self.end == self.data.len() {
             return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer full"));
@@ -95,13 +127,7 @@ impl Buf {
 
 impl Drop for Buf {
     fn drop(&mut self) {
-        let data = std::mem::take(&mut self.data);
-        let _ = POOL.try_with(|p| {
-            let mut p = p.borrow_mut();
-            if p.len() < POOL_MAX {
-                p.push(data);
-            }
-        });
+        to_pool(std::mem::take(&mut self.data));
     }
 }
 
@@ -119,5 +145,10 @@ mod tests {
         assert_eq!(b.readable(), b"efghijkl");
         assert!(b.is_full());
         assert!(!b.push(b"x"));
+        b.consume(8);
+        b.release();
+        assert!(b.data.is_empty());
+        assert!(b.push(b"again"));
+        assert_eq!(b.readable(), b"again");
     }
 }

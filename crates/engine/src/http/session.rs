@@ -133,7 +133,15 @@ impl Session<'_> {
                     Err(e) => return HeadWait::Fail(e.status(Side::Request)),
                 }
             }
-            let read = self.cbuf.fill_from(&mut self.client);
+            let (cbuf, client) = (&mut self.cbuf, &mut self.client);
+            let read = async {
+                // Idle keep-alive connections hold no buffer while they wait.
+                if cbuf.is_empty() {
+                    cbuf.release();
+                    client.readable().await?;
+                }
+                cbuf.fill_from(client).await
+            };
             let got = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, read).await {
                     Ok(r) => r,
