@@ -96,7 +96,8 @@ fn parses_every_documented_command() {
             filter: StatFilter {
                 proxy: Some("3".into()),
                 types: 4,
-                sid: Some(-1)
+                sid: Some(-1),
+                ..StatFilter::default()
             }
         }
     );

@@ -181,6 +181,11 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
         Command::ShowStat { format, filter } => {
             let pid = rt.info().process_num;
             let px = rt.stats();
+            // Operator and admin sockets see addresses and algorithms.
+            let filter = &crate::stats::StatFilter {
+                show_legends: level >= AccessLevel::Operator,
+                ..filter.clone()
+            };
             match format {
                 OutFormat::Text => write_csv(&px, filter, pid, &mut out),
                 OutFormat::Typed => write_typed(&px, filter, pid, &mut out),

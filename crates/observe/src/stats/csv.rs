@@ -1,7 +1,7 @@
 //! `show stat` and `;csv` / `;json`: HAProxy's CSV, typed and JSON layouts
 //! (management.txt §9.1, §9.2).
 
-use super::fields::{proxy_rows, Row, FIELD_NAMES, FIELD_TAGS};
+use super::fields::{proxy_rows, Field, Row, FIELD_NAMES, FIELD_TAGS};
 use super::{ProxyStats, StatFilter};
 use std::fmt::Write;
 
@@ -11,21 +11,19 @@ pub fn rows(proxies: &[ProxyStats], filter: &StatFilter, pid: u32) -> Vec<Row> {
     proxies
         .iter()
         .filter(|p| filter.keeps_proxy(p))
-        .flat_map(|p| proxy_rows(p, pid))
+        .flat_map(|p| proxy_rows(p, pid, filter.show_legends))
         .filter(|r| filter.keeps(r.ty, r.sid))
         .collect()
 }
 
-/// `# pxname,svname,…,srid,-,` plus newline.
+/// `# pxname,svname,…,agg_check_status,-,ssl_sess,…,` plus newline.
 pub fn csv_header() -> String {
     let mut s = String::from("# ");
     for n in FIELD_NAMES {
         s.push_str(n);
         s.push(',');
     }
-    // HAProxy ends the static fields with a `-` column; fields after it are
-    // optional modules, which Fulcrum does not have.
-    s.push_str("-,\n");
+    s.push('\n');
     s
 }
 
@@ -47,13 +45,15 @@ fn csv_field(out: &mut String, v: &str) {
 pub fn write_csv(proxies: &[ProxyStats], filter: &StatFilter, pid: u32, out: &mut String) {
     out.push_str(&csv_header());
     for row in rows(proxies, filter, pid) {
-        for v in &row.values {
-            if let Some(v) = v {
+        for (i, v) in row.values.iter().enumerate() {
+            if i == Field::Dash as usize {
+                out.push('-');
+            } else if let Some(v) = v {
                 csv_field(out, &v.to_string());
             }
             out.push(',');
         }
-        out.push_str("-,\n");
+        out.push('\n');
     }
 }
 

@@ -117,10 +117,28 @@ fields! {
     UsedConnCur = "used_conn_cur" "MGP";
     NeedConnEst = "need_conn_est" "MGP";
     UWeight = "uweight" "MaP";
-    AggServerCheckStatus = "agg_server_check_status" "MGP";
     AggServerStatus = "agg_server_status" "MGP";
+    AggServerCheckStatus = "agg_server_check_status" "MGP";
     AggCheckStatus = "agg_check_status" "MGP";
-    Srid = "srid" "MGP";
+    // End of HAProxy's static fields; module fields follow (ssl, h2), as a
+    // Debian HAProxy 2.6 built with OpenSSL prints them.
+    Dash = "-" "MGP";
+    SslSess = "ssl_sess" "MCP";
+    SslReusedSess = "ssl_reused_sess" "MCP";
+    SslFailedHandshake = "ssl_failed_handshake" "MCP";
+    H2HeadersRcvd = "h2_headers_rcvd" "MCP";
+    H2DataRcvd = "h2_data_rcvd" "MCP";
+    H2SettingsRcvd = "h2_settings_rcvd" "MCP";
+    H2RstStreamRcvd = "h2_rst_stream_rcvd" "MCP";
+    H2GoawayRcvd = "h2_goaway_rcvd" "MCP";
+    H2DetectedConnProtocolErrors = "h2_detected_conn_protocol_errors" "MCP";
+    H2DetectedStrmProtocolErrors = "h2_detected_strm_protocol_errors" "MCP";
+    H2RstStreamResp = "h2_rst_stream_resp" "MCP";
+    H2GoawayResp = "h2_goaway_resp" "MCP";
+    H2OpenConnections = "h2_open_connections" "MGP";
+    H2BackendOpenStreams = "h2_backend_open_streams" "MGP";
+    H2TotalConnections = "h2_total_connections" "MCP";
+    H2BackendTotalStreams = "h2_backend_total_streams" "MCP";
 }
 
 /// A row's kind, with HAProxy's `type` numbers.
@@ -246,6 +264,23 @@ impl Row {
         self.u64(Field::EInt, t.eint);
     }
 
+    fn ssl(&mut self, t: &Traffic) {
+        self.u64(Field::SslSess, t.ssl_sess);
+        self.u64(Field::SslReusedSess, t.ssl_reused_sess);
+        self.u64(Field::SslFailedHandshake, t.ssl_failed_handshake);
+    }
+
+    /// The h2 module's counters, on frontends and backends.
+    fn h2(&mut self, t: &Traffic) {
+        self.ssl(t);
+        let first = Field::H2HeadersRcvd as usize;
+        for (i, v) in t.h2.iter().enumerate() {
+            if let Some(slot) = self.values.get_mut(first + i) {
+                *slot = Some(FieldValue::U64(*v));
+            }
+        }
+    }
+
     fn http(&mut self, t: &Traffic, http: bool) {
         if !http {
             return;
@@ -347,7 +382,7 @@ pub(crate) fn frontend_row(px: &ProxyStats, fe: &FrontendStats, pid: u32) -> Row
     r.u64(Field::EReq, t.ereq);
     r.str(Field::Status, fe.status.as_str());
     r.u32(Field::Rate, t.rate);
-    r.opt_u32(Field::RateLim, fe.rate_lim);
+    r.u32(Field::RateLim, fe.rate_lim.unwrap_or(0));
     r.u32(Field::RateMax, t.rate_max);
     r.http(t, http);
     if http {
@@ -367,10 +402,11 @@ pub(crate) fn frontend_row(px: &ProxyStats, fe: &FrontendStats, pid: u32) -> Row
     r.u64(Field::ConnTot, t.conn_tot);
     r.u64(Field::DCon, t.dcon);
     r.u64(Field::DSes, t.dses);
+    r.h2(t);
     r
 }
 
-pub(crate) fn server_row(px: &ProxyStats, sv: &ServerStats, pid: u32) -> Row {
+pub(crate) fn server_row(px: &ProxyStats, sv: &ServerStats, pid: u32, legends: bool) -> Row {
     let http = px.mode == super::ProxyMode::Http;
     let t = &sv.traffic;
     let mut r = Row::new(ObjType::Server, px, &sv.name, sv.sid, pid);
@@ -385,7 +421,12 @@ pub(crate) fn server_row(px: &ProxyStats, sv: &ServerStats, pid: u32) -> Row {
     if sv.check.is_some() {
         r.u64(Field::ChkFail, sv.chkfail);
         r.u64(Field::ChkDown, sv.chkdown);
-        r.u64(Field::HanaFail, sv.hanafail);
+    }
+    if let Some(h) = sv.hanafail {
+        r.u64(Field::HanaFail, h);
+    }
+    if http {
+        r.u64(Field::ReqTot, t.req_tot);
     }
     r.secs(Field::LastChg, sv.lastchg);
     if sv.check.is_some() {
@@ -403,9 +444,11 @@ pub(crate) fn server_row(px: &ProxyStats, sv: &ServerStats, pid: u32) -> Row {
     if let Some(a) = &sv.agent {
         r.check(a, true);
     }
-    r.str(Field::Addr, &sv.addr);
-    if let Some(c) = &sv.cookie {
-        r.str(Field::Cookie, c);
+    if legends {
+        r.str(Field::Addr, &sv.addr);
+        if let Some(c) = &sv.cookie {
+            r.str(Field::Cookie, c);
+        }
     }
     r.u32(Field::SrvICur, sv.srv_icur);
     r.opt_u32(Field::SrcILim, sv.src_ilim);
@@ -413,11 +456,11 @@ pub(crate) fn server_row(px: &ProxyStats, sv: &ServerStats, pid: u32) -> Row {
     r.u32(Field::SafeConnCur, sv.safe_conn_cur);
     r.u32(Field::UsedConnCur, sv.used_conn_cur);
     r.u32(Field::NeedConnEst, sv.need_conn_est);
-    r.u32(Field::Srid, sv.srid);
+    r.ssl(t);
     r
 }
 
-pub(crate) fn backend_row(px: &ProxyStats, be: &BackendStats, pid: u32) -> Row {
+pub(crate) fn backend_row(px: &ProxyStats, be: &BackendStats, pid: u32, legends: bool) -> Row {
     let http = px.mode == super::ProxyMode::Http;
     let t = &be.traffic;
     let mut r = Row::new(ObjType::Backend, px, "BACKEND", 0, pid);
@@ -442,45 +485,37 @@ pub(crate) fn backend_row(px: &ProxyStats, be: &BackendStats, pid: u32) -> Row {
         r.u64(Field::CompOut, t.comp_out);
         r.u64(Field::CompByp, t.comp_byp);
         r.u64(Field::CompRsp, t.comp_rsp);
-        r.u64(Field::Intercepted, t.intercepted);
         r.u64(Field::CacheLookups, t.cache_lookups);
         r.u64(Field::CacheHits, t.cache_hits);
     }
-    if let Some(c) = &be.cookie {
-        r.str(Field::Cookie, c);
+    // Configuration details are only shown with `stats show-legends` or
+    // on an operator-level socket, as HAProxy does.
+    if legends {
+        if let Some(c) = &be.cookie {
+            r.str(Field::Cookie, c);
+        }
+        r.str(Field::Algo, &be.algo);
     }
-    r.str(Field::Algo, &be.algo);
-    let status = aggregate(px);
-    r.u32(Field::AggServerCheckStatus, status);
-    r.u32(Field::AggServerStatus, status);
-    r.u32(Field::AggCheckStatus, aggregate_checks(px));
+    // HAProxy's CSV prints these as 0: only its Prometheus exporter
+    // aggregates them (per state, see `prom`).
+    r.u32(Field::AggServerStatus, 0);
+    r.u32(Field::AggServerCheckStatus, 0);
+    r.u32(Field::AggCheckStatus, 0);
+    r.h2(t);
     r
 }
 
-/// HAProxy's aggregated server status gauge: 0 when no server is usable.
-fn aggregate(px: &ProxyStats) -> u32 {
-    u32::from(px.servers.iter().any(|s| s.status.is_usable()))
-}
-
-fn aggregate_checks(px: &ProxyStats) -> u32 {
-    u32::from(
-        px.servers
-            .iter()
-            .any(|s| s.check.as_ref().is_some_and(|c| c.status.ends_with("OK"))),
-    )
-}
-
 /// The rows of one proxy in HAProxy's order: frontend, servers, backend.
-pub(crate) fn proxy_rows(px: &ProxyStats, pid: u32) -> Vec<Row> {
+pub(crate) fn proxy_rows(px: &ProxyStats, pid: u32, legends: bool) -> Vec<Row> {
     let mut rows = Vec::with_capacity(px.servers.len() + 2);
     if let Some(fe) = &px.frontend {
         rows.push(frontend_row(px, fe, pid));
     }
     if px.backend.is_some() {
-        rows.extend(px.servers.iter().map(|s| server_row(px, s, pid)));
+        rows.extend(px.servers.iter().map(|s| server_row(px, s, pid, legends)));
     }
     if let Some(be) = &px.backend {
-        rows.push(backend_row(px, be, pid));
+        rows.push(backend_row(px, be, pid, legends));
     }
     rows
 }

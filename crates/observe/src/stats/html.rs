@@ -193,7 +193,10 @@ pub fn render_response(
         .filter(|p| opts.scope.is_empty() || opts.scope.contains(&p.name))
         .cloned()
         .collect();
-    let filter = super::StatFilter::default();
+    let filter = super::StatFilter {
+        show_legends: opts.show_legends,
+        ..super::StatFilter::default()
+    };
     match req.format {
         PageFormat::Csv => {
             let mut body = String::new();

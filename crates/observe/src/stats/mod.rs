@@ -88,6 +88,12 @@ pub struct Traffic {
     pub cache_lookups: u64,
     pub cache_hits: u64,
     pub eint: u64,
+    pub ssl_sess: u64,
+    pub ssl_reused_sess: u64,
+    pub ssl_failed_handshake: u64,
+    /// The h2 module's counters in CSV order (`h2_headers_rcvd` …
+    /// `h2_backend_total_streams`); frontends and backends only.
+    pub h2: [u64; 13],
 }
 
 /// A frontend's state.
@@ -220,7 +226,8 @@ pub struct ServerStats {
     pub tracked: Option<String>,
     pub check: Option<CheckStats>,
     pub agent: Option<CheckStats>,
-    pub hanafail: u64,
+    /// Failed health checks when `observe` is set; `None` otherwise.
+    pub hanafail: Option<u64>,
     /// `ADDR:PORT`, IPv6 in brackets.
     pub addr: String,
     pub cookie: Option<String>,
@@ -230,7 +237,6 @@ pub struct ServerStats {
     pub need_conn_est: u32,
     pub srv_icur: u32,
     pub src_ilim: Option<u32>,
-    pub srid: u32,
     pub traffic: Traffic,
     pub timings: Option<Timings>,
 }
@@ -286,6 +292,9 @@ pub struct StatFilter {
     pub types: i32,
     /// A server id; `None` or -1 for all.
     pub sid: Option<i32>,
+    /// Show addresses, cookies and algorithms (`stats show-legends`, or an
+    /// operator/admin socket).
+    pub show_legends: bool,
 }
 
 impl Default for StatFilter {
@@ -294,6 +303,7 @@ impl Default for StatFilter {
             proxy: None,
             types: -1,
             sid: None,
+            show_legends: false,
         }
     }
 }
