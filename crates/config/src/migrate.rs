@@ -153,12 +153,26 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
         "clitimeout" => kw("timeout client"),
         "srvtimeout" => kw("timeout server"),
         "redispatch" => kw("option redispatch"),
+        "transparent" => kw("option transparent"),
+        "grace" => Some(explain(w, "stopping is bounded by 'hard-stop-after' in 'global' now")),
+        "listen" | "frontend" if args.len() >= 2 && !matches!(args[1].as_str(), "from") => {
+            // 1.x `listen NAME ADDR`: the address moves to its own `bind` line.
+            Some(Rewrite::Lines(vec![
+                format!("{k} {}", quote(&args[0])),
+                format!("    bind{}", rest_words(&args[1..])),
+            ]))
+        }
         "block" => kw("http-request deny"),
         "redirect" => kw("http-request redirect"),
         "stats" if arg0.starts_with("uri/") => Some(Rewrite::Replace {
             from: "uri/".into(),
             to: "uri /".into(),
         }),
+        "option" if arg0 == "independant-streams" => Some(Rewrite::Replace {
+            from: "independant".into(),
+            to: "independent".into(),
+        }),
+        "option" if arg0 == "http-tunnel" => Some(explain(w, "since 2.1 HTTP is processed request by request and upgraded connections become tunnels by themselves; remove it")),
         "option" if arg0 == "forceclose" => Some(Rewrite::Replace {
             from: "forceclose".into(),
             to: "httpclose".into(),
@@ -181,11 +195,12 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
 
 /// A line with no faithful modern form: explain, and keep the original as a comment.
 fn explain(w: &[String], why: &str) -> Rewrite {
+    let name = match w {
+        [o, n, ..] if o == "option" => format!("option {n}"),
+        _ => w[0].clone(),
+    };
     Rewrite::Lines(vec![
-        format!(
-            "# fulcrum migrate: '{}' was removed from HAProxy; {why}",
-            w[0]
-        ),
+        format!("# fulcrum migrate: '{name}' was removed from HAProxy; {why}"),
         format!(
             "# {}",
             w.iter().map(|x| quote(x)).collect::<Vec<_>>().join(" ")

@@ -357,12 +357,13 @@ fn haproxy_accepts_migrated_seeds() {
 }
 
 /// Words of the loader's warnings about removed or deprecated forms.
-const LEGACY_WORDS: [&str; 5] = [
+const LEGACY_WORDS: [&str; 6] = [
     "not supported anymore",
     "deprecated",
     "removed",
     "legacy",
     "doesn't exist anymore",
+    "1.x",
 ];
 
 #[test]
@@ -490,4 +491,38 @@ mod props {
             prop_assert_eq!(run(&out), out);
         }
     }
+}
+
+#[test]
+fn more_removed_forms() {
+    let out = run("listen www 0.0.0.0:80,:8080   # old style\n    mode http\n");
+    assert_eq!(
+        out,
+        "listen www   # old style\n    bind 0.0.0.0:80,:8080\n    mode http\n"
+    );
+    let out = run("defaults\n  transparent\n  option independant-streams\n  grace 10s\n  option http-tunnel\n");
+    assert!(
+        out.contains("\n  option transparent\n  option independent-streams\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n  # fulcrum migrate: 'grace' was removed from HAProxy; stopping is bounded by 'hard-stop-after'"), "{out}");
+    assert!(
+        out.contains("\n  # fulcrum migrate: 'option http-tunnel' was removed from HAProxy;"),
+        "{out}"
+    );
+    assert!(out.contains("\n  # option http-tunnel\n"), "{out}");
+    let loaded = fulcrum_config::load_str("m.cfg", &out, &MapEnv::new());
+    let legacy: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .filter(|d| LEGACY_WORDS.iter().any(|w| d.message.contains(w)))
+        .map(ToString::to_string)
+        .collect();
+    assert!(legacy.is_empty(), "{legacy:#?}");
+    assert_eq!(
+        run("frontend f from defs\n"),
+        "frontend f from defs\n",
+        "'from' is modern"
+    );
 }
