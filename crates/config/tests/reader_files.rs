@@ -181,4 +181,18 @@ fn the_seed_configurations_read_cleanly() {
         .collect();
     assert!(!deny.is_empty());
     assert!(deny.iter().all(|w| w[1] == "deny"), "{deny:?}");
+    // `03` sends a WebSocket handshake as its health check: its escapes become CR LF.
+    let check = r
+        .lines
+        .iter()
+        .find(|l| {
+            l.span.file.ends_with("03-cometd-websocket-longpoll.cfg")
+                && l.words
+                    .starts_with(&["option".to_string(), "httpchk".to_string()])
+        })
+        .map(|l| l.words.clone());
+    assert_eq!(
+        check.as_deref().and_then(|w| w.get(4)).map(String::as_str),
+        Some("HTTP/1.1\r\nHost: \r\nConnection: upgrade\r\nUpgrade: websocket")
+    );
 }
