@@ -526,3 +526,71 @@ fn more_removed_forms() {
         "'from' is modern"
     );
 }
+
+#[test]
+fn haproxy_accepts_every_generated_rule() {
+    let haproxy = Path::new("/usr/sbin/haproxy");
+    if !haproxy.exists() {
+        eprintln!("skipped: /usr/sbin/haproxy is not installed");
+        return;
+    }
+    let legacy = "\
+defaults
+    mode http
+    contimeout 5s
+    clitimeout 5s
+    srvtimeout 5s
+    redispatch
+listen lst 127.0.0.1:8081
+    monitor-net 10.0.0.0/8
+    server s 127.0.0.1:80
+frontend fe
+    bind 127.0.0.1:8080
+    acl ok src 127.0.0.1
+    acl bad src 10.9.9.9
+    block if bad
+    redirect prefix http://www.example.com code 301 if bad
+    reqadd X-Proto:\\ https
+    reqdel ^X-Forwarded-For:.*
+    reqrep ^Host:\\ (.*)  Host:\\ www.\\1
+    reqirep ^Host:\\ a.com  Host:\\ b.com
+    reqrep ^([^\\ :]*)\\ /static/(.*)     \\1\\ /\\2
+    reqdeny ^User-Agent:\\ .*curl
+    reqideny ^X-Bad: if ok
+    reqallow ^Host:\\ ok unless bad
+    reqitarpit ^X-Attack:\\ yes
+    reqsetbe ^Host:\\ img bk
+    reqpass ^X-A:
+    rspadd X-Ratio:\\ 50% if ok
+    rspdel ^Server:
+    rsprep ^Location:\\ http://(.*) Location:\\ https://\\1
+    rspideny ^Server:\\ iis
+    default_backend bk
+backend bk
+    option forceclose
+    option httpchk GET / HTTP/1.1\\r\\nHost:\\ example.com\\r\\nX-A:\\ 1
+    http-check expect status 200
+    appsession JSESSIONID len 52 timeout 3h request-learn
+    server s 127.0.0.1:80 check
+";
+    let out = run(legacy);
+    assert!(legacy_in(&out).is_empty());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("rules.cfg");
+    std::fs::write(&cfg, &out).expect("write");
+    let res = Command::new(haproxy)
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .expect("run haproxy");
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "haproxy -c refused:\n{stderr}\n{out}");
+    for word in [
+        "deprecated",
+        "not supported anymore",
+        "doesn't exist anymore",
+    ] {
+        assert!(!stderr.contains(word), "{stderr}");
+    }
+}
