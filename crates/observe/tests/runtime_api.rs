@@ -365,3 +365,58 @@ proptest! {
         let _ = parse_command(&line);
     }
 }
+
+#[test]
+fn show_info_keeps_haproxy_names_and_order() {
+    let rt = Fake::default();
+    let info = execute(
+        &rt,
+        &Command::ShowInfo {
+            format: OutFormat::Text,
+        },
+        AccessLevel::User,
+    );
+    let keys: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(k, _)| k))
+        .collect();
+    // The first fields, in the order HAProxy prints them.
+    assert_eq!(
+        &keys[..21],
+        &[
+            "Name",
+            "Version",
+            "Release_date",
+            "Nbthread",
+            "Nbproc",
+            "Process_num",
+            "Pid",
+            "Uptime",
+            "Uptime_sec",
+            "Memmax_MB",
+            "PoolAlloc_MB",
+            "PoolUsed_MB",
+            "PoolFailed",
+            "Ulimit-n",
+            "Maxsock",
+            "Maxconn",
+            "Hard_maxconn",
+            "CurrConns",
+            "CumConns",
+            "CumReq",
+            "MaxSslConns"
+        ]
+    );
+    assert!(info.contains("\nTotalSplicdedBytesOut: 0\n"));
+    assert!(info.contains("\nUnstoppable Jobs: 0\n"));
+    assert!(
+        !info.contains("description"),
+        "empty description is not printed"
+    );
+    let i = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    assert!(
+        i("CompressBpsRateLim") < i("ZlibMemUsage")
+            && i("Idle_pct") < i("node")
+            && i("node") < i("Stopping")
+    );
+}

@@ -114,7 +114,7 @@ impl ProcessInfo {
     pub fn fields(&self) -> Vec<(&'static str, String)> {
         let n = |v: u64| v.to_string();
         let mb = |b: u64| (b / (1024 * 1024)).to_string();
-        vec![
+        let mut v = vec![
             ("Name", self.name.clone()),
             ("Version", self.version.clone()),
             ("Release_date", self.release_date.clone()),
@@ -160,6 +160,8 @@ impl ProcessInfo {
             ("CompressBpsIn", "0".into()),
             ("CompressBpsOut", "0".into()),
             ("CompressBpsRateLim", "0".into()),
+            ("ZlibMemUsage", "0".into()),
+            ("MaxZlibMemUsage", "0".into()),
             ("Tasks", n(self.tasks)),
             ("Run_queue", n(self.run_queue)),
             ("Idle_pct", n(self.idle_pct)),
@@ -175,7 +177,8 @@ impl ProcessInfo {
             ("BusyPolling", "0".into()),
             ("FailedResolutions", n(self.failed_resolutions)),
             ("TotalBytesOut", n(self.total_bytes_out)),
-            ("TotalSplicedBytesOut", "0".into()),
+            // HAProxy's own spelling, which scripts match.
+            ("TotalSplicdedBytesOut", "0".into()),
             ("BytesOutRate", n(self.bytes_out_rate)),
             ("DebugCommandsIssued", "0".into()),
             ("CumRecvLogs", "0".into()),
@@ -188,7 +191,10 @@ impl ProcessInfo {
             ("TotalWarnings", n(self.total_warnings)),
             ("MaxconnReached", n(self.maxconn_reached)),
             ("BootTime_ms", n(self.boot_time_ms)),
-        ]
+        ];
+        // Like HAProxy, a field without a value (no `description`) is not printed.
+        v.retain(|(k, val)| *k != "description" || !val.is_empty());
+        v
     }
 
     /// `show info`: `Name: value` lines.
