@@ -8,7 +8,8 @@ use fulcrum_config::rules::{AclDef, AclRef, Condition};
 
 use crate::auth::Userlist;
 use crate::error::RuleError;
-use crate::fetch::{compile_expr, Ctx, Expr, Fetch};
+use crate::fetch::{Ctx, Expr, Fetch};
+use crate::fetch_build::compile_expr;
 use crate::pattern::PatternSet;
 use crate::proxy::CompileEnv;
 use crate::view::{RequestView, ResponseView, SessionView};

@@ -4,7 +4,8 @@ use fulcrum_config::diag::Span;
 use fulcrum_config::logformat::{Flags, Item, LogFormat, Var};
 
 use crate::error::RuleError;
-use crate::fetch::{compile_expr, Ctx, Expr};
+use crate::fetch::{Ctx, Expr};
+use crate::fetch_build::compile_expr;
 use crate::proxy::CompileEnv;
 
 #[derive(Clone, Debug)]

@@ -7,8 +7,9 @@ use regex::bytes::Regex;
 use crate::error::RuleError;
 use crate::fetch::Ctx;
 use crate::fmt::Template;
-use crate::http::{Answer, Response, Target, Verdict};
 use crate::proxy::CompileEnv;
+use crate::reply::{Answer, Response, Verdict};
+use crate::target::Target;
 
 #[derive(Clone, Debug)]
 pub(crate) struct RedirectRule {

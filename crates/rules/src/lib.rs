@@ -12,6 +12,7 @@ mod auth;
 mod conv;
 mod error;
 mod fetch;
+mod fetch_build;
 mod fmt;
 mod hash;
 mod http;
@@ -20,6 +21,8 @@ mod map;
 mod pattern;
 mod proxy;
 mod regex_util;
+mod reply;
+mod target;
 mod tcp;
 mod uri;
 mod value;
@@ -30,11 +33,9 @@ pub use auth::{Password, Userlist, Userlists};
 pub use error::RuleError;
 pub use fetch::Expr;
 pub use fmt::Template;
-pub use http::{
-    run_http_after_response, run_http_request, run_http_response, Answer, HttpRules, Response,
-    Verdict,
-};
+pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{compile_proxy, CompileEnv, CompiledProxy, ProxyInput, Routing};
+pub use reply::{reason, Answer, Response, Verdict};
 pub use tcp::{run_tcp, TcpRules, TcpVerdict};
 pub use value::{Sample, Vars};
 pub use view::{Effect, RequestView, ResponseView, SessionView, Stats};

@@ -4,7 +4,8 @@ use fulcrum_config::rules::{TcpAction, TcpLayer, TcpRule, TcpRuleKind};
 
 use crate::acl::{holds, AclScope, Cond};
 use crate::error::RuleError;
-use crate::fetch::{compile_expr, Ctx, Expr};
+use crate::fetch::{Ctx, Expr};
+use crate::fetch_build::compile_expr;
 use crate::fmt::Template;
 use crate::proxy::CompileEnv;
 use crate::value::Sample;

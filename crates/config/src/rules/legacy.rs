@@ -2,7 +2,8 @@
 //! meaning so old configurations keep working; each comes with a warning naming the modern form.
 
 use super::acl::split_condition;
-use super::action::{parse_redirect, Args, HttpAction, HttpPhase, HttpRule, Redirect};
+use super::action::{HttpAction, HttpPhase, HttpRule, Redirect};
+use super::args::{parse_redirect, Args};
 use crate::diag::{Diagnostic, Span};
 
 /// What a legacy directive does.

@@ -8,6 +8,7 @@
 
 mod acl;
 mod action;
+mod args;
 mod legacy;
 mod sample;
 mod tcp;

@@ -1,7 +1,7 @@
 //! `tcp-request` and `tcp-response` rules (configuration.txt §4.2 `tcp-request connection` …).
 
 use super::acl::{split_condition, Condition};
-use super::action::{check_var_name, lf, var_name, Args};
+use super::args::{check_var_name, lf, var_name, Args};
 use super::parse_time_ms;
 use super::sample::{parse_sample_expr, SampleExpr};
 use crate::diag::{closest, Diagnostic, Span};
