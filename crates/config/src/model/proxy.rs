@@ -96,6 +96,22 @@ pub struct StatsSettings {
     pub http_request: Vec<HttpRule>,
 }
 
+impl StatsSettings {
+    /// HAProxy's URI prefix when `stats enable` is written without `stats uri`.
+    pub const DEFAULT_URI: &'static str = "/haproxy?stats";
+    /// HAProxy's realm when `stats auth` is written without `stats realm`.
+    pub const DEFAULT_REALM: &'static str = "HAProxy Statistics";
+
+    /// The URI prefix the stats page answers on, when stats are enabled.
+    pub fn effective_uri(&self) -> Option<&str> {
+        self.enable
+            .then(|| self.uri.as_deref().unwrap_or(Self::DEFAULT_URI))
+    }
+    pub fn effective_realm(&self) -> &str {
+        self.realm.as_deref().unwrap_or(Self::DEFAULT_REALM)
+    }
+}
+
 /// `capture request|response header NAME len N` and `capture cookie NAME len N`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capture {

@@ -145,6 +145,12 @@ pub(crate) fn parse(args: &[String], span: &Span, what: &str, d: &mut Diagnostic
         }
         i += 2;
     }
+    if b.ssl || !b.crt.is_empty() {
+        d.push(Diagnostic::notice(
+            span,
+            format!("'{what} … ssl/crt': TLS parsed, not yet supported"),
+        ));
+    }
     ok.then_some(b)
 }
 

@@ -136,6 +136,8 @@ fn dispatch(
                 v => return Err(format!("'http-reuse' expects 'never', 'safe', 'aggressive' or 'always', found '{v}'")),
             }
         }
+        // `no log`: drop the inherited log settings.
+        "no" if words.get(1).map(String::as_str) == Some("log") => p.logs = Default::default(),
         "option" | "no" => super::options::parse(words, span, p, d),
         "balance" => p.balance = Some(balance(args, span)?),
         "hash-type" => p.hash_type = hash_type(args)?,

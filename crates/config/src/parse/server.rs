@@ -153,6 +153,12 @@ pub(crate) fn server(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagno
     settings.persist = Default::default();
     let ok = settings_from(&args[2..], span, "server", &mut settings, d);
     settings.persist.inherit_from(&p.default_server.persist);
+    if settings.ssl {
+        d.push(Diagnostic::notice(
+            span,
+            format!("server '{name}': 'ssl' parsed, not yet supported"),
+        ));
+    }
     if let (Some(addr), true) = (addr, ok) {
         p.servers.push(Server {
             name: name.clone(),
