@@ -164,7 +164,7 @@ fn the_seed_configurations_read_cleanly() {
         eprintln!("skipped: no seed configurations at {}", dir.display());
         return;
     }
-    let r = read_paths(&[dir.clone()], &MapEnv::new());
+    let r = read_paths(std::slice::from_ref(&dir), &MapEnv::new());
     assert!(
         !r.diagnostics.iter().any(|d| d.is_error()),
         "{:?}",
