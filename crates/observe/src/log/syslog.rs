@@ -81,7 +81,7 @@ impl Severity {
 /// `format` of a `log` line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SyslogFormat {
-    /// `<PRI>Mmm dd hh:mm:ss [host ]tag[pid]: msg` (the default).
+    /// `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg` (the default).
     #[default]
     Rfc3164,
     /// `<PRI>1 ISODATE host tag pid - SD msg`.
@@ -171,7 +171,7 @@ impl Sampling {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogServer {
     pub target: LogTarget,
-    /// Longest line, newline included (default 1024).
+    /// Longest line, header included, final newline excluded (default 1024).
     pub max_len: usize,
     pub format: SyslogFormat,
     pub sample: Option<Sampling>,
@@ -303,8 +303,8 @@ fn parse_udp_addr(s: &str) -> Option<SocketAddr> {
 /// What identifies this process in the syslog header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyslogHeader {
-    /// `log-send-hostname`: `Some` adds the host to RFC 3164 headers; RFC 5424
-    /// prints `-` without it.
+    /// `log-send-hostname`; without it RFC 3164 headers say `localhost` and
+    /// RFC 5424 headers `-`.
     pub hostname: Option<String>,
     /// `log-tag`.
     pub tag: String,
@@ -342,11 +342,18 @@ pub fn frame(
     let sd = if sd.is_empty() { "-" } else { sd };
     match server.format {
         SyslogFormat::Rfc3164 => {
-            out.extend_from_slice(format!("<{pri}>{} ", rfc3164_date(&tm)).as_bytes());
-            if let Some(h) = &header.hostname {
-                out.extend_from_slice(format!("{h} ").as_bytes());
-            }
-            out.extend_from_slice(format!("{}[{}]: ", header.tag, header.pid).as_bytes());
+            // The host field is mandatory in RFC 3164: HAProxy writes
+            // `localhost` without `log-send-hostname`.
+            let host = header.hostname.as_deref().unwrap_or("localhost");
+            out.extend_from_slice(
+                format!(
+                    "<{pri}>{} {host} {}[{}]: ",
+                    rfc3164_date(&tm),
+                    header.tag,
+                    header.pid
+                )
+                .as_bytes(),
+            );
         }
         SyslogFormat::Rfc5424 => {
             let host = header.hostname.as_deref().unwrap_or("-");
@@ -369,7 +376,8 @@ pub fn frame(
         SyslogFormat::Raw => {}
     }
     out.extend_from_slice(msg);
-    out.truncate(server.max_len.saturating_sub(1).max(1));
+    // `len` bounds header and message; the final LF comes on top, as in HAProxy.
+    out.truncate(server.max_len);
     out.push(b'\n');
     Some(out)
 }
