@@ -142,7 +142,11 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
     let k = w[0].as_str();
     let args = &w[1..];
     if ctx.section == "global" {
-        return (k == "nbproc").then(|| Rewrite::Keyword("nbthread".into()));
+        return match (k, w.get(1).map(String::as_str)) {
+            ("nbproc", _) => kw("nbthread"),
+            ("stats", Some("bind-process")) => Some(explain(w, NO_PROCESSES)),
+            _ => None,
+        };
     }
     if !PROXY.contains(&ctx.section.as_str()) {
         return None;
@@ -154,6 +158,7 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
         "srvtimeout" => kw("timeout server"),
         "redispatch" => kw("option redispatch"),
         "transparent" => kw("option transparent"),
+        "bind-process" => Some(explain(w, NO_PROCESSES)),
         "grace" => Some(explain(w, "stopping is bounded by 'hard-stop-after' in 'global' now")),
         "listen" | "frontend" if args.len() >= 2 && !matches!(args[1].as_str(), "from") => {
             // 1.x `listen NAME ADDR`: the address moves to its own `bind` line.
@@ -193,10 +198,12 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
     }
 }
 
+const NO_PROCESSES: &str = "threads replaced processes and it has no effect; remove it";
+
 /// A line with no faithful modern form: explain, and keep the original as a comment.
 fn explain(w: &[String], why: &str) -> Rewrite {
     let name = match w {
-        [o, n, ..] if o == "option" => format!("option {n}"),
+        [o, n, ..] if o == "option" || o == "stats" => format!("{o} {n}"),
         _ => w[0].clone(),
     };
     Rewrite::Lines(vec![

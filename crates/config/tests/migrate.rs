@@ -525,6 +525,10 @@ fn more_removed_forms() {
         "frontend f from defs\n",
         "'from' is modern"
     );
+    let out = run("global\n  stats bind-process 1\nbackend b\n  bind-process 1 2\n");
+    assert!(out.contains("  # fulcrum migrate: 'stats bind-process' was removed from HAProxy; threads replaced processes"), "{out}");
+    assert!(out.contains("  # fulcrum migrate: 'bind-process' was removed from HAProxy; threads replaced processes"), "{out}");
+    assert!(out.contains("\n  # bind-process 1 2\n"), "{out}");
 }
 
 #[test]
