@@ -69,7 +69,7 @@ fn proxy(args: Args) -> ExitCode {
     let config = match loaded.config {
         Some(c) if !diags.has_errors() => c,
         _ => {
-            print_diagnostics(&diags, args.quiet);
+            print_diagnostics(&diags, args.quiet, args.debug_opts.iter().any(|o| o == "D"));
             eprintln!("[ALERT]    : Fatal errors found in configuration.");
             return ExitCode::from(1);
         }
@@ -84,12 +84,12 @@ fn proxy(args: Args) -> ExitCode {
                 None,
                 e.to_string(),
             ));
-            print_diagnostics(&diags, args.quiet);
+            print_diagnostics(&diags, args.quiet, args.debug_opts.iter().any(|o| o == "D"));
             eprintln!("[ALERT]    : Fatal errors found in configuration.");
             return ExitCode::from(1);
         }
     };
-    print_diagnostics(&diags, args.quiet);
+    print_diagnostics(&diags, args.quiet, args.debug_opts.iter().any(|o| o == "D"));
     if args.check {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
@@ -98,11 +98,12 @@ fn proxy(args: Args) -> ExitCode {
 }
 
 /// Prints findings to stderr, most severe last so the summary is what stays on screen.
-fn print_diagnostics(diags: &Diagnostics, quiet: bool) {
+/// `Level::Diag` findings (unset variables, `.diag`) only show with `-dD`, as in HAProxy.
+fn print_diagnostics(diags: &Diagnostics, quiet: bool, show_diag: bool) {
     let mut items: Vec<_> = diags.items.iter().collect();
     items.sort_by_key(|d| d.level);
     for d in items {
-        if quiet && d.level < Level::Alert {
+        if (quiet && d.level < Level::Alert) || (d.level == Level::Diag && !show_diag) {
             continue;
         }
         eprintln!("{d}");
@@ -127,7 +128,7 @@ fn migrate(files: &[std::path::PathBuf]) -> ExitCode {
         ) {
             Ok(out) => print!("{out}"),
             Err(diags) => {
-                print_diagnostics(&diags, false);
+                print_diagnostics(&diags, false, false);
                 status = ExitCode::from(1);
             }
         }
