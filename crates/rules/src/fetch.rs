@@ -255,7 +255,7 @@ impl Fetch {
         })
     }
 
-    /// The single value used in sample context (last header occurrence, first cookie …).
+    /// The single value used in sample context (last header or cookie occurrence …).
     pub(crate) fn one<'v>(&self, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
         let sess = ctx.sess;
         let req = || ctx.req;
@@ -333,28 +333,28 @@ impl Fetch {
                 split,
                 post: p,
             } => {
+                // Positive: n-th value from the first; negative: from the last (-1 = last).
                 let occ = occ.unwrap_or(-1);
-                let mut vals: Vec<&'v [u8]> = Vec::new();
+                let want = if occ > 0 {
+                    occ
+                } else {
+                    let mut total = 0i64;
+                    each_header(ctx, *side, name.as_deref(), *split, &mut |_| {
+                        total += 1;
+                        false
+                    });
+                    total + 1 + occ.min(-1)
+                };
+                let mut seen = 0i64;
                 let mut found = None;
                 each_header(ctx, *side, name.as_deref(), *split, &mut |v| {
-                    if occ > 0 {
-                        vals.push(v);
-                        if vals.len() as i64 == occ {
-                            found = Some(v);
-                            return true;
-                        }
-                        false
-                    } else {
-                        vals.push(v);
-                        false
+                    seen += 1;
+                    if seen == want {
+                        found = Some(v);
                     }
+                    seen == want
                 });
-                let v = if occ > 0 {
-                    found?
-                } else {
-                    let back = usize::try_from(occ.unsigned_abs()).ok()?.max(1);
-                    *vals.get(vals.len().checked_sub(back)?)?
-                };
+                let v = found?;
                 post(*p, v)?
             }
             Fetch::HdrCnt { side, name, split } => {
@@ -388,12 +388,13 @@ impl Fetch {
                 name,
                 post: p,
             } => {
-                let mut first = None;
+                // Sample context: the last occurrence, as HAProxy documents.
+                let mut last = None;
                 self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
-                    first = Some(v);
-                    true
+                    last = Some(v);
+                    false
                 });
-                post(*p, first?)?
+                post(*p, last?)?
             }
             Fetch::CookCnt { side, name } => {
                 let mut n = 0i64;

@@ -257,13 +257,17 @@ fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
 }
 
 fn name_matches(n: &[u8], want: &[u8], m: MatchMethod, rx: Option<&Regex>) -> bool {
-    let (n, w) = (n.to_ascii_lowercase(), want.to_ascii_lowercase());
     match m {
-        MatchMethod::Beg => n.starts_with(&w),
-        MatchMethod::End => n.ends_with(&w),
-        MatchMethod::Sub => memchr::memmem::find(&n, &w).is_some(),
-        MatchMethod::Reg => rx.is_some_and(|r| r.is_match(&n)),
-        _ => n == w,
+        MatchMethod::Beg => n.len() >= want.len() && n[..want.len()].eq_ignore_ascii_case(want),
+        MatchMethod::End => {
+            n.len() >= want.len() && n[n.len() - want.len()..].eq_ignore_ascii_case(want)
+        }
+        MatchMethod::Sub => n
+            .windows(want.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(want)),
+        // The regex was compiled case-insensitive.
+        MatchMethod::Reg => rx.is_some_and(|r| r.is_match(n)),
+        _ => n.eq_ignore_ascii_case(want),
     }
 }
 

@@ -1,0 +1,117 @@
+//! Fetch semantics users notice: header occurrences, cookies, URL parts, TCP rules.
+
+mod common;
+
+use common::{compile, Fake};
+use fulcrum_config::rules::TcpLayer;
+use fulcrum_rules::{run_http_request, run_tcp, TcpVerdict, Verdict};
+
+fn headers_after(cfg: &str, raw: &str) -> Fake {
+    let p = compile(cfg);
+    let mut v = Fake::request(raw);
+    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
+    v
+}
+
+#[test]
+fn header_occurrences_in_sample_context() {
+    let cfg = "
+http-request set-header A %[hdr(x)]
+http-request set-header B %[hdr(x,1)]
+http-request set-header C %[hdr(x,-2)]
+http-request set-header D %[req.fhdr(x)]
+http-request set-header E %[hdr_cnt(x)]-%[req.fhdr_cnt(x)]
+http-request set-header F %[hdr(x,9)]
+";
+    let v = headers_after(cfg, "GET / HTTP/1.1\nX: a, b\nX: c\n");
+    assert_eq!(v.hdr("A"), ["c"]);
+    assert_eq!(v.hdr("B"), ["a"]);
+    assert_eq!(v.hdr("C"), ["b"]);
+    assert_eq!(v.hdr("D"), ["c"]);
+    assert_eq!(v.hdr("E"), ["3-2"]);
+    // A missing sample renders as '-' (as in logs).
+    assert_eq!(v.hdr("F"), ["-"]);
+}
+
+#[test]
+fn acls_match_any_occurrence_and_cookies() {
+    let cfg = "
+acl has_b hdr(x) b
+acl sid cook(SID) -m beg s
+http-request set-header R %[cook(SID)]/%[cook_cnt(SID)]
+http-request set-header M 1 if has_b sid
+";
+    let v = headers_after(
+        cfg,
+        "GET / HTTP/1.1\nX: a, b\nCookie: SID=s1; lang=en\nCookie: SID=t2\n",
+    );
+    assert_eq!(v.hdr("R"), ["t2/2"]);
+    assert_eq!(v.hdr("M"), ["1"]);
+}
+
+#[test]
+fn url_parts_and_params() {
+    let cfg = "
+http-request set-header P %[path]|%[query]|%[url_param(id)]|%[base]|%[urlp(q,;)]
+http-request set-header Q %[url_ip]:%[url_port]
+";
+    let v = headers_after(
+        cfg,
+        "GET http://10.1.2.3:81/a/b?id=7&q=x;q=y HTTP/1.1\nHost: ex.com\n",
+    );
+    assert_eq!(v.hdr("P"), ["/a/b|id=7&q=x;q=y|7|ex.com/a/b|x"]);
+    assert_eq!(v.hdr("Q"), ["10.1.2.3:81"]);
+}
+
+#[test]
+fn tcp_rules_reject_accept_and_capture() {
+    let cfg = "
+tcp-request inspect-delay 5s
+tcp-request connection reject if { src 192.0.2.0/24 } !{ src 192.0.2.10 }
+tcp-request content capture req.payload(0,3) len 3
+tcp-request content accept if { req.len gt 0 }
+tcp-request content reject
+";
+    let p = compile(cfg);
+    assert_eq!(p.tcp.inspect_delay_ms, Some(5000));
+    let mut v = Fake::request("GET / HTTP/1.1\n");
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Connection, &mut v),
+        TcpVerdict::Continue
+    );
+    v.src = "192.0.2.11:9".parse().unwrap();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Connection, &mut v),
+        TcpVerdict::Reject
+    );
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Accept
+    );
+    assert!(
+        v.effects[0].contains("Capture") && v.effects[0].contains("[71, 69, 84]"),
+        "{:?}",
+        v.effects
+    );
+    v.payload.clear();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Reject
+    );
+}
+
+#[test]
+fn rdp_cookie_from_the_payload() {
+    let p = compile("tcp-request content reject unless { rdp_cookie(mstshash) -m str alice }");
+    let mut v = Fake::request("GET / HTTP/1.1\n");
+    v.payload = b"\x03\x00\x00\x2aCookie: mstshash=alice\r\n".to_vec();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Continue
+    );
+    v.payload = b"\x03\x00\x00\x2aCookie: mstshash=bob\r\n".to_vec();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Reject
+    );
+}
