@@ -188,7 +188,7 @@ impl LogServer {
         let err = |m: String| ObserveError::LogConfig(m);
         let (first, mut rest) = words
             .split_first()
-            .ok_or_else(|| err("'log' expects an address, 'global' or 'stdout'".into()))?;
+            .ok_or_else(|| err("expects <address> and <facility> as arguments".into()))?;
         let target = parse_target(first)?;
         let mut server = LogServer {
             target,
@@ -206,7 +206,11 @@ impl LogServer {
                         .parse()
                         .ok()
                         .filter(|v| (80..=65535).contains(v))
-                        .ok_or_else(|| err(format!("'len' expects 80 to 65535, got '{n}'")))?;
+                        .ok_or_else(|| {
+                            err(format!(
+                                "invalid log length '{n}', must be between 80 and 65535"
+                            ))
+                        })?;
                     rest = tail;
                 }
                 ["format", f, tail @ ..] => {
@@ -222,12 +226,12 @@ impl LogServer {
             }
         }
         let [facility, levels @ ..] = rest else {
-            return Err(err("'log' expects a facility such as 'local0'".into()));
+            return Err(err("expects <address> and <facility> as arguments".into()));
         };
         server.facility = Facility::parse(facility)
-            .ok_or_else(|| err(format!("unknown facility '{facility}'")))?;
+            .ok_or_else(|| err(format!("unknown log facility '{facility}'")))?;
         let level = |name: &str| {
-            Severity::parse(name).ok_or_else(|| err(format!("unknown log level '{name}'")))
+            Severity::parse(name).ok_or_else(|| err(format!("unknown optional log level '{name}'")))
         };
         match levels {
             [] => {}
@@ -236,11 +240,8 @@ impl LogServer {
                 server.level = level(max)?;
                 server.min_level = level(min)?;
             }
-            _ => {
-                return Err(err(format!(
-                    "too many words after facility: '{}'",
-                    levels.join(" ")
-                )))
+            [_, _, extra, ..] => {
+                return Err(err(format!("cannot handle unexpected argument '{extra}'")))
             }
         }
         Ok(server)
