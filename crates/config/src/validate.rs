@@ -89,6 +89,10 @@ fn duplicate_servers(p: &Proxy, d: &mut Diagnostics) {
 }
 
 fn backend_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
+    // Only frontends switch to backends (a `default_backend` copied from `defaults` into a backend is unused).
+    if !p.kind.is_frontend() {
+        return;
+    }
     for r in &p.backend_refs {
         match cfg.backend(&r.name) {
             None => {
@@ -223,8 +227,10 @@ fn timeouts(p: &Proxy, d: &mut Diagnostics) {
         return;
     }
     let t = &p.timeouts;
-    let missing = (p.kind.is_frontend() && t.client.is_none())
-        || (p.kind.is_backend() && (t.connect.is_none() || t.server.is_none()));
+    // As in HAProxy, a zero timeout is no timeout.
+    let unset = |x: Option<std::time::Duration>| x.map_or(true, |v| v.is_zero());
+    let missing = (p.kind.is_frontend() && unset(t.client))
+        || (p.kind.is_backend() && (unset(t.connect) || unset(t.server)));
     if let (true, Some(span)) = (missing, &p.span) {
         let which = match p.kind {
             ProxyKind::Frontend => "'timeout client'",

@@ -8,6 +8,7 @@
 pub mod addr;
 mod bind;
 pub mod check;
+mod finish;
 mod global;
 mod keywords;
 mod legacy;
@@ -100,7 +101,7 @@ fn close(open: Open, cfg: &mut Config, current_defaults: &mut Proxy, d: &mut Dia
         Open::None | Open::Global => {}
         Open::Proxy(p) => {
             let mut p = *p;
-            proxy::finish(&mut p, d);
+            finish::finish(&mut p, d);
             if p.kind != ProxyKind::Defaults || p.from.is_some() {
                 let base = base_defaults(cfg, p.from.as_deref(), current_defaults);
                 p.check.inherit_from(&base.check);

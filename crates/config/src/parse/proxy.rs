@@ -557,23 +557,6 @@ fn hash_type(args: &[String]) -> Result<HashType, String> {
     Ok(h)
 }
 
-/// Checks made when a section ends.
-pub(crate) fn finish(p: &mut Proxy, d: &mut Diagnostics) {
-    if p.kind.is_frontend() && p.mode == Mode::Tcp && p.options.httplog.is_some() {
-        if let Some(span) = &p.span {
-            d.push(
-                Diagnostic::warning(
-                    span,
-                    format!("'option httplog' not usable with {} '{}' (needs 'mode http'); falling back to 'option tcplog'", p.kind.word(), p.name),
-                )
-                .with_hint("write 'option tcplog' in this section, or 'mode http'"),
-            );
-        }
-        p.options.httplog = None;
-        p.options.tcplog = true;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::map_files;
