@@ -228,7 +228,7 @@ fn timeouts(p: &Proxy, d: &mut Diagnostics) {
     }
     let t = &p.timeouts;
     // As in HAProxy, a zero timeout is no timeout.
-    let unset = |x: Option<std::time::Duration>| x.map_or(true, |v| v.is_zero());
+    let unset = |x: Option<std::time::Duration>| !matches!(x, Some(v) if !v.is_zero());
     let missing = (p.kind.is_frontend() && unset(t.client))
         || (p.kind.is_backend() && (unset(t.connect) || unset(t.server)));
     if let (true, Some(span)) = (missing, &p.span) {
