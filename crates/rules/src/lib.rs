@@ -36,6 +36,6 @@ pub use fmt::Template;
 pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{compile_proxy, CompileEnv, CompiledProxy, ProxyInput, Routing};
 pub use reply::{reason, Answer, Response, Verdict};
-pub use tcp::{run_tcp, TcpRules, TcpVerdict};
+pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};
 pub use value::{Sample, Vars};
 pub use view::{Effect, RequestView, ResponseView, SessionView, Stats};

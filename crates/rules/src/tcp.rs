@@ -9,7 +9,7 @@ use crate::fetch_build::compile_expr;
 use crate::fmt::Template;
 use crate::proxy::CompileEnv;
 use crate::value::Sample;
-use crate::view::{Effect, SessionView};
+use crate::view::{Effect, RequestView, SessionView};
 
 #[derive(Clone, Debug)]
 enum CTcpAction {
@@ -151,11 +151,26 @@ impl TcpRules {
 
 /// Runs one TCP rule set against the session (and its buffered payload).
 pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) -> TcpVerdict {
+    run_with(rules, layer, view, |v: &V| Ctx::session(v))
+}
+
+/// Like [`run_tcp`] in an HTTP proxy, once the request head is parsed: HTTP
+/// fetches (`req.hdr`, `path`, …) then work in `tcp-request content` rules.
+pub fn run_tcp_http<V: RequestView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) -> TcpVerdict {
+    run_with(rules, layer, view, |v: &V| Ctx::request(v))
+}
+
+fn run_with<V: SessionView>(
+    rules: &TcpRules,
+    layer: TcpLayer,
+    view: &mut V,
+    mk: for<'a> fn(&'a V) -> Ctx<'a>,
+) -> TcpVerdict {
     for r in rules.list(layer) {
-        if !holds(&r.cond, &Ctx::session(&*view)) {
+        if !holds(&r.cond, &mk(&*view)) {
             continue;
         }
-        let one = |e: &Expr, v: &V| e.one(&Ctx::session(v)).map(Sample::into_owned);
+        let one = |e: &Expr, v: &V| e.one(&mk(v)).map(Sample::into_owned);
         match &r.action {
             CTcpAction::Accept => return TcpVerdict::Accept,
             CTcpAction::Reject => return TcpVerdict::Reject,
@@ -178,7 +193,7 @@ pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) 
                 }
             }
             CTcpAction::SetVarFmt(n, t) => {
-                let v = t.render_vec(&Ctx::session(&*view));
+                let v = t.render_vec(&mk(&*view));
                 view.vars_mut().set(n, Sample::owned_str(v));
             }
             CTcpAction::UnsetVar(n) => view.vars_mut().unset(n),

@@ -140,6 +140,49 @@ http-request deny if { var(txn.n) gt 100 }
     assert_eq!(v.hdr("X-Hash"), [format!("{}", crc32fast::hash(b"abc"))]);
     assert_eq!(v.hdr("X-Hex"), ["4142-hi"]);
     assert_eq!(v.hdr("X-Env"), ["from-env"]);
+    // Integer comparison on a variable.
+    let (verdict, _) = run(
+        "http-request set-var(txn.n) str(150)\nhttp-request deny if { var(txn.n) gt 100 }",
+        "GET / HTTP/1.1\n",
+    );
+    assert_eq!(verdict, Verdict::Deny(Answer::Errorfile(403)));
+}
+
+#[test]
+fn reply_bodies_are_read_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("body.txt"), "maintenance").unwrap();
+    std::fs::write(dir.path().join("page.tpl"), "hello %[hdr(x-who)]").unwrap();
+    std::fs::write(dir.path().join("503.http"), "HTTP/1.0 503 Busy\r\n\r\nbusy").unwrap();
+    let env = CompileEnv::new(dir.path());
+    let cfg = "
+http-request return status 503 content-type text/plain file body.txt if { path /a }
+http-request return content-type text/html lf-file page.tpl if { path /b }
+http-request deny errorfile 503.http if { path /c }
+";
+    let p = compile_with(cfg, &env).unwrap();
+    let answer = |raw: &str| {
+        let mut v = Fake::request(raw);
+        run_http_request(&p.http_request, &mut v)
+    };
+    let Verdict::Return(Answer::Built(r)) = answer("GET /a HTTP/1.1\n") else {
+        panic!()
+    };
+    assert_eq!((r.status, r.body.as_slice()), (503, &b"maintenance"[..]));
+    let Verdict::Return(Answer::Built(r)) = answer("GET /b HTTP/1.1\nX-Who: ann\n") else {
+        panic!()
+    };
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello ann"[..]));
+    let Verdict::Deny(Answer::Raw(raw)) = answer("GET /c HTTP/1.1\n") else {
+        panic!()
+    };
+    assert!(raw.starts_with(b"HTTP/1.0 503 Busy"));
+    let e = compile_with(
+        "http-request return content-type a/b file missing.txt",
+        &env,
+    )
+    .unwrap_err();
+    assert!(e[0].message.contains("missing.txt"));
 }
 
 #[test]

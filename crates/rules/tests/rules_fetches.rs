@@ -4,7 +4,7 @@ mod common;
 
 use common::{compile, Fake};
 use fulcrum_config::rules::TcpLayer;
-use fulcrum_rules::{run_http_request, run_tcp, TcpVerdict, Verdict};
+use fulcrum_rules::{run_http_request, run_tcp, run_tcp_http, TcpVerdict, Verdict};
 
 fn headers_after(cfg: &str, raw: &str) -> Fake {
     let p = compile(cfg);
@@ -112,6 +112,21 @@ fn rdp_cookie_from_the_payload() {
     v.payload = b"\x03\x00\x00\x2aCookie: mstshash=bob\r\n".to_vec();
     assert_eq!(
         run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Reject
+    );
+}
+
+#[test]
+fn tcp_content_rules_see_http_fetches_in_http_mode() {
+    let p = compile("tcp-request content reject if { req.hdr(host) -m end .internal }");
+    let mut v = Fake::request("GET / HTTP/1.1\nHost: db.internal\n");
+    // Without the parsed request, the header cannot match.
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Continue
+    );
+    assert_eq!(
+        run_tcp_http(&p.tcp, TcpLayer::Content, &mut v),
         TcpVerdict::Reject
     );
 }

@@ -145,6 +145,7 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         unique_id: None,
         patterns: Vec::new(),
     };
+    let mut explicit_method = false;
     let mut i = 1;
     while let Some(w) = words.get(i) {
         if !w.starts_with('-') || w == "-" {
@@ -168,6 +169,7 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
             "-f" => acl.files.push(value()?),
             "-u" => acl.unique_id = Some(value()?),
             "-m" => {
+                explicit_method = true;
                 let m = value()?;
                 acl.method = MatchMethod::from_name(&m).ok_or_else(|| {
                     let mut d = Diagnostic::alert(span, format!("unknown match method '{m}'"));
@@ -187,6 +189,17 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         i += 1;
     }
     acl.patterns = words.get(i..).unwrap_or_default().to_vec();
+    // `var()` has no fixed type: integer-looking patterns compare as integers.
+    if def.name == "var" && implied.is_none() && !explicit_method {
+        let int_like = |p: &String| {
+            matches!(p.as_str(), "eq" | "ge" | "gt" | "le" | "lt")
+                || p.split(':')
+                    .all(|x| x.is_empty() || x.parse::<i64>().is_ok())
+        };
+        if !acl.patterns.is_empty() && acl.patterns.iter().all(int_like) {
+            acl.method = MatchMethod::Int;
+        }
+    }
     Ok(acl)
 }
 
