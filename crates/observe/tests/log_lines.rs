@@ -110,10 +110,12 @@ fn captures_bad_request_and_nosrv() {
 #[test]
 fn clf_and_tcplog_layouts() {
     let rec = sample_record();
+    // Without captures %hrl/%hsl print nothing; the separator before them
+    // stays, as in HAProxy's lines.
     let clf = render_line(&LogFormat::parse(HTTPLOG_CLF).unwrap(), &rec);
     assert_eq!(
         clf,
-        "192.168.1.10 - - [16/Jan/2016:02:51:10 +0000] \"HEAD / HTTP/1.1\" 200 265 \"\" \"\" 53211 487 \"www.qfedu.com\" \"www.qfedu.com\" \"http3\" 0 0 0 0 0 ---- 1 1 0 1 0 0 0 \"\" \"\" \"\" \"\""
+        "192.168.1.10 - - [16/Jan/2016:02:51:10 +0000] \"HEAD / HTTP/1.1\" 200 265 \"\" \"\" 53211 487 \"www.qfedu.com\" \"www.qfedu.com\" \"http3\" 0 0 0 0 0 ---- 1 1 0 1 0 0 0 \"\" \"\" "
     );
     let tcp = render_line(&LogFormat::parse(TCPLOG).unwrap(), &rec);
     assert_eq!(
@@ -301,4 +303,56 @@ fn targets_and_sampling() {
     assert_eq!(kept, vec![0, 1, 4, 10, 11, 14]);
     assert!(Sampling::parse("11:10").is_err());
     assert!(Sampling::parse("1").is_err());
+}
+
+#[test]
+fn request_line_pieces_cut_like_haproxy() {
+    let f = LogFormat::parse("%HM|%HU|%HP|%HPO|%HQ|%HV").unwrap();
+    let with = |line: Option<&str>| {
+        render_line(
+            &f,
+            &LogRecord {
+                request_line: line.map(str::to_string),
+                ..LogRecord::default()
+            },
+        )
+    };
+    assert_eq!(
+        with(Some("GET http://h/a/b?x=1&y HTTP/1.1")),
+        "GET|http://h/a/b?x=1&y|http://h/a/b|/a/b|?x=1&y|HTTP/1.1"
+    );
+    assert_eq!(with(Some("GET /a")), "GET|/a|/a|/a||HTTP/0.9");
+    assert_eq!(
+        with(Some("GET")),
+        "<BADREQ>|<BADREQ>|<BADREQ>|<BADREQ>||<BADREQ>"
+    );
+    assert_eq!(
+        with(None),
+        "<BADREQ>|<BADREQ>|<BADREQ>|<BADREQ>|<BADREQ>|<BADREQ>"
+    );
+    // Quotes in the request line are encoded, never left raw.
+    let r = LogFormat::parse("%{+Q}r").unwrap();
+    let rec = LogRecord {
+        request_line: Some("GET /\"x\" HTTP/1.1".into()),
+        ..LogRecord::default()
+    };
+    assert_eq!(render_line(&r, &rec), "\"GET /#22x#22 HTTP/1.1\"");
+}
+
+#[test]
+fn hex_counters_lists_and_cookies() {
+    let f = LogFormat::parse("%{+X}pid %{+X}rt %{+X}Ts %hrl|%{+Q}hsl %CC").unwrap();
+    let rec = LogRecord {
+        pid: 42,
+        request_counter: 7,
+        accept_date: at(1_000_000),
+        response_captures: vec![Some("a".into()), None],
+        captured_request_cookie: Some("SRV=\"1\"".into()),
+        ..LogRecord::default()
+    };
+    // No request captures: %hrl prints nothing; a missing quoted capture is "".
+    assert_eq!(
+        render_line(&f, &rec),
+        "002A 0007 000003E8 |\"a\" \"\" SRV=\"1\""
+    );
 }

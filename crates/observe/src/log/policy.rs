@@ -17,7 +17,11 @@ pub struct LogPolicy {
 impl LogPolicy {
     /// The severity to log `rec` at, or `None` to skip it.
     pub fn severity(&self, rec: &LogRecord) -> Option<Severity> {
-        let error = rec.termination.is_error() || rec.status.is_some_and(|s| s >= 500);
+        // HAProxy's notion of an error: redispatch, abnormal end, a retry, or a 5xx.
+        let error = rec.redispatched
+            || rec.termination.is_error()
+            || rec.retries > 0
+            || rec.status.is_some_and(|s| s >= 500);
         if self.dontlognull && rec.bytes_uploaded == 0 && rec.request_line.is_none() {
             return None;
         }
@@ -66,5 +70,11 @@ mod tests {
             ..ok
         };
         assert_eq!(p.severity(&five), Some(Severity::Err));
+        let retried = LogRecord {
+            retries: 1,
+            status: Some(200),
+            ..five
+        };
+        assert_eq!(p.severity(&retried), Some(Severity::Err));
     }
 }

@@ -189,13 +189,45 @@ impl Default for LogRecord {
 }
 
 impl LogRecord {
-    /// Method, URI and version from the request line.
-    pub(crate) fn request_parts(&self) -> Option<(&str, &str, &str)> {
-        let line = self.request_line.as_deref()?;
-        let mut it = line.splitn(3, ' ');
-        let method = it.next()?;
-        let uri = it.next().unwrap_or("");
-        let version = it.next().unwrap_or("HTTP/0.9");
-        Some((method, uri, version))
+    /// The request line's method, URI and version as HAProxy cuts them:
+    /// `None` for a missing part (the renderer prints `<BADREQ>`), and
+    /// `HTTP/0.9` for a request line without version.
+    pub(crate) fn request_parts(&self) -> RequestParts<'_> {
+        let Some(line) = self.request_line.as_deref() else {
+            return RequestParts::default();
+        };
+        let is_sp = |c: char| c == ' ' || c == '\t';
+        let (method, rest) = match line.find(is_sp) {
+            Some(i) => (&line[..i], line[i..].trim_start_matches(is_sp)),
+            None => {
+                return RequestParts {
+                    line: Some(line),
+                    ..RequestParts::default()
+                }
+            }
+        };
+        let (uri, version) = match rest.find(is_sp) {
+            Some(i) => (&rest[..i], rest[i..].trim_start_matches(is_sp)),
+            None => (rest, ""),
+        };
+        RequestParts {
+            line: Some(line),
+            method: Some(method),
+            uri: Some(uri),
+            version: Some(if version.is_empty() {
+                "HTTP/0.9"
+            } else {
+                version
+            }),
+        }
     }
+}
+
+/// Pieces of a request line (see [`LogRecord::request_parts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RequestParts<'a> {
+    pub line: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub uri: Option<&'a str>,
+    pub version: Option<&'a str>,
 }

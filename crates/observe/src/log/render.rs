@@ -113,6 +113,37 @@ impl Line<'_> {
         self.last_space = false;
     }
 
+    /// A piece of the request line: URL-encoded, quoted on `Q`, printed
+    /// as is even when empty.
+    fn chunk(&mut self, s: &str, flags: Flags) {
+        if flags.quote {
+            self.out.push(b'"');
+        }
+        for &b in s.as_bytes() {
+            if needs_hash(b, Enc::Url) {
+                self.fmt(format_args!("#{b:02X}"));
+            } else {
+                if flags.escape && matches!(b, b'"' | b'\\' | b']') {
+                    self.out.push(b'\\');
+                }
+                self.out.push(b);
+            }
+        }
+        if flags.quote {
+            self.out.push(b'"');
+        }
+        self.last_space = false;
+    }
+
+    /// `%04X` with `X`, decimal otherwise (`%pid`, `%rt`, `%lc`).
+    fn num4(&mut self, v: u64, flags: Flags) {
+        if flags.hex {
+            self.fmt(format_args!("{v:04X}"));
+        } else {
+            self.fmt(format_args!("{v}"));
+        }
+    }
+
     fn num(&mut self, v: i64, flags: Flags) {
         if flags.hex {
             self.fmt(format_args!("{:X}", v));
@@ -184,9 +215,6 @@ impl Line<'_> {
                 }
                 self.text(c.as_deref(), flags, Enc::Header);
             }
-            if caps.is_empty() {
-                self.text(None, flags, Enc::Plain);
-            }
             return;
         }
         // `%hr` prints nothing at all without captures: the separator that
@@ -241,15 +269,19 @@ fn var_value(w: &mut Line<'_>, var: Var, f: Flags, rec: &LogRecord) {
             w.num(rec.bytes_read as i64, f);
         }
         Var::BytesUploaded => w.num(rec.bytes_uploaded as i64, f),
-        Var::CapturedRequestCookie => w.text(rec.captured_request_cookie.as_deref(), f, Enc::Url),
-        Var::CapturedResponseCookie => w.text(rec.captured_response_cookie.as_deref(), f, Enc::Url),
+        Var::CapturedRequestCookie => w.text(rec.captured_request_cookie.as_deref(), f, Enc::Plain),
+        Var::CapturedResponseCookie => {
+            w.text(rec.captured_response_cookie.as_deref(), f, Enc::Plain)
+        }
         Var::Hostname => w.text(Some(&rec.hostname), f, Enc::Plain),
-        Var::HttpMethod => w.text(parts.map(|p| p.0), f, Enc::Url),
-        Var::HttpUri => w.text(parts.map(|p| p.1), f, Enc::Url),
-        Var::HttpPath => w.text(parts.map(|p| path_of(p.1)), f, Enc::Url),
-        Var::HttpPathOnly => w.text(parts.map(|p| path_only(p.1)), f, Enc::Url),
-        Var::HttpQuery => w.text(parts.map(|p| query_of(p.1)), f, Enc::Url),
-        Var::HttpVersion => w.text(parts.map(|p| p.2), f, Enc::Url),
+        Var::HttpMethod => w.chunk(parts.method.unwrap_or(BADREQ), f),
+        Var::HttpUri => w.chunk(parts.uri.unwrap_or(BADREQ), f),
+        Var::HttpPath => w.chunk(parts.uri.map_or(BADREQ, path_of), f),
+        Var::HttpPathOnly => w.chunk(parts.uri.map_or(BADREQ, path_only), f),
+        // The query runs from the line's first `?` to the next space, and is
+        // empty (not `-`) without one.
+        Var::HttpQuery => w.chunk(parts.line.map_or(BADREQ, query_of), f),
+        Var::HttpVersion => w.chunk(parts.version.unwrap_or(BADREQ), f),
         Var::UniqueId => w.text(rec.unique_id.as_deref(), f, Enc::Plain),
         Var::StatusCode => w.num(rec.status.map_or(-1, i64::from), f),
         Var::GmtDate => w.date_zone(&time::at_offset(rec.accept_date, 0)),
@@ -258,7 +290,14 @@ fn var_value(w: &mut Line<'_>, var: Var, f: Flags, rec: &LogRecord) {
         Var::RequestDate => w.date_ms(&local_tm(req_date, rec)),
         Var::RequestGmtDate => w.date_zone(&time::at_offset(req_date, 0)),
         Var::RequestLocalDate => w.date_zone(&local_tm(req_date, rec)),
-        Var::Timestamp => w.num(unix_secs(rec.accept_date), f),
+        Var::Timestamp => {
+            let secs = unix_secs(rec.accept_date);
+            if f.hex {
+                w.fmt(format_args!("{secs:08X}"));
+            } else {
+                w.fmt(format_args!("{secs}"));
+            }
+        }
         Var::AcceptMillis => {
             let ms = local_tm(rec.accept_date, rec).millis();
             if f.hex {
@@ -282,7 +321,10 @@ fn var_value(w: &mut Line<'_>, var: Var, f: Flags, rec: &LogRecord) {
         Var::TimeRequestTotal => w.num(t.tq(), f),
         Var::TimeRequest => w.num(t.tr_request, f),
         Var::TimeResponse => w.num(t.tr_response, f),
-        Var::TimeUser => w.num(t.tu(), f),
+        Var::TimeUser => {
+            w.plus_if(rec.logasap);
+            w.num(t.tu(), f);
+        }
         Var::TimeWait => w.num(t.tw, f),
         Var::ActConn => w.num(i64::from(rec.actconn), f),
         Var::FeConn => w.num(i64::from(rec.feconn), f),
@@ -317,18 +359,14 @@ fn var_value(w: &mut Line<'_>, var: Var, f: Flags, rec: &LogRecord) {
             f,
             Enc::Plain,
         ),
-        Var::LogCounter => w.num(rec.log_counter as i64, f),
-        Var::RequestCounter => w.num(rec.request_counter as i64, f),
-        Var::Pid => w.num(i64::from(rec.pid), f),
+        Var::LogCounter => w.num4(rec.log_counter, f),
+        Var::RequestCounter => w.num4(rec.request_counter, f),
+        Var::Pid => w.num4(u64::from(rec.pid), f),
         Var::CapturedRequestHeaders => w.captures(&rec.request_captures, f, false),
         Var::CapturedRequestHeadersList => w.captures(&rec.request_captures, f, true),
         Var::CapturedResponseHeaders => w.captures(&rec.response_captures, f, false),
         Var::CapturedResponseHeadersList => w.captures(&rec.response_captures, f, true),
-        Var::RequestLine => w.text(
-            Some(rec.request_line.as_deref().unwrap_or("<BADREQ>")),
-            f,
-            Enc::Url,
-        ),
+        Var::RequestLine => w.chunk(rec.request_line.as_deref().unwrap_or(BADREQ), f),
         Var::SslCipher => w.text(rec.ssl_cipher.as_deref(), f, Enc::Plain),
         Var::SslVersion => w.text(rec.ssl_version.as_deref(), f, Enc::Plain),
         Var::TermState => w.raw(&rec.termination.short()),
@@ -353,7 +391,15 @@ fn path_only(uri: &str) -> &str {
     }
 }
 
-/// `/a?x=1` → `?x=1`; empty without a query.
-fn query_of(uri: &str) -> &str {
-    uri.find('?').map_or("", |i| &uri[i..])
+/// `GET /a?x=1 HTTP/1.1` → `?x=1`; empty without a query.
+fn query_of(line: &str) -> &str {
+    match line.find('?') {
+        Some(i) => {
+            let q = &line[i..];
+            q.find([' ', '\t']).map_or(q, |j| &q[..j])
+        }
+        None => "",
+    }
 }
+
+const BADREQ: &str = "<BADREQ>";

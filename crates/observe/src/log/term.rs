@@ -226,11 +226,11 @@ impl TermState {
         self
     }
 
-    /// True when the session did not end normally (`option log-separate-errors`,
-    /// `option dontlog-normal`).
+    /// True when the termination cause is an error: anything but a normal
+    /// or locally answered end (what `option log-separate-errors` and
+    /// `option dontlog-normal` look at, with retries and 5xx).
     pub fn is_error(&self) -> bool {
-        self.cause != TermCause::Local
-            && (self.cause != TermCause::Normal || self.phase != TermPhase::None)
+        !matches!(self.cause, TermCause::Normal | TermCause::Local)
     }
 
     /// `%ts`: two characters.
