@@ -245,3 +245,15 @@ fn hdr_lookups_follow_haproxy_occurrences() {
     let names: Vec<&[u8]> = h.iter().map(|(n, _)| n).collect();
     assert_eq!(names, vec![&b"X-F"[..], b"Host", b"x-f"]);
 }
+
+#[test]
+fn cookies_are_found_by_exact_name_last_wins() {
+    let buf = b"GET / HTTP/1.1\r\nCookie: SERVERID=s1; a=1\r\ncookie: serverid=low;SERVERID=s2 ; b\r\n\r\n";
+    let head = req(buf);
+    let h = head.headers_in(buf);
+    assert_eq!(h.cookie(b"SERVERID"), Some(&b"s2"[..]));
+    assert_eq!(h.cookie(b"serverid"), Some(&b"low"[..]));
+    assert_eq!(h.cookie(b"a"), Some(&b"1"[..]));
+    assert_eq!(h.cookie(b"b"), None);
+    assert_eq!(h.cookies().count(), 4);
+}

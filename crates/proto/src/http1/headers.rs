@@ -139,4 +139,27 @@ impl<'a> Headers<'a> {
     pub fn fhdr_cnt(&self, name: &[u8]) -> usize {
         self.get_all(name).count()
     }
+
+    /// Every `(name, value)` pair of the `Cookie` headers, in order.
+    pub fn cookies(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.entries
+            .iter()
+            .filter(move |h| h.name.get(buf).eq_ignore_ascii_case(b"cookie"))
+            .flat_map(move |h| h.value.get(buf).split(|&b| b == b';'))
+            .filter_map(|pair| {
+                let pair = trim_ows(pair);
+                let eq = pair.iter().position(|&b| b == b'=')?;
+                Some((trim_ows(&pair[..eq]), trim_ows(&pair[eq + 1..])))
+            })
+    }
+
+    /// HAProxy's `req.cook(name)`: the value of the last cookie called `name`
+    /// (cookie names are case-sensitive).
+    pub fn cookie(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.cookies()
+            .filter(|(n, _)| *n == name)
+            .last()
+            .map(|(_, v)| v)
+    }
 }
