@@ -55,6 +55,26 @@ impl Userlist {
         self.groups.push((name.into(), users));
     }
 
+    /// From the configuration model's `userlist` section. A user without password
+    /// can never authenticate.
+    pub fn from_model(ul: &fulcrum_config::model::sections::Userlist) -> Self {
+        use fulcrum_config::model::sections::Password as P;
+        let mut out = Userlist::new(ul.header.0.clone());
+        for u in &ul.users {
+            let password = match &u.password {
+                P::Hashed(h) => Password::Crypt(h.clone()),
+                P::Insecure(p) => Password::Insecure(p.clone()),
+                // A crypt string that no password hashes to.
+                P::None => Password::Crypt("*".into()),
+            };
+            out.add_user(u.name.clone(), password, u.groups.clone());
+        }
+        for g in &ul.groups {
+            out.add_group(g.name.clone(), g.users.clone());
+        }
+        out
+    }
+
     /// Whether `user` exists and `pass` is its password.
     pub fn check(&self, user: &[u8], pass: &[u8]) -> bool {
         self.users.iter().any(|u| {
@@ -124,6 +144,39 @@ mod tests {
         assert!(ul.user_in_group(b"a", "admins"));
         assert!(ul.user_in_group(b"b", "ops"));
         assert!(!ul.user_in_group(b"b", "admins"));
+    }
+
+    #[test]
+    fn model_userlist_converts() {
+        use fulcrum_config::diag::Span;
+        use fulcrum_config::model::sections as m;
+        let span = Span::new("t.cfg", 1);
+        let ul = m::Userlist {
+            header: ("L".into(), span.clone()),
+            groups: vec![m::Group {
+                name: "g".into(),
+                users: vec!["bob".into()],
+                span: span.clone(),
+            }],
+            users: vec![
+                m::User {
+                    name: "bob".into(),
+                    password: m::Password::Insecure("pw".into()),
+                    groups: vec![],
+                    span: span.clone(),
+                },
+                m::User {
+                    name: "nopw".into(),
+                    password: m::Password::None,
+                    groups: vec![],
+                    span,
+                },
+            ],
+        };
+        let ul = Userlist::from_model(&ul);
+        assert_eq!(ul.name, "L");
+        assert!(ul.check(b"bob", b"pw") && ul.user_in_group(b"bob", "g"));
+        assert!(!ul.check(b"nopw", b"") && !ul.check(b"nopw", b"*"));
     }
 
     #[test]

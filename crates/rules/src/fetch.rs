@@ -533,3 +533,20 @@ impl Expr {
         crate::conv::apply_all(&self.convs, self.fetch.one(ctx)?, ctx)
     }
 }
+
+impl Expr {
+    /// Evaluates in sample context on a request (`balance hdr`, `stick on`, `capture`).
+    pub fn eval_request<'v, V: RequestView>(&self, view: &'v V) -> Option<Sample<'v>> {
+        self.one(&Ctx::request(view))
+    }
+
+    /// Evaluates in sample context on a response (`stick store-response`, `capture response`).
+    pub fn eval_response<'v, V: ResponseView>(&self, view: &'v V) -> Option<Sample<'v>> {
+        self.one(&Ctx::response(view))
+    }
+
+    /// Evaluates with only the session (TCP mode).
+    pub fn eval_session<'v, V: SessionView>(&self, view: &'v V) -> Option<Sample<'v>> {
+        self.one(&Ctx::session(view))
+    }
+}

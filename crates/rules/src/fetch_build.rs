@@ -201,12 +201,8 @@ pub(crate) fn compile_fetch(
     Ok(f)
 }
 
-/// Compiles a parsed expression (fetch + converters).
-pub(crate) fn compile_expr(
-    e: &SampleExpr,
-    span: &Span,
-    env: &CompileEnv,
-) -> Result<Expr, RuleError> {
+/// Compiles a parsed expression (fetch + converters), e.g. for `stick on` or `balance hash`.
+pub fn compile_expr(e: &SampleExpr, span: &Span, env: &CompileEnv) -> Result<Expr, RuleError> {
     let fetch = compile_fetch(&e.fetch, &e.args, span, env)?;
     let convs = e
         .convs

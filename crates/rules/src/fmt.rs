@@ -70,6 +70,16 @@ impl Template {
         }
     }
 
+    /// Renders on a request (e.g. a `unique-id-format`, a dynamic `use_backend`).
+    pub fn render_request<V: crate::view::RequestView>(&self, view: &V) -> Vec<u8> {
+        self.render_vec(&Ctx::request(view))
+    }
+
+    /// Compiles a log-format string for evaluation outside rules.
+    pub fn new(lf: &LogFormat, span: &Span, env: &CompileEnv) -> Result<Template, RuleError> {
+        Self::compile(lf, span, env)
+    }
+
     pub(crate) fn render_vec(&self, ctx: &Ctx<'_>) -> Vec<u8> {
         let mut v = Vec::new();
         self.render(ctx, &mut v);

@@ -1,11 +1,24 @@
 //! fulcrum-rules: the rule language at run time.
 //!
 //! [`compile_proxy`] turns one proxy's syntax tree (from `fulcrum_config::rules`) into
-//! runtime structures once at load: regexes compiled, map and pattern files read,
-//! fetches and converters resolved to enums, ACL names bound. Evaluation is pure and
-//! goes through the view traits in [`view`] that the engine implements:
-//! [`eval`] decides a condition, [`run_http_request`] / [`run_http_response`] /
-//! [`run_tcp`] run rule lists and return a [`Verdict`] saying what the engine must do.
+//! runtime structures once at load: regexes compiled, map and pattern files read
+//! (relative to [`CompileEnv::base_dir`]), fetches and converters resolved to enums,
+//! ACL names bound (an unknown name is an error at its line). Evaluation is pure and
+//! goes through the view traits in [`view`] that the engine implements.
+//!
+//! The order the engine calls things in, as HAProxy does:
+//! 1. [`run_tcp`] with `TcpLayer::Connection` on accept, then `Session`;
+//! 2. `Content` once data arrived or `inspect_delay_ms` expired ([`run_tcp_http`] in HTTP mode);
+//! 3. frontend [`run_http_request`] (legacy `block` first, then `http-request`, then
+//!    `req*`, then `redirect`, already ordered at compile time); a final [`Verdict`]
+//!    stops processing, [`Verdict::UseBackend`] picks the backend;
+//! 4. [`Routing::backend`] (`use_backend`, then `default_backend`; `None` = 503);
+//! 5. the backend's `tcp-request content` and [`run_http_request`], then [`Routing::server`];
+//! 6. on the response: backend then frontend [`run_http_response`], then
+//!    [`run_http_after_response`] (also on generated responses).
+//!
+//! Side effects that do not stop processing (captures, timeouts, tracking, early
+//! hints) arrive through [`SessionView::effect`].
 
 mod acl;
 mod auth;
@@ -32,6 +45,7 @@ pub use acl::{eval, eval_response, eval_session, AclScope, Cond};
 pub use auth::{Password, Userlist, Userlists};
 pub use error::RuleError;
 pub use fetch::Expr;
+pub use fetch_build::compile_expr;
 pub use fmt::Template;
 pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{compile_proxy, CompileEnv, CompiledProxy, ProxyInput, Routing};

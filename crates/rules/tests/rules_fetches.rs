@@ -130,3 +130,19 @@ fn tcp_content_rules_see_http_fetches_in_http_mode() {
         TcpVerdict::Reject
     );
 }
+
+#[test]
+fn expressions_and_userlists_from_the_model_are_usable_outside_rules() {
+    use fulcrum_config::diag::Span;
+    let span = Span::new("t.cfg", 3);
+    let env = fulcrum_rules::CompileEnv::new(".");
+    let ast =
+        fulcrum_config::rules::parse_sample_expr("req.hdr(host),lower,word(1,:)", &span).unwrap();
+    let e = fulcrum_rules::compile_expr(&ast, &span, &env).unwrap();
+    let v = Fake::request("GET / HTTP/1.1\nHost: WWW.Ex.com:80\n");
+    assert_eq!(
+        e.eval_request(&v).map(|s| s.to_bytes().into_owned()),
+        Some(b"www.ex.com".to_vec())
+    );
+    assert_eq!(e.eval_session(&v), None);
+}
