@@ -153,8 +153,7 @@ impl Balancer {
             BalanceAlgo::RoundRobin => {
                 let mut rr = lock(&self.rr);
                 for slot in 0..2 {
-                    let concerned =
-                        only.map_or(true, |i| usize::from(self.servers[i].is_backup()) == slot);
+                    let concerned = !matches!(only, Some(i) if usize::from(self.servers[i].is_backup()) != slot);
                     if concerned {
                         rr.set_members(slot, &t.members(&self.servers, slot));
                     }
@@ -163,7 +162,7 @@ impl Balancer {
             BalanceAlgo::LeastConn => {
                 let mut lc = lock(&self.lc);
                 let all = 0..self.servers.len();
-                for i in all.filter(|&i| only.map_or(true, |o| o == i)) {
+                for i in all.filter(|&i| only.is_none() || only == Some(i)) {
                     self.place_lc(&mut lc, t, i);
                 }
             }

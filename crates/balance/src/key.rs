@@ -223,7 +223,8 @@ fn trim(v: &[u8]) -> &[u8] {
 /// `www.example.com`); the whole value when it has no dot.
 pub fn domain_only(v: &[u8]) -> &[u8] {
     // HAProxy scans backwards and never takes the first byte as the last dot,
-    // nor the byte just before that dot as the previous one.
+    // nor the byte just before that dot as the previous one. (It also peeks at
+    // one byte past the value, left over in its buffer; taken here as not a dot.)
     let Some(end) = v.iter().skip(1).rposition(|&c| c == b'.').map(|p| p + 1) else {
         return v;
     };

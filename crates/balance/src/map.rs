@@ -23,7 +23,7 @@ impl MapTable {
             for (m, &(_, w)) in members.iter().enumerate() {
                 score[m] += i64::from(w);
                 let v = (score[m] + tot) / tot;
-                if best.map_or(true, |(_, max)| v > max) {
+                if !matches!(best, Some((_, max)) if v <= max) {
                     best = Some((m, v));
                 }
             }

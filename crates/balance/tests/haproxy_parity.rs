@@ -106,10 +106,20 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
         .local_addr()
         .unwrap()
         .port();
+    // rdp-cookie works on TCP connections: wait for the cookie before balancing.
+    let (mode, wait) = if balance.starts_with("rdp-cookie") {
+        (
+            "tcp",
+            "    tcp-request inspect-delay 2s\n    tcp-request content accept if RDP_COOKIE\n",
+        )
+    } else {
+        ("http", "")
+    };
     let mut cfg = format!(
-        "global\n    maxconn 200\ndefaults\n    mode http\n    timeout connect 2s\n    \
-         timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n    \
-         default_backend be\nbackend be\n    balance {balance}\n    hash-type {hash_type}\n"
+        "global\n    maxconn 200\ndefaults\n    mode {mode}\n    timeout connect 2s\n    \
+         timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n\
+         {wait}    default_backend be\nbackend be\n    balance {balance}\n    \
+         hash-type {hash_type}\n"
     );
     for (i, a) in backends.addrs.iter().enumerate() {
         cfg += &format!("    server s{} {a} weight {}\n", i + 1, WEIGHTS[i]);
@@ -142,7 +152,7 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
 }
 
 /// One request through haproxy; returns the name of the server that answered.
-fn ask(port: u16, src: Option<Ipv4Addr>, path: &str, key_header: &str) -> String {
+fn ask(port: u16, src: Option<Ipv4Addr>, req: &[u8]) -> String {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     if let Some(ip) = src {
@@ -152,10 +162,7 @@ fn ask(port: u16, src: Option<Ipv4Addr>, path: &str, key_header: &str) -> String
         .unwrap();
     let mut c: TcpStream = s.into();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: test\r\nX-Key: {key_header}\r\nConnection: close\r\n\r\n"
-    );
-    c.write_all(req.as_bytes()).unwrap();
+    c.write_all(req).unwrap();
     let mut resp = Vec::new();
     let _ = c.read_to_end(&mut resp);
     let text = String::from_utf8_lossy(&resp);
@@ -182,6 +189,34 @@ enum Input {
     Source,
     Path,
     Header,
+    /// Domain-like header values, with 0 to 3 dots.
+    Domain,
+    /// Absolute-form request-targets.
+    Absolute,
+    /// An RDP connection request carrying `Cookie: mstshash=<key>`.
+    Rdp,
+}
+
+fn rdp_packet(user: &str) -> Vec<u8> {
+    let cookie = format!("Cookie: mstshash={user}\r\n");
+    let len = 11 + cookie.len() + 2;
+    let mut p = vec![
+        3,
+        0,
+        (len >> 8) as u8,
+        len as u8,
+        (len - 5) as u8,
+        0xe0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
+    p.extend_from_slice(cookie.as_bytes());
+    // An empty line, so the test server sees the end of a "head" and answers.
+    p.extend_from_slice(b"\r\n");
+    p
 }
 
 fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input: Input) {
@@ -204,18 +239,47 @@ fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input
     let mut mismatches = Vec::new();
     for i in 0..KEYS {
         let k = key(i);
-        let path = format!("/{k}/page?id={k}&x=1");
-        let (src, hdr_key) = match input {
-            Input::Source => (Some(source_ip(i)), "-".to_owned()),
-            Input::Path => (None, "-".to_owned()),
-            Input::Header => (None, k.clone()),
+        let mut path = format!("/{k}/page?id={k}&x=1");
+        let mut host = "test".to_owned();
+        let (mut src, mut hdr_key) = (None, "-".to_owned());
+        match input {
+            Input::Source => src = Some(source_ip(i)),
+            Input::Path | Input::Rdp => {}
+            Input::Header => hdr_key = k.clone(),
+            Input::Domain => {
+                let k = format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let v = match i % 4 {
+                    0 => format!("www.{k}.example.com"),
+                    1 => format!("{k}.com"),
+                    2 => k,
+                    _ => format!("a.b.{k}.org"),
+                };
+                // All of one length: HAProxy looks at one byte past the value
+                // (left over from earlier requests), which must never be a dot: same
+                // layout for every request.
+                hdr_key = format!("{v:x>32}");
+                path = "/".to_owned();
+            }
+            Input::Absolute => {
+                host = format!("h{}.test", i % 5);
+                path = format!("http://{host}/{k}/page?id={k}");
+            }
+        }
+        let req = match input {
+            Input::Rdp => rdp_packet(&k),
+            _ => format!(
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Key: {hdr_key}\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .into_bytes(),
         };
-        let got = ask(hap.port, src, &path, &hdr_key);
+        let got = ask(hap.port, src, &req);
         let headers = [("X-Key", hdr_key.as_bytes())];
         let rk = RequestKey {
             source: src.map(IpAddr::V4),
             uri: Some(path.as_bytes()),
             headers: &headers,
+            payload: Some(&req),
             ..RequestKey::default()
         };
         let ours = b
@@ -223,7 +287,7 @@ fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input
             .map(|i| format!("s{}", i + 1))
             .unwrap_or_default();
         if got != ours {
-            mismatches.push((k, got, ours));
+            mismatches.push((hdr_key.clone(), got, ours));
         }
     }
     assert!(
@@ -376,5 +440,57 @@ fn hdr_djb2_avalanche_consistent() {
         algo,
         ht(CONS, Djb2, true),
         Input::Header,
+    );
+}
+
+#[test]
+fn hdr_use_domain_only_map_based() {
+    let algo = BalanceAlgo::Hdr {
+        name: "X-Key".into(),
+        use_domain_only: true,
+    };
+    let h = ht(MAP, Sdbm, false);
+    parity(
+        "hdr(X-Key) use_domain_only",
+        "map-based",
+        algo,
+        h,
+        Input::Domain,
+    );
+}
+#[test]
+fn uri_path_only_consistent() {
+    let algo = BalanceAlgo::Uri(UriOpts {
+        path_only: true,
+        ..UriOpts::default()
+    });
+    parity(
+        "uri path-only",
+        "consistent",
+        algo,
+        ht(CONS, Sdbm, true),
+        Input::Absolute,
+    );
+}
+#[test]
+fn rdp_cookie_map_based() {
+    let algo = BalanceAlgo::rdp_cookie_default();
+    parity(
+        "rdp-cookie",
+        "map-based",
+        algo,
+        ht(MAP, Sdbm, false),
+        Input::Rdp,
+    );
+}
+#[test]
+fn rdp_cookie_consistent() {
+    let algo = BalanceAlgo::rdp_cookie_default();
+    parity(
+        "rdp-cookie",
+        "consistent",
+        algo,
+        ht(CONS, Sdbm, true),
+        Input::Rdp,
     );
 }
