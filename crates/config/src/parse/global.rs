@@ -283,7 +283,7 @@ fn stats(args: &[String], span: &Span, g: &mut Global, d: &mut Diagnostics) -> R
             )
         }
         Some("maxconn") => g.stats_maxconn = Some(parse_uint(first("stats maxconn", &args[1..], "a number")?, "stats maxconn")?),
-        Some("bind-process") => d.push(Diagnostic::notice(span, "'stats bind-process' parsed, not yet supported")),
+        Some("bind-process") => d.push(Diagnostic::warning(span, "'stats bind-process' is not supported anymore since HAProxy 2.5; ignored").with_hint("remove the line")),
         other => {
             return Err(format!(
                 "'stats' in 'global' expects 'socket', 'timeout', 'maxconn' or 'bind-process', found '{}'",

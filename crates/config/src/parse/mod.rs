@@ -215,15 +215,17 @@ fn start_section(line: &SourceLine, cfg: &Config, current: &Proxy, d: &mut Diagn
         }
         rest = rest.get(2..).unwrap_or(&[]);
     }
+    // `listen NAME ADDR[,ADDR] [bind options]` was the 1.x form of a bind line.
+    let mut legacy_bind = None;
     if let Some(extra) = rest.first() {
-        // `listen NAME ADDR` was a 1.x shorthand for a bind line.
         if kind == ProxyKind::Listen || kind == ProxyKind::Frontend {
+            legacy_bind = bind::parse(rest, span, "bind", d);
             d.push(
-                Diagnostic::alert(
+                Diagnostic::warning(
                     span,
-                    format!("{kw} '{name}': an address after the name is not supported anymore"),
+                    format!("{kw} '{name}': an address after the name is not supported anymore since HAProxy 2.x; read as a 'bind' line"),
                 )
-                .with_hint(format!("move it to its own line: 'bind {extra}'")),
+                .with_hint(format!("move it to its own line: 'bind {}'", rest.join(" "))),
             );
         } else {
             d.push(Diagnostic::alert(
@@ -246,6 +248,7 @@ fn start_section(line: &SourceLine, cfg: &Config, current: &Proxy, d: &mut Diagn
     p.span = Some(span.clone());
     p.kind = kind;
     p.from = from;
+    p.binds.extend(legacy_bind);
     Open::Proxy(Box::new(p))
 }
 

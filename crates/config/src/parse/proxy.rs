@@ -28,7 +28,6 @@ const ACCEPTED: &[&str] = &[
     "server-state-file-name",
     "load-server-state-from-file",
     "use-fcgi-app",
-    "bind-process",
     "server-template",
     "log-format-sd",
     "max-session-srv-conns",
@@ -190,6 +189,10 @@ fn dispatch(
             super::legacy::renamed(kw, "option transparent", span, d);
             p.options.transparent = true;
         }
+        "bind-process" => d.push(
+            Diagnostic::warning(span, "'bind-process' is not supported anymore since HAProxy 2.5; ignored (every thread serves every proxy)")
+                .with_hint("remove the line; use 'thread' on 'bind' lines to pin listeners"),
+        ),
         "grace" => d.push(
             Diagnostic::warning(span, "'grace' is not supported anymore since HAProxy 2.5; ignored")
                 .with_hint("use 'hard-stop-after' in 'global' to bound the stop"),

@@ -102,10 +102,13 @@ pub(crate) fn parse(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnos
                 s.scope.push(sc);
             }
         }
-        "bind-process" => d.push(Diagnostic::notice(
-            span,
-            "'stats bind-process' parsed, not yet supported",
-        )),
+        "bind-process" => d.push(
+            Diagnostic::warning(
+                span,
+                "'stats bind-process' is not supported anymore since HAProxy 2.5; ignored",
+            )
+            .with_hint("remove the line"),
+        ),
         "admin" | "http-request" => {
             if !keywords::allowed(&format!("'stats {sub}'"), F | B, p, span, d) {
                 return;
