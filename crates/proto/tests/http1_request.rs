@@ -387,6 +387,9 @@ fn head_larger_than_bufsize_minus_maxrewrite_is_refused() {
     let e = parse_request(&buf, &limits);
     assert_eq!(e, Err(Error::HeadTooLarge { limit: 15360 }));
     assert_eq!(Error::HeadTooLarge { limit: 1 }.status(Side::Request), 400);
+    assert_eq!(Limits::from_tune(32768, 1024, false).max_head, 31744);
+    // HAProxy caps tune.maxrewrite at half of tune.bufsize.
+    assert_eq!(Limits::from_tune(1000, 1024, false).max_head, 500);
     // One byte less is still just incomplete.
     assert_eq!(
         parse_request(&buf[..buf.len() - 1], &limits),

@@ -52,8 +52,10 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Limits from `tune.bufsize` and `tune.maxrewrite`, as HAProxy computes them.
+    /// Limits from `tune.bufsize` and `tune.maxrewrite`, as HAProxy computes
+    /// them: the rewrite reserve is capped at half the buffer.
     pub fn from_tune(bufsize: usize, maxrewrite: usize, accept_invalid: bool) -> Self {
+        let maxrewrite = maxrewrite.min(bufsize / 2);
         Limits {
             max_head: bufsize.saturating_sub(maxrewrite).max(1),
             accept_invalid,
