@@ -257,3 +257,70 @@ fn cookies_are_found_by_exact_name_last_wins() {
     assert_eq!(h.cookie(b"b"), None);
     assert_eq!(h.cookies().count(), 4);
 }
+
+mod model {
+    //! Edits applied to a plain list must give the same headers as the rewriter.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        prop::sample::select(vec![&b"A"[..], b"a", b"B", b"Via", b"X-Y"]).prop_map(<[u8]>::to_vec)
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(Vec<u8>, Vec<u8>),
+        Set(Vec<u8>, Vec<u8>),
+        Del(Vec<u8>),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let value = "[a-z0-9 ,]{0,6}".prop_map(|s| s.trim().as_bytes().to_vec());
+        prop_oneof![
+            (name(), value.clone()).prop_map(|(n, v)| Op::Add(n, v)),
+            (name(), value).prop_map(|(n, v)| Op::Set(n, v)),
+            name().prop_map(Op::Del),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn rewriter_matches_a_list_model(
+            initial in prop::collection::vec((name(), "[a-z0-9]{1,4}"), 0..6),
+            ops in prop::collection::vec(op(), 1..6),
+        ) {
+            let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+            let mut expect: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for (n, v) in &initial {
+                buf.extend_from_slice(&[&n[..], b": ", v.as_bytes(), b"\r\n"].concat());
+                expect.push((n.clone(), v.as_bytes().to_vec()));
+            }
+            buf.extend_from_slice(b"\r\n");
+            let edits: Vec<Edit<'_>> = ops.iter().map(|o| match o {
+                Op::Add(n, v) => Edit::AddHeader { name: n, value: v },
+                Op::Set(n, v) => Edit::SetHeader { name: n, value: v },
+                Op::Del(n) => Edit::DelHeader { name: n },
+            }).collect();
+            for o in &ops {
+                match o {
+                    Op::Add(n, v) => expect.push((n.clone(), v.clone())),
+                    Op::Set(n, v) => {
+                        expect.retain(|(m, _)| !m.eq_ignore_ascii_case(n));
+                        expect.push((n.clone(), v.clone()));
+                    }
+                    Op::Del(n) => expect.retain(|(m, _)| !m.eq_ignore_ascii_case(n)),
+                }
+            }
+            let head = req(&buf);
+            let mut out = Vec::new();
+            prop_assert_eq!(rewrite_request(&buf, &head, &edits, &mut out), Ok(true));
+            let again = req(&out);
+            let got: Vec<(Vec<u8>, Vec<u8>)> = again
+                .headers_in(&out)
+                .iter()
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect();
+            prop_assert_eq!(got, expect);
+        }
+    }
+}
