@@ -11,8 +11,22 @@ use std::path::Path;
 /// Runs every check; each finding is pushed to `d`.
 pub fn validate(cfg: &Config, d: &mut Diagnostics) {
     duplicate_proxies(cfg, d);
+    duplicate_ids(
+        "proxy",
+        cfg.proxies
+            .iter()
+            .filter_map(|p| Some((p.id?, p.name.as_str(), p.span.as_ref()?))),
+        d,
+    );
     for p in &cfg.proxies {
         duplicate_servers(p, d);
+        duplicate_ids(
+            "server",
+            p.servers
+                .iter()
+                .filter_map(|s| Some((s.settings.id?, s.name.as_str(), &s.span))),
+            d,
+        );
         backend_refs(cfg, p, d);
         timeouts(p, d);
         no_bind(p, d);
@@ -52,6 +66,25 @@ fn duplicate_proxies(cfg: &Config, d: &mut Diagnostics) {
                 )
                 .with_hint("give each proxy a distinct name"),
             );
+        }
+    }
+}
+
+/// Numeric `id`s must be unique (proxies among themselves, servers within a backend).
+fn duplicate_ids<'a>(
+    what: &str,
+    items: impl Iterator<Item = (u32, &'a str, &'a crate::diag::Span)>,
+    d: &mut Diagnostics,
+) {
+    let mut seen: HashMap<u32, (&str, &crate::diag::Span)> = HashMap::new();
+    for (id, name, span) in items {
+        if let Some((other, at)) = seen.get(&id) {
+            d.push(
+                Diagnostic::alert(span, format!("{what} '{name}' has the same id {id} as {what} '{other}' declared at {at}"))
+                    .with_hint("give each one a distinct 'id', or remove the 'id' lines to number them automatically"),
+            );
+        } else {
+            seen.insert(id, (name, span));
         }
     }
 }

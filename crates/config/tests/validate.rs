@@ -165,3 +165,22 @@ fn a_missing_errorfile_in_defaults_is_reported_once() {
     assert_eq!(e.len(), 1, "{e:#?}");
     assert_eq!(e[0].0, 6);
 }
+
+#[test]
+fn duplicate_ids_are_errors() {
+    let l = load(&format!(
+        "{DEF}backend a\nid 3\nserver s1 127.0.0.1:1 id 1\nserver s2 127.0.0.1:2 id 1\nbackend b\nid 3\nserver s 127.0.0.1:1 id 1\n"
+    ));
+    let e = errors(&l);
+    assert_eq!(
+        e.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![9, 11],
+        "{e:#?}"
+    );
+    assert!(e[0]
+        .1
+        .contains("server 's2' has the same id 1 as server 's1'"));
+    assert!(e[1]
+        .1
+        .contains("proxy 'b' has the same id 3 as proxy 'a' declared at v.cfg:6"));
+}

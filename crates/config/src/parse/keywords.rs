@@ -47,7 +47,7 @@ pub(crate) const PROXY_KEYWORDS: &[(&str, u8)] = &[
     ("hash-type", D | B),
     ("http-after-response", ALL),
     ("http-check", D | B),
-    ("http-error", F | B),
+    ("http-error", ALL),
     ("http-request", ALL),
     ("http-response", ALL),
     ("http-reuse", D | B),
