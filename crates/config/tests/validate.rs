@@ -174,7 +174,7 @@ fn duplicate_ids_are_errors() {
     let e = errors(&l);
     assert_eq!(
         e.iter().map(|x| x.0).collect::<Vec<_>>(),
-        vec![9, 11],
+        vec![9, 10],
         "{e:#?}"
     );
     assert!(e[0]
