@@ -171,6 +171,10 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed<ProxyHeader>, Error> {
         ProxyCommand::Local => ProxyAddresses::Unknown,
         ProxyCommand::Proxy => addresses,
     };
+    // Like HAProxy, refuse a TLV that runs past the header.
+    if tlv_iter(&body[used..]).any(|t| t.is_none()) {
+        return Err(Error::InvalidProxyV2);
+    }
     Ok(Parsed::Complete(
         ProxyHeader {
             version: 2,
@@ -180,6 +184,38 @@ fn parse_v2(buf: &[u8]) -> Result<Parsed<ProxyHeader>, Error> {
         },
         total,
     ))
+}
+
+/// `Some((type, value))` per TLV, `None` (then the end) for a truncated one.
+fn tlv_iter(mut rest: &[u8]) -> impl Iterator<Item = Option<(u8, &[u8])>> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let item = match rest {
+            [kind, hi, lo, tail @ ..] => {
+                let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+                tail.get(..len).map(|v| {
+                    let item = (*kind, v);
+                    rest = &tail[len..];
+                    item
+                })
+            }
+            _ => None,
+        };
+        if item.is_none() {
+            rest = &[];
+        }
+        Some(item)
+    })
+}
+
+impl ProxyHeader {
+    /// The v2 TLVs as `(type, value)`, e.g. `0x02` (authority) or `0x20` (SSL);
+    /// `buf` is the buffer given to [`parse_proxy_header`].
+    pub fn tlvs_in<'a>(&self, buf: &'a [u8]) -> impl Iterator<Item = (u8, &'a [u8])> {
+        tlv_iter(self.tlvs.get(buf)).map_while(|t| t)
+    }
 }
 
 fn tcp(sip: IpAddr, sport: u16, dip: IpAddr, dport: u16) -> ProxyAddresses {

@@ -108,6 +108,30 @@ fn v2_tcp4_fixture() {
         }
     );
     assert_eq!(h.tlvs.get(&buf), &[0x04, 0x00, 0x00]);
+    assert_eq!(h.tlvs_in(&buf).collect::<Vec<_>>(), vec![(0x04, &[][..])]);
+}
+
+#[test]
+fn v2_tlvs_are_listed_and_truncated_ones_refused() {
+    let mut buf = V2_SIGNATURE.to_vec();
+    buf.extend_from_slice(&[0x21, 0x11, 0x00, 12 + 8 + 4]);
+    buf.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1, 0, 1, 0, 2]);
+    buf.extend_from_slice(&[0x02, 0x00, 0x05]);
+    buf.extend_from_slice(b"a.org");
+    buf.extend_from_slice(&[0x05, 0x00, 0x01, 0x2a]);
+    let (h, _) = complete(&buf);
+    let tlvs: Vec<(u8, &[u8])> = h.tlvs_in(&buf).collect();
+    assert_eq!(tlvs, vec![(0x02, &b"a.org"[..]), (0x05, &[0x2a][..])]);
+
+    let mut bad = V2_SIGNATURE.to_vec();
+    bad.extend_from_slice(&[0x21, 0x11, 0x00, 12 + 3]);
+    bad.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1, 0, 1, 0, 2]);
+    bad.extend_from_slice(&[0x02, 0x00, 0x05]);
+    assert_eq!(parse_proxy_header(&bad), Err(Error::InvalidProxyV2));
+    let mut stub = V2_SIGNATURE.to_vec();
+    stub.extend_from_slice(&[0x21, 0x11, 0x00, 12 + 2]);
+    stub.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1, 0, 1, 0, 2, 0x02, 0x00]);
+    assert_eq!(parse_proxy_header(&stub), Err(Error::InvalidProxyV2));
 }
 
 #[test]
