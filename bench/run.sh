@@ -50,7 +50,7 @@ cleanup() {
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-ulimit -n 100000 2>/dev/null || ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || true
 
 read -r B1 B2 SINK LB_HTTP LB_TCP < <(python3 -c '
 import socket
@@ -63,7 +63,7 @@ cat > "$WORK/origin.conf" <<CONF
 worker_processes 1;
 pid $WORK/origin.pid;
 error_log $WORK/origin.err crit;
-events { worker_connections 20000; }
+events { worker_connections 8000; }
 http {
     access_log off;
     keepalive_requests 100000000;
@@ -82,7 +82,7 @@ PIDS_BG+=($!)
 cat > "$WORK/haproxy.cfg" <<CONF
 global
     nbthread 1
-    maxconn 50000
+    maxconn 8000
 defaults
     mode http
     timeout connect 5s
@@ -107,7 +107,7 @@ load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1;
 pid $WORK/nginx-lb.pid;
 error_log $WORK/nginx-lb.err crit;
-events { worker_connections 50000; }
+events { worker_connections 8000; }
 http {
     access_log off;
     keepalive_requests 100000000;
@@ -133,7 +133,7 @@ start_lb() {
         curl -s -o /dev/null "http://127.0.0.1:$LB_HTTP/" && break
         sleep 0.1
     done
-    LB_PIDS="$main $(pgrep -P "$main" | tr '\n' ' ')"
+    LB_PIDS="$main $( (pgrep -P "$main" || true) | tr "\n" " ")"
 }
 
 stop_lb() {

@@ -95,7 +95,9 @@ impl Session<'_> {
             else {
                 return self.send_error(503, None).await;
             };
-            match txn::run(self, bi).await? {
+            // Boxed: the transaction's large state exists only while one runs, so an
+            // idle keep-alive connection stays small.
+            match Box::pin(txn::run(self, bi)).await? {
                 txn::Next::KeepAlive => continue,
                 txn::Next::Close => return Ok(()),
                 txn::Next::Error(code) => {

@@ -85,7 +85,10 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         let allow_reuse = !retried;
         let mut reuse = |idx: usize, srv: &Server| -> Option<TcpStream> {
             if let Some(c) = own.take() {
-                if allow_reuse && c.backend == bi && c.server == idx && pool::is_alive(&c.stream) {
+                // Requests without a body skip the liveness probe (one syscall):
+                // if the server closed meanwhile they are replayed on a new connection.
+                let alive = framing == BodyFraming::None || pool::is_alive(&c.stream);
+                if allow_reuse && c.backend == bi && c.server == idx && alive {
                     prev_uses = c.uses;
                     return Some(c.stream);
                 }
