@@ -208,12 +208,25 @@ pub struct LogFormat {
 }
 
 impl LogFormat {
-    /// Parses a log-format string; `Err` carries a one-line reason.
+    /// Parses a `log-format` / `log-format-sd` / `error-log-format` string,
+    /// where runs of spaces are separators; `Err` carries a one-line reason.
     pub fn parse(text: &str) -> Result<LogFormat, String> {
-        Parser::new(text).run().map(|items| LogFormat {
-            source: text.to_string(),
-            items,
-        })
+        Self::parse_with(text, true)
+    }
+
+    /// Parses a format whose spaces are literal text, as HAProxy reads
+    /// `unique-id-format` and the `%[…]` arguments of header actions.
+    pub fn parse_text(text: &str) -> Result<LogFormat, String> {
+        Self::parse_with(text, false)
+    }
+
+    fn parse_with(text: &str, merge_spaces: bool) -> Result<LogFormat, String> {
+        Parser::new(text, merge_spaces)
+            .run()
+            .map(|items| LogFormat {
+                source: text.to_string(),
+                items,
+            })
     }
 
     /// The sample expressions in order; the renderer's sample callback is
@@ -280,6 +293,7 @@ fn write_flags(f: &mut fmt::Formatter<'_>, flags: Flags) -> fmt::Result {
 
 struct Parser<'a> {
     src: &'a str,
+    merge_spaces: bool,
     pos: usize,
     items: Vec<Item>,
     text: String,
@@ -288,9 +302,10 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str) -> Self {
+    fn new(src: &'a str, merge_spaces: bool) -> Self {
         Parser {
             src,
+            merge_spaces,
             pos: 0,
             items: Vec::new(),
             text: String::new(),
@@ -311,7 +326,7 @@ impl<'a> Parser<'a> {
     fn run(mut self) -> Result<Vec<Item>, String> {
         while let Some(c) = self.rest().chars().next() {
             match c {
-                ' ' => {
+                ' ' if self.merge_spaces => {
                     self.flush_text();
                     while self.rest().starts_with(' ') {
                         self.pos += 1;
@@ -323,12 +338,24 @@ impl<'a> Parser<'a> {
                 }
                 '%' => {
                     self.pos += 1;
-                    if self.rest().starts_with('%') {
-                        self.pos += 1;
-                        self.text.push('%');
-                    } else {
-                        self.flush_text();
-                        self.percent()?;
+                    match self.rest().chars().next() {
+                        Some('%') => {
+                            self.pos += 1;
+                            self.text.push('%');
+                        }
+                        None => return Err("truncated line after '%'".into()),
+                        Some(n) if n.is_ascii_digit() || n == ' ' || n == '\t' => {
+                            return Err(format!(
+                                "unexpected variable name near '{n}' at position {} line : '{}'. Maybe you want to write a single '%', use the syntax '%%'",
+                                self.pos, self.src
+                            ));
+                        }
+                        Some(n) if n == '{' || n == '[' || n.is_ascii_alphabetic() => {
+                            self.flush_text();
+                            self.percent()?;
+                        }
+                        // Any other character: the '%' is literal text.
+                        Some(_) => self.text.push('%'),
                     }
                 }
                 _ => {
@@ -343,21 +370,32 @@ impl<'a> Parser<'a> {
 
     /// After a `%`: optional `{flags}`, then a variable name or `[expr]`.
     fn percent(&mut self) -> Result<(), String> {
-        let start = self.pos - 1;
         let mut flags = self.default_flags;
         if self.rest().starts_with('{') {
             let body_end = self
                 .rest()
                 .find('}')
-                .ok_or_else(|| format!("missing '}}' after '%{{' at position {start}"))?;
+                .ok_or_else(|| format!("truncated line after '{}'", &self.rest()[1..]))?;
             let body = &self.rest()[1..body_end];
-            apply_flags(body, &mut flags)?;
+            apply_flags(body, &mut flags);
             self.pos += body_end + 1;
+            let next = self.rest().chars().next();
+            if !next.is_some_and(|c| c == '[' || c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "parse argument modifier without variable name near '%{{{body}}}'"
+                ));
+            }
         }
         if self.rest().starts_with('[') {
-            let len = closing_bracket(&self.rest()[1..])
-                .ok_or_else(|| format!("missing ']' after '%[' at position {start}"))?;
-            let text = &self.rest()[1..1 + len];
+            let text_start = &self.rest()[1..];
+            let len = closing_bracket(text_start).ok_or_else(|| {
+                if text_start.is_empty() {
+                    "truncated line after '['".to_string()
+                } else {
+                    format!("missing ']' after '{text_start}'")
+                }
+            })?;
+            let text = &text_start[..len];
             self.pos += len + 2;
             let expr = SampleExpr::new(text)?;
             self.items.push(Item::Sample { expr, flags });
@@ -368,13 +406,10 @@ impl<'a> Parser<'a> {
             .find(|c: char| !c.is_ascii_alphanumeric())
             .unwrap_or(self.rest().len());
         let name = &self.rest()[..name_len];
-        if name.is_empty() {
-            return Err(format!(
-                "a '%' at position {start} is not followed by a variable name; write '%%' for a literal '%'"
-            ));
-        }
         let var = Var::from_code(name).ok_or_else(|| {
-            format!("no such format variable '{name}'; write '%%' for a literal '%'")
+            format!(
+                "no such format variable '{name}'. If you wanted to emit the '%' character verbatim, you need to use '%%'"
+            )
         })?;
         self.pos += name_len;
         if var == Var::FlagsForNext {
@@ -386,31 +421,22 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `+Q,-X` / `+Q-X` / `+Q+E`: turn flags on or off.
-fn apply_flags(body: &str, flags: &mut Flags) -> Result<(), String> {
-    let mut on = None;
-    for c in body.chars() {
-        match c {
-            '+' => on = Some(true),
-            '-' => on = Some(false),
-            ',' | ' ' => {}
-            'Q' | 'X' | 'E' => {
-                let v =
-                    on.ok_or_else(|| format!("flag '{c}' needs '+' or '-' in '%{{{body}}}'"))?;
-                match c {
-                    'Q' => flags.quote = v,
-                    'X' => flags.hex = v,
-                    _ => flags.escape = v,
-                }
-            }
-            other => {
-                return Err(format!(
-                    "unknown log-format flag '{other}' in '%{{{body}}}'"
-                ))
-            }
+/// `+Q,-X`: comma-separated flags, each turned on by `+` or off by `-`.
+/// As in HAProxy, the last `+`/`-` in a token wins (`+Q+X` sets only X)
+/// and unknown names (`M`, typos) are ignored.
+fn apply_flags(body: &str, flags: &mut Flags) {
+    for token in body.split(',') {
+        let Some(i) = token.rfind(['+', '-']) else {
+            continue;
+        };
+        let on = token.as_bytes()[i] == b'+';
+        match &token[i + 1..] {
+            "Q" => flags.quote = on,
+            "X" => flags.hex = on,
+            "E" => flags.escape = on,
+            _ => {}
         }
     }
-    Ok(())
 }
 
 /// Length of the expression up to its closing `]`: brackets nest, and text in

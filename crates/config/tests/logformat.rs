@@ -51,7 +51,59 @@ fn unknown_variable_is_an_error_naming_it() {
     assert!(e.contains("'zz'"), "{e}");
     assert!(LogFormat::parse("100% sure").is_err());
     assert!(LogFormat::parse("%[src").is_err());
-    assert!(LogFormat::parse("%{+Z}ci").is_err());
+    assert!(LogFormat::parse("trailing %").is_err());
+    assert!(
+        LogFormat::parse("%{+Q} x").is_err(),
+        "flags need a variable"
+    );
+}
+
+#[test]
+fn flags_follow_haproxy_rules() {
+    let flags = |src: &str| match &LogFormat::parse(src).unwrap().items[0] {
+        Item::Var { flags, .. } => *flags,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        flags("%{+Q,+X}ci"),
+        Flags {
+            quote: true,
+            hex: true,
+            escape: false
+        }
+    );
+    // Unknown names such as M are ignored; the last sign in a token wins.
+    assert_eq!(
+        flags("%{+M,+E}ci"),
+        Flags {
+            escape: true,
+            ..Flags::default()
+        }
+    );
+    assert_eq!(
+        flags("%{+Q+X}ci"),
+        Flags {
+            hex: true,
+            ..Flags::default()
+        }
+    );
+}
+
+#[test]
+fn percent_before_punctuation_is_text_and_text_mode_keeps_spaces() {
+    let f = LogFormat::parse("50%-off").unwrap();
+    assert_eq!(f.items, vec![Item::Text("50%-off".into())]);
+    let t = LogFormat::parse_text("%ci  x").unwrap();
+    assert_eq!(
+        t.items,
+        vec![
+            Item::Var {
+                var: Var::ClientIp,
+                flags: Flags::default()
+            },
+            Item::Text("  x".into())
+        ]
+    );
 }
 
 #[test]
