@@ -338,4 +338,60 @@ mod tests {
         assert!(!s.matches(&Sample::Ip("192.168.0.1".parse().unwrap())));
         assert!(s.matches(&Sample::str(b"10.0.0.7")));
     }
+
+    use proptest::prelude::*;
+
+    /// Reference for `dom`: the pattern's tokens appear consecutively among the
+    /// sample's tokens (both split on the domain delimiters).
+    fn dom_reference(s: &str, p: &str) -> bool {
+        let split = |x: &str| -> Vec<String> {
+            x.split(|c| "/?.:".contains(c))
+                .map(str::to_ascii_lowercase)
+                .collect()
+        };
+        let pt: Vec<String> = split(p).into_iter().skip_while(String::is_empty).collect();
+        let mut pt = pt;
+        while pt.last().is_some_and(String::is_empty) {
+            pt.pop();
+        }
+        if pt.is_empty() || pt.iter().any(String::is_empty) {
+            return false;
+        }
+        let st = split(s);
+        st.windows(pt.len()).any(|w| w == pt.as_slice())
+    }
+
+    proptest! {
+        #[test]
+        fn string_methods_match_their_reference(s in "[a-cA-C.]{0,8}", p in "[a-cA-C.]{1,3}", icase: bool) {
+            let (ls, lp) = if icase { (s.to_ascii_lowercase(), p.to_ascii_lowercase()) } else { (s.clone(), p.clone()) };
+            let sample = Sample::str(s.as_bytes());
+            let m = |method| PatternSet::compile(method, icase, &[p.clone()]).unwrap().matches(&sample);
+            prop_assert_eq!(m(MatchMethod::Str), ls == lp);
+            prop_assert_eq!(m(MatchMethod::Beg), ls.starts_with(&lp));
+            prop_assert_eq!(m(MatchMethod::End), ls.ends_with(&lp));
+            prop_assert_eq!(m(MatchMethod::Sub), ls.contains(&lp));
+            if icase && !p.contains("..") {
+                prop_assert_eq!(m(MatchMethod::Dom), dom_reference(&s, &p), "{} in {}", p, s);
+            }
+        }
+
+        #[test]
+        fn ipv4_networks_match_masked_bits(addr: u32, net: u32, bits in 0u8..=32) {
+            let pat = format!("{}/{bits}", std::net::Ipv4Addr::from(net));
+            let set = PatternSet::compile(MatchMethod::Ip, false, &[pat]).unwrap();
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            let ip = IpAddr::V4(addr.into());
+            prop_assert_eq!(set.matches(&Sample::Ip(ip)), addr & mask == net & mask);
+        }
+
+        #[test]
+        fn int_ranges_match_their_bounds(v: i64, lo in -1000i64..1000, len in 0i64..1000) {
+            let hi = lo + len;
+            let set = PatternSet::compile(MatchMethod::Int, false, &[format!("{lo}:{hi}")]).unwrap();
+            prop_assert_eq!(set.matches(&Sample::Int(v)), lo <= v && v <= hi);
+            let ge = PatternSet::compile(MatchMethod::Int, false, &["ge".into(), lo.to_string()]).unwrap();
+            prop_assert_eq!(ge.matches(&Sample::Int(v)), v >= lo);
+        }
+    }
 }

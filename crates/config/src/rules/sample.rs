@@ -253,15 +253,21 @@ pub(crate) fn split_calls(text: &str) -> Result<Vec<(String, Vec<String>)>, Stri
             let mut cur = String::new();
             let mut quote: Option<char> = None;
             let mut closed = false;
+            // Whether the argument being read was written at all (`f('')` has one).
+            let mut seen = false;
             while let Some(ch) = chars.next() {
                 match (quote, ch) {
-                    (Some(q), '\\') if chars.peek() == Some(&q) => {
-                        cur.push(q);
-                        chars.next();
+                    (Some(q), '\\') if chars.peek() == Some(&q) || chars.peek() == Some(&'\\') => {
+                        if let Some(n) = chars.next() {
+                            cur.push(n);
+                        }
                     }
                     (Some(q), _) if ch == q => quote = None,
                     (Some(_), _) => cur.push(ch),
-                    (None, '\'' | '"') => quote = Some(ch),
+                    (None, '\'' | '"') => {
+                        quote = Some(ch);
+                        seen = true;
+                    }
                     (None, '\\') => match chars.next() {
                         Some(n @ (',' | '(' | ')' | '\'' | '"' | '\\')) => cur.push(n),
                         Some(n) => {
@@ -270,7 +276,10 @@ pub(crate) fn split_calls(text: &str) -> Result<Vec<(String, Vec<String>)>, Stri
                         }
                         None => cur.push('\\'),
                     },
-                    (None, ',') => args.push(std::mem::take(&mut cur)),
+                    (None, ',') => {
+                        args.push(std::mem::take(&mut cur));
+                        seen = true;
+                    }
                     (None, ')') => {
                         closed = true;
                         break;
@@ -282,7 +291,7 @@ pub(crate) fn split_calls(text: &str) -> Result<Vec<(String, Vec<String>)>, Stri
                 return Err(format!("missing ')' in '{text}'"));
             }
             // `f()` has no argument, `f(,x)` has an empty first one.
-            if !(args.is_empty() && cur.is_empty()) {
+            if seen || !cur.is_empty() {
                 args.push(cur);
             }
         }
@@ -420,5 +429,19 @@ mod tests {
         assert_eq!(d.hint.as_deref(), Some("did you mean 'lower'?"));
         assert!(parse_sample_expr("src(1)", &sp()).is_err());
         assert!(parse_sample_expr("path,map_foo(x)", &sp()).is_err());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any argument text survives when single-quoted (with `\'` for quotes).
+        #[test]
+        fn quoted_arguments_round_trip(a in "[ -~]{0,12}", b in "[ -~]{0,12}") {
+            let q = |x: &str| format!("'{}'", x.replace('\\', "\\\\").replace('\'', "\\'"));
+            let text = format!("str({}),concat({},,)", q(&a), q(&b));
+            let e = parse_sample_expr(&text, &sp()).unwrap();
+            prop_assert_eq!(e.args, vec![a]);
+            prop_assert_eq!(&e.convs[0].args[0], &b);
+        }
     }
 }
