@@ -366,7 +366,7 @@ mod tests {
         fn string_methods_match_their_reference(s in "[a-cA-C.]{0,8}", p in "[a-cA-C.]{1,3}", icase: bool) {
             let (ls, lp) = if icase { (s.to_ascii_lowercase(), p.to_ascii_lowercase()) } else { (s.clone(), p.clone()) };
             let sample = Sample::str(s.as_bytes());
-            let m = |method| PatternSet::compile(method, icase, &[p.clone()]).unwrap().matches(&sample);
+            let m = |method| PatternSet::compile(method, icase, std::slice::from_ref(&p)).unwrap().matches(&sample);
             prop_assert_eq!(m(MatchMethod::Str), ls == lp);
             prop_assert_eq!(m(MatchMethod::Beg), ls.starts_with(&lp));
             prop_assert_eq!(m(MatchMethod::End), ls.ends_with(&lp));
