@@ -57,7 +57,10 @@ pub fn parse_lines(lines: &[SourceLine], d: &mut Diagnostics) -> Config {
     // The defaults a new proxy copies: the last `defaults` section, or HAProxy's built-in ones.
     let mut current_defaults = Proxy::default();
     for line in lines {
-        let kw = line.words[0].as_str();
+        // The reader never yields an empty line; skip one rather than trust it blindly.
+        let Some(kw) = line.words.first().map(String::as_str) else {
+            continue;
+        };
         let is_section =
             kw == "global" || PROXY_SECTIONS.contains(&kw) || OTHER_SECTIONS.contains(&kw);
         if is_section {
