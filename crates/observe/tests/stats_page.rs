@@ -151,6 +151,9 @@ fn prometheus_names_labels_and_histograms() {
     ));
     assert!(text
         .contains("haproxy_backend_connect_time_seconds_sum{proxy=\"app, \\\"main\\\"\"} 0.703\n"));
+    assert!(text.contains("haproxy_backend_status{proxy=\"app, \\\"main\\\"\",state=\"UP\"} 1\n"));
+    assert!(text.contains("haproxy_backend_status{proxy=\"app, \\\"main\\\"\",state=\"DOWN\"} 0\n"));
+    assert!(text.contains("haproxy_server_http_responses_total{proxy=\"app, \\\"main\\\"\",server=\"s1\",code=\"5xx\"} 0\n"));
     // Every family is announced once.
     let types = text
         .lines()

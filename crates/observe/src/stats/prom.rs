@@ -142,8 +142,7 @@ macro_rules! be_sv_metrics {
 
 fn backend_metrics() -> Vec<Metric<BackendStats>> {
     let mut v = be_sv_metrics!(BackendStats, "haproxy_backend_");
-    v.extend::<[Metric<BackendStats>; 8]>([
-        m("haproxy_backend_status", "gauge", "Current status of the service, per state label value.", |b| f64::from(u8::from(b.up))),
+    v.extend::<[Metric<BackendStats>; 7]>([
         m("haproxy_backend_limit_sessions", "gauge", "Frontend/listener/server's maxconn, backend's fullconn", |b| f64::from(b.slim)),
         m("haproxy_backend_active_servers", "gauge", "Total number of active UP servers with a non-zero weight", |b| f64::from(b.act)),
         m("haproxy_backend_backup_servers", "gauge", "Total number of backup UP servers with a non-zero weight", |b| f64::from(b.bck)),
@@ -170,6 +169,9 @@ fn server_metrics() -> Vec<Metric<ServerStats>> {
     ]);
     v
 }
+
+/// HTTP status classes, as the `code` label says them.
+const CODES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 const SERVER_STATES: &[&str] = &["DOWN", "UP", "MAINT", "DRAIN", "NOLB"];
 
@@ -340,6 +342,52 @@ pub fn render(info: &ProcessInfo, proxies: &[ProxyStats]) -> String {
                     label_value(&p.name),
                     label_value(&s.name),
                     u8::from(cur == *st)
+                );
+            }
+        }
+    }
+    if !bes.is_empty() {
+        let name = "haproxy_backend_status";
+        head(
+            &mut o,
+            name,
+            "gauge",
+            "Current status of the service, per state label value.",
+        );
+        for (p, b) in &bes {
+            for (st, on) in [("DOWN", !b.up), ("UP", b.up)] {
+                let _ = writeln!(
+                    o,
+                    "{name}{{proxy=\"{}\",state=\"{st}\"}} {}",
+                    label_value(&p.name),
+                    u8::from(on)
+                );
+            }
+        }
+        let name = "haproxy_backend_http_responses_total";
+        head(&mut o, name, "counter", "Total number of HTTP responses with status 100-199 returned by this object since the worker process started");
+        for (p, b) in bes.iter().filter(|(p, _)| p.mode == super::ProxyMode::Http) {
+            for (i, code) in CODES.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "{name}{{proxy=\"{}\",code=\"{code}\"}} {}",
+                    label_value(&p.name),
+                    b.traffic.hrsp[i]
+                );
+            }
+        }
+    }
+    if !svs.is_empty() {
+        let name = "haproxy_server_http_responses_total";
+        head(&mut o, name, "counter", "Total number of HTTP responses with status 100-199 returned by this object since the worker process started");
+        for (p, s) in svs.iter().filter(|(p, _)| p.mode == super::ProxyMode::Http) {
+            for (i, code) in CODES.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "{name}{{proxy=\"{}\",server=\"{}\",code=\"{code}\"}} {}",
+                    label_value(&p.name),
+                    label_value(&s.name),
+                    s.traffic.hrsp[i]
                 );
             }
         }
