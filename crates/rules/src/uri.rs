@@ -42,9 +42,11 @@ pub(crate) fn query(uri: &[u8]) -> Option<&[u8]> {
 
 /// The authority of an absolute URI (`url_ip`, `url_port`).
 pub(crate) fn authority(uri: &[u8]) -> Option<&[u8]> {
+    if uri.first() == Some(&b'/') {
+        return None;
+    }
     let p = memchr::memmem::find(uri, b"://")?;
-    let auth = &uri[p + 3..path_start(uri)];
-    Some(auth)
+    uri.get(p + 3..path_start(uri))
 }
 
 /// `name=value` pairs of the query string separated by `&` or `delim`.
@@ -124,5 +126,26 @@ mod tests {
         assert_eq!(c[1], (&b"lang"[..], &b"en"[..]));
         assert_eq!(url_decode(b"a%20b+c", true).unwrap(), b"a b c");
         assert!(url_decode(b"%zz", false).is_none());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Request targets are peer data: every helper answers without panicking, and
+        /// path and query are parts of the target.
+        #[test]
+        fn helpers_never_panic(uri in proptest::collection::vec(prop::sample::select(b"/?#:&=%+ah.[]@".to_vec()), 0..24)) {
+            let p = path(&uri);
+            prop_assert!(memchr::memmem::find(&uri, p).is_some());
+            let _ = pathq(&uri);
+            if let Some(q) = query(&uri) {
+                prop_assert!(memchr::memmem::find(&uri, q).is_some());
+            }
+            let _ = authority(&uri);
+            let _ = params(&uri, b';').count();
+            let _ = cookies(&uri).count();
+            let _ = set_cookie(&uri);
+            let _ = url_decode(&uri, true);
+        }
     }
 }

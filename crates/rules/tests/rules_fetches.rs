@@ -146,3 +146,34 @@ fn expressions_and_userlists_from_the_model_are_usable_outside_rules() {
     );
     assert_eq!(e.eval_session(&v), None);
 }
+
+const MANY: &str = r"
+acl a hdr(x) -m sub -i ab
+acl b hdr_dom(x) -i a.b
+acl c hdr_ip(x) 10.0.0.0/8
+acl d hdr_val(x) gt 3
+acl e hdr(x),length lt 5
+acl f hdr(x) -m reg ^(a|b)+$
+acl g url_param(k) -m dir x
+http-request set-header O1 %[hdr(x),word(2,.)]|%[hdr(x),field(-2,:,2)]|%[hdr(x),bytes(2,3)]
+http-request set-header O2 %[hdr(x),url_dec]|%[hdr(x),json]|%[hdr(x),hex]|%[hdr(x),base64,b64dec]
+http-request set-header O3 %[hdr(x),regsub(a+,<\0>,g)]|%[hdr(x),ipmask(24)]|%[hdr(x),upper,lower]
+http-request set-header O4 %[hdr(x),djb2]|%[hdr(x),sdbm(1)]|%[hdr(x),wt6]|%[hdr(x),xxh3(5)]|%[hdr(x),add(7),div(0),mod(0),neg]
+http-request set-header O5 %[hdr(x),ltrim(a),rtrim(b)]|%[url_param(k)]|%[query]|%[path]|%[cook(x)]
+http-request set-path %[path,regsub(//+,/,g)] if a || b || c || d || e || f || g
+";
+
+proptest::proptest! {
+    /// Header values and targets are peer data: no fetch, converter or match panics on them.
+    #[test]
+    fn arbitrary_requests_never_panic(x in "[ -~]{0,20}", path in "[/a-z.?=&%:;]{0,16}") {
+        let p = compile(MANY);
+        let mut v = Fake::request("GET / HTTP/1.1\n");
+        v.uri = format!("/{path}").into_bytes();
+        v.headers.push((b"x".to_vec(), x.clone().into_bytes()));
+        v.headers.push((b"cookie".to_vec(), x.into_bytes()));
+        let verdict = run_http_request(&p.http_request, &mut v);
+        proptest::prop_assert_eq!(verdict, Verdict::Continue);
+        proptest::prop_assert_eq!(v.hdr("O1").len(), 1);
+    }
+}
