@@ -1,4 +1,6 @@
-//! `stats …` in proxy sections (configuration.txt §4.2 "stats").
+//! `stats …` in proxy sections (configuration.txt §4.2 "stats"). As in HAProxy, any
+//! of `uri`, `realm`, `auth`, `refresh`, `scope`, `hide-version`, `show-*` alone
+//! enables the page, at `/haproxy?stats` unless `stats uri` says otherwise.
 
 use super::keywords::{self, B, F};
 use super::value::{parse_time, TimeUnit};
@@ -92,14 +94,31 @@ pub(crate) fn parse(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnos
                 }
             }
         }
-        "hide-version" => s.hide_version = true,
-        "show-legends" => s.show_legends = true,
-        "show-modules" => s.show_modules = true,
-        "show-node" => s.show_node = Some(rest.first().cloned()),
-        "show-desc" => s.show_desc = Some((!rest.is_empty()).then(|| rest.join(" "))),
+        // As HAProxy documents, each of these alone enables the statistics page.
+        "hide-version" => {
+            s.hide_version = true;
+            s.enable = true;
+        }
+        "show-legends" => {
+            s.show_legends = true;
+            s.enable = true;
+        }
+        "show-modules" => {
+            s.show_modules = true;
+            s.enable = true;
+        }
+        "show-node" => {
+            s.show_node = Some(rest.first().cloned());
+            s.enable = true;
+        }
+        "show-desc" => {
+            s.show_desc = Some((!rest.is_empty()).then(|| rest.join(" ")));
+            s.enable = true;
+        }
         "scope" => {
             if let Some(sc) = one(d, "a proxy name or '.'") {
                 s.scope.push(sc);
+                s.enable = true;
             }
         }
         "bind-process" => d.push(
