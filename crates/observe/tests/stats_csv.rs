@@ -75,3 +75,35 @@ fn typed_and_json_carry_positions_and_tags() {
     assert!(j.contains("\"value\":\"app, \\\"main\\\"\""));
     assert!(j.trim_end().ends_with("]]"));
 }
+
+#[test]
+fn up_and_no_maint_hide_servers() {
+    let px = sample_proxies();
+    let names = |f: &StatFilter| -> Vec<String> {
+        rows(&px, f, 1)
+            .iter()
+            .filter_map(|r| match r.get(Field::SvName) {
+                Some(FieldValue::Str(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let all = names(&StatFilter::default());
+    assert!(all.contains(&"s2".to_string()));
+    for f in [
+        StatFilter {
+            up_only: true,
+            ..StatFilter::default()
+        },
+        StatFilter {
+            no_maint: true,
+            ..StatFilter::default()
+        },
+    ] {
+        let n = names(&f);
+        assert!(
+            n.contains(&"s1".to_string()) && !n.contains(&"s2".to_string()),
+            "{n:?}"
+        );
+    }
+}

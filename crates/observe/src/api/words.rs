@@ -146,7 +146,11 @@ pub(super) fn show_stat(rest: &[&str]) -> Result<Command, ApiError> {
         .copied()
         .filter(|w| !matches!(*w, "typed" | "json" | "desc" | "up" | "no-maint"))
         .collect();
-    let mut filter = StatFilter::default();
+    let mut filter = StatFilter {
+        up_only: rest.contains(&"up"),
+        no_maint: rest.contains(&"no-maint"),
+        ..StatFilter::default()
+    };
     let positional = match positional.as_slice() {
         ["domain", "proxy", tail @ ..] => tail.to_vec(),
         ["domain", d, ..] => return Err(usage(&format!("Unknown domain '{d}'."))),

@@ -11,7 +11,18 @@ pub fn rows(proxies: &[ProxyStats], filter: &StatFilter, pid: u32) -> Vec<Row> {
     proxies
         .iter()
         .filter(|p| filter.keeps_proxy(p))
-        .flat_map(|p| proxy_rows(p, pid, filter.show_legends))
+        .flat_map(|p| {
+            let kept = ProxyStats {
+                servers: p
+                    .servers
+                    .iter()
+                    .filter(|s| filter.keeps_server(s))
+                    .cloned()
+                    .collect(),
+                ..p.clone()
+            };
+            proxy_rows(&kept, pid, filter.show_legends)
+        })
         .filter(|r| filter.keeps(r.ty, r.sid))
         .collect()
 }

@@ -295,6 +295,10 @@ pub struct StatFilter {
     /// Show addresses, cookies and algorithms (`stats show-legends`, or an
     /// operator/admin socket).
     pub show_legends: bool,
+    /// `up`: only servers that are up.
+    pub up_only: bool,
+    /// `no-maint`: hide servers in maintenance.
+    pub no_maint: bool,
 }
 
 impl Default for StatFilter {
@@ -304,11 +308,21 @@ impl Default for StatFilter {
             types: -1,
             sid: None,
             show_legends: false,
+            up_only: false,
+            no_maint: false,
         }
     }
 }
 
 impl StatFilter {
+    /// `up` / `no-maint` for one server.
+    pub(crate) fn keeps_server(&self, sv: &ServerStats) -> bool {
+        if self.up_only && !sv.status.is_usable() {
+            return false;
+        }
+        !(self.no_maint && matches!(sv.status, ServerStatus::Maint | ServerStatus::MaintVia))
+    }
+
     pub(crate) fn keeps_proxy(&self, px: &ProxyStats) -> bool {
         match self.proxy.as_deref() {
             None | Some("-1") => true,
