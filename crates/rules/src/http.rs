@@ -106,7 +106,7 @@ pub(crate) fn compile_rules(
     if !errors.is_empty() {
         return Err(errors);
     }
-    // Stable: `block` first, then `http-request`, then `req*`, then `redirect` (1.x order).
+    // Stable: `block`, `http-request`, `req*`, `redirect`, `reqadd` (1.x order).
     rules.sort_by_key(|r| r.stage);
     Ok(HttpRules { rules })
 }
@@ -207,9 +207,11 @@ fn compile_rule(
             table: table.clone(),
         },
         HttpAction::Legacy(l) => {
+            // 1.x order: block, http-request, req* filters, redirect, then reqadd.
             stage = match l.op {
                 LegacyOp::Block => 0,
                 LegacyOp::Redirect(_) => 3,
+                LegacyOp::Add(_) => 4,
                 _ => 2,
             };
             CAction::Legacy(CLegacy::compile(l, span, env)?)
@@ -239,7 +241,13 @@ pub fn run_http_after_response<V: ResponseView>(rules: &HttpRules, view: &mut V)
 
 fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
     let mut legacy_allowed = false;
+    // `allow` ends the `http-request` rules only: the 1.x `req*` and `redirect`
+    // rules, a separate step in HAProxy, still run after it.
+    let mut allowed = false;
     for r in &rules.rules {
+        if allowed && r.stage == 1 {
+            continue;
+        }
         if !holds(&r.cond, &t.ctx()) {
             continue;
         }
@@ -249,11 +257,17 @@ fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
             }
             continue;
         }
-        if let Some(v) = exec(&r.action, t) {
-            return v;
+        match exec(&r.action, t) {
+            Some(Verdict::Allow) => allowed = true,
+            Some(v) => return v,
+            None => {}
         }
     }
-    Verdict::Continue
+    if allowed {
+        Verdict::Allow
+    } else {
+        Verdict::Continue
+    }
 }
 
 fn name_matches(n: &[u8], want: &[u8], m: MatchMethod, rx: Option<&Regex>) -> bool {

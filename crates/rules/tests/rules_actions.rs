@@ -121,6 +121,12 @@ fn deny_return_redirect_and_auth_verdicts() {
 
     let (verdict, _) = run("http-request allow\nhttp-request deny", "GET / HTTP/1.1\n");
     assert_eq!(verdict, Verdict::Allow);
+    // `allow` ends the http-request rules, not the 1.x req* rules after them.
+    let (verdict, _) = run(
+        "http-request allow\nreqdeny ^X-Bad:",
+        "GET / HTTP/1.1\nX-Bad: 1\n",
+    );
+    assert_eq!(verdict, Verdict::Deny(Answer::Errorfile(403)));
 }
 
 #[test]
@@ -356,6 +362,11 @@ block if { hdr(x-block) 1 }
         Verdict::Continue
     );
     assert_eq!(v.hdr("X-Proto"), ["https"]);
+    // reqadd applies after every other header rule, wherever it is written.
+    assert_eq!(
+        v.headers.last().map(|h| h.0.as_slice()),
+        Some(&b"X-Proto"[..])
+    );
     assert_eq!(v.hdr("Host"), ["new.ex.com"]);
     assert!(v.hdr("X-Secret").is_empty());
     assert_eq!(v.uri, b"/new/x");
