@@ -420,3 +420,35 @@ fn show_info_keeps_haproxy_names_and_order() {
             && i("node") < i("Stopping")
     );
 }
+
+#[test]
+fn admin_form_drives_the_runtime() {
+    use fulcrum_observe::api::apply_admin;
+    use fulcrum_observe::stats::admin::{AdminOutcome, AdminRequest};
+    let rt = Fake::default();
+    // Backend #3 is "app, \"main\"" in the snapshot, which the fake does not
+    // list as a backend: invalid parameters.
+    let r = AdminRequest::parse(b"s=s1&action=maint&b=%233").unwrap();
+    assert_eq!(apply_admin(&rt, &r), AdminOutcome::InvalidParams);
+    let r = AdminRequest::parse(b"s=s1&s=nope&action=drain&b=app").unwrap();
+    assert_eq!(apply_admin(&rt, &r), AdminOutcome::Partial);
+    assert_eq!(
+        rt.calls.borrow().as_slice(),
+        ["app/s1 Drain", "app/nope Drain"]
+    );
+    let r = AdminRequest::parse(b"s=s1&action=ready&b=app").unwrap();
+    assert_eq!(apply_admin(&rt, &r), AdminOutcome::Done);
+    let r = AdminRequest::parse(b"action=ready&b=app").unwrap();
+    assert_eq!(apply_admin(&rt, &r), AdminOutcome::None);
+    assert_eq!(
+        fulcrum_observe::stats::admin::redirect_location("/stats", AdminOutcome::Done),
+        "/stats;st=DONE"
+    );
+}
+
+proptest! {
+    #[test]
+    fn admin_form_parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = fulcrum_observe::stats::admin::AdminRequest::parse(&body);
+    }
+}

@@ -7,6 +7,7 @@ use super::command::{
 };
 use super::format::{write_servers_state, write_table, ServerStateLine, TableDump};
 use super::ApiError;
+use crate::stats::admin::{AdminAction, AdminOutcome, AdminRequest, BackendRef};
 use crate::stats::csv::{write_csv, write_json, write_typed};
 use crate::stats::{ProcessInfo, ProxyStats};
 use std::net::IpAddr;
@@ -110,6 +111,52 @@ pub trait Runtime {
     /// `show env`: the process environment by default.
     fn env(&self) -> Vec<(String, String)> {
         std::env::vars().collect()
+    }
+}
+
+/// Carries out a stats page admin form through the runtime, as HAProxy's
+/// page does: `NONE` without servers, `ERRP` for an unknown backend, `PART`
+/// when some servers refused, else `DONE`.
+pub fn apply_admin(rt: &dyn Runtime, req: &AdminRequest) -> AdminOutcome {
+    let backend = match &req.backend {
+        BackendRef::Name(n) => Some(n.clone()),
+        BackendRef::Id(id) => rt
+            .stats()
+            .into_iter()
+            .find(|p| p.iid == *id && p.backend.is_some())
+            .map(|p| p.name),
+    };
+    let Some(b) = backend.filter(|b| rt.backends().contains(b)) else {
+        return AdminOutcome::InvalidParams;
+    };
+    if req.servers.is_empty() {
+        return AdminOutcome::None;
+    }
+    let mut failed = 0;
+    for s in &req.servers {
+        let r = match req.action {
+            AdminAction::Ready => rt.set_server_state(&b, s, ServerAdminState::Ready),
+            AdminAction::Drain => rt.set_server_state(&b, s, ServerAdminState::Drain),
+            AdminAction::Maint => rt.set_server_state(&b, s, ServerAdminState::Maint),
+            AdminAction::DisableHealth => rt.set_health_checks(&b, s, false),
+            AdminAction::EnableHealth => rt.set_health_checks(&b, s, true),
+            AdminAction::HealthUp => rt.set_server_health(&b, s, HealthForce::Up),
+            AdminAction::HealthNoLb => rt.set_server_health(&b, s, HealthForce::Stopping),
+            AdminAction::HealthDown => rt.set_server_health(&b, s, HealthForce::Down),
+            AdminAction::DisableAgent => rt.set_agent_checks(&b, s, false),
+            AdminAction::EnableAgent => rt.set_agent_checks(&b, s, true),
+            AdminAction::AgentUp => rt.set_server_agent(&b, s, HealthForce::Up),
+            AdminAction::AgentDown => rt.set_server_agent(&b, s, HealthForce::Down),
+            AdminAction::Shutdown => rt.shutdown_server_sessions(&b, s),
+        };
+        if r.is_err() {
+            failed += 1;
+        }
+    }
+    match failed {
+        0 => AdminOutcome::Done,
+        n if n == req.servers.len() => AdminOutcome::InvalidParams,
+        _ => AdminOutcome::Partial,
     }
 }
 

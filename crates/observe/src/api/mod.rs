@@ -12,7 +12,7 @@ pub use command::{
     parse_command, split_commands, split_words, AccessLevel, Command, HealthForce, OutFormat,
     RateLimitKind, ServerAdminState, TableFilter, WeightSpec,
 };
-pub use exec::{execute, CliSession, Runtime, HELP_TEXT};
+pub use exec::{apply_admin, execute, CliSession, Runtime, HELP_TEXT};
 pub use format::{
     write_servers_state, write_table, ServerStateLine, TableDump, TableEntry, SERVERS_STATE_HEADER,
 };

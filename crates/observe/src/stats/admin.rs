@@ -190,6 +190,11 @@ impl AdminOutcome {
     }
 }
 
+/// Where the page redirects (303) after a POST: `<uri>;st=<CODE>`.
+pub fn redirect_location(stats_uri: &str, outcome: AdminOutcome) -> String {
+    format!("{stats_uri};st={}", outcome.code())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

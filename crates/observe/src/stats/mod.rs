@@ -3,6 +3,7 @@
 //! Prometheus text (`prom`), and the page's admin form (`admin`).
 
 pub mod admin;
+pub mod auth;
 pub mod csv;
 mod fields;
 pub mod histogram;
