@@ -5,10 +5,26 @@ use std::cell::RefCell;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-const POOL_MAX: usize = 1024;
+/// Buffers kept per thread; beyond that they go back to the allocator, so a
+/// burst of connections does not pin its peak memory forever.
+const POOL_MAX: usize = 64;
 
 thread_local! {
     static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static FREED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Returns freed memory to the system after a burst (called periodically by
+/// each worker). Without it, glibc keeps the heap at its peak size.
+pub(crate) fn trim_if_needed() {
+    let freed = FREED.with(|f| f.replace(0));
+    if freed >= POOL_MAX {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free heap pages; no pointer is involved.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
 }
 
 /// A buffer holding `data[start..end]` as unread bytes.
@@ -38,6 +54,8 @@ fn to_pool(data: Vec<u8>) {
         let mut p = p.borrow_mut();
         if p.len() < POOL_MAX {
             p.push(data);
+        } else {
+            FREED.with(|f| f.set(f.get() + 1));
         }
     });
 }
@@ -47,6 +65,16 @@ impl Buf {
     pub fn take(size: usize) -> Buf {
         Buf {
             data: from_pool(size),
+            size,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// A buffer whose memory is taken from the pool at the first read.
+    pub fn lazy(size: usize) -> Buf {
+        Buf {
+            data: Vec::new(),
             size,
             start: 0,
             end: 0,

@@ -186,6 +186,13 @@ fn worker(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let active = Active::default();
+        tokio::task::spawn_local(async {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                crate::buf::trim_if_needed();
+            }
+        });
         for (fi, bi, l) in listeners {
             let l = match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => l,

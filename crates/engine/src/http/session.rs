@@ -53,13 +53,15 @@ pub(crate) async fn serve(
     mut client: TcpStream,
     peer: SocketAddr,
 ) -> io::Result<()> {
-    let mut cbuf = Buf::take(rt.tune.bufsize);
+    let mut cbuf = Buf::lazy(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
         dst: client.local_addr()?,
     };
     if bind.accept_proxy {
-        if let Some((s, d)) = crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe).await? {
+        if let Some((s, d)) =
+            Box::pin(crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe)).await?
+        {
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
@@ -85,7 +87,7 @@ impl Session<'_> {
             match self.wait_head().await {
                 HeadWait::Ready => {}
                 HeadWait::Gone => return Ok(()),
-                HeadWait::Fail(code) => return self.send_error(code, None).await,
+                HeadWait::Fail(code) => return Box::pin(self.send_error(code, None)).await,
             }
             self.requests += 1;
             let Some(bi) = self
@@ -93,7 +95,7 @@ impl Session<'_> {
                 .default_backend
                 .filter(|i| *i < self.rt.backends.len())
             else {
-                return self.send_error(503, None).await;
+                return Box::pin(self.send_error(503, None)).await;
             };
             // Boxed: the transaction's large state exists only while one runs, so an
             // idle keep-alive connection stays small.
@@ -101,7 +103,7 @@ impl Session<'_> {
                 txn::Next::KeepAlive => continue,
                 txn::Next::Close => return Ok(()),
                 txn::Next::Error(code) => {
-                    return self.send_error(code, Some(&self.rt.backends[bi])).await
+                    return Box::pin(self.send_error(code, Some(&self.rt.backends[bi]))).await
                 }
             }
         }
@@ -212,4 +214,47 @@ async fn body_timeout(
     f: impl std::future::Future<Output = io::Result<()>>,
 ) -> io::Result<()> {
     super::body::with_timeout(t, f).await
+}
+
+#[cfg(test)]
+mod tests {
+    /// Memory per idle keep-alive connection is mostly this future: keep it small
+    /// (the transaction and error paths are boxed).
+    #[test]
+    fn idle_http_session_future_stays_small() {
+        let rt = crate::runtime::Runtime {
+            nbthread: 1,
+            maxconn: None,
+            tune: Default::default(),
+            frontends: vec![],
+            backends: vec![],
+        };
+        let fe = crate::runtime::Frontend {
+            name: String::new(),
+            mode: crate::runtime::Mode::Http,
+            binds: vec![],
+            maxconn: None,
+            default_backend: None,
+            timeouts: Default::default(),
+            http: Default::default(),
+            tcp: Default::default(),
+            errors: Default::default(),
+        };
+        let r = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        r.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let b = crate::runtime::Bind::new(addr);
+            let f = super::serve(&rt, &fe, &b, c, addr);
+            assert!(
+                std::mem::size_of_val(&f) <= 1200,
+                "{}",
+                std::mem::size_of_val(&f)
+            );
+        });
+    }
 }
