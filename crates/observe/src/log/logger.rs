@@ -8,10 +8,10 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// One line to send, already rendered (without syslog header).
 #[derive(Clone, Debug)]
@@ -90,7 +90,12 @@ pub struct Logger {
     tx: Option<SyncSender<LogMessage>>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
+    /// Signalled by the sender thread when it has drained the queue.
+    done: Receiver<()>,
 }
+
+/// How long dropping a logger waits for queued lines to go out.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Logger {
     /// Opens every target and starts the sender thread. `capacity` bounds the
@@ -107,9 +112,13 @@ impl Logger {
         let (tx, rx) = sync_channel(capacity.max(1));
         let counters = Arc::new(Counters::default());
         let c = Arc::clone(&counters);
+        let (done_tx, done) = channel();
         let thread = std::thread::Builder::new()
             .name("fulcrum-log".into())
-            .spawn(move || run(rx, servers, sinks, header, &c))
+            .spawn(move || {
+                run(rx, servers, sinks, header, &c);
+                let _ = done_tx.send(());
+            })
             .map_err(|source| ObserveError::LogTarget {
                 target: "logger thread".into(),
                 source,
@@ -118,6 +127,7 @@ impl Logger {
             tx: Some(tx),
             counters,
             thread: Some(thread),
+            done,
         })
     }
 
@@ -143,11 +153,14 @@ impl Logger {
 }
 
 impl Drop for Logger {
-    /// Closing the queue ends the thread once it has sent what is queued.
+    /// Closing the queue ends the thread once it has sent what is queued; a
+    /// target that blocks (a full stdout pipe) is given up on after a bound.
     fn drop(&mut self) {
         self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if self.done.recv_timeout(DRAIN_TIMEOUT).is_ok() {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
