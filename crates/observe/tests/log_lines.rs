@@ -356,3 +356,30 @@ fn hex_counters_lists_and_cookies() {
         "002A 0007 000003E8 |\"a\" \"\" SRV=\"1\""
     );
 }
+
+#[test]
+fn unix_datagram_target_like_dev_log() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log");
+    let rx = UnixDatagram::bind(&path).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let p = path.to_str().unwrap();
+    let logger = Logger::start(
+        vec![LogServer::parse(&[p, "format", "short", "daemon"]).unwrap()],
+        SyslogHeader::default(),
+        4,
+    )
+    .unwrap();
+    assert!(logger.try_log(LogMessage {
+        severity: Severity::Warning,
+        time: SystemTime::now(),
+        sd: String::new(),
+        body: b"disk".to_vec(),
+    }));
+    let mut buf = [0u8; 256];
+    let n = rx.recv(&mut buf).unwrap();
+    // `short` carries the level only: warning = 4.
+    assert_eq!(&buf[..n], b"<4>disk\n");
+    drop(logger);
+}
