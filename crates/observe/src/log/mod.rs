@@ -10,7 +10,7 @@ mod term;
 
 pub use logger::{LogMessage, Logger, LoggerStats};
 pub use policy::LogPolicy;
-pub use record::{LogRecord, Timers};
+pub use record::{LogRecord, Stamps, Timers};
 pub use render::{render, render_line};
 pub use syslog::{
     frame, Facility, LogServer, LogTarget, Sampling, Severity, SyslogFormat, SyslogHeader,

@@ -2,7 +2,7 @@
 
 use super::term::TermState;
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// The timers of configuration.txt §8.4, in milliseconds; `-1` means the
 /// phase was never reached (HAProxy prints `-1`).
@@ -61,6 +61,60 @@ impl Timers {
             -1
         } else {
             self.tt - self.ti.max(0)
+        }
+    }
+}
+
+/// The moments of a session the engine records; timers derive from them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamps {
+    pub accept: Instant,
+    /// PROXY header / TLS handshake finished.
+    pub handshake_done: Option<Instant>,
+    /// First byte of the request (HTTP).
+    pub request_start: Option<Instant>,
+    /// Request headers complete (HTTP).
+    pub request_done: Option<Instant>,
+    /// Left the queues with a server assigned.
+    pub dequeued: Option<Instant>,
+    /// Connection to the server established.
+    pub connected: Option<Instant>,
+    /// Response headers received (HTTP).
+    pub response_headers: Option<Instant>,
+    /// Both sides closed (or now, for `option logasap`).
+    pub closed: Instant,
+}
+
+fn ms(from: Instant, to: Instant) -> i64 {
+    i64::try_from(to.saturating_duration_since(from).as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Timers {
+    /// HAProxy's timers from the session's moments (configuration.txt §8.4):
+    /// each phase is measured from the end of the previous one, `-1` when
+    /// the phase never completed.
+    pub fn from_stamps(s: &Stamps) -> Timers {
+        let hs = s.handshake_done.unwrap_or(s.accept);
+        let req_start = s.request_start.unwrap_or(hs);
+        // TCP has no request phase: queues start after the handshake.
+        let queue_start = match (s.request_start, s.request_done) {
+            (Some(_), Some(done)) => Some(done),
+            (Some(_), None) => None,
+            (None, _) => Some(hs),
+        };
+        let opt = |from: Option<Instant>, to: Option<Instant>| match (from, to) {
+            (Some(f), Some(t)) => ms(f, t),
+            _ => -1,
+        };
+        Timers {
+            th: ms(s.accept, hs),
+            ti: s.request_start.map_or(0, |r| ms(hs, r)),
+            tr_request: s.request_start.map_or(-1, |r| opt(Some(r), s.request_done)),
+            tw: opt(queue_start, s.dequeued),
+            tc: opt(s.dequeued, s.connected),
+            tr_response: opt(s.connected, s.response_headers),
+            ta: ms(req_start, s.closed),
+            tt: ms(s.accept, s.closed),
         }
     }
 }
@@ -230,4 +284,61 @@ pub(crate) struct RequestParts<'a> {
     pub method: Option<&'a str>,
     pub uri: Option<&'a str>,
     pub version: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn http_timers_measure_each_phase() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let s = Stamps {
+            accept: t0,
+            handshake_done: Some(at(2)),
+            request_start: Some(at(10)),
+            request_done: Some(at(15)),
+            dequeued: Some(at(18)),
+            connected: Some(at(21)),
+            response_headers: Some(at(40)),
+            closed: at(100),
+        };
+        let t = Timers::from_stamps(&s);
+        assert_eq!(
+            (t.th, t.ti, t.tr_request, t.tw, t.tc, t.tr_response),
+            (2, 8, 5, 3, 3, 19)
+        );
+        assert_eq!((t.ta, t.tt, t.tq(), t.td()), (90, 100, 15, 60));
+    }
+
+    #[test]
+    fn unreached_phases_are_minus_one_and_tcp_has_no_request() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let refused = Stamps {
+            accept: t0,
+            handshake_done: None,
+            request_start: None,
+            request_done: None,
+            dequeued: Some(at(1)),
+            connected: None,
+            response_headers: None,
+            closed: at(5),
+        };
+        let t = Timers::from_stamps(&refused);
+        assert_eq!(
+            (t.tr_request, t.tw, t.tc, t.tr_response, t.tt),
+            (-1, 1, -1, -1, 5)
+        );
+        let timeout = Stamps {
+            request_start: Some(at(0)),
+            request_done: None,
+            dequeued: None,
+            ..refused
+        };
+        let t = Timers::from_stamps(&timeout);
+        assert_eq!((t.tr_request, t.tw, t.tq(), t.td()), (-1, -1, -1, -1));
+    }
 }
