@@ -94,9 +94,48 @@ pub struct ProxyInput<'a> {
     pub use_server: &'a [UseTarget],
     pub force_persist: &'a [Condition],
     pub ignore_persist: &'a [Condition],
-    /// Other conditions of the proxy (`monitor fail`, `stats admin`, …), compiled in order
-    /// into [`CompiledProxy::extra`].
+    /// `monitor fail if|unless COND`.
+    pub monitor_fail: Option<&'a Condition>,
+    /// `stats admin if|unless COND`.
+    pub stats_admin: Option<&'a Condition>,
+    /// Other conditions of the proxy, compiled in order into [`CompiledProxy::extra`].
     pub extra: &'a [Condition],
+}
+
+impl<'a> ProxyInput<'a> {
+    /// Everything the configuration model holds for one proxy.
+    pub fn from_model(p: &'a fulcrum_config::model::Proxy) -> Self {
+        ProxyInput {
+            name: &p.name,
+            acls: &p.acls,
+            http_request: &p.http_request,
+            http_response: &p.http_response,
+            http_after_response: &p.http_after_response,
+            tcp_request: &p.tcp_request,
+            tcp_response: &p.tcp_response,
+            use_backend: &p.use_backend,
+            default_backend: p.default_backend.as_ref().map(|(n, _)| n.as_str()),
+            use_server: &p.use_server,
+            monitor_fail: p.monitor_fail.as_ref(),
+            stats_admin: p.stats.admin.as_ref(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The `userlist` sections of a configuration, for [`CompileEnv::with_userlists`].
+pub fn userlists_from_model(config: &fulcrum_config::model::Config) -> Userlists {
+    config
+        .sections
+        .iter()
+        .filter_map(|s| match s {
+            fulcrum_config::model::sections::ExtraSection::Userlist(u) => Some((
+                u.header.0.clone(),
+                Arc::new(crate::auth::Userlist::from_model(u)),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -197,6 +236,8 @@ pub struct CompiledProxy {
     pub routing: Routing,
     pub force_persist: Vec<Cond>,
     pub ignore_persist: Vec<Cond>,
+    pub monitor_fail: Option<Cond>,
+    pub stats_admin: Option<Cond>,
     /// [`ProxyInput::extra`], in the same order.
     pub extra: Vec<Cond>,
 }
@@ -267,6 +308,20 @@ pub fn compile_proxy(
     let force_persist = conds(input.force_persist);
     let ignore_persist = conds(input.ignore_persist);
     let extra = conds(input.extra);
+    let monitor_fail = conds(
+        input
+            .monitor_fail
+            .map(std::slice::from_ref)
+            .unwrap_or_default(),
+    )
+    .pop();
+    let stats_admin = conds(
+        input
+            .stats_admin
+            .map(std::slice::from_ref)
+            .unwrap_or_default(),
+    )
+    .pop();
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -279,6 +334,8 @@ pub fn compile_proxy(
         routing,
         force_persist,
         ignore_persist,
+        monitor_fail,
+        stats_admin,
         extra,
     })
 }

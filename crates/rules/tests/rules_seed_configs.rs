@@ -1,0 +1,145 @@
+//! The seed configurations through the real reader and section parser: every proxy's
+//! rules compile, and the routing/deny behaviour the fixtures table names holds.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::Fake;
+use fulcrum_config::diag::Diagnostics;
+use fulcrum_config::model::Config;
+use fulcrum_config::reader::{read_str, ProcessEnv};
+use fulcrum_rules::{
+    compile_proxy, eval, run_http_request, userlists_from_model, Answer, CompileEnv, CompiledProxy,
+    ProxyInput, Verdict,
+};
+
+fn seeds_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/seed-configs"
+    ))
+}
+
+fn load(name: &str) -> Config {
+    let path = seeds_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let read = read_str(name, &text, &ProcessEnv);
+    let mut d = Diagnostics::default();
+    fulcrum_config::parse::parse_lines(&read.lines, &mut d)
+}
+
+fn compiled(config: &Config, proxy: &str) -> CompiledProxy {
+    let env = CompileEnv::new(seeds_dir()).with_userlists(userlists_from_model(config));
+    let p = config
+        .proxies
+        .iter()
+        .find(|p| p.name == proxy)
+        .unwrap_or_else(|| panic!("no proxy {proxy}"));
+    compile_proxy(&ProxyInput::from_model(p), &env).unwrap_or_else(|e| panic!("{proxy}: {e:?}"))
+}
+
+#[test]
+fn every_seed_proxy_compiles() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(seeds_dir()).expect("seed-configs directory") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".cfg") {
+            continue;
+        }
+        let config = load(&name);
+        let env = CompileEnv::new(seeds_dir()).with_userlists(userlists_from_model(&config));
+        for p in &config.proxies {
+            if let Err(e) = compile_proxy(&ProxyInput::from_model(p), &env) {
+                panic!("{name} {}: {e:?}", p.name);
+            }
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 10);
+}
+
+#[test]
+fn seed02_bk_ws_from_the_file() {
+    let c = load("02-websocket-url-param.cfg");
+    let p = compiled(&c, "bk_ws");
+    let mut ok = Fake::request(
+        "GET /ws HTTP/1.1\nConnection: Upgrade\nSec-WebSocket-Protocol: echo-protocol\n",
+    );
+    assert_eq!(
+        run_http_request(&p.http_request, &mut ok),
+        Verdict::Continue
+    );
+    let mut none = Fake::request("GET /ws HTTP/1.1\nSec-WebSocket-Protocol: echo-protocol\n");
+    assert_eq!(
+        run_http_request(&p.http_request, &mut none),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
+    let mut wrong =
+        Fake::request("GET /ws HTTP/1.1\nUpgrade: websocket\nSec-WebSocket-Protocol: chat\n");
+    assert_eq!(
+        run_http_request(&p.http_request, &mut wrong),
+        Verdict::Deny(Answer::Errorfile(403))
+    );
+}
+
+#[test]
+fn seed04_host_routing_from_the_file() {
+    let c = load("04-websocket-host-routing.cfg");
+    let fe = c
+        .proxies
+        .iter()
+        .find(|p| p.kind.is_frontend() && !p.use_backend.is_empty())
+        .expect("frontend");
+    let p = compiled(&c, &fe.name);
+    let route = |raw: &str| {
+        p.routing
+            .backend(&Fake::request(raw), &|_| true)
+            .map(|b| b.into_owned())
+    };
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: ws.yangguo.info\n").as_deref(),
+        Some("bk_ws")
+    );
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: short.im.yangguo.info\n").as_deref(),
+        Some("bk_short")
+    );
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: x\nConnection: upgrade\nUpgrade: websocket\n").as_deref(),
+        Some("bk_ws")
+    );
+    assert_eq!(route("GET / HTTP/1.1\nHost: nothing.example\n"), None);
+}
+
+#[test]
+fn seed07_routing_and_monitor_from_the_file() {
+    let c = load("07-full-annotated.cfg");
+    let p = compiled(&c, "http_80_in");
+    let route = |raw: &str| {
+        p.routing
+            .backend(&Fake::request(raw), &|_| true)
+            .map(|b| b.into_owned())
+    };
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: www.itnihao.cn\n").as_deref(),
+        Some("server_web")
+    );
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: blog.itnihao.cn\n").as_deref(),
+        Some("server_blog")
+    );
+    assert_eq!(
+        route("GET / HTTP/1.1\nHost: bbs.itnihao.cn\n").as_deref(),
+        Some("server_bbs")
+    );
+    let p = compiled(&c, "site_status");
+    let monitor = p.monitor_fail.as_ref().expect("compiled monitor fail");
+    let mut v = Fake::request("GET /site_status HTTP/1.1\n");
+    for b in ["server_web", "server_blog", "server_bbs"] {
+        v.stats.nbsrv.insert(b.into(), 2);
+    }
+    assert!(!eval(monitor, &v));
+    v.stats.nbsrv.insert("server_bbs".into(), 1);
+    assert!(eval(monitor, &v));
+}
