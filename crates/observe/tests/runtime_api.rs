@@ -452,3 +452,26 @@ proptest! {
         let _ = fulcrum_observe::stats::admin::AdminRequest::parse(&body);
     }
 }
+
+#[test]
+fn no_output_contains_an_empty_line() {
+    // The CLI ends each command's output with an empty line; none may appear inside.
+    let rt = Fake::default();
+    for cmd in [
+        "show info",
+        "show info typed",
+        "show info json",
+        "show stat",
+        "show stat typed",
+        "show stat json",
+        "show servers state",
+        "show table",
+        "show backend",
+        "help",
+        "show env",
+    ] {
+        let out = execute(&rt, &parse_command(cmd).unwrap(), AccessLevel::Admin);
+        assert!(!out.contains("\n\n"), "{cmd} has an empty line");
+        assert!(!out.starts_with('\n'), "{cmd} starts with an empty line");
+    }
+}

@@ -365,6 +365,15 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
     }
+    // An empty line ends a command's output on the CLI: none may come from
+    // runtime texts or environment values.
+    if out.contains("\n\n") || out.starts_with('\n') {
+        out = out
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
     out
 }
 

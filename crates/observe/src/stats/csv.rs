@@ -68,7 +68,8 @@ pub fn write_csv(proxies: &[ProxyStats], filter: &StatFilter, pid: u32, out: &mu
     }
 }
 
-/// `show stat typed`: `F.2.0.0.pxname.1:KNS:str:fe`, one value per line.
+/// `show stat typed`: `F.2.0.0.pxname.1:KNS:str:fe`, one value per line and
+/// no empty line (the CLI uses one to end a command's output).
 pub fn write_typed(proxies: &[ProxyStats], filter: &StatFilter, pid: u32, out: &mut String) {
     for row in rows(proxies, filter, pid) {
         for (i, v) in row.values.iter().enumerate() {
@@ -87,7 +88,6 @@ pub fn write_typed(proxies: &[ProxyStats], filter: &StatFilter, pid: u32, out: &
                 v
             );
         }
-        out.push('\n');
     }
 }
 
