@@ -273,3 +273,55 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_legacy_rule_keyword_parses() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for kw in [
+        "reqallow",
+        "reqdel",
+        "reqdeny",
+        "reqiallow",
+        "reqidel",
+        "reqideny",
+        "reqipass",
+        "reqpass",
+        "reqitarpit",
+        "reqtarpit",
+        "rspdel",
+        "rspdeny",
+        "rspidel",
+        "rspideny",
+    ] {
+        let (r, w) = parse_legacy(kw, &s(&["^X-A:", "if", "TRUE"]), &sp()).unwrap();
+        assert_eq!(
+            r.phase == HttpPhase::Response,
+            kw.starts_with("rsp"),
+            "{kw}"
+        );
+        assert!(w.hint.is_some(), "{kw}");
+    }
+    for kw in [
+        "reqrep",
+        "reqirep",
+        "rsprep",
+        "rspirep",
+        "reqsetbe",
+        "reqisetbe",
+    ] {
+        assert!(
+            parse_legacy(kw, &s(&["^X-A:(.*)", "X-B:\\1"]), &sp()).is_ok(),
+            "{kw}"
+        );
+    }
+    for kw in ["reqadd", "rspadd"] {
+        assert!(parse_legacy(kw, &s(&["X-A: 1"]), &sp()).is_ok(), "{kw}");
+    }
+    assert!(parse_legacy(
+        "redirect",
+        &s(&["prefix", "https://x", "code", "301"]),
+        &sp()
+    )
+    .is_ok());
+    assert!(parse_legacy("rspsetbe", &s(&["a", "b"]), &sp()).is_err());
+}
