@@ -415,3 +415,34 @@ fn predefined_acls() {
         Verdict::Deny(Answer::Errorfile(403))
     );
 }
+
+#[test]
+fn use_server_and_side_effects() {
+    let cfg = "
+use-server s2 if { hdr(x-srv) 2 }
+use-server %[hdr(x-srv),concat(srv,,)] if { hdr(x-srv) -m found }
+http-request set-timeout server 3s
+http-request early-hint Link </app.css>
+http-request capture hdr(host) len 3
+http-request set-log-level debug
+http-request track-sc1 src table st
+";
+    let p = compile(cfg);
+    let all = |_: &str| true;
+    let v = Fake::request("GET / HTTP/1.1\nX-Srv: 2\n");
+    assert_eq!(p.routing.server(&v, &all).as_deref(), Some("s2"));
+    let v = Fake::request("GET / HTTP/1.1\nX-Srv: 7\n");
+    assert_eq!(p.routing.server(&v, &all).as_deref(), Some("7srv"));
+    let mut v = Fake::request("GET / HTTP/1.1\nHost: example\n");
+    assert_eq!(p.routing.server(&v, &all), None);
+    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
+    let e = v.effects.join("\n");
+    assert!(e.contains("SetTimeout { kind: Server, ms: 3000 }"), "{e}");
+    assert!(e.contains("EarlyHint"), "{e}");
+    assert!(
+        e.contains("Capture { id: None, len: Some(3), value: [101, 120, 97] }"),
+        "{e}"
+    );
+    assert!(e.contains("SetLogLevel(\"debug\")"), "{e}");
+    assert!(e.contains("TrackSc { counter: 1, key: [49, 57, 50, 46, 48, 46, 50, 46, 49, 48], table: Some(\"st\") }"), "{e}");
+}
