@@ -51,12 +51,16 @@ pub(crate) struct Wrr {
     slots: Vec<RrSlot>,
 }
 
-fn credit_at(s: &RrSlot, pick: u64) -> i128 {
-    i128::from(s.credit) + i128::from(s.weight) * i128::from(pick.saturating_sub(s.anchor))
+// Saturating i64 arithmetic: credits stay within a few times the total weight
+// in practice, and an absurd value must not panic (i128 division is slow).
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn clamp_i64(v: i128) -> i64 {
-    v.clamp(i128::from(i64::MIN / 4), i128::from(i64::MAX / 4)) as i64
+fn credit_at(s: &RrSlot, pick: u64) -> i64 {
+    let gap = to_i64(pick.saturating_sub(s.anchor));
+    s.credit
+        .saturating_add(to_i64(s.weight).saturating_mul(gap))
 }
 
 impl Wrr {
@@ -74,7 +78,7 @@ impl Wrr {
         let pick = g.picks;
         for &(_, idx) in &g.order {
             if let Some(s) = self.slots.get_mut(idx as usize) {
-                s.credit = clamp_i64(credit_at(s, pick));
+                s.credit = credit_at(s, pick);
                 s.anchor = pick;
                 s.group = None;
             }
@@ -99,23 +103,23 @@ impl Wrr {
 
     /// Computes the level of `s` at `pick` and queues its next rise.
     fn place(g: &mut RrGroup, s: &mut RrSlot, idx: usize, pick: u64) {
-        let tot = i128::from(g.tot.max(1));
-        let after_add = credit_at(s, pick) + i128::from(s.weight);
-        s.level = clamp_i64((after_add + tot).div_euclid(tot));
+        let tot = to_i64(g.tot.max(1));
+        let w = to_i64(s.weight.max(1));
+        let after_add = credit_at(s, pick).saturating_add(w);
+        s.level = after_add.saturating_add(tot).div_euclid(tot);
         // Level L+1 needs credit ≥ L·tot after the add of pick p.
-        let need = i128::from(s.level) * tot - i128::from(s.credit);
-        let w = i128::from(s.weight);
-        let steps = (need + w - 1).div_euclid(w);
-        let at = i128::from(s.anchor) - 1 + steps;
-        s.event = u64::try_from(at.max(i128::from(pick) + 1)).ok();
-        g.order.insert((-s.level, idx as u32));
+        let need = s.level.saturating_mul(tot).saturating_sub(s.credit);
+        let steps = need.saturating_add(w - 1).div_euclid(w);
+        let at = to_i64(s.anchor).saturating_sub(1).saturating_add(steps);
+        s.event = Some(u64::try_from(at).unwrap_or(0).max(pick.saturating_add(1)));
+        g.order.insert((s.level.saturating_neg(), idx as u32));
         if let Some(e) = s.event {
             g.events.insert((e, idx as u32));
         }
     }
 
     fn unplace(g: &mut RrGroup, s: &RrSlot, idx: usize) {
-        g.order.remove(&(-s.level, idx as u32));
+        g.order.remove(&(s.level.saturating_neg(), idx as u32));
         if let Some(e) = s.event {
             g.events.remove(&(e, idx as u32));
         }
@@ -162,12 +166,12 @@ impl Wrr {
         for i in chosen.into_iter().chain(spent) {
             let mut s = self.slots[i];
             Self::unplace(g, &s, i);
-            s.credit = clamp_i64(credit_at(&s, pick) - i128::from(g.tot));
+            s.credit = credit_at(&s, pick).saturating_sub(to_i64(g.tot));
             s.anchor = pick;
-            Self::place(g, &mut s, i, pick + 1);
+            Self::place(g, &mut s, i, pick.saturating_add(1));
             self.slots[i] = s;
         }
-        g.picks += 1;
+        g.picks = g.picks.saturating_add(1);
         chosen
     }
 }

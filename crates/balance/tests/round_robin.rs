@@ -220,3 +220,116 @@ fn excluded_server_gives_the_next_choice_and_full_ones_are_skipped() {
         );
     }
 }
+
+#[derive(Debug, Clone)]
+enum Event {
+    Weight(usize, u32),
+    Up(usize, bool),
+    Admin(usize, u8),
+    Take(usize),
+    Drop(usize),
+    Select(Vec<usize>),
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (0usize..6, 0u32..=8).prop_map(|(i, w)| Event::Weight(i, w)),
+        (0usize..6, any::<bool>()).prop_map(|(i, u)| Event::Up(i, u)),
+        (0usize..6, 0u8..3).prop_map(|(i, a)| Event::Admin(i, a)),
+        (0usize..6).prop_map(Event::Take),
+        (0usize..6).prop_map(Event::Drop),
+        prop::collection::vec(0usize..6, 0..3).prop_map(Event::Select),
+    ]
+}
+
+fn all_algos() -> Vec<BalanceAlgo> {
+    vec![
+        BalanceAlgo::RoundRobin,
+        BalanceAlgo::StaticRr,
+        BalanceAlgo::LeastConn,
+        BalanceAlgo::First,
+        BalanceAlgo::random_default(),
+        BalanceAlgo::Source,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever happens at run time, a selection is a server that may take
+    /// load-balanced traffic (active before backup), or none when none may.
+    #[test]
+    fn runtime_changes_keep_selections_valid(
+        events in prop::collection::vec(event(), 1..60), backups in 0usize..3
+    ) {
+        for algo in all_algos() {
+            let servers: Vec<_> = (0..6)
+                .map(|i| Arc::new(ServerState::new(i as u32 + 1, 1 + i as u32 % 3, i >= 6 - backups).with_maxconn(3)))
+                .collect();
+            let b = Balancer::new(algo.clone(), BalanceOptions::default(), servers).unwrap();
+            for e in &events {
+                match e {
+                    Event::Weight(i, w) => { b.servers()[*i].set_weight(*w); b.on_server_change(*i) }
+                    Event::Up(i, u) => { b.servers()[*i].set_up(*u); b.on_server_change(*i) }
+                    Event::Admin(i, a) => {
+                        let s = [AdminState::Ready, AdminState::Drain, AdminState::Maint][*a as usize];
+                        b.servers()[*i].set_admin(s);
+                        b.on_server_change(*i)
+                    }
+                    Event::Take(i) => b.take_conn(*i),
+                    Event::Drop(i) => b.drop_conn(*i),
+                    Event::Select(ex) => {
+                        let k = RequestKey { exclude: ex, source: Some([10, 0, 0, ex.len() as u8].into()), ..RequestKey::default() };
+                        let usable: Vec<bool> = b.servers().iter().map(|s| s.is_usable()).collect();
+                        let any_active = b.servers().iter().any(|s| s.is_usable() && !s.is_backup());
+                        match b.select(&k) {
+                            Some(i) => {
+                                prop_assert!(usable[i], "{:?} picked unusable {}", algo, i);
+                                prop_assert!(!any_active || !b.servers()[i].is_backup(), "{:?}: backup while an active is up", algo);
+                            }
+                            None => prop_assert!(
+                                !usable.iter().any(|&u| u) || b.has_usable(),
+                                "{:?}: nothing picked though servers are usable", algo
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn selects_from_many_threads_while_servers_change() {
+    for algo in all_algos() {
+        let b = Arc::new(balancer(algo.clone(), &[1, 2, 3, 4]));
+        let workers: Vec<_> = (0..3)
+            .map(|t| {
+                let b = Arc::clone(&b);
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    for k in 0..3000u32 {
+                        let src = Some(std::net::IpAddr::from((k * 7 + t).to_be_bytes()));
+                        if let Some(i) = b.select(&RequestKey {
+                            source: src,
+                            ..RequestKey::default()
+                        }) {
+                            b.take_conn(i);
+                            b.drop_conn(i);
+                            n += 1;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        for k in 0..200u32 {
+            let i = (k % 4) as usize;
+            b.servers()[i].set_weight(1 + k % 5);
+            b.on_server_change(i);
+        }
+        let total: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert_eq!(total, 9000, "{algo:?}: every request found a server");
+        assert!(b.servers().iter().all(|s| s.cur_conns() == 0));
+    }
+}
