@@ -383,3 +383,26 @@ fn unix_datagram_target_like_dev_log() {
     assert_eq!(&buf[..n], b"<4>disk\n");
     drop(logger);
 }
+
+proptest::proptest! {
+    /// Whatever the values, a rendered line is one line.
+    #[test]
+    fn rendering_never_panics_nor_breaks_the_line(
+        req in proptest::option::of("\\PC{0,30}|[\\x00-\\x7f]{0,30}"),
+        cap in "[\\x00-\\xff]{0,20}",
+        sample in "[\\x00-\\x7f]{0,20}",
+        id in "[\\x00-\\x7f]{0,10}",
+    ) {
+        let f = LogFormat::parse(&format!("{HTTPLOG} %HM %HU %HP %HPO %HQ %HV %ID %{{+Q,+E}}[x] %hrl %CC")).unwrap();
+        let rec = LogRecord {
+            request_line: req,
+            request_captures: vec![Some(cap.clone()), None],
+            captured_request_cookie: Some(cap),
+            unique_id: Some(id),
+            ..sample_record()
+        };
+        let mut out = Vec::new();
+        render(&f, &rec, &|_| Some(sample.clone()), &mut out);
+        proptest::prop_assert!(!out.contains(&b'\n') && !out.contains(&b'\r'));
+    }
+}

@@ -52,8 +52,9 @@ pub fn render_line(fmt: &LogFormat, rec: &LogRecord) -> String {
 /// Which bytes are shown as `#XX` (HAProxy's encoding maps).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Enc {
+    /// Names, addresses, samples: only control characters.
     Plain,
-    /// Request line and cookies: controls, DEL+ and `"`.
+    /// Request line: controls, DEL and above, `"` and `#`.
     Url,
     /// Header captures: also `|`, `{`, `}`.
     Header,
@@ -61,7 +62,9 @@ enum Enc {
 
 fn needs_hash(b: u8, enc: Enc) -> bool {
     match enc {
-        Enc::Plain => false,
+        // HAProxy copies these raw; control characters are encoded here so
+        // that a value can never split or forge a log line.
+        Enc::Plain => b < 0x20 || b == 0x7f,
         Enc::Url => !(0x20..0x7f).contains(&b) || b == b'"' || b == b'#',
         Enc::Header => !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'#' | b'|' | b'{' | b'}'),
     }
