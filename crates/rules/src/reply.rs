@@ -140,7 +140,7 @@ pub(crate) fn compile_reply(
         ReplyBody::File(f) => CBody::Bytes(env.read_file(f, span)?.into_bytes()),
         ReplyBody::LfFile(f) => {
             let text = env.read_file(f, span)?;
-            let lf = fulcrum_config::logformat::LogFormat::parse(&text)
+            let lf = fulcrum_config::logformat::LogFormat::parse_text(&text)
                 .map_err(|e| RuleError::new(span, format!("{f}: {e}")))?;
             CBody::Lf(tpl(&lf, span, env)?)
         }

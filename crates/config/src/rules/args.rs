@@ -6,7 +6,8 @@ use crate::diag::{closest, Diagnostic, Span};
 use crate::logformat::LogFormat;
 
 pub(crate) fn lf(text: &str, span: &Span) -> Result<LogFormat, Diagnostic> {
-    LogFormat::parse(text).map_err(|e| Diagnostic::alert(span, format!("in '{text}': {e}")))
+    // Spaces in action arguments are literal text, unlike in `log-format`.
+    LogFormat::parse_text(text).map_err(|e| Diagnostic::alert(span, format!("in '{text}': {e}")))
 }
 
 /// Argument cursor with messages naming the action.

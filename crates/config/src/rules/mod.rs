@@ -88,7 +88,7 @@ pub fn parse_use_target(words: &[String], span: &Span) -> Result<UseTarget, Diag
     };
     let target = if name.contains("%[") {
         TargetName::Dynamic(
-            LogFormat::parse(name)
+            LogFormat::parse_text(name)
                 .map_err(|e| Diagnostic::alert(span, format!("in '{name}': {e}")))?,
         )
     } else {
