@@ -41,6 +41,19 @@ fn page_has_proxy_tables_colours_and_refresh() {
         "no admin form without 'stats admin'"
     );
 
+    let described = PageOptions {
+        show_node: Some("lb1".into()),
+        show_desc: Some("edge <a>".into()),
+        ..opts.clone()
+    };
+    let page = render_page(
+        &info(),
+        &sample_proxies(),
+        &described,
+        &PageRequest::default(),
+    );
+    assert!(page.contains("<h2>Statistics Report for pid 77 on lb1: edge &lt;a&gt;</h2>"));
+
     let norefresh = render_page(
         &info(),
         &sample_proxies(),

@@ -249,6 +249,9 @@ pub fn render_page(
     if let Some(node) = &opts.show_node {
         let _ = write!(o, " on {}", esc(node));
     }
+    if let Some(desc) = &opts.show_desc {
+        let _ = write!(o, ": {}", esc(desc));
+    }
     o.push_str("</h2>\n");
     general_info(&mut o, info, opts, req);
     for px in proxies {
@@ -305,9 +308,6 @@ fn general_info(o: &mut String, info: &ProcessInfo, opts: &PageOptions, req: &Pa
         "<li><a href=\"{uri}{refresh}\">Refresh now</a><br>\n<li><a href=\"{uri};csv\">CSV export</a><br>\n<li><a href=\"{uri};json\">JSON export</a> (<a href=\"{uri};json-schema\">schema</a>)<br>\n</ul></td>"
     );
     o.push_str("<td align=\"left\" valign=\"top\" nowrap width=\"1%\"><b>External resources:</b><ul style=\"margin-top: 0.25em;\">\n<li><a href=\"http://www.haproxy.org/\">Primary site</a><br>\n<li><a href=\"http://www.haproxy.org/download/\">Updates (v2.6)</a><br>\n<li><a href=\"http://www.haproxy.org/download/2.6/doc/configuration.txt\">Online manual</a><br>\n</ul></td></tr></table>\n");
-    if let Some(desc) = &opts.show_desc {
-        let _ = writeln!(o, "<p><b>{}</b></p>", esc(desc));
-    }
     if let Some(st) = req.status {
         let _ = writeln!(
             o,
