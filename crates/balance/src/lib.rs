@@ -33,7 +33,8 @@
 //!   written only on a server change), so worker threads never wait for each
 //!   other;
 //! - `roundrobin` and `leastconn` change state at every pick: a `Mutex` held
-//!   for one O(log n) tree update (uncontended in practice: a pick is ~100 ns);
+//!   for a few O(log n) tree updates (0.1–1 µs, see docs/performance-balance.md),
+//!   short enough to stay uncontended with one worker thread per core;
 //! - `static-rr` advances an atomic cursor over the read-only table;
 //! - counters live in [`ServerState`] atomics.
 //!
@@ -67,6 +68,13 @@ pub mod keys {
         url_param,
     };
 }
+
+// The engine shares one balancer between worker threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Balancer>();
+    send_sync::<ServerState>();
+};
 
 /// Why a [`Balancer`] cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -287,6 +287,53 @@ mod tests {
         }
     }
 
+    /// The plain O(n) form of the same rule, for comparison.
+    fn reference(weights: &[Vec<u32>], picks_per_phase: usize) -> Vec<usize> {
+        let mut credit = vec![0i64; weights[0].len()];
+        let mut out = Vec::new();
+        for w in weights {
+            let tot: i64 = w.iter().map(|&x| i64::from(x)).sum();
+            for _ in 0..picks_per_phase {
+                let mut best: Option<(usize, i64)> = None;
+                for (i, &wi) in w.iter().enumerate() {
+                    credit[i] += i64::from(wi);
+                    let v = (credit[i] + tot).div_euclid(tot);
+                    if !matches!(best, Some((_, m)) if v <= m) {
+                        best = Some((i, v));
+                    }
+                }
+                if let Some((i, _)) = best {
+                    credit[i] -= tot;
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lazy_credits_pick_like_the_plain_rule(
+            w1 in proptest::collection::vec(1u32..=12, 1..7),
+            changes in proptest::collection::vec((0usize..7, 1u32..=12), 0..3),
+            picks in 1usize..60,
+        ) {
+            let mut w2 = w1.clone();
+            for (i, w) in changes {
+                let n = w2.len();
+                w2[i % n] = w;
+            }
+            let mut rr = Wrr::new(w1.len());
+            let mut got = Vec::new();
+            for w in [&w1, &w2] {
+                let m: Vec<(usize, u32)> = w.iter().copied().enumerate().collect();
+                rr.set_members(0, &m);
+                got.extend((0..picks).filter_map(|_| rr.pick(0, |_| Verdict::Take)));
+            }
+            proptest::prop_assert_eq!(got, reference(&[w1, w2], picks));
+        }
+    }
+
     #[test]
     fn lc_key_prefers_idle_then_heavier() {
         assert_eq!(lc_key(0, 16), 0);
