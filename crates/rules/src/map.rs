@@ -117,7 +117,16 @@ mod tests {
             Some(Sample::owned_str(b"bk_web".to_vec()))
         );
         let (k, out) = kinds("map_ip_int");
-        let m = MapFile::parse("10.0.0.0/8 1\n192.168.0.0/16 2\n", k).unwrap();
+        let m = MapFile::parse("10.0.0.0/8 1\n192.168.0.0/16 2\n10.1.0.0/16 3\n", k).unwrap();
+        // The most specific network wins, not the first listed.
+        assert_eq!(
+            m.lookup(&Sample::Ip("10.1.2.3".parse().unwrap()), out),
+            Some(Sample::Int(3))
+        );
+        assert_eq!(
+            m.lookup(&Sample::Ip("10.2.2.3".parse().unwrap()), out),
+            Some(Sample::Int(1))
+        );
         assert_eq!(
             m.lookup(&Sample::Ip("192.168.3.4".parse().unwrap()), out),
             Some(Sample::Int(2))

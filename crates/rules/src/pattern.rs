@@ -238,10 +238,18 @@ impl PatternSet {
                     .position(|p| matches!(p, Pat::Range(lo, hi) if (*lo..=*hi).contains(&v)))
             }
             MatchMethod::Ip => {
+                // The most specific network wins (HAProxy keeps IP keys in a tree),
+                // the first one among equals.
                 let ip = s.to_ip()?;
-                self.pats
-                    .iter()
-                    .position(|p| matches!(p, Pat::Net(n, b) if net_contains(*n, *b, ip)))
+                let mut best: Option<(usize, u8)> = None;
+                for (i, p) in self.pats.iter().enumerate() {
+                    if let Pat::Net(n, b) = p {
+                        if net_contains(*n, *b, ip) && best.is_none_or(|(_, bb)| *b > bb) {
+                            best = Some((i, *b));
+                        }
+                    }
+                }
+                best.map(|(i, _)| i)
             }
             MatchMethod::Str => {
                 let b = s.to_bytes();

@@ -35,7 +35,10 @@ http-request replace-value X-List ^x(.*)$ y\1
     assert_eq!(v.hdr("User-Agent"), ["moz5"]);
     assert_eq!(v.hdr("X-List"), ["ya, b, yc"]);
     // Spaces in action arguments are kept as written (unlike in log-format).
-    let (_, v) = run(r#"http-request set-header X-Sp "a  b %[str(c)]""#, "GET / HTTP/1.1\n");
+    let (_, v) = run(
+        r#"http-request set-header X-Sp "a  b %[str(c)]""#,
+        "GET / HTTP/1.1\n",
+    );
     assert_eq!(v.hdr("X-Sp"), ["a  b c"]);
 }
 
