@@ -28,7 +28,6 @@ const ACCEPTED: &[&str] = &[
     "server-state-file-name",
     "load-server-state-from-file",
     "use-fcgi-app",
-    "server-template",
     "log-format-sd",
     "max-session-srv-conns",
 ];
@@ -112,6 +111,7 @@ fn dispatch(
             }));
         }
         "server" => super::server::server(args, span, p, d),
+        "server-template" => super::server::template(args, span, p, d),
         "default-server" => super::server::default_server(args, span, p, d),
         "timeout" => timeout(args, span, p, d)?,
         "contimeout" | "clitimeout" | "srvtimeout" => super::legacy::old_timeout(kw, args, span, p, d),

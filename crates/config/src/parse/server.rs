@@ -169,6 +169,59 @@ pub(crate) fn server(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagno
     }
 }
 
+/// `server-template PREFIX NUM|FIRST-LAST ADDR [settings…]`: servers PREFIX<n>, all at
+/// ADDR (HAProxy then fills their addresses from DNS through `resolvers`).
+pub(crate) fn template(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
+    let usage =
+        "'server-template' expects a prefix, a count or range (e.g. '3' or '1-3') and an address";
+    let (Some(prefix), Some(range), Some(_)) = (args.first(), args.get(1), args.get(2)) else {
+        d.push(
+            Diagnostic::alert(span, usage)
+                .with_hint("write e.g. 'server-template web 3 app.example:80 check'"),
+        );
+        return;
+    };
+    let bounds = match range.split_once('-') {
+        Some((a, b)) => a.parse::<u32>().ok().zip(b.parse::<u32>().ok()),
+        None => range.parse::<u32>().ok().map(|n| (1, n)),
+    };
+    let Some((first, last)) = bounds.filter(|(a, b)| *a >= 1 && a <= b && b - a < 10_000) else {
+        d.push(
+            Diagnostic::alert(
+                span,
+                format!("'server-template': invalid count or range '{range}'"),
+            )
+            .with_hint(usage),
+        );
+        return;
+    };
+    let named = matches!(
+        parse_address(&args[2], Use::Server),
+        Ok(crate::model::Address::Inet {
+            host: crate::model::Host::Name(_),
+            ..
+        })
+    );
+    if named && !args.iter().any(|w| w == "resolvers") {
+        d.push(Diagnostic::notice(span, "'server-template' without 'resolvers': every server gets the address resolved at start"));
+    }
+    for n in first..=last {
+        let mut line = vec![format!("{prefix}{n}")];
+        line.extend_from_slice(&args[2..]);
+        let before = d.items.len();
+        server(&line, span, p, d);
+        if d.items[before..].iter().any(Diagnostic::is_error) {
+            // One report per line is enough; the same settings are wrong for every server.
+            d.items.truncate(before + 1);
+            return;
+        }
+        if n > first {
+            // Notices about the shared settings were given for the first server.
+            d.items.truncate(before);
+        }
+    }
+}
+
 /// `default-server` line: words after the keyword.
 pub(crate) fn default_server(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
     let mut s = p.default_server.clone();
@@ -347,6 +400,21 @@ mod tests {
         assert_eq!((b.weight, b.maxconn, b.backup), (5, Some(100), false));
         assert_eq!(p.servers[1].addr.port(), None);
         assert!(matches!(p.servers[1].addr, Address::Inet { .. }));
+    }
+
+    #[test]
+    fn server_template_expands() {
+        let mut d = Diagnostics::default();
+        let sp = Span::new("t", 1);
+        let mut p = Proxy::default();
+        template(&words("web 2-4 10.0.0.1:80 check"), &sp, &mut p, &mut d);
+        let names: Vec<&str> = p.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["web2", "web3", "web4"]);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        template(&words("web 0 10.0.0.1:80"), &sp, &mut p, &mut d);
+        template(&words("x 2 10.0.0.1:80 wieght 3"), &sp, &mut p, &mut d);
+        assert_eq!(d.items.len(), 2, "{:?}", d.items);
+        assert_eq!(p.servers.len(), 3);
     }
 
     #[test]
