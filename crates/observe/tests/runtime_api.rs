@@ -333,7 +333,7 @@ fn session_framing_and_prompt_mode() {
     assert!(!keep);
     // `prompt` enters interactive mode: a prompt after each line.
     let (out, keep) = s.handle_line(&rt, "prompt");
-    assert_eq!((out.as_str(), keep), ("> ", true));
+    assert_eq!((out.as_str(), keep), ("\n> ", true));
     let (out, keep) = s.handle_line(&rt, "get weight a/b");
     assert_eq!((out.as_str(), keep), ("3 (initial 1)\n\n> ", true));
     let (_, keep) = s.handle_line(&rt, "quit");

@@ -422,29 +422,22 @@ impl CliSession {
     /// connection stays open.
     pub fn handle_line(&mut self, rt: &dyn Runtime, line: &str) -> (String, bool) {
         let mut out = String::new();
-        let mut quit = false;
         for cmd_text in split_commands(line) {
             match parse_command(&cmd_text) {
-                Ok(Command::Quit) => {
-                    quit = true;
-                    break;
-                }
+                Ok(Command::Quit) => return (out, false),
                 Ok(Command::Prompt) => self.interactive = !self.interactive,
-                Ok(cmd) => {
-                    out.push_str(&execute(rt, &cmd, self.level));
-                    out.push('\n');
-                }
+                Ok(cmd) => out.push_str(&execute(rt, &cmd, self.level)),
                 Err(e @ ApiError::UnknownCommand(_)) => {
-                    out.push_str(&format!("{e}\n{HELP_TEXT}\n"));
+                    out.push_str(&format!("{e}\n{HELP_TEXT}"));
                 }
-                Err(e) => out.push_str(&format!("{e}\n\n")),
+                Err(e) => out.push_str(&format!("{e}\n")),
             }
+            // Every command ends with an empty line, followed by the prompt
+            // in interactive mode.
+            out.push_str(if self.interactive { "\n> " } else { "\n" });
         }
-        // Leaving prompt mode closes after this line, as HAProxy does.
-        let keep = !quit && self.interactive;
-        if keep {
-            out.push_str("> ");
-        }
-        (out, keep)
+        // Without prompt mode (or on leaving it) the connection closes after
+        // the line, as HAProxy does.
+        (out, self.interactive)
     }
 }
