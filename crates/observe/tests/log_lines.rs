@@ -406,3 +406,20 @@ proptest::proptest! {
         proptest::prop_assert!(!out.contains(&b'\n') && !out.contains(&b'\r'));
     }
 }
+
+proptest::proptest! {
+    /// `log` lines from any configuration parse or fail cleanly.
+    #[test]
+    fn log_line_parsing_never_panics(
+        words in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "127.0.0.1", "[::1]:514", "udp@1.2.3.4:9", "/dev/log", "stdout", "ring@x", "len",
+                "80", "79", "99999", "format", "rfc5424", "short", "sample", "1-2,5:10", "3:2",
+                "0:1", ":", "local0", "daemon", "info", "err", "x",
+            ]),
+            0..8,
+        )
+    ) {
+        let _ = LogServer::parse(&words);
+    }
+}
