@@ -1,0 +1,27 @@
+//! Fulcrum's persistence stage: what keeps a client on one server and what counts
+//! a client's activity.
+//!
+//! - [`table`]: HAProxy's `stick-table`: typed keys, per-entry data (`server_id`,
+//!   `gpc0`, `http_req_rate(10s)`, …), bounded size with LRU eviction and expiry,
+//!   sharded so worker threads rarely meet on one lock; entries export and import
+//!   for reloads.
+//! - [`track`]: the tracking counters `sc0`…`sc2` a session attaches with
+//!   `track-scN`, the `sc-inc-gpc0`/`sc-set-gpt0` actions, and [`fetch`] evaluates
+//!   the `sc_*`, `src_*` and `table_*` sample fetches over them.
+//! - [`cookie`]: the `cookie` keyword: reading the persistence cookie from requests,
+//!   the request edits (`indirect`, `prefix`) and the response `Set-Cookie` exactly as
+//!   HAProxy writes it.
+//! - [`appsession`]: HAProxy 1.5's `appsession`, on the stick-table machinery.
+//!
+//! Nothing here reads a clock or opens a socket: every call that depends on time
+//! takes `now` in milliseconds (any monotonic origin) so tests replay exactly.
+
+pub mod data;
+pub mod error;
+pub mod freq;
+pub mod key;
+pub mod table;
+
+pub use error::PersistError;
+pub use key::{Key, KeyType};
+pub use table::StickTable;
