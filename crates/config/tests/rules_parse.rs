@@ -18,7 +18,7 @@ fn acl_with_suffix_flags_and_patterns() {
     assert_eq!(a.name, "host_ws");
     assert_eq!(
         (a.expr.fetch.as_str(), a.expr.args.as_slice()),
-        ("hdr", &["Host".to_string()][..])
+        ("req.hdr", &["Host".to_string()][..])
     );
     assert_eq!(a.method, MatchMethod::Beg);
     assert!(a.icase);

@@ -51,6 +51,8 @@ impl<'v> Ctx<'v> {
 pub(crate) enum Side {
     Req,
     Res,
+    /// `hdr()`: the response's headers in response rules, else the request's.
+    Auto,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,15 +162,20 @@ fn each_header<'v>(
     split: bool,
     f: &mut dyn FnMut(&'v [u8]) -> bool,
 ) -> bool {
+    let side = match side {
+        Side::Auto if ctx.res.is_some() => Side::Res,
+        Side::Auto => Side::Req,
+        s => s,
+    };
     let get = |i: usize| -> Option<(&'v [u8], &'v [u8])> {
         match side {
-            Side::Req => ctx.req?.header(i),
             Side::Res => ctx.res?.res_header(i),
+            _ => ctx.req?.header(i),
         }
     };
     let count = match side {
-        Side::Req => ctx.req.map_or(0, |r| r.header_count()),
         Side::Res => ctx.res.map_or(0, |r| r.res_header_count()),
+        _ => ctx.req.map_or(0, |r| r.header_count()),
     };
     for i in 0..count {
         let Some((n, v)) = get(i) else { continue };
@@ -388,11 +395,13 @@ impl Fetch {
                 name,
                 post: p,
             } => {
-                // Sample context: the last occurrence, as HAProxy documents.
+                // Sample context: the last occurrence of a named cookie, the
+                // first cookie when no name is given (configuration.txt `req.cook`).
                 let mut last = None;
+                let first_only = name.is_none();
                 self.each_cookie(ctx, *side, name.as_deref(), &mut |v| {
                     last = Some(v);
-                    false
+                    first_only
                 });
                 post(*p, last?)?
             }

@@ -55,6 +55,8 @@ pub(crate) fn compile_fetch(
     let side_of = |n: &str| {
         if n.starts_with("res.") || n.starts_with('s') {
             Side::Res
+        } else if n == "hdr" {
+            Side::Auto
         } else {
             Side::Req
         }

@@ -177,3 +177,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(v.hdr("O1").len(), 1);
     }
 }
+
+#[test]
+fn hdr_follows_the_direction_and_methods_ignore_case() {
+    let cfg = "
+acl m method get
+http-request set-header X-M 1 if m
+http-response set-header X-Res %[hdr(server)]-%[req.hdr(host)]
+http-response set-header X-Beg 1 if { hdr_beg(host) ex }
+http-request set-header X-C %[cook]|%[cook(a)]
+";
+    let p = compile(cfg);
+    let mut v =
+        Fake::request("GET / HTTP/1.1\nHost: ex.com\nServer: not-this\nCookie: z=0; a=1; a=2\n")
+            .with_response(200, &[("Server", "httpd")]);
+    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
+    assert_eq!(v.hdr("X-M"), ["1"]);
+    // No name: the first cookie; a name: its last occurrence.
+    assert_eq!(v.hdr("X-C"), ["0|2"]);
+    assert_eq!(
+        fulcrum_rules::run_http_response(&p.http_response, &mut v),
+        Verdict::Continue
+    );
+    assert_eq!(v.res_hdr("X-Res"), ["httpd-ex.com"]);
+    assert_eq!(v.res_hdr("X-Beg"), ["1"]);
+}

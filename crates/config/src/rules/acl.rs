@@ -126,8 +126,15 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
     };
     check_fetch(def.name, fargs.len(), span)?;
     let convs = parse_converters(calls, span)?;
+    // `hdr()` follows the direction it is used in, but its ACL derivatives
+    // (`hdr_beg` …) always read the request (configuration.txt `hdr`).
+    let fetch = if implied.is_some() && def.name == "hdr" {
+        "req.hdr"
+    } else {
+        def.name
+    };
     let expr = SampleExpr {
-        fetch: def.name.to_string(),
+        fetch: fetch.to_string(),
         args: fargs,
         convs,
         text: first.clone(),
@@ -189,6 +196,10 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         i += 1;
     }
     acl.patterns = words.get(i..).unwrap_or_default().to_vec();
+    // HTTP methods compare case-insensitively in ACLs.
+    if def.name == "method" {
+        acl.icase = true;
+    }
     // `var()` has no fixed type: integer-looking patterns compare as integers.
     if def.name == "var" && implied.is_none() && !explicit_method {
         let int_like = |p: &String| {
