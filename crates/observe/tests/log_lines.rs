@@ -192,6 +192,7 @@ fn udp_receiver_gets_rfc3164_and_rfc5424_with_pri() {
         time: SystemTime::now(),
         sd: String::new(),
         body: body.as_bytes().to_vec(),
+        tag: None,
     };
     assert!(logger.try_log(msg(Severity::Info, "hello")));
     assert!(logger.try_log(msg(Severity::Err, "bad")));
@@ -205,6 +206,14 @@ fn udp_receiver_gets_rfc3164_and_rfc5424_with_pri() {
     assert!(l2.ends_with(" lb1 fulcrum 42 - - bad\n"), "{l2}");
     let l1b = recv(&rx1);
     assert!(l1b.starts_with("<131>"), "{l1b}");
+    // A proxy's own log-tag replaces the logger's.
+    let tagged = LogMessage {
+        tag: Some("web".into()),
+        ..msg(Severity::Info, "tagged")
+    };
+    assert!(logger.try_log(tagged));
+    let l1c = recv(&rx1);
+    assert!(l1c.ends_with(" lb1 web[42]: tagged\n"), "{l1c}");
     drop(logger);
 }
 
@@ -227,6 +236,7 @@ fn full_queue_drops_and_counts_without_blocking() {
             time: SystemTime::now(),
             sd: String::new(),
             body: vec![b'x'; 100],
+            tag: None,
         }) {
             accepted += 1;
         }
@@ -376,6 +386,7 @@ fn unix_datagram_target_like_dev_log() {
         time: SystemTime::now(),
         sd: String::new(),
         body: b"disk".to_vec(),
+        tag: Some("web".into()),
     }));
     let mut buf = [0u8; 256];
     let n = rx.recv(&mut buf).unwrap();

@@ -21,6 +21,8 @@ pub struct LogMessage {
     /// RFC 5424 structured data (`log-format-sd`); empty prints `-`.
     pub sd: String,
     pub body: Vec<u8>,
+    /// The proxy's `log-tag`, when it differs from the logger's.
+    pub tag: Option<String>,
 }
 
 /// Counters, readable at any time (`show info`'s `DroppedLogs`).
@@ -175,6 +177,17 @@ fn run(
     let mut seen = vec![0u64; servers.len()];
     for msg in rx {
         let offset = time::local_offset(msg.time);
+        let tagged;
+        let header = match &msg.tag {
+            Some(tag) => {
+                tagged = SyslogHeader {
+                    tag: tag.clone(),
+                    ..header.clone()
+                };
+                &tagged
+            }
+            None => &header,
+        };
         for (i, (server, sink)) in servers.iter().zip(&sinks).enumerate() {
             if let Some(sampling) = &server.sample {
                 let n = seen[i];
@@ -185,7 +198,7 @@ fn run(
             }
             let Some(line) = frame(
                 server,
-                &header,
+                header,
                 msg.severity,
                 msg.time,
                 offset,
