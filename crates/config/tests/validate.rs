@@ -98,15 +98,19 @@ fn unreadable_files_are_errors_at_their_lines() {
     let l = load(&format!(
         "{DEF}frontend f\nbind :80\nacl ok src -f {}\nacl gone src -f /nonexistent/bad.lst\n\
          http-request set-header X %[req.hdr(host),map(/nonexistent/h.map,x)]\nerrorfile 503 /nonexistent/503.http\n\
+         http-request deny if {{ src -f /nonexistent/deny.lst }}\n\
          default_backend b\nbackend b\nserver s 127.0.0.1:1\n",
         present.display()
     ));
     let e = errors(&l);
     assert_eq!(
         e.iter().map(|x| x.0).collect::<Vec<_>>(),
-        vec![9, 10, 11],
+        vec![9, 10, 11, 12],
         "{e:#?}"
     );
+    assert!(e[3]
+        .1
+        .contains("cannot read ACL file '/nonexistent/deny.lst'"));
     assert!(e[0]
         .1
         .contains("cannot read ACL file '/nonexistent/bad.lst': no such file"));

@@ -46,6 +46,14 @@ impl Config {
             .iter()
             .find(|s| s.keyword() == keyword && s.name() == name)
     }
+    /// Frontends and listens, in order.
+    pub fn frontends(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies.iter().filter(|p| p.kind.is_frontend())
+    }
+    /// Backends and listens, in order.
+    pub fn backends(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies.iter().filter(|p| p.kind.is_backend())
+    }
     /// The proxy with this name that can act as a backend.
     pub fn backend(&self, name: &str) -> Option<&Proxy> {
         self.proxies

@@ -229,9 +229,13 @@ fn record_refs(kw: &str, args: &[String], span: &Span, p: &mut Proxy) {
             });
         }
     }
+    // Pattern files: `acl NAME FETCH -f FILE` and anonymous ACLs in conditions
+    // (`… if { src -f FILE }`).
+    let mut in_cond = kw == "acl";
     let mut it = args.iter().peekable();
     while let Some(w) = it.next() {
-        if kw == "acl" && w == "-f" {
+        in_cond |= matches!(w.as_str(), "if" | "unless");
+        if in_cond && w == "-f" {
             if let Some(f) = it.peek() {
                 p.files.push(FileRef {
                     path: f.as_str().into(),
