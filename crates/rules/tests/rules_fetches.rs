@@ -202,3 +202,27 @@ http-request set-header X-C %[cook]|%[cook(a)]
     assert_eq!(v.res_hdr("X-Res"), ["httpd-ex.com"]);
     assert_eq!(v.res_hdr("X-Beg"), ["1"]);
 }
+
+#[test]
+fn compiled_rules_can_be_shared_by_worker_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<fulcrum_rules::CompiledProxy>();
+    shared::<fulcrum_rules::Cond>();
+    shared::<fulcrum_rules::Expr>();
+    let p = std::sync::Arc::new(compile("http-request deny if { path_beg /admin }"));
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let mut v = Fake::request(if i == 0 {
+                    "GET /admin/x HTTP/1.1\n"
+                } else {
+                    "GET / HTTP/1.1\n"
+                });
+                run_http_request(&p.http_request, &mut v)
+            })
+        })
+        .collect();
+    let out: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(matches!(out[0], Verdict::Deny(_)) && out[1] == Verdict::Continue);
+}
