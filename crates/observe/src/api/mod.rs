@@ -17,6 +17,13 @@ pub use format::{
     write_servers_state, write_table, ServerStateLine, TableDump, TableEntry, SERVERS_STATE_HEADER,
 };
 
+/// HAProxy's answers for names the runtime does not know; [`Runtime`]
+/// implementations return these so that scripts see the same text.
+pub const NO_SUCH_BACKEND: &str = "No such backend.";
+pub const NO_SUCH_SERVER: &str = "No such server.";
+pub const NO_SUCH_FRONTEND: &str = "No such frontend.";
+pub const NO_SUCH_TABLE: &str = "No such table.";
+
 /// Errors of this layer are the crate's error type; its `Display` is the
 /// text the CLI prints.
 pub type ApiError = crate::error::ObserveError;
