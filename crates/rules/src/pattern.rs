@@ -253,6 +253,13 @@ impl PatternSet {
             }
             MatchMethod::Str => {
                 let b = s.to_bytes();
+                // Few patterns: a scan, without lower-casing the sample into a new buffer.
+                if self.pats.len() <= 8 {
+                    return self
+                        .pats
+                        .iter()
+                        .position(|p| matches!(p, Pat::Bytes(p) if eq(&b, p, icase)));
+                }
                 let exact = self.exact.as_ref()?;
                 if icase {
                     exact.get(&b.to_ascii_lowercase()).copied()
@@ -382,6 +389,16 @@ mod tests {
             if icase && !p.contains("..") {
                 prop_assert_eq!(m(MatchMethod::Dom), dom_reference(&s, &p), "{} in {}", p, s);
             }
+        }
+
+        #[test]
+        fn exact_match_is_the_same_for_small_and_large_sets(words in prop::collection::vec("[a-cA-C]{1,3}", 1..20), probe in "[a-cA-C]{1,3}", icase: bool) {
+            let small = PatternSet::compile(MatchMethod::Str, icase, &words[..words.len().min(8)]).unwrap();
+            let want_small = words[..words.len().min(8)].iter().position(|w| eq(w.as_bytes(), probe.as_bytes(), icase));
+            prop_assert_eq!(small.find(&Sample::str(probe.as_bytes())), want_small);
+            let large = PatternSet::compile(MatchMethod::Str, icase, &words).unwrap();
+            let want = words.iter().position(|w| eq(w.as_bytes(), probe.as_bytes(), icase));
+            prop_assert_eq!(large.find(&Sample::str(probe.as_bytes())), want);
         }
 
         #[test]
