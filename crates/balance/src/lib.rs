@@ -42,6 +42,7 @@
 
 mod algo;
 mod balancer;
+mod bits;
 mod hash;
 mod key;
 mod map;

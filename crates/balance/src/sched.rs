@@ -2,7 +2,9 @@
 //! round-robin and least-connections. Both keep their usable servers in an
 //! ordered set, so a pick is O(log n) (HAProxy's trees, lb_fwrr.c/lb_fwlc.c).
 
-use std::collections::BTreeSet;
+use crate::bits::LevelSets;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 
 /// What a walk does with a candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +29,12 @@ struct RrSlot {
 
 #[derive(Debug, Default)]
 struct RrGroup {
-    /// `(-level, index)`: the highest level first, then the first declared.
-    order: BTreeSet<(i64, u32)>,
-    /// `(pick number, index)`: when a server's level next rises.
-    events: BTreeSet<(u64, u32)>,
+    /// By level, the highest first, then the first declared.
+    order: LevelSets,
+    /// `(pick number, index)`: when a server's level next rises. Entries are
+    /// not removed when a server moves; a stale one (not the server's current
+    /// event) is dropped when it surfaces.
+    events: BinaryHeap<Reverse<(u64, u32)>>,
     tot: u64,
     picks: u64,
 }
@@ -65,8 +69,12 @@ fn credit_at(s: &RrSlot, pick: u64) -> i64 {
 
 impl Wrr {
     pub(crate) fn new(n: usize) -> Self {
+        let group = || RrGroup {
+            order: LevelSets::new(n),
+            ..RrGroup::default()
+        };
         Wrr {
-            groups: [RrGroup::default(), RrGroup::default()],
+            groups: [group(), group()],
             slots: vec![RrSlot::default(); n],
         }
     }
@@ -76,12 +84,10 @@ impl Wrr {
     pub(crate) fn set_members(&mut self, group: usize, members: &[(usize, u32)]) {
         let g = &mut self.groups[group];
         let pick = g.picks;
-        for &(_, idx) in &g.order {
-            if let Some(s) = self.slots.get_mut(idx as usize) {
-                s.credit = credit_at(s, pick);
-                s.anchor = pick;
-                s.group = None;
-            }
+        for s in self.slots.iter_mut().filter(|s| s.group == Some(group)) {
+            s.credit = credit_at(s, pick);
+            s.anchor = pick;
+            s.group = None;
         }
         g.order.clear();
         g.events.clear();
@@ -112,17 +118,14 @@ impl Wrr {
         let steps = need.saturating_add(w - 1).div_euclid(w);
         let at = to_i64(s.anchor).saturating_sub(1).saturating_add(steps);
         s.event = Some(u64::try_from(at).unwrap_or(0).max(pick.saturating_add(1)));
-        g.order.insert((s.level.saturating_neg(), idx as u32));
+        g.order.insert(s.level, idx);
         if let Some(e) = s.event {
-            g.events.insert((e, idx as u32));
+            g.events.push(Reverse((e, idx as u32)));
         }
     }
 
     fn unplace(g: &mut RrGroup, s: &RrSlot, idx: usize) {
-        g.order.remove(&(s.level.saturating_neg(), idx as u32));
-        if let Some(e) = s.event {
-            g.events.remove(&(e, idx as u32));
-        }
+        g.order.remove(s.level, idx);
     }
 
     /// Picks from `group`; `judge` says whether a server may be taken now.
@@ -135,12 +138,16 @@ impl Wrr {
         let g = &mut self.groups[group];
         let pick = g.picks;
         // Levels that rose since the last pick.
-        while let Some(&(at, idx)) = g.events.first() {
+        while let Some(&Reverse((at, idx))) = g.events.peek() {
             if at > pick {
                 break;
             }
+            g.events.pop();
             let i = idx as usize;
             let mut s = self.slots[i];
+            if s.event != Some(at) || s.group != Some(group) {
+                continue; // stale
+            }
             Self::unplace(g, &s, i);
             Self::place(g, &mut s, i, pick);
             self.slots[i] = s;
@@ -149,16 +156,20 @@ impl Wrr {
         let mut avoided = None;
         // Allocates only when servers are skipped (full, excluded).
         let mut spent = Vec::new();
-        for &(_, idx) in &g.order {
-            match judge(idx as usize) {
-                Verdict::Take => {
-                    chosen = Some(idx as usize);
-                    break;
-                }
-                Verdict::Avoid if avoided.is_none() => avoided = Some(idx as usize),
-                _ => spent.push(idx as usize),
+        g.order.walk(|idx| match judge(idx) {
+            Verdict::Take => {
+                chosen = Some(idx);
+                true
             }
-        }
+            Verdict::Avoid if avoided.is_none() => {
+                avoided = Some(idx);
+                false
+            }
+            _ => {
+                spent.push(idx);
+                false
+            }
+        });
         let chosen = chosen.or(avoided);
         if avoided != chosen {
             spent.extend(avoided);
