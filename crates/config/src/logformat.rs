@@ -253,6 +253,18 @@ impl LogFormat {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// HAProxy refuses HTTP-only variables in a proxy that is not in HTTP
+    /// mode; `Err` is its message for the first one found.
+    pub fn check_mode(&self, http: bool) -> Result<(), String> {
+        match self.http_only_vars().first() {
+            Some(v) if !http => Err(format!(
+                "format variable '{}' is reserved for HTTP mode",
+                v.code()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for LogFormat {

@@ -18,6 +18,13 @@ fn tcplog_has_no_http_only_variables() {
         .unwrap()
         .http_only_vars()
         .is_empty());
+    assert_eq!(LogFormat::parse(TCPLOG).unwrap().check_mode(false), Ok(()));
+    // `%tr` is the first HTTP-only variable of the httplog format.
+    assert_eq!(
+        LogFormat::parse(HTTPLOG).unwrap().check_mode(false),
+        Err("format variable 'tr' is reserved for HTTP mode".to_string())
+    );
+    assert_eq!(LogFormat::parse(HTTPLOG).unwrap().check_mode(true), Ok(()));
 }
 
 #[test]
