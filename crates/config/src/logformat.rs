@@ -56,7 +56,8 @@ macro_rules! vars {
             pub fn code(self) -> &'static str {
                 match self { $(Var::$name => $code,)* }
             }
-            /// Variables marked `H` in the manual: only meaningful in HTTP mode.
+            /// Variables HAProxy refuses outside HTTP mode (its keyword table,
+            /// which differs from the manual's `H` marks for captures and `%tsc`).
             pub fn needs_http(self) -> bool {
                 match self { $(Var::$name => $http,)* }
             }
@@ -111,10 +112,10 @@ vars! {
     FrontendPort = "fp", false;
     FrontendNameTransport = "ft", false;
     LogCounter = "lc", false;
-    CapturedRequestHeaders = "hr", true;
-    CapturedRequestHeadersList = "hrl", true;
-    CapturedResponseHeaders = "hs", true;
-    CapturedResponseHeadersList = "hsl", true;
+    CapturedRequestHeaders = "hr", false;
+    CapturedRequestHeadersList = "hrl", false;
+    CapturedResponseHeaders = "hs", false;
+    CapturedResponseHeadersList = "hsl", false;
     AcceptMillis = "ms", false;
     Pid = "pid", false;
     RequestLine = "r", true;
@@ -132,7 +133,7 @@ vars! {
     RequestGmtDate = "trg", true;
     RequestLocalDate = "trl", true;
     TermState = "ts", false;
-    TermStateCookie = "tsc", true;
+    TermStateCookie = "tsc", false;
 }
 
 /// A `%[fetch,conv1,conv2(arg)]` expression, kept as text for the rules crate.
