@@ -19,6 +19,20 @@ pub struct Response {
 }
 
 impl Response {
+    /// The 401 answer to `http-request auth` (HAProxy's page and headers).
+    pub fn auth_challenge(realm: &str) -> Response {
+        let realm = realm.replace('"', "\\\"");
+        Response {
+            status: 401,
+            headers: vec![
+                (b"cache-control".to_vec(), b"no-cache".to_vec()),
+                (b"content-type".to_vec(), b"text/html".to_vec()),
+                (b"www-authenticate".to_vec(), format!("Basic realm=\"{realm}\"").into_bytes()),
+            ],
+            body: b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n".to_vec(),
+        }
+    }
+
     /// HTTP/1.1 serialisation with `content-length`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).into_bytes();

@@ -124,6 +124,15 @@ fn deny_return_redirect_and_auth_verdicts() {
             realm: "Private".into()
         }
     );
+    let challenge = String::from_utf8(Response::auth_challenge("Private").to_bytes()).unwrap();
+    assert!(
+        challenge.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("www-authenticate: Basic realm=\"Private\"\r\n"),
+        "{challenge}"
+    );
 
     let (verdict, _) = run("http-request allow\nhttp-request deny", "GET / HTTP/1.1\n");
     assert_eq!(verdict, Verdict::Allow);
