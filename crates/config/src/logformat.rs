@@ -84,7 +84,7 @@ vars! {
     UniqueId = "ID", false;
     StatusCode = "ST", false;
     GmtDate = "T", false;
-    TimeActive = "Ta", false;
+    TimeActive = "Ta", true;
     TimeConnect = "Tc", false;
     TimeData = "Td", false;
     LocalDate = "Tl", false;
