@@ -118,4 +118,36 @@ impl Vars {
     pub fn unset(&mut self, name: &str) {
         self.map.remove(name);
     }
+    /// Drops every variable of `scope` (`txn` at the end of a transaction, `req`
+    /// once the request is forwarded, `res` after the response).
+    pub fn clear_scope(&mut self, scope: &str) {
+        self.map
+            .retain(|k, _| k.split_once('.').map(|(s, _)| s) != Some(scope));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_clear_independently() {
+        let mut v = Vars::default();
+        v.set("txn.a", Sample::Int(1));
+        v.set("sess.a", Sample::Int(2));
+        v.clear_scope("txn");
+        assert_eq!(v.get("txn.a"), None);
+        assert_eq!(v.get("sess.a"), Some(&Sample::Int(2)));
+    }
+
+    #[test]
+    fn integer_prefixes() {
+        assert_eq!(parse_int_prefix(b" -12abc"), Some(-12));
+        assert_eq!(parse_int_prefix(b"x1"), None);
+        assert_eq!(
+            Sample::str(b"10.1.2.3").to_ip(),
+            Some("10.1.2.3".parse().unwrap())
+        );
+        assert!(Sample::str(b"7").to_bool());
+    }
 }
