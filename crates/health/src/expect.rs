@@ -143,7 +143,7 @@ impl Expectation {
                 })?,
             ),
             ExpectMatch::Binary(b) => Matcher::Binary(b.clone()),
-            ExpectMatch::BinaryLogFormat(h) => Matcher::Binary(unhex(h)),
+            ExpectMatch::BinaryLogFormat(h) => Matcher::Binary(hex_decode(h)),
             ExpectMatch::Rbinary(p) => Matcher::Rbinary(regex(p)?),
             ExpectMatch::Header { full, name, value } => Matcher::Header {
                 full: *full,
@@ -237,7 +237,7 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
-fn unhex(s: &str) -> Vec<u8> {
+pub fn hex_decode(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s
         .bytes()
         .filter_map(|c| (c as char).to_digit(16).map(|d| d as u8))
@@ -308,8 +308,8 @@ mod tests {
     }
 
     #[test]
-    fn unhex_reads_pairs() {
-        assert_eq!(unhex("0A ff"), vec![0x0a, 0xff]);
+    fn hex_decode_reads_pairs() {
+        assert_eq!(hex_decode("0A ff"), vec![0x0a, 0xff]);
         assert_eq!(hex(&[0x0a, 0xff]), "0AFF");
     }
 }

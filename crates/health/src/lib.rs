@@ -1,5 +1,8 @@
 //! Health checks and server state.
 pub mod error;
 pub mod expect;
+pub mod http;
+pub mod proto;
+pub mod script;
 pub mod state;
 pub mod status;
