@@ -32,6 +32,7 @@ pub fn validate(cfg: &Config, d: &mut Diagnostics) {
         no_bind(p, d);
         section_refs(cfg, p, d);
         server_refs(cfg, p, d);
+        acl_refs(p, d);
     }
     for p in cfg.defaults.iter().chain(cfg.proxies.iter()) {
         files(p, d);
@@ -250,6 +251,110 @@ fn server_refs(cfg: &Config, p: &Proxy, d: &mut Diagnostics) {
                         None => diag,
                     },
                 );
+            }
+        }
+    }
+}
+
+/// ACLs every proxy knows (configuration.txt §7.4).
+const PREDEFINED_ACLS: &[&str] = &[
+    "TRUE",
+    "FALSE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "HTTP_3.0",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "LOCALHOST",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
+    "RDP_COOKIE",
+    "REQ_CONTENT",
+    "WAIT_END",
+];
+
+/// Every named ACL a condition uses must be declared in the section above that line,
+/// as HAProxy resolves names while it reads.
+fn acl_refs(p: &Proxy, d: &mut Diagnostics) {
+    use crate::rules::{AclRef, Condition, TcpRuleKind};
+    let mut conds: Vec<&Condition> = Vec::new();
+    let rules = p
+        .http_request
+        .iter()
+        .chain(&p.http_response)
+        .chain(&p.http_after_response);
+    conds.extend(
+        rules
+            .chain(&p.stats.http_request)
+            .filter_map(|r| r.cond.as_ref()),
+    );
+    conds.extend(
+        p.tcp_request
+            .iter()
+            .chain(&p.tcp_response)
+            .filter_map(|r| match &r.kind {
+                TcpRuleKind::Rule { cond, .. } => cond.as_ref(),
+                TcpRuleKind::InspectDelay { .. } => None,
+            }),
+    );
+    conds.extend(
+        p.use_backend
+            .iter()
+            .chain(&p.use_server)
+            .filter_map(|u| u.cond.as_ref()),
+    );
+    conds.extend(p.persist.stick_rules.iter().filter_map(|r| r.cond.as_ref()));
+    conds.extend(p.monitor_fail.iter().chain(&p.stats.admin));
+    for c in conds {
+        for term in c.groups.iter().flatten() {
+            let AclRef::Named(name) = &term.acl else {
+                continue;
+            };
+            if PREDEFINED_ACLS.contains(&name.as_str()) {
+                continue;
+            }
+            let mut same = p.acls.iter().filter(|a| &a.name == name);
+            let before =
+                |a: &&crate::rules::AclDef| a.span.file != c.span.file || a.span.line < c.span.line;
+            match same.clone().find(before) {
+                Some(_) => {}
+                None => {
+                    let diag = match same.next() {
+                        Some(later) => Diagnostic::alert(
+                            &c.span,
+                            format!(
+                                "ACL '{name}' is used before its declaration at {}",
+                                later.span
+                            ),
+                        )
+                        .with_hint(format!("move the 'acl {name} …' line above this one")),
+                        None => {
+                            let known = p
+                                .acls
+                                .iter()
+                                .map(|a| a.name.as_str())
+                                .chain(PREDEFINED_ACLS.iter().copied());
+                            let diag = Diagnostic::alert(&c.span, format!("no such ACL: '{name}'"));
+                            match closest(name, known) {
+                                Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+                                None => diag.with_hint(format!(
+                                    "declare it first: 'acl {name} FETCH PATTERN'"
+                                )),
+                            }
+                        }
+                    };
+                    d.push(diag);
+                }
             }
         }
     }

@@ -188,3 +188,22 @@ fn duplicate_ids_are_errors() {
         .1
         .contains("proxy 'b' has the same id 3 as proxy 'a' declared at v.cfg:6"));
 }
+
+#[test]
+fn acls_must_be_declared_before_use() {
+    let l = load(&format!(
+        "{DEF}frontend f\nbind :80\nacl is_api path_beg /api\n\
+         use_backend b if is_apii\nhttp-request deny if late\nacl late src 10.0.0.1\n\
+         http-request allow if METH_GET is_api late\ndefault_backend b\nbackend b\nserver s 127.0.0.1:1\n"
+    ));
+    let e = errors(&l);
+    assert_eq!(
+        e.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![9, 10],
+        "{e:#?}"
+    );
+    assert!(e[0].1.contains("no such ACL: 'is_apii'") && e[0].1.contains("did you mean 'is_api'?"));
+    assert!(e[1]
+        .1
+        .contains("ACL 'late' is used before its declaration at v.cfg:11"));
+}
