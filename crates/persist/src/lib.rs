@@ -18,10 +18,14 @@
 
 pub mod data;
 pub mod error;
+pub mod fetch;
 pub mod freq;
 pub mod key;
+pub mod registry;
 pub mod table;
+pub mod track;
 
 pub use error::PersistError;
 pub use key::{Key, KeyType};
+pub use registry::Tables;
 pub use table::StickTable;

@@ -296,6 +296,15 @@ impl StickTable {
         sh.slot(i).map(|s| f(&s.data))
     }
 
+    /// How many sessions track the entry of `key` (`sc_trackers`); 0 when absent.
+    pub fn refs(&self, key: &Key) -> u32 {
+        let sh = self.lock(self.shard_of(key));
+        sh.map
+            .get(key)
+            .and_then(|&i| sh.slot(i))
+            .map_or(0, |s| s.refs)
+    }
+
     /// Whether `key` has a live entry.
     pub fn contains(&self, key: &Key, now: u64) -> bool {
         self.get(key, now, |_| ()).is_some()
