@@ -30,6 +30,11 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         maxrewrite: g.tune_maxrewrite.map_or(1024, |v| v.min(1 << 20) as usize),
     };
     let http_errors = http_errors_sections(cfg);
+    let userlists = fulcrum_rules::userlists_from_model(cfg);
+    let mut rules = HashMap::new();
+    for p in cfg.proxies.iter().filter(|p| !p.disabled) {
+        rules.insert(p.name.clone(), proxy_rules(p, &userlists)?);
+    }
     let mut backends = Vec::new();
     let mut by_name = HashMap::new();
     for p in cfg
@@ -38,7 +43,9 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         .filter(|p| p.kind.is_backend() && !p.disabled)
     {
         by_name.insert(p.name.clone(), backends.len());
-        backends.push(Arc::new(backend(p, &http_errors)?));
+        let mut be = backend(p, &http_errors)?;
+        be.rules = rules.get(&p.name).cloned().flatten();
+        backends.push(Arc::new(be));
     }
     let mut frontends = Vec::new();
     for p in cfg
@@ -56,7 +63,9 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
             None if p.kind.is_backend() => by_name.get(&p.name).copied(),
             None => None,
         };
-        frontends.push(frontend(p, default_backend, &http_errors)?);
+        let mut fe = frontend(p, default_backend, &http_errors)?;
+        fe.rules = rules.get(&p.name).cloned().flatten();
+        frontends.push(fe);
     }
     Ok(Runtime {
         nbthread: g.threads().map_or(0, |n| n as usize),
@@ -160,7 +169,39 @@ fn frontend(
         http: http_options(&p.options),
         tcp: tcp_options(&p.options),
         errors: error_pages(p, sections)?,
+        rules: None,
     })
+}
+
+/// Compiles a section's ACLs, `http-request` rules and `use_backend` lines;
+/// `None` when it has none, so requests take the rule-less fast path.
+fn proxy_rules(
+    p: &Proxy,
+    userlists: &fulcrum_rules::Userlists,
+) -> Result<Option<Arc<fulcrum_rules::CompiledProxy>>, EngineError> {
+    if p.http_request.is_empty() && p.use_backend.is_empty() {
+        return Ok(None);
+    }
+    let base = p
+        .span
+        .as_ref()
+        .and_then(|s| {
+            std::path::Path::new(&*s.file)
+                .parent()
+                .map(|d| d.to_path_buf())
+        })
+        .unwrap_or_default();
+    let env = fulcrum_rules::CompileEnv::new(base).with_userlists(userlists.clone());
+    let input = fulcrum_rules::ProxyInput::from_model(p);
+    match fulcrum_rules::compile_proxy(&input, &env) {
+        Ok(c) => Ok(Some(Arc::new(c))),
+        Err(errs) => Err(EngineError::Config(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+    }
 }
 
 fn bind_addrs(p: &Proxy, a: &Address) -> Result<Vec<BindAddr>, EngineError> {

@@ -224,6 +224,9 @@ pub struct Frontend {
     pub http: HttpOptions,
     pub tcp: TcpOptions,
     pub errors: ErrorPages,
+    /// Compiled ACLs, `http-request` rules and `use_backend`; `None` when the
+    /// section has none (the fast path).
+    pub rules: Option<Arc<fulcrum_rules::CompiledProxy>>,
 }
 
 /// `send-proxy` / `send-proxy-v2`.
@@ -287,6 +290,8 @@ pub struct Backend {
     pub errors: ErrorPages,
     /// `dispatch ADDR`: used when the backend has no server line.
     pub dispatch: Option<SocketAddr>,
+    /// Compiled `http-request` rules of the backend section.
+    pub rules: Option<Arc<fulcrum_rules::CompiledProxy>>,
     /// Servers' selection and queueing state; built from `servers`.
     pub lb: crate::select::Balancer,
 }
@@ -306,6 +311,7 @@ impl Backend {
             reuse: HttpReuse::default(),
             errors: ErrorPages::default(),
             dispatch: None,
+            rules: None,
             lb,
         }
     }

@@ -6,6 +6,7 @@
 mod body;
 mod errors;
 mod pool;
+mod rules;
 mod session;
 mod txn;
 

@@ -2,6 +2,7 @@
 //! right timeout, hands it to a transaction, and keeps the server connection
 //! for the next request when the connection mode allows it.
 
+use super::rules::{self, Decision};
 use super::{errors, pool, txn};
 use crate::buf::Buf;
 use crate::connect::ClientAddrs;
@@ -34,6 +35,8 @@ pub(crate) struct Session<'a> {
     /// The request being served; offsets into `cbuf`.
     pub req: Option<RequestHead>,
     pub limits: Limits,
+    /// The request head as rules rewrote it, if they did.
+    pub rewritten: Option<Vec<u8>>,
     pub requests: u64,
     pub srv: Option<SrvConn>,
 }
@@ -73,6 +76,7 @@ pub(crate) async fn serve(
         addrs,
         req: None,
         limits: Limits::from_tune(rt.tune.bufsize, rt.tune.maxrewrite, false),
+        rewritten: None,
         requests: 0,
         srv: None,
     };
@@ -90,12 +94,18 @@ impl Session<'_> {
                 HeadWait::Fail(code) => return Box::pin(self.send_error(code, None)).await,
             }
             self.requests += 1;
-            let Some(bi) = self
-                .fe
-                .default_backend
-                .filter(|i| *i < self.rt.backends.len())
-            else {
-                return Box::pin(self.send_error(503, None)).await;
+            let bi = match rules::decide(self) {
+                Decision::Forward { backend, head } => {
+                    self.rewritten = head;
+                    backend
+                }
+                Decision::NoBackend => return Box::pin(self.send_error(503, None)).await,
+                Decision::Reply(bytes) => return Box::pin(self.send_reply(&bytes)).await,
+                Decision::Tarpit(bytes) => {
+                    let t = self.fe.timeouts.tarpit.or(self.fe.timeouts.connect);
+                    tokio::time::sleep(t.unwrap_or(Duration::ZERO)).await;
+                    return Box::pin(self.send_reply(&bytes)).await;
+                }
             };
             // Boxed: the transaction's large state exists only while one runs, so an
             // idle keep-alive connection stays small.
@@ -184,6 +194,11 @@ impl Session<'_> {
     /// instead of getting a reset.
     pub(crate) async fn send_error(&mut self, code: u16, be: Option<&Backend>) -> io::Result<()> {
         let page = errors::page(code, be.map(|b| &b.errors), &self.fe.errors);
+        self.send_reply(page).await
+    }
+
+    /// Sends a complete response and closes the connection.
+    pub(crate) async fn send_reply(&mut self, page: &[u8]) -> io::Result<()> {
         let w = body_timeout(self.fe.timeouts.client, self.client.write_all(page)).await;
         let _ = self.client.shutdown().await;
         if w.is_ok() {
@@ -239,6 +254,7 @@ mod tests {
             http: Default::default(),
             tcp: Default::default(),
             errors: Default::default(),
+            rules: None,
         };
         let r = tokio::runtime::Builder::new_current_thread()
             .enable_all()

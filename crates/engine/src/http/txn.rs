@@ -71,10 +71,19 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         limits: s.limits,
     };
     let mut req_out = Vec::with_capacity(req.head_len + 64);
-    if build_request(s, &req, bi, &p, pretend, &mut req_out).is_err() {
+    let orig_len = req.head_len;
+    let built = match s.rewritten.take() {
+        // Rules changed the head: parse what they produced (it must still be valid).
+        Some(h) => match fulcrum_proto::parse_request(&h, &s.limits) {
+            Ok(Parsed::Complete(r, _)) => build_request(s, &h, &r, bi, &p, pretend, &mut req_out),
+            _ => return Ok(Next::Error(500)),
+        },
+        None => build_request(s, s.cbuf.readable(), &req, bi, &p, pretend, &mut req_out),
+    };
+    if built.is_err() {
         return Ok(Next::Error(500));
     }
-    s.cbuf.consume(req.head_len);
+    s.cbuf.consume(orig_len);
     drop(req);
 
     let mut retried = false;
@@ -193,8 +202,10 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
 
 /// Writes the request head for the server: bytes as received, `Connection`
 /// adjusted to the connection mode, forwarding headers added.
+#[allow(clippy::too_many_arguments)]
 fn build_request(
     s: &Session<'_>,
+    buf: &[u8],
     req: &RequestHead,
     bi: usize,
     p: &Params,
@@ -202,7 +213,6 @@ fn build_request(
     out: &mut Vec<u8>,
 ) -> Result<(), fulcrum_proto::Error> {
     let (fe, be) = (s.fe, &s.rt.backends[bi]);
-    let buf = s.cbuf.readable();
     let mut values: Vec<(&[u8], String)> = Vec::new();
     if let Some(ff) = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref()) {
         let ip = s.addrs.src.ip();

@@ -23,6 +23,7 @@ pub fn frontend(name: &str, mode: Mode) -> Frontend {
         http: Default::default(),
         tcp: Default::default(),
         errors: Default::default(),
+        rules: None,
     }
 }
 

@@ -1,0 +1,240 @@
+//! `http-request` rules and `use_backend` through fulcrum-rules: the engine's
+//! side of the view traits, and what a verdict means on the wire.
+
+use super::errors;
+use super::session::Session;
+use crate::runtime::{Backend, Frontend, Runtime};
+use fulcrum_rules::view::{NoStats, RequestView, SessionView, Stats};
+use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
+use std::net::SocketAddr;
+
+/// What to do with a request once rules ran.
+pub(crate) enum Decision {
+    /// Forward to this backend; `Some(head)` when rules rewrote the head.
+    Forward {
+        backend: usize,
+        head: Option<Vec<u8>>,
+    },
+    /// Answer with these bytes and close.
+    Reply(Vec<u8>),
+    /// `tarpit`: hold the connection for `timeout tarpit`, then answer.
+    Tarpit(Vec<u8>),
+    /// No backend matched and there is no default: 503.
+    NoBackend,
+}
+
+/// The request as rules see and edit it. Headers are copied only when a proxy
+/// has rules, so rule-less configurations pay nothing.
+struct ReqView<'a> {
+    fe: &'a Frontend,
+    be: Option<&'a Backend>,
+    src: SocketAddr,
+    dst: SocketAddr,
+    method: Vec<u8>,
+    uri: Vec<u8>,
+    version: &'static [u8],
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    vars: Vars,
+    first: bool,
+    dirty: bool,
+}
+
+impl SessionView for ReqView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.src)
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.dst)
+    }
+    fn frontend(&self) -> (&str, i64) {
+        (&self.fe.name, 0)
+    }
+    fn backend(&self) -> Option<(&str, i64)> {
+        self.be.map(|b| (b.name.as_str(), 0))
+    }
+    fn server(&self) -> Option<(&str, i64)> {
+        None
+    }
+    fn stats(&self) -> &dyn Stats {
+        &NoStats
+    }
+    fn vars(&self) -> &Vars {
+        &self.vars
+    }
+    fn vars_mut(&mut self) -> &mut Vars {
+        &mut self.vars
+    }
+}
+
+impl RequestView for ReqView<'_> {
+    fn method(&self) -> &[u8] {
+        &self.method
+    }
+    fn uri(&self) -> &[u8] {
+        &self.uri
+    }
+    fn version(&self) -> &[u8] {
+        self.version
+    }
+    fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+    fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+    fn is_first_request(&self) -> bool {
+        self.first
+    }
+    fn set_method(&mut self, method: &[u8]) {
+        self.method = method.to_vec();
+        self.dirty = true;
+    }
+    fn set_uri(&mut self, uri: &[u8]) {
+        self.uri = uri.to_vec();
+        self.dirty = true;
+    }
+    fn add_header(&mut self, name: &[u8], value: &[u8]) {
+        self.headers.push((name.to_vec(), value.to_vec()));
+        self.dirty = true;
+    }
+    fn set_header_value(&mut self, i: usize, value: &[u8]) {
+        if let Some(h) = self.headers.get_mut(i) {
+            h.1 = value.to_vec();
+            self.dirty = true;
+        }
+    }
+    fn remove_header(&mut self, i: usize) {
+        if i < self.headers.len() {
+            self.headers.remove(i);
+            self.dirty = true;
+        }
+    }
+}
+
+fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
+    rt.backends.iter().position(|b| b.name == name)
+}
+
+/// Runs the frontend's then the chosen backend's request rules.
+pub(crate) fn decide(s: &Session<'_>) -> Decision {
+    let (rt, fe) = (s.rt, s.fe);
+    let default = fe.default_backend.filter(|i| *i < rt.backends.len());
+    let be_rules = |i: usize| rt.backends[i].rules.is_some() && rt.backends[i].name != fe.name;
+    if fe.rules.is_none() && !default.is_some_and(be_rules) {
+        return default.map_or(Decision::NoBackend, |backend| Decision::Forward {
+            backend,
+            head: None,
+        });
+    }
+    let Some(req) = s.req.as_ref() else {
+        return Decision::Reply(errors::page(500, None, &fe.errors).to_vec());
+    };
+    let buf = s.cbuf.readable();
+    let mut view = ReqView {
+        fe,
+        be: None,
+        src: s.addrs.src,
+        dst: s.addrs.dst,
+        method: req.method_bytes(buf).to_vec(),
+        uri: req.target_bytes(buf).to_vec(),
+        version: req.version.as_bytes(),
+        headers: req
+            .headers_in(buf)
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+        vars: Vars::default(),
+        first: s.requests <= 1,
+        dirty: false,
+    };
+    let mut chosen = None;
+    if let Some(r) = &fe.rules {
+        match run_http_request(&r.http_request, &mut view) {
+            Verdict::UseBackend(name) => chosen = backend_index(rt, &name),
+            v => {
+                if let Some(d) = final_verdict(v, fe, None) {
+                    return d;
+                }
+            }
+        }
+        if chosen.is_none() {
+            let exists = |n: &str| backend_index(rt, n).is_some();
+            chosen = r
+                .routing
+                .backend(&view, &exists)
+                .and_then(|n| backend_index(rt, &n));
+        }
+    }
+    let Some(bi) = chosen.or(default) else {
+        return Decision::NoBackend;
+    };
+    let be = &rt.backends[bi];
+    view.be = Some(be);
+    if be.name != fe.name {
+        if let Some(r) = &be.rules {
+            let v = run_http_request(&r.http_request, &mut view);
+            if let Some(d) = final_verdict(v, fe, Some(be)) {
+                return d;
+            }
+        }
+    }
+    let head = view.dirty.then(|| {
+        let mut h = Vec::with_capacity(buf.len().min(4096));
+        for part in [
+            &view.method[..],
+            b" ",
+            &view.uri,
+            b" ",
+            view.version,
+            b"\r\n",
+        ] {
+            h.extend_from_slice(part);
+        }
+        for (n, v) in &view.headers {
+            for part in [&n[..], b": ", v, b"\r\n"] {
+                h.extend_from_slice(part);
+            }
+        }
+        h.extend_from_slice(b"\r\n");
+        h
+    });
+    Decision::Forward { backend: bi, head }
+}
+
+/// Maps a stopping verdict to a decision; `None` lets processing go on.
+fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Decision> {
+    let bytes = |a: Answer| match a {
+        Answer::Errorfile(status) | Answer::Errorfiles { status, .. } => {
+            errors::page(status, be.map(|b| &b.errors), &fe.errors).to_vec()
+        }
+        Answer::Raw(b) => b.to_vec(),
+        Answer::Built(r) => r.to_bytes(),
+    };
+    match v {
+        Verdict::Continue | Verdict::Allow | Verdict::UseBackend(_) => None,
+        Verdict::Deny(a) | Verdict::Return(a) => Some(Decision::Reply(bytes(a))),
+        Verdict::Tarpit(a) => Some(Decision::Tarpit(bytes(a))),
+        Verdict::Redirect(r) => Some(Decision::Reply(r.to_bytes())),
+        Verdict::Auth { realm } => Some(Decision::Reply(auth_page(&realm))),
+        // No services exist yet (stats, prometheus): answer as HAProxy does for
+        // an unknown one.
+        Verdict::UseService(_) => Some(Decision::Reply(
+            errors::page(503, None, &fe.errors).to_vec(),
+        )),
+    }
+}
+
+/// HAProxy's 401 page with the realm to authenticate against.
+fn auth_page(realm: &str) -> Vec<u8> {
+    let page = fulcrum_proto::errors::default_error(401);
+    let split = page
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(page.len());
+    let mut out = page[..split].to_vec();
+    out.extend_from_slice(format!("\r\nWWW-Authenticate: Basic realm=\"{realm}\"").as_bytes());
+    out.extend_from_slice(&page[split..]);
+    out
+}

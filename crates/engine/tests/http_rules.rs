@@ -1,0 +1,71 @@
+mod common;
+
+use common::http::{ok, origin};
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::{compile, Engine, EngineOptions};
+
+fn serve(text: &str) -> Running {
+    let l = fulcrum_config::load_str("rules.cfg", text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let h = Engine::start(rt, EngineOptions { nbthread: Some(1) }).unwrap();
+    let addr = h.local_addr("web").unwrap();
+    Running {
+        handle: Some(h),
+        addr,
+    }
+}
+
+fn get(run: &Running, req: &str) -> (String, Vec<u8>) {
+    let mut c = client(run.addr);
+    write(&mut c, req.as_bytes());
+    read_response(&mut c)
+}
+
+#[test]
+fn use_backend_deny_redirect_and_set_header() {
+    let api = origin(|r| {
+        ok(&format!(
+            "api {} {}",
+            r.path,
+            r.header("x-env").unwrap_or_default()
+        ))
+    });
+    let www = origin(|r| ok(&format!("www {}", r.path)));
+    let run = serve(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n\
+         \x20   acl is_api path_beg /api\n\
+         \x20   acl is_admin path_beg /admin\n\
+         \x20   http-request deny if is_admin\n\
+         \x20   http-request redirect location https://example.com/new if {{ path /old }}\n\
+         \x20   http-request set-header X-Env prod\n\
+         \x20   use_backend api if is_api\n\
+         \x20   default_backend www\n\
+         backend api\n    server a {}\n\
+         backend www\n    server w {}\n",
+        api.addr, www.addr
+    ));
+    let (h, b) = get(&run, "GET /api/x HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!((status(&h), b.as_slice()), (200, &b"api /api/x prod"[..]));
+    let (h, b) = get(&run, "GET /home HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!((status(&h), b.as_slice()), (200, &b"www /home"[..]));
+    let (h, _) = get(&run, "GET /admin HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 403);
+    let (h, _) = get(&run, "GET /old HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 302);
+    assert!(h.contains("https://example.com/new"), "{h}");
+    assert!(api
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| !r.path.starts_with("/admin")));
+    assert!(www
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| !r.path.starts_with("/admin")));
+}
