@@ -250,3 +250,23 @@ fn lines_outside_any_section_are_errors() {
     assert_eq!(e.len(), 2);
     assert!(e[1].contains("did you mean 'global'?"), "{}", e[1]);
 }
+
+#[test]
+fn rules_after_use_backend_warn_as_haproxy() {
+    let l = load(&format!(
+        "defaults\nmode http\n{TIMEOUTS}frontend f\nbind :80\nuse_backend b if TRUE\nhttp-request deny if FALSE\n\
+         default_backend b\nbackend b\nserver s 127.0.0.1:1\n"
+    ));
+    let f = findings(&l);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!((f[0].0, f[0].1), (Level::Warning, 9));
+    assert!(f[0].2.contains(
+        "a 'http-request' rule placed after a 'use_backend' rule will still be processed before"
+    ));
+    let c = l.config.unwrap();
+    assert_eq!(
+        c.frontend("f").unwrap().http_request.len(),
+        1,
+        "the rule is kept"
+    );
+}

@@ -6,6 +6,7 @@
 //! HAProxy does, so later `defaults` sections never change earlier proxies.
 
 pub mod addr;
+mod balance;
 mod bind;
 pub mod check;
 mod finish;

@@ -4,7 +4,6 @@ use super::keywords::{self, PROXY_KEYWORDS, TIMEOUTS};
 use super::value::{parse_time, parse_uint, TimeUnit};
 use crate::diag::{closest, Diagnostic, Diagnostics, Span};
 use crate::logformat::LogFormat;
-use crate::model::balance::{Balance, HashFunction, HashMethod, HashType};
 use crate::model::proxy::{
     BackendRef, Capture, CaptureWhat, ErrorKind, ErrorPage, FileRef, HttpReuse,
 };
@@ -74,6 +73,7 @@ pub(crate) fn keyword(line: &SourceLine, p: &mut Proxy, d: &mut Diagnostics) {
     {
         return;
     }
+    misplaced(kw, span, p, d);
     record_refs(kw, args, span, p);
     if let Err(e) = dispatch(kw, args, &line.words, span, p, d) {
         d.push(Diagnostic::alert(span, e));
@@ -138,8 +138,8 @@ fn dispatch(
         // `no log`: drop the inherited log settings.
         "no" if words.get(1).map(String::as_str) == Some("log") => p.logs = Default::default(),
         "option" | "no" => super::options::parse(words, span, p, d),
-        "balance" => p.balance = Some(balance(args, span)?),
-        "hash-type" => p.hash_type = hash_type(args)?,
+        "balance" => p.balance = Some(super::balance::balance(args, span)?),
+        "hash-type" => p.hash_type = super::balance::hash_type(args)?,
         "hash-balance-factor" => p.hash_balance_factor = Some(parse_uint(one("a percentage")?, kw)?),
         "acl" => push(rules::parse_acl(args, span), &mut p.acls, d),
         "http-request" => push(rules::parse_http_request(args, span), &mut p.http_request, d),
@@ -217,6 +217,31 @@ fn dispatch(
         _ => d.push(unknown(kw, p.kind, span)),
     }
     Ok(())
+}
+
+/// HAProxy runs `http-request`, then `redirect`, then `use_backend`, then `use-server`,
+/// whatever their order in the file; a line placed after a later stage gets its warning.
+fn misplaced(kw: &str, span: &Span, p: &Proxy, d: &mut Diagnostics) {
+    let later: &[(&str, bool)] = &[
+        ("use-server", !p.use_server.is_empty()),
+        ("use_backend", !p.use_backend.is_empty()),
+    ];
+    let stage = match kw {
+        "http-request" | "redirect" => 2,
+        "use_backend" => 1,
+        _ => return,
+    };
+    if let Some((after, _)) = later[..stage].iter().find(|(_, seen)| *seen) {
+        d.push(
+            Diagnostic::warning(
+                span,
+                format!(
+                    "a '{kw}' rule placed after a '{after}' rule will still be processed before"
+                ),
+            )
+            .with_hint(format!("move it above the first '{after}' line")),
+        );
+    }
 }
 
 /// Remembers backend names and files named on the line, for `validate`.
@@ -449,119 +474,6 @@ fn same_status(a: &ErrorKind, b: &ErrorKind) -> bool {
         ErrorKind::Section { .. } => None,
     };
     st(a).is_some() && st(a) == st(b)
-}
-
-fn balance(args: &[String], span: &Span) -> Result<Balance, String> {
-    let Some(algo) = args.first().map(String::as_str) else {
-        return Err("'balance' expects an algorithm, e.g. 'roundrobin'".into());
-    };
-    let rest = &args[1..];
-    let num = |k: &str| -> Result<Option<u32>, String> {
-        match rest.iter().position(|w| w == k) {
-            None => Ok(None),
-            Some(i) => rest
-                .get(i + 1)
-                .ok_or_else(|| format!("'balance {algo} {k}' expects a number"))
-                .and_then(|v| parse_uint(v, &format!("balance {algo} {k}")))
-                .map(Some),
-        }
-    };
-    let b = match algo {
-        "roundrobin" => Balance::RoundRobin,
-        "static-rr" => Balance::StaticRr,
-        "leastconn" => Balance::LeastConn,
-        "first" => Balance::First,
-        "source" => Balance::Source,
-        "uri" => Balance::Uri {
-            whole: rest.iter().any(|w| w == "whole"),
-            path_only: rest.iter().any(|w| w == "path-only"),
-            len: num("len")?,
-            depth: num("depth")?,
-        },
-        "url_param" => Balance::UrlParam {
-            name: rest
-                .first()
-                .cloned()
-                .ok_or("'balance url_param' expects a parameter name")?,
-            check_post: match rest.get(1).map(String::as_str) {
-                Some("check_post") => Some(
-                    rest.get(2)
-                        .map_or(Ok(48), |v| parse_uint(v, "check_post"))?,
-                ),
-                _ => None,
-            },
-        },
-        "random" => Balance::Random { draws: 2 },
-        "rdp-cookie" => Balance::RdpCookie {
-            name: "mstshash".into(),
-        },
-        "hash" => Balance::Hash(
-            rules::parse_sample_expr(
-                rest.first()
-                    .ok_or("'balance hash' expects a sample expression")?,
-                span,
-            )
-            .map_err(|e| e.message)?,
-        ),
-        a if a.starts_with("hdr(") && a.ends_with(')') && a.len() > 5 => Balance::Hdr {
-            name: a[4..a.len() - 1].to_string(),
-            use_domain_only: rest.iter().any(|w| w == "use_domain_only"),
-        },
-        a if a.starts_with("random(") && a.ends_with(')') => Balance::Random {
-            draws: parse_uint(&a[7..a.len() - 1], "balance random(N)")?,
-        },
-        a if a.starts_with("rdp-cookie(") && a.ends_with(')') => Balance::RdpCookie {
-            name: a[11..a.len() - 1].to_string(),
-        },
-        a => {
-            let known = [
-                "roundrobin",
-                "static-rr",
-                "leastconn",
-                "first",
-                "source",
-                "uri",
-                "url_param",
-                "hdr(NAME)",
-                "random",
-                "rdp-cookie",
-                "hash",
-            ];
-            return Err(match closest(a, known) {
-                Some(s) => format!("unknown 'balance' algorithm '{a}'; did you mean '{s}'?"),
-                None => format!(
-                    "unknown 'balance' algorithm '{a}' (use {})",
-                    known.join(", ")
-                ),
-            });
-        }
-    };
-    Ok(b)
-}
-
-fn hash_type(args: &[String]) -> Result<HashType, String> {
-    let mut h = HashType::default();
-    match args.first().map(String::as_str) {
-        Some("map-based") => {}
-        Some("consistent") => h.method = HashMethod::Consistent,
-        _ => return Err("'hash-type' expects 'map-based' or 'consistent'".into()),
-    }
-    for w in &args[1..] {
-        match w.as_str() {
-            "sdbm" => h.function = HashFunction::Sdbm,
-            "djb2" => h.function = HashFunction::Djb2,
-            "wt6" => h.function = HashFunction::Wt6,
-            "crc32" => h.function = HashFunction::Crc32,
-            "none" => h.function = HashFunction::None,
-            "avalanche" => h.avalanche = true,
-            other => {
-                return Err(format!(
-                    "'hash-type': unknown '{other}' (use sdbm, djb2, wt6, crc32, none, avalanche)"
-                ))
-            }
-        }
-    }
-    Ok(h)
 }
 
 #[cfg(test)]
