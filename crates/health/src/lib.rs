@@ -1,7 +1,10 @@
 //! Health checks and server state.
+pub mod agent;
 pub mod error;
 pub mod expect;
 pub mod http;
+pub mod message;
+pub mod passive;
 pub mod proto;
 pub mod script;
 pub mod state;
