@@ -117,3 +117,73 @@ pub(crate) fn hash_type(args: &[String]) -> Result<HashType, String> {
     }
     Ok(h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Result<Balance, String> {
+        let w: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+        balance(&w, &Span::new("t", 1))
+    }
+
+    #[test]
+    fn algorithms() {
+        assert_eq!(b("static-rr"), Ok(Balance::StaticRr));
+        assert_eq!(
+            b("uri whole len 10 depth 2"),
+            Ok(Balance::Uri {
+                whole: true,
+                path_only: false,
+                len: Some(10),
+                depth: Some(2)
+            })
+        );
+        assert_eq!(
+            b("url_param userid check_post"),
+            Ok(Balance::UrlParam {
+                name: "userid".into(),
+                check_post: Some(48)
+            })
+        );
+        assert_eq!(
+            b("hdr(Host) use_domain_only"),
+            Ok(Balance::Hdr {
+                name: "Host".into(),
+                use_domain_only: true
+            })
+        );
+        assert_eq!(b("random(3)"), Ok(Balance::Random { draws: 3 }));
+        assert_eq!(b("random"), Ok(Balance::Random { draws: 2 }));
+        assert_eq!(
+            b("rdp-cookie(user)"),
+            Ok(Balance::RdpCookie {
+                name: "user".into()
+            })
+        );
+        assert!(matches!(b("hash req.cook(sid)"), Ok(Balance::Hash(_))));
+    }
+
+    #[test]
+    fn errors_suggest() {
+        assert!(b("roundrobbin")
+            .unwrap_err()
+            .contains("did you mean 'roundrobin'?"));
+        assert!(b("uri len x").is_err());
+        assert!(b("url_param").is_err());
+        assert!(b("hdr()").is_err());
+    }
+
+    #[test]
+    fn hash_types() {
+        let w = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let h = hash_type(&w("consistent djb2 avalanche")).unwrap();
+        assert_eq!(
+            (h.method, h.function, h.avalanche),
+            (HashMethod::Consistent, HashFunction::Djb2, true)
+        );
+        assert_eq!(hash_type(&w("map-based")).unwrap(), HashType::default());
+        assert!(hash_type(&w("consistant")).is_err());
+        assert!(hash_type(&w("consistent md5")).is_err());
+    }
+}
