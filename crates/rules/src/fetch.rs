@@ -132,6 +132,9 @@ pub(crate) enum Fetch {
     },
     SslSni,
     SslFc,
+    /// SNI of a TLS ClientHello in the buffered payload (TLS pass-through).
+    ClientHelloSni,
+    ClientHelloType,
     RdpCookie(Option<Vec<u8>>),
     RdpCookieCnt(Option<Vec<u8>>),
     HttpAuth(Arc<Userlist>),
@@ -429,6 +432,10 @@ impl Fetch {
                 Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
             }
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
+            Fetch::ClientHelloSni => Sample::str(crate::tls::client_hello_sni(sess.payload())?),
+            Fetch::ClientHelloType => {
+                Sample::Int(i64::from(crate::tls::hello_type(sess.payload())?))
+            }
             Fetch::SslFc => Sample::Bool(sess.ssl_sni().is_some()),
             Fetch::RdpCookie(name) => Sample::str(rdp_cookie(sess.payload(), name.as_deref())?),
             Fetch::RdpCookieCnt(name) => Sample::Int(i64::from(

@@ -159,7 +159,9 @@ pub(crate) fn compile_fetch(
                 }
             }
         }
-        "req.ssl_sni" | "ssl_fc_sni" => Fetch::SslSni,
+        "req.ssl_sni" | "req_ssl_sni" => Fetch::ClientHelloSni,
+        "req.ssl_hello_type" | "req_ssl_hello_type" => Fetch::ClientHelloType,
+        "ssl_fc_sni" => Fetch::SslSni,
         "ssl_fc" => Fetch::SslFc,
         "rdp_cookie" | "req.rdp_cookie" => Fetch::RdpCookie(opt_name(args, 0)),
         "rdp_cookie_cnt" | "req.rdp_cookie_cnt" => Fetch::RdpCookieCnt(opt_name(args, 0)),

@@ -37,6 +37,7 @@ mod regex_util;
 mod reply;
 mod target;
 mod tcp;
+mod tls;
 mod uri;
 mod value;
 pub mod view;

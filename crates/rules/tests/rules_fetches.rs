@@ -226,3 +226,54 @@ fn compiled_rules_can_be_shared_by_worker_threads() {
     let out: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(matches!(out[0], Verdict::Deny(_)) && out[1] == Verdict::Continue);
 }
+
+/// A minimal TLS ClientHello record carrying `sni`.
+fn client_hello(sni: &[u8]) -> Vec<u8> {
+    let n = sni.len() as u16;
+    let mut ext = vec![0, 0];
+    ext.extend_from_slice(&(n + 5).to_be_bytes());
+    ext.extend_from_slice(&(n + 3).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&n.to_be_bytes());
+    ext.extend_from_slice(sni);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[9; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[test]
+fn tls_passthrough_routes_on_the_client_hello_sni() {
+    let cfg = "
+tcp-request inspect-delay 5s
+tcp-request content accept if { req_ssl_hello_type 1 }
+use_backend bk_api if { req.ssl_sni -i api.example.com }
+use_backend bk_www if { req_ssl_sni -m end .example.com }
+default_backend bk_other
+";
+    let p = compile(cfg);
+    let mut v = Fake::request("GET / HTTP/1.1\n");
+    v.payload = client_hello(b"API.example.com");
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Accept
+    );
+    let all = |_: &str| true;
+    assert_eq!(p.routing.backend_tcp(&v, &all).as_deref(), Some("bk_api"));
+    v.payload = client_hello(b"www.example.com");
+    assert_eq!(p.routing.backend_tcp(&v, &all).as_deref(), Some("bk_www"));
+    v.payload = b"SSH-2.0-OpenSSH\r\n".to_vec();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Continue
+    );
+    assert_eq!(p.routing.backend_tcp(&v, &all).as_deref(), Some("bk_other"));
+}
