@@ -203,3 +203,51 @@ fn response_format_follows_the_suffix() {
     let (ct, _) = render_response(&info(), &sample_proxies(), &opts, &PageRequest::default());
     assert_eq!(ct, "text/html");
 }
+
+/// Cells of a table row, counting `colspan`.
+fn cells(row: &str) -> usize {
+    row.split("<td")
+        .skip(1)
+        .map(|c| {
+            c.split_once("colspan=")
+                .filter(|(before, _)| !before.contains('>'))
+                .and_then(|(_, n)| {
+                    n.trim_start_matches('"')
+                        .split(|ch: char| !ch.is_ascii_digit())
+                        .next()?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(1)
+        })
+        .sum()
+}
+
+#[test]
+fn every_row_has_as_many_cells_as_the_header() {
+    for admin in [false, true] {
+        let opts = PageOptions {
+            uri: "/s".into(),
+            admin,
+            ..PageOptions::default()
+        };
+        let page = render_page(&info(), &sample_proxies(), &opts, &PageRequest::default());
+        let want = 31 + usize::from(admin);
+        let rows: Vec<&str> = page
+            .split("<tr class=\"")
+            .skip(1)
+            .filter(|r| !r.starts_with("titre"))
+            .map(|r| r.split("</tr>").next().unwrap_or(""))
+            .collect();
+        assert!(rows.len() >= 4, "{}", rows.len());
+        for r in rows {
+            // The admin column only exists in the backend's table.
+            let expected = if admin && r.starts_with("frontend") {
+                31
+            } else {
+                want
+            };
+            assert_eq!(cells(r), expected, "admin={admin}: {r}");
+        }
+    }
+}
