@@ -120,3 +120,27 @@ impl IpNet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::IpNet;
+
+    #[test]
+    fn networks() {
+        let n = IpNet::parse("127.0.0.0/8").unwrap();
+        assert!(n.contains("127.1.2.3".parse().unwrap()));
+        assert!(!n.contains("128.0.0.1".parse().unwrap()));
+        assert!(!n.contains("::1".parse().unwrap()));
+        assert_eq!(IpNet::parse("10.0.0.0/255.0.0.0").unwrap().prefix, 8);
+        assert_eq!(IpNet::parse("192.0.2.7").unwrap().prefix, 32);
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("203.0.113.9".parse().unwrap()));
+        assert!(IpNet::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "10.0.0.0/255.0.255.0", "nope", "10.0.0.0/"] {
+            assert!(IpNet::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

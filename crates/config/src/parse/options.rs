@@ -300,3 +300,60 @@ fn http_mode(name: &str, negated: bool, o: &mut Options, span: &Span, d: &mut Di
         o.http_mode = HttpMode::KeepAlive;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ProxyKind;
+
+    fn run(line: &str, p: &mut Proxy) -> Diagnostics {
+        let mut d = Diagnostics::default();
+        let w: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        parse(&w, &Span::new("t", 1), p, &mut d);
+        d
+    }
+
+    #[test]
+    fn typed_options() {
+        let mut p = Proxy {
+            kind: ProxyKind::Listen,
+            ..Proxy::default()
+        };
+        for l in [
+            "option forwardfor except 127.0.0.0/8 header X-Real-IP if-none",
+            "option redispatch 3",
+            "option httplog clf",
+            "option originalto",
+            "option http-restrict-req-hdr-names delete",
+        ] {
+            assert!(run(l, &mut p).items.is_empty(), "{l}");
+        }
+        let f = p.options.forwardfor.clone().unwrap();
+        assert_eq!((f.header.as_str(), f.if_none), ("X-Real-IP", true));
+        assert_eq!(f.except.unwrap().prefix, 8);
+        assert_eq!(p.options.redispatch, Some(3));
+        assert_eq!(p.options.httplog, Some(HttpLog { clf: true }));
+        assert_eq!(
+            p.options.originalto.as_ref().unwrap().header,
+            "X-Original-To"
+        );
+        assert!(run("no option forwardfor", &mut p).items.is_empty());
+        assert!(p.options.forwardfor.is_none());
+    }
+
+    #[test]
+    fn option_errors() {
+        let mut p = Proxy {
+            kind: ProxyKind::Listen,
+            ..Proxy::default()
+        };
+        let d = run("option forwardfor except nonsense", &mut p);
+        assert!(d.items[0].message.contains("not a network"));
+        let d = run("option dontlognull now", &mut p);
+        assert!(d.items[0].message.contains("takes no argument"));
+        let d = run("no optoin httplog", &mut p);
+        assert!(d.items[0].is_error());
+        let d = run("option http-tunnel", &mut p);
+        assert_eq!(d.items[0].level, crate::diag::Level::Warning);
+    }
+}
