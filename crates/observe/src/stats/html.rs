@@ -332,12 +332,11 @@ fn proxy_table(o: &mut String, px: &ProxyStats, opts: &PageOptions, req: &PageRe
         "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\"><a name=\"{name}\"></a><a class=px href=\"#{name}\">{name}</a></th><th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n<table class=\"tbl\" width=\"100%\">"
     );
     if admin {
-        // The admin form's checkbox column.
-        o.push_str(&TABLE_HEAD.replacen(
-            "<th rowspan=2></th>",
-            "<th rowspan=2 width=1></th><th rowspan=2></th>",
-            1,
-        ));
+        // The admin form's checkbox column, whose header box checks them all.
+        let all = format!(
+            "<th rowspan=2 width=1><input type=\"checkbox\" onclick=\"var b=document.getElementsByClassName('{name}-checkbox');for(var i=0;i<b.length;i++)b[i].checked=this.checked\"></th><th rowspan=2></th>"
+        );
+        o.push_str(&TABLE_HEAD.replacen("<th rowspan=2></th>", &all, 1));
     } else {
         o.push_str(TABLE_HEAD);
     }
@@ -430,7 +429,7 @@ fn server_row(o: &mut String, px: &ProxyStats, sv: &ServerStats, admin: bool) {
         o,
         "<tr class=\"{}\">{}<td class=ac><a name=\"{pxn}/{n}\"></a><a class=lfsb href=\"#{pxn}/{n}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td>{}</td><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=ac>{}{}</td><td class=ac>{}</td><td class=ac>{}/{}</td><td class=ac>{}</td><td class=ac>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=ac>{}</td></tr>",
         server_class(sv),
-        if admin { format!("<td><input class=\"{pxn}\" type=\"checkbox\" name=\"s\" value=\"{n}\"></td>") } else { String::new() },
+        if admin { format!("<td><input class='{pxn}-checkbox' type=\"checkbox\" name=\"s\" value=\"{n}\"></td>") } else { String::new() },
         t.qcur,
         t.qmax,
         sv.qlimit.map_or("-".to_string(), |v| v.to_string()),
