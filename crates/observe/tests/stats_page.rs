@@ -124,6 +124,9 @@ fn classes_and_durations() {
     sv.backup = true;
     sv.status = ServerStatus::Down;
     assert_eq!(server_class(&sv), "backup_down");
+    sv.status = ServerStatus::Up;
+    sv.weight = 0;
+    assert_eq!(server_class(&sv), "backup_draining");
     assert_eq!(human_time(7), "7s");
     assert_eq!(human_time(125), "2m5s");
     assert_eq!(human_time(3 * 3600 + 60), "3h1m");

@@ -169,6 +169,8 @@ pub fn server_class(sv: &ServerStats) -> &'static str {
         )
     };
     match sv.status {
+        // Up without weight takes no traffic: shown as draining, as HAProxy does.
+        ServerStatus::Up if sv.weight == 0 => drain,
         ServerStatus::Up => up,
         ServerStatus::Down => down,
         ServerStatus::GoingUp { .. } => going_up,
@@ -385,7 +387,7 @@ fn frontend_row(o: &mut String, px: &ProxyStats, fe: &FrontendStats, admin: bool
     let name = esc(&px.name);
     let _ = writeln!(
         o,
-        "<tr class=\"frontend\">{}<td class=ac><a name=\"{name}/Frontend\"></a><a class=lfsb href=\"#{name}/Frontend\">Frontend</a></td><td colspan=3></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td></td><td></td><td class=ac>{}</td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td></tr>",
+        "<tr class=\"frontend\">{}<td class=ac><a name=\"{name}/Frontend\"></a><a class=lfsb href=\"#{name}/Frontend\">Frontend</a></td><td colspan=3></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td></td><td></td><td class=ac>{}</td><td class=ac colspan=8></td></tr>",
         if admin { "<td></td>" } else { "" },
         t.rate,
         t.rate_max,
