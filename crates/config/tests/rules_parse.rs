@@ -325,3 +325,25 @@ fn every_legacy_rule_keyword_parses() {
     .is_ok());
     assert!(parse_legacy("rspsetbe", &s(&["a", "b"]), &sp()).is_err());
 }
+
+#[test]
+fn stick_counter_fetches() {
+    assert_eq!(
+        stick_fetch("sc_http_req_rate"),
+        Some((StickSource::TrackedArg, "http_req_rate"))
+    );
+    assert_eq!(
+        stick_fetch("sc1_conn_cur"),
+        Some((StickSource::Tracked(1), "conn_cur"))
+    );
+    assert_eq!(stick_fetch("src_gpc0"), Some((StickSource::Src, "gpc0")));
+    assert_eq!(stick_fetch("src_port"), None);
+    let a = parse_acl(&w("abuse sc_http_req_rate(0,st) gt 10"), &sp()).unwrap();
+    assert_eq!(
+        (a.expr.fetch.as_str(), a.method),
+        ("sc_http_req_rate", MatchMethod::Int)
+    );
+    assert!(parse_acl(&w("abuse sc_http_req_rate gt 10"), &sp()).is_err());
+    assert!(parse_sample_expr("sc0_bogus_rate", &sp()).is_err());
+    assert!(parse_sample_expr("sc0_tracked", &sp()).is_ok());
+}

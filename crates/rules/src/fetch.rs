@@ -132,6 +132,8 @@ pub(crate) enum Fetch {
     },
     SslSni,
     SslFc,
+    /// A stick-table counter: tracked entry (`None` = client address), counter, table.
+    Stick(Option<u8>, String, Option<String>),
     /// SNI of a TLS ClientHello in the buffered payload (TLS pass-through).
     ClientHelloSni,
     ClientHelloType,
@@ -432,6 +434,19 @@ impl Fetch {
                 Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
             }
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
+            Fetch::Stick(tracked, counter, table) => {
+                let q = crate::view::StickQuery {
+                    tracked: *tracked,
+                    counter,
+                    table: table.as_deref(),
+                };
+                let v = sess.stick_counter(&q);
+                if counter == "tracked" {
+                    Sample::Bool(v.unwrap_or(0) != 0)
+                } else {
+                    Sample::Int(v?)
+                }
+            }
             Fetch::ClientHelloSni => Sample::str(crate::tls::client_hello_sni(sess.payload())?),
             Fetch::ClientHelloType => {
                 Sample::Int(i64::from(crate::tls::hello_type(sess.payload())?))

@@ -55,4 +55,4 @@ pub use proxy::{
 pub use reply::{reason, Answer, Response, Verdict};
 pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};
 pub use value::{Sample, Vars};
-pub use view::{Effect, RequestView, ResponseView, SessionView, Stats};
+pub use view::{Effect, RequestView, ResponseView, SessionView, Stats, StickQuery};

@@ -86,6 +86,17 @@ pub enum Effect<'a> {
     ExpectProxy,
 }
 
+/// A stick-counter read (`sc_http_req_rate(0)`, `sc1_conn_cur`, `src_conn_rate(t)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StickQuery<'a> {
+    /// `Some(n)`: the entry tracked by `track-scN`; `None`: the entry of the client address.
+    pub tracked: Option<u8>,
+    /// The counter, e.g. `http_req_rate`, `conn_cur`, `gpc0`, `tracked`.
+    pub counter: &'a str,
+    /// The table named in the fetch; `None` = the tracking rule's (or this proxy's) table.
+    pub table: Option<&'a str>,
+}
+
 /// The connection and the proxies it went through.
 pub trait SessionView {
     fn src(&self) -> Option<SocketAddr>;
@@ -129,6 +140,10 @@ pub trait SessionView {
         false
     }
     fn effect(&mut self, _effect: Effect<'_>) {}
+    /// A stick-table counter; `None` when nothing is tracked (the fetch then fails).
+    fn stick_counter(&self, _q: &StickQuery<'_>) -> Option<i64> {
+        None
+    }
 }
 
 /// An HTTP request (and its session).

@@ -277,3 +277,28 @@ default_backend bk_other
     );
     assert_eq!(p.routing.backend_tcp(&v, &all).as_deref(), Some("bk_other"));
 }
+
+#[test]
+fn stick_counters_drive_rate_limits() {
+    let cfg = "
+http-request track-sc0 src table st
+http-request deny deny_status 429 if { sc_http_req_rate(0) gt 10 }
+http-request deny if { src_conn_rate(st) ge 100 }
+http-request set-header X-T %[sc0_tracked]-%[sc0_gpc0]
+";
+    let p = compile(cfg);
+    let mut v = Fake::request("GET / HTTP/1.1\n");
+    assert_eq!(run_http_request(&p.http_request, &mut v), Verdict::Continue);
+    assert_eq!(v.hdr("X-T"), ["0--"]);
+    v.sticks.insert("sc0:http_req_rate".into(), 11);
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Deny(fulcrum_rules::Answer::Errorfile(429))
+    );
+    v.sticks.insert("sc0:http_req_rate".into(), 1);
+    v.sticks.insert("src:conn_rate".into(), 100);
+    assert_eq!(
+        run_http_request(&p.http_request, &mut v),
+        Verdict::Deny(fulcrum_rules::Answer::Errorfile(403))
+    );
+}

@@ -88,6 +88,9 @@ fn resolve_fetch(name: &str) -> Option<(&'static FetchDef, Option<MatchMethod>)>
     if let Some(d) = FETCHES.iter().find(|d| d.name == name) {
         return Some((d, None));
     }
+    if let Some((_, counter)) = super::sample::stick_fetch(name) {
+        return Some((super::sample::stick_def(counter), None));
+    }
     let (base, suffix) = name.rsplit_once('_')?;
     if !SUFFIXES.contains(&suffix) {
         return None;
@@ -124,11 +127,14 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
             return Err(d);
         }
     };
-    check_fetch(def.name, fargs.len(), span)?;
+    let full_name = implied.is_none();
+    check_fetch(if full_name { &fname } else { def.name }, fargs.len(), span)?;
     let convs = parse_converters(calls, span)?;
     // `hdr()` follows the direction it is used in, but its ACL derivatives
     // (`hdr_beg` …) always read the request (configuration.txt `hdr`).
-    let fetch = if implied.is_some() && def.name == "hdr" {
+    let fetch = if full_name {
+        fname.as_str()
+    } else if def.name == "hdr" {
         "req.hdr"
     } else {
         def.name

@@ -20,8 +20,8 @@ pub use action::{
 };
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{
-    fetch_def, is_map_converter, parse_sample_expr, ConvDef, Converter, FetchDef, SampleExpr,
-    SmpType, CONVERTERS, FETCHES, MAP_MATCHES,
+    fetch_def, is_map_converter, parse_sample_expr, stick_fetch, ConvDef, Converter, FetchDef,
+    SampleExpr, SmpType, StickSource, CONVERTERS, FETCHES, MAP_MATCHES, STICK_COUNTERS,
 };
 pub use tcp::{parse_tcp_request, parse_tcp_response, TcpAction, TcpLayer, TcpRule, TcpRuleKind};
 

@@ -349,12 +349,99 @@ pub(crate) fn check_converter(name: &str, nargs: usize, span: &Span) -> Result<(
     }
 }
 
+/// Stick-table counters readable with `sc_*`, `scN_*` and `src_*` fetches.
+pub const STICK_COUNTERS: &[&str] = &[
+    "conn_cnt",
+    "conn_cur",
+    "conn_rate",
+    "sess_cnt",
+    "sess_rate",
+    "http_req_cnt",
+    "http_req_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
+    "bytes_in_rate",
+    "bytes_out_rate",
+    "kbytes_in",
+    "kbytes_out",
+    "gpc0",
+    "gpc0_rate",
+    "gpc1",
+    "gpc1_rate",
+    "get_gpc0",
+    "get_gpc1",
+    "get_gpt0",
+    "inc_gpc0",
+    "inc_gpc1",
+    "clr_gpc0",
+    "clr_gpc1",
+    "trackers",
+    "tracked",
+    "glitch_cnt",
+    "glitch_rate",
+];
+
+/// Which tracked entry a stick-counter fetch reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StickSource {
+    /// `sc_X(N)` / `scN_X`: the entry tracked by `track-scN`.
+    Tracked(u8),
+    /// `sc_X(N)` with N given as the first argument.
+    TrackedArg,
+    /// `src_X`: the entry keyed by the client address.
+    Src,
+}
+
+/// `sc_http_req_rate`, `sc0_conn_cur`, `src_conn_rate` … → (source, counter).
+pub fn stick_fetch(name: &str) -> Option<(StickSource, &str)> {
+    let (source, counter) = if let Some(c) = name.strip_prefix("src_") {
+        (StickSource::Src, c)
+    } else if let Some(c) = name.strip_prefix("sc_") {
+        (StickSource::TrackedArg, c)
+    } else {
+        let rest = name.strip_prefix("sc")?;
+        let (n, c) = rest.split_once('_')?;
+        let n: u8 = n.parse().ok().filter(|n| *n < 10)?;
+        (StickSource::Tracked(n), c)
+    };
+    STICK_COUNTERS
+        .contains(&counter)
+        .then_some((source, counter))
+}
+
+const STICK_INT: FetchDef = f("sc_*", 0, 2, Int);
+const STICK_BOOL: FetchDef = f("sc_*_tracked", 0, 2, Bool);
+
+/// The output type of a stick counter (`*_tracked` is a boolean).
+pub(crate) fn stick_def(counter: &str) -> &'static FetchDef {
+    if counter == "tracked" {
+        &STICK_BOOL
+    } else {
+        &STICK_INT
+    }
+}
+
 /// Checks a fetch's name and argument count.
 pub(crate) fn check_fetch(
     name: &str,
     nargs: usize,
     span: &Span,
 ) -> Result<&'static FetchDef, Diagnostic> {
+    if let Some((source, counter)) = stick_fetch(name) {
+        let (min, max) = if source == StickSource::TrackedArg {
+            (1, 2)
+        } else {
+            (0, 1)
+        };
+        if !(min..=max).contains(&nargs) {
+            return Err(arity_error(
+                span, "fetch", name, nargs, min as u8, max as u8,
+            ));
+        }
+        return Ok(stick_def(counter));
+    }
     match fetch_def(name) {
         Some(d) if (d.min_args as usize..=d.max_args as usize).contains(&nargs) => Ok(d),
         Some(d) => Err(arity_error(

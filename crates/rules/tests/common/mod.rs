@@ -57,6 +57,8 @@ pub struct Fake {
     pub stats: FakeStats,
     pub effects: Vec<String>,
     pub payload: Vec<u8>,
+    /// Stick counters by `sc0:http_req_rate` / `src:conn_rate`.
+    pub sticks: HashMap<String, i64>,
 }
 
 fn parse_headers(lines: &mut std::str::Split<'_, &str>) -> Headers {
@@ -97,6 +99,7 @@ impl Fake {
             stats: FakeStats::default(),
             effects: Vec::new(),
             payload: raw.as_bytes().to_vec(),
+            sticks: HashMap::new(),
         }
     }
 
@@ -159,6 +162,10 @@ impl SessionView for Fake {
     }
     fn effect(&mut self, e: Effect<'_>) {
         self.effects.push(format!("{e:?}"));
+    }
+    fn stick_counter(&self, q: &fulcrum_rules::StickQuery<'_>) -> Option<i64> {
+        let who = q.tracked.map_or("src".to_string(), |n| format!("sc{n}"));
+        self.sticks.get(&format!("{who}:{}", q.counter)).copied()
     }
 }
 
