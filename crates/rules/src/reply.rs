@@ -83,7 +83,8 @@ pub fn reason(status: u16) -> &'static str {
 /// What the engine answers with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// The proxy's errorfile (or built-in page) for this status.
+    /// The proxy's errorfile (or built-in page) for this status; a status with
+    /// neither (200, 204 …, e.g. `http-request return status 204`) gets an empty body.
     Errorfile(u16),
     /// The status's page from an `http-errors` section.
     Errorfiles {
