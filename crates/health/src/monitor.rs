@@ -1,0 +1,509 @@
+//! The monitor's shared state: every server's health, and what happens when
+//! a check, an agent, passive observation or the operator changes it.
+//!
+//! All changes run on the health thread ([`crate::runner`]); other threads
+//! only read snapshots. Events and callbacks are issued after every lock is
+//! released, so a sink may call back into the handle.
+
+use crate::agent::{self, AgentAdmin, AgentOp, AgentReply};
+use crate::message::{self, Counts, Severity, Who};
+use crate::passive::{Observer, PassiveAction, PassiveOutcome};
+use crate::script::Script;
+use crate::state::{Health, Phase};
+use crate::status::{CheckStatus, Outcome, Verdict};
+use crate::target::CheckTarget;
+use fulcrum_balance::AdminState;
+use fulcrum_config::model::check::{InitState, Observe};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// One log line for the engine/observe to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub backend_idx: usize,
+    /// `None` for backend-wide lines (`has no server available!`).
+    pub server_idx: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+    /// `on-marked-down shutdown-sessions`: close this server's connections.
+    pub shutdown_sessions: bool,
+    /// `on-marked-up shutdown-backup-sessions`: close the backup servers' connections.
+    pub shutdown_backup_sessions: bool,
+}
+
+/// One server's health, for stats and the runtime API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    pub backend_idx: usize,
+    pub server_idx: usize,
+    /// Stats `status`: `UP`, `UP 1/3`, `DOWN`, `DOWN 1/2`, `NOLB`, `MAINT`, `DRAIN`, `no check`.
+    pub status_text: String,
+    pub check_status: CheckStatus,
+    pub check_code: Option<u32>,
+    pub check_info: String,
+    pub check_duration_ms: Option<u64>,
+    pub agent_status: Option<CheckStatus>,
+    pub agent_info: String,
+    /// Health counter and its bounds (stats `check_health`, `check_rise`, `check_fall`).
+    pub health: u32,
+    pub rise: u32,
+    pub fall: u32,
+    /// Failed checks (`chkfail`) and UP→DOWN transitions (`chkdown`).
+    pub chkfail: u64,
+    pub chkdown: u64,
+    /// Errors from passive observation that reached `error-limit` (`hanafail`).
+    pub hanafail: u64,
+    /// Time since the last UP/DOWN change (`lastchg`).
+    pub since_change: Duration,
+    /// Total time spent DOWN (`downtime`).
+    pub downtime: Duration,
+    pub check_enabled: bool,
+}
+
+pub(crate) struct ServerRt {
+    pub check: Health,
+    pub agent_up: bool,
+    pub tracked_up: bool,
+    pub nolb: bool,
+    pub nolb_weight: u32,
+    pub check_enabled: bool,
+    pub agent_enabled: bool,
+    pub last: Outcome,
+    pub duration_ms: Option<u64>,
+    pub agent_last: Option<Outcome>,
+    pub chkfail: u64,
+    pub chkdown: u64,
+    pub hanafail: u64,
+    pub last_change: Instant,
+    pub down_since: Option<Instant>,
+    pub downtime: Duration,
+    pub observer: Option<Observer>,
+}
+
+pub(crate) struct BackendRt {
+    pub members: Vec<usize>,
+    pub available: bool,
+    pub name: String,
+    pub is_listen: bool,
+}
+
+type Sink = Box<dyn FnMut(HealthEvent) + Send>;
+type OnChange = Box<dyn Fn(usize, usize) + Send + Sync>;
+
+/// What the health thread and the handle share.
+pub(crate) struct Shared {
+    pub targets: Vec<CheckTarget>,
+    pub scripts: Vec<Option<Script>>,
+    pub rt: Vec<Mutex<ServerRt>>,
+    pub backends: Mutex<Vec<BackendRt>>,
+    pub index: HashMap<(usize, usize), usize>,
+    pub tracks: Vec<Option<usize>>,
+    pub trackers: Vec<Vec<usize>>,
+    pub wake: Vec<Notify>,
+    pub sink: Mutex<Sink>,
+    pub on_change: OnChange,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not stop health checking.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Work decided under a server's lock, done after it is released.
+#[derive(Default)]
+struct After {
+    events: Vec<HealthEvent>,
+    changed: Vec<usize>,
+    /// (server, went up, cause text, slowstart).
+    transitions: Vec<(usize, bool, String)>,
+}
+
+impl ServerRt {
+    pub fn new(t: &CheckTarget, tracked: bool) -> Self {
+        let c = &t.check;
+        let init = if c.is_enabled() { c.init_state() } else { InitState::FullyUp };
+        let check = Health::new(c.rise(), c.fall(), init);
+        let observer = c
+            .observe
+            .map(|m: Observe| Observer::new(m, c.error_limit(), c.on_error()));
+        ServerRt {
+            agent_up: true,
+            tracked_up: true,
+            nolb: false,
+            nolb_weight: 0,
+            check_enabled: c.is_enabled() && !tracked,
+            agent_enabled: c.agent.enabled.unwrap_or(false),
+            last: Outcome::new(CheckStatus::Init),
+            duration_ms: None,
+            agent_last: None,
+            chkfail: 0,
+            chkdown: 0,
+            hanafail: 0,
+            last_change: Instant::now(),
+            down_since: None,
+            downtime: Duration::ZERO,
+            observer,
+            check,
+        }
+    }
+
+    pub fn op_up(&self, tracking: bool) -> bool {
+        if tracking {
+            self.tracked_up
+        } else {
+            self.check.is_up() && self.agent_up
+        }
+    }
+}
+
+impl Shared {
+    fn who(&self, i: usize) -> Who<'_> {
+        let t = &self.targets[i];
+        Who {
+            backend: &t.backend,
+            server: &t.server,
+            backup: t.state.is_backup(),
+        }
+    }
+
+    /// Usable active and backup servers of `i`'s backend, and `i`'s traffic.
+    fn counts(&self, i: usize) -> Counts {
+        let t = &self.targets[i];
+        let (mut active, mut backup) = (0, 0);
+        for o in self.targets.iter().filter(|o| o.backend_idx == t.backend_idx) {
+            if o.state.is_usable() {
+                if o.state.is_backup() {
+                    backup += 1;
+                } else {
+                    active += 1;
+                }
+            }
+        }
+        Counts {
+            active,
+            backup,
+            sessions: t.state.cur_conns(),
+            requeued: 0,
+            queued: t.state.queue_len(),
+        }
+    }
+
+    fn event(&self, i: usize, severity: Severity, message: String) -> HealthEvent {
+        HealthEvent {
+            backend_idx: self.targets[i].backend_idx,
+            server_idx: Some(self.targets[i].server_idx),
+            severity,
+            message,
+            shutdown_sessions: false,
+            shutdown_backup_sessions: false,
+        }
+    }
+
+    /// Records a check's result (`agent` false) and acts on it.
+    pub fn apply_check(&self, i: usize, o: Outcome, duration_ms: Option<u64>) {
+        let now = Instant::now();
+        let mut after = After::default();
+        {
+            let mut rt = lock(&self.rt[i]);
+            let tracking = self.tracks[i].is_some();
+            let was_up = rt.op_up(tracking);
+            let verdict = o.status.verdict();
+            let step = rt.check.record(verdict, now);
+            if verdict == Verdict::Failed && step.moved {
+                rt.chkfail += 1;
+            }
+            if matches!(verdict, Verdict::Passed | Verdict::CondPassed) {
+                if let Some(ob) = rt.observer.as_mut() {
+                    ob.reset();
+                }
+            }
+            if self.targets[i].log_health_checks && step.moved {
+                let drain = self.targets[i].state.admin() == AdminState::Drain;
+                let msg =
+                    message::check_result(&self.who(i), false, &o, duration_ms, &rt.check, drain);
+                after.events.push(self.event(i, Severity::Notice, msg));
+            }
+            let cause = message::reason(&o, duration_ms);
+            self.update_nolb(i, &mut rt, verdict, &cause, &mut after);
+            rt.last = o;
+            rt.duration_ms = duration_ms;
+            let up = rt.op_up(tracking);
+            if up != was_up {
+                self.flip(i, &mut rt, up, now, cause, &mut after);
+            }
+        }
+        self.finish(after);
+    }
+
+    /// `disable-on-404`: a 404 from an UP server takes it out of load
+    /// balancing (NOLB, weight 0) until a normal pass.
+    fn update_nolb(&self, i: usize, rt: &mut ServerRt, v: Verdict, cause: &str, after: &mut After) {
+        let st = &self.targets[i].state;
+        let want = v == Verdict::CondPassed && rt.check.is_up();
+        if want && !rt.nolb {
+            rt.nolb = true;
+            rt.nolb_weight = st.weight();
+            st.set_weight(0);
+            let msg = message::stopping(&self.who(i), cause, &self.counts(i));
+            after.events.push(self.event(i, Severity::Notice, msg));
+            after.changed.push(i);
+        } else if !want && rt.nolb && v != Verdict::Neutral {
+            rt.nolb = false;
+            st.set_weight(rt.nolb_weight);
+            after.changed.push(i);
+        }
+    }
+
+    /// The server changed side: set the shared state now, log after.
+    fn flip(&self, i: usize, rt: &mut ServerRt, up: bool, now: Instant, cause: String, after: &mut After) {
+        self.targets[i].state.set_up(up);
+        rt.last_change = now;
+        if up {
+            if let Some(since) = rt.down_since.take() {
+                rt.downtime += now.saturating_duration_since(since);
+            }
+            if self.targets[i].check.slowstart.is_some_and(|d| !d.is_zero()) {
+                self.targets[i].state.set_ramp(1);
+            }
+        } else {
+            rt.chkdown += 1;
+            rt.down_since = Some(now);
+        }
+        after.transitions.push((i, up, cause));
+        after.changed.push(i);
+    }
+
+    /// Logs transitions (counting servers after the change), follows
+    /// trackers, notices empty backends, then calls back.
+    fn finish(&self, mut after: After) {
+        let mut k = 0;
+        // Bounded: each tracker is reached once per transition of its target.
+        while k < after.transitions.len() && k < 4 * self.targets.len() + 4 {
+            let (i, up, cause) = after.transitions[k].clone();
+            k += 1;
+            let c = self.counts(i);
+            let t = &self.targets[i];
+            let mut ev = if up {
+                self.event(i, Severity::Notice, message::up(&self.who(i), &cause, &c))
+            } else {
+                self.event(i, Severity::Alert, message::down(&self.who(i), &cause, &c))
+            };
+            ev.shutdown_sessions = !up && t.check.shutdown_sessions_on_down.unwrap_or(false);
+            ev.shutdown_backup_sessions = up
+                && !t.state.is_backup()
+                && t.check.shutdown_backup_sessions_on_up.unwrap_or(false);
+            after.events.push(ev);
+            for &tr in &self.trackers[i] {
+                let mut rt = lock(&self.rt[tr]);
+                if rt.tracked_up != up {
+                    rt.tracked_up = up;
+                    let via = format!(" via {}/{}", t.backend, t.server);
+                    self.flip(tr, &mut rt, up, Instant::now(), via, &mut after);
+                }
+            }
+        }
+        self.check_backends(&after.changed, &mut after.events);
+        {
+            let mut sink = lock(&self.sink);
+            for e in after.events {
+                tracing::debug!(message = %e.message, "health");
+                sink(e);
+            }
+        }
+        let mut seen = Vec::new();
+        for i in after.changed {
+            if !seen.contains(&i) {
+                seen.push(i);
+                (self.on_change)(self.targets[i].backend_idx, self.targets[i].server_idx);
+            }
+        }
+    }
+
+    fn check_backends(&self, changed: &[usize], events: &mut Vec<HealthEvent>) {
+        let mut bks = lock(&self.backends);
+        for &i in changed {
+            let b = self.targets[i].backend_idx;
+            let Some(bk) = bks.iter_mut().find(|x| x.members.first().map(|&m| self.targets[m].backend_idx) == Some(b)) else {
+                continue;
+            };
+            let any = bk.members.iter().any(|&m| self.targets[m].state.is_usable());
+            if bk.available && !any {
+                events.push(HealthEvent {
+                    backend_idx: b,
+                    server_idx: None,
+                    severity: Severity::Emerg,
+                    message: message::no_server(&bk.name, bk.is_listen),
+                    shutdown_sessions: false,
+                    shutdown_backup_sessions: false,
+                });
+            }
+            bk.available = any;
+        }
+    }
+
+    /// Passive observation of live traffic.
+    pub fn apply_passive(&self, i: usize, p: PassiveOutcome) {
+        let action = {
+            let mut rt = lock(&self.rt[i]);
+            match rt.observer.as_mut() {
+                Some(ob) => ob.report(p),
+                None => return,
+            }
+        };
+        let info = match action {
+            PassiveAction::None => return,
+            PassiveAction::FastInter => None,
+            PassiveAction::FailCheck { info } => Some(info),
+            PassiveAction::SuddenDeath { info } => {
+                lock(&self.rt[i]).check.sudden_death();
+                Some(info)
+            }
+            PassiveAction::MarkDown { info } => {
+                lock(&self.rt[i]).check.next_failure_is_fatal();
+                Some(info)
+            }
+        };
+        if let Some(info) = info {
+            lock(&self.rt[i]).hanafail += 1;
+            let dur = lock(&self.rt[i]).duration_ms;
+            self.apply_check(i, Outcome::with_info(CheckStatus::Hana, info), dur);
+        }
+        // Every mode checks again soon.
+        self.wake[i].notify_one();
+    }
+
+    /// An agent's reply (or `None` when it could not be reached).
+    pub fn apply_agent(&self, i: usize, reply: Result<AgentReply, Outcome>) {
+        let r = match reply {
+            Ok(r) => r,
+            Err(o) => {
+                // An unreachable agent never changes the server's state.
+                lock(&self.rt[i]).agent_last = Some(o);
+                return;
+            }
+        };
+        let st = self.targets[i].state.clone();
+        let mut after = After::default();
+        if let Some(p) = r.weight_pct {
+            st.set_weight(agent::weight_for(st.initial_weight(), p));
+            after.changed.push(i);
+        }
+        if let Some(m) = r.maxconn {
+            st.set_maxconn(m);
+        }
+        self.finish(after);
+        if let Some(a) = r.admin {
+            self.set_admin(i, match a {
+                AgentAdmin::Ready => AdminState::Ready,
+                AgentAdmin::Drain => AdminState::Drain,
+                AgentAdmin::Maint => AdminState::Maint,
+            });
+        }
+        let mut after = After::default();
+        {
+            let mut rt = lock(&self.rt[i]);
+            let info = r.desc.clone().unwrap_or_default();
+            rt.agent_last = Some(Outcome::with_info(CheckStatus::L7Ok, info.clone()));
+            if let Some(op) = r.op {
+                let tracking = self.tracks[i].is_some();
+                let was = rt.op_up(tracking);
+                rt.agent_up = op == AgentOp::Up;
+                if op == AgentOp::Up && !rt.check.is_up() && !rt.check_enabled {
+                    rt.check.force_up(Instant::now());
+                }
+                let now_up = rt.op_up(tracking);
+                if was != now_up {
+                    let status = if now_up { CheckStatus::L7Ok } else { CheckStatus::L7Sts };
+                    let info = if info.is_empty() { format!("agent reports {}", op.word()) } else { info };
+                    let cause = message::reason(&Outcome::with_info(status, info), None);
+                    self.flip(i, &mut rt, now_up, Instant::now(), cause, &mut after);
+                }
+            }
+        }
+        self.finish(after);
+    }
+
+    /// The operator's (or an agent's) administrative state.
+    pub fn set_admin(&self, i: usize, a: AdminState) {
+        let st = &self.targets[i].state;
+        let old = st.admin();
+        if old == a {
+            return;
+        }
+        st.set_admin(a);
+        let c = self.counts(i);
+        let w = self.who(i);
+        let msg = match (old, a) {
+            (_, AdminState::Maint) => Some((Severity::Alert, message::maint_enter(&w, &c))),
+            (AdminState::Maint, _) => Some((Severity::Notice, message::maint_leave(&w, st.is_up(), &c))),
+            (_, AdminState::Drain) => Some((Severity::Notice, message::drain_enter(&w, &c))),
+            _ => None,
+        };
+        let mut after = After::default();
+        if let Some((sev, m)) = msg {
+            after.events.push(self.event(i, sev, m));
+        }
+        after.changed.push(i);
+        self.finish(after);
+    }
+
+    pub fn set_enabled(&self, i: usize, agent: bool, on: bool) {
+        let mut rt = lock(&self.rt[i]);
+        if agent {
+            rt.agent_enabled = on;
+        } else {
+            rt.check_enabled = on && self.tracks[i].is_none();
+        }
+    }
+
+    pub fn snapshot(&self, i: usize) -> HealthSnapshot {
+        let rt = lock(&self.rt[i]);
+        let t = &self.targets[i];
+        let (n, m) = rt.check.progress();
+        let status_text = match t.state.admin() {
+            AdminState::Maint => "MAINT".to_string(),
+            AdminState::Drain => "DRAIN".to_string(),
+            AdminState::Ready if !rt.check_enabled && self.tracks[i].is_none() => {
+                if rt.op_up(false) { "no check".into() } else { "DOWN".into() }
+            }
+            AdminState::Ready => {
+                let base = if rt.nolb { "NOLB" } else if rt.op_up(self.tracks[i].is_some()) { "UP" } else { "DOWN" };
+                match rt.check.phase() {
+                    Phase::GoingDown | Phase::GoingUp if self.tracks[i].is_none() => format!("{base} {n}/{m}"),
+                    _ => base.to_string(),
+                }
+            }
+        };
+        let downtime = rt.downtime + rt.down_since.map_or(Duration::ZERO, |s| s.elapsed());
+        HealthSnapshot {
+            backend_idx: t.backend_idx,
+            server_idx: t.server_idx,
+            status_text,
+            check_status: rt.last.status,
+            check_code: rt.last.code,
+            check_info: rt.last.info.clone(),
+            check_duration_ms: rt.duration_ms,
+            agent_status: rt.agent_last.as_ref().map(|o| o.status),
+            agent_info: rt.agent_last.as_ref().map(|o| o.info.clone()).unwrap_or_default(),
+            health: rt.check.value(),
+            rise: rt.check.rise(),
+            fall: rt.check.fall(),
+            chkfail: rt.chkfail,
+            chkdown: rt.chkdown,
+            hanafail: rt.hanafail,
+            since_change: rt.last_change.elapsed(),
+            downtime,
+            check_enabled: rt.check_enabled,
+        }
+    }
+
+    /// Usable servers of a backend (`nbsrv()`).
+    pub fn nbsrv(&self, backend_idx: usize) -> u32 {
+        self.targets
+            .iter()
+            .filter(|t| t.backend_idx == backend_idx && t.state.is_usable())
+            .count() as u32
+    }
+}
