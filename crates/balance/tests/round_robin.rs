@@ -333,3 +333,26 @@ fn selects_from_many_threads_while_servers_change() {
         assert!(b.servers().iter().all(|s| s.cur_conns() == 0));
     }
 }
+
+#[test]
+fn an_empty_backend_selects_nothing() {
+    for algo in all_algos() {
+        let b = Balancer::new(algo.clone(), BalanceOptions::default(), Vec::new()).unwrap();
+        assert_eq!(b.select(&RequestKey::default()), None, "{algo:?}");
+        assert!(!b.has_usable());
+    }
+}
+
+#[test]
+fn leastconn_counts_queued_requests() {
+    let b = balancer(BalanceAlgo::LeastConn, &[1, 1]);
+    b.servers()[0].set_queue_len(3);
+    b.on_load_change(0);
+    for _ in 0..3 {
+        assert_eq!(b.select(&RequestKey::default()), Some(1));
+    }
+    b.servers()[0].set_queue_len(0);
+    b.on_load_change(0);
+    b.take_conn(1);
+    assert_eq!(b.select(&RequestKey::default()), Some(0));
+}
