@@ -16,7 +16,9 @@
 //! Nothing here reads a clock or opens a socket: every call that depends on time
 //! takes `now` in milliseconds (any monotonic origin) so tests replay exactly.
 
+pub mod cookie;
 pub mod data;
+pub mod dyncookie;
 pub mod error;
 pub mod fetch;
 pub mod freq;
