@@ -102,6 +102,11 @@ pub(crate) enum Conv {
     Xxh3(u64),
     Ltrim(Vec<u8>),
     Rtrim(Vec<u8>),
+    /// `http_date([offset])`, `utime(fmt[,offset])`, `ltime` (UTC: no time zone database).
+    Date {
+        fmt: Option<String>,
+        offset: i64,
+    },
 }
 
 pub(crate) fn unhex(s: &[u8]) -> Option<Vec<u8>> {
@@ -247,6 +252,14 @@ pub(crate) fn compile(
         },
         "xxh3" => Conv::Xxh3(int(args, 0, span, name)?.unwrap_or(0) as u64),
         "ltrim" => Conv::Ltrim(arg(0).as_bytes().to_vec()),
+        "http_date" => Conv::Date {
+            fmt: None,
+            offset: int(args, 0, span, name)?.unwrap_or(0),
+        },
+        "utime" | "ltime" => Conv::Date {
+            fmt: Some(arg(0).to_string()),
+            offset: int(args, 1, span, name)?.unwrap_or(0),
+        },
         "rtrim" => Conv::Rtrim(arg(0).as_bytes().to_vec()),
         other => {
             return Err(RuleError::new(
@@ -475,6 +488,14 @@ impl Conv {
                     h = hash::avalanche(h);
                 }
                 Sample::Int(i64::from(h))
+            }
+            Conv::Date { fmt, offset } => {
+                let t = s.to_int()?.saturating_add(*offset);
+                let text = match fmt {
+                    Some(f) => crate::time_fmt::strftime(f, t),
+                    None => crate::time_fmt::http_date(t),
+                };
+                Sample::owned_str(text.into_bytes())
             }
             Conv::Xxh3(seed) => Sample::Int(hash::xxh3(&s.to_bytes(), *seed)),
             Conv::Ltrim(chars) | Conv::Rtrim(chars) => {

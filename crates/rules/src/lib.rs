@@ -37,6 +37,7 @@ mod regex_util;
 mod reply;
 mod target;
 mod tcp;
+mod time_fmt;
 mod tls;
 mod uri;
 mod value;

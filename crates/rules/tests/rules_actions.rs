@@ -153,6 +153,7 @@ http-request set-header X-H %[var(txn.host)]-%[var(txn.n)]
 http-request set-header X-Hash %[str(abc),crc32]
 http-request set-header X-Hex %[str(AB),hex]-%[str(aGk=),b64dec]
 http-request set-header X-Env %[env(FULCRUM_TEST_ENV)]
+http-request set-header X-Date %[int(1465868445),http_date(3600)]|%[int(0),utime(%Y-%m-%d)]
 http-request deny if { var(txn.n) gt 100 }
 "#;
     let (verdict, v) = run(cfg, "GET / HTTP/1.1\nHost: WWW.Ex.com:8080\n");
@@ -161,6 +162,10 @@ http-request deny if { var(txn.n) gt 100 }
     assert_eq!(v.hdr("X-Hash"), [format!("{}", crc32fast::hash(b"abc"))]);
     assert_eq!(v.hdr("X-Hex"), ["4142-hi"]);
     assert_eq!(v.hdr("X-Env"), ["from-env"]);
+    assert_eq!(
+        v.hdr("X-Date"),
+        ["Tue, 14 Jun 2016 02:40:45 GMT|1970-01-01"]
+    );
     // Integer comparison on a variable.
     let (verdict, _) = run(
         "http-request set-var(txn.n) str(150)\nhttp-request deny if { var(txn.n) gt 100 }",

@@ -189,6 +189,9 @@ pub const CONVERTERS: &[ConvDef] = &[
     c("crc32", 0, 1),
     c("xxh3", 0, 1),
     c("ltrim", 1, 1),
+    c("http_date", 0, 2),
+    c("utime", 1, 2),
+    c("ltime", 1, 2),
     c("rtrim", 1, 1),
 ];
 
