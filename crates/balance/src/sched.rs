@@ -39,12 +39,14 @@ struct RrGroup {
     picks: u64,
 }
 
-/// Smooth weighted round-robin, in HAProxy's order (the map of lb_map.c, which
-/// lb_fwrr.c's trees reproduce): at every pick each server gains its weight in
-/// credit; the pick goes to the highest credit level `⌊credit / total⌋`, the
-/// first declared on a tie, and costs the total weight. Weights 1:2 give
-/// `A B B`, 5:1:1 give `A A A B A A C`, and each server gets exactly its weight
-/// per cycle of total weight picks.
+/// Smooth weighted round-robin in the order of HAProxy's `static-rr` map
+/// (lb_map.c): at every pick each server gains its weight in credit; the pick
+/// goes to the highest credit level `⌊credit / total⌋`, the first declared on a
+/// tie, and costs the total weight. Weights 1:2 give `A B B`, 5:1:1 give
+/// `A A A B A A C`, and each server gets exactly its weight per cycle of total
+/// weight picks. HAProxy's dynamic `roundrobin` (lb_fwrr.c) gives the same
+/// shares and spacing but starts its cycle with the heaviest server (1:2 →
+/// `B B A`); the first declared starting is what Fulcrum's users were promised.
 ///
 /// Credits are kept lazily (value + the pick they date from) and a server moves
 /// in the order only when its level changes, an event queued in advance, so a

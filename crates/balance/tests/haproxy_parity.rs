@@ -4,7 +4,8 @@
 //!
 //! Starts `haproxy` on 127.0.0.1 in front of tiny HTTP servers that answer
 //! their own name, sends 1000 keys through it and compares with
-//! [`Balancer::select`]. Skipped, with a message, when haproxy is not installed.
+//! [`Balancer::select`]; `static-rr` and `leastconn` orders are compared too.
+//! Skipped, with a message, when haproxy is not installed.
 
 use fulcrum_balance::{
     BalanceAlgo, BalanceOptions, Balancer, HashFunction, HashMethod, HashType, RequestKey,
@@ -282,10 +283,13 @@ fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input
             payload: Some(&req),
             ..RequestKey::default()
         };
-        let ours = b
-            .select(&rk)
-            .map(|i| format!("s{}", i + 1))
-            .unwrap_or_default();
+        let pick = b.select(&rk);
+        // The request is over before the next one starts, as in HAProxy.
+        if let Some(i) = pick {
+            b.take_conn(i);
+            b.drop_conn(i);
+        }
+        let ours = pick.map(|i| format!("s{}", i + 1)).unwrap_or_default();
         if got != ours {
             mismatches.push((hdr_key.clone(), got, ours));
         }
@@ -492,5 +496,27 @@ fn rdp_cookie_consistent() {
         algo,
         ht(CONS, Sdbm, true),
         Input::Rdp,
+    );
+}
+
+// Sequential requests: the order of the non-hashing algorithms is deterministic.
+#[test]
+fn static_rr_order() {
+    parity(
+        "static-rr",
+        "map-based",
+        BalanceAlgo::StaticRr,
+        ht(MAP, Sdbm, false),
+        Input::Path,
+    );
+}
+#[test]
+fn leastconn_order_among_idle_servers() {
+    parity(
+        "leastconn",
+        "map-based",
+        BalanceAlgo::LeastConn,
+        ht(MAP, Sdbm, false),
+        Input::Path,
     );
 }
