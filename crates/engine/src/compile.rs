@@ -320,7 +320,8 @@ fn backend(
         }
         servers.push(srv);
     }
-    let mut be = Backend::new(&p.name, mode(p.mode), servers);
+    let (algo, opts) = balance(p);
+    let mut be = Backend::with_balance(&p.name, mode(p.mode), servers, algo, opts)?;
     be.timeouts = timeouts(&p.timeouts);
     be.retries = p.retries.unwrap_or(3);
     be.redispatch = p.options.redispatch.map(Redispatch);
@@ -408,4 +409,71 @@ fn http_errors_sections(cfg: &Config) -> HashMap<String, HashMap<u16, Arc<[u8]>>
         out.insert(s.name.clone().unwrap_or_default(), set);
     }
     out
+}
+
+/// `balance`, `hash-type`, `hash-balance-factor` and `option allbackups`.
+fn balance(
+    p: &Proxy,
+) -> (
+    fulcrum_balance::BalanceAlgo,
+    fulcrum_balance::BalanceOptions,
+) {
+    use fulcrum_balance as fb;
+    use model::Balance as B;
+    let algo = match p.balance.as_ref().unwrap_or(&B::RoundRobin) {
+        B::RoundRobin => fb::BalanceAlgo::RoundRobin,
+        B::StaticRr => fb::BalanceAlgo::StaticRr,
+        B::LeastConn => fb::BalanceAlgo::LeastConn,
+        B::First => fb::BalanceAlgo::First,
+        B::Source => fb::BalanceAlgo::Source,
+        B::Uri {
+            whole,
+            path_only,
+            len,
+            depth,
+        } => fb::BalanceAlgo::Uri(fb::UriOpts {
+            len: *len,
+            depth: *depth,
+            whole: *whole,
+            path_only: *path_only,
+        }),
+        B::UrlParam { name, check_post } => fb::BalanceAlgo::UrlParam {
+            name: name.clone(),
+            check_post: *check_post,
+        },
+        B::Hdr {
+            name,
+            use_domain_only,
+        } => fb::BalanceAlgo::Hdr {
+            name: name.clone(),
+            use_domain_only: *use_domain_only,
+        },
+        B::RdpCookie { name } => fb::BalanceAlgo::RdpCookie { name: name.clone() },
+        B::Random { draws } => fb::BalanceAlgo::Random {
+            draws: (*draws).max(1),
+        },
+        B::Hash(_) => fb::BalanceAlgo::Hash,
+    };
+    let ht = &p.hash_type;
+    let method = match ht.method {
+        model::balance::HashMethod::MapBased => fb::HashMethod::MapBased,
+        model::balance::HashMethod::Consistent => fb::HashMethod::Consistent,
+    };
+    let function = match ht.function {
+        model::balance::HashFunction::Sdbm => fb::HashFunction::Sdbm,
+        model::balance::HashFunction::Djb2 => fb::HashFunction::Djb2,
+        model::balance::HashFunction::Wt6 => fb::HashFunction::Wt6,
+        model::balance::HashFunction::Crc32 => fb::HashFunction::Crc32,
+        model::balance::HashFunction::None => fb::HashFunction::None,
+    };
+    let opts = fb::BalanceOptions {
+        hash_type: fb::HashType {
+            method,
+            function,
+            avalanche: ht.avalanche,
+        },
+        hash_balance_factor: p.hash_balance_factor,
+        all_backups: p.options.allbackups,
+    };
+    (algo, opts)
 }

@@ -4,7 +4,7 @@
 
 use crate::proxy_proto;
 use crate::runtime::{Backend, ProxyVersion, Server};
-use crate::select::{Lease, NoServer};
+use crate::select::{Lease, NoServer, SelectKey};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -53,7 +53,7 @@ pub(crate) type Reuse<'a> = &'a mut dyn FnMut(usize, &Server) -> Option<TcpStrea
 pub(crate) async fn connect(
     be: &Backend,
     client: ClientAddrs,
-    exclude: Option<usize>,
+    key: &dyn SelectKey,
     reuse: Reuse<'_>,
 ) -> Result<Connected, ConnectError> {
     let t_connect = be.timeouts.connect;
@@ -74,7 +74,7 @@ pub(crate) async fn connect(
     let t_queue = be.timeouts.queue.or(t_connect);
     let mut lease = be
         .lb
-        .lease(&be.servers, exclude, t_queue)
+        .lease(&be.servers, key, None, t_queue)
         .await
         .map_err(ConnectError::NoServer)?;
     let mut retry = 0u32;
@@ -103,7 +103,6 @@ pub(crate) async fn connect(
                 });
             }
             Err(e) => {
-                srv.state.note_conn_error();
                 retry += 1;
                 if retry > be.retries {
                     return Err(ConnectError::Failed(e));
@@ -113,7 +112,7 @@ pub(crate) async fn connect(
                     drop(lease);
                     lease = be
                         .lb
-                        .lease(&be.servers, Some(failed), t_queue)
+                        .lease(&be.servers, key, Some(failed), t_queue)
                         .await
                         .map_err(ConnectError::NoServer)?;
                 } else {
@@ -178,7 +177,7 @@ mod tests {
 
     #[test]
     fn redispatch_counts_like_haproxy() {
-        let mut be = Backend::new("b", Mode::Tcp, vec![]);
+        let mut be = Backend::new("b", Mode::Tcp, vec![]).unwrap();
         be.retries = 3;
         assert!(!should_redispatch(&be, 1));
         be.redispatch = Some(Redispatch(-1));

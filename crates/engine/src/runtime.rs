@@ -1,7 +1,8 @@
 //! The compiled runtime: what the engine runs, built once from the typed model
 //! (or directly by tests). Nothing here parses text; every field is ready to use.
 
-use crate::select::ServerState;
+use crate::error::EngineError;
+use crate::select::{BalanceAlgo, BalanceOptions, ServerState};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -265,7 +266,7 @@ impl Server {
             source: None,
             send_proxy: None,
             shutdown_on_down: false,
-            state: Arc::new(ServerState::new(true)),
+            state: Arc::new(ServerState::new(0, 1, false)),
         }
     }
 }
@@ -293,13 +294,35 @@ pub struct Backend {
     /// Compiled `http-request` rules of the backend section.
     pub rules: Option<Arc<fulcrum_rules::CompiledProxy>>,
     /// Servers' selection and queueing state; built from `servers`.
-    pub lb: crate::select::Balancer,
+    pub lb: Arc<crate::select::Balancer>,
 }
 
 impl Backend {
-    pub fn new(name: &str, mode: Mode, servers: Vec<Server>) -> Self {
-        let lb = crate::select::Balancer::new(&servers);
-        Backend {
+    /// A round-robin backend.
+    pub fn new(name: &str, mode: Mode, servers: Vec<Server>) -> Result<Self, EngineError> {
+        Self::with_balance(
+            name,
+            mode,
+            servers,
+            BalanceAlgo::RoundRobin,
+            BalanceOptions::default(),
+        )
+    }
+
+    /// A backend with a `balance` algorithm. Each server's shared state is
+    /// (re)built here from its settings.
+    pub fn with_balance(
+        name: &str,
+        mode: Mode,
+        mut servers: Vec<Server>,
+        algo: BalanceAlgo,
+        opts: BalanceOptions,
+    ) -> Result<Self, EngineError> {
+        crate::select::server_states(&mut servers);
+        let lb = crate::select::Balancer::new(&servers, algo, opts)
+            .map_err(|e| EngineError::Config(format!("backend '{name}': {e}")))?;
+        let lb = Arc::new(lb);
+        Ok(Backend {
             name: name.into(),
             mode,
             servers,
@@ -313,6 +336,11 @@ impl Backend {
             dispatch: None,
             rules: None,
             lb,
-        }
+        })
+    }
+
+    /// After a health check or the runtime API changed server `i`'s state.
+    pub fn server_changed(&self, i: usize) {
+        self.lb.on_server_change(i);
     }
 }

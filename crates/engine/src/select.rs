@@ -1,50 +1,15 @@
-//! Server selection and queueing, kept small until `fulcrum-balance` lands:
-//! smooth weighted round-robin over usable servers, backups only when no active
-//! server is up, and `maxconn` slots with a FIFO queue bounded by `timeout queue`.
+//! Server selection and queueing. The choice itself is fulcrum-balance's (every
+//! `balance` algorithm, server state in atomics shared with health checks and
+//! the runtime API); this module adds `maxconn` slots and the FIFO queue bounded
+//! by `timeout queue` / `maxqueue`.
 
 use crate::runtime::Server;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use fulcrum_balance::{BalanceAlgo, BalanceOptions, SelectKey, ServerState};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Live state of one server, shared by every worker thread.
-#[derive(Debug)]
-pub struct ServerState {
-    up: AtomicBool,
-    cur_conns: AtomicUsize,
-    total_conns: AtomicU64,
-    conn_errors: AtomicU64,
-}
-
-impl ServerState {
-    pub fn new(up: bool) -> Self {
-        ServerState {
-            up: AtomicBool::new(up),
-            cur_conns: AtomicUsize::new(0),
-            total_conns: AtomicU64::new(0),
-            conn_errors: AtomicU64::new(0),
-        }
-    }
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::Relaxed);
-    }
-    pub fn cur_conns(&self) -> usize {
-        self.cur_conns.load(Ordering::Relaxed)
-    }
-    pub fn total_conns(&self) -> u64 {
-        self.total_conns.load(Ordering::Relaxed)
-    }
-    pub fn conn_errors(&self) -> u64 {
-        self.conn_errors.load(Ordering::Relaxed)
-    }
-    pub(crate) fn note_conn_error(&self) {
-        self.conn_errors.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// Why no server could be leased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +25,7 @@ pub enum NoServer {
 /// Per-backend selection state.
 #[derive(Debug)]
 pub struct Balancer {
-    rr: AtomicUsize,
-    /// Server indexes in smooth weighted round-robin order.
-    sequence: Vec<usize>,
+    inner: fulcrum_balance::Balancer,
     slots: Vec<Option<Arc<Semaphore>>>,
     /// Backend queue, present when every server has a `maxconn`: its permits
     /// are the sum of the servers' slots, so a holder always finds one free.
@@ -75,19 +38,91 @@ pub struct Balancer {
 #[derive(Debug)]
 pub struct Lease {
     pub server: usize,
-    state: Arc<ServerState>,
+    lb: Arc<Balancer>,
     _slot: Option<OwnedSemaphorePermit>,
     _queue: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.state.cur_conns.fetch_sub(1, Ordering::Relaxed);
+        self.lb.inner.drop_conn(self.server);
+    }
+}
+
+/// A key that also avoids one server (retries, redispatch).
+struct Avoiding<'a> {
+    key: &'a dyn SelectKey,
+    exclude: Option<usize>,
+}
+
+impl SelectKey for Avoiding<'_> {
+    fn source(&self) -> Option<IpAddr> {
+        self.key.source()
+    }
+    fn uri(&self) -> Option<&[u8]> {
+        self.key.uri()
+    }
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.key.header(name)
+    }
+    fn post_body(&self) -> Option<&[u8]> {
+        self.key.post_body()
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        self.key.payload()
+    }
+    fn hash_input(&self) -> Option<&[u8]> {
+        self.key.hash_input()
+    }
+    fn is_excluded(&self, server: usize) -> bool {
+        Some(server) == self.exclude || self.key.is_excluded(server)
+    }
+}
+
+/// A key with only the client's address (TCP mode).
+pub struct SourceKey(pub IpAddr);
+
+impl SelectKey for SourceKey {
+    fn source(&self) -> Option<IpAddr> {
+        Some(self.0)
+    }
+}
+
+/// Builds the shared state of each server from its settings, keeping whether it
+/// is up, and giving servers without `id` the next free number as HAProxy does.
+pub(crate) fn server_states(servers: &mut [Server]) {
+    let mut used: Vec<u32> = servers.iter().filter_map(|s| s.id).collect();
+    let mut next = 1;
+    for s in servers.iter_mut() {
+        let id = match s.id {
+            Some(id) => id,
+            None => {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                used.push(next);
+                next
+            }
+        };
+        let maxconn = s
+            .maxconn
+            .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX));
+        let st = ServerState::new(id, s.weight, s.backup).with_maxconn(maxconn);
+        st.set_up(s.state.is_up());
+        s.state = Arc::new(st);
     }
 }
 
 impl Balancer {
-    pub fn new(servers: &[Server]) -> Self {
+    /// Selection for `servers` (whose states come from [`server_states`]).
+    pub fn new(
+        servers: &[Server],
+        algo: BalanceAlgo,
+        opts: BalanceOptions,
+    ) -> Result<Self, String> {
+        let states = servers.iter().map(|s| s.state.clone()).collect();
+        let inner =
+            fulcrum_balance::Balancer::new(algo, opts, states).map_err(|e| e.to_string())?;
         let slots: Vec<_> = servers
             .iter()
             .map(|s| {
@@ -101,86 +136,87 @@ impl Balancer {
             let total: usize = servers.iter().filter_map(|s| s.maxconn).sum();
             Arc::new(Semaphore::new(total))
         });
-        let maxqueue = if servers.iter().all(|s| s.maxqueue.is_some()) && !servers.is_empty() {
+        let maxqueue = if !servers.is_empty() && servers.iter().all(|s| s.maxqueue.is_some()) {
             Some(servers.iter().filter_map(|s| s.maxqueue).sum())
         } else {
             None
         };
-        Balancer {
-            rr: AtomicUsize::new(0),
-            sequence: wrr_sequence(servers),
+        Ok(Balancer {
+            inner,
             slots,
             queue,
             queued: AtomicUsize::new(0),
             maxqueue,
-        }
+        })
+    }
+
+    /// Whether selection looks at the request (URI, headers): the engine then
+    /// keeps a copy of the head for it.
+    pub fn needs_request(&self) -> bool {
+        matches!(
+            self.inner.algo(),
+            BalanceAlgo::Uri(_)
+                | BalanceAlgo::UrlParam { .. }
+                | BalanceAlgo::Hdr { .. }
+                | BalanceAlgo::Hash
+        )
+    }
+
+    /// Tell the algorithm that server `idx` changed (weight, up/down, admin state).
+    pub fn on_server_change(&self, idx: usize) {
+        self.inner.on_server_change(idx);
     }
 
     /// Picks a usable server, avoiding `exclude` when another one is usable.
-    pub fn pick(&self, servers: &[Server], exclude: Option<usize>) -> Option<usize> {
-        let usable = |i: usize, backup: bool| {
-            servers[i].backup == backup && servers[i].state.is_up() && Some(i) != exclude
-        };
-        if !self.sequence.is_empty() {
-            let start = self.rr.fetch_add(1, Ordering::Relaxed);
-            let n = self.sequence.len();
-            for k in 0..n {
-                let i = self.sequence[(start + k) % n];
-                if usable(i, false) {
-                    return Some(i);
-                }
-            }
-        }
-        // HAProxy uses the first usable backup unless `allbackups`.
-        if let Some(i) = (0..servers.len()).find(|&i| usable(i, true)) {
-            return Some(i);
-        }
-        match exclude {
-            Some(e) if e < servers.len() && servers[e].state.is_up() => Some(e),
-            _ => None,
-        }
+    pub fn pick(&self, key: &dyn SelectKey, exclude: Option<usize>) -> Option<usize> {
+        self.inner.select(&Avoiding { key, exclude })
     }
 
     /// Chooses a server and takes one of its slots, waiting in the queue (in
     /// arrival order) up to `queue_timeout` when every slot is taken.
     pub async fn lease(
-        &self,
+        self: &Arc<Self>,
         servers: &[Server],
+        key: &dyn SelectKey,
         exclude: Option<usize>,
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
-        let first = self.pick(servers, exclude).ok_or(NoServer::Unavailable)?;
         let deadline = queue_timeout.map(|t| Instant::now() + t);
+        let first = self.pick(key, exclude);
+        if first.is_none() && !self.inner.has_usable() {
+            return Err(NoServer::Unavailable);
+        }
         if let Some(queue) = &self.queue {
             let qp = match queue.clone().try_acquire_owned() {
                 Ok(p) => p,
                 Err(_) => self.wait(queue, deadline).await?,
             };
-            // Every holder of a queue permit finds a free slot unless servers went
+            // A holder of a queue permit finds a free slot unless servers went
             // down meanwhile; bounded polling covers that rare case.
             for _ in 0..1000 {
-                if let Some(lease) = self.try_slots(servers, exclude, first) {
-                    let mut lease = lease;
+                let first = self.pick(key, exclude);
+                if let Some(mut lease) = self.try_slots(servers, exclude, first) {
                     lease._queue = Some(qp);
                     return Ok(lease);
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(NoServer::QueueTimeout);
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                if self.pick(servers, exclude).is_none() {
+                if !self.inner.has_usable() {
                     return Err(NoServer::Unavailable);
                 }
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
             return Err(NoServer::QueueTimeout);
         }
         if let Some(lease) = self.try_slots(servers, exclude, first) {
             return Ok(lease);
         }
-        // Some servers are limited, and the chosen one is full: queue on it.
-        let sem = self.slots[first].clone().ok_or(NoServer::Unavailable)?;
+        // Some servers are limited and the chosen one is full: queue on it.
+        let i = first.ok_or(NoServer::Unavailable)?;
+        let sem = self.slots[i].clone().ok_or(NoServer::Unavailable)?;
         let slot = self.wait(&sem, deadline).await?;
-        Ok(self.make_lease(servers, first, Some(slot)))
+        Ok(self.make_lease(i, Some(slot)))
     }
 
     async fn wait(
@@ -206,20 +242,27 @@ impl Balancer {
         }
     }
 
-    /// Tries `first`, then every other usable server in round-robin order.
-    fn try_slots(&self, servers: &[Server], exclude: Option<usize>, first: usize) -> Option<Lease> {
+    /// Tries the chosen server, then every other usable one in order.
+    fn try_slots(
+        self: &Arc<Self>,
+        servers: &[Server],
+        exclude: Option<usize>,
+        first: Option<usize>,
+    ) -> Option<Lease> {
         let n = servers.len();
-        let order = std::iter::once(first).chain((1..n).map(|k| (first + k) % n));
-        for i in order {
-            if i != first && (!servers[i].state.is_up() || Some(i) == exclude || servers[i].backup)
+        let start = first.unwrap_or(0);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if Some(i) != first
+                && (!servers[i].state.is_usable() || Some(i) == exclude || servers[i].backup)
             {
                 continue;
             }
             match &self.slots[i] {
-                None => return Some(self.make_lease(servers, i, None)),
+                None => return Some(self.make_lease(i, None)),
                 Some(sem) => {
                     if let Ok(p) = sem.clone().try_acquire_owned() {
-                        return Some(self.make_lease(servers, i, Some(p)));
+                        return Some(self.make_lease(i, Some(p)));
                     }
                 }
             }
@@ -227,18 +270,11 @@ impl Balancer {
         None
     }
 
-    fn make_lease(
-        &self,
-        servers: &[Server],
-        i: usize,
-        slot: Option<OwnedSemaphorePermit>,
-    ) -> Lease {
-        let state = servers[i].state.clone();
-        state.cur_conns.fetch_add(1, Ordering::Relaxed);
-        state.total_conns.fetch_add(1, Ordering::Relaxed);
+    fn make_lease(self: &Arc<Self>, i: usize, slot: Option<OwnedSemaphorePermit>) -> Lease {
+        self.inner.take_conn(i);
         Lease {
             server: i,
-            state,
+            lb: self.clone(),
             _slot: slot,
             _queue: None,
         }
@@ -250,38 +286,12 @@ impl Balancer {
     }
 }
 
-/// Smooth weighted round-robin (as nginx spreads weights) over active servers.
-fn wrr_sequence(servers: &[Server]) -> Vec<usize> {
-    let active: Vec<(usize, i64)> = servers
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.backup && s.weight > 0)
-        .map(|(i, s)| (i, i64::from(s.weight.min(256))))
-        .collect();
-    let total: i64 = active.iter().map(|(_, w)| w).sum();
-    let mut current = vec![0i64; active.len()];
-    let mut seq = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    for _ in 0..total {
-        let mut best = 0;
-        for (k, (_, w)) in active.iter().enumerate() {
-            current[k] += w;
-            if current[k] > current[best] {
-                best = k;
-            }
-        }
-        current[best] -= total;
-        seq.push(active[best].0);
-    }
-    seq
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn servers(weights: &[u32]) -> Vec<Server> {
-        weights
+        let mut v: Vec<Server> = weights
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -289,44 +299,49 @@ mod tests {
                 s.weight = *w;
                 s
             })
-            .collect()
-    }
-
-    proptest! {
-        #[test]
-        fn wrr_honours_weights(weights in proptest::collection::vec(0u32..20, 1..6)) {
-            let sv = servers(&weights);
-            let seq = wrr_sequence(&sv);
-            for (i, w) in weights.iter().enumerate() {
-                prop_assert_eq!(seq.iter().filter(|&&x| x == i).count(), *w as usize);
-            }
-        }
+            .collect();
+        server_states(&mut v);
+        v
     }
 
     #[test]
-    fn down_servers_are_skipped_and_backup_used_last() {
-        let mut sv = servers(&[1, 1, 1]);
+    fn weights_down_servers_and_backups() {
+        let mut sv = servers(&[3, 1, 1]);
         sv[2].backup = true;
-        let b = Balancer::new(&sv);
-        sv[0].state.set_up(false);
-        for _ in 0..5 {
-            assert_eq!(b.pick(&sv, None), Some(1));
+        server_states(&mut sv);
+        let b = Balancer::new(&sv, BalanceAlgo::RoundRobin, BalanceOptions::default()).unwrap();
+        let key = SourceKey([10, 0, 0, 1].into());
+        let mut hits = [0; 3];
+        for _ in 0..40 {
+            hits[b.pick(&key, None).unwrap()] += 1;
         }
+        assert_eq!(hits, [30, 10, 0]);
+        sv[0].state.set_up(false);
+        b.on_server_change(0);
         sv[1].state.set_up(false);
-        assert_eq!(b.pick(&sv, None), Some(2));
+        b.on_server_change(1);
+        assert_eq!(b.pick(&key, None), Some(2));
         sv[2].state.set_up(false);
-        assert_eq!(b.pick(&sv, None), None);
+        b.on_server_change(2);
+        assert_eq!(b.pick(&key, None), None);
     }
 
     #[test]
     fn exclude_is_avoided_when_possible() {
         let sv = servers(&[1, 1]);
-        let b = Balancer::new(&sv);
+        let b = Balancer::new(&sv, BalanceAlgo::RoundRobin, BalanceOptions::default()).unwrap();
+        let key = SourceKey([10, 0, 0, 1].into());
         for _ in 0..4 {
-            assert_eq!(b.pick(&sv, Some(0)), Some(1));
+            assert_eq!(b.pick(&key, Some(0)), Some(1));
         }
-        let one = servers(&[1]);
-        let b1 = Balancer::new(&one);
-        assert_eq!(b1.pick(&one, Some(0)), Some(0));
+    }
+
+    #[test]
+    fn ids_are_assigned_like_haproxy() {
+        let mut sv = servers(&[1, 1, 1]);
+        sv[0].id = Some(2);
+        server_states(&mut sv);
+        let ids: Vec<u32> = sv.iter().map(|s| s.state.id()).collect();
+        assert_eq!(ids, [2, 1, 3]);
     }
 }

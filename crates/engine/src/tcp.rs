@@ -4,6 +4,7 @@
 use crate::buf::Buf;
 use crate::connect::{self, ClientAddrs, ConnectError};
 use crate::runtime::{Bind, Frontend, Runtime};
+use crate::select::SourceKey;
 use crate::tunnel::{self, TunnelTimeouts};
 use std::io;
 use std::net::SocketAddr;
@@ -29,11 +30,12 @@ pub(crate) async fn serve(
     let Some(be) = fe.default_backend.and_then(|i| rt.backends.get(i)) else {
         return Ok(());
     };
-    let mut conn = match connect::connect(be, addrs, None, &mut |_, _| None).await {
-        Ok(c) => c,
-        Err(ConnectError::NoServer(_)) => return Ok(()),
-        Err(ConnectError::Failed(e)) => return Err(e),
-    };
+    let mut conn =
+        match connect::connect(be, addrs, &SourceKey(addrs.src.ip()), &mut |_, _| None).await {
+            Ok(c) => c,
+            Err(ConnectError::NoServer(_)) => return Ok(()),
+            Err(ConnectError::Failed(e)) => return Err(e),
+        };
     let mut sbuf = Buf::take(rt.tune.bufsize);
     let t = TunnelTimeouts {
         idle: be

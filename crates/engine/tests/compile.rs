@@ -100,3 +100,49 @@ fn graceful_stop_waits_for_open_connections() {
     rx.recv_timeout(Duration::from_secs(5))
         .expect("engine exits after the last connection");
 }
+
+#[test]
+fn balance_algorithms_come_from_the_config() {
+    let a = origin(|_| ok("a"));
+    let b = origin(|_| ok("b"));
+    let cfg = |algo: &str| {
+        load(&format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             listen web\n    bind 127.0.0.1:0\n    balance {algo}\n    server a {}\n    server b {}\n",
+            a.addr, b.addr
+        ))
+    };
+    let hits = |algo: &str, paths: &[&str]| -> Vec<String> {
+        let h = Engine::start(
+            compile(&cfg(algo)).unwrap(),
+            EngineOptions { nbthread: Some(1) },
+        )
+        .unwrap();
+        let addr = h.local_addr("web").unwrap();
+        let out = paths
+            .iter()
+            .map(|p| {
+                let mut c = client(addr);
+                write(
+                    &mut c,
+                    format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+                );
+                String::from_utf8(read_response(&mut c).1).unwrap()
+            })
+            .collect();
+        h.stop_now();
+        h.wait();
+        out
+    };
+    assert_eq!(
+        hits("roundrobin", &["/", "/", "/", "/"]),
+        ["a", "b", "a", "b"]
+    );
+    let same = hits("uri", &["/x", "/x", "/x", "/y", "/y"]);
+    assert!(
+        same[0] == same[1] && same[1] == same[2] && same[3] == same[4],
+        "{same:?}"
+    );
+    let src = hits("source", &["/1", "/2", "/3"]);
+    assert!(src.iter().all(|s| *s == src[0]), "{src:?}");
+}

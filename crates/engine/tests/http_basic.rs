@@ -2,7 +2,7 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_engine::runtime::{Backend, ConnMode, Mode};
+use fulcrum_engine::runtime::{ConnMode, Mode};
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 
@@ -15,7 +15,7 @@ fn keep_alive_reuses_client_and_server_connections() {
     let o = origin(|r| ok(&format!("hello {}", r.path)));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -38,7 +38,7 @@ fn keep_alive_reuses_client_and_server_connections() {
 #[test]
 fn http_server_close_closes_server_side_only() {
     let o = origin(|_| ok("x"));
-    let mut be = Backend::new("b", Mode::Http, servers(&[o.addr]));
+    let mut be = rr_backend("b", Mode::Http, servers(&[o.addr]));
     be.http.conn_mode = ConnMode::ServerClose;
     let run = start(http_fe(), be, 1);
     let mut c = client(run.addr);
@@ -60,7 +60,7 @@ fn httpclose_closes_both_sides() {
     let o = origin(|_| ok("x"));
     let mut fe = http_fe();
     fe.http.conn_mode = ConnMode::Close;
-    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let all = String::from_utf8(read_all(&mut c)).unwrap();
@@ -88,7 +88,7 @@ fn content_length_and_chunked_bodies_both_ways() {
     });
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -129,7 +129,7 @@ fn close_delimited_response_and_head_without_body() {
     });
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -156,7 +156,7 @@ fn pipelined_requests_answered_in_order() {
     let o = origin(|r| ok(&r.path));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -176,7 +176,7 @@ fn expect_100_continue_is_relayed() {
     let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -197,7 +197,7 @@ fn http10_client_gets_keep_alive_when_asked() {
     let o = origin(|_| ok("x"));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -217,7 +217,7 @@ fn ten_megabytes_streamed_with_bounded_memory() {
     let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let rss0 = rss_kb();

@@ -2,7 +2,7 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_engine::runtime::{Backend, Mode, Redispatch, Runtime};
+use fulcrum_engine::runtime::{Mode, Redispatch, Runtime};
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ fn timeout_http_request_answers_408() {
     let o = origin(|_| ok("x"));
     let mut fe = http_fe();
     fe.timeouts.http_request = Some(Duration::from_millis(200));
-    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n");
     let t0 = Instant::now();
@@ -47,7 +47,7 @@ fn timeout_server_answers_504() {
         let _ = s.read(&mut b);
         std::thread::sleep(Duration::from_secs(2));
     });
-    let mut be = Backend::new("b", Mode::Http, servers(&[srv]));
+    let mut be = rr_backend("b", Mode::Http, servers(&[srv]));
     be.timeouts.server = Some(Duration::from_millis(200));
     let run = start(http_fe(), be, 1);
     assert_eq!(get(run.addr, "/").0, 504);
@@ -55,7 +55,7 @@ fn timeout_server_answers_504() {
 
 #[test]
 fn connect_failure_after_retries_answers_503() {
-    let mut be = Backend::new("b", Mode::Http, servers(&[dead_addr()]));
+    let mut be = rr_backend("b", Mode::Http, servers(&[dead_addr()]));
     be.retries = 1;
     be.timeouts.connect = Some(Duration::from_millis(100));
     let run = start(http_fe(), be, 1);
@@ -66,7 +66,7 @@ fn connect_failure_after_retries_answers_503() {
 
 #[test]
 fn backend_without_servers_answers_503() {
-    let run = start(http_fe(), Backend::new("b", Mode::Http, vec![]), 1);
+    let run = start(http_fe(), rr_backend("b", Mode::Http, vec![]), 1);
     assert_eq!(get(run.addr, "/").0, 503);
 }
 
@@ -75,9 +75,9 @@ fn all_servers_down_answers_503_and_dispatch_is_used_without_servers() {
     let o = origin(|_| ok("dispatched"));
     let sv = servers(&[o.addr]);
     sv[0].state.set_up(false);
-    let run = start(http_fe(), Backend::new("b", Mode::Http, sv), 1);
+    let run = start(http_fe(), rr_backend("b", Mode::Http, sv), 1);
     assert_eq!(get(run.addr, "/").0, 503);
-    let mut be = Backend::new("b", Mode::Http, vec![]);
+    let mut be = rr_backend("b", Mode::Http, vec![]);
     be.dispatch = Some(o.addr);
     let run = start(http_fe(), be, 1);
     assert_eq!(get(run.addr, "/"), (200, "dispatched".into()));
@@ -85,7 +85,7 @@ fn all_servers_down_answers_503_and_dispatch_is_used_without_servers() {
 
 #[test]
 fn errorfile_replaces_the_default_page() {
-    let mut be = Backend::new("b", Mode::Http, vec![]);
+    let mut be = rr_backend("b", Mode::Http, vec![]);
     let page: Arc<[u8]> = Arc::from(&b"HTTP/1.0 503 Custom\r\nContent-Length: 4\r\n\r\nbusy"[..]);
     be.errors.by_status.insert(503, page);
     let run = start(http_fe(), be, 1);
@@ -106,13 +106,13 @@ fn bad_response_answers_502() {
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         );
     });
-    let run = start(http_fe(), Backend::new("b", Mode::Http, servers(&[srv])), 1);
+    let run = start(http_fe(), rr_backend("b", Mode::Http, servers(&[srv])), 1);
     assert_eq!(get(run.addr, "/").0, 502);
     let srv = backend(|mut s| {
         let mut b = [0u8; 1024];
         let _ = s.read(&mut b);
     });
-    let run = start(http_fe(), Backend::new("b", Mode::Http, servers(&[srv])), 1);
+    let run = start(http_fe(), rr_backend("b", Mode::Http, servers(&[srv])), 1);
     assert_eq!(get(run.addr, "/").0, 502);
 }
 
@@ -121,7 +121,7 @@ fn head_larger_than_bufsize_minus_maxrewrite_is_400() {
     let o = origin(|_| ok("x"));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let mut c = client(run.addr);
@@ -148,7 +148,7 @@ fn maxconn_queue_keeps_order_and_times_out_with_503() {
     });
     let mut sv = servers(&[o.addr]);
     sv[0].maxconn = Some(1);
-    let mut be = Backend::new("b", Mode::Http, sv);
+    let mut be = rr_backend("b", Mode::Http, sv);
     be.timeouts.queue = Some(Duration::from_secs(5));
     let run = start(http_fe(), be, 2);
     let addr = run.addr;
@@ -175,7 +175,7 @@ fn maxconn_queue_keeps_order_and_times_out_with_503() {
     });
     let mut sv = servers(&[o.addr]);
     sv[0].maxconn = Some(1);
-    let mut be = Backend::new("b", Mode::Http, sv);
+    let mut be = rr_backend("b", Mode::Http, sv);
     be.timeouts.queue = Some(Duration::from_millis(100));
     let run = start(http_fe(), be, 1);
     let addr = run.addr;
@@ -188,7 +188,7 @@ fn maxconn_queue_keeps_order_and_times_out_with_503() {
 #[test]
 fn retries_and_redispatch_hide_a_refusing_server() {
     let o = origin(|_| ok("up"));
-    let mut be = Backend::new("b", Mode::Http, servers(&[dead_addr(), o.addr]));
+    let mut be = rr_backend("b", Mode::Http, servers(&[dead_addr(), o.addr]));
     be.retries = 3;
     be.redispatch = Some(Redispatch(1));
     be.timeouts.connect = Some(Duration::from_millis(500));
@@ -215,7 +215,7 @@ fn global_maxconn_is_shared_across_frontends() {
         maxconn: Some(1),
         tune: Default::default(),
         frontends: vec![http_fe()],
-        backends: vec![Arc::new(Backend::new("b", Mode::Http, servers(&[o.addr])))],
+        backends: vec![Arc::new(rr_backend("b", Mode::Http, servers(&[o.addr])))],
     };
     let run = start_rt(rt, "f");
     let mut a = client(run.addr);

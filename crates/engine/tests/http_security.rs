@@ -2,7 +2,7 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_engine::runtime::{Backend, ForwardFor, IpNet, Mode, OriginalTo};
+use fulcrum_engine::runtime::{ForwardFor, IpNet, Mode, OriginalTo};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ fn smuggling_vectors_get_400_and_are_never_forwarded() {
     let o = origin(|_| ok("x"));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     let vectors: &[&[u8]] = &[
@@ -62,7 +62,7 @@ fn bad_chunk_framing_is_400_and_bad_bytes_never_reach_the_server() {
     let o = origin(|_| ok("x"));
     let run = start(
         http_fe(),
-        Backend::new("b", Mode::Http, servers(&[o.addr])),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
         1,
     );
     for body in [
@@ -89,7 +89,7 @@ fn response_smuggling_is_502() {
         let _ =
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc");
     });
-    let run = start(http_fe(), Backend::new("b", Mode::Http, servers(&[srv])), 1);
+    let run = start(http_fe(), rr_backend("b", Mode::Http, servers(&[srv])), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&read_response(&mut c).0), 502);
@@ -104,7 +104,7 @@ fn forwardfor_adds_client_address_unless_excepted() {
         except: None,
         header: "X-Original-To".into(),
     });
-    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
     let mut c = client(run.addr);
     write(
         &mut c,
@@ -129,7 +129,7 @@ fn forwardfor_adds_client_address_unless_excepted() {
         header: "X-Client".into(),
         if_none: false,
     });
-    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(&mut c);
@@ -147,7 +147,7 @@ fn forwardfor_if_none_keeps_existing_header() {
         if_none: true,
         ..Default::default()
     });
-    let run = start(fe, Backend::new("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.1.1.1\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
     read_response(&mut c);
@@ -179,7 +179,7 @@ fn websocket_tunnel_outlives_timeout_client_but_not_timeout_tunnel() {
     });
     let mut fe = http_fe();
     fe.timeouts.client = Some(Duration::from_millis(150));
-    let mut be = Backend::new("b", Mode::Http, servers(&[srv]));
+    let mut be = rr_backend("b", Mode::Http, servers(&[srv]));
     be.timeouts.server = Some(Duration::from_millis(150));
     be.timeouts.tunnel = Some(Duration::from_millis(800));
     let run = start(fe, be, 1);

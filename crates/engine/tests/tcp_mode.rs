@@ -1,7 +1,7 @@
 mod common;
 
 use common::*;
-use fulcrum_engine::runtime::{Backend, Mode, ProxyVersion};
+use fulcrum_engine::runtime::{Mode, ProxyVersion};
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ fn banner_first_server_speaks_before_client() {
         let n = s.read(&mut b).unwrap();
         s.write_all(&b[..n]).unwrap();
     });
-    let be = Backend::new("b", Mode::Tcp, servers(&[srv]));
+    let be = rr_backend("b", Mode::Tcp, servers(&[srv]));
     let run = start(frontend("f", Mode::Tcp), be, 2);
     let mut c = client(run.addr);
     let mut banner = [0u8; 16];
@@ -35,7 +35,7 @@ fn half_close_lets_server_answer_after_client_fin() {
         s.write_all(format!("got {}", all.len()).as_bytes())
             .unwrap();
     });
-    let be = Backend::new("b", Mode::Tcp, servers(&[srv]));
+    let be = rr_backend("b", Mode::Tcp, servers(&[srv]));
     let run = start(frontend("f", Mode::Tcp), be, 1);
     let mut c = client(run.addr);
     c.write_all(&vec![b'x'; 100_000]).unwrap();
@@ -51,7 +51,7 @@ fn idle_tcp_session_closed_by_timeout_client() {
     });
     let mut fe = frontend("f", Mode::Tcp);
     fe.timeouts.client = Some(Duration::from_millis(200));
-    let mut be = Backend::new("b", Mode::Tcp, servers(&[srv]));
+    let mut be = rr_backend("b", Mode::Tcp, servers(&[srv]));
     be.timeouts.server = Some(Duration::from_secs(5));
     let run = start(fe, be, 1);
     let mut c = client(run.addr);
@@ -75,11 +75,7 @@ fn send_proxy_v1_and_v2_reach_the_server() {
         });
         let mut sv = servers(&[srv]);
         sv[0].send_proxy = Some(v);
-        let run = start(
-            frontend("f", Mode::Tcp),
-            Backend::new("b", Mode::Tcp, sv),
-            1,
-        );
+        let run = start(frontend("f", Mode::Tcp), rr_backend("b", Mode::Tcp, sv), 1);
         let c = client(run.addr);
         let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         let (len, addrs) = fulcrum_engine::proxy_proto::parse(&got).unwrap().unwrap();
@@ -99,7 +95,7 @@ fn accept_proxy_header_is_consumed() {
     });
     let mut fe = frontend("f", Mode::Tcp);
     fe.binds[0].accept_proxy = true;
-    let run = start(fe, Backend::new("b", Mode::Tcp, servers(&[srv])), 1);
+    let run = start(fe, rr_backend("b", Mode::Tcp, servers(&[srv])), 1);
     let mut c = client(run.addr);
     c.write_all(b"PROXY TCP4 10.0.0.1 10.0.0.2 1234 80\r\nhello")
         .unwrap();
@@ -118,7 +114,7 @@ fn splice_forwards_bulk_data_intact() {
     let mut fe = frontend("f", Mode::Tcp);
     fe.tcp.splice_request = true;
     fe.tcp.splice_response = true;
-    let run = start(fe, Backend::new("b", Mode::Tcp, servers(&[srv])), 1);
+    let run = start(fe, rr_backend("b", Mode::Tcp, servers(&[srv])), 1);
     let mut c = client(run.addr);
     let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
     let mut w = c.try_clone().unwrap();
@@ -143,7 +139,7 @@ fn maxconn_pauses_accepting_then_resumes() {
     });
     let mut fe = frontend("f", Mode::Tcp);
     fe.maxconn = Some(1);
-    let run = start(fe, Backend::new("b", Mode::Tcp, servers(&[srv])), 1);
+    let run = start(fe, rr_backend("b", Mode::Tcp, servers(&[srv])), 1);
     let mut first = client(run.addr);
     first.write_all(b"a").unwrap();
     let mut b = [0u8; 1];

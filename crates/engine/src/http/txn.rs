@@ -8,6 +8,7 @@ use super::session::{Session, SrvConn};
 use crate::buf::Buf;
 use crate::connect;
 use crate::runtime::{ConnMode, HttpReuse, Server};
+use crate::select::SelectKey;
 use crate::tcp::min_opt;
 use crate::tunnel::{self, TunnelTimeouts};
 use fulcrum_proto::http1::Edit;
@@ -83,8 +84,14 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     if built.is_err() {
         return Ok(Next::Error(500));
     }
+    let key = HttpKey {
+        src: s.addrs.src.ip(),
+        head: be
+            .lb
+            .needs_request()
+            .then(|| (s.cbuf.readable()[..orig_len].to_vec(), req)),
+    };
     s.cbuf.consume(orig_len);
-    drop(req);
 
     let mut retried = false;
     loop {
@@ -116,7 +123,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             prev_uses = if idle.reused { 2 } else { 1 };
             Some(idle.stream)
         };
-        let conn = match connect::connect(be, s.addrs, None, &mut reuse).await {
+        let conn = match connect::connect(be, s.addrs, &key, &mut reuse).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("backend '{}': {e}", be.name);
@@ -197,6 +204,26 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         } else {
             Next::Close
         });
+    }
+}
+
+/// What `balance` sees of a request; the head is copied only for algorithms
+/// that hash on it.
+struct HttpKey {
+    src: std::net::IpAddr,
+    head: Option<(Vec<u8>, RequestHead)>,
+}
+
+impl SelectKey for HttpKey {
+    fn source(&self) -> Option<std::net::IpAddr> {
+        Some(self.src)
+    }
+    fn uri(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|(b, h)| h.target_bytes(b))
+    }
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let (b, h) = self.head.as_ref()?;
+        h.headers_in(b).get(name.as_bytes())
     }
 }
 

@@ -27,6 +27,10 @@ pub fn frontend(name: &str, mode: Mode) -> Frontend {
     }
 }
 
+pub fn rr_backend(name: &str, mode: Mode, servers: Vec<Server>) -> Backend {
+    Backend::new(name, mode, servers).unwrap()
+}
+
 pub fn servers(addrs: &[SocketAddr]) -> Vec<Server> {
     addrs
         .iter()
