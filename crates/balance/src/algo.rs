@@ -146,3 +146,19 @@ pub struct BalanceOptions {
     /// `option allbackups`: use every backup server, not just the first.
     pub all_backups: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_algorithms_are_not_dynamic() {
+        let map = HashType::default();
+        let cons = HashType::from_config(HashMethod::Consistent, None, false);
+        assert!(!BalanceAlgo::StaticRr.is_dynamic(&map));
+        assert!(!BalanceAlgo::Source.is_dynamic(&map));
+        assert!(BalanceAlgo::Source.is_dynamic(&cons));
+        assert!(BalanceAlgo::RoundRobin.is_dynamic(&map));
+        assert!(BalanceAlgo::random_default().is_dynamic(&map));
+    }
+}

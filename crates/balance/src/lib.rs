@@ -12,6 +12,34 @@
 //!   body, first TCP bytes, `hash` sample, servers to avoid) and returns a server
 //!   index.
 //!
+//! ```
+//! use fulcrum_balance::{BalanceAlgo, BalanceOptions, Balancer, RequestKey, ServerState};
+//! use std::sync::Arc;
+//!
+//! let servers = vec![
+//!     Arc::new(ServerState::new(1, 1, false)), // id 1, weight 1
+//!     Arc::new(ServerState::new(2, 2, false)),
+//! ];
+//! let b = Balancer::new(BalanceAlgo::RoundRobin, BalanceOptions::default(), servers)?;
+//! let order: Vec<usize> = (0..3).filter_map(|_| b.select(&RequestKey::default())).collect();
+//! assert_eq!(order, [0, 1, 1]);
+//!
+//! // The engine counts connections through the balancer (leastconn re-orders)...
+//! b.take_conn(1);
+//! b.drop_conn(1);
+//! // ...and reports state changes made by checks or the runtime API.
+//! b.servers()[1].set_up(false);
+//! b.on_server_change(1);
+//! assert_eq!(b.select(&RequestKey::default()), Some(0));
+//! # Ok::<(), fulcrum_balance::BalanceError>(())
+//! ```
+//!
+//! Call [`Balancer::take_conn`] when a request takes a connection slot on a
+//! server and [`Balancer::drop_conn`] when it releases it; call
+//! [`Balancer::on_server_change`] after changing a server's weight, slowstart
+//! ramp, admin or health state (the balancer keeps its structures in step
+//! only through these calls).
+//!
 //! Server states: weight 0, `drain`, maintenance and down servers get no
 //! load-balanced traffic (persistence is the engine's business); backups serve
 //! only when no active server is usable — the first one, or all with
