@@ -100,6 +100,11 @@ impl Balancer {
     pub fn options(&self) -> &BalanceOptions {
         &self.opts
     }
+    /// Whether run-time weights other than 0 and 100% apply: HAProxy refuses
+    /// them for `static-rr` and map-based hashing, whose table is fixed.
+    pub fn is_dynamic(&self) -> bool {
+        self.algo.is_dynamic(&self.opts.hash_type)
+    }
     /// The servers, in declaration order; [`Balancer::select`] returns an index.
     pub fn servers(&self) -> &[Arc<ServerState>] {
         &self.servers

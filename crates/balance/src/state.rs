@@ -6,7 +6,7 @@
 //! same way). After changing a weight or a state, call
 //! [`crate::Balancer::on_server_change`] so the algorithm's structures follow.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// The largest user weight (`weight 256`).
 pub const MAX_WEIGHT: u32 = 256;
@@ -47,6 +47,7 @@ pub struct ServerState {
     admin: AtomicU8,
     up: AtomicBool,
     cur_conns: AtomicU32,
+    total_conns: AtomicU64,
     maxconn: AtomicU32,
     queue_len: AtomicU32,
 }
@@ -65,6 +66,7 @@ impl ServerState {
             admin: AtomicU8::new(AdminState::Ready as u8),
             up: AtomicBool::new(true),
             cur_conns: AtomicU32::new(0),
+            total_conns: AtomicU64::new(0),
             maxconn: AtomicU32::new(0),
             queue_len: AtomicU32::new(0),
         }
@@ -95,6 +97,14 @@ impl ServerState {
     /// Sets the user weight (runtime API, agent checks); clamped to 0..=256.
     pub fn set_weight(&self, w: u32) {
         self.weight.store(w.min(MAX_WEIGHT), Ordering::Relaxed);
+    }
+    /// `set weight <server> N%`: a percentage of the configured weight, as
+    /// HAProxy computes it (truncated, at most 256). Returns the new weight.
+    pub fn set_weight_percent(&self, pct: u32) -> u32 {
+        let w = u64::from(self.initial_weight) * u64::from(pct.min(25_600)) / 100;
+        let w = u32::try_from(w).unwrap_or(MAX_WEIGHT).min(MAX_WEIGHT);
+        self.set_weight(w);
+        w
     }
     /// The slowstart step, 1..=[`WEIGHT_SCALE`] (full weight).
     pub fn ramp(&self) -> u32 {
@@ -130,8 +140,13 @@ impl ServerState {
     pub fn cur_conns(&self) -> u32 {
         self.cur_conns.load(Ordering::Relaxed)
     }
+    /// Connections served since start (stats' `stot`).
+    pub fn total_conns(&self) -> u64 {
+        self.total_conns.load(Ordering::Relaxed)
+    }
     pub(crate) fn add_conn(&self) {
         self.cur_conns.fetch_add(1, Ordering::Relaxed);
+        self.total_conns.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn sub_conn(&self) {
         // Saturating: an unbalanced release must not wrap to 4 billion.
@@ -203,6 +218,18 @@ mod tests {
         assert_eq!(s.cur_conns(), 0);
         s.set_queue_len(1);
         assert!(s.is_full());
+    }
+
+    #[test]
+    fn weight_percent_is_relative_to_the_configured_weight() {
+        let s = ServerState::new(1, 10, false);
+        assert_eq!(s.set_weight_percent(50), 5);
+        assert_eq!(s.set_weight_percent(15), 1);
+        assert_eq!(s.set_weight_percent(100_000), 256);
+        assert_eq!(s.weight(), 256);
+        s.add_conn();
+        s.sub_conn();
+        assert_eq!(s.total_conns(), 1);
     }
 
     #[test]
