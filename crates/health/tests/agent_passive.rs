@@ -1,0 +1,126 @@
+//! Agent checks, passive observation, slowstart and the operator's states.
+
+mod common;
+
+use common::*;
+use fulcrum_balance::{AdminState, WEIGHT_SCALE};
+use fulcrum_config::model::check::{CheckSettings, InitState, Observe, OnError};
+use fulcrum_health::passive::PassiveOutcome;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn wait(mut f: impl FnMut() -> bool, ms: u64) -> bool {
+    let end = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+#[test]
+fn agent_replies_change_weight_admin_and_state() {
+    let reply = Arc::new(Mutex::new(String::from("50%\n")));
+    let r = reply.clone();
+    let agent = fake(Arc::new(move |s| {
+        let _ = s.write_all(r.lock().unwrap().as_bytes());
+    }));
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mut c = check(1000, 2, 2, InitState::FullyUp);
+    c.enabled = Some(false);
+    c.agent.enabled = Some(true);
+    c.agent.port = Some(agent.addr.port());
+    c.agent.addr = Some("127.0.0.1".into());
+    c.agent.inter = Some(Duration::from_millis(30));
+    let t = target("bk", "s1", 0, srv.addr, c, CheckSettings::default(), false);
+    let st = t.state.clone();
+    let h = start(vec![t]);
+    assert!(wait(|| st.weight() == 5, 2000), "weight {}", st.weight());
+    *reply.lock().unwrap() = "drain\n".into();
+    assert!(wait(|| st.admin() == AdminState::Drain, 2000));
+    assert!(h.wait_line("Server bk/s1 enters drain state", 1).is_some());
+    *reply.lock().unwrap() = "ready down # disk full\n".into();
+    let down = h.wait_line("is DOWN", 2).expect("agent down ignored");
+    assert_eq!(
+        down,
+        "Server bk/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"disk full\". 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
+    assert_eq!(st.admin(), AdminState::Ready);
+    *reply.lock().unwrap() = "up 100%\n".into();
+    assert!(h.wait_line("is UP", 2).is_some());
+    assert!(wait(|| st.is_usable() && st.weight() == 10, 2000));
+}
+
+#[test]
+fn observe_layer7_marks_down_on_a_5xx_burst() {
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mut c = check(2000, 2, 3, InitState::FullyUp);
+    c.fastinter = Some(Duration::from_millis(100));
+    c.observe = Some(Observe::Layer7);
+    c.error_limit = Some(3);
+    c.on_error = Some(OnError::MarkDown);
+    let t = target("bk", "s1", 0, srv.addr, c, CheckSettings::default(), false);
+    let st = t.state.clone();
+    let h = start(vec![t]);
+    // Wait for the first (spread) check so only passive errors count.
+    assert!(wait(|| h.handle.snapshot(0, 0).unwrap().check_status == fulcrum_health::status::CheckStatus::L4Ok, 2000));
+    for s in [503, 200, 502, 500] {
+        h.handle.report_passive(0, 0, PassiveOutcome::HttpStatus(s));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(st.is_up(), "a 200 in between resets the count");
+    h.handle.report_passive(0, 0, PassiveOutcome::HttpStatus(504));
+    let down = h.wait_line("is DOWN", 2).expect("no DOWN");
+    assert_eq!(
+        norm(&down),
+        "Server bk/s1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive errors, last one was: Wrong http response\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
+    assert_eq!(h.handle.snapshot(0, 0).unwrap().hanafail, 1);
+    // fastinter: the next check comes soon and, passing, starts the way up.
+    assert!(wait(|| h.handle.snapshot(0, 0).unwrap().status_text == "DOWN 1/2", 1500));
+}
+
+#[test]
+fn slowstart_ramps_the_weight_after_recovery() {
+    let resp = Arc::new(Mutex::new(response("500 Bad", "")));
+    let srv = http(resp.clone());
+    let mut c = check(40, 1, 1, InitState::FullyUp);
+    c.slowstart = Some(Duration::from_millis(400));
+    let settings = CheckSettings {
+        kind: Some(fulcrum_config::model::check::CheckKind::Http(Default::default())),
+        ..Default::default()
+    };
+    let t = target("bk", "s1", 0, srv.addr, c, settings, false);
+    let st = t.state.clone();
+    let h = start(vec![t]);
+    assert!(h.wait_line("is DOWN", 3).is_some());
+    *resp.lock().unwrap() = response("200 OK", "");
+    assert!(h.wait_line("is UP", 3).is_some());
+    let early = st.ramp();
+    assert!(early < WEIGHT_SCALE, "ramp {early}");
+    assert!(wait(|| st.ramp() > early && st.ramp() < WEIGHT_SCALE, 1000));
+    assert!(wait(|| st.ramp() == WEIGHT_SCALE, 2000));
+}
+
+#[test]
+fn maintenance_from_the_operator_is_logged_and_counted() {
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let a = target("bk", "s1", 0, srv.addr, check(1000, 2, 2, InitState::FullyUp), CheckSettings::default(), false);
+    let h = start(vec![a]);
+    assert!(h.handle.set_admin(0, 0, AdminState::Maint));
+    assert_eq!(
+        h.wait_line("maintenance", 1).unwrap(),
+        "Server bk/s1 is going DOWN for maintenance. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
+    assert!(h.wait_line("backend bk has no server available!", 1).is_some());
+    assert_eq!(h.handle.snapshot(0, 0).unwrap().status_text, "MAINT");
+    assert!(h.handle.set_admin(0, 0, AdminState::Ready));
+    assert_eq!(
+        h.wait_line("leaving", 1).unwrap(),
+        "Server bk/s1 is UP (leaving forced maintenance). 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
+    );
+    assert!(!h.handle.set_admin(0, 9, AdminState::Maint));
+}
