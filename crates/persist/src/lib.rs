@@ -16,6 +16,7 @@
 //! Nothing here reads a clock or opens a socket: every call that depends on time
 //! takes `now` in milliseconds (any monotonic origin) so tests replay exactly.
 
+pub mod appsession;
 pub mod cookie;
 pub mod data;
 pub mod dyncookie;
@@ -24,6 +25,7 @@ pub mod fetch;
 pub mod freq;
 pub mod key;
 pub mod registry;
+pub mod stick;
 pub mod table;
 pub mod track;
 
