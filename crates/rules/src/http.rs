@@ -2,7 +2,8 @@
 //! `http-after-response`, plus the 1.x directives in their historical places).
 
 use fulcrum_config::rules::{
-    HttpAction, HttpPhase, HttpRule, LegacyOp, MatchMethod, Normalizer, TimeoutKind,
+    GptValue, HttpAction, HttpPhase, HttpRule, LegacyOp, MatchMethod, Normalizer, TimeoutKind,
+    UriPart,
 };
 use regex::bytes::Regex;
 
@@ -62,6 +63,11 @@ pub(crate) enum CAction {
         key: Expr,
         table: Option<String>,
     },
+    ReplaceUri(UriPart, Regex, Template),
+    Reject,
+    SilentDrop,
+    ScIncGpc(u8, u8),
+    ScSetGpt0(u8, Result<i64, Expr>),
     Legacy(CLegacy),
 }
 
@@ -206,6 +212,21 @@ fn compile_rule(
             key: compile_expr(key, span, env)?,
             table: table.clone(),
         },
+        HttpAction::ReplaceUri {
+            part,
+            regex,
+            replace,
+        } => CAction::ReplaceUri(*part, re(regex, false)?, tpl(replace, span, env)?),
+        HttpAction::Reject => CAction::Reject,
+        HttpAction::SilentDrop => CAction::SilentDrop,
+        HttpAction::ScIncGpc { counter, gpc } => CAction::ScIncGpc(*counter, *gpc),
+        HttpAction::ScSetGpt0 { counter, value } => CAction::ScSetGpt0(
+            *counter,
+            match value {
+                GptValue::Int(n) => Ok(*n),
+                GptValue::Expr(e) => Err(compile_expr(e, span, env)?),
+            },
+        ),
         HttpAction::Legacy(l) => {
             // 1.x order: block, http-request, req* filters, redirect, then reqadd.
             stage = match l.op {
@@ -448,6 +469,43 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
                     counter: *counter,
                     key: &k,
                     table: table.as_deref(),
+                });
+            }
+        }
+        CAction::Reject => return Some(Verdict::Reject),
+        CAction::SilentDrop => return Some(Verdict::SilentDrop),
+        CAction::ReplaceUri(part, re, with) => {
+            let with = with.render_vec(&t.ctx());
+            let req = t.req_mut()?;
+            let uri = req.uri().to_vec();
+            let (target, rebuild): (&[u8], fn(&[u8], &[u8]) -> Vec<u8>) = match part {
+                UriPart::Path => (crate::uri::path(&uri), |u, n| {
+                    crate::legacy::with_path(u, n, false)
+                }),
+                UriPart::PathQ => (crate::uri::pathq(&uri), |u, n| {
+                    crate::legacy::with_path(u, n, true)
+                }),
+                UriPart::Uri => (&uri, |_, n| n.to_vec()),
+            };
+            if let Some(caps) = re.captures(target) {
+                let mut new = Vec::new();
+                crate::regex_util::expand(&caps, &with, &mut new);
+                req.set_uri(&rebuild(&uri, &new));
+            }
+        }
+        CAction::ScIncGpc(counter, gpc) => t.sess_mut().effect(Effect::IncGpc {
+            counter: *counter,
+            gpc: *gpc,
+        }),
+        CAction::ScSetGpt0(counter, value) => {
+            let v = match value {
+                Ok(n) => Some(*n),
+                Err(e) => e.one(&t.ctx()).and_then(|s| s.to_int()),
+            };
+            if let Some(value) = v {
+                t.sess_mut().effect(Effect::SetGpt0 {
+                    counter: *counter,
+                    value,
                 });
             }
         }

@@ -115,6 +115,10 @@ pub enum Verdict {
     UseService(String),
     /// 1.x `reqsetbe`: switch to this backend (before `use_backend`).
     UseBackend(String),
+    /// `reject`: close the connection without a response.
+    Reject,
+    /// `silent-drop`: disappear without a FIN/RST the client would see.
+    SilentDrop,
 }
 
 #[derive(Clone, Debug)]

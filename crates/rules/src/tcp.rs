@@ -26,6 +26,7 @@ enum CTcpAction {
     ExpectProxy,
     SetLogLevel(String),
     UseService(String),
+    SilentDrop,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +60,8 @@ pub enum TcpVerdict {
     /// `close` (response side): close once the server's data is sent.
     Close,
     UseService(String),
+    /// `silent-drop`: disappear without a FIN/RST the client would see.
+    SilentDrop,
 }
 
 impl TcpRules {
@@ -113,6 +116,7 @@ impl TcpRules {
                             TcpAction::ExpectProxy => CTcpAction::ExpectProxy,
                             TcpAction::SetLogLevel(l) => CTcpAction::SetLogLevel(l.clone()),
                             TcpAction::UseService(s) => CTcpAction::UseService(s.clone()),
+                            TcpAction::SilentDrop => CTcpAction::SilentDrop,
                         };
                         Ok(CTcpRule { cond, action })
                     })();
@@ -176,6 +180,7 @@ fn run_with<V: SessionView>(
             CTcpAction::Reject => return TcpVerdict::Reject,
             CTcpAction::Close => return TcpVerdict::Close,
             CTcpAction::UseService(s) => return TcpVerdict::UseService(s.clone()),
+            CTcpAction::SilentDrop => return TcpVerdict::SilentDrop,
             CTcpAction::Capture(e, len) => {
                 if let Some(s) = one(e, view) {
                     let mut b = s.into_bytes().into_owned();

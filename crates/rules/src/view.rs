@@ -84,6 +84,16 @@ pub enum Effect<'a> {
     SetDst(IpAddr),
     /// `tcp-request connection expect-proxy layer4`.
     ExpectProxy,
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment general purpose counter `gpc`.
+    IncGpc {
+        counter: u8,
+        gpc: u8,
+    },
+    /// `sc-set-gpt0(N) VALUE`.
+    SetGpt0 {
+        counter: u8,
+        value: i64,
+    },
 }
 
 /// A stick-counter read (`sc_http_req_rate(0)`, `sc1_conn_cur`, `src_conn_rate(t)`).

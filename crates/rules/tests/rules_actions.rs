@@ -466,3 +466,39 @@ http-request track-sc1 src table st
     assert!(e.contains("SetLogLevel(\"debug\")"), "{e}");
     assert!(e.contains("TrackSc { counter: 1, key: [49, 57, 50, 46, 48, 46, 50, 46, 49, 48], table: Some(\"st\") }"), "{e}");
 }
+
+#[test]
+fn uri_regex_rewrites_drops_and_gpc_actions() {
+    let cfg = r"
+http-request replace-path /api/v1/(.*) /v2/\1
+http-request replace-uri ^http://[^/]*(.*) \1
+http-request sc-inc-gpc0(0) if { path_beg /v2/login }
+http-request sc-set-gpt0(1) 7 if { path_end .php }
+http-request silent-drop if { hdr(x-bot) 1 }
+http-request reject if { hdr(x-bot) 2 }
+";
+    let (verdict, v) = run(cfg, "GET /api/v1/login?x=1 HTTP/1.1\n");
+    assert_eq!(verdict, Verdict::Continue);
+    assert_eq!(v.uri, b"/v2/login?x=1");
+    assert!(
+        v.effects
+            .iter()
+            .any(|e| e == "IncGpc { counter: 0, gpc: 0 }"),
+        "{:?}",
+        v.effects
+    );
+    let (_, v) = run(cfg, "GET http://h.example/a.php HTTP/1.1\n");
+    assert_eq!(v.uri, b"/a.php");
+    assert!(
+        v.effects
+            .iter()
+            .any(|e| e == "SetGpt0 { counter: 1, value: 7 }"),
+        "{:?}",
+        v.effects
+    );
+    assert_eq!(
+        run(cfg, "GET / HTTP/1.1\nX-Bot: 1\n").0,
+        Verdict::SilentDrop
+    );
+    assert_eq!(run(cfg, "GET / HTTP/1.1\nX-Bot: 2\n").0, Verdict::Reject);
+}

@@ -96,6 +96,21 @@ pub enum Normalizer {
     FragmentEncode,
 }
 
+/// What `replace-path`, `replace-pathq` and `replace-uri` rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UriPart {
+    Path,
+    PathQ,
+    Uri,
+}
+
+/// The value of `sc-set-gpt0`: an integer or a sample expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GptValue {
+    Int(i64),
+    Expr(SampleExpr),
+}
+
 /// One action with its typed arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HttpAction {
@@ -176,6 +191,26 @@ pub enum HttpAction {
         key: SampleExpr,
         table: Option<String>,
     },
+    /// `replace-path` / `replace-pathq` / `replace-uri REGEX FMT`.
+    ReplaceUri {
+        part: UriPart,
+        regex: String,
+        replace: LogFormat,
+    },
+    /// `reject`: close the connection without answering.
+    Reject,
+    /// `silent-drop`: drop the connection without telling the client.
+    SilentDrop,
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    ScIncGpc {
+        counter: u8,
+        gpc: u8,
+    },
+    /// `sc-set-gpt0(N) VALUE`.
+    ScSetGpt0 {
+        counter: u8,
+        value: GptValue,
+    },
     /// A 1.x directive executed with its old meaning.
     Legacy(Legacy),
 }
@@ -212,6 +247,14 @@ const REQUEST_ACTIONS: &[&str] = &[
     "track-sc0",
     "track-sc1",
     "track-sc2",
+    "replace-path",
+    "replace-pathq",
+    "replace-uri",
+    "reject",
+    "silent-drop",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
 ];
 
 const RESPONSE_ACTIONS: &[&str] = &[
@@ -233,6 +276,10 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "track-sc0",
     "track-sc1",
     "track-sc2",
+    "silent-drop",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
 ];
 
 /// Parses the words after `http-request`, `http-response` or `http-after-response`.
@@ -427,6 +474,38 @@ pub fn parse_http_rule(
             };
             HttpAction::SetStatus { status, reason }
         }
+        "replace-path" | "replace-pathq" | "replace-uri" => {
+            let part = match base {
+                "replace-path" => UriPart::Path,
+                "replace-pathq" => UriPart::PathQ,
+                _ => UriPart::Uri,
+            };
+            let regex = a.next("a regex")?.to_string();
+            let replace = lf(a.next("a replacement")?, span)?;
+            HttpAction::ReplaceUri {
+                part,
+                regex,
+                replace,
+            }
+        }
+        "reject" => HttpAction::Reject,
+        "silent-drop" => HttpAction::SilentDrop,
+        "sc-inc-gpc0" | "sc-inc-gpc1" | "sc-set-gpt0" => {
+            let counter = sticky_counter(name, span)?;
+            if base == "sc-set-gpt0" {
+                let v = a.next("a value")?;
+                let value = match v.parse() {
+                    Ok(n) => GptValue::Int(n),
+                    Err(_) => GptValue::Expr(parse_sample_expr(v, span)?),
+                };
+                HttpAction::ScSetGpt0 { counter, value }
+            } else {
+                HttpAction::ScIncGpc {
+                    counter,
+                    gpc: u8::from(base == "sc-inc-gpc1"),
+                }
+            }
+        }
         _ => parse_track(&mut a, base)?,
     };
     a.done()?;
@@ -436,6 +515,21 @@ pub fn parse_http_rule(
         action,
         cond,
     })
+}
+
+/// `sc-inc-gpc0(N)` → N (0 to 9).
+fn sticky_counter(action: &str, span: &Span) -> Result<u8, Diagnostic> {
+    action
+        .split_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .filter(|n: &u8| *n < 10)
+        .ok_or_else(|| {
+            Diagnostic::alert(
+                span,
+                format!("'{action}': expected a stick counter number, e.g. '(0)'"),
+            )
+        })
 }
 
 /// `track-scN KEY [table T]`.

@@ -15,8 +15,8 @@ mod tcp;
 
 pub use acl::{parse_acl_body, parse_condition, AclDef, AclRef, CondTerm, Condition, MatchMethod};
 pub use action::{
-    HttpAction, HttpPhase, HttpRule, Normalizer, Redirect, RedirectKind, Reply, ReplyBody,
-    TimeoutKind,
+    GptValue, HttpAction, HttpPhase, HttpRule, Normalizer, Redirect, RedirectKind, Reply,
+    ReplyBody, TimeoutKind, UriPart,
 };
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{

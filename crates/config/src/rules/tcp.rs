@@ -52,6 +52,8 @@ pub enum TcpAction {
     ExpectProxy,
     SetLogLevel(String),
     UseService(String),
+    /// `silent-drop`: drop the connection without telling the client.
+    SilentDrop,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +89,7 @@ const ACTIONS: &[&str] = &[
     "expect-proxy",
     "set-log-level",
     "use-service",
+    "silent-drop",
 ];
 
 fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAction, Diagnostic> {
@@ -186,6 +189,7 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
             TcpAction::ExpectProxy
         }
         "set-log-level" => TcpAction::SetLogLevel(a.next("a log level")?.to_string()),
+        "silent-drop" => TcpAction::SilentDrop,
         _ => TcpAction::UseService(a.next("a service name")?.to_string()),
     };
     a.done()?;
