@@ -478,19 +478,20 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
             let with = with.render_vec(&t.ctx());
             let req = t.req_mut()?;
             let uri = req.uri().to_vec();
-            let (target, rebuild): (&[u8], fn(&[u8], &[u8]) -> Vec<u8>) = match part {
-                UriPart::Path => (crate::uri::path(&uri), |u, n| {
-                    crate::legacy::with_path(u, n, false)
-                }),
-                UriPart::PathQ => (crate::uri::pathq(&uri), |u, n| {
-                    crate::legacy::with_path(u, n, true)
-                }),
-                UriPart::Uri => (&uri, |_, n| n.to_vec()),
+            let target = match part {
+                UriPart::Path => crate::uri::path(&uri),
+                UriPart::PathQ => crate::uri::pathq(&uri),
+                UriPart::Uri => &uri[..],
             };
             if let Some(caps) = re.captures(target) {
                 let mut new = Vec::new();
                 crate::regex_util::expand(&caps, &with, &mut new);
-                req.set_uri(&rebuild(&uri, &new));
+                let rebuilt = match part {
+                    UriPart::Path => crate::legacy::with_path(&uri, &new, false),
+                    UriPart::PathQ => crate::legacy::with_path(&uri, &new, true),
+                    UriPart::Uri => new,
+                };
+                req.set_uri(&rebuilt);
             }
         }
         CAction::ScIncGpc(counter, gpc) => t.sess_mut().effect(Effect::IncGpc {
