@@ -136,12 +136,14 @@ impl Expectation {
             ExpectMatch::String(s) | ExpectMatch::StringLogFormat(s) => {
                 Matcher::String(s.as_bytes().to_vec())
             }
-            ExpectMatch::Rstring(p) => Matcher::Rstring(
-                regex::bytes::Regex::new(p).map_err(|source| HealthError::Regex {
-                    pattern: p.clone(),
-                    source,
-                })?,
-            ),
+            ExpectMatch::Rstring(p) => {
+                Matcher::Rstring(regex::bytes::Regex::new(p).map_err(|source| {
+                    HealthError::Regex {
+                        pattern: p.clone(),
+                        source,
+                    }
+                })?)
+            }
             ExpectMatch::Binary(b) => Matcher::Binary(b.clone()),
             ExpectMatch::BinaryLogFormat(h) => Matcher::Binary(hex_decode(h)),
             ExpectMatch::Rbinary(p) => Matcher::Rbinary(regex(p)?),
@@ -192,7 +194,9 @@ impl Expectation {
     /// Matches a complete HTTP response.
     pub fn match_http(&self, r: &HttpResponse) -> bool {
         let found = match &self.matcher {
-            Matcher::Status(ranges) => ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&r.status)),
+            Matcher::Status(ranges) => ranges
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&r.status)),
             Matcher::Rstatus(re) => re.is_match(&r.status.to_string()),
             Matcher::String(s) => find(&r.body, s),
             Matcher::Rstring(re) => re.is_match(&r.body),
@@ -242,7 +246,10 @@ pub fn hex_decode(s: &str) -> Vec<u8> {
         .bytes()
         .filter_map(|c| (c as char).to_digit(16).map(|d| d as u8))
         .collect();
-    digits.chunks(2).map(|p| p.iter().fold(0, |a, d| a * 16 + d)).collect()
+    digits
+        .chunks(2)
+        .map(|p| p.iter().fold(0, |a, d| a * 16 + d))
+        .collect()
 }
 
 #[cfg(test)]

@@ -71,14 +71,22 @@ pub async fn read_response<C: AsyncRead + Unpin>(
             }
             Ok(Parsed::Partial) => {}
             Err(_) => {
-                return Err(Outcome::with_info(CheckStatus::L7Rsp, "invalid HTTP response"));
+                return Err(Outcome::with_info(
+                    CheckStatus::L7Rsp,
+                    "invalid HTTP response",
+                ));
             }
         }
         match read_more(c, buf, deadline).await {
             Ok(0) if buf.is_empty() => {
                 return Err(Outcome::with_info(CheckStatus::L7Rsp, "empty response"))
             }
-            Ok(0) => return Err(Outcome::with_info(CheckStatus::L7Rsp, "truncated HTTP response")),
+            Ok(0) => {
+                return Err(Outcome::with_info(
+                    CheckStatus::L7Rsp,
+                    "truncated HTTP response",
+                ))
+            }
             Ok(_) => {}
             Err(ReadErr::Timeout) => return Err(Outcome::new(CheckStatus::L7Tout)),
             Err(ReadErr::Io(e)) => return Err(Outcome::with_info(CheckStatus::L7Rsp, os_text(&e))),
@@ -124,7 +132,9 @@ async fn read_body<C: AsyncRead + Unpin>(
     Ok(match framing {
         BodyFraming::Chunked => body,
         BodyFraming::ContentLength(n) => {
-            let end = buf.len().min(head_len.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)));
+            let end = buf
+                .len()
+                .min(head_len.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)));
             buf[head_len..end].to_vec()
         }
         _ => buf[head_len..].to_vec(),

@@ -101,7 +101,11 @@ pub fn stopping(w: &Who, cause: &str, c: &Counts) -> String {
 
 /// The runtime API put the server in maintenance.
 pub fn maint_enter(w: &Who, c: &Counts) -> String {
-    format!("{} is going DOWN for maintenance{}.", server_prefix(w), tail(true, c))
+    format!(
+        "{} is going DOWN for maintenance{}.",
+        server_prefix(w),
+        tail(true, c)
+    )
 }
 
 /// The runtime API took the server out of maintenance.
@@ -196,12 +200,18 @@ mod tests {
             backup: 1,
             ..Counts::default()
         };
-        let who = Who { backup: true, ..WHO };
+        let who = Who {
+            backup: true,
+            ..WHO
+        };
         assert_eq!(
             up(&who, &reason(&o, Some(3)), &c),
             "Backup Server bk_web/websrv1 is UP, reason: Layer7 check passed, code: 200, info: \"OK\", check duration: 3ms. 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue."
         );
-        assert_eq!(no_server("bk_web", false), "backend bk_web has no server available!");
+        assert_eq!(
+            no_server("bk_web", false),
+            "backend bk_web has no server available!"
+        );
     }
 
     #[test]

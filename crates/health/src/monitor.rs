@@ -123,7 +123,11 @@ struct After {
 impl ServerRt {
     pub fn new(t: &CheckTarget, tracked: bool) -> Self {
         let c = &t.check;
-        let init = if c.is_enabled() { c.init_state() } else { InitState::FullyUp };
+        let init = if c.is_enabled() {
+            c.init_state()
+        } else {
+            InitState::FullyUp
+        };
         let check = Health::new(c.rise(), c.fall(), init);
         let observer = c
             .observe
@@ -172,7 +176,11 @@ impl Shared {
     fn counts(&self, i: usize) -> Counts {
         let t = &self.targets[i];
         let (mut active, mut backup) = (0, 0);
-        for o in self.targets.iter().filter(|o| o.backend_idx == t.backend_idx) {
+        for o in self
+            .targets
+            .iter()
+            .filter(|o| o.backend_idx == t.backend_idx)
+        {
             if o.state.is_usable() {
                 if o.state.is_backup() {
                     backup += 1;
@@ -257,14 +265,26 @@ impl Shared {
     }
 
     /// The server changed side: set the shared state now, log after.
-    fn flip(&self, i: usize, rt: &mut ServerRt, up: bool, now: Instant, cause: String, after: &mut After) {
+    fn flip(
+        &self,
+        i: usize,
+        rt: &mut ServerRt,
+        up: bool,
+        now: Instant,
+        cause: String,
+        after: &mut After,
+    ) {
         self.targets[i].state.set_up(up);
         rt.last_change = now;
         if up {
             if let Some(since) = rt.down_since.take() {
                 rt.downtime += now.saturating_duration_since(since);
             }
-            if self.targets[i].check.slowstart.is_some_and(|d| !d.is_zero()) {
+            if self.targets[i]
+                .check
+                .slowstart
+                .is_some_and(|d| !d.is_zero())
+            {
                 self.targets[i].state.set_ramp(1);
             }
         } else {
@@ -325,10 +345,16 @@ impl Shared {
         let mut bks = lock(&self.backends);
         for &i in changed {
             let b = self.targets[i].backend_idx;
-            let Some(bk) = bks.iter_mut().find(|x| x.members.first().map(|&m| self.targets[m].backend_idx) == Some(b)) else {
+            let Some(bk) = bks
+                .iter_mut()
+                .find(|x| x.members.first().map(|&m| self.targets[m].backend_idx) == Some(b))
+            else {
                 continue;
             };
-            let any = bk.members.iter().any(|&m| self.targets[m].state.is_usable());
+            let any = bk
+                .members
+                .iter()
+                .any(|&m| self.targets[m].state.is_usable());
             if bk.available && !any {
                 events.push(HealthEvent {
                     backend_idx: b,
@@ -395,11 +421,14 @@ impl Shared {
         }
         self.finish(after);
         if let Some(a) = r.admin {
-            self.set_admin(i, match a {
-                AgentAdmin::Ready => AdminState::Ready,
-                AgentAdmin::Drain => AdminState::Drain,
-                AgentAdmin::Maint => AdminState::Maint,
-            });
+            self.set_admin(
+                i,
+                match a {
+                    AgentAdmin::Ready => AdminState::Ready,
+                    AgentAdmin::Drain => AdminState::Drain,
+                    AgentAdmin::Maint => AdminState::Maint,
+                },
+            );
         }
         let mut after = After::default();
         {
@@ -415,8 +444,16 @@ impl Shared {
                 }
                 let now_up = rt.op_up(tracking);
                 if was != now_up {
-                    let status = if now_up { CheckStatus::L7Ok } else { CheckStatus::L7Sts };
-                    let info = if info.is_empty() { format!("agent reports {}", op.word()) } else { info };
+                    let status = if now_up {
+                        CheckStatus::L7Ok
+                    } else {
+                        CheckStatus::L7Sts
+                    };
+                    let info = if info.is_empty() {
+                        format!("agent reports {}", op.word())
+                    } else {
+                        info
+                    };
                     let cause = message::reason(&Outcome::with_info(status, info), None);
                     self.flip(i, &mut rt, now_up, Instant::now(), cause, &mut after);
                 }
@@ -437,7 +474,9 @@ impl Shared {
         let w = self.who(i);
         let msg = match (old, a) {
             (_, AdminState::Maint) => Some((Severity::Alert, message::maint_enter(&w, &c))),
-            (AdminState::Maint, _) => Some((Severity::Notice, message::maint_leave(&w, st.is_up(), &c))),
+            (AdminState::Maint, _) => {
+                Some((Severity::Notice, message::maint_leave(&w, st.is_up(), &c)))
+            }
             (_, AdminState::Drain) => Some((Severity::Notice, message::drain_enter(&w, &c))),
             _ => None,
         };
@@ -466,12 +505,24 @@ impl Shared {
             AdminState::Maint => "MAINT".to_string(),
             AdminState::Drain => "DRAIN".to_string(),
             AdminState::Ready if !rt.check_enabled && self.tracks[i].is_none() => {
-                if rt.op_up(false) { "no check".into() } else { "DOWN".into() }
+                if rt.op_up(false) {
+                    "no check".into()
+                } else {
+                    "DOWN".into()
+                }
             }
             AdminState::Ready => {
-                let base = if rt.nolb { "NOLB" } else if rt.op_up(self.tracks[i].is_some()) { "UP" } else { "DOWN" };
+                let base = if rt.nolb {
+                    "NOLB"
+                } else if rt.op_up(self.tracks[i].is_some()) {
+                    "UP"
+                } else {
+                    "DOWN"
+                };
                 match rt.check.phase() {
-                    Phase::GoingDown | Phase::GoingUp if self.tracks[i].is_none() => format!("{base} {n}/{m}"),
+                    Phase::GoingDown | Phase::GoingUp if self.tracks[i].is_none() => {
+                        format!("{base} {n}/{m}")
+                    }
                     _ => base.to_string(),
                 }
             }
@@ -486,7 +537,11 @@ impl Shared {
             check_info: rt.last.info.clone(),
             check_duration_ms: rt.duration_ms,
             agent_status: rt.agent_last.as_ref().map(|o| o.status),
-            agent_info: rt.agent_last.as_ref().map(|o| o.info.clone()).unwrap_or_default(),
+            agent_info: rt
+                .agent_last
+                .as_ref()
+                .map(|o| o.info.clone())
+                .unwrap_or_default(),
             health: rt.check.value(),
             rise: rt.check.rise(),
             fall: rt.check.fall(),

@@ -58,11 +58,17 @@ pub enum PassiveAction {
     /// Check again soon (`fastinter`); every mode does this.
     FastInter,
     /// Count one failed check; `info` is HAProxy's explanation.
-    FailCheck { info: String },
+    FailCheck {
+        info: String,
+    },
     /// Leave the server one failure from down, then count one.
-    SuddenDeath { info: String },
+    SuddenDeath {
+        info: String,
+    },
     /// Mark the server down now.
-    MarkDown { info: String },
+    MarkDown {
+        info: String,
+    },
 }
 
 /// The consecutive-error counter of one observed server.
@@ -127,9 +133,18 @@ mod tests {
     #[test]
     fn layer7_counts_consecutive_5xx_and_ignores_501() {
         let mut o = Observer::new(Observe::Layer7, 3, OnError::MarkDown);
-        assert_eq!(o.report(PassiveOutcome::HttpStatus(500)), PassiveAction::None);
-        assert_eq!(o.report(PassiveOutcome::HttpStatus(501)), PassiveAction::None);
-        assert_eq!(o.report(PassiveOutcome::HttpStatus(503)), PassiveAction::None);
+        assert_eq!(
+            o.report(PassiveOutcome::HttpStatus(500)),
+            PassiveAction::None
+        );
+        assert_eq!(
+            o.report(PassiveOutcome::HttpStatus(501)),
+            PassiveAction::None
+        );
+        assert_eq!(
+            o.report(PassiveOutcome::HttpStatus(503)),
+            PassiveAction::None
+        );
         assert_eq!(
             o.report(PassiveOutcome::HttpStatus(502)),
             PassiveAction::MarkDown {
@@ -145,10 +160,19 @@ mod tests {
         let mut ob = Observer::new(o, 2, OnError::FailCheck);
         ob.report(PassiveOutcome::ConnectError);
         ob.report(PassiveOutcome::ConnectOk);
-        assert_eq!(ob.report(PassiveOutcome::ConnectTimeout), PassiveAction::None);
-        assert_eq!(ob.report(PassiveOutcome::HttpStatus(500)), PassiveAction::None);
+        assert_eq!(
+            ob.report(PassiveOutcome::ConnectTimeout),
+            PassiveAction::None
+        );
+        assert_eq!(
+            ob.report(PassiveOutcome::HttpStatus(500)),
+            PassiveAction::None
+        );
         o = Observe::Layer7;
         let mut f = Observer::new(o, 1, OnError::FastInter);
-        assert_eq!(f.report(PassiveOutcome::ReadTimeout), PassiveAction::FastInter);
+        assert_eq!(
+            f.report(PassiveOutcome::ReadTimeout),
+            PassiveAction::FastInter
+        );
     }
 }

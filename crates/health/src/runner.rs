@@ -84,7 +84,11 @@ fn compile(t: &CheckTarget) -> Result<Script, HealthError> {
     })
 }
 
-fn build(targets: Vec<CheckTarget>, on_change: Box<dyn Fn(usize, usize) + Send + Sync>, sink: Box<dyn FnMut(HealthEvent) + Send>) -> Result<Shared, HealthError> {
+fn build(
+    targets: Vec<CheckTarget>,
+    on_change: Box<dyn Fn(usize, usize) + Send + Sync>,
+    sink: Box<dyn FnMut(HealthEvent) + Send>,
+) -> Result<Shared, HealthError> {
     let n = targets.len();
     let mut index = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
@@ -95,8 +99,11 @@ fn build(targets: Vec<CheckTarget>, on_change: Box<dyn Fn(usize, usize) + Send +
     for (i, t) in targets.iter().enumerate() {
         if let Some(tr) = &t.check.track {
             let bk = tr.backend.as_deref().unwrap_or(&t.backend);
-            let found = targets.iter().position(|o| o.backend == bk && o.server == tr.server);
-            let j = found.ok_or_else(|| HealthError::NoSuchServer(format!("{bk}/{}", tr.server)))?;
+            let found = targets
+                .iter()
+                .position(|o| o.backend == bk && o.server == tr.server);
+            let j =
+                found.ok_or_else(|| HealthError::NoSuchServer(format!("{bk}/{}", tr.server)))?;
             if j != i {
                 tracks[i] = Some(j);
                 trackers[j].push(i);
@@ -125,7 +132,10 @@ fn build(targets: Vec<CheckTarget>, on_change: Box<dyn Fn(usize, usize) + Send +
     }
     let mut backends: Vec<BackendRt> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        match backends.iter_mut().find(|b| targets[b.members[0]].backend_idx == t.backend_idx) {
+        match backends
+            .iter_mut()
+            .find(|b| targets[b.members[0]].backend_idx == t.backend_idx)
+        {
             Some(b) => b.members.push(i),
             None => backends.push(BackendRt {
                 members: vec![i],
@@ -153,7 +163,9 @@ fn build(targets: Vec<CheckTarget>, on_change: Box<dyn Fn(usize, usize) + Send +
 }
 
 async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>, opts: MonitorOptions) {
-    let checked: Vec<usize> = (0..sh.targets.len()).filter(|&i| sh.scripts[i].is_some()).collect();
+    let checked: Vec<usize> = (0..sh.targets.len())
+        .filter(|&i| sh.scripts[i].is_some())
+        .collect();
     let nb = checked.len().max(1) as u32;
     for (pos, &i) in checked.iter().enumerate() {
         // Spread the first checks over one interval, as HAProxy does.
@@ -209,7 +221,9 @@ fn seed(i: usize) -> u64 {
 async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, spread: u32) {
     let mut rng = seed(i);
     let mut next = Instant::now() + first;
-    let Some(script) = sh.scripts[i].as_ref() else { return };
+    let Some(script) = sh.scripts[i].as_ref() else {
+        return;
+    };
     let t = &sh.targets[i];
     loop {
         tokio::select! {
@@ -224,12 +238,19 @@ async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, spread: u32) {
             continue;
         }
         let ctx = RunCtx {
-            extra_headers: if script.send_state { vec![send_state(&sh, i)] } else { Vec::new() },
+            extra_headers: if script.send_state {
+                vec![send_state(&sh, i)]
+            } else {
+                Vec::new()
+            },
             server_up: t.state.is_up(),
         };
         let start = Instant::now();
         let (c, total) = t.timeouts();
-        let dl = Deadlines { connect: start + c, total: start + total };
+        let dl = Deadlines {
+            connect: start + c,
+            total: start + total,
+        };
         let o = script::run(script, &ctx, dl, |spec| dial(t, spec)).await;
         let ms = start.elapsed().as_millis() as u64;
         sh.apply_check(i, o, Some(ms));
@@ -272,7 +293,11 @@ fn send_state(sh: &Shared, i: usize) -> (String, String) {
         t.state.weight(),
         total,
         t.state.cur_conns(),
-        sh.targets.iter().filter(|o| o.backend_idx == t.backend_idx).map(|o| o.state.cur_conns()).sum::<u32>(),
+        sh.targets
+            .iter()
+            .filter(|o| o.backend_idx == t.backend_idx)
+            .map(|o| o.state.cur_conns())
+            .sum::<u32>(),
         t.state.queue_len()
     );
     ("X-Haproxy-Server-State".into(), value)
@@ -335,7 +360,8 @@ async fn ramp_loop(sh: Arc<Shared>, i: usize, ss: Duration) {
             continue;
         }
         let since = lock(&sh.rt[i]).last_change.elapsed();
-        let step = ((since.as_millis() * u128::from(WEIGHT_SCALE)).div_ceil(ss.as_millis().max(1))) as u32;
+        let step =
+            ((since.as_millis() * u128::from(WEIGHT_SCALE)).div_ceil(ss.as_millis().max(1))) as u32;
         if step != t.state.ramp() {
             t.state.set_ramp(step);
             (sh.on_change)(t.backend_idx, t.server_idx);
@@ -385,12 +411,15 @@ impl HealthHandle {
     }
 
     pub fn snapshot(&self, backend_idx: usize, server_idx: usize) -> Option<HealthSnapshot> {
-        self.find(backend_idx, server_idx).map(|i| self.shared.snapshot(i))
+        self.find(backend_idx, server_idx)
+            .map(|i| self.shared.snapshot(i))
     }
 
     /// Every server, in the order the targets were given.
     pub fn snapshots(&self) -> Vec<HealthSnapshot> {
-        (0..self.shared.targets.len()).map(|i| self.shared.snapshot(i)).collect()
+        (0..self.shared.targets.len())
+            .map(|i| self.shared.snapshot(i))
+            .collect()
     }
 
     /// `nbsrv(backend)`: usable servers of a backend.
@@ -400,7 +429,8 @@ impl HealthHandle {
 
     /// `srv_is_up(backend/server)`.
     pub fn srv_is_up(&self, backend_idx: usize, server_idx: usize) -> Option<bool> {
-        self.find(backend_idx, server_idx).map(|i| self.shared.targets[i].state.is_up())
+        self.find(backend_idx, server_idx)
+            .map(|i| self.shared.targets[i].state.is_up())
     }
 
     /// Stops the health thread and waits for it (checks in flight are dropped).
@@ -431,8 +461,14 @@ mod tests {
         let mut s = seed(3);
         for _ in 0..1000 {
             let d = jitter(Duration::from_millis(1000), 10, &mut s);
-            assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
+                "{d:?}"
+            );
         }
-        assert_eq!(jitter(Duration::from_millis(1000), 0, &mut s), Duration::from_millis(1000));
+        assert_eq!(
+            jitter(Duration::from_millis(1000), 0, &mut s),
+            Duration::from_millis(1000)
+        );
     }
 }

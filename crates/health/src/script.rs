@@ -9,7 +9,9 @@ use crate::error::HealthError;
 use crate::expect::{Expectation, HttpResponse, Match, Matcher};
 use crate::http;
 use crate::status::{CheckStatus, Outcome};
-use fulcrum_config::model::check::{CheckConnect, CheckData, CheckRule, CheckSettings, HttpCheckSend};
+use fulcrum_config::model::check::{
+    CheckConnect, CheckData, CheckRule, CheckSettings, HttpCheckSend,
+};
 use std::future::Future;
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -220,15 +222,23 @@ where
                     match e.match_tcp(&buf, eof) {
                         Match::Pass => {
                             let info = e.on_success.clone().unwrap_or_default();
-                            last = Outcome::with_info(e.ok_status.unwrap_or(CheckStatus::L7Ok), info);
+                            last =
+                                Outcome::with_info(e.ok_status.unwrap_or(CheckStatus::L7Ok), info);
                             break;
                         }
                         Match::Fail => {
                             let info = e.on_error.clone().unwrap_or_else(|| {
-                                let what = if e.negate { "matched unwanted" } else { "did not match" };
+                                let what = if e.negate {
+                                    "matched unwanted"
+                                } else {
+                                    "did not match"
+                                };
                                 format!("TCPCHK {what} content at step {n}")
                             });
-                            return Outcome::with_info(e.error_status.unwrap_or(CheckStatus::L7Rsp), info);
+                            return Outcome::with_info(
+                                e.error_status.unwrap_or(CheckStatus::L7Rsp),
+                                info,
+                            );
                         }
                         Match::Decided(o) => {
                             if o.status.verdict() == crate::status::Verdict::Failed {
@@ -259,9 +269,9 @@ where
                     return Outcome::with_info(CheckStatus::SockErr, "no connection");
                 };
                 if response.is_none() {
-                    let with_body = script.steps[i..].iter().any(
-                        |s| matches!(s, Step::HttpExpect(x) if x.needs_body()),
-                    );
+                    let with_body = script.steps[i..]
+                        .iter()
+                        .any(|s| matches!(s, Step::HttpExpect(x) if x.needs_body()));
                     match http::read_response(c, &mut buf, with_body, dl.total).await {
                         Ok(r) => response = Some(r),
                         Err(o) => return o,
@@ -274,9 +284,14 @@ where
                 }
                 if e.match_http(r) {
                     let info = e.on_success.clone().unwrap_or_else(|| r.reason.clone());
-                    last = Outcome::with_info(e.ok_status.unwrap_or(CheckStatus::L7Ok), info).code(code);
+                    last = Outcome::with_info(e.ok_status.unwrap_or(CheckStatus::L7Ok), info)
+                        .code(code);
                 } else {
-                    let default = if e.is_status() { CheckStatus::L7Sts } else { CheckStatus::L7Rsp };
+                    let default = if e.is_status() {
+                        CheckStatus::L7Sts
+                    } else {
+                        CheckStatus::L7Rsp
+                    };
                     let info = e.on_error.clone().unwrap_or_else(|| {
                         if e.is_status() {
                             r.reason.clone()

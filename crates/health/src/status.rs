@@ -83,7 +83,9 @@ impl CheckStatus {
 
     /// Parses a name as written in `ok-status`/`error-status`/`tout-status`.
     pub fn from_name(name: &str) -> Option<Self> {
-        ALL.iter().copied().find(|s| s.name().eq_ignore_ascii_case(name))
+        ALL.iter()
+            .copied()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
     pub fn verdict(self) -> Verdict {
@@ -169,7 +171,10 @@ mod tests {
             assert_eq!(CheckStatus::from_name(s.name()), Some(s));
         }
         assert_eq!(CheckStatus::from_name("l7sts"), Some(CheckStatus::L7Sts));
-        assert_eq!(CheckStatus::L4Con.description(), "Layer4 connection problem");
+        assert_eq!(
+            CheckStatus::L4Con.description(),
+            "Layer4 connection problem"
+        );
         assert_eq!(CheckStatus::L7OkC.verdict(), Verdict::CondPassed);
         assert_eq!(CheckStatus::L6Rsp.verdict(), Verdict::Failed);
         assert!(CheckStatus::L7Sts.has_code() && !CheckStatus::L7Rsp.has_code());

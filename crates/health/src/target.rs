@@ -143,18 +143,30 @@ mod tests {
     fn check_port_and_addr_override_the_server_address() {
         let mut t = target();
         t.check.port = Some(8080);
-        assert_eq!(t.check_addr(&ConnectSpec::default()).unwrap(), "10.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            t.check_addr(&ConnectSpec::default()).unwrap(),
+            "10.0.0.1:8080".parse().unwrap()
+        );
         t.check.addr = Some("127.0.0.2".into());
-        let spec = ConnectSpec { port: Some(9), ..Default::default() };
+        let spec = ConnectSpec {
+            port: Some(9),
+            ..Default::default()
+        };
         assert_eq!(t.check_addr(&spec).unwrap(), "127.0.0.2:9".parse().unwrap());
     }
 
     #[test]
     fn timeouts_follow_the_manual() {
         let mut t = target();
-        assert_eq!(t.timeouts(), (Duration::from_secs(2), Duration::from_secs(2)));
+        assert_eq!(
+            t.timeouts(),
+            (Duration::from_secs(2), Duration::from_secs(2))
+        );
         t.timeout_check = Some(Duration::from_secs(1));
         t.timeout_connect = Some(Duration::from_millis(500));
-        assert_eq!(t.timeouts(), (Duration::from_millis(500), Duration::from_millis(1500)));
+        assert_eq!(
+            t.timeouts(),
+            (Duration::from_millis(500), Duration::from_millis(1500))
+        );
     }
 }

@@ -66,13 +66,18 @@ fn observe_layer7_marks_down_on_a_5xx_burst() {
     let st = t.state.clone();
     let h = start(vec![t]);
     // Wait for the first (spread) check so only passive errors count.
-    assert!(wait(|| h.handle.snapshot(0, 0).unwrap().check_status == fulcrum_health::status::CheckStatus::L4Ok, 2000));
+    assert!(wait(
+        || h.handle.snapshot(0, 0).unwrap().check_status
+            == fulcrum_health::status::CheckStatus::L4Ok,
+        2000
+    ));
     for s in [503, 200, 502, 500] {
         h.handle.report_passive(0, 0, PassiveOutcome::HttpStatus(s));
     }
     std::thread::sleep(Duration::from_millis(50));
     assert!(st.is_up(), "a 200 in between resets the count");
-    h.handle.report_passive(0, 0, PassiveOutcome::HttpStatus(504));
+    h.handle
+        .report_passive(0, 0, PassiveOutcome::HttpStatus(504));
     let down = h.wait_line("is DOWN", 2).expect("no DOWN");
     assert_eq!(
         norm(&down),
@@ -80,7 +85,10 @@ fn observe_layer7_marks_down_on_a_5xx_burst() {
     );
     assert_eq!(h.handle.snapshot(0, 0).unwrap().hanafail, 1);
     // fastinter: the next check comes soon and, passing, starts the way up.
-    assert!(wait(|| h.handle.snapshot(0, 0).unwrap().status_text == "DOWN 1/2", 1500));
+    assert!(wait(
+        || h.handle.snapshot(0, 0).unwrap().status_text == "DOWN 1/2",
+        1500
+    ));
 }
 
 #[test]
@@ -90,7 +98,9 @@ fn slowstart_ramps_the_weight_after_recovery() {
     let mut c = check(40, 1, 1, InitState::FullyUp);
     c.slowstart = Some(Duration::from_millis(400));
     let settings = CheckSettings {
-        kind: Some(fulcrum_config::model::check::CheckKind::Http(Default::default())),
+        kind: Some(fulcrum_config::model::check::CheckKind::Http(
+            Default::default(),
+        )),
         ..Default::default()
     };
     let t = target("bk", "s1", 0, srv.addr, c, settings, false);
@@ -108,14 +118,24 @@ fn slowstart_ramps_the_weight_after_recovery() {
 #[test]
 fn maintenance_from_the_operator_is_logged_and_counted() {
     let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
-    let a = target("bk", "s1", 0, srv.addr, check(1000, 2, 2, InitState::FullyUp), CheckSettings::default(), false);
+    let a = target(
+        "bk",
+        "s1",
+        0,
+        srv.addr,
+        check(1000, 2, 2, InitState::FullyUp),
+        CheckSettings::default(),
+        false,
+    );
     let h = start(vec![a]);
     assert!(h.handle.set_admin(0, 0, AdminState::Maint));
     assert_eq!(
         h.wait_line("maintenance", 1).unwrap(),
         "Server bk/s1 is going DOWN for maintenance. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
     );
-    assert!(h.wait_line("backend bk has no server available!", 1).is_some());
+    assert!(h
+        .wait_line("backend bk has no server available!", 1)
+        .is_some());
     assert_eq!(h.handle.snapshot(0, 0).unwrap().status_text, "MAINT");
     assert!(h.handle.set_admin(0, 0, AdminState::Ready));
     assert_eq!(

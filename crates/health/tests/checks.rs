@@ -56,9 +56,15 @@ fn refused_server_goes_down_after_exactly_fall_checks_with_haproxy_lines() {
         "Server bk_web/websrv1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
     );
     // Checks at 0, 100 and 200 ms: down after the third, within one inter.
-    assert!(took >= Duration::from_millis(180) && took < Duration::from_millis(450), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(180) && took < Duration::from_millis(450),
+        "{took:?}"
+    );
     let msgs: Vec<String> = h.messages().iter().map(|m| norm(m)).collect();
-    let fails: Vec<&String> = msgs.iter().filter(|m| m.starts_with("Health check")).collect();
+    let fails: Vec<&String> = msgs
+        .iter()
+        .filter(|m| m.starts_with("Health check"))
+        .collect();
     assert_eq!(fails.len(), 3, "{msgs:#?}");
     assert!(fails[0].ends_with("status: 2/3 UP."), "{}", fails[0]);
     assert!(fails[1].ends_with("status: 1/3 UP."), "{}", fails[1]);
@@ -66,9 +72,14 @@ fn refused_server_goes_down_after_exactly_fall_checks_with_haproxy_lines() {
         fails[2].as_str(),
         "Health check for server bk_web/websrv1 failed, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms, status: 0/2 DOWN."
     );
-    assert!(h.wait_line("backend bk_web has no server available!", 1).is_some());
+    assert!(h
+        .wait_line("backend bk_web has no server available!", 1)
+        .is_some());
     let snap = h.handle.snapshot(0, 0).unwrap();
-    assert_eq!((snap.check_status, snap.chkfail, snap.chkdown), (CheckStatus::L4Con, 3, 1));
+    assert_eq!(
+        (snap.check_status, snap.chkfail, snap.chkdown),
+        (CheckStatus::L4Con, 3, 1)
+    );
     assert_eq!(snap.status_text, "DOWN");
     assert_eq!(h.handle.srv_is_up(0, 0), Some(false));
     assert_eq!(h.handle.nbsrv(0), 0);
@@ -78,7 +89,15 @@ fn refused_server_goes_down_after_exactly_fall_checks_with_haproxy_lines() {
 fn http_500_takes_the_server_down_and_200_brings_it_back_after_rise() {
     let resp = Arc::new(Mutex::new(response("500 Internal Server Error", "")));
     let srv = http(resp.clone());
-    let t = target("bk", "s1", 0, srv.addr, check(60, 2, 2, InitState::FullyUp), httpchk(), false);
+    let t = target(
+        "bk",
+        "s1",
+        0,
+        srv.addr,
+        check(60, 2, 2, InitState::FullyUp),
+        httpchk(),
+        false,
+    );
     let h = start(vec![t]);
     let down = h.wait_line("is DOWN", 5).expect("no DOWN");
     assert_eq!(
@@ -100,11 +119,22 @@ fn wrong_body_fails_a_string_expectation() {
     let srv = http(resp);
     let mut s = httpchk();
     s.http_rules = vec![expect(ExpectMatch::String("healthy".into()))];
-    let t = target("bk", "s1", 0, srv.addr, check(50, 2, 2, InitState::FullyUp), s, false);
+    let t = target(
+        "bk",
+        "s1",
+        0,
+        srv.addr,
+        check(50, 2, 2, InitState::FullyUp),
+        s,
+        false,
+    );
     let h = start(vec![t]);
     let down = h.wait_line("is DOWN", 5).expect("no DOWN");
     assert!(down.contains("reason: Layer7 invalid response"), "{down}");
-    assert_eq!(h.handle.snapshot(0, 0).unwrap().check_status, CheckStatus::L7Rsp);
+    assert_eq!(
+        h.handle.snapshot(0, 0).unwrap().check_status,
+        CheckStatus::L7Rsp
+    );
 }
 
 fn websocket_check() -> CheckSettings {
@@ -117,7 +147,10 @@ fn websocket_check() -> CheckSettings {
                 ("Host".into(), "www".into()),
                 ("Connection".into(), "Upgrade".into()),
                 ("Upgrade".into(), "websocket".into()),
-                ("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into()),
+                (
+                    "Sec-WebSocket-Key".into(),
+                    "dGhlIHNhbXBsZSBub25jZQ==".into(),
+                ),
                 ("Sec-WebSocket-Version".into(), "13".into()),
             ],
             ..Default::default()
@@ -140,14 +173,40 @@ fn websocket_check_wants_101_and_downs_a_200() {
         }
     }));
     let bad = http(Arc::new(Mutex::new(response("200 OK", "no upgrade here"))));
-    let t1 = target("ws", "good", 0, ok.addr, check(50, 2, 2, InitState::FullyUp), websocket_check(), false);
-    let t2 = target("ws", "bad", 1, bad.addr, check(50, 2, 2, InitState::FullyUp), websocket_check(), false);
+    let t1 = target(
+        "ws",
+        "good",
+        0,
+        ok.addr,
+        check(50, 2, 2, InitState::FullyUp),
+        websocket_check(),
+        false,
+    );
+    let t2 = target(
+        "ws",
+        "bad",
+        1,
+        bad.addr,
+        check(50, 2, 2, InitState::FullyUp),
+        websocket_check(),
+        false,
+    );
     let h = start(vec![t1, t2]);
     let down = h.wait_line("is DOWN", 5).expect("no DOWN");
-    assert!(down.starts_with("Server ws/bad is DOWN, reason: Layer7 wrong status, code: 200"), "{down}");
+    assert!(
+        down.starts_with("Server ws/bad is DOWN, reason: Layer7 wrong status, code: 200"),
+        "{down}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     let good = h.handle.snapshot(0, 0).unwrap();
-    assert_eq!((good.check_status, good.check_code, good.status_text.as_str()), (CheckStatus::L7Ok, Some(101), "UP"));
+    assert_eq!(
+        (
+            good.check_status,
+            good.check_code,
+            good.status_text.as_str()
+        ),
+        (CheckStatus::L7Ok, Some(101), "UP")
+    );
     assert!(!h.messages().iter().any(|m| m.contains("ws/good")));
 }
 
@@ -157,7 +216,15 @@ fn a_silent_server_times_out() {
         read_head(s);
         std::thread::sleep(Duration::from_millis(300));
     }));
-    let mut t = target("bk", "s1", 0, silent.addr, check(100, 1, 1, InitState::FullyUp), httpchk(), false);
+    let mut t = target(
+        "bk",
+        "s1",
+        0,
+        silent.addr,
+        check(100, 1, 1, InitState::FullyUp),
+        httpchk(),
+        false,
+    );
     t.timeout_check = Some(Duration::from_millis(80));
     let h = start(vec![t]);
     let down = h.wait_line("is DOWN", 5).expect("no DOWN");
@@ -169,8 +236,24 @@ fn backup_takes_over_and_hands_back() {
     let active_resp = Arc::new(Mutex::new(response("503 Service Unavailable", "")));
     let active = http(active_resp.clone());
     let backup = http(Arc::new(Mutex::new(response("200 OK", ""))));
-    let a = target("bk", "a1", 0, active.addr, check(50, 1, 2, InitState::FullyUp), httpchk(), false);
-    let b = target("bk", "b1", 1, backup.addr, check(50, 1, 2, InitState::FullyUp), httpchk(), true);
+    let a = target(
+        "bk",
+        "a1",
+        0,
+        active.addr,
+        check(50, 1, 2, InitState::FullyUp),
+        httpchk(),
+        false,
+    );
+    let b = target(
+        "bk",
+        "b1",
+        1,
+        backup.addr,
+        check(50, 1, 2, InitState::FullyUp),
+        httpchk(),
+        true,
+    );
     let (sa, sb) = (a.state.clone(), b.state.clone());
     let h = start(vec![a, b]);
     let down = h.wait_line("bk/a1 is DOWN", 5).expect("no DOWN");
@@ -179,10 +262,18 @@ fn backup_takes_over_and_hands_back() {
         "{down}"
     );
     assert!(!sa.is_usable() && sb.is_usable());
-    assert!(!h.messages().iter().any(|m| m.contains("no server available")));
+    assert!(!h
+        .messages()
+        .iter()
+        .any(|m| m.contains("no server available")));
     *active_resp.lock().unwrap() = response("200 OK", "");
     let up = h.wait_line("bk/a1 is UP", 5).expect("no UP");
-    assert!(norm(&up).ends_with("1 active and 1 backup servers online. 0 sessions requeued, 0 total in queue."), "{up}");
+    assert!(
+        norm(&up).ends_with(
+            "1 active and 1 backup servers online. 0 sessions requeued, 0 total in queue."
+        ),
+        "{up}"
+    );
     assert!(sa.is_usable());
 }
 
@@ -190,13 +281,26 @@ fn backup_takes_over_and_hands_back() {
 fn tracking_servers_follow_their_target() {
     let resp = Arc::new(Mutex::new(response("500 Oops", "")));
     let srv = http(resp);
-    let a = target("bk", "a1", 0, srv.addr, check(50, 1, 1, InitState::FullyUp), httpchk(), false);
+    let a = target(
+        "bk",
+        "a1",
+        0,
+        srv.addr,
+        check(50, 1, 1, InitState::FullyUp),
+        httpchk(),
+        false,
+    );
     let mut c = check(50, 1, 1, InitState::FullyUp);
-    c.track = Some(fulcrum_config::model::check::TrackTarget { backend: None, server: "a1".into() });
+    c.track = Some(fulcrum_config::model::check::TrackTarget {
+        backend: None,
+        server: "a1".into(),
+    });
     let b = target("bk", "t1", 1, refused_addr(), c, httpchk(), false);
     let st = b.state.clone();
     let h = start(vec![a, b]);
-    let via = h.wait_line("bk/t1 is DOWN", 5).expect("tracker did not follow");
+    let via = h
+        .wait_line("bk/t1 is DOWN", 5)
+        .expect("tracker did not follow");
     assert_eq!(
         via,
         "Server bk/t1 is DOWN via bk/a1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."

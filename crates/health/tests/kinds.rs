@@ -21,8 +21,19 @@ fn kind(k: CheckKind) -> CheckSettings {
 
 /// Runs one server with `settings` until its first check result; returns
 /// (status, code, info).
-fn first_result(addr: std::net::SocketAddr, settings: CheckSettings) -> (CheckStatus, Option<u32>, String) {
-    let t = target("bk", "s1", 0, addr, check(1000, 1, 1, InitState::FullyUp), settings, false);
+fn first_result(
+    addr: std::net::SocketAddr,
+    settings: CheckSettings,
+) -> (CheckStatus, Option<u32>, String) {
+    let t = target(
+        "bk",
+        "s1",
+        0,
+        addr,
+        check(1000, 1, 1, InitState::FullyUp),
+        settings,
+        false,
+    );
     let h = start(vec![t]);
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
@@ -64,7 +75,11 @@ fn redis_pong_passes_and_an_error_fails() {
     }));
     assert_eq!(
         first_result(loading.addr, kind(CheckKind::Redis)),
-        (CheckStatus::L7Sts, None, "-LOADING Redis is loading the dataset".into())
+        (
+            CheckStatus::L7Sts,
+            None,
+            "-LOADING Redis is loading the dataset".into()
+        )
     );
 }
 
@@ -86,7 +101,11 @@ fn smtp_greeting_then_helo() {
     });
     assert_eq!(
         first_result(ok.addr, settings.clone()),
-        (CheckStatus::L7Ok, Some(250), "mx.test Hello localhost".into())
+        (
+            CheckStatus::L7Ok,
+            Some(250),
+            "mx.test Hello localhost".into()
+        )
     );
     let busy = smtp(b"421 too busy\r\n");
     assert_eq!(
@@ -109,7 +128,13 @@ fn mysql_handshake_and_authentication() {
         std::thread::sleep(Duration::from_millis(20));
     }));
     assert_eq!(
-        first_result(plain.addr, kind(CheckKind::Mysql { user: None, post41: true })),
+        first_result(
+            plain.addr,
+            kind(CheckKind::Mysql {
+                user: None,
+                post41: true
+            })
+        ),
         (CheckStatus::L7Ok, None, "8.0.36-fake".into())
     );
     let auth = fake(Arc::new(|s| {
@@ -131,7 +156,10 @@ fn mysql_handshake_and_authentication() {
             post41: true,
         })
     };
-    assert_eq!(first_result(auth.addr, user("haproxy")).0, CheckStatus::L7Ok);
+    assert_eq!(
+        first_result(auth.addr, user("haproxy")).0,
+        CheckStatus::L7Ok
+    );
     assert_eq!(
         first_result(auth.addr, user("nobody")),
         (CheckStatus::L7Sts, Some(1045), "Access denied".into())
@@ -172,7 +200,10 @@ fn tcp_check_rules_send_and_expect() {
     assert_eq!(first_result(srv.addr, s.clone()).0, CheckStatus::L7Ok);
     s.tcp_rules[2] = exp(ExpectMatch::String("role:slave".into()));
     let (st, _, info) = first_result(srv.addr, s);
-    assert_eq!((st, info.as_str()), (CheckStatus::L7Rsp, "TCPCHK did not match content at step 4"));
+    assert_eq!(
+        (st, info.as_str()),
+        (CheckStatus::L7Rsp, "TCPCHK did not match content at step 4")
+    );
 }
 
 #[test]
@@ -192,9 +223,15 @@ fn pgsql_and_ssl_hello_and_plain_connect() {
             let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
         }
     }));
-    assert_eq!(first_result(tls.addr, kind(CheckKind::SslHello)).0, CheckStatus::L6Ok);
+    assert_eq!(
+        first_result(tls.addr, kind(CheckKind::SslHello)).0,
+        CheckStatus::L6Ok
+    );
     let plain = fake(Arc::new(|_| {}));
-    assert_eq!(first_result(plain.addr, CheckSettings::default()).0, CheckStatus::L4Ok);
+    assert_eq!(
+        first_result(plain.addr, CheckSettings::default()).0,
+        CheckStatus::L4Ok
+    );
     assert_eq!(
         first_result(refused_addr(), CheckSettings::default()),
         (CheckStatus::L4Con, None, "Connection refused".into())

@@ -21,12 +21,19 @@ fn ber_len(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let n = usize::from(first & 0x7f);
     let bytes = b.get(i + 1..i + 1 + n)?;
-    let len = bytes.iter().fold(0usize, |a, &x| a.saturating_mul(256).saturating_add(usize::from(x)));
+    let len = bytes.iter().fold(0usize, |a, &x| {
+        a.saturating_mul(256).saturating_add(usize::from(x))
+    });
     Some((len, 1 + n))
 }
 
 fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
-    let bad = || Some(Outcome::with_info(CheckStatus::L7Rsp, "Not LDAPv3 protocol"));
+    let bad = || {
+        Some(Outcome::with_info(
+            CheckStatus::L7Rsp,
+            "Not LDAPv3 protocol",
+        ))
+    };
     if buf.first().is_some_and(|&b| b != 0x30) {
         return bad();
     }
@@ -41,7 +48,9 @@ fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
     if msg.get(..3) != Some(&[0x02, 0x01, 0x01]) || msg.get(3) != Some(&0x61) {
         return bad();
     }
-    let Some((_, l2)) = ber_len(msg, 4) else { return bad() };
+    let Some((_, l2)) = ber_len(msg, 4) else {
+        return bad();
+    };
     let rc = &msg[(4 + l2).min(msg.len())..];
     match rc.get(..3) {
         Some([0x0a, 0x01, 0x00]) => Some(Outcome::with_info(CheckStatus::L7Ok, "Success")),
@@ -59,12 +68,20 @@ mod tests {
 
     #[test]
     fn bind_success_and_failure() {
-        let ok = [0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00];
+        let ok = [
+            0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00,
+        ];
         assert_eq!(judge(&ok[..5], false), None);
         assert_eq!(judge(&ok, false).map(|o| o.status), Some(CheckStatus::L7Ok));
         let mut denied = ok;
         denied[9] = 49;
-        assert_eq!(judge(&denied, false).map(|o| o.status), Some(CheckStatus::L7Sts));
-        assert_eq!(judge(b"HTTP/1.0", false).map(|o| o.status), Some(CheckStatus::L7Rsp));
+        assert_eq!(
+            judge(&denied, false).map(|o| o.status),
+            Some(CheckStatus::L7Sts)
+        );
+        assert_eq!(
+            judge(b"HTTP/1.0", false).map(|o| o.status),
+            Some(CheckStatus::L7Rsp)
+        );
     }
 }

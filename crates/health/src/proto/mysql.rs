@@ -130,7 +130,10 @@ mod tests {
         );
         let mut ok = g.clone();
         ok.extend_from_slice(&[7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(auth_reply(&ok, false).map(|o| o.status), Some(CheckStatus::L7Ok));
+        assert_eq!(
+            auth_reply(&ok, false).map(|o| o.status),
+            Some(CheckStatus::L7Ok)
+        );
         let mut denied = g.clone();
         let err = b"\xff\x15\x04#28000Access denied";
         denied.extend_from_slice(&[err.len() as u8, 0, 0, 2]);
@@ -139,6 +142,9 @@ mod tests {
             auth_reply(&denied, false),
             Some(Outcome::with_info(CheckStatus::L7Sts, "Access denied").code(1045))
         );
-        assert_eq!(auth_reply(&g, true).map(|o| o.status), Some(CheckStatus::L7Rsp));
+        assert_eq!(
+            auth_reply(&g, true).map(|o| o.status),
+            Some(CheckStatus::L7Rsp)
+        );
     }
 }

@@ -26,11 +26,17 @@ mod tests {
     #[test]
     fn pong_passes_anything_else_is_a_wrong_status() {
         assert_eq!(judge(b"+PO", false), None);
-        assert_eq!(judge(b"+PONG\r\n", false).map(|o| o.status), Some(CheckStatus::L7Ok));
+        assert_eq!(
+            judge(b"+PONG\r\n", false).map(|o| o.status),
+            Some(CheckStatus::L7Ok)
+        );
         let o = judge(b"-LOADING Redis is loading\r\n", false);
         assert_eq!(
             o,
-            Some(Outcome::with_info(CheckStatus::L7Sts, "-LOADING Redis is loading"))
+            Some(Outcome::with_info(
+                CheckStatus::L7Sts,
+                "-LOADING Redis is loading"
+            ))
         );
     }
 }

@@ -50,7 +50,13 @@ mod tests {
             judge(b"250 mx.example Hello\r\n", false),
             Some(Outcome::with_info(CheckStatus::L7Ok, "mx.example Hello").code(250))
         );
-        assert_eq!(judge(b"554 go away\r\n", false).map(|o| o.status), Some(CheckStatus::L7Sts));
-        assert_eq!(judge(b"hello\r\n", false).map(|o| o.status), Some(CheckStatus::L7Rsp));
+        assert_eq!(
+            judge(b"554 go away\r\n", false).map(|o| o.status),
+            Some(CheckStatus::L7Sts)
+        );
+        assert_eq!(
+            judge(b"hello\r\n", false).map(|o| o.status),
+            Some(CheckStatus::L7Rsp)
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::status::{CheckStatus, Outcome};
 
 /// A minimal SSLv3/TLS ClientHello (common RSA suites, no extensions).
 pub fn client_hello() -> Vec<u8> {
-    let suites: [u16; 8] = [0x002f, 0x0035, 0x000a, 0x0005, 0x0004, 0x009c, 0x009d, 0x003c];
+    let suites: [u16; 8] = [
+        0x002f, 0x0035, 0x000a, 0x0005, 0x0004, 0x009c, 0x009d, 0x003c,
+    ];
     let mut hello = vec![0x03, 0x00]; // client version SSLv3
     hello.extend_from_slice(&[0x5a; 32]); // random
     hello.push(0); // no session id
@@ -50,8 +52,14 @@ mod tests {
         let h = client_hello();
         assert_eq!(&h[..3], &[0x16, 0x03, 0x00]);
         assert_eq!(usize::from(u16::from_be_bytes([h[3], h[4]])), h.len() - 5);
-        assert_eq!(judge(&[0x16, 3, 1], false), Some(Outcome::new(CheckStatus::L6Ok)));
-        assert_eq!(judge(b"HTTP", false), Some(Outcome::new(CheckStatus::L6Rsp)));
+        assert_eq!(
+            judge(&[0x16, 3, 1], false),
+            Some(Outcome::new(CheckStatus::L6Ok))
+        );
+        assert_eq!(
+            judge(b"HTTP", false),
+            Some(Outcome::new(CheckStatus::L6Rsp))
+        );
         assert_eq!(judge(b"", false), None);
     }
 }

@@ -39,7 +39,8 @@ pub fn fake(handler: Handler) -> Fake {
             match l.accept() {
                 Ok((mut s, _)) => {
                     s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+                    s.set_read_timeout(Some(Duration::from_millis(500)))
+                        .unwrap();
                     handler(&mut s);
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(2)),
@@ -149,7 +150,12 @@ pub fn start(targets: Vec<CheckTarget>) -> Harness {
 
 impl Harness {
     pub fn messages(&self) -> Vec<String> {
-        self.events.lock().unwrap().iter().map(|e| e.message.clone()).collect()
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.message.clone())
+            .collect()
     }
 
     /// Waits (at most `secs`) for a line containing `needle`; returns it.
