@@ -91,6 +91,7 @@ fn serve(l: TcpListener, name: &str, stop: &AtomicBool) {
 struct Haproxy {
     child: Child,
     port: u16,
+    sock: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -107,6 +108,9 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
         .local_addr()
         .unwrap()
         .port();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let sock_text = sock.display();
     // rdp-cookie works on TCP connections: wait for the cookie before balancing.
     let (mode, wait) = if balance.starts_with("rdp-cookie") {
         (
@@ -117,7 +121,7 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
         ("http", "")
     };
     let mut cfg = format!(
-        "global\n    maxconn 200\ndefaults\n    mode {mode}\n    timeout connect 2s\n    \
+        "global\n    maxconn 200\n    stats socket {sock_text} level admin\ndefaults\n    mode {mode}\n    timeout connect 2s\n    \
          timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n\
          {wait}    default_backend be\nbackend be\n    balance {balance}\n    \
          hash-type {hash_type}\n"
@@ -125,7 +129,6 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
     for (i, a) in backends.addrs.iter().enumerate() {
         cfg += &format!("    server s{} {a} weight {}\n", i + 1, WEIGHTS[i]);
     }
-    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("haproxy.cfg");
     std::fs::write(&path, cfg).unwrap();
     let child = Command::new(bin)
@@ -139,6 +142,7 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
     let h = Haproxy {
         child,
         port,
+        sock,
         _dir: dir,
     };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -150,6 +154,25 @@ fn start_haproxy(bin: &PathBuf, balance: &str, hash_type: &str, backends: &Backe
         std::thread::sleep(Duration::from_millis(20));
     }
     h
+}
+
+impl Haproxy {
+    /// One runtime-API command on the admin socket.
+    fn command(&self, cmd: &str) -> String {
+        use std::os::unix::net::UnixStream;
+        let mut c = UnixStream::connect(&self.sock).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    }
+}
+
+/// A run-time change, applied to haproxy and to the balancer alike.
+enum Change {
+    Weight(usize, u32),
+    Maint(usize),
 }
 
 /// One request through haproxy; returns the name of the server that answered.
@@ -221,6 +244,17 @@ fn rdp_packet(user: &str) -> Vec<u8> {
 }
 
 fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input: Input) {
+    parity_after(balance, hash_type, algo, ht, input, &[]);
+}
+
+fn parity_after(
+    balance: &str,
+    hash_type: &str,
+    algo: BalanceAlgo,
+    ht: HashType,
+    input: Input,
+    changes: &[Change],
+) {
     let Some(bin) = haproxy_binary() else {
         println!("haproxy not found on PATH: skipping the HAProxy parity test");
         return;
@@ -237,6 +271,21 @@ fn parity(balance: &str, hash_type: &str, algo: BalanceAlgo, ht: HashType, input
         ..BalanceOptions::default()
     };
     let b = Balancer::new(algo, opts, servers).unwrap();
+    for c in changes {
+        let (cmd, i) = match *c {
+            Change::Weight(i, w) => {
+                b.servers()[i].set_weight(w);
+                (format!("set weight be/s{} {w}", i + 1), i)
+            }
+            Change::Maint(i) => {
+                b.servers()[i].set_admin(fulcrum_balance::AdminState::Maint);
+                (format!("disable server be/s{}", i + 1), i)
+            }
+        };
+        let out = hap.command(&cmd);
+        assert!(out.trim().is_empty(), "{cmd}: {out}");
+        b.on_server_change(i);
+    }
     let mut mismatches = Vec::new();
     for i in 0..KEYS {
         let k = key(i);
@@ -518,5 +567,30 @@ fn leastconn_order_among_idle_servers() {
         BalanceAlgo::LeastConn,
         ht(MAP, Sdbm, false),
         Input::Path,
+    );
+}
+
+// Run-time changes: the same keys move, to the same servers.
+#[test]
+fn hdr_consistent_after_weight_change_and_maintenance() {
+    let algo = BalanceAlgo::Hdr {
+        name: "X-Key".into(),
+        use_domain_only: false,
+    };
+    let changes = [Change::Weight(2, 1), Change::Maint(1), Change::Weight(4, 9)];
+    let h = ht(CONS, Sdbm, true);
+    parity_after("hdr(X-Key)", "consistent", algo, h, Input::Header, &changes);
+}
+#[test]
+fn uri_map_based_after_a_server_leaves() {
+    let algo = BalanceAlgo::Uri(UriOpts::default());
+    let changes = [Change::Weight(4, 0), Change::Maint(0)];
+    parity_after(
+        "uri",
+        "map-based",
+        algo,
+        ht(MAP, Sdbm, false),
+        Input::Path,
+        &changes,
     );
 }

@@ -88,13 +88,26 @@ proptest! {
 
 #[test]
 fn unchanged_weights_move_no_key_and_a_weight_change_moves_only_that_servers_keys() {
-    let b = Balancer::new(hdr_algo(), consistent(), servers(&[1, 1, 1, 1])).unwrap();
+    let b = Balancer::new(hdr_algo(), consistent(), servers(&[2, 2, 2, 2])).unwrap();
     let before = mapping(&b, 3000);
-    b.servers()[2].set_weight(1);
+    b.servers()[2].set_weight(2);
     b.on_server_change(2);
     b.on_server_change(3);
     assert_eq!(mapping(&b, 3000), before);
-    b.servers()[1].set_weight(3);
+    b.servers()[1].set_weight(1);
+    b.on_server_change(1);
+    let after = mapping(&b, 3000);
+    let moved: Vec<_> = before.iter().zip(&after).filter(|(x, y)| x != y).collect();
+    assert!(!moved.is_empty());
+    assert!(
+        moved.iter().all(|(&x, _)| x == 1),
+        "keys only move away from the lighter server"
+    );
+    // Back to its weight: every key returns; above it, keys only come to it.
+    b.servers()[1].set_weight(2);
+    b.on_server_change(1);
+    assert_eq!(mapping(&b, 3000), before);
+    b.servers()[1].set_weight(5);
     b.on_server_change(1);
     let after = mapping(&b, 3000);
     let moved: Vec<_> = before.iter().zip(&after).filter(|(x, y)| x != y).collect();
