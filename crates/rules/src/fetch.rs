@@ -122,6 +122,8 @@ pub(crate) enum Fetch {
     },
     Status,
     ReqVer,
+    /// `HTTP/1.1` rather than `1.1` (`capture.req.ver`).
+    ReqVerFull,
     ResVer,
     ReqBody,
     ReqBodyLen,
@@ -132,6 +134,9 @@ pub(crate) enum Fetch {
     },
     SslSni,
     SslFc,
+    UniqueId,
+    /// `capture.req.hdr(N)` (false) / `capture.res.hdr(N)` (true).
+    Captured(bool, usize),
     /// A stick-table counter: tracked entry (`None` = client address), counter, table.
     Stick(Option<u8>, String, Option<String>),
     /// SNI of a TLS ClientHello in the buffered payload (TLS pass-through).
@@ -420,6 +425,7 @@ impl Fetch {
             }
             Fetch::Status => Sample::Int(i64::from(ctx.res?.status())),
             Fetch::ReqVer => Sample::str(strip_http(req()?.version())),
+            Fetch::ReqVerFull => Sample::str(req()?.version()),
             Fetch::ResVer => Sample::str(strip_http(ctx.res?.res_version())),
             Fetch::ReqBody => Sample::Bin(Cow::Borrowed(req()?.body())),
             Fetch::ReqBodyLen => Sample::Int(req()?.body().len() as i64),
@@ -434,6 +440,8 @@ impl Fetch {
                 Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
             }
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
+            Fetch::UniqueId => Sample::str(sess.unique_id()?),
+            Fetch::Captured(res, slot) => Sample::str(sess.captured_header(*res, *slot)?),
             Fetch::Stick(tracked, counter, table) => {
                 let q = crate::view::StickQuery {
                     tracked: *tracked,

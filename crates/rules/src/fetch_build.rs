@@ -190,6 +190,18 @@ pub(crate) fn compile_fetch(
         "date" => Fetch::Date(int_arg(args, 0, span, name)?.unwrap_or(0)),
         "rand" => Fetch::Rand(int_arg(args, 0, span, name)?.and_then(|r| u64::try_from(r).ok())),
         "uuid" => Fetch::Uuid,
+        "unique-id" => Fetch::UniqueId,
+        "capture.req.hdr" | "capture.res.hdr" => {
+            let slot = int_arg(args, 0, span, name)?
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    RuleError::new(span, format!("{name}: expects a capture slot >= 0"))
+                })?;
+            Fetch::Captured(name == "capture.res.hdr", slot)
+        }
+        "capture.req.method" => Fetch::Method,
+        "capture.req.uri" => Fetch::PathQ,
+        "capture.req.ver" => Fetch::ReqVerFull,
         "str" => Fetch::Const(Sample::owned_str(args.concat().into_bytes())),
         "int" => Fetch::Const(Sample::Int(int_arg(args, 0, span, name)?.unwrap_or(0))),
         "bool" => Fetch::Const(Sample::Bool(matches!(

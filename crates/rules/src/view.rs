@@ -150,6 +150,14 @@ pub trait SessionView {
         false
     }
     fn effect(&mut self, _effect: Effect<'_>) {}
+    /// The `unique-id-format` value of this transaction (`unique-id`).
+    fn unique_id(&self) -> Option<&[u8]> {
+        None
+    }
+    /// A `capture request|response header` slot (`capture.req.hdr(N)`).
+    fn captured_header(&self, _response: bool, _slot: usize) -> Option<&[u8]> {
+        None
+    }
     /// A stick-table counter; `None` when nothing is tracked (the fetch then fails).
     fn stick_counter(&self, _q: &StickQuery<'_>) -> Option<i64> {
         None

@@ -302,3 +302,11 @@ http-request set-header X-T %[sc0_tracked]-%[sc0_gpc0]
         Verdict::Deny(fulcrum_rules::Answer::Errorfile(403))
     );
 }
+
+#[test]
+fn unique_id_and_captures() {
+    let cfg = "http-request set-header X-Request-ID %[unique-id]\nhttp-request set-header X-Cap %[capture.req.hdr(0)]|%[capture.req.method]|%[capture.req.ver]|%[capture.res.hdr(0)]";
+    let v = headers_after(cfg, "PUT /x HTTP/1.0\n");
+    assert_eq!(v.hdr("X-Request-ID"), ["uid-1"]);
+    assert_eq!(v.hdr("X-Cap"), ["captured-host|PUT|HTTP/1.0|-"]);
+}

@@ -163,6 +163,12 @@ impl SessionView for Fake {
     fn effect(&mut self, e: Effect<'_>) {
         self.effects.push(format!("{e:?}"));
     }
+    fn unique_id(&self) -> Option<&[u8]> {
+        Some(b"uid-1")
+    }
+    fn captured_header(&self, response: bool, slot: usize) -> Option<&[u8]> {
+        (!response && slot == 0).then_some(&b"captured-host"[..])
+    }
     fn stick_counter(&self, q: &fulcrum_rules::StickQuery<'_>) -> Option<i64> {
         let who = q.tracked.map_or("src".to_string(), |n| format!("sc{n}"));
         self.sticks.get(&format!("{who}:{}", q.counter)).copied()
