@@ -1,5 +1,5 @@
 use super::*;
-use crate::data::Event;
+use crate::data::{Cnt, Event, Rt};
 use fulcrum_config::model::persist::StoreData;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -185,4 +185,79 @@ fn concurrent_updates_lose_no_count_and_respect_size() {
         th.join().unwrap();
     }
     assert!(t.len() <= 64);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Update(u32),
+    Acquire(u32),
+    Release(u32),
+    Remove(u32),
+    Advance(u64),
+    Purge,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (0u32..40).prop_map(Op::Update),
+        1 => (0u32..40).prop_map(Op::Acquire),
+        1 => (0u32..40).prop_map(Op::Release),
+        1 => (0u32..40).prop_map(Op::Remove),
+        1 => (0u64..3_000).prop_map(Op::Advance),
+        1 => Just(Op::Purge),
+    ]
+}
+
+proptest::proptest! {
+    /// Whatever happens: never more than `size` entries, pinned keys stay, a key
+    /// just written is there, and after a purge the count matches what is visible.
+    #[test]
+    fn table_invariants(ops in proptest::collection::vec(op(), 1..200), size in 1u64..20) {
+        let t = table(size, Some(5_000), false, &req_rate());
+        let mut now = 0u64;
+        let mut pinned: std::collections::HashMap<u32, u32> = Default::default();
+        for o in ops {
+            match o {
+                Op::Update(k) => {
+                    if t.update(&ip(k), now, |d, s| d.apply(s, Event::HttpReq, now)).is_ok() {
+                        proptest::prop_assert!(t.contains(&ip(k), now));
+                    } else {
+                        // Only refused when every entry is pinned.
+                        proptest::prop_assert!(pinned.values().filter(|n| **n > 0).count() as u64 >= size);
+                    }
+                }
+                Op::Acquire(k) => {
+                    if t.acquire(&ip(k), now).is_ok() {
+                        *pinned.entry(k).or_default() += 1;
+                    }
+                }
+                Op::Release(k) => {
+                    if let Some(n) = pinned.get_mut(&k).filter(|n| **n > 0) {
+                        *n -= 1;
+                        t.release(&ip(k), now);
+                    }
+                }
+                Op::Remove(k) => {
+                    let was_pinned = pinned.get(&k).is_some_and(|n| *n > 0);
+                    let removed = t.remove(&ip(k));
+                    proptest::prop_assert!(!(removed && was_pinned));
+                }
+                Op::Advance(ms) => now += ms,
+                Op::Purge => {
+                    t.purge_expired(now);
+                    let mut visible = 0;
+                    t.for_each(now, |_, _, _, _| visible += 1);
+                    proptest::prop_assert_eq!(visible as u64, t.len());
+                }
+            }
+            proptest::prop_assert!(t.len() <= size);
+            for (k, n) in &pinned {
+                if *n > 0 {
+                    proptest::prop_assert!(t.contains(&ip(*k), now));
+                    proptest::prop_assert_eq!(t.refs(&ip(*k)), *n);
+                }
+            }
+        }
+    }
 }
