@@ -26,6 +26,7 @@ mod conv;
 mod error;
 mod fetch;
 mod fetch_build;
+mod fetch_util;
 mod fmt;
 mod hash;
 mod http;
