@@ -100,14 +100,21 @@ type AclSet = Arc<Vec<Acl>>;
 #[derive(Debug, Default)]
 pub struct AclScope {
     named: HashMap<String, AclSet>,
+    /// Where each name is first declared: HAProxy resolves names while reading,
+    /// so a use above the declaration is an error there too.
+    first: HashMap<String, Span>,
 }
 
 impl AclScope {
     /// Compiles every `acl` line; all errors are returned together.
     pub fn new(defs: &[AclDef], env: &CompileEnv) -> Result<AclScope, Vec<RuleError>> {
         let mut lines: HashMap<String, Vec<Acl>> = HashMap::new();
+        let mut first: HashMap<String, Span> = HashMap::new();
         let mut errors = Vec::new();
         for d in defs {
+            first
+                .entry(d.name.clone())
+                .or_insert_with(|| d.span.clone());
             match Acl::compile(d, env) {
                 Ok(a) => lines.entry(d.name.clone()).or_default().push(a),
                 Err(e) => errors.push(e),
@@ -118,11 +125,26 @@ impl AclScope {
         }
         Ok(AclScope {
             named: lines.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            first,
         })
     }
 
     fn lookup(&self, name: &str, span: &Span, env: &CompileEnv) -> Result<AclSet, RuleError> {
         if let Some(s) = self.named.get(name) {
+            if let Some(decl) = self.first.get(name) {
+                if decl.file == span.file && decl.line > span.line {
+                    return Err(RuleError::new(
+                        span,
+                        format!(
+                            "no such ACL: '{name}' (it is declared later, at line {})",
+                            decl.line
+                        ),
+                    )
+                    .with_hint(format!(
+                        "move 'acl {name} …' above its first use, as HAProxy requires"
+                    )));
+                }
+            }
             return Ok(s.clone());
         }
         if let Some((_, text)) = PREDEFINED.iter().find(|(n, _)| *n == name) {

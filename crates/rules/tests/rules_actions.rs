@@ -414,6 +414,9 @@ fn compile_errors_name_the_line() {
     assert!(e[0].message.contains("look-ahead"), "{e:?}");
     let e = compile_with("acl a src not-an-ip", &env).unwrap_err();
     assert!(e[0].message.contains("not-an-ip"));
+    let e = compile_with("http-request deny if late\nacl late path /x", &env).unwrap_err();
+    assert_eq!(e[0].span.line, 1);
+    assert!(e[0].message.contains("declared later, at line 2"), "{e:?}");
     let e = compile_with("http-request deny if TRUEE", &env).unwrap_err();
     assert_eq!(e[0].hint.as_deref(), Some("did you mean 'TRUE'?"));
 }
