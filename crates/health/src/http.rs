@@ -36,10 +36,12 @@ pub fn build_request(req: &HttpCheckSend, extra: &[(String, String)]) -> Vec<u8>
 pub async fn read_response<C: AsyncRead + Unpin>(
     c: &mut C,
     buf: &mut Vec<u8>,
+    method: &str,
     with_body: bool,
     deadline: Instant,
 ) -> Result<HttpResponse, Outcome> {
-    let method = Method::Other;
+    // HEAD answers carry no body whatever Content-Length says.
+    let method = Method::from_bytes(method.as_bytes());
     loop {
         let parsed = parse_response(buf, method, &Limits::default());
         match parsed {

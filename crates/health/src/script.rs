@@ -182,6 +182,7 @@ where
     let mut buf: Vec<u8> = Vec::new();
     let mut eof = false;
     let mut response: Option<HttpResponse> = None;
+    let mut method = String::from("OPTIONS");
     let mut last = Outcome::new(CheckStatus::L4Ok);
     for (i, step) in script.steps.iter().enumerate() {
         let n = i + 1;
@@ -201,7 +202,10 @@ where
                     return Outcome::with_info(CheckStatus::SockErr, "no connection");
                 };
                 let bytes = match step {
-                    Step::HttpSend(req) => http::build_request(req, &ctx.extra_headers),
+                    Step::HttpSend(req) => {
+                        method = req.method_or_default().to_string();
+                        http::build_request(req, &ctx.extra_headers)
+                    }
                     _ => bytes_of(step),
                 };
                 match timeout_at(dl.total, c.write_all(&bytes)).await {
@@ -272,7 +276,7 @@ where
                     let with_body = script.steps[i..]
                         .iter()
                         .any(|s| matches!(s, Step::HttpExpect(x) if x.needs_body()));
-                    match http::read_response(c, &mut buf, with_body, dl.total).await {
+                    match http::read_response(c, &mut buf, &method, with_body, dl.total).await {
                         Ok(r) => response = Some(r),
                         Err(o) => return o,
                     }
@@ -354,3 +358,7 @@ pub fn os_text(e: &io::Error) -> String {
         None => s,
     }
 }
+
+#[cfg(test)]
+#[path = "script_tests.rs"]
+mod tests;
