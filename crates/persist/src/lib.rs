@@ -31,5 +31,5 @@ pub mod track;
 
 pub use error::PersistError;
 pub use key::{Key, KeyType};
-pub use registry::Tables;
+pub use registry::{BackendPersist, Tables};
 pub use table::StickTable;

@@ -3,8 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use fulcrum_config::model::proxy::Proxy;
 use fulcrum_config::model::sections::ExtraSection;
 use fulcrum_config::model::Config;
+
+use crate::appsession::AppSession;
+use crate::cookie::CookiePersist;
 
 use crate::error::PersistError;
 use crate::table::{ExportedEntry, StickTable};
@@ -83,6 +87,26 @@ impl Tables {
         dump.iter()
             .filter_map(|(n, entries)| self.get(n).map(|t| t.import(entries, now)))
             .sum()
+    }
+}
+
+/// A backend's request-routing persistence: its `cookie` and its `appsession`.
+#[derive(Debug, Default)]
+pub struct BackendPersist {
+    pub cookie: Option<CookiePersist>,
+    pub appsession: Option<AppSession>,
+}
+
+impl BackendPersist {
+    pub fn from_proxy(p: &Proxy) -> Self {
+        BackendPersist {
+            cookie: CookiePersist::from_proxy(p),
+            appsession: p
+                .persist
+                .appsession
+                .as_ref()
+                .map(|a| AppSession::new(&p.name, a)),
+        }
     }
 }
 

@@ -17,6 +17,13 @@ use crate::table::StickTable;
 /// How many tracking counters a session has (HAProxy's default `tune.stick-counters`).
 pub const COUNTERS: usize = 3;
 
+/// Which counters a response status feeds, as HAProxy 2.6 counts them: every 4xx
+/// is an error (`http_err_*`), every 5xx but 501 and 505 a failure (`http_fail_*`).
+pub fn status_counts(status: u16) -> (bool, bool) {
+    let class = status / 100;
+    (class == 4, class == 5 && status != 501 && status != 505)
+}
+
 /// One filled slot: the table and the key it tracks.
 #[derive(Clone, Debug)]
 pub struct Tracked {
@@ -242,6 +249,14 @@ mod tests {
                 .flatten(),
             Some(2)
         );
+    }
+
+    #[test]
+    fn statuses_feed_err_and_fail_counters() {
+        assert_eq!(status_counts(404), (true, false));
+        assert_eq!(status_counts(503), (false, true));
+        assert_eq!(status_counts(501), (false, false));
+        assert_eq!(status_counts(200), (false, false));
     }
 
     #[test]
