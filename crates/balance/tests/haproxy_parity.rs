@@ -304,3 +304,25 @@ fn first_backup_consistent() {
 fn all_backups_consistent() {
     backups("consistent", ht(CONS, Sdbm, true), true);
 }
+#[test]
+fn hash_expression_consistent() {
+    let h = ht(CONS, Sdbm, true);
+    parity(
+        "hash req.hdr(X-Key)",
+        "consistent",
+        BalanceAlgo::Hash,
+        h,
+        Input::Header,
+    );
+}
+#[test]
+fn hash_expression_map_based_crc32() {
+    let h = ht(MAP, Crc32, false);
+    parity(
+        "hash req.hdr(X-Key)",
+        "map-based crc32",
+        BalanceAlgo::Hash,
+        h,
+        Input::Header,
+    );
+}

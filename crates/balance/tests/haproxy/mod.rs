@@ -346,6 +346,7 @@ pub fn parity_after(
             uri: Some(path.as_bytes()),
             headers: &headers,
             payload: Some(&req),
+            hash_input: Some(hdr_key.as_bytes()),
             ..RequestKey::default()
         };
         let pick = b.select(&rk);
