@@ -52,7 +52,8 @@ pub use fetch_build::compile_expr;
 pub use fmt::Template;
 pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{
-    compile_proxy, userlists_from_model, CompileEnv, CompiledProxy, ProxyInput, Routing,
+    compile_config, compile_proxy, userlists_from_model, CompileEnv, CompiledProxy, ProxyInput,
+    Routing,
 };
 pub use reply::{reason, Answer, Response, Verdict};
 pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};

@@ -339,3 +339,26 @@ pub fn compile_proxy(
         extra,
     })
 }
+
+/// Compiles every proxy of a configuration (index `i` is `config.proxies[i]`);
+/// relative files are read from `base_dir`. All errors are returned, each as an
+/// `[ALERT]` at its line, for `fulcrum -c` and for startup.
+pub fn compile_config(
+    config: &fulcrum_config::model::Config,
+    base_dir: &Path,
+) -> Result<Vec<CompiledProxy>, Vec<fulcrum_config::Diagnostic>> {
+    let env = CompileEnv::new(base_dir).with_userlists(userlists_from_model(config));
+    let mut out = Vec::with_capacity(config.proxies.len());
+    let mut errors = Vec::new();
+    for p in &config.proxies {
+        match compile_proxy(&ProxyInput::from_model(p), &env) {
+            Ok(c) => out.push(c),
+            Err(e) => errors.extend(e.iter().map(RuleError::to_diagnostic)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}

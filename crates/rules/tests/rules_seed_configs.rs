@@ -48,11 +48,9 @@ fn every_seed_proxy_compiles() {
             continue;
         }
         let config = load(&name);
-        let env = CompileEnv::new(seeds_dir()).with_userlists(userlists_from_model(&config));
-        for p in &config.proxies {
-            if let Err(e) = compile_proxy(&ProxyInput::from_model(p), &env) {
-                panic!("{name} {}: {e:?}", p.name);
-            }
+        match fulcrum_rules::compile_config(&config, &seeds_dir()) {
+            Ok(compiled) => assert_eq!(compiled.len(), config.proxies.len()),
+            Err(e) => panic!("{name}: {e:?}"),
         }
         seen += 1;
     }
@@ -142,4 +140,26 @@ fn seed07_routing_and_monitor_from_the_file() {
     assert!(!eval(monitor, &v));
     v.stats.nbsrv.insert("server_bbs".into(), 1);
     assert!(eval(monitor, &v));
+}
+
+#[test]
+fn rule_errors_come_back_as_alerts_at_their_line() {
+    let text = "frontend f\n  mode http\n  acl a path /x\n  http-request deny if a b\n  use_backend %[path,map(missing.map)]\n";
+    let read = read_str("bad.cfg", text, &ProcessEnv);
+    let mut d = Diagnostics::default();
+    let config = fulcrum_config::parse::parse_lines(&read.lines, &mut d);
+    let errors = fulcrum_rules::compile_config(&config, &seeds_dir()).unwrap_err();
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.starts_with("[ALERT]    (bad.cfg:4) : no such ACL: 'b'")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.contains("(bad.cfg:5)") && e.contains("missing.map")),
+        "{shown:?}"
+    );
 }
