@@ -30,6 +30,15 @@ pub struct MonitorOptions {
     pub spread_checks: u32,
 }
 
+impl MonitorOptions {
+    /// The `global` section's `spread-checks`.
+    pub fn from_global(g: &fulcrum_config::model::Global) -> Self {
+        MonitorOptions {
+            spread_checks: g.spread_checks.unwrap_or(0).min(50),
+        }
+    }
+}
+
 enum Cmd {
     Passive(usize, PassiveOutcome),
     Stop,

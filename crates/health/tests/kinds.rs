@@ -237,3 +237,42 @@ fn pgsql_and_ssl_hello_and_plain_connect() {
         (CheckStatus::L4Con, None, "Connection refused".into())
     );
 }
+
+#[test]
+fn check_send_proxy_sends_a_proxy_line_first() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let rec = seen.clone();
+    let srv = fake(Arc::new(move |s| {
+        let head = read_head(s);
+        rec.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&head).into_owned());
+        let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+    }));
+    let mut t = target(
+        "bk",
+        "s1",
+        0,
+        srv.addr,
+        check(1000, 1, 1, InitState::FullyUp),
+        kind(CheckKind::Http(Default::default())),
+        false,
+    );
+    t.send_proxy = true;
+    let h = start(vec![t]);
+    let end = Instant::now() + Duration::from_secs(5);
+    while seen.lock().unwrap().is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let got = seen.lock().unwrap()[0].clone();
+    let proxy_line = format!("PROXY TCP4 127.0.0.1 127.0.0.1 ");
+    assert!(got.starts_with(&proxy_line), "{got:?}");
+    assert!(
+        got.ends_with(&format!(
+            " {}\r\nOPTIONS / HTTP/1.0\r\n\r\n",
+            srv.addr.port()
+        )),
+        "{got:?}"
+    );
+    drop(h);
+}
