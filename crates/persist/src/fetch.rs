@@ -82,7 +82,7 @@ pub struct FetchCtx<'a> {
     pub src: Option<IpAddr>,
 }
 
-fn what_of(name: &str) -> Option<What> {
+pub(crate) fn what_of(name: &str) -> Option<What> {
     use What as W;
     Some(match name {
         "conn_cnt" => W::Cnt(Cnt::ConnCnt),
@@ -302,7 +302,7 @@ impl CounterFetch {
     }
 }
 
-fn int(v: u64) -> Sample {
+pub(crate) fn int(v: u64) -> Sample {
     Sample::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
@@ -326,7 +326,7 @@ fn stored(s: &Schema, what: What) -> bool {
     value(&d, s, what, 0).is_some()
 }
 
-fn read(t: &StickTable, key: &Key, what: What, now: u64) -> Option<Sample> {
+pub(crate) fn read(t: &StickTable, key: &Key, what: What, now: u64) -> Option<Sample> {
     if !stored(t.schema(), what) {
         return None;
     }

@@ -17,6 +17,7 @@
 //! takes `now` in milliseconds (any monotonic origin) so tests replay exactly.
 
 pub mod appsession;
+pub mod convert;
 pub mod cookie;
 pub mod data;
 pub mod dyncookie;
