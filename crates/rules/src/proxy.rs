@@ -12,7 +12,8 @@ use fulcrum_config::rules::{AclDef, Condition, HttpRule, TargetName, TcpRule, Us
 use crate::acl::{holds, AclScope, Cond};
 use crate::auth::Userlists;
 use crate::error::RuleError;
-use crate::fetch::Ctx;
+use crate::fetch::{Ctx, Expr};
+use crate::fetch_build::compile_expr;
 use crate::fmt::Template;
 use crate::http::{compile_rules, HttpRules};
 use crate::map::{MapFile, MapKind};
@@ -100,6 +101,8 @@ pub struct ProxyInput<'a> {
     pub stats_admin: Option<&'a Condition>,
     /// Other conditions of the proxy, compiled in order into [`CompiledProxy::extra`].
     pub extra: &'a [Condition],
+    /// `stick on|match|store-request|store-response EXPR [if COND]`, in order.
+    pub stick_rules: &'a [fulcrum_config::model::persist::StickRule],
 }
 
 impl<'a> ProxyInput<'a> {
@@ -118,6 +121,7 @@ impl<'a> ProxyInput<'a> {
             use_server: &p.use_server,
             monitor_fail: p.monitor_fail.as_ref(),
             stats_admin: p.stats.admin.as_ref(),
+            stick_rules: &p.persist.stick_rules,
             ..Default::default()
         }
     }
@@ -240,6 +244,8 @@ pub struct CompiledProxy {
     pub stats_admin: Option<Cond>,
     /// [`ProxyInput::extra`], in the same order.
     pub extra: Vec<Cond>,
+    /// [`ProxyInput::stick_rules`]' expressions and conditions, in the same order.
+    pub stick: Vec<(Expr, Option<Cond>)>,
 }
 
 fn use_rules(
@@ -322,6 +328,21 @@ pub fn compile_proxy(
             .unwrap_or_default(),
     )
     .pop();
+    let mut stick = Vec::with_capacity(input.stick_rules.len());
+    for r in input.stick_rules {
+        let compiled = compile_expr(&r.expr, &r.span, env).and_then(|e| {
+            let c = r
+                .cond
+                .as_ref()
+                .map(|c| acls.compile_cond(c, env))
+                .transpose()?;
+            Ok((e, c))
+        });
+        match compiled {
+            Ok(x) => stick.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -337,6 +358,7 @@ pub fn compile_proxy(
         monitor_fail,
         stats_admin,
         extra,
+        stick,
     })
 }
 

@@ -163,3 +163,27 @@ fn rule_errors_come_back_as_alerts_at_their_line() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn stick_rules_compile_with_the_proxy() {
+    let text = "backend b\n  mode http\n  stick-table type ip size 1m\n  acl api path_beg /api\n  stick on src if api\n  stick match req.hdr(x-user),lower\n";
+    let read = read_str("stick.cfg", text, &ProcessEnv);
+    let mut d = Diagnostics::default();
+    let config = fulcrum_config::parse::parse_lines(&read.lines, &mut d);
+    let compiled = fulcrum_rules::compile_config(&config, &seeds_dir()).unwrap();
+    let stick = &compiled[0].stick;
+    assert_eq!(stick.len(), 2, "{:?}", d.items);
+    let v = Fake::request("GET /api HTTP/1.1\nX-User: Ann\n");
+    let key = stick[0]
+        .0
+        .eval_request(&v)
+        .map(|s| s.to_bytes().into_owned());
+    assert_eq!(key, Some(b"192.0.2.10".to_vec()));
+    assert!(eval(stick[0].1.as_ref().unwrap(), &v));
+    let key = stick[1]
+        .0
+        .eval_request(&v)
+        .map(|s| s.to_bytes().into_owned());
+    assert_eq!(key, Some(b"ann".to_vec()));
+    assert!(stick[1].1.is_none());
+}
