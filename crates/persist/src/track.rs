@@ -17,6 +17,18 @@ use crate::table::StickTable;
 /// How many tracking counters a session has (HAProxy's default `tune.stick-counters`).
 pub const COUNTERS: usize = 3;
 
+/// Which rule set a `track-scN` comes from: it decides what the tracking counts
+/// at once, because the events before it already happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackFrom {
+    /// `tcp-request connection|session|content`: only the connection.
+    Tcp,
+    /// `http-request`: the request being processed too.
+    HttpRequest,
+    /// `http-response`: the request, and an error when the status is 4xx.
+    HttpResponse { status: u16 },
+}
+
 /// Which counters a response status feeds, as HAProxy 2.6 counts them: every 4xx
 /// is an error (`http_err_*`), every 5xx but 501 and 505 a failure (`http_fail_*`).
 pub fn status_counts(status: u16) -> (bool, bool) {
@@ -68,15 +80,16 @@ impl Trackers {
 
     /// `track-scN KEY [table T]`. A slot already tracking keeps its first key, as in
     /// HAProxy (returns `Ok(false)`). Starting counts a connection (`conn_cnt`,
-    /// `conn_cur`, `conn_rate`); from `http-request` rules (`count_request`), the
-    /// request being processed is counted too, since it arrived before the tracking.
+    /// `conn_cur`, `conn_rate`); from HTTP rules the request being processed is
+    /// counted too, since it arrived before the tracking (see [`TrackFrom`]). A full
+    /// table (`Err`) means no tracking, and the request goes on.
     pub fn track(
         &mut self,
         n: u8,
         table: &Arc<StickTable>,
         key: Key,
         now: u64,
-        count_request: bool,
+        from: TrackFrom,
     ) -> Result<bool, PersistError> {
         let i = slot_index(n)?;
         self.note(now);
@@ -86,8 +99,13 @@ impl Trackers {
         table.acquire(&key, now)?;
         table.update_pinned(&key, now, |d, s| {
             d.apply(s, Event::TrackStart, now);
-            if count_request {
+            if from != TrackFrom::Tcp {
                 d.apply(s, Event::HttpReq, now);
+            }
+            if let TrackFrom::HttpResponse { status } = from {
+                if status_counts(status).0 {
+                    d.apply(s, Event::HttpErr, now);
+                }
             }
         });
         self.slots[i] = Some(Tracked {
@@ -228,8 +246,8 @@ mod tests {
         ]);
         let mut a = Trackers::new();
         let mut b = Trackers::new();
-        assert!(a.track(0, &t, src(), 0, false).unwrap());
-        assert!(b.track(0, &t, src(), 10, false).unwrap());
+        assert!(a.track(0, &t, src(), 0, TrackFrom::Tcp).unwrap());
+        assert!(b.track(0, &t, src(), 10, TrackFrom::Tcp).unwrap());
         let cur = |now| {
             t.get(&src(), now, |d| d.cnt(t.schema(), Cnt::ConnCur))
                 .flatten()
@@ -252,6 +270,21 @@ mod tests {
     }
 
     #[test]
+    fn http_tracking_counts_the_current_request_and_a_4xx() {
+        let t = table(&[StoreData::HttpReqCnt, StoreData::HttpErrCnt]);
+        let mut a = Trackers::new();
+        a.track(0, &t, src(), 0, TrackFrom::HttpResponse { status: 404 })
+            .unwrap();
+        let mut b = Trackers::new();
+        b.track(0, &t, src(), 0, TrackFrom::Tcp).unwrap();
+        let s = t.schema();
+        let got = t.get(&src(), 0, |d| {
+            (d.cnt(s, Cnt::HttpReqCnt), d.cnt(s, Cnt::HttpErrCnt))
+        });
+        assert_eq!(got, Some((Some(1), Some(1))));
+    }
+
+    #[test]
     fn statuses_feed_err_and_fail_counters() {
         assert_eq!(status_counts(404), (true, false));
         assert_eq!(status_counts(503), (false, true));
@@ -263,13 +296,19 @@ mod tests {
     fn a_slot_keeps_its_first_key() {
         let t = table(&[StoreData::HttpReqCnt]);
         let mut a = Trackers::new();
-        assert!(a.track(1, &t, src(), 0, true).unwrap());
+        assert!(a.track(1, &t, src(), 0, TrackFrom::HttpRequest).unwrap());
         assert!(!a
-            .track(1, &t, Key::Ip(Ipv4Addr::LOCALHOST), 0, true)
+            .track(
+                1,
+                &t,
+                Key::Ip(Ipv4Addr::LOCALHOST),
+                0,
+                TrackFrom::HttpRequest
+            )
             .unwrap());
         assert!(!t.contains(&Key::Ip(Ipv4Addr::LOCALHOST), 0));
         assert_eq!(
-            a.track(3, &t, src(), 0, true),
+            a.track(3, &t, src(), 0, TrackFrom::HttpRequest),
             Err(PersistError::NoSuchCounter(3))
         );
     }
@@ -283,7 +322,7 @@ mod tests {
         ]);
         let mut a = Trackers::new();
         assert_eq!(a.inc_gpc(0, GpcRef::Gpc0, 0), None);
-        a.track(0, &t, src(), 0, false).unwrap();
+        a.track(0, &t, src(), 0, TrackFrom::Tcp).unwrap();
         assert_eq!(a.inc_gpc(0, GpcRef::Gpc0, 0), Some(1));
         assert_eq!(a.inc_gpc(0, GpcRef::Gpc0, 0), Some(2));
         assert!(a.set_gpt(0, None, 7, 0));
@@ -303,7 +342,7 @@ mod tests {
     fn a_tracked_entry_outlives_expire_until_the_session_ends() {
         let t = table(&[StoreData::ConnCur]);
         let mut a = Trackers::new();
-        a.track(2, &t, src(), 0, false).unwrap();
+        a.track(2, &t, src(), 0, TrackFrom::Tcp).unwrap();
         assert!(t.contains(&src(), 100_000));
         a.end(100_000);
         assert!(t.contains(&src(), 129_999));

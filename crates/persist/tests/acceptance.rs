@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use fulcrum_persist::cookie::{PersistDecision, RequestCookie, RequestOpts, ResponseCookie};
 use fulcrum_persist::fetch::{CounterFetch, FetchCtx, Sample};
-use fulcrum_persist::track::Trackers;
+use fulcrum_persist::track::{TrackFrom, Trackers};
 use fulcrum_persist::{BackendPersist, Key, Tables};
 
 struct NoEnv;
@@ -49,7 +49,9 @@ fn rate_limit_as_users_write_it() {
     let request_from = |client: IpAddr, now: u64| -> bool {
         let mut stream = Trackers::new();
         let key = Key::from_text(fe.key_type(), client.to_string().as_bytes()).unwrap();
-        stream.track(0, fe, key, now, true).unwrap();
+        stream
+            .track(0, fe, key, now, TrackFrom::HttpRequest)
+            .unwrap();
         let ctx = FetchCtx {
             tables: &tables,
             proxy: "fe",
@@ -82,8 +84,14 @@ fn a_size_1000_table_stays_bounded_under_a_100k_key_flood() {
     let fe = tables.get("fe").unwrap();
     for n in 0..100_000u32 {
         let mut tr = Trackers::new();
-        tr.track(0, fe, Key::Ip(Ipv4Addr::from(n)), u64::from(n), true)
-            .unwrap();
+        tr.track(
+            0,
+            fe,
+            Key::Ip(Ipv4Addr::from(n)),
+            u64::from(n),
+            TrackFrom::HttpRequest,
+        )
+        .unwrap();
         tr.end(u64::from(n));
         assert!(fe.len() <= 1000);
     }

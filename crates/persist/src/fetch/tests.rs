@@ -2,6 +2,7 @@ use super::*;
 use crate::data::Schema;
 use crate::key::KeyType;
 use crate::table::TableConfig;
+use crate::track::TrackFrom;
 use fulcrum_config::model::persist::StoreData;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -57,7 +58,7 @@ fn rate_limit_denies_the_21st_request_in_10s_and_recovers() {
         // One stream per request, as HTTP/1 keep-alive runs them.
         let mut tr = Trackers::new();
         let key = Key::from_ip(t.key_type(), CLIENT).unwrap();
-        tr.track(0, &t, key, now, true).unwrap();
+        tr.track(0, &t, key, now, TrackFrom::HttpRequest).unwrap();
         let r = rate.eval(&ctx(&ts, Some(&tr)), now);
         tr.end(now);
         matches!(r, Some(Sample::Int(v)) if v > 20)
@@ -93,8 +94,14 @@ fn src_fetches_read_the_client_entry_and_zero_when_absent() {
     // Not stored: no sample.
     assert_eq!(parse("src_http_req_rate").eval(&c, 0), None);
     let mut tr = Trackers::new();
-    tr.track(1, &t, Key::from_ip(t.key_type(), CLIENT).unwrap(), 0, false)
-        .unwrap();
+    tr.track(
+        1,
+        &t,
+        Key::from_ip(t.key_type(), CLIENT).unwrap(),
+        0,
+        TrackFrom::Tcp,
+    )
+    .unwrap();
     assert_eq!(parse("src_conn_cur(fe)").eval(&c, 0), Some(Sample::Int(1)));
     assert_eq!(
         parse("sc1_conn_cur").eval(&ctx(&ts, Some(&tr)), 0),
