@@ -271,7 +271,7 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
         match w {
             "!" => negated = !negated,
             "||" | "or" => {
-                if negated || groups.last().is_none_or_empty() {
+                if negated || groups.last().is_none_or(|g| g.is_empty()) {
                     return Err(Diagnostic::alert(
                         span,
                         format!("'{w}' without a term before it"),
@@ -307,16 +307,6 @@ pub fn parse_condition(words: &[String], span: &Span) -> Result<Condition, Diagn
         unless,
         groups,
     })
-}
-
-trait LastEmpty {
-    fn is_none_or_empty(&self) -> bool;
-}
-
-impl LastEmpty for Option<&Vec<CondTerm>> {
-    fn is_none_or_empty(&self) -> bool {
-        self.is_none_or(|g| g.is_empty())
-    }
 }
 
 fn push_term(groups: &mut [Vec<CondTerm>], negated: &mut bool, acl: AclRef) {
