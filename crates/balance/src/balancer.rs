@@ -69,6 +69,11 @@ impl Balancer {
         if let BalanceAlgo::Random { draws: 0 } = algo {
             return Err(BalanceError::NoDraws);
         }
+        // `rdp-cookie` without a name reads `mstshash`, as in HAProxy.
+        let algo = match algo {
+            BalanceAlgo::RdpCookie { name } if name.is_empty() => BalanceAlgo::rdp_cookie_default(),
+            a => a,
+        };
         let mut by_id: Vec<usize> = (0..servers.len()).collect();
         by_id.sort_by_key(|&i| servers[i].id());
         let n = servers.len();

@@ -326,3 +326,12 @@ fn hash_expression_map_based_crc32() {
         Input::Header,
     );
 }
+#[test]
+fn url_param_check_post_map_based() {
+    let algo = BalanceAlgo::UrlParam {
+        name: "id".into(),
+        check_post: Some(0),
+    };
+    let h = ht(MAP, Sdbm, false);
+    parity("url_param id check_post", "map-based", algo, h, Input::Post);
+}

@@ -323,3 +323,34 @@ fn consistent_without_a_function_implies_avalanche() {
     assert!(!h.avalanche);
     assert!(!HashType::from_config(HashMethod::MapBased, None, false).avalanche);
 }
+
+#[test]
+fn rdp_cookie_without_a_name_reads_mstshash() {
+    let algo = BalanceAlgo::RdpCookie {
+        name: String::new(),
+    };
+    let b = balancer(algo, &[1, 1, 1, 1]);
+    assert_eq!(b.algo(), &BalanceAlgo::rdp_cookie_default());
+    let packet = |cookie: &str| {
+        let mut p = vec![3u8, 0, 0, 0, 0, 0xe0, 0, 0, 0, 0, 0];
+        p.extend_from_slice(format!("Cookie: {cookie}\r\n").as_bytes());
+        p
+    };
+    let pick = |p: &[u8]| {
+        b.select(&RequestKey {
+            payload: Some(p),
+            ..RequestKey::default()
+        })
+    };
+    let alice = packet("mstshash=alice");
+    let first = pick(&alice);
+    for _ in 0..5 {
+        assert_eq!(pick(&alice), first, "the same user stays on its server");
+    }
+    // Another cookie name is not a key: round-robin visits every server.
+    let other = packet("msts=alice");
+    let mut seen: Vec<_> = (0..8).filter_map(|_| pick(&other)).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 4);
+}

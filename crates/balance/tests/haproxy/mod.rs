@@ -233,6 +233,8 @@ pub enum Input {
     Absolute,
     /// An RDP connection request carrying `Cookie: mstshash=<key>`.
     Rdp,
+    /// A form-encoded POST body carrying `id=<key>`, no query string.
+    Post,
 }
 
 pub fn rdp_packet(user: &str) -> Vec<u8> {
@@ -311,6 +313,7 @@ pub fn parity_after(
         match input {
             Input::Source => src = Some(source_ip(i)),
             Input::Path | Input::Rdp => {}
+            Input::Post => path = "/form".to_owned(),
             Input::Header => hdr_key = k.clone(),
             Input::Domain => {
                 let k = format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -331,8 +334,16 @@ pub fn parity_after(
                 path = format!("http://{host}/{k}/page?id={k}");
             }
         }
+        let body = format!("x=1&id={k}&y=2");
         let req = match input {
             Input::Rdp => rdp_packet(&k),
+            Input::Post => format!(
+                "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
             _ => format!(
                 "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Key: {hdr_key}\r\n\
                  Connection: close\r\n\r\n"
@@ -347,6 +358,7 @@ pub fn parity_after(
             headers: &headers,
             payload: Some(&req),
             hash_input: Some(hdr_key.as_bytes()),
+            post_body: matches!(input, Input::Post).then_some(body.as_bytes()),
             ..RequestKey::default()
         };
         let pick = b.select(&rk);
