@@ -7,7 +7,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Buffers kept per thread; beyond that they go back to the allocator, so a
 /// burst of connections does not pin its peak memory forever.
-const POOL_MAX: usize = 64;
+const POOL_MAX: usize = 256;
 
 thread_local! {
     static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };

@@ -21,6 +21,8 @@ pub(crate) enum Decision {
     Tarpit(Vec<u8>),
     /// No backend matched and there is no default: 503.
     NoBackend,
+    /// `reject` / `silent-drop`: close without answering.
+    Close,
 }
 
 /// The request as rules see and edit it. Headers are copied only when a proxy
@@ -214,6 +216,7 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
     };
     match v {
         Verdict::Continue | Verdict::Allow | Verdict::UseBackend(_) => None,
+        Verdict::Reject | Verdict::SilentDrop => Some(Decision::Close),
         Verdict::Deny(a) | Verdict::Return(a) => Some(Decision::Reply(bytes(a))),
         Verdict::Tarpit(a) => Some(Decision::Tarpit(bytes(a))),
         Verdict::Redirect(r) => Some(Decision::Reply(r.to_bytes())),

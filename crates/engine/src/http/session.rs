@@ -100,6 +100,11 @@ impl Session<'_> {
                     backend
                 }
                 Decision::NoBackend => return Box::pin(self.send_error(503, None)).await,
+                Decision::Close => {
+                    // No FIN handshake for the client to wait on: reset, as HAProxy does.
+                    let _ = socket2::SockRef::from(&self.client).set_linger(Some(Duration::ZERO));
+                    return Ok(());
+                }
                 Decision::Reply(bytes) => return Box::pin(self.send_reply(&bytes)).await,
                 Decision::Tarpit(bytes) => {
                     let t = self.fe.timeouts.tarpit.or(self.fe.timeouts.connect);
