@@ -20,8 +20,8 @@ pub enum BalanceAlgo {
     /// Hash of a query-string (or POST body) parameter; round-robin when absent.
     UrlParam {
         name: String,
-        /// `check_post [max_wait]`: also look in a POST body; the number is ignored
-        /// as HAProxy 2.6 does.
+        /// `check_post [max_wait]`: accepted for compatibility; HAProxy 2.6 (and
+        /// this crate) looks in a POST body whenever the query has no value.
         check_post: Option<u32>,
     },
     /// Hash of a request header's first value; round-robin when absent or empty.

@@ -301,12 +301,11 @@ impl Balancer {
                 return Some(if ht.avalanche { full_hash(h) } else { h });
             }
             BalanceAlgo::Uri(o) => key::uri_key(k.uri()?, o),
-            BalanceAlgo::UrlParam { name, check_post } => {
-                let from_uri = k.uri().and_then(|u| key::url_param(u, name.as_bytes()));
-                match (from_uri, check_post) {
-                    (Some(v), _) => v,
-                    (None, Some(_)) => key::body_param(k.post_body()?, name.as_bytes())?,
-                    (None, None) => return None,
+            BalanceAlgo::UrlParam { name, .. } => {
+                // HAProxy 2.6 reads a POST body with or without `check_post`.
+                match k.uri().and_then(|u| key::url_param(u, name.as_bytes())) {
+                    Some(v) => v,
+                    None => key::body_param(k.post_body()?, name.as_bytes())?,
                 }
             }
             BalanceAlgo::Hdr {

@@ -335,3 +335,12 @@ fn url_param_check_post_map_based() {
     let h = ht(MAP, Sdbm, false);
     parity("url_param id check_post", "map-based", algo, h, Input::Post);
 }
+#[test]
+fn url_param_reads_a_post_body_even_without_check_post() {
+    let algo = BalanceAlgo::UrlParam {
+        name: "id".into(),
+        check_post: None,
+    };
+    let h = ht(CONS, Sdbm, true);
+    parity("url_param id", "consistent", algo, h, Input::Post);
+}
