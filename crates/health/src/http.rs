@@ -9,8 +9,10 @@ use fulcrum_proto::{parse_response, BodyFraming, Limits, Method, Parsed};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
-/// The request bytes: request line, headers (then `extra`), a
-/// `Content-Length` when there is a body, the body.
+/// The request bytes as HAProxy 2.x puts them on the wire: request line,
+/// headers (then `extra`) with lower-case names (HTX stores them so),
+/// `connection: close` unless a `Connection` header was given, and always
+/// `content-length`, then the body.
 pub fn build_request(req: &HttpCheckSend, extra: &[(String, String)]) -> Vec<u8> {
     let mut out = format!(
         "{} {} {}\r\n",
@@ -18,16 +20,19 @@ pub fn build_request(req: &HttpCheckSend, extra: &[(String, String)]) -> Vec<u8>
         req.uri_or_default(),
         req.version_or_default()
     );
+    let mut has_connection = false;
     for (n, v) in req.headers.iter().chain(extra) {
-        out.push_str(&format!("{n}: {v}\r\n"));
+        if v.is_empty() {
+            continue;
+        }
+        has_connection |= n.eq_ignore_ascii_case("connection");
+        out.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
     }
-    if let Some(b) = &req.body {
-        out.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    if !has_connection {
+        out.push_str("connection: close\r\n");
     }
-    out.push_str("\r\n");
-    if let Some(b) = &req.body {
-        out.push_str(b);
-    }
+    let body = req.body.as_deref().unwrap_or_default();
+    out.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
     out.into_bytes()
 }
 
@@ -159,10 +164,24 @@ mod tests {
         };
         let b = build_request(&req, &[("X-A".into(), "1".into())]);
         assert_eq!(
-            b,
-            b"GET /ws HTTP/1.1\r\nHost: www\r\nX-A: 1\r\nContent-Length: 4\r\n\r\nping".to_vec()
+            String::from_utf8(b).unwrap(),
+            "GET /ws HTTP/1.1\r\nhost: www\r\nx-a: 1\r\nconnection: close\r\ncontent-length: 4\r\n\r\nping"
         );
         let d = build_request(&HttpCheckSend::default(), &[]);
-        assert_eq!(d, b"OPTIONS / HTTP/1.0\r\n\r\n".to_vec());
+        assert_eq!(
+            String::from_utf8(d).unwrap(),
+            "OPTIONS / HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+        );
+        let ws = HttpCheckSend {
+            headers: vec![
+                ("Connection".into(), "Upgrade".into()),
+                ("Host".into(), "".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            String::from_utf8(build_request(&ws, &[])).unwrap(),
+            "OPTIONS / HTTP/1.0\r\nconnection: Upgrade\r\ncontent-length: 0\r\n\r\n"
+        );
     }
 }

@@ -64,7 +64,6 @@ pub struct HealthSnapshot {
 
 pub(crate) struct ServerRt {
     pub check: Health,
-    pub agent_up: bool,
     pub tracked_up: bool,
     pub nolb: bool,
     pub nolb_weight: u32,
@@ -133,7 +132,6 @@ impl ServerRt {
             .observe
             .map(|m: Observe| Observer::new(m, c.error_limit(), c.on_error()));
         ServerRt {
-            agent_up: true,
             tracked_up: true,
             nolb: false,
             nolb_weight: 0,
@@ -157,7 +155,7 @@ impl ServerRt {
         if tracking {
             self.tracked_up
         } else {
-            self.check.is_up() && self.agent_up
+            self.check.is_up()
         }
     }
 }
@@ -400,8 +398,10 @@ impl Shared {
         self.wake[i].notify_one();
     }
 
-    /// An agent's reply (or `None` when it could not be reached).
-    pub fn apply_agent(&self, i: usize, reply: Result<AgentReply, Outcome>) {
+    /// An agent's reply (`Err` when it could not be reached), as HAProxy
+    /// applies it: admin state first, then weight and maxconn, then health
+    /// (`up` sets the server's check fully up, `down`/`stopped`/`fail` fully down).
+    pub fn apply_agent(&self, i: usize, reply: Result<AgentReply, Outcome>, duration_ms: u64) {
         let r = match reply {
             Ok(r) => r,
             Err(o) => {
@@ -410,16 +410,6 @@ impl Shared {
                 return;
             }
         };
-        let st = self.targets[i].state.clone();
-        let mut after = After::default();
-        if let Some(p) = r.weight_pct {
-            st.set_weight(agent::weight_for(st.initial_weight(), p));
-            after.changed.push(i);
-        }
-        if let Some(m) = r.maxconn {
-            st.set_maxconn(m);
-        }
-        self.finish(after);
         if let Some(a) = r.admin {
             self.set_admin(
                 i,
@@ -430,33 +420,44 @@ impl Shared {
                 },
             );
         }
+        let st = self.targets[i].state.clone();
         let mut after = After::default();
+        if let Some(p) = r.weight_pct {
+            st.set_weight(agent::weight_for(st.initial_weight(), p));
+            after.changed.push(i);
+        }
+        if let Some(m) = r.maxconn {
+            st.set_maxconn(m);
+        }
         {
             let mut rt = lock(&self.rt[i]);
-            let info = r.desc.clone().unwrap_or_default();
-            rt.agent_last = Some(Outcome::with_info(CheckStatus::L7Ok, info.clone()));
-            if let Some(op) = r.op {
-                let tracking = self.tracks[i].is_some();
-                let was = rt.op_up(tracking);
-                rt.agent_up = op == AgentOp::Up;
-                if op == AgentOp::Up && !rt.check.is_up() && !rt.check_enabled {
-                    rt.check.force_up(Instant::now());
-                }
-                let now_up = rt.op_up(tracking);
-                if was != now_up {
-                    let status = if now_up {
-                        CheckStatus::L7Ok
-                    } else {
-                        CheckStatus::L7Sts
-                    };
-                    let info = if info.is_empty() {
-                        format!("agent reports {}", op.word())
-                    } else {
-                        info
-                    };
-                    let cause = message::reason(&Outcome::with_info(status, info), None);
-                    self.flip(i, &mut rt, now_up, Instant::now(), cause, &mut after);
-                }
+            let Some(op) = r.op else {
+                rt.agent_last = Some(Outcome::new(CheckStatus::L7Ok));
+                drop(rt);
+                self.finish(after);
+                return;
+            };
+            let desc = r
+                .desc
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            let info = format!("via agent : {}{desc}", op.word());
+            let now = Instant::now();
+            let tracking = self.tracks[i].is_some();
+            let was = rt.op_up(tracking);
+            let o = if op == AgentOp::Up {
+                rt.check.force_up(now);
+                Outcome::with_info(CheckStatus::L7Ok, info).code(0)
+            } else {
+                rt.check.force_down(now);
+                Outcome::with_info(CheckStatus::L7Sts, info).code(0)
+            };
+            rt.agent_last = Some(o.clone());
+            let up = rt.op_up(tracking);
+            if was != up {
+                let cause = message::reason(&o, Some(duration_ms));
+                self.flip(i, &mut rt, up, now, cause, &mut after);
             }
         }
         self.finish(after);

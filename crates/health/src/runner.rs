@@ -24,10 +24,12 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep, sleep_until, Instant};
 
 /// Global settings of the monitor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MonitorOptions {
     /// `spread-checks PERCENT` (0..=50): random ± jitter on every interval.
     pub spread_checks: u32,
+    /// `node` (the host name by default), sent by `http-check send-state`.
+    pub node: String,
 }
 
 impl MonitorOptions {
@@ -35,6 +37,7 @@ impl MonitorOptions {
     pub fn from_global(g: &fulcrum_config::model::Global) -> Self {
         MonitorOptions {
             spread_checks: g.spread_checks.unwrap_or(0).min(50),
+            node: g.node.clone().unwrap_or_default(),
         }
     }
 }
@@ -179,7 +182,7 @@ async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Cmd>, opts: Monito
     for (pos, &i) in checked.iter().enumerate() {
         // Spread the first checks over one interval, as HAProxy does.
         let first = sh.targets[i].check.inter() * pos as u32 / nb;
-        tokio::spawn(check_loop(sh.clone(), i, first, opts.spread_checks));
+        tokio::spawn(check_loop(sh.clone(), i, first, opts.clone()));
     }
     for i in 0..sh.targets.len() {
         if let Ok(Some(addr)) = sh.targets[i].agent_addr() {
@@ -227,7 +230,8 @@ fn seed(i: usize) -> u64 {
     (t ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1
 }
 
-async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, spread: u32) {
+async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOptions) {
+    let spread = opts.spread_checks;
     let mut rng = seed(i);
     let mut next = Instant::now() + first;
     let Some(script) = sh.scripts[i].as_ref() else {
@@ -248,7 +252,7 @@ async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, spread: u32) {
         }
         let ctx = RunCtx {
             extra_headers: if script.send_state {
-                vec![send_state(&sh, i)]
+                vec![send_state(&sh, i, &opts.node)]
             } else {
                 Vec::new()
             },
@@ -281,32 +285,36 @@ async fn dial(t: &CheckTarget, spec: ConnectSpec) -> io::Result<TcpStream> {
     Ok(s)
 }
 
-/// `http-check send-state`: the server's state as HAProxy reports it.
-fn send_state(sh: &Shared, i: usize) -> (String, String) {
+/// `http-check send-state`: `X-Haproxy-Server-State` as HAProxy builds it.
+fn send_state(sh: &Shared, i: usize, node: &str) -> (String, String) {
     let t = &sh.targets[i];
-    let total: u32 = sh
-        .targets
-        .iter()
-        .filter(|o| o.backend_idx == t.backend_idx)
+    let peers = || sh.targets.iter().filter(|o| o.backend_idx == t.backend_idx);
+    let (h, nolb) = {
+        let rt = lock(&sh.rt[i]);
+        (rt.check, rt.nolb)
+    };
+    let (n, m) = h.progress();
+    let st = match (t.state.is_up(), h.phase(), nolb) {
+        (false, crate::state::Phase::Down, _) => "DOWN".to_string(),
+        (false, _, _) => format!("DOWN {n}/{m}"),
+        (true, crate::state::Phase::Up, false) => "UP".to_string(),
+        (true, _, false) => format!("UP {n}/{m}"),
+        (true, crate::state::Phase::Up, true) => "NOLB".to_string(),
+        (true, _, true) => format!("NOLB {n}/{m}"),
+    };
+    let total: u32 = peers()
+        .filter(|o| o.state.is_usable())
         .map(|o| o.state.weight())
         .sum();
-    let (n, m) = {
-        let rt = lock(&sh.rt[i]);
-        rt.check.progress()
-    };
-    let word = if t.state.is_up() { "UP" } else { "DOWN" };
+    let scur: u32 = peers().map(|o| o.state.cur_conns()).sum();
     let value = format!(
-        "{word} {n}/{m}; name={}/{}; node=fulcrum; weight={}/{}; scur={}/{}; qcur={}",
+        "{st}; address={}; port={}; name={}/{}; node={node}; weight={}/{total}; scur={}/{scur}; qcur={}",
+        t.addr.ip(),
+        t.addr.port(),
         t.backend,
         t.server,
         t.state.weight(),
-        total,
         t.state.cur_conns(),
-        sh.targets
-            .iter()
-            .filter(|o| o.backend_idx == t.backend_idx)
-            .map(|o| o.state.cur_conns())
-            .sum::<u32>(),
         t.state.queue_len()
     );
     ("X-Haproxy-Server-State".into(), value)
@@ -321,8 +329,9 @@ async fn agent_loop(sh: Arc<Shared>, i: usize, addr: std::net::SocketAddr, sprea
         if !lock(&sh.rt[i]).agent_enabled {
             continue;
         }
+        let start = Instant::now();
         let r = agent_once(addr, t.check.agent.send.as_deref(), inter).await;
-        sh.apply_agent(i, r);
+        sh.apply_agent(i, r, start.elapsed().as_millis() as u64);
     }
 }
 

@@ -71,7 +71,10 @@ fn default_http_check_sends_options_and_accepts_3xx() {
         &RunCtx::default(),
         b"HTTP/1.0 302 Found\r\n\r\n".to_vec(),
     ));
-    assert_eq!(req, b"OPTIONS / HTTP/1.0\r\n\r\n".to_vec());
+    assert_eq!(
+        req,
+        b"OPTIONS / HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".to_vec()
+    );
     assert_eq!((o.status, o.code), (CheckStatus::L7Ok, Some(302)));
 }
 
@@ -120,7 +123,7 @@ fn send_state_header_is_added() {
         ..Default::default()
     };
     let (_, req) = rt().block_on(against(&s, &ctx, b"HTTP/1.0 200 OK\r\n\r\n".to_vec()));
-    assert!(String::from_utf8_lossy(&req).contains("\r\nX-Haproxy-Server-State: UP 3/3\r\n"));
+    assert!(String::from_utf8_lossy(&req).contains("\r\nx-haproxy-server-state: UP 3/3\r\n"));
 }
 
 #[test]

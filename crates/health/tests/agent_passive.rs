@@ -45,8 +45,8 @@ fn agent_replies_change_weight_admin_and_state() {
     *reply.lock().unwrap() = "ready down # disk full\n".into();
     let down = h.wait_line("is DOWN", 2).expect("agent down ignored");
     assert_eq!(
-        down,
-        "Server bk/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"disk full\". 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+        norm(&down),
+        "Server bk/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : down (disk full)\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
     );
     assert_eq!(st.admin(), AdminState::Ready);
     *reply.lock().unwrap() = "up 100%\n".into();

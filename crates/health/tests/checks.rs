@@ -165,7 +165,7 @@ fn websocket_check_wants_101_and_downs_a_200() {
     let ok = fake(Arc::new(|s| {
         let head = read_head(s);
         let h = String::from_utf8_lossy(&head).to_string();
-        if h.contains("Upgrade: websocket") && h.starts_with("GET /ws HTTP/1.1\r\n") {
+        if h.contains("upgrade: websocket") && h.starts_with("GET /ws HTTP/1.1\r\n") {
             use std::io::Write;
             // 101 and the connection stays open: the check must not wait for a body.
             let _ = s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");

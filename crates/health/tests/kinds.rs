@@ -265,10 +265,13 @@ fn check_send_proxy_sends_a_proxy_line_first() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let got = seen.lock().unwrap()[0].clone();
-    assert!(got.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 "), "{got:?}");
+    assert!(
+        got.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 "),
+        "{got:?}"
+    );
     assert!(
         got.ends_with(&format!(
-            " {}\r\nOPTIONS / HTTP/1.0\r\n\r\n",
+            " {}\r\nOPTIONS / HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
             srv.addr.port()
         )),
         "{got:?}"

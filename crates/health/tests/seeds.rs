@@ -72,7 +72,7 @@ fn seed_03_websocket_check_sends_glued_headers_and_wants_101() {
     // `Host:\ ` has an empty value: HAProxy does not send it.
     assert_eq!(
         seen.lock().unwrap()[0],
-        "GET /cometd HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "GET /cometd HTTP/1.1\r\nconnection: upgrade\r\nupgrade: websocket\r\ncontent-length: 0\r\n\r\n"
     );
     let plain = recorder(
         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
@@ -108,5 +108,8 @@ fn seed_05_head_check() {
         first_check(&cfg, "www", &srv),
         (CheckStatus::L7Ok, Some(200))
     );
-    assert_eq!(seen.lock().unwrap()[0], "HEAD /check.html HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        "HEAD /check.html HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+    );
 }
