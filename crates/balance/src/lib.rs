@@ -52,8 +52,22 @@
 //! Hash functions, the map table (`hash % total weight`), the consistent-hash
 //! ring (points at `full_hash(id * 4096 + n)`, nearest point wins) and each
 //! algorithm's key extraction follow HAProxy 2.6 (facts from its documentation
-//! and behaviour), so a migrated configuration keeps every client on its server;
-//! `tests/haproxy_parity.rs` checks it against a running haproxy.
+//! and behaviour), so a migrated configuration keeps every client on its server.
+//! `tests/haproxy_parity.rs` runs 1000 keys through a real haproxy for
+//! `source`, `uri` (len, depth, whole, path-only), `url_param` (query and POST
+//! body), `hdr` (and `use_domain_only`), `rdp-cookie` and `hash <expr>`, both
+//! hash types and several functions, after `set weight` / `disable server`, and
+//! with backups (first, or all); it also compares the `static-rr` and
+//! `leastconn` orders.
+//!
+//! Known differences:
+//! - `roundrobin` follows the `static-rr` map order, the first declared server
+//!   first (1:2 gives `A B B`); HAProxy's dynamic round-robin gives the same
+//!   shares and spacing but starts with the heaviest server (`B B A`).
+//! - `hdr(...) use_domain_only`: HAProxy also looks at the byte just past the
+//!   header value (left over in its buffer); here it is never taken as a dot.
+//! - Map-based hashing skips an excluded (already tried) server to the next
+//!   slot; HAProxy returns it again.
 //!
 //! # Threads
 //! HAProxy takes a lock per backend. Here:
