@@ -107,8 +107,14 @@ fn http_actions_parse_to_typed_fields() {
 
     let r = parse_http_request(&w("set-var(txn.x) req.hdr(host),lower"), &sp()).unwrap();
     assert!(
-        matches!(&r.action, HttpAction::SetVar { name, expr } if name == "txn.x" && expr.fetch == "req.hdr")
+        matches!(&r.action, HttpAction::SetVar { name, expr, conds } if conds.is_empty() && name == "txn.x" && expr.fetch == "req.hdr")
     );
+    let r = parse_http_request(&w("set-var(txn.x,ifnotexists,ifnotempty) src"), &sp()).unwrap();
+    assert!(
+        matches!(&r.action, HttpAction::SetVar { conds, .. } if conds == &["ifnotexists", "ifnotempty"])
+    );
+    let d = parse_http_request(&w("set-var(txn.x,ifnotexist) src"), &sp()).unwrap_err();
+    assert_eq!(d.hint.as_deref(), Some("did you mean 'ifnotexists'?"));
     let r = parse_http_request(&w("del-header X-A -m beg"), &sp()).unwrap();
     assert!(matches!(
         &r.action,

@@ -41,7 +41,7 @@ pub(crate) enum CAction {
     SetQuery(Template),
     SetUri(Template),
     SetMethod(Template),
-    SetVar(String, Expr),
+    SetVar(String, Expr, Vec<String>),
     SetVarFmt(String, Template),
     UnsetVar(String),
     Capture {
@@ -178,8 +178,8 @@ fn compile_rule(
         HttpAction::SetQuery(f) => CAction::SetQuery(tpl(f, span, env)?),
         HttpAction::SetUri(f) => CAction::SetUri(tpl(f, span, env)?),
         HttpAction::SetMethod(f) => CAction::SetMethod(tpl(f, span, env)?),
-        HttpAction::SetVar { name, expr } => {
-            CAction::SetVar(name.clone(), compile_expr(expr, span, env)?)
+        HttpAction::SetVar { name, expr, conds } => {
+            CAction::SetVar(name.clone(), compile_expr(expr, span, env)?, conds.clone())
         }
         HttpAction::SetVarFmt { name, value } => {
             CAction::SetVarFmt(name.clone(), tpl(value, span, env)?)
@@ -409,10 +409,13 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
                 }
             }
         }
-        CAction::SetVar(name, e) => {
+        CAction::SetVar(name, e, conds) => {
             let v = e.one(&t.ctx()).map(Sample::into_owned);
             if let Some(v) = v {
-                t.sess_mut().vars_mut().set(name, v);
+                let vars = t.sess_mut().vars_mut();
+                if crate::value::set_var_allowed(conds, vars.get(name), &v) {
+                    vars.set(name, v);
+                }
             }
         }
         CAction::SetVarFmt(name, f) => {

@@ -126,6 +126,28 @@ impl Vars {
     }
 }
 
+/// Whether every `set-var(NAME,COND…)` condition lets `new` replace `old`.
+pub(crate) fn set_var_allowed(
+    conds: &[String],
+    old: Option<&Sample<'_>>,
+    new: &Sample<'_>,
+) -> bool {
+    let empty = |s: &Sample<'_>| matches!(s, Sample::Str(b) | Sample::Bin(b) if b.is_empty());
+    let cmp = |f: fn(i64, i64) -> bool| match (old.and_then(Sample::to_int), new.to_int()) {
+        (Some(o), Some(n)) => f(o, n),
+        _ => false,
+    };
+    conds.iter().all(|c| match c.as_str() {
+        "ifexists" | "ifset" => old.is_some(),
+        "ifnotexists" | "ifnotset" => old.is_none(),
+        "ifempty" => empty(new),
+        "ifnotempty" => !empty(new),
+        "ifgt" => cmp(|o, n| o > n),
+        "iflt" => cmp(|o, n| o < n),
+        _ => true,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +160,28 @@ mod tests {
         v.clear_scope("txn");
         assert_eq!(v.get("txn.a"), None);
         assert_eq!(v.get("sess.a"), Some(&Sample::Int(2)));
+    }
+
+    #[test]
+    fn set_var_conditions() {
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let one = Sample::Int(1);
+        let five = Sample::Int(5);
+        assert!(set_var_allowed(&c(&["ifnotexists"]), None, &one));
+        assert!(!set_var_allowed(&c(&["ifnotexists"]), Some(&one), &five));
+        assert!(set_var_allowed(
+            &c(&["ifexists", "ifgt"]),
+            Some(&five),
+            &one
+        ));
+        assert!(!set_var_allowed(&c(&["ifgt"]), Some(&one), &five));
+        assert!(set_var_allowed(&c(&["iflt"]), Some(&one), &five));
+        assert!(!set_var_allowed(
+            &c(&["ifnotempty"]),
+            None,
+            &Sample::str(b"")
+        ));
+        assert!(set_var_allowed(&c(&["ifempty"]), None, &Sample::str(b"")));
     }
 
     #[test]

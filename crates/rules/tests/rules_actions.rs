@@ -505,3 +505,15 @@ http-request reject if { hdr(x-bot) 2 }
     );
     assert_eq!(run(cfg, "GET / HTTP/1.1\nX-Bot: 2\n").0, Verdict::Reject);
 }
+
+#[test]
+fn set_var_conditions_apply() {
+    let cfg = "
+http-request set-var(txn.first) path
+http-request set-var(txn.first,ifnotexists) str(ignored)
+http-request set-var(txn.q,ifnotempty) query
+http-request set-header X-V %[var(txn.first)]|%[var(txn.q)]
+";
+    let (_, v) = run(cfg, "GET /p? HTTP/1.1\n");
+    assert_eq!(v.hdr("X-V"), ["/p|-"]);
+}

@@ -2,8 +2,8 @@
 
 use super::acl::{split_condition, Condition, MatchMethod};
 use super::args::{
-    lf, parse_capture, parse_normalizer, parse_redirect, parse_reply, unknown_action, var_name,
-    Args,
+    lf, parse_capture, parse_normalizer, parse_redirect, parse_reply, unknown_action,
+    var_conditions, var_name, Args,
 };
 use super::sample::{parse_sample_expr, SampleExpr};
 use super::{parse_time_ms, Legacy};
@@ -151,6 +151,8 @@ pub enum HttpAction {
     SetVar {
         name: String,
         expr: SampleExpr,
+        /// `ifexists`, `ifnotempty`, … all of which must hold.
+        conds: Vec<String>,
     },
     SetVarFmt {
         name: String,
@@ -394,6 +396,7 @@ pub fn parse_http_rule(
             HttpAction::SetVar {
                 name: n,
                 expr: parse_sample_expr(a.next("a sample expression")?, span)?,
+                conds: var_conditions(name, span)?,
             }
         }
         "set-var-fmt" => {

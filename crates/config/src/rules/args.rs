@@ -58,6 +58,41 @@ pub(crate) fn var_name(action: &str, span: &Span) -> Result<String, Diagnostic> 
     Ok(name)
 }
 
+/// The conditions of `set-var(NAME,COND…)` (HAProxy 2.7+).
+pub const SET_VAR_CONDS: &[&str] = &[
+    "ifexists",
+    "ifnotexists",
+    "ifempty",
+    "ifnotempty",
+    "ifset",
+    "ifnotset",
+    "ifgt",
+    "iflt",
+];
+
+/// `set-var(NAME,ifnotexists,…)` → the conditions after the name, checked.
+pub(crate) fn var_conditions(action: &str, span: &Span) -> Result<Vec<String>, Diagnostic> {
+    let inner = action
+        .split_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or_default();
+    inner
+        .split(',')
+        .skip(1)
+        .map(|c| {
+            if SET_VAR_CONDS.contains(&c) {
+                Ok(c.to_string())
+            } else {
+                let mut d = Diagnostic::alert(span, format!("'{action}': unknown condition '{c}'"));
+                if let Some(s) = closest(c, SET_VAR_CONDS.iter().copied()) {
+                    d = d.with_hint(format!("did you mean '{s}'?"));
+                }
+                Err(d)
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn check_var_name(name: &str, span: &Span) -> Result<(), Diagnostic> {
     let scope = name.split('.').next().unwrap_or_default();
     if ["proc", "sess", "txn", "req", "res", "check"].contains(&scope)
