@@ -17,7 +17,7 @@ enum CTcpAction {
     Reject,
     Close,
     Capture(Expr, usize),
-    SetVar(String, Expr),
+    SetVar(String, Expr, Vec<String>),
     SetVarFmt(String, Template),
     UnsetVar(String),
     TrackSc(u8, Expr, Option<String>),
@@ -98,8 +98,8 @@ impl TcpRules {
                             TcpAction::Reject => CTcpAction::Reject,
                             TcpAction::Close => CTcpAction::Close,
                             TcpAction::Capture { expr, len } => CTcpAction::Capture(e(expr)?, *len),
-                            TcpAction::SetVar { name, expr } => {
-                                CTcpAction::SetVar(name.clone(), e(expr)?)
+                            TcpAction::SetVar { name, expr, conds } => {
+                                CTcpAction::SetVar(name.clone(), e(expr)?, conds.clone())
                             }
                             TcpAction::SetVarFmt { name, value } => CTcpAction::SetVarFmt(
                                 name.clone(),
@@ -192,9 +192,12 @@ fn run_with<V: SessionView>(
                     });
                 }
             }
-            CTcpAction::SetVar(n, e) => {
+            CTcpAction::SetVar(n, e, conds) => {
                 if let Some(s) = one(e, view) {
-                    view.vars_mut().set(n, s);
+                    let vars = view.vars_mut();
+                    if crate::value::set_var_allowed(conds, vars.get(n), &s) {
+                        vars.set(n, s);
+                    }
                 }
             }
             CTcpAction::SetVarFmt(n, t) => {

@@ -1,7 +1,7 @@
 //! `tcp-request` and `tcp-response` rules (configuration.txt §4.2 `tcp-request connection` …).
 
 use super::acl::{split_condition, Condition};
-use super::args::{check_var_name, lf, var_name, Args};
+use super::args::{check_var_name, lf, var_conditions, var_name, Args};
 use super::parse_time_ms;
 use super::sample::{parse_sample_expr, SampleExpr};
 use crate::diag::{closest, Diagnostic, Span};
@@ -33,6 +33,8 @@ pub enum TcpAction {
     SetVar {
         name: String,
         expr: SampleExpr,
+        /// `set-var(NAME,COND…)` conditions.
+        conds: Vec<String>,
     },
     SetVarFmt {
         name: String,
@@ -150,6 +152,7 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
             TcpAction::SetVar {
                 name: n,
                 expr: parse_sample_expr(a.next("a sample expression")?, span)?,
+                conds: var_conditions(name, span)?,
             }
         }
         "set-var-fmt" => {
