@@ -214,42 +214,36 @@ pub enum GpcRef {
 }
 
 impl EntryData {
+    // Slots are looked up with `get` so that data read with another table's
+    // schema gives "not stored" rather than a panic.
+    fn cnt_mut(&mut self, s: &Schema, c: Cnt) -> Option<&mut u64> {
+        s.cnt_slot(c).and_then(|i| self.counters.get_mut(i))
+    }
+
     pub fn cnt(&self, s: &Schema, c: Cnt) -> Option<u64> {
-        s.cnt_slot(c).map(|i| self.counters[i])
+        s.cnt_slot(c).and_then(|i| self.counters.get(i).copied())
     }
 
     pub fn set_cnt(&mut self, s: &Schema, c: Cnt, v: u64) -> bool {
-        match s.cnt_slot(c) {
-            Some(i) => {
-                self.counters[i] = v;
-                true
-            }
-            None => false,
-        }
+        self.cnt_mut(s, c).map(|x| *x = v).is_some()
     }
 
     fn add_cnt(&mut self, s: &Schema, c: Cnt, n: u64) -> bool {
-        match s.cnt_slot(c) {
-            Some(i) => {
-                self.counters[i] = self.counters[i].saturating_add(n);
-                true
-            }
-            None => false,
-        }
+        self.cnt_mut(s, c)
+            .map(|x| *x = x.saturating_add(n))
+            .is_some()
     }
 
     fn add_rate(&mut self, s: &Schema, r: Rt, now: u64, n: u64) -> bool {
         match s.rate_slot(r) {
-            Some((i, p)) => {
-                self.rates[i].add(p, now, n);
-                true
-            }
+            Some((i, p)) => self.rates.get_mut(i).map(|f| f.add(p, now, n)).is_some(),
             None => false,
         }
     }
 
     pub fn rate(&self, s: &Schema, r: Rt, now: u64) -> Option<u64> {
-        s.rate_slot(r).map(|(i, p)| self.rates[i].rate(p, now))
+        s.rate_slot(r)
+            .and_then(|(i, p)| self.rates.get(i).map(|f| f.rate(p, now)))
     }
 
     /// Applies an event; returns whether any stored data changed.
@@ -262,13 +256,10 @@ impl EntryData {
             Event::TrackStart => {
                 pair(self, Cnt::ConnCnt, Rt::ConnRate, 1) | self.add_cnt(s, Cnt::ConnCur, 1)
             }
-            Event::TrackEnd => match s.cnt_slot(Cnt::ConnCur) {
-                Some(i) => {
-                    self.counters[i] = self.counters[i].saturating_sub(1);
-                    true
-                }
-                None => false,
-            },
+            Event::TrackEnd => self
+                .cnt_mut(s, Cnt::ConnCur)
+                .map(|x| *x = x.saturating_sub(1))
+                .is_some(),
             Event::Session => pair(self, Cnt::SessCnt, Rt::SessRate, 1),
             Event::HttpReq => pair(self, Cnt::HttpReqCnt, Rt::HttpReqRate, 1),
             Event::HttpErr => pair(self, Cnt::HttpErrCnt, Rt::HttpErrRate, 1),

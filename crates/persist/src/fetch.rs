@@ -322,8 +322,15 @@ fn value(d: &EntryData, s: &Schema, what: What, now: u64) -> Option<u64> {
 
 /// Whether a table stores what a read needs (HAProxy fails the fetch otherwise).
 fn stored(s: &Schema, what: What) -> bool {
-    let d = s.new_data(0);
-    value(&d, s, what, 0).is_some()
+    match what {
+        What::Cnt(c) | What::KBytes(c) => s.cnt_slot(c).is_some(),
+        What::Rate(r) => s.rate_slot(r).is_some(),
+        What::GetGpc(g) => EntryData::gpc_slots(s, g).0.is_some(),
+        What::GpcRate(g) => EntryData::gpc_slots(s, g).1.is_some(),
+        What::GetGpt(None) => s.cnt_slot(Cnt::Gpt0).or(s.cnt_slot(Cnt::Gpt(0))).is_some(),
+        What::GetGpt(Some(i)) => s.cnt_slot(Cnt::Gpt(i)).is_some(),
+        _ => false,
+    }
 }
 
 pub(crate) fn read(t: &StickTable, key: &Key, what: What, now: u64) -> Option<Sample> {

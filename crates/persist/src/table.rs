@@ -328,8 +328,9 @@ impl StickTable {
         false
     }
 
-    /// Purges other shards to make room (never holding two shard locks).
-    fn make_room_elsewhere(&self, skip: usize, now: u64) {
+    /// Purges other shards to make room (never holding two shard locks). On
+    /// success one freed place stays counted: it is the caller's reservation.
+    fn make_room_elsewhere(&self, skip: usize, now: u64) -> bool {
         let batch = usize::try_from((self.cfg.size >> 8) + 1).unwrap_or(usize::MAX);
         for k in 1..SHARDS {
             let i = (skip + k) % SHARDS;
@@ -343,10 +344,11 @@ impl StickTable {
                 }
             };
             if n > 0 {
-                self.count.fetch_sub(n as u64, Ordering::Relaxed);
-                return;
+                self.count.fetch_sub(n as u64 - 1, Ordering::Relaxed);
+                return true;
             }
         }
+        false
     }
 
     /// Runs `f` on the entry of `key` in its locked shard, creating the entry when
@@ -365,17 +367,26 @@ impl StickTable {
         }
         let si = self.shard_of(key);
         let mut f = Some(f);
+        let mut reserved = false;
         for attempt in 0..2 {
             let mut sh = self.lock(si);
             let i = match self.find(&mut sh, key, now) {
-                Some(i) => i,
+                Some(i) => {
+                    if reserved {
+                        // Another thread created the key meanwhile: give the place back.
+                        self.count.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    i
+                }
                 None => {
-                    if !self.reserve(&mut sh, now) {
+                    if !reserved && !self.reserve(&mut sh, now) {
                         // `nopurge` tables may still drop expired entries.
                         if attempt == 0 && (!self.cfg.nopurge || self.cfg.expire.is_some()) {
                             drop(sh);
-                            self.make_room_elsewhere(si, now);
-                            continue;
+                            reserved = self.make_room_elsewhere(si, now);
+                            if reserved {
+                                continue;
+                            }
                         }
                         return Err(PersistError::TableFull {
                             size: self.cfg.size,
@@ -392,6 +403,9 @@ impl StickTable {
                     size: self.cfg.size,
                 }),
             };
+        }
+        if reserved {
+            self.count.fetch_sub(1, Ordering::Relaxed);
         }
         Err(PersistError::TableFull {
             size: self.cfg.size,

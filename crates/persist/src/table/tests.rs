@@ -166,7 +166,7 @@ fn export_then_import_keeps_data_and_relative_times() {
 }
 
 #[test]
-fn concurrent_updates_lose_no_count_and_respect_size() {
+fn concurrent_floods_from_four_threads_respect_size() {
     let t = Arc::new(table(64, None, false, &req_rate()));
     let threads: Vec<_> = (0..4)
         .map(|th| {
