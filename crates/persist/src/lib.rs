@@ -12,9 +12,13 @@
 //!   the request edits (`indirect`, `prefix`) and the response `Set-Cookie` exactly as
 //!   HAProxy writes it.
 //! - [`appsession`]: HAProxy 1.5's `appsession`, on the stick-table machinery.
+//! - [`stick`]: `stick on|match|store-*` over a table's `server_id`; [`convert`]: the
+//!   `in_table`/`table_*` converters.
 //!
 //! Nothing here reads a clock or opens a socket: every call that depends on time
-//! takes `now` in milliseconds (any monotonic origin) so tests replay exactly.
+//! takes `now` — milliseconds on any monotonic clock for tables and trackers,
+//! seconds since the epoch for cookie dates — so tests replay exactly.
+//! `LIFECYCLE.md` beside this crate lists what the engine calls, and when.
 
 pub mod appsession;
 pub mod convert;
