@@ -218,9 +218,17 @@ impl Expectation {
         found != self.negate
     }
 
-    /// Whether this matcher looks at the status line only (failures are `L7STS`).
-    pub fn is_status(&self) -> bool {
-        matches!(self.matcher, Matcher::Status(_) | Matcher::Rstatus(_))
+    /// How HAProxy names the pattern in `TCPCHK did not match content…`.
+    pub fn describe(&self) -> String {
+        match &self.matcher {
+            Matcher::String(s) => format!(" '{}'", String::from_utf8_lossy(s)),
+            Matcher::Binary(_) => " (binary)".into(),
+            Matcher::Rstring(_) | Matcher::Rstatus(_) => " (regex)".into(),
+            Matcher::Rbinary(_) => " (binary regex)".into(),
+            Matcher::Status(_) => "(status codes)".into(),
+            Matcher::Header { .. } => " (header pattern)".into(),
+            Matcher::Custom(_) => " (custom function)".into(),
+        }
     }
 
     /// Whether the body must be read before matching.

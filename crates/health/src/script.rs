@@ -59,6 +59,10 @@ pub struct Script {
     pub disable_on_404: bool,
     /// `http-check send-state`.
     pub send_state: bool,
+    /// Built from the user's `tcp-check` rules (success says `(tcp-check)`).
+    pub tcp_rules: bool,
+    /// The first connect was added, not written.
+    pub implicit_connect: bool,
 }
 
 /// What the monitor knows at run time.
@@ -83,6 +87,8 @@ impl Script {
             steps,
             disable_on_404: false,
             send_state: false,
+            tcp_rules: false,
+            implicit_connect: false,
         }
     }
 
@@ -113,10 +119,14 @@ impl Script {
                 CheckRule::HttpSend(_) | CheckRule::Comment(_) | CheckRule::Var(_) => {}
             }
         }
-        if !matches!(steps.first(), Some(Step::Connect(_))) {
+        let implicit = !matches!(steps.first(), Some(Step::Connect(_)));
+        if implicit {
             steps.insert(0, Step::Connect(ConnectSpec::default()));
         }
-        Ok(Script::new(steps))
+        let mut s = Script::new(steps);
+        s.tcp_rules = true;
+        s.implicit_connect = implicit;
+        Ok(s)
     }
 
     /// `option httpchk` with its `http-check` rules: the first `send` is laid
@@ -237,7 +247,7 @@ where
                                 } else {
                                     "did not match"
                                 };
-                                format!("TCPCHK {what} content at step {n}")
+                                format!("TCPCHK {what} content{} at step {n}", e.describe())
                             });
                             return Outcome::with_info(
                                 e.error_status.unwrap_or(CheckStatus::L7Rsp),
@@ -284,24 +294,23 @@ where
                 let Some(r) = response.as_ref() else { continue };
                 let code = u32::from(r.status);
                 if script.disable_on_404 && r.status == 404 && ctx.server_up {
-                    return Outcome::with_info(CheckStatus::L7OkC, r.reason.clone()).code(code);
+                    return Outcome::new(CheckStatus::L7OkC).code(code);
                 }
                 if e.match_http(r) {
-                    let info = e.on_success.clone().unwrap_or_else(|| r.reason.clone());
+                    let info = e.on_success.clone().unwrap_or_default();
                     last = Outcome::with_info(e.ok_status.unwrap_or(CheckStatus::L7Ok), info)
                         .code(code);
                 } else {
-                    let default = if e.is_status() {
-                        CheckStatus::L7Sts
-                    } else {
+                    // Status and header mismatches report the reason phrase.
+                    let default = if e.needs_body() {
                         CheckStatus::L7Rsp
+                    } else {
+                        CheckStatus::L7Sts
                     };
-                    let info = e.on_error.clone().unwrap_or_else(|| {
-                        if e.is_status() {
-                            r.reason.clone()
-                        } else {
-                            "HTTP content check did not match".to_string()
-                        }
+                    let info = e.on_error.clone().unwrap_or_else(|| match e.needs_body() {
+                        false => r.reason.clone(),
+                        true if e.negate => "HTTP check matched unwanted content".to_string(),
+                        true => "HTTP content check did not match".to_string(),
                     });
                     return Outcome::with_info(e.error_status.unwrap_or(default), info).code(code);
                 }
@@ -311,6 +320,17 @@ where
     if let Some(mut c) = conn {
         // Best effort: the verdict is already known.
         let _ = timeout_at(dl.total, c.shutdown()).await;
+    }
+    if script.tcp_rules {
+        // User tcp-check rule sets say so when nothing more specific was given.
+        match script.steps.last() {
+            Some(Step::Connect(_)) if !script.implicit_connect || script.steps.len() > 1 => {
+                last.info = "(tcp-check)".into()
+            }
+            Some(Step::Send(_)) => last = Outcome::with_info(CheckStatus::L7Ok, "(tcp-check)"),
+            Some(Step::Expect(_)) if last.info.is_empty() => last.info = "(tcp-check)".into(),
+            _ => {}
+        }
     }
     last
 }

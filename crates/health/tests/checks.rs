@@ -108,7 +108,7 @@ fn http_500_takes_the_server_down_and_200_brings_it_back_after_rise() {
     let up = h.wait_line("is UP", 5).expect("no UP");
     assert_eq!(
         norm(&up),
-        "Server bk/s1 is UP, reason: Layer7 check passed, code: 200, info: \"OK\", check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
+        "Server bk/s1 is UP, reason: Layer7 check passed, code: 200, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
     );
     assert!(h.changes.lock().unwrap().contains(&(0, 0)));
 }

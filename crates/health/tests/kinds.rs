@@ -197,12 +197,18 @@ fn tcp_check_rules_send_and_expect() {
         },
         exp(ExpectMatch::Rstring("role:(master|slave)".into())),
     ];
-    assert_eq!(first_result(srv.addr, s.clone()).0, CheckStatus::L7Ok);
+    assert_eq!(
+        first_result(srv.addr, s.clone()),
+        (CheckStatus::L7Ok, None, "(tcp-check)".into())
+    );
     s.tcp_rules[2] = exp(ExpectMatch::String("role:slave".into()));
     let (st, _, info) = first_result(srv.addr, s);
     assert_eq!(
         (st, info.as_str()),
-        (CheckStatus::L7Rsp, "TCPCHK did not match content at step 4")
+        (
+            CheckStatus::L7Rsp,
+            "TCPCHK did not match content 'role:slave' at step 4"
+        )
     );
 }
 
