@@ -4,7 +4,8 @@
 use crate::error::EngineError;
 use crate::runtime::{
     Backend, Bind, BindAddr, ConnMode, ErrorPages, ForwardFor, Frontend, HttpOptions, HttpReuse,
-    IpNet, Mode, OriginalTo, ProxyVersion, Redispatch, Runtime, Server, TcpOptions, Timeouts, Tune,
+    IpNet, Mode, OriginalTo, ProxyVersion, Redispatch, RetryOn, Runtime, Server, TcpOptions,
+    Timeouts, Tune,
 };
 use fulcrum_config::model::{self, Address, Config, Family, Host, Ports, Proxy};
 use std::collections::HashMap;
@@ -325,6 +326,9 @@ fn backend(
     be.timeouts = timeouts(&p.timeouts);
     be.retries = p.retries.unwrap_or(3);
     be.redispatch = p.options.redispatch.map(Redispatch);
+    if !p.retry_on.is_empty() {
+        be.retry_on = RetryOn::parse(&p.retry_on).map_err(|e| err(p, e))?;
+    }
     be.http = http_options(&p.options);
     be.tcp = tcp_options(&p.options);
     be.reuse = match p.http_reuse {

@@ -54,6 +54,7 @@ pub(crate) async fn connect(
     be: &Backend,
     client: ClientAddrs,
     key: &dyn SelectKey,
+    exclude: Option<usize>,
     reuse: Reuse<'_>,
 ) -> Result<Connected, ConnectError> {
     let t_connect = be.timeouts.connect;
@@ -74,7 +75,7 @@ pub(crate) async fn connect(
     let t_queue = be.timeouts.queue.or(t_connect);
     let mut lease = be
         .lb
-        .lease(&be.servers, key, None, t_queue)
+        .lease(&be.servers, key, exclude, t_queue)
         .await
         .map_err(ConnectError::NoServer)?;
     let mut retry = 0u32;
@@ -104,7 +105,7 @@ pub(crate) async fn connect(
             }
             Err(e) => {
                 retry += 1;
-                if retry > be.retries {
+                if retry > be.retries || !be.retry_on.conn_failure {
                     return Err(ConnectError::Failed(e));
                 }
                 if should_redispatch(be, retry) {

@@ -271,6 +271,77 @@ impl Server {
     }
 }
 
+/// `retry-on`: which failures are retried (within `retries`). The default is
+/// connection failures only; layer-7 conditions replay the request, which the
+/// engine does only for bodiless requests with an idempotent method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryOn {
+    pub conn_failure: bool,
+    pub empty_response: bool,
+    pub junk_response: bool,
+    pub response_timeout: bool,
+    pub statuses: Vec<u16>,
+}
+
+impl Default for RetryOn {
+    fn default() -> Self {
+        RetryOn {
+            conn_failure: true,
+            empty_response: false,
+            junk_response: false,
+            response_timeout: false,
+            statuses: Vec::new(),
+        }
+    }
+}
+
+impl RetryOn {
+    /// Parses the keywords of a `retry-on` line; `Err` names an unknown one.
+    pub fn parse(words: &[String]) -> Result<RetryOn, String> {
+        let mut r = RetryOn {
+            conn_failure: false,
+            ..RetryOn::default()
+        };
+        for w in words {
+            match w.as_str() {
+                "none" => {
+                    return Ok(RetryOn {
+                        conn_failure: false,
+                        ..RetryOn::default()
+                    })
+                }
+                "conn-failure" => r.conn_failure = true,
+                "empty-response" => r.empty_response = true,
+                "junk-response" => r.junk_response = true,
+                "response-timeout" => r.response_timeout = true,
+                // No TLS early data exists here, so nothing is ever rejected.
+                "0rtt-rejected" => {}
+                "all-retryable-errors" => {
+                    r.conn_failure = true;
+                    r.empty_response = true;
+                    r.junk_response = true;
+                    r.response_timeout = true;
+                    r.statuses.extend([500, 502, 503, 504]);
+                }
+                code => match code.parse::<u16>() {
+                    Ok(c @ (401 | 403 | 404 | 408 | 425 | 500 | 501 | 502 | 503 | 504)) => {
+                        r.statuses.push(c)
+                    }
+                    _ => return Err(format!("retry-on: unknown keyword '{code}'")),
+                },
+            }
+        }
+        Ok(r)
+    }
+
+    pub(crate) fn any_l7(&self) -> bool {
+        self.empty_response
+            || self.junk_response
+            || self.response_timeout
+            || !self.statuses.is_empty()
+    }
+}
+
 /// `option redispatch [N]` as HAProxy counts it: positive P redispatches on
 /// every Pth retry, negative N on the Nth retry before the last one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,6 +356,7 @@ pub struct Backend {
     /// `retries`, default 3.
     pub retries: u32,
     pub redispatch: Option<Redispatch>,
+    pub retry_on: RetryOn,
     pub http: HttpOptions,
     pub tcp: TcpOptions,
     pub reuse: HttpReuse,
@@ -329,6 +401,7 @@ impl Backend {
             timeouts: Timeouts::default(),
             retries: 3,
             redispatch: None,
+            retry_on: RetryOn::default(),
             http: HttpOptions::default(),
             tcp: TcpOptions::default(),
             reuse: HttpReuse::default(),

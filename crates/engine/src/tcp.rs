@@ -31,7 +31,11 @@ pub(crate) async fn serve(
         return Ok(());
     };
     let mut conn =
-        match connect::connect(be, addrs, &SourceKey(addrs.src.ip()), &mut |_, _| None).await {
+        match connect::connect(be, addrs, &SourceKey(addrs.src.ip()), None, &mut |_, _| {
+            None
+        })
+        .await
+        {
             Ok(c) => c,
             Err(ConnectError::NoServer(_)) => return Ok(()),
             Err(ConnectError::Failed(e)) => return Err(e),

@@ -232,3 +232,49 @@ fn global_maxconn_is_shared_across_frontends() {
     assert_eq!(status(&read_response(&mut b).0), 200);
     assert_eq!(o.conns.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn retry_on_status_replays_only_bodiless_idempotent_requests() {
+    let bad =
+        origin(|_| b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy".to_vec());
+    let good = origin(|_| ok("fine"));
+    let mut be = rr_backend("b", Mode::Http, servers(&[bad.addr, good.addr]));
+    be.retry_on =
+        fulcrum_engine::runtime::RetryOn::parse(&["503".into(), "empty-response".into()]).unwrap();
+    be.redispatch = Some(Redispatch(1));
+    let run = start(http_fe(), be, 1);
+    for i in 0..10 {
+        assert_eq!(get(run.addr, &format!("/{i}")), (200, "fine".into()));
+    }
+    // A POST with a body is not replayed: the server's own 503 comes back.
+    let mut saw_503 = false;
+    for _ in 0..4 {
+        let mut c = client(run.addr);
+        write(
+            &mut c,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        );
+        let (h, b) = read_response(&mut c);
+        if status(&h) == 503 {
+            saw_503 = true;
+            assert_eq!(b, b"busy");
+        }
+    }
+    assert!(saw_503);
+}
+
+#[test]
+fn retry_on_empty_response_redispatches() {
+    let closer = backend(|mut s| {
+        let mut b = [0u8; 1024];
+        let _ = s.read(&mut b);
+    });
+    let good = origin(|_| ok("fine"));
+    let mut be = rr_backend("b", Mode::Http, servers(&[closer, good.addr]));
+    be.retry_on = fulcrum_engine::runtime::RetryOn::parse(&["empty-response".into()]).unwrap();
+    be.redispatch = Some(Redispatch(1));
+    let run = start(http_fe(), be, 1);
+    for i in 0..6 {
+        assert_eq!(get(run.addr, &format!("/{i}")), (200, "fine".into()));
+    }
+}

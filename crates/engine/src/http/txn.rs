@@ -35,6 +35,9 @@ struct Params {
     client_t: Option<Duration>,
     server_t: Option<Duration>,
     limits: Limits,
+    /// Statuses answered by retrying instead (`retry-on 5xx…`), when the
+    /// request can be replayed and retries remain.
+    retry_statuses: Vec<u16>,
 }
 
 struct RespOutcome {
@@ -48,6 +51,8 @@ enum RespError {
     Timeout,
     Invalid,
     ServerGone,
+    /// A status listed in `retry-on`; nothing was sent to the client.
+    RetryStatus(u16),
     /// The response was partly sent; only closing is left.
     Aborted,
 }
@@ -70,7 +75,22 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         client_t: fe.timeouts.client,
         server_t: be.timeouts.server,
         limits: s.limits,
+        retry_statuses: Vec::new(),
     };
+    let mut p = p;
+    // Layer-7 retries replay the request: only bodiless idempotent ones.
+    let replayable = framing == BodyFraming::None
+        && !p.upgrade
+        && matches!(
+            p.method,
+            Method::Get
+                | Method::Head
+                | Method::Options
+                | Method::Trace
+                | Method::Delete
+                | Method::Put
+        );
+    let l7 = replayable && be.retry_on.any_l7();
     let mut req_out = Vec::with_capacity(req.head_len + 64);
     let orig_len = req.head_len;
     let built = match s.rewritten.take() {
@@ -94,7 +114,14 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     s.cbuf.consume(orig_len);
 
     let mut retried = false;
+    let mut l7_retries = 0u32;
+    let mut exclude = None;
     loop {
+        p.retry_statuses = if l7 && l7_retries < be.retries {
+            be.retry_on.statuses.clone()
+        } else {
+            Vec::new()
+        };
         let first = s.requests == 1;
         let mut own = s.srv.take();
         let mut prev_uses = 0u32;
@@ -123,7 +150,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             prev_uses = if idle.reused { 2 } else { 1 };
             Some(idle.stream)
         };
-        let conn = match connect::connect(be, s.addrs, &key, &mut reuse).await {
+        let conn = match connect::connect(be, s.addrs, &key, exclude, &mut reuse).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("backend '{}': {e}", be.name);
@@ -137,7 +164,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         }
         let mut stream = conn.stream;
         let can_replay = conn.reused && framing == BodyFraming::None;
-        let saved = can_replay.then(|| req_out.clone());
+        let saved = (can_replay || l7).then(|| req_out.clone());
+        let leased = conn.lease.as_ref().map(|l| l.server);
         let mut sbuf = Buf::take(rt.tune.bufsize);
         let mut resp_out = Vec::with_capacity(512);
         let (req_res, resp_res) = exchange(
@@ -161,6 +189,18 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 }
                 continue;
             }
+            Err(e) if l7 && l7_retries < be.retries && be.retry_on.wants(&e) => {
+                l7_retries += 1;
+                if be.redispatch.is_some() {
+                    exclude = leased;
+                }
+                retried = true;
+                if let Some(saved) = saved {
+                    req_out = saved;
+                }
+                continue;
+            }
+            Err(RespError::RetryStatus(code)) => return Ok(Next::Error(code)),
             Err(RespError::Timeout) => return Ok(Next::Error(504)),
             Err(RespError::Invalid) | Err(RespError::ServerGone) => {
                 return Ok(match req_res {
@@ -204,6 +244,18 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         } else {
             Next::Close
         });
+    }
+}
+
+impl crate::runtime::RetryOn {
+    fn wants(&self, e: &RespError) -> bool {
+        match e {
+            RespError::ServerGone => self.empty_response,
+            RespError::Invalid => self.junk_response,
+            RespError::Timeout => self.response_timeout,
+            RespError::RetryStatus(_) => true,
+            RespError::Aborted => false,
+        }
     }
 }
 
@@ -362,6 +414,9 @@ async fn response(
         }
         break head;
     };
+    if p.retry_statuses.contains(&head.status) {
+        return Err(RespError::RetryStatus(head.status));
+    }
     let buf = sbuf.readable();
     let upgraded = head.tunnel;
     if head.status == 101 && !p.upgrade {
