@@ -273,9 +273,26 @@ impl Fetch {
         })
     }
 
+    /// Whether more buffered data could change this fetch's result (HAProxy's
+    /// "may change"): `tcp-request content` rules then wait for more data.
+    fn payload_may_grow(&self, p: &[u8]) -> bool {
+        match self {
+            Fetch::ReqLen => true,
+            Fetch::ReqPayload { off, len } => *len == 0 || p.len() < off.saturating_add(*len),
+            Fetch::ClientHelloSni | Fetch::ClientHelloType => crate::tls::incomplete(p),
+            Fetch::RdpCookie(_) | Fetch::RdpCookieCnt(_) => {
+                memchr::memmem::find(p, b"\r\n").is_none()
+            }
+            _ => false,
+        }
+    }
+
     /// The single value used in sample context (last header or cookie occurrence …).
     pub(crate) fn one<'v>(&self, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
         let sess = ctx.sess;
+        if !sess.wait_ended() && self.payload_may_grow(sess.payload()) {
+            crate::tcp::note_incomplete();
+        }
         let req = || ctx.req;
         let stats = sess.stats();
         let cur = ctx.current_backend();

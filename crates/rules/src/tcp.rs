@@ -48,6 +48,20 @@ pub struct TcpRules {
     response: Vec<CTcpRule>,
 }
 
+thread_local! {
+    /// Set by payload fetches whose result may change with more data; rules run
+    /// synchronously on one thread, so a thread-local flag is exact.
+    static INCOMPLETE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub(crate) fn note_incomplete() {
+    INCOMPLETE.with(|f| f.set(true));
+}
+
+fn take_incomplete() -> bool {
+    INCOMPLETE.with(|f| f.replace(false))
+}
+
 /// The outcome of a TCP rule set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TcpVerdict {
@@ -62,6 +76,9 @@ pub enum TcpVerdict {
     UseService(String),
     /// `silent-drop`: disappear without a FIN/RST the client would see.
     SilentDrop,
+    /// A content rule cannot decide yet: run the set again when more data arrives,
+    /// or once `inspect-delay` expired (then `SessionView::wait_ended` is true).
+    Wait,
 }
 
 impl TcpRules {
@@ -170,8 +187,14 @@ fn run_with<V: SessionView>(
     view: &mut V,
     mk: for<'a> fn(&'a V) -> Ctx<'a>,
 ) -> TcpVerdict {
+    let content = matches!(layer, TcpLayer::Content | TcpLayer::ResponseContent);
     for r in rules.list(layer) {
+        take_incomplete();
         if !holds(&r.cond, &mk(&*view)) {
+            // HAProxy waits rather than skip a rule that more data could make true.
+            if content && take_incomplete() && !view.wait_ended() {
+                return TcpVerdict::Wait;
+            }
             continue;
         }
         let one = |e: &Expr, v: &V| e.one(&mk(v)).map(Sample::into_owned);

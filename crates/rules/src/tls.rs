@@ -30,6 +30,18 @@ pub(crate) fn hello_type(payload: &[u8]) -> Option<u8> {
     }
 }
 
+/// Whether the first TLS record is not fully buffered yet (or nothing is).
+pub(crate) fn incomplete(payload: &[u8]) -> bool {
+    match payload {
+        [] => true,
+        [0x16, rest @ ..] => match rest {
+            [_, _, hi, lo, body @ ..] => body.len() < (usize::from(*hi) << 8 | usize::from(*lo)),
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
 /// The `host_name` of the server_name extension of a ClientHello.
 pub(crate) fn client_hello_sni(payload: &[u8]) -> Option<&[u8]> {
     if hello_type(payload)? != 1 {
@@ -110,6 +122,8 @@ pub(crate) mod tests {
             let _ = client_hello_sni(&hello[..n]);
         }
         assert_eq!(client_hello_sni(b"GET / HTTP/1.1\r\n"), None);
+        assert!(incomplete(&hello[..hello.len() - 1]) && incomplete(b"") && incomplete(&[0x16, 3]));
+        assert!(!incomplete(&hello) && !incomplete(b"SSH-2.0"));
     }
 
     proptest! {

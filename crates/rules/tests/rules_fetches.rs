@@ -310,3 +310,38 @@ fn unique_id_and_captures() {
     assert_eq!(v.hdr("X-Request-ID"), ["uid-1"]);
     assert_eq!(v.hdr("X-Cap"), ["captured-host|PUT|HTTP/1.0|-"]);
 }
+
+#[test]
+fn content_rules_wait_for_data_that_could_change_their_decision() {
+    let cfg = "
+tcp-request inspect-delay 5s
+tcp-request content accept if { req_ssl_hello_type 1 }
+tcp-request content reject
+";
+    let p = compile(cfg);
+    let hello = client_hello(b"a.example");
+    let mut v = Fake::request("GET / HTTP/1.1\n");
+    v.wait_ended = false;
+    v.payload = hello[..10].to_vec();
+    assert_eq!(run_tcp(&p.tcp, TcpLayer::Content, &mut v), TcpVerdict::Wait);
+    v.payload.clear();
+    assert_eq!(run_tcp(&p.tcp, TcpLayer::Content, &mut v), TcpVerdict::Wait);
+    v.payload = hello.clone();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Accept
+    );
+    // Not TLS: decided at once, no wait.
+    v.payload = b"SSH-2.0-x\r\n".to_vec();
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Reject
+    );
+    // The delay expired: decide with what is there.
+    v.payload.clear();
+    v.wait_ended = true;
+    assert_eq!(
+        run_tcp(&p.tcp, TcpLayer::Content, &mut v),
+        TcpVerdict::Reject
+    );
+}

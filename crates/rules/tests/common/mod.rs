@@ -59,6 +59,8 @@ pub struct Fake {
     pub payload: Vec<u8>,
     /// Stick counters by `sc0:http_req_rate` / `src:conn_rate`.
     pub sticks: HashMap<String, i64>,
+    /// `false` while the inspect delay runs.
+    pub wait_ended: bool,
 }
 
 fn parse_headers(lines: &mut std::str::Split<'_, &str>) -> Headers {
@@ -100,6 +102,7 @@ impl Fake {
             effects: Vec::new(),
             payload: raw.as_bytes().to_vec(),
             sticks: HashMap::new(),
+            wait_ended: true,
         }
     }
 
@@ -162,6 +165,9 @@ impl SessionView for Fake {
     }
     fn effect(&mut self, e: Effect<'_>) {
         self.effects.push(format!("{e:?}"));
+    }
+    fn wait_ended(&self) -> bool {
+        self.wait_ended
     }
     fn unique_id(&self) -> Option<&[u8]> {
         Some(b"uid-1")
