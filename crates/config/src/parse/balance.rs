@@ -115,6 +115,11 @@ pub(crate) fn hash_type(args: &[String]) -> Result<HashType, String> {
             }
         }
     }
+    // HAProxy reads a bare `hash-type consistent` as sdbm *with* avalanche; keeping the
+    // same choice keeps every client on the server it had under HAProxy.
+    if args.len() == 1 && h.method == HashMethod::Consistent {
+        h.avalanche = true;
+    }
     Ok(h)
 }
 
@@ -183,6 +188,9 @@ mod tests {
             (HashMethod::Consistent, HashFunction::Djb2, true)
         );
         assert_eq!(hash_type(&w("map-based")).unwrap(), HashType::default());
+        let bare = hash_type(&w("consistent")).unwrap();
+        assert_eq!((bare.function, bare.avalanche), (HashFunction::Sdbm, true));
+        assert!(!hash_type(&w("consistent sdbm")).unwrap().avalanche);
         assert!(hash_type(&w("consistant")).is_err());
         assert!(hash_type(&w("consistent md5")).is_err());
     }
