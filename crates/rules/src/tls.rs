@@ -22,8 +22,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The handshake type of the first TLS record (1 = ClientHello).
+/// The handshake type of the first TLS record (1 = ClientHello), once the whole
+/// record is buffered, so that `accept if { req_ssl_hello_type 1 }` also waits
+/// for the SNI that routing reads next.
 pub(crate) fn hello_type(payload: &[u8]) -> Option<u8> {
+    if incomplete(payload) {
+        return None;
+    }
     match payload {
         [0x16, 3, _, _, _, t, ..] => Some(*t),
         _ => None,
