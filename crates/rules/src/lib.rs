@@ -8,7 +8,8 @@
 //!
 //! The order the engine calls things in, as HAProxy does:
 //! 1. [`run_tcp`] with `TcpLayer::Connection` on accept, then `Session`;
-//! 2. `Content` once data arrived or `inspect_delay_ms` expired ([`run_tcp_http`] in HTTP mode);
+//! 2. `Content` each time data arrives, until it answers something other than
+//!    [`TcpVerdict::Wait`] or `inspect_delay_ms` expires ([`run_tcp_http`] in HTTP mode);
 //! 3. frontend [`run_http_request`] (legacy `block` first, then `http-request`, then
 //!    `req*`, then `redirect`, already ordered at compile time); a final [`Verdict`]
 //!    stops processing, [`Verdict::UseBackend`] picks the backend;
