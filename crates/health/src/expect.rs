@@ -231,6 +231,20 @@ impl Expectation {
         }
     }
 
+    /// How HAProxy names what an expect waited for when the check timed out.
+    pub fn describe_wait(&self) -> String {
+        match &self.matcher {
+            Matcher::String(s) => format!(" (expect string '{}')", String::from_utf8_lossy(s)),
+            Matcher::Binary(b) => format!(" (expect binary '{}')", hex(b)),
+            Matcher::Rstring(_) => " (expect regex)".into(),
+            Matcher::Rbinary(_) => " (expect binary regex)".into(),
+            Matcher::Custom(_) => " (expect custom function)".into(),
+            Matcher::Status(_) => " (expect HTTP status codes)".into(),
+            Matcher::Rstatus(_) => " (expect HTTP status regex)".into(),
+            Matcher::Header { .. } => " (expect HTTP header pattern)".into(),
+        }
+    }
+
     /// Whether the body must be read before matching.
     pub fn needs_body(&self) -> bool {
         matches!(

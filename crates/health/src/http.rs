@@ -36,6 +36,20 @@ pub fn build_request(req: &HttpCheckSend, extra: &[(String, String)]) -> Vec<u8>
     out.into_bytes()
 }
 
+/// Why no response could be read.
+#[derive(Debug)]
+pub enum ReadFail {
+    /// The server closed without sending a byte.
+    Empty,
+    Other(Outcome),
+}
+
+impl From<Outcome> for ReadFail {
+    fn from(o: Outcome) -> Self {
+        ReadFail::Other(o)
+    }
+}
+
 /// Reads one final response (interim 1xx skipped; a 101 is final), with its
 /// body when `with_body` (up to [`MAX_RECV`] bytes).
 pub async fn read_response<C: AsyncRead + Unpin>(
@@ -44,7 +58,7 @@ pub async fn read_response<C: AsyncRead + Unpin>(
     method: &str,
     with_body: bool,
     deadline: Instant,
-) -> Result<HttpResponse, Outcome> {
+) -> Result<HttpResponse, ReadFail> {
     // HEAD answers carry no body whatever Content-Length says.
     let method = Method::from_bytes(method.as_bytes());
     loop {
@@ -78,25 +92,21 @@ pub async fn read_response<C: AsyncRead + Unpin>(
             }
             Ok(Parsed::Partial) => {}
             Err(_) => {
-                return Err(Outcome::with_info(
-                    CheckStatus::L7Rsp,
-                    "invalid HTTP response",
-                ));
+                let o = Outcome::with_info(CheckStatus::L7Rsp, "invalid HTTP response");
+                return Err(o.into());
             }
         }
         match read_more(c, buf, deadline).await {
-            Ok(0) if buf.is_empty() => {
-                return Err(Outcome::with_info(CheckStatus::L7Rsp, "empty response"))
-            }
+            Ok(0) if buf.is_empty() => return Err(ReadFail::Empty),
             Ok(0) => {
-                return Err(Outcome::with_info(
-                    CheckStatus::L7Rsp,
-                    "truncated HTTP response",
-                ))
+                let o = Outcome::with_info(CheckStatus::L7Rsp, "truncated HTTP response");
+                return Err(o.into());
             }
             Ok(_) => {}
-            Err(ReadErr::Timeout) => return Err(Outcome::new(CheckStatus::L7Tout)),
-            Err(ReadErr::Io(e)) => return Err(Outcome::with_info(CheckStatus::L7Rsp, os_text(&e))),
+            Err(ReadErr::Timeout) => return Err(Outcome::new(CheckStatus::L7Tout).into()),
+            Err(ReadErr::Io(e)) => {
+                return Err(Outcome::with_info(CheckStatus::SockErr, os_text(&e)).into())
+            }
         }
     }
 }
@@ -133,7 +143,9 @@ async fn read_body<C: AsyncRead + Unpin>(
             Ok(0) => break,
             Ok(_) => {}
             Err(ReadErr::Timeout) => return Err(Outcome::new(CheckStatus::L7Tout)),
-            Err(ReadErr::Io(e)) => return Err(Outcome::with_info(CheckStatus::L7Rsp, os_text(&e))),
+            Err(ReadErr::Io(e)) => {
+                return Err(Outcome::with_info(CheckStatus::SockErr, os_text(&e)))
+            }
         }
     }
     Ok(match framing {

@@ -63,6 +63,9 @@ pub struct Script {
     pub tcp_rules: bool,
     /// The first connect was added, not written.
     pub implicit_connect: bool,
+    /// HAProxy's step id of each step (`at step N`): the rule's 1-based
+    /// position as written, 0 for an added first connect.
+    pub ids: Vec<u32>,
 }
 
 /// What the monitor knows at run time.
@@ -84,6 +87,7 @@ pub struct Deadlines {
 impl Script {
     fn new(steps: Vec<Step>) -> Self {
         Script {
+            ids: (1..=steps.len() as u32).collect(),
             steps,
             disable_on_404: false,
             send_state: false,
@@ -100,32 +104,40 @@ impl Script {
     /// Generated rule sets start with a default connect, then `steps`.
     pub fn with_connect(mut steps: Vec<Step>) -> Self {
         steps.insert(0, Step::Connect(ConnectSpec::default()));
-        Script::new(steps)
+        let mut s = Script::new(steps);
+        s.implicit_connect = true;
+        s.ids = (0..s.steps.len() as u32).collect();
+        s
     }
 
     /// `option tcp-check` with its `tcp-check` rules.
     pub fn from_tcp_rules(rules: &[CheckRule]) -> Result<Self, HealthError> {
         let mut steps = Vec::new();
-        for r in rules {
-            match r {
-                CheckRule::Connect(c) => steps.push(Step::Connect(ConnectSpec::from_rule(c))),
-                CheckRule::TcpSend { data, .. } => steps.push(Step::Send(match data {
+        let mut ids = Vec::new();
+        for (pos, r) in rules.iter().enumerate() {
+            let step = match r {
+                CheckRule::Connect(c) => Step::Connect(ConnectSpec::from_rule(c)),
+                CheckRule::TcpSend { data, .. } => Step::Send(match data {
                     CheckData::Bytes(b) => b.clone(),
                     // Log-format strings are sent as written (no sample fetches here).
                     CheckData::LogFormat(s) => s.as_bytes().to_vec(),
                     CheckData::BinaryLogFormat(h) => crate::expect::hex_decode(h),
-                })),
-                CheckRule::Expect(e) => steps.push(Step::Expect(Expectation::compile(e)?)),
-                CheckRule::HttpSend(_) | CheckRule::Comment(_) | CheckRule::Var(_) => {}
-            }
+                }),
+                CheckRule::Expect(e) => Step::Expect(Expectation::compile(e)?),
+                CheckRule::HttpSend(_) | CheckRule::Comment(_) | CheckRule::Var(_) => continue,
+            };
+            steps.push(step);
+            ids.push(pos as u32 + 1);
         }
         let implicit = !matches!(steps.first(), Some(Step::Connect(_)));
         if implicit {
             steps.insert(0, Step::Connect(ConnectSpec::default()));
+            ids.insert(0, 0);
         }
         let mut s = Script::new(steps);
         s.tcp_rules = true;
         s.implicit_connect = implicit;
+        s.ids = ids;
         Ok(s)
     }
 
@@ -167,10 +179,15 @@ impl Script {
         if !expected {
             steps.push(Step::HttpExpect(default_http_expect()));
         }
-        if !matches!(steps.first(), Some(Step::Connect(_))) {
+        let implicit = !matches!(steps.first(), Some(Step::Connect(_)));
+        if implicit {
             steps.insert(0, Step::Connect(ConnectSpec::default()));
         }
         let mut s = Script::new(steps);
+        if implicit {
+            s.ids = (0..s.steps.len() as u32).collect();
+        }
+        s.implicit_connect = implicit;
         s.disable_on_404 = settings.disable_on_404.unwrap_or(false);
         s.send_state = settings.send_state.unwrap_or(false);
         Ok(s)
@@ -195,14 +212,18 @@ where
     let mut method = String::from("OPTIONS");
     let mut last = Outcome::new(CheckStatus::L4Ok);
     for (i, step) in script.steps.iter().enumerate() {
-        let n = i + 1;
+        let n = script.ids.get(i).copied().unwrap_or(i as u32 + 1);
+        // Connection-level failures of user tcp-check rules say where they happened.
+        let at = || script.failure_suffix(i);
         match step {
             Step::Connect(spec) => {
                 let deadline = dl.connect.min(dl.total);
                 conn = match timeout_at(deadline, dial(spec.clone())).await {
                     Ok(Ok(c)) => Some(c),
-                    Ok(Err(e)) => return Outcome::with_info(CheckStatus::L4Con, os_text(&e)),
-                    Err(_) => return Outcome::new(CheckStatus::L4Tout),
+                    Ok(Err(e)) => {
+                        return Outcome::with_info(CheckStatus::L4Con, os_text(&e) + &at())
+                    }
+                    Err(_) => return Outcome::with_info(CheckStatus::L4Tout, at()),
                 };
                 buf.clear();
                 eof = false;
@@ -220,8 +241,10 @@ where
                 };
                 match timeout_at(dl.total, c.write_all(&bytes)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Outcome::with_info(CheckStatus::L4Con, os_text(&e)),
-                    Err(_) => return Outcome::new(CheckStatus::L7Tout),
+                    Ok(Err(e)) => {
+                        return Outcome::with_info(CheckStatus::SockErr, os_text(&e) + &at())
+                    }
+                    Err(_) => return Outcome::with_info(CheckStatus::L7Tout, at()),
                 }
                 // Replies to this request are matched from the start.
                 buf.clear();
@@ -233,6 +256,12 @@ where
                     return Outcome::with_info(CheckStatus::SockErr, "no connection");
                 };
                 loop {
+                    if eof && buf.is_empty() {
+                        return Outcome::with_info(
+                            e.error_status.unwrap_or(CheckStatus::L7Rsp),
+                            format!("TCPCHK got an empty response at step {n}"),
+                        );
+                    }
                     match e.match_tcp(&buf, eof) {
                         Match::Pass => {
                             let info = e.on_success.clone().unwrap_or_default();
@@ -267,13 +296,11 @@ where
                         Ok(0) => eof = true,
                         Ok(_) => {}
                         Err(ReadErr::Timeout) => {
-                            return Outcome::with_info(
-                                e.tout_status.unwrap_or(CheckStatus::L7Tout),
-                                format!("TCPCHK timeout at step {n}"),
-                            )
+                            let st = e.tout_status.unwrap_or(CheckStatus::L7Tout);
+                            return Outcome::with_info(st, at());
                         }
                         Err(ReadErr::Io(err)) => {
-                            return Outcome::with_info(CheckStatus::L7Rsp, os_text(&err))
+                            return Outcome::with_info(CheckStatus::SockErr, os_text(&err) + &at())
                         }
                     }
                 }
@@ -288,7 +315,11 @@ where
                         .any(|s| matches!(s, Step::HttpExpect(x) if x.needs_body()));
                     match http::read_response(c, &mut buf, &method, with_body, dl.total).await {
                         Ok(r) => response = Some(r),
-                        Err(o) => return o,
+                        Err(http::ReadFail::Empty) => {
+                            let info = format!("TCPCHK got an empty response at step {n}");
+                            return Outcome::with_info(CheckStatus::L7Rsp, info);
+                        }
+                        Err(http::ReadFail::Other(o)) => return o,
                     }
                 }
                 let Some(r) = response.as_ref() else { continue };
@@ -333,6 +364,30 @@ where
         }
     }
     last
+}
+
+impl Script {
+    /// HAProxy's ` at step N of tcp-check (…)` after a connection-level error,
+    /// for user `tcp-check` rule sets only.
+    fn failure_suffix(&self, i: usize) -> String {
+        if !self.tcp_rules {
+            return String::new();
+        }
+        let id = self.ids.get(i).copied().unwrap_or(0);
+        if id == 0 {
+            return " at initial connection step of tcp-check".into();
+        }
+        let what = match self.steps.get(i) {
+            Some(Step::Connect(c)) => match c.port {
+                Some(p) => format!(" (connect port {p})"),
+                None => " (connect)".into(),
+            },
+            Some(Step::Expect(e)) => e.describe_wait(),
+            Some(Step::Send(_)) => " (send)".into(),
+            _ => String::new(),
+        };
+        format!(" at step {id} of tcp-check{what}")
+    }
 }
 
 fn bytes_of(step: &Step) -> Vec<u8> {

@@ -207,8 +207,41 @@ fn tcp_check_rules_send_and_expect() {
         (st, info.as_str()),
         (
             CheckStatus::L7Rsp,
-            "TCPCHK did not match content 'role:slave' at step 4"
+            "TCPCHK did not match content 'role:slave' at step 3"
         )
+    );
+}
+
+#[test]
+fn tcp_check_connection_errors_say_which_step() {
+    let dead = refused_addr();
+    assert_eq!(
+        first_result(dead, kind(CheckKind::TcpCheck)),
+        (
+            CheckStatus::L4Con,
+            None,
+            "Connection refused at initial connection step of tcp-check".into()
+        )
+    );
+    let mut s = kind(CheckKind::TcpCheck);
+    s.tcp_rules = vec![CheckRule::Connect(
+        fulcrum_config::model::check::CheckConnect {
+            port: Some(dead.port().to_string()),
+            ..Default::default()
+        },
+    )];
+    let live = fake(Arc::new(|_| {}));
+    assert_eq!(
+        first_result(live.addr, s).2,
+        format!(
+            "Connection refused at step 1 of tcp-check (connect port {})",
+            dead.port()
+        )
+    );
+    // Protocol checks report the bare error.
+    assert_eq!(
+        first_result(dead, kind(CheckKind::Redis)).2,
+        "Connection refused"
     );
 }
 
