@@ -312,7 +312,11 @@ impl Shared {
             ev.shutdown_backup_sessions = up
                 && !t.state.is_backup()
                 && t.check.shutdown_backup_sessions_on_up.unwrap_or(false);
-            after.events.push(ev);
+            // A server in maintenance changes state silently; leaving
+            // maintenance says where it stands.
+            if t.state.admin() != AdminState::Maint {
+                after.events.push(ev);
+            }
             for &tr in &self.trackers[i] {
                 let mut rt = lock(&self.rt[tr]);
                 if rt.tracked_up != up {

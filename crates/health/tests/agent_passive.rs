@@ -117,14 +117,20 @@ fn slowstart_ramps_the_weight_after_recovery() {
 
 #[test]
 fn maintenance_from_the_operator_is_logged_and_counted() {
-    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let resp = Arc::new(Mutex::new(response("200 OK", "")));
+    let srv = http(resp.clone());
     let a = target(
         "bk",
         "s1",
         0,
         srv.addr,
-        check(1000, 2, 2, InitState::FullyUp),
-        CheckSettings::default(),
+        check(30, 1, 1, InitState::FullyUp),
+        CheckSettings {
+            kind: Some(fulcrum_config::model::check::CheckKind::Http(
+                Default::default(),
+            )),
+            ..Default::default()
+        },
         false,
     );
     let h = start(vec![a]);
@@ -137,10 +143,16 @@ fn maintenance_from_the_operator_is_logged_and_counted() {
         .wait_line("backend bk has no server available!", 1)
         .is_some());
     assert_eq!(h.handle.snapshot(0, 0).unwrap().status_text, "MAINT");
+    // Checks go on in maintenance, silently.
+    *resp.lock().unwrap() = response("500 Oops", "");
+    assert!(wait(|| h.handle.srv_is_up(0, 0) == Some(false), 2000));
+    assert!(!h.messages().iter().any(|m| m.contains("is DOWN")));
     assert!(h.handle.set_admin(0, 0, AdminState::Ready));
     assert_eq!(
         h.wait_line("leaving", 1).unwrap(),
-        "Server bk/s1 is UP (leaving forced maintenance). 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."
+        "Server bk/s1 is DOWN (leaving forced maintenance). 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
     );
+    *resp.lock().unwrap() = response("200 OK", "");
+    assert!(h.wait_line("is UP", 2).is_some());
     assert!(!h.handle.set_admin(0, 9, AdminState::Maint));
 }
