@@ -307,3 +307,35 @@ fn tracking_servers_follow_their_target() {
     );
     assert!(!st.is_up());
 }
+
+#[test]
+fn intervals_follow_the_state_fastinter_going_down_downinter_when_down() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let h2 = hits.clone();
+    // Accepts and closes: every HTTP check fails with an empty response.
+    let srv = fake(Arc::new(move |s| {
+        read_head(s);
+        h2.fetch_add(1, Ordering::Relaxed);
+    }));
+    let mut c = check(400, 1, 3, InitState::FullyUp);
+    c.fastinter = Some(Duration::from_millis(40));
+    c.downinter = Some(Duration::from_millis(1000));
+    let t = target("bk", "s1", 0, srv.addr, c, httpchk(), false);
+    let h = start(vec![t]);
+    // First check at 0, then fastinter (40 ms) twice: down well before one `inter`.
+    let down = h.wait_line("is DOWN", 3).expect("no DOWN");
+    assert!(
+        h.started.elapsed() < Duration::from_millis(350),
+        "{:?}",
+        h.started.elapsed()
+    );
+    assert!(
+        down.contains("info: \"TCPCHK got an empty response at step"),
+        "{down}"
+    );
+    let at_down = hits.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(600));
+    // Down: the next check waits for `downinter`.
+    assert_eq!(hits.load(Ordering::Relaxed), at_down);
+}
