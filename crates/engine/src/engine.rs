@@ -4,6 +4,7 @@
 
 use crate::error::EngineError;
 use crate::limits::{Limit, Permits};
+use crate::log::LogSink;
 use crate::runtime::{Mode, Runtime};
 use std::cell::Cell;
 use std::net::{SocketAddr, TcpListener};
@@ -14,10 +15,21 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 /// Engine start options the binary may set.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct EngineOptions {
     /// Overrides `Runtime::nbthread` when set (e.g. from the command line).
     pub nbthread: Option<usize>,
+    /// Where traffic log records go; `None` records nothing.
+    pub log: Option<Arc<dyn LogSink>>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("nbthread", &self.nbthread)
+            .field("log", &self.log.is_some())
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +41,7 @@ enum Control {
 
 pub(crate) struct Shared {
     pub rt: Runtime,
+    pub log: Option<Arc<dyn LogSink>>,
     global: Limit,
     frontends: Vec<Limit>,
     binds: Vec<Vec<Limit>>,
@@ -97,6 +110,7 @@ impl Engine {
                 .map(|f| f.binds.iter().map(|b| Limit::new(b.maxconn)).collect())
                 .collect(),
             rt,
+            log: opts.log.clone(),
         });
         let (control, rx) = watch::channel(Control::Run);
         let mut threads = Vec::with_capacity(nb);
@@ -293,8 +307,28 @@ async fn serve(
     let fe = &shared.rt.frontends[fi];
     let _ = stream.set_nodelay(true);
     let r = match fe.mode {
-        Mode::Tcp => crate::tcp::serve(&shared.rt, fe, &fe.binds[bi], stream, peer).await,
-        Mode::Http => crate::http::serve(&shared.rt, fe, &fe.binds[bi], stream, peer).await,
+        Mode::Tcp => {
+            crate::tcp::serve(
+                &shared.rt,
+                fe,
+                &fe.binds[bi],
+                stream,
+                peer,
+                shared.log.clone(),
+            )
+            .await
+        }
+        Mode::Http => {
+            crate::http::serve(
+                &shared.rt,
+                fe,
+                &fe.binds[bi],
+                stream,
+                peer,
+                shared.log.clone(),
+            )
+            .await
+        }
     };
     if let Err(e) = r {
         tracing::debug!("connection from {peer} ended: {e}");

@@ -59,8 +59,9 @@ pub(crate) async fn pump(
     r: &mut ReadHalf<'_>,
     w: &mut WriteHalf<'_>,
     activity: &Cell<Instant>,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     let pipe = Pipe::new()?;
+    let mut total = 0u64;
     let (src, dst) = (r.as_ref().as_raw_fd(), w.as_ref().as_raw_fd());
     loop {
         r.as_ref().readable().await?;
@@ -73,9 +74,10 @@ pub(crate) async fn pump(
         };
         if n == 0 {
             let _ = w.shutdown().await;
-            return Ok(());
+            return Ok(total);
         }
         activity.set(Instant::now());
+        total += n as u64;
         let mut left = n;
         while left > 0 {
             w.as_ref().writable().await?;

@@ -3,11 +3,14 @@
 
 use crate::buf::Buf;
 use crate::connect::{self, ClientAddrs, ConnectError};
+use crate::log::{LogSink, TxnLog};
 use crate::runtime::{Bind, Frontend, Runtime};
-use crate::select::SourceKey;
+use crate::select::{NoServer, SourceKey};
 use crate::tunnel::{self, TunnelTimeouts};
+use fulcrum_observe::log::TermState;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpStream;
 
 pub(crate) async fn serve(
@@ -16,7 +19,10 @@ pub(crate) async fn serve(
     bind: &Bind,
     mut client: TcpStream,
     peer: SocketAddr,
+    sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
+    let mut log =
+        sink.map(|k| TxnLog::new(k, std::time::Instant::now(), std::time::SystemTime::now()));
     let mut cbuf = Buf::take(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
@@ -27,19 +33,37 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
-    let Some(be) = fe.default_backend.and_then(|i| rt.backends.get(i)) else {
+    let Some(bi) = fe.default_backend.filter(|i| *i < rt.backends.len()) else {
         return Ok(());
     };
-    let mut conn =
-        match connect::connect(be, addrs, &SourceKey(addrs.src.ip()), None, &mut |_, _| {
-            None
-        })
-        .await
-        {
-            Ok(c) => c,
-            Err(ConnectError::NoServer(_)) => return Ok(()),
-            Err(ConnectError::Failed(e)) => return Err(e),
-        };
+    let be = &rt.backends[bi];
+    let key = SourceKey(addrs.src.ip());
+    let conn = connect::connect(be, addrs, &key, None, &mut |_, _| None).await;
+    if let Some(l) = log.as_mut() {
+        l.backend = Some(bi);
+        l.server = conn
+            .as_ref()
+            .ok()
+            .and_then(|c| c.lease.as_ref().map(|l| l.server));
+        l.connected = Some(std::time::Instant::now());
+    }
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(l) = log.as_mut() {
+                l.connected = None;
+                l.term = match e {
+                    ConnectError::NoServer(NoServer::QueueTimeout) => TermState::QUEUE_TIMEOUT,
+                    _ => TermState::SERVER_CONNECT,
+                };
+                l.emit(rt, fe, addrs.src, addrs.dst);
+            }
+            return match e {
+                ConnectError::Failed(e) => Err(e),
+                ConnectError::NoServer(_) => Ok(()),
+            };
+        }
+    };
     let mut sbuf = Buf::take(rt.tune.bufsize);
     let t = TunnelTimeouts {
         idle: be
@@ -51,7 +75,28 @@ pub(crate) async fn serve(
         splice_request: fe.tcp.splice_request || be.tcp.splice_request,
         splice_response: fe.tcp.splice_response || be.tcp.splice_response,
     };
-    let end = tunnel::run(&mut client, &mut cbuf, &mut conn.stream, &mut sbuf, t).await?;
+    let moved = std::cell::Cell::new(tunnel::Moved::default());
+    let end = tunnel::run(
+        &mut client,
+        &mut cbuf,
+        &mut conn.stream,
+        &mut sbuf,
+        t,
+        &moved,
+    )
+    .await;
+    if let Some(l) = log.as_mut() {
+        l.bytes_uploaded = moved.get().up;
+        l.bytes_read = moved.get().down;
+        l.term = match &end {
+            Ok(tunnel::TunnelEnd::Closed) => TermState::NORMAL,
+            Ok(tunnel::TunnelEnd::Timeout) => TermState::CLIENT_TIMEOUT_DATA,
+            Err(_) => TermState::CLIENT_ABORT_DATA,
+        };
+        drop(conn.lease.take());
+        l.emit(rt, fe, addrs.src, addrs.dst);
+    }
+    let end = end?;
     if end == tunnel::TunnelEnd::Timeout && (fe.tcp.nolinger || be.tcp.nolinger) {
         // An RST instead of a FIN, as HAProxy's `option nolinger` does.
         let _ = socket2::SockRef::from(&client).set_linger(Some(std::time::Duration::ZERO));

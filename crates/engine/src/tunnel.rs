@@ -25,10 +25,17 @@ pub(crate) struct TunnelTimeouts {
 }
 
 /// How a tunnel ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub(crate) enum TunnelEnd {
     Closed,
     Timeout,
+}
+
+/// Bytes moved each way, for logs.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Moved {
+    pub up: u64,
+    pub down: u64,
 }
 
 /// Forwards `client` ⇄ `server` until both directions end. Bytes already read
@@ -39,6 +46,7 @@ pub(crate) async fn run(
     server: &mut TcpStream,
     sbuf: &mut Buf,
     t: TunnelTimeouts,
+    moved: &Cell<Moved>,
 ) -> io::Result<TunnelEnd> {
     let activity = Cell::new(Instant::now());
     let client_done = Cell::new(false);
@@ -51,6 +59,12 @@ pub(crate) async fn run(
         } else {
             pump(&mut cr, &mut sw, cbuf, &activity).await
         };
+        if let Ok(n) = r {
+            moved.set(Moved {
+                up: n,
+                ..moved.get()
+            });
+        }
         client_done.set(true);
         r
     };
@@ -60,6 +74,12 @@ pub(crate) async fn run(
         } else {
             pump(&mut sr, &mut cw, sbuf, &activity).await
         };
+        if let Ok(n) = r {
+            moved.set(Moved {
+                down: n,
+                ..moved.get()
+            });
+        }
         server_done.set(true);
         r
     };
@@ -93,16 +113,24 @@ pub(crate) async fn run(
     }
 }
 
-/// Copies `r` to `w` through `buf` until end of stream, then half-closes `w`.
-async fn pump<R, W>(r: &mut R, w: &mut W, buf: &mut Buf, activity: &Cell<Instant>) -> io::Result<()>
+/// Copies `r` to `w` through `buf` until end of stream, then half-closes `w`;
+/// returns the bytes copied.
+async fn pump<R, W>(
+    r: &mut R,
+    w: &mut W,
+    buf: &mut Buf,
+    activity: &Cell<Instant>,
+) -> io::Result<u64>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut total = 0u64;
     loop {
         if !buf.is_empty() {
             w.write_all(buf.readable()).await?;
             let n = buf.len();
+            total += n as u64;
             buf.consume(n);
             activity.set(Instant::now());
         }
@@ -110,7 +138,7 @@ where
         if n == 0 {
             // Half-close: the peer sees our FIN but may keep sending.
             let _ = w.shutdown().await;
-            return Ok(());
+            return Ok(total);
         }
         activity.set(Instant::now());
     }

@@ -77,7 +77,14 @@ fn graceful_stop_waits_for_open_connections() {
          listen web\n    bind 127.0.0.1:0\n    server s1 {}\n",
         o.addr
     ));
-    let h = Engine::start(compile(&cfg).unwrap(), EngineOptions { nbthread: Some(1) }).unwrap();
+    let h = Engine::start(
+        compile(&cfg).unwrap(),
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let addr = h.local_addr("web").unwrap();
     let mut c = client(addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -115,7 +122,10 @@ fn balance_algorithms_come_from_the_config() {
     let hits = |algo: &str, paths: &[&str]| -> Vec<String> {
         let h = Engine::start(
             compile(&cfg(algo)).unwrap(),
-            EngineOptions { nbthread: Some(1) },
+            EngineOptions {
+                nbthread: Some(1),
+                ..Default::default()
+            },
         )
         .unwrap();
         let addr = h.local_addr("web").unwrap();

@@ -9,7 +9,14 @@ fn serve(text: &str) -> Running {
     let l = fulcrum_config::load_str("rules.cfg", text, &MapEnv::new());
     assert!(l.is_valid(), "{:?}", l.diagnostics);
     let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(rt, EngineOptions { nbthread: Some(1) }).unwrap();
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let addr = h.local_addr("web").unwrap();
     Running {
         handle: Some(h),

@@ -87,11 +87,12 @@ pub(crate) async fn forward<R, W>(
     prefix: &mut Vec<u8>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut sent = 0u64;
     loop {
         let n = if body.done {
             0
@@ -104,15 +105,17 @@ where
             with_timeout(write_timeout, w.write_all(prefix))
                 .await
                 .map_err(|_| BodyError::Write)?;
+            sent += prefix.len() as u64;
             prefix.clear();
         } else if n > 0 {
             with_timeout(write_timeout, w.write_all(&buf.readable()[..n]))
                 .await
                 .map_err(|_| BodyError::Write)?;
+            sent += n as u64;
         }
         buf.consume(n);
         if body.done {
-            return Ok(());
+            return Ok(sent);
         }
         let got = with_timeout(read_timeout, buf.fill_from(r))
             .await
@@ -120,7 +123,7 @@ where
         if got == 0 {
             if body.framing == BodyFraming::CloseDelimited {
                 body.done = true;
-                return Ok(());
+                return Ok(sent);
             }
             return Err(BodyError::Read);
         }

@@ -6,10 +6,13 @@ use super::rules::{self, Decision};
 use super::{errors, pool, txn};
 use crate::buf::Buf;
 use crate::connect::ClientAddrs;
+use crate::log::{LogSink, TxnLog};
 use crate::runtime::{Backend, Bind, Frontend, Runtime};
+use fulcrum_observe::log::TermState;
 use fulcrum_proto::{Limits, Parsed, RequestHead, Side};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,6 +42,8 @@ pub(crate) struct Session<'a> {
     pub rewritten: Option<Vec<u8>>,
     pub requests: u64,
     pub srv: Option<SrvConn>,
+    /// The current transaction's log facts, when a log sink is set.
+    pub log: Option<Box<TxnLog>>,
 }
 
 /// What waiting for a request head produced.
@@ -55,7 +60,15 @@ pub(crate) async fn serve(
     bind: &Bind,
     mut client: TcpStream,
     peer: SocketAddr,
+    sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
+    let log = sink.map(|k| {
+        Box::new(TxnLog::new(
+            k,
+            std::time::Instant::now(),
+            std::time::SystemTime::now(),
+        ))
+    });
     let mut cbuf = Buf::lazy(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
@@ -77,6 +90,7 @@ pub(crate) async fn serve(
         req: None,
         limits: Limits::from_tune(rt.tune.bufsize, rt.tune.maxrewrite, false),
         rewritten: None,
+        log,
         requests: 0,
         srv: None,
     };
@@ -91,7 +105,16 @@ impl Session<'_> {
             match self.wait_head().await {
                 HeadWait::Ready => {}
                 HeadWait::Gone => return Ok(()),
-                HeadWait::Fail(code) => return Box::pin(self.send_error(code, None)).await,
+                HeadWait::Fail(code) => {
+                    let term = if code == 408 {
+                        TermState::CLIENT_TIMEOUT_REQUEST
+                    } else {
+                        TermState::PROXY_REQUEST
+                    };
+                    let r = Box::pin(self.send_error(code, None)).await;
+                    self.log_done(Some(code), term);
+                    return r;
+                }
             }
             self.requests += 1;
             let bi = match rules::decide(self) {
@@ -99,28 +122,74 @@ impl Session<'_> {
                     self.rewritten = head;
                     backend
                 }
-                Decision::NoBackend => return Box::pin(self.send_error(503, None)).await,
+                Decision::NoBackend => {
+                    let r = Box::pin(self.send_error(503, None)).await;
+                    self.log_done(Some(503), TermState::SERVER_CONNECT);
+                    return r;
+                }
                 Decision::Close => {
                     // No FIN handshake for the client to wait on: reset, as HAProxy does.
                     let _ = socket2::SockRef::from(&self.client).set_linger(Some(Duration::ZERO));
+                    self.log_done(None, TermState::PROXY_REQUEST);
                     return Ok(());
                 }
-                Decision::Reply(bytes) => return Box::pin(self.send_reply(&bytes)).await,
+                Decision::Reply(bytes) => {
+                    let r = Box::pin(self.send_reply(&bytes)).await;
+                    let code = reply_status(&bytes);
+                    let term = if (300..400).contains(&code) {
+                        TermState::LOCAL_REQUEST
+                    } else {
+                        TermState::PROXY_REQUEST
+                    };
+                    self.log_done(Some(code), term);
+                    return r;
+                }
                 Decision::Tarpit(bytes) => {
                     let t = self.fe.timeouts.tarpit.or(self.fe.timeouts.connect);
                     tokio::time::sleep(t.unwrap_or(Duration::ZERO)).await;
-                    return Box::pin(self.send_reply(&bytes)).await;
+                    let r = Box::pin(self.send_reply(&bytes)).await;
+                    self.log_done(Some(reply_status(&bytes)), TermState::PROXY_TARPIT);
+                    return r;
                 }
             };
+            if let Some(l) = self.log.as_mut() {
+                l.backend = Some(bi);
+            }
             // Boxed: the transaction's large state exists only while one runs, so an
             // idle keep-alive connection stays small.
             match Box::pin(txn::run(self, bi)).await? {
-                txn::Next::KeepAlive => continue,
-                txn::Next::Close => return Ok(()),
+                txn::Next::KeepAlive => self.log_done(None, TermState::NORMAL),
+                txn::Next::Close => {
+                    self.log_done(None, TermState::NORMAL);
+                    return Ok(());
+                }
                 txn::Next::Error(code) => {
-                    return Box::pin(self.send_error(code, Some(&self.rt.backends[bi]))).await
+                    let r = Box::pin(self.send_error(code, Some(&self.rt.backends[bi]))).await;
+                    let term = match code {
+                        504 => TermState::SERVER_TIMEOUT_HEADERS,
+                        502 => TermState::SERVER_ABORT_HEADERS,
+                        503 => TermState::SERVER_CONNECT,
+                        _ => TermState::PROXY_REQUEST,
+                    };
+                    self.log_done(Some(code), term);
+                    return r;
                 }
             }
+        }
+    }
+
+    /// Emits the transaction's log record; `status`/`term` override what the
+    /// transaction recorded when the engine answered itself.
+    fn log_done(&mut self, status: Option<u16>, term: TermState) {
+        let (rt, fe, addrs) = (self.rt, self.fe, self.addrs);
+        if let Some(l) = self.log.as_mut() {
+            if status.is_some() {
+                l.status = status;
+            }
+            if term != TermState::NORMAL {
+                l.term = term;
+            }
+            l.emit(rt, fe, addrs.src, addrs.dst);
         }
     }
 
@@ -145,6 +214,16 @@ impl Session<'_> {
             if !self.cbuf.is_empty() {
                 match fulcrum_proto::parse_request(self.cbuf.readable(), &self.limits) {
                     Ok(Parsed::Complete(h, _)) => {
+                        if let Some(l) = self.log.as_mut() {
+                            let now = std::time::Instant::now();
+                            l.request_start
+                                .get_or_insert((now, std::time::SystemTime::now()));
+                            l.request_done = Some(now);
+                            let line = h.start_line.get(self.cbuf.readable());
+                            let line = line.strip_suffix(b"\n").unwrap_or(line);
+                            let line = line.strip_suffix(b"\r").unwrap_or(line);
+                            l.request_line = Some(String::from_utf8_lossy(line).into_owned());
+                        }
                         self.req = Some(h);
                         return HeadWait::Ready;
                     }
@@ -185,6 +264,10 @@ impl Session<'_> {
                 }
                 Ok(_) => {
                     if !started {
+                        if let Some(l) = self.log.as_mut() {
+                            l.request_start =
+                                Some((std::time::Instant::now(), std::time::SystemTime::now()));
+                        }
                         started = true;
                         if !first {
                             deadline = request_t.map(|d| Instant::now() + d);
@@ -229,6 +312,15 @@ impl Session<'_> {
     }
 }
 
+/// The status of a generated response (`HTTP/1.1 302 …`), 0 if unreadable.
+fn reply_status(bytes: &[u8]) -> u16 {
+    bytes
+        .get(9..12)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 async fn body_timeout(
     t: Option<Duration>,
     f: impl std::future::Future<Output = io::Result<()>>,
@@ -270,7 +362,7 @@ mod tests {
             let addr = l.local_addr().unwrap();
             let c = tokio::net::TcpStream::connect(addr).await.unwrap();
             let b = crate::runtime::Bind::new(addr);
-            let f = super::serve(&rt, &fe, &b, c, addr);
+            let f = super::serve(&rt, &fe, &b, c, addr, None);
             assert!(
                 std::mem::size_of_val(&f) <= 1200,
                 "{}",

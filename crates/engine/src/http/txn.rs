@@ -38,12 +38,16 @@ struct Params {
     /// Statuses answered by retrying instead (`retry-on 5xx…`), when the
     /// request can be replayed and retries remain.
     retry_statuses: Vec<u16>,
+    /// When the response head arrived and its status, for the log.
+    resp_head: std::cell::Cell<Option<(std::time::Instant, u16)>>,
 }
 
 struct RespOutcome {
     server_keep: bool,
     client_keep: bool,
     upgraded: bool,
+    /// Bytes sent to the client (head and body).
+    bytes: u64,
 }
 
 enum RespError {
@@ -76,6 +80,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         server_t: be.timeouts.server,
         limits: s.limits,
         retry_statuses: Vec::new(),
+        resp_head: std::cell::Cell::new(None),
     };
     let mut p = p;
     // Layer-7 retries replay the request: only bodiless idempotent ones.
@@ -162,6 +167,11 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 pool::put(c.addr, c.stream, c.uses > 1);
             }
         }
+        if let Some(l) = s.log.as_mut() {
+            l.connected = Some(std::time::Instant::now());
+            l.server = conn.lease.as_ref().map(|l| l.server);
+            l.retries = l7_retries;
+        }
         let mut stream = conn.stream;
         let can_replay = conn.reused && framing == BodyFraming::None;
         let saved = (can_replay || l7).then(|| req_out.clone());
@@ -178,6 +188,22 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             &p,
         )
         .await;
+        if let Some(l) = s.log.as_mut() {
+            if let Some((at, status)) = p.resp_head.get() {
+                l.response_headers = Some(at);
+                l.status = Some(status);
+            }
+            if let Some(Ok(n)) = &req_res {
+                l.bytes_uploaded = *n;
+            }
+            match &resp_res {
+                Ok(o) => l.bytes_read = o.bytes,
+                Err(RespError::Aborted) => {
+                    l.term = fulcrum_observe::log::TermState::CLIENT_ABORT_DATA
+                }
+                Err(_) => {}
+            }
+        }
         let outcome = match resp_res {
             Ok(o) => o,
             // A reused connection the server closed meanwhile: replay once on a
@@ -210,7 +236,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             }
             Err(RespError::Aborted) => return Ok(Next::Close),
         };
-        let req_done = matches!(req_res, Some(Ok(())));
+        let req_done = matches!(req_res, Some(Ok(_)));
         if outcome.upgraded {
             let t = TunnelTimeouts {
                 idle: be
@@ -222,7 +248,20 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 splice_request: false,
                 splice_response: false,
             };
-            tunnel::run(&mut s.client, &mut s.cbuf, &mut stream, &mut sbuf, t).await?;
+            let moved = std::cell::Cell::new(tunnel::Moved::default());
+            tunnel::run(
+                &mut s.client,
+                &mut s.cbuf,
+                &mut stream,
+                &mut sbuf,
+                t,
+                &moved,
+            )
+            .await?;
+            if let Some(l) = s.log.as_mut() {
+                l.bytes_uploaded += moved.get().up;
+                l.bytes_read += moved.get().down;
+            }
             return Ok(Next::Close);
         }
         if outcome.server_keep && req_done {
@@ -348,7 +387,7 @@ async fn exchange(
     framing: BodyFraming,
     p: &Params,
 ) -> (
-    Option<Result<(), BodyError>>,
+    Option<Result<u64, BodyError>>,
     Result<RespOutcome, RespError>,
 ) {
     let max_trailers = s.rt.tune.bufsize;
@@ -414,6 +453,8 @@ async fn response(
         }
         break head;
     };
+    p.resp_head
+        .set(Some((std::time::Instant::now(), head.status)));
     if p.retry_statuses.contains(&head.status) {
         return Err(RespError::RetryStatus(head.status));
     }
@@ -454,10 +495,11 @@ async fn response(
     sbuf.consume(head.head_len);
     let mut body = BodyReader::new(framing, p.limits.max_head);
     match body::forward(sr, sbuf, cw, &mut body, out, p.server_t, p.client_t).await {
-        Ok(()) => Ok(RespOutcome {
+        Ok(bytes) => Ok(RespOutcome {
             server_keep,
             client_keep,
             upgraded,
+            bytes,
         }),
         Err(_) => Err(RespError::Aborted),
     }
