@@ -493,6 +493,28 @@ impl Shared {
         self.finish(after);
     }
 
+    /// The operator forces the health state (`set server … health up|down`).
+    pub fn force_health(&self, i: usize, up: bool) {
+        let mut after = After::default();
+        {
+            let mut rt = lock(&self.rt[i]);
+            let tracking = self.tracks[i].is_some();
+            let was = rt.op_up(tracking);
+            let now = Instant::now();
+            if up {
+                rt.check.force_up(now);
+            } else {
+                rt.check.force_down(now);
+            }
+            let is = rt.op_up(tracking);
+            if was != is {
+                let cause = ", changed from CLI".to_string();
+                self.flip(i, &mut rt, is, now, cause, &mut after);
+            }
+        }
+        self.finish(after);
+    }
+
     pub fn set_enabled(&self, i: usize, agent: bool, on: bool) {
         let mut rt = lock(&self.rt[i]);
         if agent {

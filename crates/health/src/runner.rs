@@ -82,6 +82,14 @@ impl HealthMonitor {
 
 fn compile(t: &CheckTarget) -> Result<Script, HealthError> {
     let s = &t.settings;
+    if t.ssl && !matches!(s.effective_kind(), CheckKind::Connect | CheckKind::SslHello) {
+        tracing::warn!(
+            "{}/{}: TLS health checks are not supported yet; checking the connection only",
+            t.backend,
+            t.server
+        );
+        return Ok(Script::connect_only());
+    }
     Ok(match s.effective_kind() {
         CheckKind::Http(_) => Script::from_http(s)?,
         CheckKind::TcpCheck => Script::from_tcp_rules(&s.tcp_rules)?,
@@ -418,6 +426,14 @@ impl HealthHandle {
     pub fn set_check_enabled(&self, backend_idx: usize, server_idx: usize, on: bool) -> bool {
         self.find(backend_idx, server_idx)
             .map(|i| self.shared.set_enabled(i, false, on))
+            .is_some()
+    }
+
+    /// `set server B/S health up|down` (`up` = true): forces the check
+    /// counter fully up or down, as HAProxy does; the next checks go on from there.
+    pub fn set_health(&self, backend_idx: usize, server_idx: usize, up: bool) -> bool {
+        self.find(backend_idx, server_idx)
+            .map(|i| self.shared.force_health(i, up))
             .is_some()
     }
 

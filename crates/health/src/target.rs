@@ -35,6 +35,10 @@ pub struct CheckTarget {
     pub log_health_checks: bool,
     /// Send a PROXY v1 line first (`check-send-proxy`, or the server's `send-proxy`).
     pub send_proxy: bool,
+    /// Checks over TLS (`check-ssl`, or the server's `ssl` without
+    /// `no-check-ssl`): Fulcrum has no TLS client yet, so these servers get a
+    /// plain connect check rather than a request their port cannot read.
+    pub ssl: bool,
 }
 
 impl CheckTarget {
@@ -48,6 +52,7 @@ impl CheckTarget {
     ) -> Option<Self> {
         let srv = proxy.servers.get(server_idx)?;
         let check = srv.settings.check.clone();
+        let ssl = check.ssl.unwrap_or(srv.settings.ssl);
         let send_proxy =
             check.send_proxy.unwrap_or(false) || srv.settings.send_proxy != SendProxy::None;
         Some(CheckTarget {
@@ -64,6 +69,7 @@ impl CheckTarget {
             timeout_check: proxy.timeouts.check,
             log_health_checks: proxy.options.log_health_checks,
             send_proxy,
+            ssl,
         })
     }
 
@@ -136,6 +142,7 @@ mod tests {
             timeout_check: None,
             log_health_checks: false,
             send_proxy: false,
+            ssl: false,
         }
     }
 

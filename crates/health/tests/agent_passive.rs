@@ -156,3 +156,61 @@ fn maintenance_from_the_operator_is_logged_and_counted() {
     assert!(h.wait_line("is UP", 2).is_some());
     assert!(!h.handle.set_admin(0, 9, AdminState::Maint));
 }
+
+#[test]
+fn forced_health_and_shutdown_sessions_flag() {
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mut c = check(5000, 2, 2, InitState::FullyUp);
+    c.shutdown_sessions_on_down = Some(true);
+    let a = target("bk", "s1", 0, srv.addr, c, CheckSettings::default(), false);
+    let h = start(vec![a]);
+    assert!(h.handle.set_health(0, 0, false));
+    assert_eq!(
+        h.wait_line("is DOWN", 1).unwrap(),
+        "Server bk/s1 is DOWN, changed from CLI. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
+    );
+    let ev = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.message.contains("is DOWN"))
+        .cloned()
+        .unwrap();
+    assert!(ev.shutdown_sessions);
+    assert_eq!(ev.severity, fulcrum_health::message::Severity::Alert);
+    assert!(h.handle.set_health(0, 0, true));
+    assert!(h.wait_line("is UP", 1).is_some());
+    assert_eq!(h.handle.snapshot(0, 0).unwrap().status_text, "UP");
+}
+
+#[test]
+fn tls_servers_get_a_connect_check_instead_of_a_request() {
+    // A TLS port would answer an HTTP request with garbage; a connect check keeps it up.
+    let tls_port = fake(Arc::new(|s| {
+        let _ = s.write_all(b"\x15\x03\x01\x00\x02\x02\x46");
+    }));
+    let mut t = target(
+        "bk",
+        "s1",
+        0,
+        tls_port.addr,
+        check(30, 1, 1, InitState::FullyUp),
+        CheckSettings {
+            kind: Some(fulcrum_config::model::check::CheckKind::Http(
+                Default::default(),
+            )),
+            ..Default::default()
+        },
+        false,
+    );
+    t.ssl = true;
+    let h = start(vec![t]);
+    assert!(wait(
+        || h.handle.snapshot(0, 0).unwrap().check_status
+            == fulcrum_health::status::CheckStatus::L4Ok,
+        2000
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(h.handle.srv_is_up(0, 0).unwrap());
+}

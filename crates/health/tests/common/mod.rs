@@ -119,6 +119,7 @@ pub fn target(
         timeout_check: None,
         log_health_checks: false,
         send_proxy: false,
+        ssl: false,
     }
 }
 
