@@ -59,6 +59,7 @@ pub struct Engine;
 
 /// Controls a running engine.
 pub struct EngineHandle {
+    shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     control: watch::Sender<Control>,
     bound: Vec<BoundAddr>,
@@ -124,6 +125,7 @@ impl Engine {
             threads.push(h);
         }
         Ok(EngineHandle {
+            shared,
             threads,
             control,
             bound,
@@ -132,6 +134,13 @@ impl Engine {
 }
 
 impl EngineHandle {
+    /// The runtime being served: backends, servers' shared state (for health
+    /// checks, stats and the runtime API; call `Backend::server_changed` after
+    /// changing a server), queue lengths.
+    pub fn runtime(&self) -> &Runtime {
+        &self.shared.rt
+    }
+
     /// Addresses actually bound, in configuration order.
     pub fn bound(&self) -> &[BoundAddr] {
         &self.bound

@@ -278,3 +278,45 @@ fn retry_on_empty_response_redispatches() {
         assert_eq!(get(run.addr, &format!("/{i}")), (200, "fine".into()));
     }
 }
+
+#[test]
+fn idle_keep_alive_connection_closes_silently_after_timeout_http_keep_alive() {
+    let o = origin(|_| ok("x"));
+    let mut fe = http_fe();
+    fe.timeouts.http_keep_alive = Some(Duration::from_millis(200));
+    fe.timeouts.http_request = Some(Duration::from_secs(5));
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    let t0 = Instant::now();
+    assert!(
+        read_all(&mut c).is_empty(),
+        "no 408 for an idle keep-alive connection"
+    );
+    let idle = t0.elapsed();
+    assert!(
+        idle >= Duration::from_millis(150) && idle < Duration::from_secs(3),
+        "{idle:?}"
+    );
+}
+
+#[test]
+fn stalled_request_body_is_cut_by_timeout_client() {
+    let o = origin(|_| ok("x"));
+    let mut fe = http_fe();
+    fe.timeouts.client = Some(Duration::from_millis(200));
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+    );
+    let t0 = Instant::now();
+    let _ = read_all(&mut c);
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(
+        o.seen.lock().unwrap().is_empty(),
+        "the incomplete request never completed upstream"
+    );
+}
