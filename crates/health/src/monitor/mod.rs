@@ -5,11 +5,15 @@
 //! only read snapshots. Events and callbacks are issued after every lock is
 //! released, so a sink may call back into the handle.
 
-use crate::agent::{self, AgentAdmin, AgentOp, AgentReply};
+mod ops;
+mod snapshot;
+
+pub use snapshot::HealthSnapshot;
+
 use crate::message::{self, Counts, Severity, Who};
-use crate::passive::{Observer, PassiveAction, PassiveOutcome};
+use crate::passive::Observer;
 use crate::script::Script;
-use crate::state::{Health, Phase};
+use crate::state::Health;
 use crate::status::{CheckStatus, Outcome, Verdict};
 use crate::target::CheckTarget;
 use fulcrum_balance::AdminState;
@@ -33,35 +37,7 @@ pub struct HealthEvent {
     pub shutdown_backup_sessions: bool,
 }
 
-/// One server's health, for stats and the runtime API.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HealthSnapshot {
-    pub backend_idx: usize,
-    pub server_idx: usize,
-    /// Stats `status`: `UP`, `UP 1/3`, `DOWN`, `DOWN 1/2`, `NOLB`, `MAINT`, `DRAIN`, `no check`.
-    pub status_text: String,
-    pub check_status: CheckStatus,
-    pub check_code: Option<u32>,
-    pub check_info: String,
-    pub check_duration_ms: Option<u64>,
-    pub agent_status: Option<CheckStatus>,
-    pub agent_info: String,
-    /// Health counter and its bounds (stats `check_health`, `check_rise`, `check_fall`).
-    pub health: u32,
-    pub rise: u32,
-    pub fall: u32,
-    /// Failed checks (`chkfail`) and UP→DOWN transitions (`chkdown`).
-    pub chkfail: u64,
-    pub chkdown: u64,
-    /// Errors from passive observation that reached `error-limit` (`hanafail`).
-    pub hanafail: u64,
-    /// Time since the last UP/DOWN change (`lastchg`).
-    pub since_change: Duration,
-    /// Total time spent DOWN (`downtime`).
-    pub downtime: Duration,
-    pub check_enabled: bool,
-}
-
+/// One server's mutable health, behind its own lock.
 pub(crate) struct ServerRt {
     pub check: Health,
     pub tracked_up: bool,
@@ -369,223 +345,5 @@ impl Shared {
             }
             bk.available = any;
         }
-    }
-
-    /// Passive observation of live traffic.
-    pub fn apply_passive(&self, i: usize, p: PassiveOutcome) {
-        let action = {
-            let mut rt = lock(&self.rt[i]);
-            match rt.observer.as_mut() {
-                Some(ob) => ob.report(p),
-                None => return,
-            }
-        };
-        let info = match action {
-            PassiveAction::None => return,
-            PassiveAction::FastInter => None,
-            PassiveAction::FailCheck { info } => Some(info),
-            PassiveAction::SuddenDeath { info } => {
-                lock(&self.rt[i]).check.sudden_death();
-                Some(info)
-            }
-            PassiveAction::MarkDown { info } => {
-                lock(&self.rt[i]).check.next_failure_is_fatal();
-                Some(info)
-            }
-        };
-        if let Some(info) = info {
-            lock(&self.rt[i]).hanafail += 1;
-            let dur = lock(&self.rt[i]).duration_ms;
-            self.apply_check(i, Outcome::with_info(CheckStatus::Hana, info), dur);
-        }
-        // Every mode checks again soon.
-        self.wake[i].notify_one();
-    }
-
-    /// An agent's reply (`Err` when it could not be reached), as HAProxy
-    /// applies it: admin state first, then weight and maxconn, then health
-    /// (`up` sets the server's check fully up, `down`/`stopped`/`fail` fully down).
-    pub fn apply_agent(&self, i: usize, reply: Result<AgentReply, Outcome>, duration_ms: u64) {
-        let r = match reply {
-            Ok(r) => r,
-            Err(o) => {
-                // An unreachable agent never changes the server's state.
-                lock(&self.rt[i]).agent_last = Some(o);
-                return;
-            }
-        };
-        if let Some(a) = r.admin {
-            self.set_admin(
-                i,
-                match a {
-                    AgentAdmin::Ready => AdminState::Ready,
-                    AgentAdmin::Drain => AdminState::Drain,
-                    AgentAdmin::Maint => AdminState::Maint,
-                },
-            );
-        }
-        let st = self.targets[i].state.clone();
-        let mut after = After::default();
-        if let Some(p) = r.weight_pct {
-            st.set_weight(agent::weight_for(st.initial_weight(), p));
-            after.changed.push(i);
-        }
-        if let Some(m) = r.maxconn {
-            st.set_maxconn(m);
-        }
-        {
-            let mut rt = lock(&self.rt[i]);
-            let Some(op) = r.op else {
-                rt.agent_last = Some(Outcome::new(CheckStatus::L7Ok));
-                drop(rt);
-                self.finish(after);
-                return;
-            };
-            let desc = r
-                .desc
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            let info = format!("via agent : {}{desc}", op.word());
-            let now = Instant::now();
-            let tracking = self.tracks[i].is_some();
-            let was = rt.op_up(tracking);
-            let o = if op == AgentOp::Up {
-                rt.check.force_up(now);
-                Outcome::with_info(CheckStatus::L7Ok, info).code(0)
-            } else {
-                rt.check.force_down(now);
-                Outcome::with_info(CheckStatus::L7Sts, info).code(0)
-            };
-            rt.agent_last = Some(o.clone());
-            let up = rt.op_up(tracking);
-            if was != up {
-                let cause = message::reason(&o, Some(duration_ms));
-                self.flip(i, &mut rt, up, now, cause, &mut after);
-            }
-        }
-        self.finish(after);
-    }
-
-    /// The operator's (or an agent's) administrative state.
-    pub fn set_admin(&self, i: usize, a: AdminState) {
-        let st = &self.targets[i].state;
-        let old = st.admin();
-        if old == a {
-            return;
-        }
-        st.set_admin(a);
-        let c = self.counts(i);
-        let w = self.who(i);
-        let msg = match (old, a) {
-            (_, AdminState::Maint) => Some((Severity::Alert, message::maint_enter(&w, &c))),
-            (AdminState::Maint, _) => {
-                Some((Severity::Notice, message::maint_leave(&w, st.is_up(), &c)))
-            }
-            (_, AdminState::Drain) => Some((Severity::Notice, message::drain_enter(&w, &c))),
-            _ => None,
-        };
-        let mut after = After::default();
-        if let Some((sev, m)) = msg {
-            after.events.push(self.event(i, sev, m));
-        }
-        after.changed.push(i);
-        self.finish(after);
-    }
-
-    /// The operator forces the health state (`set server … health up|down`).
-    pub fn force_health(&self, i: usize, up: bool) {
-        let mut after = After::default();
-        {
-            let mut rt = lock(&self.rt[i]);
-            let tracking = self.tracks[i].is_some();
-            let was = rt.op_up(tracking);
-            let now = Instant::now();
-            if up {
-                rt.check.force_up(now);
-            } else {
-                rt.check.force_down(now);
-            }
-            let is = rt.op_up(tracking);
-            if was != is {
-                let cause = ", changed from CLI".to_string();
-                self.flip(i, &mut rt, is, now, cause, &mut after);
-            }
-        }
-        self.finish(after);
-    }
-
-    pub fn set_enabled(&self, i: usize, agent: bool, on: bool) {
-        let mut rt = lock(&self.rt[i]);
-        if agent {
-            rt.agent_enabled = on;
-        } else {
-            rt.check_enabled = on && self.tracks[i].is_none();
-        }
-    }
-
-    pub fn snapshot(&self, i: usize) -> HealthSnapshot {
-        let rt = lock(&self.rt[i]);
-        let t = &self.targets[i];
-        let (n, m) = rt.check.progress();
-        let status_text = match t.state.admin() {
-            AdminState::Maint => "MAINT".to_string(),
-            AdminState::Drain => "DRAIN".to_string(),
-            AdminState::Ready if !rt.check_enabled && self.tracks[i].is_none() => {
-                if rt.op_up(false) {
-                    "no check".into()
-                } else {
-                    "DOWN".into()
-                }
-            }
-            AdminState::Ready => {
-                let base = if rt.nolb {
-                    "NOLB"
-                } else if rt.op_up(self.tracks[i].is_some()) {
-                    "UP"
-                } else {
-                    "DOWN"
-                };
-                match rt.check.phase() {
-                    Phase::GoingDown | Phase::GoingUp if self.tracks[i].is_none() => {
-                        format!("{base} {n}/{m}")
-                    }
-                    _ => base.to_string(),
-                }
-            }
-        };
-        let downtime = rt.downtime + rt.down_since.map_or(Duration::ZERO, |s| s.elapsed());
-        HealthSnapshot {
-            backend_idx: t.backend_idx,
-            server_idx: t.server_idx,
-            status_text,
-            check_status: rt.last.status,
-            check_code: rt.last.code,
-            check_info: rt.last.info.clone(),
-            check_duration_ms: rt.duration_ms,
-            agent_status: rt.agent_last.as_ref().map(|o| o.status),
-            agent_info: rt
-                .agent_last
-                .as_ref()
-                .map(|o| o.info.clone())
-                .unwrap_or_default(),
-            health: rt.check.value(),
-            rise: rt.check.rise(),
-            fall: rt.check.fall(),
-            chkfail: rt.chkfail,
-            chkdown: rt.chkdown,
-            hanafail: rt.hanafail,
-            since_change: rt.last_change.elapsed(),
-            downtime,
-            check_enabled: rt.check_enabled,
-        }
-    }
-
-    /// Usable servers of a backend (`nbsrv()`).
-    pub fn nbsrv(&self, backend_idx: usize) -> u32 {
-        self.targets
-            .iter()
-            .filter(|t| t.backend_idx == backend_idx && t.state.is_usable())
-            .count() as u32
     }
 }
