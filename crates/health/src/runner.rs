@@ -218,6 +218,11 @@ fn interval(sh: &Shared, i: usize) -> Duration {
     }
 }
 
+/// `t + d`, capped a day ahead: absurd configured intervals must not panic.
+fn later(t: Instant, d: Duration) -> Instant {
+    t + d.min(Duration::from_secs(86_400))
+}
+
 fn jitter(d: Duration, spread: u32, seed: &mut u64) -> Duration {
     if spread == 0 {
         return d;
@@ -241,7 +246,7 @@ fn seed(i: usize) -> u64 {
 async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOptions) {
     let spread = opts.spread_checks;
     let mut rng = seed(i);
-    let mut next = Instant::now() + first;
+    let mut next = later(Instant::now(), first);
     let Some(script) = sh.scripts[i].as_ref() else {
         return;
     };
@@ -250,12 +255,12 @@ async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOpt
         tokio::select! {
             _ = sleep_until(next) => {}
             _ = sh.wake[i].notified() => {
-                next = next.min(Instant::now() + t.check.fastinter());
+                next = next.min(later(Instant::now(), t.check.fastinter()));
                 continue;
             }
         }
         if !lock(&sh.rt[i]).check_enabled {
-            next = Instant::now() + t.check.inter();
+            next = later(Instant::now(), t.check.inter());
             continue;
         }
         let ctx = RunCtx {
@@ -269,13 +274,13 @@ async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOpt
         let start = Instant::now();
         let (c, total) = t.timeouts();
         let dl = Deadlines {
-            connect: start + c,
-            total: start + total,
+            connect: later(start, c),
+            total: later(start, total),
         };
         let o = script::run(script, &ctx, dl, |spec| dial(t, spec)).await;
         let ms = start.elapsed().as_millis() as u64;
         sh.apply_check(i, o, Some(ms));
-        next = Instant::now() + jitter(interval(&sh, i), spread, &mut rng);
+        next = later(Instant::now(), jitter(interval(&sh, i), spread, &mut rng));
     }
 }
 
@@ -349,7 +354,7 @@ pub async fn agent_once(
     send: Option<&str>,
     limit: Duration,
 ) -> Result<AgentReply, Outcome> {
-    let deadline = Instant::now() + limit;
+    let deadline = later(Instant::now(), limit);
     let mut s = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(Outcome::with_info(CheckStatus::L4Con, script::os_text(&e))),

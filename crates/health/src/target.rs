@@ -79,7 +79,7 @@ impl CheckTarget {
         let inter = self.check.inter();
         let connect = self.timeout_connect.map_or(inter, |c| c.min(inter));
         match self.timeout_check {
-            Some(tc) => (connect, connect + tc),
+            Some(tc) => (connect, connect.saturating_add(tc)),
             None => (connect, inter),
         }
     }

@@ -40,10 +40,10 @@ fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
     let Some((len, l)) = ber_len(buf, 1) else {
         return if eof { bad() } else { None };
     };
-    if buf.len() < 1 + l + len {
+    // A length beyond the buffer waits for more (or is invalid at EOF).
+    let Some(msg) = (1 + l).checked_add(len).and_then(|end| buf.get(1 + l..end)) else {
         return if eof { bad() } else { None };
-    }
-    let msg = &buf[1 + l..1 + l + len];
+    };
     // messageID 1, then BindResponse (0x61).
     if msg.get(..3) != Some(&[0x02, 0x01, 0x01]) || msg.get(3) != Some(&0x61) {
         return bad();
@@ -65,6 +65,14 @@ fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_lengths_wait_instead_of_overflowing() {
+        let mut b = vec![0x30, 0x88];
+        b.extend_from_slice(&[0xff; 8]);
+        assert_eq!(judge(&b, false), None);
+        assert_eq!(judge(&b, true).map(|o| o.status), Some(CheckStatus::L7Rsp));
+    }
 
     #[test]
     fn bind_success_and_failure() {
