@@ -180,7 +180,7 @@ fn proxy_rules(
     p: &Proxy,
     userlists: &fulcrum_rules::Userlists,
 ) -> Result<Option<Arc<fulcrum_rules::CompiledProxy>>, EngineError> {
-    if p.http_request.is_empty() && p.use_backend.is_empty() {
+    if p.http_request.is_empty() && p.use_backend.is_empty() && p.http_response.is_empty() {
         return Ok(None);
     }
     let base = p

@@ -76,3 +76,29 @@ fn use_backend_deny_redirect_and_set_header() {
         .iter()
         .all(|r| !r.path.starts_with("/admin")));
 }
+
+#[test]
+fn http_response_rules_edit_and_deny_responses() {
+    let o = origin(|r| {
+        if r.path == "/boom" {
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec()
+        } else {
+            b"HTTP/1.1 200 OK\r\nServer: secret/1.0\r\nContent-Length: 2\r\n\r\nok".to_vec()
+        }
+    });
+    let run = serve(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    default_backend app\n\
+         \x20   http-response set-header X-Path %[path]\n\
+         backend app\n    server a {}\n\
+         \x20   http-response del-header Server\n\
+         \x20   http-response deny if {{ status 500 }}\n",
+        o.addr
+    ));
+    let (h, b) = get(&run, "GET /hello HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!((status(&h), b.as_slice()), (200, &b"ok"[..]));
+    assert!(!h.contains("secret"), "{h}");
+    assert!(h.contains("X-Path: /hello"), "{h}");
+    let (h, _) = get(&run, "GET /boom HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 502);
+}

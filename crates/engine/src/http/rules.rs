@@ -4,16 +4,18 @@
 use super::errors;
 use super::session::Session;
 use crate::runtime::{Backend, Frontend, Runtime};
-use fulcrum_rules::view::{NoStats, RequestView, SessionView, Stats};
+use fulcrum_rules::view::{NoStats, RequestView, ResponseView, SessionView, Stats};
 use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
 use std::net::SocketAddr;
 
 /// What to do with a request once rules ran.
 pub(crate) enum Decision {
-    /// Forward to this backend; `Some(head)` when rules rewrote the head.
+    /// Forward to this backend; `Some(head)` when rules rewrote the head;
+    /// `Some(parts)` when `http-response` rules will need the request.
     Forward {
         backend: usize,
         head: Option<Vec<u8>>,
+        parts: Option<Box<ReqParts>>,
     },
     /// Answer with these bytes and close.
     Reply(Vec<u8>),
@@ -128,6 +130,7 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
         return default.map_or(Decision::NoBackend, |backend| Decision::Forward {
             backend,
             head: None,
+            parts: None,
         });
     }
     let Some(req) = s.req.as_ref() else {
@@ -202,7 +205,221 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
         h.extend_from_slice(b"\r\n");
         h
     });
-    Decision::Forward { backend: bi, head }
+    let wants_parts = has_response_rules(fe, be);
+    let parts = wants_parts.then(|| {
+        Box::new(ReqParts {
+            method: view.method,
+            uri: view.uri,
+            version: view.version,
+            headers: view.headers,
+            vars: view.vars,
+        })
+    });
+    Decision::Forward {
+        backend: bi,
+        head,
+        parts,
+    }
+}
+
+fn has_response_rules(fe: &Frontend, be: &Backend) -> bool {
+    let fe_r = fe
+        .rules
+        .as_ref()
+        .is_some_and(|r| !r.http_response.is_empty());
+    let be_r = be.name != fe.name
+        && be
+            .rules
+            .as_ref()
+            .is_some_and(|r| !r.http_response.is_empty());
+    fe_r || be_r
+}
+
+/// The request as `http-response` rules see it (kept only when such rules exist).
+pub(crate) struct ReqParts {
+    method: Vec<u8>,
+    uri: Vec<u8>,
+    version: &'static [u8],
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    vars: Vars,
+}
+
+/// A response head as rules see and edit it.
+pub(crate) struct RespView<'a> {
+    fe: &'a Frontend,
+    be: &'a Backend,
+    src: SocketAddr,
+    dst: SocketAddr,
+    req: &'a mut ReqParts,
+    pub status: u16,
+    reason: Option<Vec<u8>>,
+    version: &'static [u8],
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub dirty: bool,
+}
+
+impl SessionView for RespView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.src)
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.dst)
+    }
+    fn frontend(&self) -> (&str, i64) {
+        (&self.fe.name, 0)
+    }
+    fn backend(&self) -> Option<(&str, i64)> {
+        Some((&self.be.name, 0))
+    }
+    fn server(&self) -> Option<(&str, i64)> {
+        None
+    }
+    fn stats(&self) -> &dyn Stats {
+        &NoStats
+    }
+    fn vars(&self) -> &Vars {
+        &self.req.vars
+    }
+    fn vars_mut(&mut self) -> &mut Vars {
+        &mut self.req.vars
+    }
+}
+
+impl RequestView for RespView<'_> {
+    fn method(&self) -> &[u8] {
+        &self.req.method
+    }
+    fn uri(&self) -> &[u8] {
+        &self.req.uri
+    }
+    fn version(&self) -> &[u8] {
+        self.req.version
+    }
+    fn header_count(&self) -> usize {
+        self.req.headers.len()
+    }
+    fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.req
+            .headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+    // The request is gone by now: edits to it have no effect.
+    fn set_method(&mut self, _: &[u8]) {}
+    fn set_uri(&mut self, _: &[u8]) {}
+    fn add_header(&mut self, _: &[u8], _: &[u8]) {}
+    fn set_header_value(&mut self, _: usize, _: &[u8]) {}
+    fn remove_header(&mut self, _: usize) {}
+}
+
+impl ResponseView for RespView<'_> {
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn res_version(&self) -> &[u8] {
+        self.version
+    }
+    fn res_header_count(&self) -> usize {
+        self.headers.len()
+    }
+    fn res_header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+    fn set_status(&mut self, status: u16, reason: Option<&[u8]>) {
+        self.status = status;
+        self.reason = reason.map(<[u8]>::to_vec);
+        self.dirty = true;
+    }
+    fn res_add_header(&mut self, name: &[u8], value: &[u8]) {
+        self.headers.push((name.to_vec(), value.to_vec()));
+        self.dirty = true;
+    }
+    fn res_set_header_value(&mut self, i: usize, value: &[u8]) {
+        if let Some(h) = self.headers.get_mut(i) {
+            h.1 = value.to_vec();
+            self.dirty = true;
+        }
+    }
+    fn res_remove_header(&mut self, i: usize) {
+        if i < self.headers.len() {
+            self.headers.remove(i);
+            self.dirty = true;
+        }
+    }
+}
+
+/// Runs the backend's then the frontend's `http-response` rules over a
+/// response head; returns the rewritten head bytes (blank line included) when
+/// rules changed it, `Err(())` for a deny (the client gets a 502).
+#[allow(clippy::too_many_arguments, clippy::result_unit_err)]
+pub(crate) fn on_response(
+    fe: &Frontend,
+    be: &Backend,
+    src: SocketAddr,
+    dst: SocketAddr,
+    req: &mut ReqParts,
+    head: &fulcrum_proto::ResponseHead,
+    buf: &[u8],
+    connection: Option<Option<&[u8]>>,
+) -> Result<Option<Vec<u8>>, ()> {
+    let mut view = RespView {
+        fe,
+        be,
+        src,
+        dst,
+        req,
+        status: head.status,
+        reason: None,
+        version: head.version.as_bytes(),
+        headers: head
+            .headers_in(buf)
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+        dirty: false,
+    };
+    let lists = [
+        (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
+        fe.rules.as_ref(),
+    ];
+    for r in lists.into_iter().flatten() {
+        match fulcrum_rules::run_http_response(&r.http_response, &mut view) {
+            Verdict::Deny(_) | Verdict::Tarpit(_) | Verdict::Reject | Verdict::SilentDrop => {
+                return Err(())
+            }
+            _ => {}
+        }
+    }
+    if !view.dirty {
+        return Ok(None);
+    }
+    let reason = view.reason.clone().unwrap_or_else(|| {
+        fulcrum_proto::errors::reason_phrase(view.status)
+            .as_bytes()
+            .to_vec()
+    });
+    let mut out = Vec::with_capacity(buf.len().min(4096));
+    out.extend_from_slice(view.version);
+    out.extend_from_slice(format!(" {} ", view.status).as_bytes());
+    out.extend_from_slice(&reason);
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in &view.headers {
+        if connection.is_some() && n.eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        for part in [&n[..], b": ", v, b"\r\n"] {
+            out.extend_from_slice(part);
+        }
+    }
+    if let Some(Some(c)) = connection {
+        out.extend_from_slice(b"Connection: ");
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(Some(out))
 }
 
 /// Maps a stopping verdict to a decision; `None` lets processing go on.

@@ -40,6 +40,8 @@ pub(crate) struct Session<'a> {
     pub limits: Limits,
     /// The request head as rules rewrote it, if they did.
     pub rewritten: Option<Vec<u8>>,
+    /// The request as `http-response` rules will see it, when there are any.
+    pub req_parts: Option<Box<rules::ReqParts>>,
     pub requests: u64,
     pub srv: Option<SrvConn>,
     /// The current transaction's log facts, when a log sink is set.
@@ -90,6 +92,7 @@ pub(crate) async fn serve(
         req: None,
         limits: Limits::from_tune(rt.tune.bufsize, rt.tune.maxrewrite, false),
         rewritten: None,
+        req_parts: None,
         log,
         requests: 0,
         srv: None,
@@ -118,8 +121,13 @@ impl Session<'_> {
             }
             self.requests += 1;
             let bi = match rules::decide(self) {
-                Decision::Forward { backend, head } => {
+                Decision::Forward {
+                    backend,
+                    head,
+                    parts,
+                } => {
                     self.rewritten = head;
+                    self.req_parts = parts;
                     backend
                 }
                 Decision::NoBackend => {

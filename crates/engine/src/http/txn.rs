@@ -57,6 +57,8 @@ enum RespError {
     ServerGone,
     /// A status listed in `retry-on`; nothing was sent to the client.
     RetryStatus(u16),
+    /// `http-response deny`: the client gets a 502.
+    Denied,
     /// The response was partly sent; only closing is left.
     Aborted,
 }
@@ -186,6 +188,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             &mut resp_out,
             framing,
             &p,
+            be,
         )
         .await;
         if let Some(l) = s.log.as_mut() {
@@ -227,6 +230,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 continue;
             }
             Err(RespError::RetryStatus(code)) => return Ok(Next::Error(code)),
+            Err(RespError::Denied) => return Ok(Next::Error(502)),
             Err(RespError::Timeout) => return Ok(Next::Error(504)),
             Err(RespError::Invalid) | Err(RespError::ServerGone) => {
                 return Ok(match req_res {
@@ -293,7 +297,7 @@ impl crate::runtime::RetryOn {
             RespError::Invalid => self.junk_response,
             RespError::Timeout => self.response_timeout,
             RespError::RetryStatus(_) => true,
-            RespError::Aborted => false,
+            RespError::Aborted | RespError::Denied => false,
         }
     }
 }
@@ -386,6 +390,7 @@ async fn exchange(
     resp_out: &mut Vec<u8>,
     framing: BodyFraming,
     p: &Params,
+    be: &crate::runtime::Backend,
 ) -> (
     Option<Result<u64, BodyError>>,
     Result<RespOutcome, RespError>,
@@ -401,7 +406,13 @@ async fn exchange(
         )
         .await
     };
-    let resp = response(&mut sr, sbuf, &mut cw, resp_out, p);
+    let rr = s.req_parts.as_deref_mut().map(|parts| RespRules {
+        fe: s.fe,
+        be,
+        addrs: s.addrs,
+        parts,
+    });
+    let resp = response(&mut sr, sbuf, &mut cw, resp_out, p, rr);
     tokio::pin!(req);
     tokio::pin!(resp);
     let mut req_res = None;
@@ -421,12 +432,21 @@ async fn exchange(
     }
 }
 
+/// What `http-response` rules need besides the response.
+struct RespRules<'a> {
+    fe: &'a crate::runtime::Frontend,
+    be: &'a crate::runtime::Backend,
+    addrs: crate::connect::ClientAddrs,
+    parts: &'a mut super::rules::ReqParts,
+}
+
 async fn response(
     sr: &mut tokio::net::tcp::ReadHalf<'_>,
     sbuf: &mut Buf,
     cw: &mut tokio::net::tcp::WriteHalf<'_>,
     out: &mut Vec<u8>,
     p: &Params,
+    rr: Option<RespRules<'_>>,
 ) -> Result<RespOutcome, RespError> {
     let head = loop {
         let head = loop {
@@ -487,7 +507,34 @@ async fn response(
             });
         }
     }
+    if let Some(rr) = rr {
+        let conn: Option<Option<&[u8]>> = match (touch, client_keep) {
+            (false, _) => None,
+            (true, false) => Some(Some(b"close")),
+            (true, true) if p.client_http10 => Some(Some(b"keep-alive")),
+            (true, true) => Some(None),
+        };
+        match super::rules::on_response(
+            rr.fe,
+            rr.be,
+            rr.addrs.src,
+            rr.addrs.dst,
+            rr.parts,
+            &head,
+            buf,
+            conn,
+        ) {
+            Err(()) => return Err(RespError::Denied),
+            Ok(Some(h)) => {
+                out.extend_from_slice(&h);
+                edits.clear();
+            }
+            Ok(None) => {}
+        }
+    }
+    let edited = !out.is_empty();
     match fulcrum_proto::http1::rewrite_response(buf, &head, &edits, out) {
+        _ if edited => {}
         Ok(true) => {}
         Ok(false) => out.extend_from_slice(&buf[..head.head_len]),
         Err(_) => return Err(RespError::Invalid),
