@@ -26,7 +26,8 @@ pub(crate) enum Next {
 }
 
 /// Facts about the request the response side needs.
-struct Params {
+struct Params<'a> {
+    be: &'a crate::runtime::Backend,
     mode: ConnMode,
     method: Method,
     upgrade: bool,
@@ -73,6 +74,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     let mode = fe.http.conn_mode.max(be.http.conn_mode);
     let pretend = fe.http.pretend_keepalive || be.http.pretend_keepalive;
     let p = Params {
+        be,
         mode,
         method: req.method,
         upgrade: req.wants_upgrade(),
@@ -188,7 +190,6 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             &mut resp_out,
             framing,
             &p,
-            be,
         )
         .await;
         if let Some(l) = s.log.as_mut() {
@@ -330,7 +331,7 @@ fn build_request(
     buf: &[u8],
     req: &RequestHead,
     bi: usize,
-    p: &Params,
+    p: &Params<'_>,
     pretend: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), fulcrum_proto::Error> {
@@ -389,8 +390,7 @@ async fn exchange(
     req_out: &mut Vec<u8>,
     resp_out: &mut Vec<u8>,
     framing: BodyFraming,
-    p: &Params,
-    be: &crate::runtime::Backend,
+    p: &Params<'_>,
 ) -> (
     Option<Result<u64, BodyError>>,
     Result<RespOutcome, RespError>,
@@ -408,7 +408,7 @@ async fn exchange(
     };
     let rr = s.req_parts.as_deref_mut().map(|parts| RespRules {
         fe: s.fe,
-        be,
+        be: p.be,
         addrs: s.addrs,
         parts,
     });
@@ -445,7 +445,7 @@ async fn response(
     sbuf: &mut Buf,
     cw: &mut tokio::net::tcp::WriteHalf<'_>,
     out: &mut Vec<u8>,
-    p: &Params,
+    p: &Params<'_>,
     rr: Option<RespRules<'_>>,
 ) -> Result<RespOutcome, RespError> {
     let head = loop {
