@@ -33,6 +33,8 @@ pub struct CheckTarget {
     pub timeout_check: Option<Duration>,
     /// `option log-health-checks`.
     pub log_health_checks: bool,
+    /// `option allbackups` (what `nbsrv()` counts when only backups are left).
+    pub all_backups: bool,
     /// Send a PROXY v1 line first (`check-send-proxy`, or the server's `send-proxy`).
     pub send_proxy: bool,
     /// Checks over TLS (`check-ssl`, or the server's `ssl` without
@@ -68,6 +70,7 @@ impl CheckTarget {
             timeout_connect: proxy.timeouts.connect,
             timeout_check: proxy.timeouts.check,
             log_health_checks: proxy.options.log_health_checks,
+            all_backups: proxy.options.allbackups,
             send_proxy,
             ssl,
         })
@@ -141,6 +144,7 @@ mod tests {
             timeout_connect: Some(Duration::from_secs(5)),
             timeout_check: None,
             log_health_checks: false,
+            all_backups: false,
             send_proxy: false,
             ssl: false,
         }

@@ -93,11 +93,24 @@ impl Shared {
         }
     }
 
-    /// Usable servers of a backend (`nbsrv()`).
+    /// `nbsrv()`: usable active servers; when none, the backups in use (all of
+    /// them with `option allbackups`, else the first one).
     pub fn nbsrv(&self, backend_idx: usize) -> u32 {
-        self.targets
-            .iter()
-            .filter(|t| t.backend_idx == backend_idx && t.state.is_usable())
-            .count() as u32
+        let mut members = self.targets.iter().filter(|t| t.backend_idx == backend_idx);
+        let all_backups = members.clone().any(|t| t.all_backups);
+        let (mut act, mut bck) = (0, 0);
+        for t in members.by_ref().filter(|t| t.state.is_usable()) {
+            if t.state.is_backup() {
+                bck += 1;
+            } else {
+                act += 1;
+            }
+        }
+        match (act, bck) {
+            (0, 0) => 0,
+            (0, b) if all_backups => b,
+            (0, _) => 1,
+            (a, _) => a,
+        }
     }
 }

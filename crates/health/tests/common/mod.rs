@@ -118,6 +118,7 @@ pub fn target(
         timeout_connect: Some(Duration::from_millis(500)),
         timeout_check: None,
         log_health_checks: false,
+        all_backups: false,
         send_proxy: false,
         ssl: false,
     }
