@@ -26,7 +26,15 @@ fn agent_replies_change_weight_admin_and_state() {
     let reply = Arc::new(Mutex::new(String::from("50%\n")));
     let r = reply.clone();
     let agent = fake(Arc::new(move |s| {
-        let _ = s.write_all(r.lock().unwrap().as_bytes());
+        // `agent-send` arrives first; a wrong greeting gets a `down`.
+        let mut hello = [0u8; 6];
+        let ok = std::io::Read::read_exact(s, &mut hello).is_ok() && &hello == b"hello\n";
+        let reply = if ok {
+            r.lock().unwrap().clone()
+        } else {
+            "down\n".into()
+        };
+        let _ = s.write_all(reply.as_bytes());
     }));
     let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
     let mut c = check(1000, 2, 2, InitState::FullyUp);
@@ -35,6 +43,7 @@ fn agent_replies_change_weight_admin_and_state() {
     c.agent.port = Some(agent.addr.port());
     c.agent.addr = Some("127.0.0.1".into());
     c.agent.inter = Some(Duration::from_millis(30));
+    c.agent.send = Some("hello\n".into());
     let t = target("bk", "s1", 0, srv.addr, c, CheckSettings::default(), false);
     let st = t.state.clone();
     let h = start(vec![t]);

@@ -113,3 +113,41 @@ fn seed_05_head_check() {
         "HEAD /check.html HTTP/1.0\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
     );
 }
+
+#[test]
+fn default_server_settings_reach_the_checks() {
+    let text = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n timeout check 300ms\n option log-health-checks\n\
+backend bk\n default-server inter 40 fall 2 rise 1 init-state fully-up\n server s1 127.0.0.1:1 check\n server s2 127.0.0.1:1 check fall 4\n";
+    let loaded = fulcrum_config::load_str("ds.cfg", text, &ProcessEnv);
+    let cfg = loaded
+        .config
+        .unwrap_or_else(|| panic!("{:#?}", loaded.diagnostics));
+    let px = cfg.proxies.iter().find(|p| p.name == "bk").unwrap();
+    let dead = refused_addr();
+    let targets: Vec<CheckTarget> = (0..2)
+        .map(|i| {
+            CheckTarget::from_config(
+                px,
+                0,
+                i,
+                Arc::new(ServerState::new(i as u32 + 1, 1, false)),
+                dead,
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(targets[0].check.fall(), 2);
+    assert_eq!(targets[1].check.fall(), 4);
+    assert_eq!(targets[0].timeouts().1, Duration::from_millis(340));
+    assert!(targets[0].log_health_checks);
+    let h = start(targets);
+    let first = h.wait_line("is DOWN", 3).expect("no DOWN");
+    assert!(first.starts_with("Server bk/s1 is DOWN"), "{first}");
+    assert!(h.wait_line("Server bk/s2 is DOWN", 3).is_some());
+    let msgs = h.messages();
+    let s2_fails = msgs
+        .iter()
+        .filter(|m| m.starts_with("Health check for server bk/s2 failed"))
+        .count();
+    assert_eq!(s2_fails, 4, "{msgs:#?}");
+}
