@@ -36,7 +36,9 @@ fn copy_rewrites_addresses_and_paths_in_place() {
         "{}",
         run.text
     );
-    assert!(run.text.contains(&format!("bind  {}", run.bind("oldboytest"))));
+    assert!(run
+        .text
+        .contains(&format!("bind  {}", run.bind("oldboytest"))));
     assert!(run.text.contains("# dropped for the test: daemon"));
     assert!(!run.text.contains("/application/haproxy/var/run"));
 }
@@ -56,11 +58,19 @@ fn s01_same_table_id_always_reaches_the_same_server() {
         let server = r.server().to_string();
         *servers.entry(server.clone()).or_insert(0) += 1;
         if let Some(prev) = per_value.insert(value.clone(), server.clone()) {
-            assert_eq!(prev, server, "tableId {value} moved from {prev} to {server}");
+            assert_eq!(
+                prev, server,
+                "tableId {value} moved from {prev} to {server}"
+            );
         }
     }
     // Ten distinct values must not all hash to one server.
-    assert_eq!(servers.len(), 2, "values not spread: {:?}", spread(&servers));
+    assert_eq!(
+        servers.len(),
+        2,
+        "values not spread: {:?}",
+        spread(&servers)
+    );
 }
 
 #[test]
@@ -93,7 +103,12 @@ fn s01_forwardfor_adds_client_address() {
         .iter()
         .find(|s| s.path() == "/app/xff")
         .expect("request reached a server");
-    assert_eq!(req.header("x-forwarded-for"), Some("127.0.0.1"), "{}", req.head);
+    assert_eq!(
+        req.header("x-forwarded-for"),
+        Some("127.0.0.1"),
+        "{}",
+        req.head
+    );
 }
 
 #[test]
@@ -115,7 +130,10 @@ fn s01_errorfile_400_served_verbatim_for_a_bad_request() {
     let Some((run, _f, s1, s2)) = seed01() else {
         return;
     };
-    let r = request(run.bind("ft_web"), b"GET /app/x HTTP/1.1\r\nBad Header Line\r\n\r\n");
+    let r = request(
+        run.bind("ft_web"),
+        b"GET /app/x HTTP/1.1\r\nBad Header Line\r\n\r\n",
+    );
     assert_eq!(r.status, 400, "{}", r.head);
     assert_eq!(
         String::from_utf8_lossy(&r.raw),

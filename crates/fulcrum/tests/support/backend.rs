@@ -73,7 +73,9 @@ impl HttpBackend {
             ws_sessions: AtomicUsize::new(0),
         });
         let sh = shared.clone();
-        let thread = std::thread::spawn(move || accept_loop(listener, sh, |s| s.stop.load(Ordering::SeqCst), serve_http));
+        let thread = std::thread::spawn(move || {
+            accept_loop(listener, sh, |s| s.stop.load(Ordering::SeqCst), serve_http)
+        });
         HttpBackend {
             addr,
             shared,
@@ -203,7 +205,8 @@ fn serve_http(mut s: TcpStream, sh: &Shared) {
 
 fn wants_close(seen: &Seen) -> bool {
     let conn = seen.header("connection").unwrap_or("").to_ascii_lowercase();
-    conn.contains("close") || (seen.request_line.ends_with("HTTP/1.0") && !conn.contains("keep-alive"))
+    conn.contains("close")
+        || (seen.request_line.ends_with("HTTP/1.0") && !conn.contains("keep-alive"))
 }
 
 fn read_body(s: &mut TcpStream, buf: &mut Vec<u8>, len: usize, te: Option<&str>) -> bool {
@@ -217,7 +220,9 @@ fn read_body(s: &mut TcpStream, buf: &mut Vec<u8>, len: usize, te: Option<&str>)
         };
         if done {
             let used = if chunked {
-                buf.windows(5).position(|w| w == b"0\r\n\r\n").map_or(0, |p| p + 5)
+                buf.windows(5)
+                    .position(|w| w == b"0\r\n\r\n")
+                    .map_or(0, |p| p + 5)
             } else {
                 len
             };
@@ -319,7 +324,14 @@ impl BannerServer {
             sessions: AtomicUsize::new(0),
         });
         let sh = shared.clone();
-        let thread = std::thread::spawn(move || accept_loop(listener, sh, |s| s.stop.load(Ordering::SeqCst), serve_banner));
+        let thread = std::thread::spawn(move || {
+            accept_loop(
+                listener,
+                sh,
+                |s| s.stop.load(Ordering::SeqCst),
+                serve_banner,
+            )
+        });
         BannerServer {
             addr,
             shared,

@@ -56,8 +56,12 @@ pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
     let mut s = connect(addr);
     s.write_all(raw).expect("send request");
     let mut buf = Vec::new();
-    read_response(&mut s, &mut buf, raw.starts_with(b"HEAD "))
-        .unwrap_or_else(|| panic!("no response from {addr} to {:?}", String::from_utf8_lossy(raw)))
+    read_response(&mut s, &mut buf, raw.starts_with(b"HEAD ")).unwrap_or_else(|| {
+        panic!(
+            "no response from {addr} to {:?}",
+            String::from_utf8_lossy(raw)
+        )
+    })
 }
 
 /// `GET path` with `Host: test` (unless given), `Connection: close` and `headers`.
@@ -124,7 +128,8 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> O
             }
         }
         buf.drain(..len.min(buf.len())).collect()
-    } else if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+    } else if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
         for _ in 0..100_000 {
             if buf.windows(5).any(|w| w == b"0\r\n\r\n") {
                 break;
@@ -134,7 +139,10 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_only: bool) -> O
                 Ok(n) => buf.extend_from_slice(&tmp[..n]),
             }
         }
-        let end = buf.windows(5).position(|w| w == b"0\r\n\r\n").map_or(buf.len(), |p| p + 5);
+        let end = buf
+            .windows(5)
+            .position(|w| w == b"0\r\n\r\n")
+            .map_or(buf.len(), |p| p + 5);
         let chunked: Vec<u8> = buf.drain(..end).collect();
         dechunk(&chunked)
     } else {
@@ -227,7 +235,12 @@ impl WsClient {
 }
 
 /// Writes one final frame; clients mask (RFC 6455 §5.3), servers do not.
-pub fn ws_write_frame(s: &mut TcpStream, op: u8, payload: &[u8], mask: bool) -> std::io::Result<()> {
+pub fn ws_write_frame(
+    s: &mut TcpStream,
+    op: u8,
+    payload: &[u8],
+    mask: bool,
+) -> std::io::Result<()> {
     let mut f = vec![0x80 | op];
     let m = if mask { 0x80 } else { 0 };
     match payload.len() {
@@ -275,7 +288,10 @@ fn parse_frame(b: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     let masked = b[1] & 0x80 != 0;
     let (len, mut at) = match b[1] & 0x7f {
         126 => (u16::from_be_bytes([*b.get(2)?, *b.get(3)?]) as usize, 4),
-        127 => (u64::from_be_bytes(b.get(2..10)?.try_into().ok()?) as usize, 10),
+        127 => (
+            u64::from_be_bytes(b.get(2..10)?.try_into().ok()?) as usize,
+            10,
+        ),
         n => (n as usize, 2),
     };
     let key = if masked {
@@ -330,7 +346,12 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     for block in msg.chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                block[4 * i],
+                block[4 * i + 1],
+                block[4 * i + 2],
+                block[4 * i + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -410,7 +431,12 @@ pub fn connect_from(src: std::net::Ipv4Addr, dst: SocketAddr) -> TcpStream {
         assert_eq!(rc, 0, "bind {src}: {}", std::io::Error::last_os_error());
         let b = sin(*dst4.ip(), dst4.port());
         let rc = libc::connect(fd, &b as *const _ as *const libc::sockaddr, len);
-        assert_eq!(rc, 0, "connect {dst} from {src}: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "connect {dst} from {src}: {}",
+            std::io::Error::last_os_error()
+        );
         stream
     };
     s.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");

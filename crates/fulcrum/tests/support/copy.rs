@@ -199,7 +199,15 @@ pub fn runnable_copy(text: &str, ports: &mut PortMap) -> String {
             }
             "server" if w.len() > 2 => {
                 let port = ports.tcp_port();
-                record(ports, lineno, &section, Kind::Server, word(1), word(2), port);
+                record(
+                    ports,
+                    lineno,
+                    &section,
+                    Kind::Server,
+                    word(1),
+                    word(2),
+                    port,
+                );
                 edits.push((2, format!("127.0.0.1:{port}")));
                 // `check port N` / `addr X` would aim checks elsewhere: same new address.
                 for i in 3..w.len() {
@@ -257,11 +265,14 @@ pub fn runnable_copy(text: &str, ports: &mut PortMap) -> String {
         }
         if drop_line {
             let indent = &line[..w.first().map_or(0, |&(s, _)| s)];
-            out.push(format!("{indent}# dropped for the test: {}", &line[indent.len()..]));
+            out.push(format!(
+                "{indent}# dropped for the test: {}",
+                &line[indent.len()..]
+            ));
             continue;
         }
         let mut new = line.to_string();
-        edits.sort_by(|a, b| b.0.cmp(&a.0));
+        edits.sort_by_key(|e| std::cmp::Reverse(e.0));
         for (i, rep) in edits {
             let (s, e) = w[i];
             new.replace_range(s..e, &rep);

@@ -185,8 +185,7 @@ pub fn is_listening(port: u16) -> bool {
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             // local_address is column 1, state column 3 (0A = LISTEN)
-            if cols.len() > 3 && cols[3] == "0A" && format!("{} ", cols[1]).ends_with(&needle)
-            {
+            if cols.len() > 3 && cols[3] == "0A" && format!("{} ", cols[1]).ends_with(&needle) {
                 return true;
             }
         }
