@@ -202,7 +202,9 @@ impl Shared {
                 }
             }
             if self.targets[i].log_health_checks && step.moved {
-                let drain = self.targets[i].state.admin() == AdminState::Drain;
+                let st = &self.targets[i].state;
+                // HAProxy says DRAIN for a zero user weight too.
+                let drain = st.admin() == AdminState::Drain || st.weight() == 0;
                 let msg =
                     message::check_result(&self.who(i), false, &o, duration_ms, &rt.check, drain);
                 after.events.push(self.event(i, Severity::Notice, msg));
@@ -282,7 +284,13 @@ impl Shared {
             let mut ev = if up {
                 self.event(i, Severity::Notice, message::up(&self.who(i), &cause, &c))
             } else {
-                self.event(i, Severity::Alert, message::down(&self.who(i), &cause, &c))
+                // A draining server going down is no surprise: no alert then.
+                let sev = if t.state.admin() == AdminState::Drain {
+                    Severity::Notice
+                } else {
+                    Severity::Alert
+                };
+                self.event(i, sev, message::down(&self.who(i), &cause, &c))
             };
             ev.shutdown_sessions = !up && t.check.shutdown_sessions_on_down.unwrap_or(false);
             ev.shutdown_backup_sessions = up
