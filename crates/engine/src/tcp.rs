@@ -74,6 +74,12 @@ pub(crate) async fn serve(
         server_fin: be.timeouts.server_fin,
         splice_request: fe.tcp.splice_request || be.tcp.splice_request,
         splice_response: fe.tcp.splice_response || be.tcp.splice_response,
+        server_down: conn
+            .lease
+            .as_ref()
+            .map(|l| &be.servers[l.server])
+            .filter(|s| s.shutdown_on_down)
+            .map(|s| s.state.clone()),
     };
     let moved = std::cell::Cell::new(tunnel::Moved::default());
     let end = tunnel::run(
@@ -91,6 +97,10 @@ pub(crate) async fn serve(
         l.term = match &end {
             Ok(tunnel::TunnelEnd::Closed) => TermState::NORMAL,
             Ok(tunnel::TunnelEnd::Timeout) => TermState::CLIENT_TIMEOUT_DATA,
+            Ok(tunnel::TunnelEnd::ServerDown) => TermState::new(
+                fulcrum_observe::log::TermCause::Down,
+                fulcrum_observe::log::TermPhase::Data,
+            ),
             Err(_) => TermState::CLIENT_ABORT_DATA,
         };
         drop(conn.lease.take());

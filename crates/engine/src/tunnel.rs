@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Inactivity limits of a tunnel, in HAProxy's terms.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct TunnelTimeouts {
     /// `timeout tunnel`, else the smaller of client/server.
     pub idle: Option<Duration>,
@@ -22,6 +22,8 @@ pub(crate) struct TunnelTimeouts {
     pub server_fin: Option<Duration>,
     pub splice_request: bool,
     pub splice_response: bool,
+    /// `on-marked-down shutdown-sessions`: end the tunnel when this server goes down.
+    pub server_down: Option<std::sync::Arc<crate::select::ServerState>>,
 }
 
 /// How a tunnel ended.
@@ -29,6 +31,8 @@ pub(crate) struct TunnelTimeouts {
 pub(crate) enum TunnelEnd {
     Closed,
     Timeout,
+    /// The server was marked down (`on-marked-down shutdown-sessions`).
+    ServerDown,
 }
 
 /// Bytes moved each way, for logs.
@@ -92,15 +96,24 @@ pub(crate) async fn run(
             } else {
                 t.idle
             };
-            let Some(limit) = limit else {
-                std::future::pending::<()>().await;
-                return;
-            };
-            let deadline = activity.get() + limit;
-            if Instant::now() >= deadline {
-                return;
+            // A watched server is checked at least every second.
+            let watch = t
+                .server_down
+                .as_ref()
+                .map(|_| Instant::now() + Duration::from_secs(1));
+            let deadline = limit.map(|l| activity.get() + l);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return TunnelEnd::Timeout;
             }
-            tokio::time::sleep_until(deadline).await;
+            match (deadline, watch) {
+                (None, None) => std::future::pending::<()>().await,
+                (Some(d), None) => tokio::time::sleep_until(d).await,
+                (None, Some(w)) => tokio::time::sleep_until(w).await,
+                (Some(d), Some(w)) => tokio::time::sleep_until(d.min(w)).await,
+            }
+            if t.server_down.as_ref().is_some_and(|s| !s.is_up()) {
+                return TunnelEnd::ServerDown;
+            }
         }
     };
     tokio::select! {
@@ -109,7 +122,7 @@ pub(crate) async fn run(
             b?;
             Ok(TunnelEnd::Closed)
         }
-        _ = watchdog => Ok(TunnelEnd::Timeout),
+        end = watchdog => Ok(end),
     }
 }
 

@@ -158,3 +158,29 @@ fn maxconn_pauses_accepting_then_resumes() {
     second.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"b");
 }
+
+#[test]
+fn on_marked_down_shutdown_sessions_closes_tunnels() {
+    let srv = backend(|mut s| {
+        let mut b = [0u8; 16];
+        let _ = s.read(&mut b);
+    });
+    let mut sv = servers(&[srv]);
+    sv[0].shutdown_on_down = true;
+    let run = start(frontend("f", Mode::Tcp), rr_backend("b", Mode::Tcp, sv), 1);
+    let mut c = client(run.addr);
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    assert!(
+        c.read(&mut b).is_err(),
+        "session open while the server is up"
+    );
+    let rt = run.handle.as_ref().unwrap().runtime();
+    rt.backends[0].servers[0].state.set_up(false);
+    rt.backends[0].server_changed(0);
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t0 = Instant::now();
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    assert!(t0.elapsed() < Duration::from_secs(3));
+}

@@ -252,6 +252,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 server_fin: be.timeouts.server_fin,
                 splice_request: false,
                 splice_response: false,
+                server_down: None,
             };
             let moved = std::cell::Cell::new(tunnel::Moved::default());
             tunnel::run(
