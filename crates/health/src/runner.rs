@@ -428,10 +428,15 @@ impl HealthHandle {
     }
 
     /// `enable|disable health B/S`.
+    /// `false` when the server is unknown or has no health check.
     pub fn set_check_enabled(&self, backend_idx: usize, server_idx: usize, on: bool) -> bool {
-        self.find(backend_idx, server_idx)
-            .map(|i| self.shared.set_enabled(i, false, on))
-            .is_some()
+        match self.find(backend_idx, server_idx) {
+            Some(i) if self.shared.scripts[i].is_some() => {
+                self.shared.set_enabled(i, false, on);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// `set server B/S health up|down` (`up` = true): forces the check
@@ -443,10 +448,15 @@ impl HealthHandle {
     }
 
     /// `enable|disable agent B/S`.
+    /// `false` when the server is unknown or has no agent.
     pub fn set_agent_enabled(&self, backend_idx: usize, server_idx: usize, on: bool) -> bool {
-        self.find(backend_idx, server_idx)
-            .map(|i| self.shared.set_enabled(i, true, on))
-            .is_some()
+        match self.find(backend_idx, server_idx) {
+            Some(i) if matches!(self.shared.targets[i].agent_addr(), Ok(Some(_))) => {
+                self.shared.set_enabled(i, true, on);
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn snapshot(&self, backend_idx: usize, server_idx: usize) -> Option<HealthSnapshot> {

@@ -164,6 +164,21 @@ fn maintenance_from_the_operator_is_logged_and_counted() {
     *resp.lock().unwrap() = response("200 OK", "");
     assert!(h.wait_line("is UP", 2).is_some());
     assert!(!h.handle.set_admin(0, 9, AdminState::Maint));
+    assert!(
+        !h.handle.set_agent_enabled(0, 0, false),
+        "no agent configured"
+    );
+    // `disable health`: checks stop, the state stays.
+    assert!(h.handle.set_check_enabled(0, 0, false));
+    let before = h.handle.snapshot(0, 0).unwrap();
+    *resp.lock().unwrap() = response("500 Oops", "");
+    std::thread::sleep(Duration::from_millis(150));
+    let after = h.handle.snapshot(0, 0).unwrap();
+    assert_eq!(
+        (after.status_text.as_str(), after.chkfail),
+        ("no check", before.chkfail)
+    );
+    assert_eq!(h.handle.srv_is_up(0, 0), Some(true));
 }
 
 #[test]
