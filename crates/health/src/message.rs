@@ -13,6 +13,13 @@ pub enum Severity {
     Info = 6,
 }
 
+impl Severity {
+    /// The syslog severity number (0 emerg … 7 debug).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
 /// Servers left in a backend and the moved server's traffic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {

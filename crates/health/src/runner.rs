@@ -407,6 +407,15 @@ pub struct HealthHandle {
     thread: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for HealthHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthHandle")
+            .field("servers", &self.shared.targets.len())
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
 impl HealthHandle {
     fn find(&self, backend_idx: usize, server_idx: usize) -> Option<usize> {
         self.shared.index.get(&(backend_idx, server_idx)).copied()
