@@ -66,12 +66,34 @@ impl HealthMonitor {
         let shared = Arc::new(build(targets, Box::new(on_change), Box::new(sink))?);
         let (tx, rx) = mpsc::unbounded_channel();
         let sh = shared.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        // The runtime is built and dropped on its own thread, so starting or
+        // stopping from inside the engine's runtime is safe.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("fulcrum-health".into())
-            .spawn(move || runtime.block_on(run(sh, rx, opts)))?;
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match rt {
+                    Ok(rt) => {
+                        let _ = ready_tx.send(Ok(()));
+                        rt.block_on(run(sh, rx, opts));
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                return Err(HealthError::Thread(std::io::Error::other(
+                    "health thread died",
+                )))
+            }
+        }
         Ok(HealthHandle {
             shared,
             cmd: tx,

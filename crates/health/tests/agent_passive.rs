@@ -238,3 +238,30 @@ fn tls_servers_get_a_connect_check_instead_of_a_request() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(h.handle.srv_is_up(0, 0).unwrap());
 }
+
+#[test]
+fn starts_and_stops_from_inside_an_async_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+        let t = target(
+            "bk",
+            "s1",
+            0,
+            srv.addr,
+            check(20, 1, 1, InitState::FullyUp),
+            CheckSettings::default(),
+            false,
+        );
+        let h = start(vec![t]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            h.handle.snapshot(0, 0).unwrap().check_status,
+            fulcrum_health::status::CheckStatus::L4Ok
+        );
+        h.handle.stop();
+    });
+}
