@@ -127,7 +127,6 @@ impl Buf {
         true
     }
 
-    #[cfg(test)]
     pub fn is_full(&self) -> bool {
         self.len() == self.data.len()
     }

@@ -320,3 +320,34 @@ fn stalled_request_body_is_cut_by_timeout_client() {
         "the incomplete request never completed upstream"
     );
 }
+
+#[test]
+fn abortonclose_drops_queued_requests_of_clients_that_left() {
+    let o = origin(|_| {
+        std::thread::sleep(Duration::from_millis(400));
+        ok("x")
+    });
+    let mut sv = servers(&[o.addr]);
+    sv[0].maxconn = Some(1);
+    let mut be = rr_backend("b", Mode::Http, sv);
+    be.timeouts.queue = Some(Duration::from_secs(5));
+    be.http.abortonclose = true;
+    let run = start(http_fe(), be, 1);
+    let addr = run.addr;
+    let first = std::thread::spawn(move || get(addr, "/first"));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut quitter = client(addr);
+    write(&mut quitter, b"GET /quitter HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    quitter.shutdown(std::net::Shutdown::Both).unwrap();
+    assert_eq!(first.join().unwrap().0, 200);
+    std::thread::sleep(Duration::from_millis(600));
+    let paths: Vec<String> = o
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths, ["/first"]);
+}

@@ -102,3 +102,43 @@ fn http_response_rules_edit_and_deny_responses() {
     let (h, _) = get(&run, "GET /boom HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(status(&h), 502);
 }
+
+#[test]
+fn http_buffer_request_lets_rules_see_the_body() {
+    let o = origin(|_| ok("stored"));
+    let run = serve(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout http-request 300ms\n\
+         frontend web\n    bind 127.0.0.1:0\n    option http-buffer-request\n\
+         \x20   http-request deny if {{ req.body -m sub secret }}\n\
+         \x20   default_backend app\n\
+         backend app\n    server a {}\n",
+        o.addr
+    ));
+    // The body arrives in a second packet; the rule still sees it.
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    write(&mut c, b"top secret");
+    assert_eq!(status(&read_response(&mut c).0), 403);
+    let (h, b) = get(
+        &run,
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!((status(&h), b.as_slice()), (200, &b"stored"[..]));
+    // An incomplete body past timeout http-request is a 408.
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab",
+    );
+    assert_eq!(status(&read_response(&mut c).0), 408);
+    assert!(o
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| !String::from_utf8_lossy(&r.body).contains("secret")));
+}

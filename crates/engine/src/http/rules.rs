@@ -38,6 +38,8 @@ struct ReqView<'a> {
     uri: Vec<u8>,
     version: &'static [u8],
     headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Body bytes buffered so far (`option http-buffer-request`).
+    body: Vec<u8>,
     vars: Vars,
     first: bool,
     dirty: bool,
@@ -90,6 +92,9 @@ impl RequestView for ReqView<'_> {
     }
     fn is_first_request(&self) -> bool {
         self.first
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
     }
     fn set_method(&mut self, method: &[u8]) {
         self.method = method.to_vec();
@@ -150,6 +155,11 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
             .iter()
             .map(|(n, v)| (n.to_vec(), v.to_vec()))
             .collect(),
+        body: if fe.http.buffer_request {
+            buf.get(req.head_len..).unwrap_or_default().to_vec()
+        } else {
+            Vec::new()
+        },
         vars: Vars::default(),
         first: s.requests <= 1,
         dirty: false,

@@ -9,7 +9,7 @@ use crate::connect::ClientAddrs;
 use crate::log::{LogSink, TxnLog};
 use crate::runtime::{Backend, Bind, Frontend, Runtime};
 use fulcrum_observe::log::TermState;
-use fulcrum_proto::{Limits, Parsed, RequestHead, Side};
+use fulcrum_proto::{BodyFraming, Limits, Parsed, RequestHead, Side};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -120,6 +120,18 @@ impl Session<'_> {
                 }
             }
             self.requests += 1;
+            if self.buffer_request() {
+                if let Err(code) = self.wait_body().await {
+                    let term = if code == 408 {
+                        TermState::CLIENT_TIMEOUT_REQUEST
+                    } else {
+                        TermState::PROXY_REQUEST
+                    };
+                    let r = Box::pin(self.send_error(code, None)).await;
+                    self.log_done(Some(code), term);
+                    return r;
+                }
+            }
             let bi = match rules::decide(self) {
                 Decision::Forward {
                     backend,
@@ -184,6 +196,52 @@ impl Session<'_> {
                 }
             }
         }
+    }
+
+    /// `option http-buffer-request` on the frontend or its default backend.
+    fn buffer_request(&self) -> bool {
+        self.fe.http.buffer_request
+            || self
+                .fe
+                .default_backend
+                .and_then(|i| self.rt.backends.get(i))
+                .is_some_and(|b| b.http.buffer_request)
+    }
+
+    /// Waits, within `timeout http-request`, until the whole body is buffered
+    /// (or the buffer is full), so rules see it and the server gets it at once.
+    async fn wait_body(&mut self) -> Result<(), u16> {
+        let Some(req) = self.req.as_ref() else {
+            return Ok(());
+        };
+        let (head_len, framing) = (req.head_len, req.framing);
+        let t = self.fe.timeouts.http_request.or(self.fe.timeouts.client);
+        let deadline = t.map(|d| Instant::now() + d);
+        for _ in 0..100_000 {
+            let body = &self.cbuf.readable()[head_len..];
+            let complete = match framing {
+                BodyFraming::ContentLength(n) => body.len() as u64 >= n,
+                BodyFraming::Chunked => {
+                    let mut d =
+                        fulcrum_proto::chunked::ChunkedDecoder::with_limit(self.limits.max_head);
+                    d.feed(body).map_err(|_| 400u16)?.done
+                }
+                BodyFraming::None | BodyFraming::CloseDelimited => true,
+            };
+            if complete || self.cbuf.is_full() {
+                return Ok(());
+            }
+            let read = self.cbuf.fill_from(&mut self.client);
+            let got = match deadline {
+                Some(d) => tokio::time::timeout_at(d, read).await.map_err(|_| 408u16)?,
+                None => read.await,
+            };
+            match got {
+                Ok(n) if n > 0 => {}
+                _ => return Err(400),
+            }
+        }
+        Ok(())
     }
 
     /// Emits the transaction's log record; `status`/`term` override what the

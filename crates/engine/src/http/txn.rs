@@ -159,7 +159,14 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             prev_uses = if idle.reused { 2 } else { 1 };
             Some(idle.stream)
         };
-        let conn = match connect::connect(be, s.addrs, &key, exclude, &mut reuse).await {
+        let connecting = connect::connect(be, s.addrs, &key, exclude, &mut reuse);
+        let abortonclose = fe.http.abortonclose || be.http.abortonclose;
+        let conn = tokio::select! {
+            c = connecting => c,
+            // `option abortonclose`: a client that left stops waiting in the queue.
+            _ = client_gone(&s.client), if abortonclose => return Ok(Next::Close),
+        };
+        let conn = match conn {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("backend '{}': {e}", be.name);
@@ -301,6 +308,16 @@ impl crate::runtime::RetryOn {
             RespError::RetryStatus(_) => true,
             RespError::Aborted | RespError::Denied => false,
         }
+    }
+}
+
+/// Resolves when the client closed its side; pending while it is open or has
+/// sent more (pipelined) data.
+async fn client_gone(c: &TcpStream) {
+    let mut b = [0u8; 1];
+    match c.peek(&mut b).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 
