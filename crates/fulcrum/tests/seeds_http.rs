@@ -143,6 +143,22 @@ fn s01_errorfile_400_served_verbatim_for_a_bad_request() {
 }
 
 #[test]
+fn s01_errorfile_502_served_verbatim_for_an_invalid_server_response() {
+    let Some(text) = seed("01") else { return };
+    let run = Runnable::new(&text, CopyOptions::default());
+    // Both servers answer with bytes that are not HTTP.
+    let _b1 = BannerServer::start(run.server("bk_web", "websrv1"), b"SSH-2.0-not-http\r\n\r\n");
+    let _b2 = BannerServer::start(run.server("bk_web", "websrv2"), b"SSH-2.0-not-http\r\n\r\n");
+    let _f = Fulcrum::start(&run);
+    let r = get(run.bind("ft_web"), "/app/garbage", &[("tableId", "t")]);
+    assert_eq!(r.status, 502, "{}", r.head);
+    assert_eq!(
+        String::from_utf8_lossy(&r.raw),
+        String::from_utf8_lossy(&run.ports.errorfile(502))
+    );
+}
+
+#[test]
 fn s10_listen_section_round_robin_over_three_servers() {
     let Some(text) = seed("10") else { return };
     let run = Runnable::new(&text, CopyOptions::default());

@@ -157,6 +157,23 @@ fn s03_server_not_answering_101_to_the_websocket_check_gets_no_traffic() {
     assert_eq!(servers[1].hits() + servers[2].hits(), 6);
 }
 
+#[test]
+#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+fn s03_websocket_tunnel_outlives_the_keep_alive_timeout() {
+    let Some((run, _f, servers)) = seed03() else {
+        return;
+    };
+    let mut ws = support::client::WsClient::connect(run.bind("ft_web"), "/app/cometd", &[]);
+    assert_eq!(ws.response.status, 101, "{}", ws.response.head);
+    let (_, hello) = ws.recv().expect("greeting frame");
+    assert!(hello.starts_with(b"hello from "));
+    // Idle past `timeout http-keep-alive 2s`: `timeout tunnel 10m` governs the tunnel.
+    std::thread::sleep(Duration::from_millis(2500));
+    ws.send_text("/meta/connect");
+    assert_eq!(ws.recv().map(|f| f.1), Some(b"/meta/connect".to_vec()));
+    assert_eq!(servers.iter().map(|s| s.ws_sessions()).sum::<usize>(), 1);
+}
+
 /// Seed 05 with its two errors fixed: the bind address (every copy rewrites it) and
 /// `stats uri/admin?stats` (line 29) → `stats uri /admin?stats`.
 fn seed05() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {

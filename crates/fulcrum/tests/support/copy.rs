@@ -35,6 +35,8 @@ pub struct CopyOptions {
     pub keep_daemon: bool,
     /// Leave `errorfile` targets missing (to see the error), instead of creating them.
     pub no_errorfiles: bool,
+    /// For `-c` on the verbatim file: only the `errorfile` paths move (to the temp dir).
+    pub check_only: bool,
 }
 
 /// The original → new address map of a copy, plus the temp dir its paths point into.
@@ -191,6 +193,11 @@ pub fn runnable_copy(text: &str, ports: &mut PortMap) -> String {
         // (word index, replacement) pairs applied right to left.
         let mut edits: Vec<(usize, String)> = Vec::new();
         let mut drop_line = false;
+        let kw = if ports.opts.check_only && kw != "errorfile" {
+            ""
+        } else {
+            kw
+        };
         match kw {
             "bind" if w.len() > 1 => {
                 let port = ports.tcp_port();
