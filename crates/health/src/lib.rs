@@ -23,8 +23,10 @@
 //! and `srv_is_up()`, and applies the operator's `set server … state`.
 //!
 //! # Wiring (engine)
-//! 1. For each backend server: `CheckTarget::from_config(proxy, backend_idx,
-//!    server_idx, state, resolved_addr)` with the balancer's `Arc<ServerState>`.
+//! 1. For every server of every backend, checked or not (log lines count
+//!    them, `track` may name them): `CheckTarget::from_config(proxy,
+//!    backend_idx, server_idx, state, resolved_addr)` with the balancer's
+//!    `Arc<ServerState>`. Servers without `check` are never contacted.
 //! 2. `HealthMonitor::start(targets, MonitorOptions::from_global(&cfg.global),
 //!    on_change, sink)`: `on_change(backend_idx, server_idx)` must call the
 //!    backend's `Balancer::on_server_change`; `sink` turns each

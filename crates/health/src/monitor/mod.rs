@@ -1,9 +1,11 @@
 //! The monitor's shared state: every server's health, and what happens when
 //! a check, an agent, passive observation or the operator changes it.
 //!
-//! All changes run on the health thread ([`crate::runner`]); other threads
-//! only read snapshots. Events and callbacks are issued after every lock is
-//! released, so a sink may call back into the handle.
+//! Checks, agents and passive reports are applied on the health thread
+//! ([`crate::runner`]); the operator's changes on the caller's thread. Events
+//! and callbacks are issued after the server locks are released, so a sink or
+//! `on_change` may read snapshots; it must not change states itself (the sink
+//! is not reentrant).
 
 mod ops;
 mod snapshot;
@@ -91,7 +93,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct After {
     events: Vec<HealthEvent>,
     changed: Vec<usize>,
-    /// (server, went up, cause text, slowstart).
+    /// (server, went up, cause text).
     transitions: Vec<(usize, bool, String)>,
 }
 
@@ -183,7 +185,7 @@ impl Shared {
         }
     }
 
-    /// Records a check's result (`agent` false) and acts on it.
+    /// Records a check result and acts on it.
     pub fn apply_check(&self, i: usize, o: Outcome, duration_ms: Option<u64>) {
         let now = Instant::now();
         let mut after = After::default();
