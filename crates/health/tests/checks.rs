@@ -339,3 +339,61 @@ fn intervals_follow_the_state_fastinter_going_down_downinter_when_down() {
     // Down: the next check waits for `downinter`.
     assert_eq!(hits.load(Ordering::Relaxed), at_down);
 }
+
+/// Every failure kind takes an UP server down at exactly the `fall`-th failed
+/// check, and `rise` good ones bring it back.
+#[test]
+fn every_failure_kind_needs_exactly_fall_checks() {
+    let silent = fake(Arc::new(|s| {
+        read_head(s);
+        std::thread::sleep(Duration::from_millis(200));
+    }));
+    let bad_body = http(Arc::new(Mutex::new(response("200 OK", "sick"))));
+    let err500 = http(Arc::new(Mutex::new(response(
+        "500 Internal Server Error",
+        "",
+    ))));
+    let ws200 = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mut body_check = httpchk();
+    body_check.http_rules = vec![expect(ExpectMatch::String("healthy".into()))];
+    let cases: Vec<(&str, std::net::SocketAddr, CheckSettings, &str)> = vec![
+        (
+            "refused",
+            refused_addr(),
+            CheckSettings::default(),
+            "Layer4 connection problem",
+        ),
+        ("timeout", silent.addr, httpchk(), "Layer7 timeout"),
+        ("500", err500.addr, httpchk(), "Layer7 wrong status"),
+        ("body", bad_body.addr, body_check, "Layer7 invalid response"),
+        ("ws", ws200.addr, websocket_check(), "Layer7 wrong status"),
+    ];
+    for (name, addr, settings, reason) in cases {
+        let mut t = target(
+            "bk",
+            name,
+            0,
+            addr,
+            check(40, 2, 3, InitState::FullyUp),
+            settings,
+            false,
+        );
+        t.log_health_checks = true;
+        t.timeout_check = Some(Duration::from_millis(60));
+        let h = start(vec![t]);
+        let down = h
+            .wait_line("is DOWN", 5)
+            .unwrap_or_else(|| panic!("{name}: no DOWN"));
+        assert!(
+            down.contains(&format!("reason: {reason}")),
+            "{name}: {down}"
+        );
+        let msgs = h.messages();
+        let pos = msgs.iter().position(|m| m.contains("is DOWN")).unwrap_or(0);
+        let failed = msgs[..pos]
+            .iter()
+            .filter(|m| m.contains(" failed, reason: "))
+            .count();
+        assert_eq!(failed, 3, "{name}: {msgs:#?}");
+    }
+}
