@@ -2,7 +2,8 @@
 //! dir, user/group/uid/gid and `daemon` dropped where the test cannot honour them. Each line
 //! is rewritten in place, so line numbers in fulcrum's messages still match the seed.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,6 @@ pub struct PortMap {
     pub entries: Vec<Entry>,
     /// Every `errorfile` the copy names, by status code, with the bytes written there.
     pub errorfiles: Vec<(u16, PathBuf, Vec<u8>)>,
-    used: HashSet<u16>,
 }
 
 impl PortMap {
@@ -57,7 +57,6 @@ impl PortMap {
             opts,
             entries: Vec::new(),
             errorfiles: Vec::new(),
-            used: HashSet::new(),
         }
     }
 
@@ -104,14 +103,15 @@ impl PortMap {
         self.entries.iter().find(|e| pred(e)).map(|e| e.addr)
     }
 
-    /// A TCP port free right now on 127.0.0.1 and not yet handed out by this map.
+    /// A TCP port free right now on 127.0.0.1 and not yet handed out in this process
+    /// (tests run in parallel; the kernel may offer a port another copy already holds).
     fn tcp_port(&mut self) -> u16 {
         for _ in 0..100 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("bind 127.0.0.1:0");
-            if self.used.insert(port) {
+            if USED.lock().map(|mut u| u.insert(port)).unwrap_or(true) {
                 return port;
             }
         }
@@ -124,13 +124,15 @@ impl PortMap {
                 .and_then(|s| s.local_addr())
                 .map(|a| a.port())
                 .expect("bind udp 127.0.0.1:0");
-            if self.used.insert(port) {
+            if USED.lock().map(|mut u| u.insert(port)).unwrap_or(true) {
                 return port;
             }
         }
         panic!("no free UDP port after 100 tries");
     }
 }
+
+static USED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
 const SECTIONS: &[&str] = &[
     "global",
