@@ -181,7 +181,8 @@ measure() {
     taskset -c "$CLIENT_CPU" $TOOLS idle "$LB_HTTP" "$IDLE_N" "$WORK/ready" &
     local idle_pid=$!
     for _ in $(seq 300); do [ -e "$WORK/ready" ] && break; sleep 0.1; done
-    sleep 0.5
+    # Let each proxy settle after the burst of 1000 first requests.
+    sleep 1.5
     r1=$($TOOLS rss $LB_PIDS)
     kill "$idle_pid"; wait "$idle_pid" 2>/dev/null || true
     record "$lb" rss_kB_per_1000_idle "$(python3 -c "print(($r1-$r0)*1000/$IDLE_N)")"

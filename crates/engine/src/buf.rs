@@ -9,16 +9,32 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// burst of connections does not pin its peak memory forever.
 const POOL_MAX: usize = 256;
 
+/// Buffers always kept, whatever the recent use.
+const POOL_KEEP: usize = 16;
+
 thread_local! {
     static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
     static FREED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Fewest buffers the pool held since the last trim: that many sat unused.
+    static LOW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Returns freed memory to the system after a burst (called periodically by
-/// each worker). Without it, glibc keeps the heap at its peak size.
+/// Called periodically by each worker: frees the buffers that stayed unused
+/// for a whole period (beyond a small reserve), then returns freed memory to
+/// the system. Without it, a burst would pin its peak memory forever.
 pub(crate) fn trim_if_needed() {
-    let freed = FREED.with(|f| f.replace(0));
-    if freed >= POOL_MAX {
+    let unused = LOW.with(|l| l.get());
+    let idle = POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let drop_n = unused.min(p.len()).saturating_sub(POOL_KEEP);
+        let keep = p.len() - drop_n;
+        p.truncate(keep);
+        p.shrink_to(keep.max(POOL_KEEP));
+        LOW.with(|l| l.set(keep));
+        drop_n
+    });
+    let freed = FREED.with(|f| f.replace(0)) + idle;
+    if freed >= POOL_KEEP {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only releases free heap pages; no pointer is involved.
         unsafe {
@@ -39,9 +55,12 @@ pub struct Buf {
 fn from_pool(size: usize) -> Vec<u8> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        p.iter()
+        let got = p
+            .iter()
             .rposition(|b| b.len() == size)
-            .map(|i| p.swap_remove(i))
+            .map(|i| p.swap_remove(i));
+        LOW.with(|l| l.set(l.get().min(p.len())));
+        got
     })
     .unwrap_or_else(|| vec![0; size])
 }
@@ -177,5 +196,25 @@ mod tests {
         assert!(b.data.is_empty());
         assert!(b.push(b"again"));
         assert_eq!(b.readable(), b"again");
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    #[test]
+    fn unused_buffers_are_freed_after_a_quiet_period() {
+        let bufs: Vec<Buf> = (0..100).map(|_| Buf::take(1024)).collect();
+        drop(bufs);
+        let len = || POOL.with(|p| p.borrow().len());
+        assert_eq!(len(), 100);
+        trim_if_needed(); // the period of the burst: LOW was low, nothing freed
+        trim_if_needed(); // a quiet period: all but the reserve go
+        assert_eq!(len(), POOL_KEEP);
+        let b = Buf::take(1024);
+        drop(b);
+        trim_if_needed();
+        assert_eq!(len(), POOL_KEEP);
     }
 }

@@ -210,7 +210,7 @@ fn worker(
     local.block_on(&rt, async move {
         let active = Active::default();
         tokio::task::spawn_local(async {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
                 tick.tick().await;
                 crate::buf::trim_if_needed();
