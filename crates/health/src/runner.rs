@@ -446,9 +446,18 @@ impl HealthHandle {
     /// What the engine saw on live traffic (`observe`). Never blocks.
     pub fn report_passive(&self, backend_idx: usize, server_idx: usize, outcome: PassiveOutcome) {
         if let Some(i) = self.find(backend_idx, server_idx) {
-            // The health thread may be gone at shutdown: nothing to do then.
-            let _ = self.cmd.send(Cmd::Passive(i, outcome));
+            // Servers without `observe` cost the data path one lookup, no message.
+            if self.shared.targets[i].check.observe.is_some() {
+                // The health thread may be gone at shutdown: nothing to do then.
+                let _ = self.cmd.send(Cmd::Passive(i, outcome));
+            }
         }
+    }
+
+    /// Whether the engine should report outcomes for this server (`observe`).
+    pub fn observes(&self, backend_idx: usize, server_idx: usize) -> bool {
+        self.find(backend_idx, server_idx)
+            .is_some_and(|i| self.shared.targets[i].check.observe.is_some())
     }
 
     /// `set server B/S state ready|drain|maint`: logs and calls back at once.
