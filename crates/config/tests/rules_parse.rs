@@ -342,7 +342,12 @@ fn stick_counter_fetches() {
         stick_fetch("sc1_conn_cur"),
         Some((StickSource::Tracked(1), "conn_cur"))
     );
-    assert_eq!(stick_fetch("src_gpc0"), Some((StickSource::Src, "gpc0")));
+    assert_eq!(
+        stick_fetch("src_get_gpc0"),
+        Some((StickSource::Src, "get_gpc0"))
+    );
+    assert_eq!(stick_fetch("src_tracked"), None);
+    assert_eq!(stick_fetch("sc3_conn_cur"), None);
     assert_eq!(stick_fetch("src_port"), None);
     let a = parse_acl(&w("abuse sc_http_req_rate(0,st) gt 10"), &sp()).unwrap();
     assert_eq!(

@@ -107,6 +107,8 @@ pub(crate) enum Conv {
         fmt: Option<String>,
         offset: i64,
     },
+    /// `in_table(T)`, `table_*(T)`: the sample looked up as a key of table `T`.
+    Table(Box<fulcrum_persist::convert::TableConverter>),
 }
 
 pub(crate) fn unhex(s: &[u8]) -> Option<Vec<u8>> {
@@ -148,6 +150,9 @@ pub(crate) fn compile(
         Ok(n) => Operand::Int(n),
         Err(_) => Operand::Var(arg(0).to_string()),
     };
+    if let Some(t) = crate::stick::compile_conv(name, args, span, env)? {
+        return Ok(Conv::Table(Box::new(t)));
+    }
     if fulcrum_config::rules::is_map_converter(name) {
         let (kind, out) = crate::map::kinds(name);
         let map = env.load_map(arg(0), kind, span)?;
@@ -354,6 +359,7 @@ fn var_bytes<'v>(ctx: &Ctx<'v>, name: &str) -> Option<Vec<u8>> {
 impl Conv {
     fn apply<'v>(&self, s: Sample<'v>, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
         let out = match self {
+            Conv::Table(t) => crate::stick::apply_conv(t, &s, ctx)?,
             Conv::Lower => Sample::Str(Cow::Owned(s.into_bytes().to_ascii_lowercase())),
             Conv::Upper => Sample::Str(Cow::Owned(s.into_bytes().to_ascii_uppercase())),
             Conv::Map { map, out, default } => match map.lookup(&s, *out) {

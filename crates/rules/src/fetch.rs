@@ -42,6 +42,10 @@ impl<'v> Ctx<'v> {
             res: Some(v),
         }
     }
+    /// The proxy whose rules run now: the backend once chosen, else the frontend.
+    pub(crate) fn current_proxy(&self) -> &'v str {
+        self.current_backend()
+    }
     /// The backend a count without argument refers to: the current one.
     fn current_backend(&self) -> &'v str {
         self.sess.backend().map_or(self.sess.frontend().0, |b| b.0)
@@ -138,8 +142,8 @@ pub(crate) enum Fetch {
     UniqueId,
     /// `capture.req.hdr(N)` (false) / `capture.res.hdr(N)` (true).
     Captured(bool, usize),
-    /// A stick-table counter: tracked entry (`None` = client address), counter, table.
-    Stick(Option<u8>, String, Option<String>),
+    /// A stick-table fetch (`sc_*`, `src_*`, `table_*`).
+    Stick(Box<crate::stick::StickFetch>),
     /// SNI of a TLS ClientHello in the buffered payload (TLS pass-through).
     ClientHelloSni,
     ClientHelloType,
@@ -460,19 +464,7 @@ impl Fetch {
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
             Fetch::UniqueId => Sample::str(sess.unique_id()?),
             Fetch::Captured(res, slot) => Sample::str(sess.captured_header(*res, *slot)?),
-            Fetch::Stick(tracked, counter, table) => {
-                let q = crate::view::StickQuery {
-                    tracked: *tracked,
-                    counter,
-                    table: table.as_deref(),
-                };
-                let v = sess.stick_counter(&q);
-                if counter == "tracked" {
-                    Sample::Bool(v.unwrap_or(0) != 0)
-                } else {
-                    Sample::Int(v?)
-                }
-            }
+            Fetch::Stick(f) => f.eval(ctx)?,
             Fetch::ClientHelloSni => Sample::str(crate::tls::client_hello_sni(sess.payload())?),
             Fetch::ClientHelloType => {
                 Sample::Int(i64::from(crate::tls::hello_type(sess.payload())?))

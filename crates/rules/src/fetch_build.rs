@@ -61,20 +61,8 @@ pub(crate) fn compile_fetch(
             Side::Req
         }
     };
-    if let Some((source, counter)) = fulcrum_config::rules::stick_fetch(name) {
-        use fulcrum_config::rules::StickSource;
-        let table = |i: usize| args.get(i).filter(|t| !t.is_empty()).cloned();
-        return Ok(match source {
-            StickSource::Src => Fetch::Stick(None, counter.to_string(), table(0)),
-            StickSource::Tracked(n) => Fetch::Stick(Some(n), counter.to_string(), table(0)),
-            StickSource::TrackedArg => {
-                let a = args.first().map(String::as_str).unwrap_or_default();
-                let n: u8 = a.parse().ok().filter(|n| *n < 10).ok_or_else(|| {
-                    RuleError::new(span, format!("{name}: '{a}' is not a stick counter number"))
-                })?;
-                Fetch::Stick(Some(n), counter.to_string(), table(1))
-            }
-        });
+    if let Some(f) = crate::stick::compile_fetch(name, args, span, env)? {
+        return Ok(Fetch::Stick(Box::new(f)));
     }
     let f = match name {
         "src" => Fetch::Src,

@@ -17,7 +17,8 @@ use crate::proxy::CompileEnv;
 use crate::reply::{build_reply, compile_reply, tpl, CReply, Verdict};
 use crate::target::{ReqT, ResT, Target};
 use crate::value::Sample;
-use crate::view::{Effect, RequestView, ResponseView};
+use crate::view::{Effect, RequestView, ResponseView, TrackScope};
+use fulcrum_persist::track::TrackFrom;
 
 #[derive(Clone, Debug)]
 pub(crate) enum CAction {
@@ -58,11 +59,7 @@ pub(crate) enum CAction {
     UseService(String),
     WaitForBody(u64, Option<u64>),
     SetStatus(u16, Option<Vec<u8>>),
-    TrackSc {
-        counter: u8,
-        key: Expr,
-        table: Option<String>,
-    },
+    TrackSc(crate::stick::Track, Expr),
     ReplaceUri(UriPart, Regex, Template),
     Reject,
     SilentDrop,
@@ -207,11 +204,10 @@ fn compile_rule(
             counter,
             key,
             table,
-        } => CAction::TrackSc {
-            counter: *counter,
-            key: compile_expr(key, span, env)?,
-            table: table.clone(),
-        },
+        } => CAction::TrackSc(
+            crate::stick::Track::compile(*counter, table, span, env)?,
+            compile_expr(key, span, env)?,
+        ),
         HttpAction::ReplaceUri {
             part,
             regex,
@@ -461,18 +457,15 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
             at_least: *at_least,
         }),
         CAction::SetStatus(s, reason) => t.set_status(*s, reason.as_deref()),
-        CAction::TrackSc {
-            counter,
-            key,
-            table,
-        } => {
-            let k = key.one(&t.ctx()).map(|s| s.into_bytes().into_owned());
-            if let Some(k) = k {
-                t.sess_mut().effect(Effect::TrackSc {
-                    counter: *counter,
-                    key: &k,
-                    table: table.as_deref(),
-                });
+        CAction::TrackSc(track, key) => {
+            if let Some(k) = key.one(&t.ctx()).map(Sample::into_owned) {
+                // From HTTP rules the current request (and a 4xx) counts at once.
+                let from = if t.is_response() {
+                    TrackFrom::HttpResponse { status: t.status() }
+                } else {
+                    TrackFrom::HttpRequest
+                };
+                track.run(t.sess_mut(), &k, TrackScope::Stream, from);
             }
         }
         CAction::Reject => return Some(Verdict::Reject),
@@ -497,20 +490,14 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
                 req.set_uri(&rebuilt);
             }
         }
-        CAction::ScIncGpc(counter, gpc) => t.sess_mut().effect(Effect::IncGpc {
-            counter: *counter,
-            gpc: *gpc,
-        }),
+        CAction::ScIncGpc(counter, gpc) => crate::stick::inc_gpc(t.sess_mut(), *counter, *gpc),
         CAction::ScSetGpt0(counter, value) => {
             let v = match value {
                 Ok(n) => Some(*n),
                 Err(e) => e.one(&t.ctx()).and_then(|s| s.to_int()),
             };
             if let Some(value) = v {
-                t.sess_mut().effect(Effect::SetGpt0 {
-                    counter: *counter,
-                    value,
-                });
+                crate::stick::set_gpt0(t.sess_mut(), *counter, value);
             }
         }
         CAction::Legacy(_) => {}

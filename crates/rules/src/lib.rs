@@ -37,6 +37,7 @@ mod pattern;
 mod proxy;
 mod regex_util;
 mod reply;
+mod stick;
 mod target;
 mod tcp;
 mod time_fmt;
@@ -51,6 +52,8 @@ pub use error::RuleError;
 pub use fetch::Expr;
 pub use fetch_build::compile_expr;
 pub use fmt::Template;
+/// The persistence crate the view traits lend tables and trackers of.
+pub use fulcrum_persist;
 pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{
     compile_config, compile_proxy, userlists_from_model, CompileEnv, CompiledProxy, ProxyInput,
@@ -59,4 +62,4 @@ pub use proxy::{
 pub use reply::{reason, Answer, Response, Verdict};
 pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};
 pub use value::{Sample, Vars};
-pub use view::{Effect, RequestView, ResponseView, SessionView, Stats, StickQuery};
+pub use view::{Effect, RequestView, ResponseView, SessionView, Stats, StickQuery, TrackScope};

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +28,10 @@ pub struct CompileEnv {
     pub userlists: Userlists,
     /// Maps already loaded, shared by every converter naming them.
     maps: RefCell<HashMap<(PathBuf, MapKind), Arc<MapFile>>>,
+    /// Every stick table's name, when known: then a rule naming another is an error.
+    tables: Option<HashSet<String>>,
+    /// The proxy being compiled: the default table of `track-sc*` and `src_*`.
+    proxy: RefCell<Option<String>>,
 }
 
 impl CompileEnv {
@@ -41,6 +45,21 @@ impl CompileEnv {
     pub fn with_userlists(mut self, userlists: Userlists) -> Self {
         self.userlists = userlists;
         self
+    }
+
+    /// The stick tables rules may name (a proxy's table is named after the proxy,
+    /// a `peers P` table `T` is `P/T`); without this, names are not checked.
+    pub fn with_tables(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.tables = Some(names.into_iter().collect());
+        self
+    }
+
+    pub(crate) fn table_names(&self) -> Option<&HashSet<String>> {
+        self.tables.as_ref()
+    }
+
+    pub(crate) fn proxy_name(&self) -> Option<String> {
+        self.proxy.borrow().clone()
     }
 
     fn resolve(&self, p: &str) -> PathBuf {
@@ -119,6 +138,8 @@ impl<'a> ProxyInput<'a> {
             use_backend: &p.use_backend,
             default_backend: p.default_backend.as_ref().map(|(n, _)| n.as_str()),
             use_server: &p.use_server,
+            force_persist: &p.force_persist,
+            ignore_persist: &p.ignore_persist,
             monitor_fail: p.monitor_fail.as_ref(),
             stats_admin: p.stats.admin.as_ref(),
             stick_rules: &p.persist.stick_rules,
@@ -281,6 +302,16 @@ pub fn compile_proxy(
     input: &ProxyInput<'_>,
     env: &CompileEnv,
 ) -> Result<CompiledProxy, Vec<RuleError>> {
+    let previous = env.proxy.replace(Some(input.name.to_string()));
+    let out = compile_proxy_in(input, env);
+    env.proxy.replace(previous);
+    out
+}
+
+fn compile_proxy_in(
+    input: &ProxyInput<'_>,
+    env: &CompileEnv,
+) -> Result<CompiledProxy, Vec<RuleError>> {
     let acls = AclScope::new(input.acls, env)?;
     let mut errors = Vec::new();
     let rules = |list: &[HttpRule], errors: &mut Vec<RuleError>| match compile_rules(
@@ -362,6 +393,27 @@ pub fn compile_proxy(
     })
 }
 
+/// The names `fulcrum_persist::Tables::from_config` gives the configuration's tables.
+pub fn table_names(config: &fulcrum_config::model::Config) -> Vec<String> {
+    let mut out: Vec<String> = config
+        .proxies
+        .iter()
+        .filter(|p| p.persist.stick_table.is_some())
+        .map(|p| p.name.clone())
+        .collect();
+    for s in &config.sections {
+        if let fulcrum_config::model::sections::ExtraSection::Peers(peers) = s {
+            out.extend(
+                peers
+                    .tables
+                    .iter()
+                    .map(|(t, _)| format!("{}/{}", peers.header.0, t)),
+            );
+        }
+    }
+    out
+}
+
 /// Compiles every proxy of a configuration (index `i` is `config.proxies[i]`);
 /// relative files are read from `base_dir`. All errors are returned, each as an
 /// `[ALERT]` at its line, for `fulcrum -c` and for startup.
@@ -369,7 +421,9 @@ pub fn compile_config(
     config: &fulcrum_config::model::Config,
     base_dir: &Path,
 ) -> Result<Vec<CompiledProxy>, Vec<fulcrum_config::Diagnostic>> {
-    let env = CompileEnv::new(base_dir).with_userlists(userlists_from_model(config));
+    let env = CompileEnv::new(base_dir)
+        .with_userlists(userlists_from_model(config))
+        .with_tables(table_names(config));
     let mut out = Vec::with_capacity(config.proxies.len());
     let mut errors = Vec::new();
     for p in &config.proxies {

@@ -16,6 +16,10 @@ pub(crate) trait Target {
     fn req_mut(&mut self) -> Option<&mut dyn RequestView>;
     fn set_status(&mut self, _status: u16, _reason: Option<&[u8]>) {}
     fn is_response(&self) -> bool;
+    /// The response status (0 on the request side).
+    fn status(&self) -> u16 {
+        0
+    }
 }
 
 pub(crate) struct ReqT<'a, V>(pub &'a mut V);
@@ -81,5 +85,8 @@ impl<V: ResponseView> Target for ResT<'_, V> {
     }
     fn is_response(&self) -> bool {
         true
+    }
+    fn status(&self) -> u16 {
+        self.0.status()
     }
 }

@@ -9,7 +9,8 @@ use crate::fetch_build::compile_expr;
 use crate::fmt::Template;
 use crate::proxy::CompileEnv;
 use crate::value::Sample;
-use crate::view::{Effect, RequestView, SessionView};
+use crate::view::{Effect, RequestView, SessionView, TrackScope};
+use fulcrum_persist::track::TrackFrom;
 
 #[derive(Clone, Debug)]
 enum CTcpAction {
@@ -20,7 +21,7 @@ enum CTcpAction {
     SetVar(String, Expr, Vec<String>),
     SetVarFmt(String, Template),
     UnsetVar(String),
-    TrackSc(u8, Expr, Option<String>),
+    TrackSc(crate::stick::Track, Expr),
     SetSrc(Expr),
     SetDst(Expr),
     ExpectProxy,
@@ -127,7 +128,10 @@ impl TcpRules {
                                 counter,
                                 key,
                                 table,
-                            } => CTcpAction::TrackSc(*counter, e(key)?, table.clone()),
+                            } => CTcpAction::TrackSc(
+                                crate::stick::Track::compile(*counter, table, span, env)?,
+                                e(key)?,
+                            ),
                             TcpAction::SetSrc(x) => CTcpAction::SetSrc(e(x)?),
                             TcpAction::SetDst(x) => CTcpAction::SetDst(e(x)?),
                             TcpAction::ExpectProxy => CTcpAction::ExpectProxy,
@@ -228,14 +232,15 @@ fn run_with<V: SessionView>(
                 view.vars_mut().set(n, Sample::owned_str(v));
             }
             CTcpAction::UnsetVar(n) => view.vars_mut().unset(n),
-            CTcpAction::TrackSc(c, e, table) => {
+            CTcpAction::TrackSc(track, e) => {
                 if let Some(s) = one(e, view) {
-                    let k = s.into_bytes().into_owned();
-                    view.effect(Effect::TrackSc {
-                        counter: *c,
-                        key: &k,
-                        table: table.as_deref(),
-                    });
+                    // Connection and session rules track for the whole session.
+                    let scope = if content {
+                        TrackScope::Stream
+                    } else {
+                        TrackScope::Session
+                    };
+                    track.run(view, &s, scope, TrackFrom::Tcp);
                 }
             }
             CTcpAction::SetSrc(e) | CTcpAction::SetDst(e) => {

@@ -7,6 +7,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use fulcrum_config::logformat::Var;
+use fulcrum_persist::track::Trackers;
+use fulcrum_persist::Tables;
 
 use crate::value::Vars;
 
@@ -107,6 +109,14 @@ pub struct StickQuery<'a> {
     pub table: Option<&'a str>,
 }
 
+/// Which trackers a `track-scN` fills: the session's (`tcp-request connection|session`)
+/// or the stream's (`tcp-request content`, `http-request`, `http-response`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackScope {
+    Session,
+    Stream,
+}
+
 /// The connection and the proxies it went through.
 pub trait SessionView {
     fn src(&self) -> Option<SocketAddr>;
@@ -159,8 +169,32 @@ pub trait SessionView {
         None
     }
     /// A stick-table counter; `None` when nothing is tracked (the fetch then fails).
+    /// Only asked when [`SessionView::tables`] is `None`.
     fn stick_counter(&self, _q: &StickQuery<'_>) -> Option<i64> {
         None
+    }
+    /// The configuration's stick tables (`Tables::from_config`, shared by workers).
+    /// With them, `sc_*`/`src_*`/`table_*` fetches and converters read the tables
+    /// and `track-scN`/`sc-inc-gpc*`/`sc-set-gpt0` act on the trackers below;
+    /// `None` (the default): they fall back to `stick_counter` and [`Effect`]s.
+    fn tables(&self) -> Option<&Tables> {
+        None
+    }
+    /// Counters tracked by the session (`tcp-request connection|session track-scN`).
+    fn session_trackers(&self) -> Option<&Trackers> {
+        None
+    }
+    /// Counters tracked by the current stream (HTTP request, `tcp-request content`).
+    fn stream_trackers(&self) -> Option<&Trackers> {
+        None
+    }
+    /// The trackers a `track-scN` of `scope` fills; `None`: tracking is skipped.
+    fn trackers_mut(&mut self, _scope: TrackScope) -> Option<&mut Trackers> {
+        None
+    }
+    /// Milliseconds on a monotonic clock: the `now` of tables and trackers.
+    fn now_ms(&self) -> u64 {
+        0
     }
 }
 

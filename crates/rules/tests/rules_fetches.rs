@@ -284,7 +284,7 @@ fn stick_counters_drive_rate_limits() {
 http-request track-sc0 src table st
 http-request deny deny_status 429 if { sc_http_req_rate(0) gt 10 }
 http-request deny if { src_conn_rate(st) ge 100 }
-http-request set-header X-T %[sc0_tracked]-%[sc0_gpc0]
+http-request set-header X-T %[sc0_tracked]-%[sc0_get_gpc0]
 ";
     let p = compile(cfg);
     let mut v = Fake::request("GET / HTTP/1.1\n");

@@ -116,10 +116,15 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         Some(x) => x,
         None => {
             // Re-use the plain fetch check for its message and suggestion.
-            let names = FETCHES.iter().map(|d| d.name).chain([
-                "hdr_beg", "hdr_end", "hdr_sub", "hdr_reg", "hdr_dom", "path_beg", "path_end",
-                "url_sub",
-            ]);
+            let stick = super::sample::stick_names();
+            let names = FETCHES
+                .iter()
+                .map(|d| d.name)
+                .chain([
+                    "hdr_beg", "hdr_end", "hdr_sub", "hdr_reg", "hdr_dom", "path_beg", "path_end",
+                    "url_sub",
+                ])
+                .chain(stick.iter().map(String::as_str));
             let mut d = Diagnostic::alert(span, format!("unknown sample fetch '{fname}'"));
             if let Some(s) = closest(&fname, names) {
                 d = d.with_hint(format!("did you mean '{s}'?"));
@@ -145,11 +150,17 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         convs,
         text: first.clone(),
     };
+    // A stick-table converter last (`src,table_http_req_rate(t)`) gives a number.
+    let out = expr
+        .convs
+        .last()
+        .and_then(|c| super::sample::converter_out(&c.name))
+        .unwrap_or(def.out);
     let mut acl = AclDef {
         name: name.to_string(),
         span: span.clone(),
-        method: implied.unwrap_or(MatchMethod::default_for(def.out)),
-        fetch_type: def.out,
+        method: implied.unwrap_or(MatchMethod::default_for(out)),
+        fetch_type: out,
         expr,
         icase: false,
         files: Vec::new(),

@@ -20,8 +20,9 @@ pub use action::{
 };
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{
-    fetch_def, is_map_converter, parse_sample_expr, stick_fetch, ConvDef, Converter, FetchDef,
-    SampleExpr, SmpType, StickSource, CONVERTERS, FETCHES, MAP_MATCHES, STICK_COUNTERS,
+    converter_out, fetch_def, is_map_converter, parse_sample_expr, stick_fetch, ConvDef, Converter,
+    FetchDef, SampleExpr, SmpType, StickSource, CONVERTERS, FETCHES, MAP_MATCHES, STICK_COUNTERS,
+    STICK_INDEXED,
 };
 pub use tcp::{parse_tcp_request, parse_tcp_response, TcpAction, TcpLayer, TcpRule, TcpRuleKind};
 

@@ -139,6 +139,8 @@ pub const FETCHES: &[FetchDef] = &[
     f("ipv4", 1, 1, Ip),
     f("ipv6", 1, 1, Ip),
     f("bin", 1, 1, Bin),
+    f("table_cnt", 0, 1, Int),
+    f("table_avl", 0, 1, Int),
 ];
 
 /// One known converter: name and argument count bounds.
@@ -199,7 +201,44 @@ pub const CONVERTERS: &[ConvDef] = &[
     c("utime", 1, 2),
     c("ltime", 1, 2),
     c("rtrim", 1, 1),
+    // Stick-table lookups of the input sample (configuration.txt §7.3.1).
+    c("in_table", 1, 1),
+    c("table_bytes_in_rate", 1, 1),
+    c("table_bytes_out_rate", 1, 1),
+    c("table_conn_cnt", 1, 1),
+    c("table_conn_cur", 1, 1),
+    c("table_conn_rate", 1, 1),
+    c("table_gpc", 2, 2),
+    c("table_gpc_rate", 2, 2),
+    c("table_gpc0", 1, 1),
+    c("table_gpc0_rate", 1, 1),
+    c("table_gpc1", 1, 1),
+    c("table_gpc1_rate", 1, 1),
+    c("table_gpt", 2, 2),
+    c("table_gpt0", 1, 1),
+    c("table_http_err_cnt", 1, 1),
+    c("table_http_err_rate", 1, 1),
+    c("table_http_fail_cnt", 1, 1),
+    c("table_http_fail_rate", 1, 1),
+    c("table_http_req_cnt", 1, 1),
+    c("table_http_req_rate", 1, 1),
+    c("table_kbytes_in", 1, 1),
+    c("table_kbytes_out", 1, 1),
+    c("table_server_id", 1, 1),
+    c("table_sess_cnt", 1, 1),
+    c("table_sess_rate", 1, 1),
+    c("table_trackers", 1, 1),
 ];
+
+/// The output type of a converter that changes it to a number or a boolean
+/// (the stick-table lookups); an ACL ending with one matches that type.
+pub fn converter_out(name: &str) -> Option<SmpType> {
+    match name {
+        "in_table" => Some(Bool),
+        n if n.starts_with("table_") => Some(Int),
+        _ => None,
+    }
+}
 
 /// Map match kinds accepted after `map_` (configuration.txt §7.3.1 `map`).
 pub const MAP_MATCHES: &[&str] = &[
@@ -358,7 +397,9 @@ pub(crate) fn check_converter(name: &str, nargs: usize, span: &Span) -> Result<(
     }
 }
 
-/// Stick-table counters readable with `sc_*`, `scN_*` and `src_*` fetches.
+/// Stick-table counters readable with `sc_*`, `scN_*` and `src_*` fetches
+/// (configuration.txt §7.3.3; `tracked`/`trackers` are `sc*` only,
+/// `updt_conn_cnt` is `src_*` only).
 pub const STICK_COUNTERS: &[&str] = &[
     "conn_cnt",
     "conn_cur",
@@ -375,22 +416,22 @@ pub const STICK_COUNTERS: &[&str] = &[
     "bytes_out_rate",
     "kbytes_in",
     "kbytes_out",
-    "gpc0",
-    "gpc0_rate",
-    "gpc1",
-    "gpc1_rate",
     "get_gpc0",
     "get_gpc1",
-    "get_gpt0",
+    "gpc0_rate",
+    "gpc1_rate",
     "inc_gpc0",
     "inc_gpc1",
     "clr_gpc0",
     "clr_gpc1",
+    "get_gpt0",
+    "updt_conn_cnt",
     "trackers",
     "tracked",
-    "glitch_cnt",
-    "glitch_rate",
 ];
+
+/// The array forms whose first argument is an index: `sc_get_gpc(IDX,CTR[,TABLE])`.
+pub const STICK_INDEXED: &[&str] = &["get_gpc", "gpc_rate", "inc_gpc", "clr_gpc", "get_gpt"];
 
 /// Which tracked entry a stick-counter fetch reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -412,12 +453,39 @@ pub fn stick_fetch(name: &str) -> Option<(StickSource, &str)> {
     } else {
         let rest = name.strip_prefix("sc")?;
         let (n, c) = rest.split_once('_')?;
-        let n: u8 = n.parse().ok().filter(|n| *n < 10)?;
+        // HAProxy's default `tune.stick-counters`: sc0 to sc2.
+        let n: u8 = n.parse().ok().filter(|n| *n < 3)?;
         (StickSource::Tracked(n), c)
     };
-    STICK_COUNTERS
-        .contains(&counter)
-        .then_some((source, counter))
+    let known = STICK_COUNTERS.contains(&counter) || STICK_INDEXED.contains(&counter);
+    let fits = match counter {
+        "tracked" | "trackers" => source != StickSource::Src,
+        "updt_conn_cnt" => source == StickSource::Src,
+        _ => true,
+    };
+    (known && fits).then_some((source, counter))
+}
+
+/// Argument count bounds of a stick-counter fetch: the counter number (`sc_*`),
+/// the index (array forms), then an optional table.
+fn stick_arity(source: StickSource, counter: &str) -> (usize, usize) {
+    let fixed = usize::from(source == StickSource::TrackedArg)
+        + usize::from(STICK_INDEXED.contains(&counter));
+    (fixed, fixed + 1)
+}
+
+/// Every stick-table fetch name, for "did you mean".
+pub(crate) fn stick_names() -> Vec<String> {
+    let mut out = vec!["table_cnt".to_string(), "table_avl".to_string()];
+    for c in STICK_COUNTERS.iter().chain(STICK_INDEXED) {
+        for p in ["sc_", "sc0_", "sc1_", "sc2_", "src_"] {
+            let n = format!("{p}{c}");
+            if stick_fetch(&n).is_some() {
+                out.push(n);
+            }
+        }
+    }
+    out
 }
 
 const STICK_INT: FetchDef = f("sc_*", 0, 2, Int);
@@ -439,11 +507,7 @@ pub(crate) fn check_fetch(
     span: &Span,
 ) -> Result<&'static FetchDef, Diagnostic> {
     if let Some((source, counter)) = stick_fetch(name) {
-        let (min, max) = if source == StickSource::TrackedArg {
-            (1, 2)
-        } else {
-            (0, 1)
-        };
+        let (min, max) = stick_arity(source, counter);
         if !(min..=max).contains(&nargs) {
             return Err(arity_error(
                 span, "fetch", name, nargs, min as u8, max as u8,
@@ -458,7 +522,12 @@ pub(crate) fn check_fetch(
         )),
         None => {
             let mut diag = Diagnostic::alert(span, format!("unknown sample fetch '{name}'"));
-            if let Some(s) = closest(name, FETCHES.iter().map(|d| d.name)) {
+            let stick = stick_names();
+            let names = FETCHES
+                .iter()
+                .map(|d| d.name)
+                .chain(stick.iter().map(String::as_str));
+            if let Some(s) = closest(name, names) {
                 diag = diag.with_hint(format!("did you mean '{s}'?"));
             }
             Err(diag)
