@@ -203,6 +203,10 @@ pub struct Proxy {
     pub captures: Vec<Capture>,
     pub monitor_uri: Option<String>,
     pub monitor_fail: Option<Condition>,
+    /// `force-persist if|unless COND`, in order: persistence applies even to a down server.
+    pub force_persist: Vec<Condition>,
+    /// `ignore-persist if|unless COND`, in order: persistence is not used.
+    pub ignore_persist: Vec<Condition>,
     pub monitor_net: Vec<IpNet>,
     pub errors: Vec<ErrorPage>,
     pub unique_id_format: Option<LogFormat>,

@@ -17,8 +17,6 @@ const ACCEPTED: &[&str] = &[
     "filter",
     "declare",
     "http-error",
-    "force-persist",
-    "ignore-persist",
     "rate-limit",
     "email-alert",
     "dispatch",
@@ -166,6 +164,16 @@ fn dispatch(
             },
             _ => return Err("'monitor' expects 'fail if COND' or 'fail unless COND'".into()),
         },
+        "force-persist" | "ignore-persist" => {
+            if !matches!(args.first().map(String::as_str), Some("if" | "unless")) {
+                return Err(format!("'{kw}' expects 'if' or 'unless' followed by a condition"));
+            }
+            match rules::parse_condition(args, span) {
+                Ok(c) if kw == "force-persist" => p.force_persist.push(c),
+                Ok(c) => p.ignore_persist.push(c),
+                Err(e) => d.push(e),
+            }
+        }
         "monitor-net" => super::legacy::monitor_net(args, span, p, d),
         "errorfile" | "errorloc" | "errorloc302" | "errorloc303" | "errorfiles" => errors(kw, args, span, p)?,
         "id" => p.id = Some(parse_uint(one("a number")?, kw)?),
