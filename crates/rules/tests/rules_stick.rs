@@ -284,3 +284,20 @@ fn unknown_tables_and_missing_own_tables_are_load_errors() {
         "{e:?}"
     );
 }
+
+#[test]
+fn force_and_ignore_persist_reach_the_compiled_proxy() {
+    let (px, tables) = load(
+        "  acl local src 192.0.2.0/24\n  force-persist if local\n  ignore-persist unless local\n",
+    );
+    let fe = &px[0];
+    assert_eq!((fe.force_persist.len(), fe.ignore_persist.len()), (1, 1));
+    let mut s = Trackers::new();
+    let inside = View::new(&tables, &mut s, "192.0.2.9:1", 0);
+    assert!(fulcrum_rules::eval(&fe.force_persist[0], &inside));
+    assert!(!fulcrum_rules::eval(&fe.ignore_persist[0], &inside));
+    drop(inside);
+    let outside = View::new(&tables, &mut s, "198.51.100.1:1", 0);
+    assert!(!fulcrum_rules::eval(&fe.force_persist[0], &outside));
+    assert!(fulcrum_rules::eval(&fe.ignore_persist[0], &outside));
+}
