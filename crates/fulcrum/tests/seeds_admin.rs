@@ -294,3 +294,30 @@ fn s08_stats_admin_disables_and_enables_a_server() {
     assert!(after[1] >= 2, "http2 back in rotation: {after:?}");
     assert_eq!(after.iter().sum::<usize>(), 19);
 }
+
+#[test]
+#[ignore = "needs the stats page (fulcrum-observe) served by the engine: 503 from the server-less listen"]
+fn s09_stats_page_with_realm_and_hidden_version() {
+    let Some(text) = seed("09") else { return };
+    let run = Runnable::new(&text, CopyOptions::default());
+    let _servers: Vec<_> = ["http1", "http2", "http3"]
+        .iter()
+        .map(|n| HttpBackend::start(n, run.server("httpservers", n)))
+        .collect();
+    let _f = Fulcrum::start(&run);
+    let stats = run.bind("stats");
+    let r = get(stats, "/haproxystats", &[]);
+    assert_eq!(r.status, 401, "{}", r.head);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"Haproxy stats\"")
+    );
+    let r = get_auth(stats, "/haproxystats", "qfedu", "123");
+    assert_eq!(r.status, 200, "{}", r.head);
+    let page = r.body_text();
+    assert!(
+        page.contains("mysql3") && page.contains("httpservers"),
+        "{page}"
+    );
+    assert!(!page.contains(&fulcrum_version()), "hide-version");
+}

@@ -202,3 +202,28 @@ fn s10_down_server_gets_no_traffic_after_checks() {
     }
     assert_eq!((s1.hits(), s2.hits()), (6, 6));
 }
+
+#[test]
+#[ignore = "needs the runtime API (fulcrum-observe) on 'stats socket' started by the binary: no socket file is created"]
+fn s01_stats_socket_answers_the_runtime_api() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let Some((run, _f, _s1, _s2)) = seed01() else {
+        return;
+    };
+    let path = run.dir.path().join("haproxy/admin.sock");
+    assert!(wait_until(std::time::Duration::from_secs(3), || path.exists()));
+    let mode = std::fs::metadata(&path)
+        .expect("socket")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660, "'mode 660'");
+    let mut s = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"show servers state bk_web\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.contains("websrv1") && out.contains("websrv2"), "{out}");
+}

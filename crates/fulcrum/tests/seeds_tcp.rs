@@ -224,3 +224,56 @@ fn s09_daemon_writes_pidfile_serves_and_stops_on_sigterm() {
     assert!(!is_listening(run.bind("mysql").port()));
     drop(daemon);
 }
+
+fn status_ids(pid: u32, key: &str) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn s09_as_root_runs_as_the_configured_user_inside_its_chroot() {
+    if !is_root() {
+        eprintln!("skipped: user/group/chroot are dropped from copies when not root");
+        return;
+    }
+    let Some(text) = seed("09") else { return };
+    let run = Runnable::new(&text, CopyOptions::default());
+    if run.text.contains("# dropped for the test: user") {
+        eprintln!("skipped: no 'haproxy' user on this machine");
+        return;
+    }
+    let _mysql: Vec<_> = ["mysql1", "mysql2", "mysql3"]
+        .iter()
+        .map(|n| BannerServer::start(run.server("mysql", n), &mysql_greeting()))
+        .collect();
+    let f = Fulcrum::start(&run);
+    banner_then_echo(run.bind("mysql"), &mysql_greeting());
+    let (uid, gid) = {
+        let out = std::process::Command::new("id")
+            .arg("haproxy")
+            .output()
+            .expect("id");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let num = |k: &str| -> u32 {
+            text.split(k)
+                .nth(1)
+                .and_then(|r| r.split('(').next())
+                .and_then(|n| n.parse().ok())
+                .expect("id output")
+        };
+        (num("uid="), num("gid="))
+    };
+    assert_eq!(status_ids(f.pid(), "Uid:"), vec![uid; 4], "user haproxy");
+    assert_eq!(status_ids(f.pid(), "Gid:"), vec![gid; 4], "group haproxy");
+    let root = std::fs::read_link(format!("/proc/{}/root", f.pid())).expect("proc root");
+    assert_eq!(root, run.dir.path().join("chroot"));
+}

@@ -3,9 +3,9 @@
 //! is rewritten in place, so line numbers in fulcrum's messages still match the seed.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// What kind of line an address came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +235,11 @@ pub fn runnable_copy(text: &str, ports: &mut PortMap) -> String {
             "stats" if word(1) == "socket" && w.len() > 2 => {
                 let target = word(2);
                 if target.starts_with('/') || target.starts_with("unix@") {
-                    edits.push((2, path_in(ports, target, 1)));
+                    let path = path_in(ports, target, 1);
+                    if let Some(parent) = Path::new(&path).parent() {
+                        std::fs::create_dir_all(parent).expect("create socket dir");
+                    }
+                    edits.push((2, path));
                 } else {
                     let port = ports.tcp_port();
                     record(ports, lineno, &section, Kind::StatsSocket, "", target, port);
