@@ -323,13 +323,39 @@ fn every_legacy_rule_keyword_parses() {
     for kw in ["reqadd", "rspadd"] {
         assert!(parse_legacy(kw, &s(&["X-A: 1"]), &sp()).is_ok(), "{kw}");
     }
-    assert!(parse_legacy(
+    let (_, note) = parse_legacy(
         "redirect",
         &s(&["prefix", "https://x", "code", "301"]),
-        &sp()
+        &sp(),
     )
-    .is_ok());
+    .unwrap();
+    // `redirect` is a keyword of HAProxy 2.6, not a 1.x leftover: no warning.
+    assert_eq!(note.level, fulcrum_config::Level::Diag);
     assert!(parse_legacy("rspsetbe", &s(&["a", "b"]), &sp()).is_err());
+}
+
+#[test]
+fn a_loaded_redirect_does_not_warn_but_block_and_req_do() {
+    struct NoEnv;
+    impl fulcrum_config::reader::Env for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+    let text = "frontend fe\n  mode http\n  bind :80\n  acl bad src 10.0.0.1\n\
+                redirect scheme https code 301 if !{ ssl_fc }\n  redirect location /x if bad\n\
+                block if bad\n  reqadd X-A:\\ 1\n  rspdel ^Server:\n";
+    let l = fulcrum_config::load_str("r.cfg", text, &NoEnv);
+    let warned: Vec<u32> = l
+        .diagnostics
+        .items
+        .iter()
+        .filter(|d| d.level == fulcrum_config::Level::Warning && d.message.contains("1.x"))
+        .filter_map(|d| d.span.as_ref().map(|s| s.line))
+        .collect();
+    assert_eq!(warned, [7, 8, 9], "{:?}", l.diagnostics);
+    let fe = &l.config.unwrap().proxies[0];
+    assert_eq!(fe.http_request.len(), 4, "two redirects, block, reqadd");
 }
 
 #[test]

@@ -1,10 +1,12 @@
-//! 1.x rule directives (`block`, `redirect`, `reqadd`, `reqrep`, …), kept with their old
-//! meaning so old configurations keep working; each comes with a warning naming the modern form.
+//! 1.x rule directives (`block`, `reqadd`, `reqrep`, …), kept with their old meaning so
+//! old configurations keep working; each comes with a warning naming the modern form.
+//! `redirect` shares their place in the processing order but is still a keyword of
+//! HAProxy 2.6 (configuration.txt `redirect location|prefix|scheme`): no warning.
 
 use super::acl::split_condition;
 use super::action::{HttpAction, HttpPhase, HttpRule, Redirect};
 use super::args::{parse_redirect, Args};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{Diagnostic, Level, Span};
 
 /// What a legacy directive does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +71,6 @@ fn modern(keyword: &str, op: &str, response: bool) -> String {
     };
     match op {
         "block" => "http-request deny".into(),
-        "redirect" => "http-request redirect".into(),
         "add" => format!("{side} add-header"),
         "rep" => format!("{side} replace-header (or http-request replace-path / set-uri)"),
         "del" => format!("{side} del-header"),
@@ -81,7 +82,9 @@ fn modern(keyword: &str, op: &str, response: bool) -> String {
     }
 }
 
-/// A legacy rule line: `keyword` is the directive, `words` what follows it.
+/// A legacy rule line: `keyword` is the directive, `words` what follows it. The
+/// diagnostic is a warning naming the modern form, except for `redirect` (a
+/// [`Level::Diag`] note on its order, since it is no legacy keyword).
 pub fn parse_legacy(
     keyword: &str,
     words: &[String],
@@ -157,14 +160,23 @@ pub fn parse_legacy(
             (op, response, icase, kind)
         }
     };
-    let warning = Diagnostic::warning(
-        span,
-        format!("'{keyword}' is a 1.x directive, still executed with its old meaning"),
-    )
-    .with_hint(format!(
-        "write '{}' instead",
-        modern(keyword, kind, response)
-    ));
+    let warning = if keyword == "redirect" {
+        // Only shown in diagnostic mode (`-dD`): the order is HAProxy's, but surprising.
+        Diagnostic::new(
+            Level::Diag,
+            Some(span.clone()),
+            "'redirect' runs after the 'http-request' rules of its proxy, wherever it is written",
+        )
+    } else {
+        Diagnostic::warning(
+            span,
+            format!("'{keyword}' is a 1.x directive, still executed with its old meaning"),
+        )
+        .with_hint(format!(
+            "write '{}' instead",
+            modern(keyword, kind, response)
+        ))
+    };
     let rule = HttpRule {
         span: span.clone(),
         phase: if response {
