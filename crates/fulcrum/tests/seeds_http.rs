@@ -227,3 +227,35 @@ fn s01_stats_socket_answers_the_runtime_api() {
     let _ = s.read_to_string(&mut out);
     assert!(out.contains("websrv1") && out.contains("websrv2"), "{out}");
 }
+
+#[test]
+fn s01_each_request_of_a_keep_alive_connection_is_balanced_on_its_own_header() {
+    use std::io::Write;
+    let Some((run, _f, _s1, _s2)) = seed01() else {
+        return;
+    };
+    let addr = run.bind("ft_web");
+    // Find two tableId values that hash to different servers.
+    let mut by_server: HashMap<String, String> = HashMap::new();
+    for i in 0..20 {
+        let v = format!("k{i}");
+        let r = get(addr, "/app/probe", &[("tableId", &v)]);
+        by_server.entry(r.server().to_string()).or_insert(v);
+    }
+    let mut pairs: Vec<(String, String)> = by_server.into_iter().collect();
+    pairs.sort();
+    assert_eq!(pairs.len(), 2, "20 values all on one server: {pairs:?}");
+    // `option http-server-close`: one client connection, a server chosen per request.
+    let mut s = support::client::connect(addr);
+    let mut buf = Vec::new();
+    for i in 0..6 {
+        let (server, value) = &pairs[i % 2];
+        let req = format!("GET /app/ka{i} HTTP/1.1\r\nHost: test\r\ntableId: {value}\r\n\r\n");
+        s.write_all(req.as_bytes())
+            .expect("send on the same connection");
+        let r = support::client::read_response(&mut s, &mut buf, false)
+            .unwrap_or_else(|| panic!("no response to request {i} on a kept-alive connection"));
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert_eq!(r.server(), server, "request {i} with tableId {value}");
+    }
+}

@@ -225,3 +225,25 @@ fn s04_websocket_detected_by_headers_goes_to_bk_ws() {
     assert_eq!(ws.recv().map(|f| f.1), Some(b"ping".to_vec()));
     assert_eq!(servers[0].ws_sessions() + servers[1].ws_sessions(), 1);
 }
+
+#[test]
+fn s02_websocket_connections_of_one_table_share_a_server() {
+    let Some(s) = seed02(true) else { return };
+    let mut per_table: HashMap<String, String> = HashMap::new();
+    for i in 0..12 {
+        let table = format!("{}", i % 4);
+        let mut ws = WsClient::connect(
+            s.run.bind("ft_web"),
+            &format!("/app/ws?tableId={table}"),
+            &[("Sec-WebSocket-Protocol", "echo-protocol")],
+        );
+        assert_eq!(ws.response.status, 101, "{}", ws.response.head);
+        let (_, hello) = ws.recv().expect("greeting");
+        let server = String::from_utf8_lossy(&hello).into_owned();
+        if let Some(prev) = per_table.insert(table.clone(), server.clone()) {
+            assert_eq!(prev, server, "table {table} moved");
+        }
+    }
+    let sessions: Vec<usize> = s.servers.iter().map(|b| b.ws_sessions()).collect();
+    assert_eq!(sessions.iter().sum::<usize>(), 12, "{sessions:?}");
+}
