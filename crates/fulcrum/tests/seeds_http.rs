@@ -44,6 +44,57 @@ fn copy_rewrites_addresses_and_paths_in_place() {
 }
 
 #[test]
+fn copy_changes_only_addresses_paths_and_dropped_lines() {
+    const TOUCHED: &[&str] = &[
+        "bind",
+        "server",
+        "log",
+        "stats",
+        "chroot",
+        "pidfile",
+        "errorfile",
+        "user",
+        "group",
+        "uid",
+        "gid",
+        "daemon",
+    ];
+    for n in 1..=10 {
+        let Some(text) = seed(&format!("{n:02}")) else {
+            return;
+        };
+        let run = Runnable::new(&text, CopyOptions::default());
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (text.split('\n').collect(), run.text.split('\n').collect());
+        assert_eq!(old.len(), new.len(), "seed {n:02}: line count");
+        for (i, (a, b)) in old.iter().zip(&new).enumerate() {
+            if a == b {
+                continue;
+            }
+            let kw = a.split_whitespace().next().unwrap_or("");
+            assert!(
+                TOUCHED.contains(&kw),
+                "seed {n:02} line {}: {a:?} → {b:?}",
+                i + 1
+            );
+            let words: Vec<&str> = b.split_whitespace().collect();
+            let addr = match kw {
+                "bind" => words.get(1),
+                "server" => words.get(2),
+                _ => None,
+            };
+            if let Some(addr) = addr {
+                assert!(
+                    addr.starts_with("127.0.0.1:"),
+                    "seed {n:02} line {}: {b}",
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn s01_same_table_id_always_reaches_the_same_server() {
     let Some((run, _f, _s1, _s2)) = seed01() else {
         return;
