@@ -158,7 +158,7 @@ fn s03_server_not_answering_101_to_the_websocket_check_gets_no_traffic() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s03_websocket_tunnel_outlives_the_keep_alive_timeout() {
     let Some((run, _f, servers)) = seed03() else {
         return;

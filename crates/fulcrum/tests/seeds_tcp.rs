@@ -23,7 +23,7 @@ fn banner_then_echo(addr: std::net::SocketAddr, expect: &[u8]) {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1"]
+#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1; passes once that is fixed"]
 fn s06_ssh_banner_reaches_the_client_before_it_sends() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -37,7 +37,7 @@ fn s06_ssh_banner_reaches_the_client_before_it_sends() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1"]
+#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1; passes once that is fixed"]
 fn s06_banner_still_arrives_when_one_server_is_down() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
