@@ -87,3 +87,47 @@ fn s01_httplog_line_has_haproxys_fields_in_order() {
     assert!(slash_ints(f[11], 2), "srv_queue/backend_queue: {msg}");
     assert!(msg.trim_end().ends_with(needle), "{msg}");
 }
+
+#[test]
+#[ignore = "needs request logging wired into the engine, and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (seed 07 says ulimit-n 65535; hard limit here 20000)"]
+fn s07_captured_headers_in_the_log_and_level_filters() {
+    let Some(text) = seed("07") else { return };
+    let run = Runnable::new(&text, CopyOptions::default());
+    // `log global` (defaults) → `local0` (every level) and `local1 notice` (not info);
+    // the section's own `log 127.0.0.1 local3 err` drops info lines too.
+    let local0 = UdpSocket::bind(run.ports.log("global", 0)).expect("bind log port");
+    let local1 = UdpSocket::bind(run.ports.log("global", 1)).expect("bind log port");
+    let local3 = UdpSocket::bind(run.ports.log("admin_status", 0)).expect("bind log port");
+    let _f = Fulcrum::start(&run);
+    // A path other than the stats URI: the server-less listen answers 503 itself.
+    let r = get(
+        run.bind("admin_status"),
+        "/app/captured",
+        &[
+            ("Host", "www.itnihao.cn"),
+            ("Referer", "http://ref.example/from"),
+        ],
+    );
+    assert_eq!(r.status, 503, "{}", r.head);
+    let needle = "\"GET /app/captured HTTP/1.1\"";
+    let line = recv_line(&local0, needle, Duration::from_secs(3)).expect("a local0 line");
+    // local0.info = 16 * 8 + 6
+    assert!(line.starts_with("<134>"), "{line}");
+    assert!(
+        line.contains("{www.itnihao.cn||http://ref.example/from} {"),
+        "request captures in declaration order: {line}"
+    );
+    let msg = line.split("]: ").nth(1).unwrap_or("");
+    let blocks: Vec<&str> = msg.split(" {").skip(1).collect();
+    assert_eq!(
+        blocks.len(),
+        2,
+        "request and response capture blocks: {msg}"
+    );
+    assert_eq!(
+        blocks[1].split('}').next().map(|b| b.matches('|').count()),
+        Some(2)
+    );
+    assert!(recv_line(&local1, needle, Duration::from_millis(800)).is_none());
+    assert!(recv_line(&local3, needle, Duration::from_millis(800)).is_none());
+}
