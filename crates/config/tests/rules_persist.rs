@@ -133,3 +133,21 @@ fn acls_ending_with_a_table_converter_match_numbers() {
     let a = parse_acl(&w("many sc_http_req_rate(0) gt 20"), &sp()).unwrap();
     assert_eq!(a.method, MatchMethod::Int);
 }
+
+#[test]
+fn tcp_gpc_actions_parse_where_haproxy_allows_them() {
+    use fulcrum_config::rules::{parse_tcp_request, parse_tcp_response, TcpAction, TcpRuleKind};
+    let r = parse_tcp_request(&w("connection sc-inc-gpc1(2) if { src 10.0.0.1 }"), &sp()).unwrap();
+    assert!(matches!(
+        r.kind,
+        TcpRuleKind::Rule {
+            action: TcpAction::ScIncGpc { counter: 2, gpc: 1 },
+            ..
+        }
+    ));
+    assert!(parse_tcp_request(&w("content sc-set-gpt0(0) 7"), &sp()).is_ok());
+    assert!(parse_tcp_request(&w("session sc-set-gpt0(1) src_port,mul(2)"), &sp()).is_ok());
+    assert!(parse_tcp_request(&w("connection sc-inc-gpc0(3)"), &sp()).is_err());
+    assert!(parse_tcp_request(&w("connection sc-set-gpt0(0)"), &sp()).is_err());
+    assert!(parse_tcp_response(&w("content sc-inc-gpc0(0)"), &sp()).is_err());
+}

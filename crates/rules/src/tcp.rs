@@ -1,6 +1,6 @@
 //! `tcp-request` / `tcp-response` rule sets.
 
-use fulcrum_config::rules::{TcpAction, TcpLayer, TcpRule, TcpRuleKind};
+use fulcrum_config::rules::{GptValue, TcpAction, TcpLayer, TcpRule, TcpRuleKind};
 
 use crate::acl::{holds, AclScope, Cond};
 use crate::error::RuleError;
@@ -28,6 +28,8 @@ enum CTcpAction {
     SetLogLevel(String),
     UseService(String),
     SilentDrop,
+    ScIncGpc(u8, u8),
+    ScSetGpt0(u8, Result<i64, Expr>),
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +140,16 @@ impl TcpRules {
                             TcpAction::SetLogLevel(l) => CTcpAction::SetLogLevel(l.clone()),
                             TcpAction::UseService(s) => CTcpAction::UseService(s.clone()),
                             TcpAction::SilentDrop => CTcpAction::SilentDrop,
+                            TcpAction::ScIncGpc { counter, gpc } => {
+                                CTcpAction::ScIncGpc(*counter, *gpc)
+                            }
+                            TcpAction::ScSetGpt0 { counter, value } => CTcpAction::ScSetGpt0(
+                                *counter,
+                                match value {
+                                    GptValue::Int(n) => Ok(*n),
+                                    GptValue::Expr(x) => Err(e(x)?),
+                                },
+                            ),
                         };
                         Ok(CTcpRule { cond, action })
                     })();
@@ -254,6 +266,16 @@ fn run_with<V: SessionView>(
                 }
             }
             CTcpAction::ExpectProxy => view.effect(Effect::ExpectProxy),
+            CTcpAction::ScIncGpc(c, g) => crate::stick::inc_gpc(view, *c, *g),
+            CTcpAction::ScSetGpt0(c, v) => {
+                let v = match v {
+                    Ok(n) => Some(*n),
+                    Err(e) => one(e, view).and_then(|s| s.to_int()),
+                };
+                if let Some(v) = v {
+                    crate::stick::set_gpt0(view, *c, v);
+                }
+            }
             CTcpAction::SetLogLevel(l) => view.effect(Effect::SetLogLevel(l)),
         }
     }

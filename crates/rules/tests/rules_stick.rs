@@ -301,3 +301,32 @@ fn force_and_ignore_persist_reach_the_compiled_proxy() {
     assert!(!fulcrum_rules::eval(&fe.force_persist[0], &outside));
     assert!(fulcrum_rules::eval(&fe.ignore_persist[0], &outside));
 }
+
+#[test]
+fn tcp_rules_count_connections_in_gpc0_and_reject_abusers() {
+    let (px, tables) = load(
+        "  stick-table type ip size 10 expire 1m store gpc0,gpt0\n\
+  tcp-request connection track-sc0 src\n\
+  tcp-request connection sc-inc-gpc0(0)\n\
+  tcp-request connection sc-set-gpt0(0) src_port\n\
+  tcp-request connection reject if { sc0_get_gpc0 gt 2 }\n",
+    );
+    let fe = &px[0];
+    let connect = |port: u16, now: u64| {
+        let mut s = Trackers::new();
+        let mut v = View::new(&tables, &mut s, &format!("192.0.2.3:{port}"), now);
+        let verdict = run_tcp(&fe.tcp, TcpLayer::Connection, &mut v);
+        drop(v);
+        s.end(now);
+        verdict
+    };
+    assert_eq!(connect(1001, 0), TcpVerdict::Continue);
+    assert_eq!(connect(1002, 10), TcpVerdict::Continue);
+    assert_eq!(connect(1003, 20), TcpVerdict::Reject);
+    let t = tables.get("fe").unwrap();
+    let key = fulcrum_persist::Key::from_text(t.key_type(), b"192.0.2.3").unwrap();
+    let gpt = t.get(&key, 30, |d| {
+        d.cnt(t.schema(), fulcrum_persist::data::Cnt::Gpt0)
+    });
+    assert_eq!(gpt, Some(Some(1003)));
+}

@@ -496,11 +496,7 @@ pub fn parse_http_rule(
         "sc-inc-gpc0" | "sc-inc-gpc1" | "sc-set-gpt0" => {
             let counter = sticky_counter(name, span)?;
             if base == "sc-set-gpt0" {
-                let v = a.next("a value")?;
-                let value = match v.parse() {
-                    Ok(n) => GptValue::Int(n),
-                    Err(_) => GptValue::Expr(parse_sample_expr(v, span)?),
-                };
+                let value = gpt_value(a.next("a value")?, span)?;
                 HttpAction::ScSetGpt0 { counter, value }
             } else {
                 HttpAction::ScIncGpc {
@@ -520,19 +516,27 @@ pub fn parse_http_rule(
     })
 }
 
-/// `sc-inc-gpc0(N)` → N (0 to 9).
-fn sticky_counter(action: &str, span: &Span) -> Result<u8, Diagnostic> {
+/// `sc-inc-gpc0(N)` → N (0 to 2: HAProxy's default `tune.stick-counters`).
+pub(crate) fn sticky_counter(action: &str, span: &Span) -> Result<u8, Diagnostic> {
     action
         .split_once('(')
         .and_then(|(_, r)| r.strip_suffix(')'))
         .and_then(|n| n.parse().ok())
-        .filter(|n: &u8| *n < 10)
+        .filter(|n: &u8| *n < 3)
         .ok_or_else(|| {
             Diagnostic::alert(
                 span,
-                format!("'{action}': expected a stick counter number, e.g. '(0)'"),
+                format!("'{action}': expected a stick counter number from 0 to 2, e.g. '(0)'"),
             )
         })
+}
+
+/// The value of `sc-set-gpt0(N) VALUE`.
+pub(crate) fn gpt_value(v: &str, span: &Span) -> Result<GptValue, Diagnostic> {
+    Ok(match v.parse() {
+        Ok(n) => GptValue::Int(n),
+        Err(_) => GptValue::Expr(parse_sample_expr(v, span)?),
+    })
 }
 
 /// `track-scN KEY [table T]`.

@@ -1,6 +1,7 @@
 //! `tcp-request` and `tcp-response` rules (configuration.txt §4.2 `tcp-request connection` …).
 
 use super::acl::{split_condition, Condition};
+use super::action::GptValue;
 use super::args::{check_var_name, lf, var_conditions, var_name, Args};
 use super::parse_time_ms;
 use super::sample::{parse_sample_expr, SampleExpr};
@@ -56,6 +57,16 @@ pub enum TcpAction {
     UseService(String),
     /// `silent-drop`: drop the connection without telling the client.
     SilentDrop,
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    ScIncGpc {
+        counter: u8,
+        gpc: u8,
+    },
+    /// `sc-set-gpt0(N) VALUE`.
+    ScSetGpt0 {
+        counter: u8,
+        value: GptValue,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +103,9 @@ const ACTIONS: &[&str] = &[
     "set-log-level",
     "use-service",
     "silent-drop",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt0",
 ];
 
 fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAction, Diagnostic> {
@@ -193,6 +207,14 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
         }
         "set-log-level" => TcpAction::SetLogLevel(a.next("a log level")?.to_string()),
         "silent-drop" => TcpAction::SilentDrop,
+        "sc-inc-gpc0" | "sc-inc-gpc1" => TcpAction::ScIncGpc {
+            counter: super::action::sticky_counter(name, span)?,
+            gpc: u8::from(base == "sc-inc-gpc1"),
+        },
+        "sc-set-gpt0" => TcpAction::ScSetGpt0 {
+            counter: super::action::sticky_counter(name, span)?,
+            value: super::action::gpt_value(a.next("a value")?, span)?,
+        },
         _ => TcpAction::UseService(a.next("a service name")?.to_string()),
     };
     a.done()?;
