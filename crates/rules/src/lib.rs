@@ -18,8 +18,11 @@
 //! 6. on the response: backend then frontend [`run_http_response`], then
 //!    [`run_http_after_response`] (also on generated responses).
 //!
-//! Side effects that do not stop processing (captures, timeouts, tracking, early
-//! hints) arrive through [`SessionView::effect`].
+//! Side effects that do not stop processing (captures, timeouts, early hints) arrive
+//! through [`SessionView::effect`]. Stick tables are used directly: a view that lends
+//! [`SessionView::tables`], its trackers and [`SessionView::now_ms`] gets `track-scN`,
+//! `sc-inc-gpc*`, `sc-set-gpt0` applied and `sc_*`/`src_*`/`table_*` read through
+//! `fulcrum_persist`.
 
 mod acl;
 mod auth;

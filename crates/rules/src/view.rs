@@ -69,6 +69,8 @@ pub enum Effect<'a> {
         kind: fulcrum_config::rules::TimeoutKind,
         ms: u64,
     },
+    /// `track-scN KEY [table T]`, only for a view without [`SessionView::tables`]
+    /// (with them the rules call `Trackers::track` themselves).
     TrackSc {
         counter: u8,
         key: &'a [u8],
@@ -86,12 +88,13 @@ pub enum Effect<'a> {
     SetDst(IpAddr),
     /// `tcp-request connection expect-proxy layer4`.
     ExpectProxy,
-    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment general purpose counter `gpc`.
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment general purpose counter `gpc`
+    /// (only without [`SessionView::tables`], like `TrackSc`).
     IncGpc {
         counter: u8,
         gpc: u8,
     },
-    /// `sc-set-gpt0(N) VALUE`.
+    /// `sc-set-gpt0(N) VALUE` (only without [`SessionView::tables`]).
     SetGpt0 {
         counter: u8,
         value: i64,

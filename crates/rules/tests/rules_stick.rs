@@ -330,3 +330,100 @@ fn tcp_rules_count_connections_in_gpc0_and_reject_abusers() {
     });
     assert_eq!(gpt, Some(Some(1003)));
 }
+
+#[test]
+fn keys_that_do_not_fit_and_full_tables_skip_tracking_without_failing_the_request() {
+    let (px, tables) = load(
+        "  stick-table type ip size 1 expire 1m nopurge store http_req_cnt\n\
+  http-request track-sc0 src\n\
+  http-request set-header X-Tracked %[sc0_tracked]\n",
+    );
+    let fe = &px[0];
+    let mut s = Trackers::new();
+    let mut request = |src: &str| {
+        let mut v = View::new(&tables, &mut s, src, 0);
+        let verdict = run_http_request(&fe.http_request, &mut v);
+        (verdict, v.hdr("X-Tracked"))
+    };
+    // An IPv6 client has no key in an `ip` table.
+    assert_eq!(
+        request("[2001:db8::1]:1000"),
+        (Verdict::Continue, Some("0".into()))
+    );
+    assert_eq!(
+        request("192.0.2.1:1000"),
+        (Verdict::Continue, Some("1".into()))
+    );
+    // `nopurge` and one slot: the next client finds the table full.
+    assert_eq!(
+        request("192.0.2.2:1000"),
+        (Verdict::Continue, Some("0".into()))
+    );
+}
+
+#[test]
+fn string_tables_track_what_the_key_expression_gives() {
+    let (px, tables) = load(
+        "  stick-table type string len 8 size 10 store http_req_cnt\n\
+  http-request track-sc2 req.hdr(host),lower\n\
+  http-request set-header X-N %[sc2_http_req_cnt]\n",
+    );
+    let fe = &px[0];
+    let mut s = Trackers::new();
+    let mut count = |host: &str| {
+        let mut v = View::new(&tables, &mut s, "192.0.2.1:1", 0);
+        v.headers.push((b"Host".to_vec(), host.as_bytes().to_vec()));
+        run_http_request(&fe.http_request, &mut v);
+        v.hdr("X-N")
+    };
+    assert_eq!(count("A.example").as_deref(), Some("1"));
+    assert_eq!(count("a.EXAMPLE").as_deref(), Some("2"));
+    // Keys are cut to `len 8`: both hosts share "b.exampl".
+    assert_eq!(count("b.example.org").as_deref(), Some("1"));
+    assert_eq!(count("b.example.net").as_deref(), Some("2"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// Any stick-table fetch a user may write, with any arguments, compiles or is
+    /// refused, and evaluates without panicking whatever is tracked.
+    #[test]
+    fn stick_fetches_never_panic(
+        prefix in proptest::sample::select(vec!["sc_", "sc0_", "sc2_", "src_", "table_"]),
+        what in proptest::sample::select(vec![
+            "conn_cur", "http_req_rate", "get_gpc", "gpc_rate", "inc_gpc0", "clr_gpc1",
+            "get_gpt", "get_gpt0", "tracked", "trackers", "updt_conn_cnt", "kbytes_in",
+            "cnt", "avl", "bytes_out_rate",
+        ]),
+        args in proptest::collection::vec(
+            proptest::sample::select(vec!["0", "1", "2", "3", "99999", "-1", "fe", "be", "x"]),
+            0..4,
+        ),
+        track in proptest::prelude::any::<bool>(),
+    ) {
+        let (px, tables) = load(
+            "  stick-table type ip size 10 store conn_cur,gpc0,gpc(2),gpt(2),http_req_rate(1s)\n\
+  tcp-request connection track-sc0 src\n",
+        );
+        let text = if args.is_empty() {
+            format!("{prefix}{what}")
+        } else {
+            format!("{prefix}{what}({})", args.join(","))
+        };
+        let sp = span();
+        let Ok(parsed) = fulcrum_config::rules::parse_sample_expr(&text, &sp) else {
+            return Ok(());
+        };
+        let env = fulcrum_rules::CompileEnv::new(".").with_tables(["fe".to_string()]);
+        let Ok(expr) = fulcrum_rules::compile_expr(&parsed, &sp, &env) else {
+            return Ok(());
+        };
+        let mut s = Trackers::new();
+        let mut v = View::new(&tables, &mut s, "192.0.2.1:1", 5);
+        if track {
+            run_tcp(&px[0].tcp, TcpLayer::Connection, &mut v);
+        }
+        let _ = expr.eval_session(&v);
+    }
+}
