@@ -7,7 +7,8 @@ use crate::buf::Buf;
 use std::cell::Cell;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -126,33 +127,41 @@ pub(crate) async fn run(
     }
 }
 
-/// Copies `r` to `w` through `buf` until end of stream, then half-closes `w`;
-/// returns the bytes copied.
-async fn pump<R, W>(
-    r: &mut R,
-    w: &mut W,
-    buf: &mut Buf,
+/// Tunnel buffers are larger than `tune.bufsize` (fewer syscalls for bulk
+/// transfers) and held only while data flows.
+const TUNNEL_BUF: usize = 64 * 1024;
+
+/// Copies `r` to `w` until end of stream, then half-closes `w`; returns the
+/// bytes copied. Bytes already in `first` go out first.
+async fn pump(
+    r: &mut ReadHalf<'_>,
+    w: &mut WriteHalf<'_>,
+    first: &mut Buf,
     activity: &Cell<Instant>,
-) -> io::Result<u64>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+) -> io::Result<u64> {
     let mut total = 0u64;
+    if !first.is_empty() {
+        w.write_all(first.readable()).await?;
+        total += first.len() as u64;
+        first.consume(first.len());
+        activity.set(Instant::now());
+    }
+    first.release();
+    let mut buf = Buf::lazy(TUNNEL_BUF);
     loop {
-        if !buf.is_empty() {
-            w.write_all(buf.readable()).await?;
-            let n = buf.len();
-            total += n as u64;
-            buf.consume(n);
-            activity.set(Instant::now());
-        }
+        // An idle direction holds no buffer: wait for data first.
+        buf.release();
+        r.readable().await?;
         let n = buf.fill_from(r).await?;
         if n == 0 {
             // Half-close: the peer sees our FIN but may keep sending.
             let _ = w.shutdown().await;
             return Ok(total);
         }
+        activity.set(Instant::now());
+        w.write_all(buf.readable()).await?;
+        total += n as u64;
+        buf.consume(n);
         activity.set(Instant::now());
     }
 }

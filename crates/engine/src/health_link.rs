@@ -1,0 +1,183 @@
+//! Operations wired into a running engine: health checks (one
+//! `fulcrum-health` monitor for every server), the stats page, the
+//! Prometheus service and the runtime API (`stats socket`).
+//!
+//! Everything here is built from the configuration after the listeners are
+//! bound ([`EngineHandle::start_ops`]) and published in a slot the workers
+//! read: a worker sees `None` until then and simply serves traffic.
+
+use crate::engine::EngineHandle;
+use crate::error::EngineError;
+use crate::runtime::Runtime;
+use arc_swap::ArcSwapOption;
+use fulcrum_config::model::{Config, Proxy};
+use fulcrum_health::{CheckTarget, HealthEvent, HealthHandle, HealthMonitor, MonitorOptions};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+/// Receives every health log line (`Server bk/srv is DOWN, reason: …`),
+/// on the health thread; it must not block.
+pub type HealthEventSink = Box<dyn FnMut(&HealthEvent) + Send>;
+
+/// Where the workers find the operations state once it is started.
+#[derive(Default)]
+pub(crate) struct OpsSlot(ArcSwapOption<Ops>);
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<OpsSlot>>> = const { RefCell::new(None) };
+}
+
+/// Called once by each worker thread so the data path can find the slot.
+pub(crate) fn enter(slot: &Arc<OpsSlot>) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(slot.clone()));
+}
+
+/// The operations state of this worker's engine, when started.
+pub(crate) fn current() -> Option<Arc<Ops>> {
+    CURRENT.with(|c| c.borrow().as_ref().and_then(|s| s.0.load_full()))
+}
+
+/// Everything the stats page, the Prometheus service and the runtime API read.
+pub(crate) struct Core {
+    pub rt: Runtime,
+    pub health: Option<HealthHandle>,
+    /// Per frontend index: the stats page it answers, its own or its default
+    /// backend's (`listen` sections are both).
+    pub pages: Vec<Option<Arc<crate::stats::StatsPage>>>,
+    /// Proxy numeric ids (`iid`) by name, in configuration order.
+    pub iids: HashMap<String, u32>,
+    pub started: Instant,
+    pub started_at: SystemTime,
+    pub node: String,
+    pub description: String,
+    /// The configured `check` servers, for `show servers state` check flags.
+    pub checked: HashMap<(usize, usize), bool>,
+}
+
+/// The running operations: dropping it stops the admin sockets, then health.
+pub(crate) struct Ops {
+    pub core: Arc<Core>,
+    admin: Mutex<Option<crate::admin::AdminServer>>,
+}
+
+impl Drop for Ops {
+    fn drop(&mut self) {
+        if let Ok(mut a) = self.admin.lock() {
+            if let Some(a) = a.take() {
+                a.stop();
+            }
+        }
+    }
+}
+
+impl EngineHandle {
+    /// Starts health checks for every server, the stats page of each proxy
+    /// with `stats enable`/`stats uri`, `use-service prometheus-exporter`,
+    /// and a runtime API listener per `global stats socket`. `cfg` must be
+    /// the configuration the runtime was compiled from. Health log lines go
+    /// to `tracing` and to `events` when given. Stopped with the engine.
+    pub fn start_ops(
+        &self,
+        cfg: &Config,
+        events: Option<HealthEventSink>,
+    ) -> Result<(), EngineError> {
+        let rt = self.runtime().clone();
+        let backends: Vec<&Proxy> = cfg
+            .proxies
+            .iter()
+            .filter(|p| p.kind.is_backend() && !p.disabled)
+            .collect();
+        let health = start_health(&rt, cfg, &backends, events)?;
+        let mut checked = HashMap::new();
+        for (bi, p) in backends.iter().enumerate() {
+            for (si, s) in p.servers.iter().enumerate() {
+                checked.insert((bi, si), s.settings.check.enabled == Some(true));
+            }
+        }
+        let pages = crate::stats::pages(cfg, &rt)?;
+        let iids = cfg
+            .proxies
+            .iter()
+            .filter(|p| !p.disabled)
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), p.id.unwrap_or(i as u32 + 2)))
+            .collect();
+        let core = Arc::new(Core {
+            rt,
+            health,
+            pages,
+            iids,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            node: cfg.global.node.clone().unwrap_or_default(),
+            description: cfg.global.description.clone().unwrap_or_default(),
+            checked,
+        });
+        let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
+        let ops = Ops {
+            core,
+            admin: Mutex::new(admin),
+        };
+        self.shared.ops.0.store(Some(Arc::new(ops)));
+        Ok(())
+    }
+
+    /// Stops health checks and the runtime API (also done when the engine's
+    /// last handle is gone).
+    pub fn stop_ops(&self) {
+        self.shared.ops.0.store(None);
+    }
+}
+
+fn start_health(
+    rt: &Runtime,
+    cfg: &Config,
+    backends: &[&Proxy],
+    events: Option<HealthEventSink>,
+) -> Result<Option<HealthHandle>, EngineError> {
+    let mut targets = Vec::new();
+    for (bi, (p, be)) in backends.iter().zip(&rt.backends).enumerate() {
+        for (si, srv) in be.servers.iter().enumerate() {
+            if let Some(t) = CheckTarget::from_config(p, bi, si, srv.state.clone(), srv.addr) {
+                targets.push(t);
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let lbs: Vec<_> = rt.backends.iter().map(|b| b.lb.clone()).collect();
+    let on_change = move |b: usize, s: usize| {
+        if let Some(lb) = lbs.get(b) {
+            lb.on_server_change(s);
+        }
+    };
+    let mut events = events;
+    let sink = move |ev: HealthEvent| {
+        log_event(&ev);
+        if let Some(f) = events.as_mut() {
+            f(&ev);
+        }
+    };
+    HealthMonitor::start(
+        targets,
+        MonitorOptions::from_global(&cfg.global),
+        on_change,
+        sink,
+    )
+    .map(Some)
+    .map_err(|e| EngineError::Config(format!("health checks: {e}")))
+}
+
+/// Health lines at their syslog severity. `shutdown_sessions` needs nothing
+/// here: TCP tunnels to a server marked down end on their own (see `tcp.rs`).
+fn log_event(ev: &HealthEvent) {
+    use fulcrum_health::message::Severity;
+    match ev.severity {
+        Severity::Emerg | Severity::Alert => tracing::error!("{}", ev.message),
+        Severity::Notice => tracing::warn!("{}", ev.message),
+        Severity::Info => tracing::info!("{}", ev.message),
+    }
+}

@@ -1,0 +1,304 @@
+//! Engine counters and health → `fulcrum_observe::stats` snapshots, the one
+//! source of the stats page, Prometheus and `show stat` / `show servers state`.
+
+use crate::health_link::Core;
+use crate::runtime::{Backend, Server};
+use fulcrum_balance::AdminState;
+use fulcrum_health::HealthSnapshot;
+use fulcrum_observe::api::ServerStateLine;
+use fulcrum_observe::stats::{
+    BackendStats, CheckStats, FrontendStats, ProcessInfo, ProxyMode, ProxyStats, ServerStats,
+    ServerStatus, Traffic,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// `show info` / the page header.
+pub(crate) fn info(core: &Core) -> ProcessInfo {
+    let conns: u64 = core
+        .rt
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .map(|s| u64::from(s.state.cur_conns()))
+        .sum();
+    let cum: u64 = core
+        .rt
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .map(|s| s.state.total_conns())
+        .sum();
+    let maxconn = core.rt.maxconn.map_or(0, |m| m as u64);
+    ProcessInfo {
+        nbthread: u32::try_from(core.rt.nbthread.max(1)).unwrap_or(u32::MAX),
+        uptime: core.started.elapsed(),
+        start_time_sec: core
+            .started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        maxconn,
+        hard_maxconn: maxconn,
+        curr_conns: conns,
+        cum_conns: cum,
+        cum_req: cum,
+        node: core.node.clone(),
+        description: core.description.clone(),
+        listeners: core.rt.frontends.iter().map(|f| f.binds.len() as u64).sum(),
+        ..ProcessInfo::default()
+    }
+}
+
+fn addr_text(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+fn mode(m: crate::runtime::Mode) -> ProxyMode {
+    match m {
+        crate::runtime::Mode::Tcp => ProxyMode::Tcp,
+        crate::runtime::Mode::Http => ProxyMode::Http,
+    }
+}
+
+/// A health snapshot's `status` text as the typed status.
+fn status_from_text(t: &str) -> ServerStatus {
+    let (base, frac) = match t.split_once(' ') {
+        Some((b, f)) if f.contains('/') => (b, Some(f)),
+        _ => (t, None),
+    };
+    let nm = frac.and_then(|f| {
+        let (n, m) = f.split_once('/')?;
+        Some((n.parse().ok()?, m.parse().ok()?))
+    });
+    match (base, nm) {
+        ("UP", Some((n, of))) => ServerStatus::GoingDown { n, of },
+        ("DOWN", Some((n, of))) => ServerStatus::GoingUp { n, of },
+        ("NOLB", Some((n, of))) => ServerStatus::NoLbGoingDown { n, of },
+        ("UP", _) => ServerStatus::Up,
+        ("NOLB", _) => ServerStatus::NoLb,
+        ("MAINT", _) => ServerStatus::Maint,
+        ("DRAIN", _) => ServerStatus::Drain,
+        ("no", _) | ("no check", _) => ServerStatus::NoCheck,
+        _ => ServerStatus::Down,
+    }
+}
+
+fn server_status(srv: &Server, h: Option<&HealthSnapshot>) -> ServerStatus {
+    // The operator's state wins: it may have been set without the monitor.
+    match srv.state.admin() {
+        AdminState::Maint => return ServerStatus::Maint,
+        AdminState::Drain => return ServerStatus::Drain,
+        AdminState::Ready => {}
+    }
+    match h {
+        Some(h) => status_from_text(&h.status_text),
+        None if srv.state.is_up() => ServerStatus::NoCheck,
+        None => ServerStatus::Down,
+    }
+}
+
+fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> ServerStats {
+    let st = &srv.state;
+    let traffic = Traffic {
+        scur: st.cur_conns(),
+        stot: st.total_conns(),
+        qcur: st.queue_len(),
+        lastsess: None,
+        ..Traffic::default()
+    };
+    let check = h.filter(|_| checked).map(|h| CheckStats {
+        status: h.check_status.name().to_string(),
+        running: false,
+        code: h.check_code,
+        duration_ms: h.check_duration_ms,
+        desc: h.check_status.description().to_string(),
+        last: h.check_info.clone(),
+        rise: h.rise,
+        fall: h.fall,
+        health: h.health,
+    });
+    ServerStats {
+        name: srv.name.clone(),
+        sid: st.id(),
+        status: server_status(srv, h.filter(|_| checked)),
+        weight: st.weight(),
+        uweight: st.initial_weight(),
+        backup: srv.backup,
+        slim: srv.maxconn.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        qlimit: srv.maxqueue.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        chkfail: h.map_or(0, |h| h.chkfail),
+        chkdown: h.map_or(0, |h| h.chkdown),
+        lastchg: h.map_or(0, |h| h.since_change.as_secs()),
+        downtime: h.map_or(0, |h| h.downtime.as_secs()),
+        lbtot: st.total_conns(),
+        check,
+        addr: addr_text(srv.addr),
+        traffic,
+        ..ServerStats::default()
+    }
+}
+
+fn backend_stats(be: &Backend, servers: &[ServerStats]) -> BackendStats {
+    let usable = |s: &&ServerStats| s.status.is_usable();
+    let mut t = Traffic::default();
+    for s in servers {
+        t.scur += s.traffic.scur;
+        t.stot += s.traffic.stot;
+        t.qcur += s.traffic.qcur;
+    }
+    t.qcur = t
+        .qcur
+        .max(u32::try_from(be.lb.queued()).unwrap_or(u32::MAX));
+    BackendStats {
+        up: servers.iter().any(|s| s.status.is_usable()) || be.dispatch.is_some(),
+        weight: servers.iter().filter(usable).map(|s| s.weight).sum(),
+        uweight: servers.iter().map(|s| s.uweight).sum(),
+        act: servers.iter().filter(usable).filter(|s| !s.backup).count() as u32,
+        bck: servers.iter().filter(usable).filter(|s| s.backup).count() as u32,
+        chkdown: servers.iter().map(|s| s.chkdown).sum(),
+        lbtot: t.stot,
+        algo: String::new(),
+        traffic: t,
+        ..BackendStats::default()
+    }
+}
+
+/// Every proxy, in configuration order (by `iid`).
+pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
+    let health: HashMap<(usize, usize), HealthSnapshot> = core
+        .health
+        .as_ref()
+        .map(|h| {
+            h.snapshots()
+                .into_iter()
+                .map(|s| ((s.backend_idx, s.server_idx), s))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out: Vec<ProxyStats> = Vec::new();
+    let iid = |name: &str| core.iids.get(name).copied().unwrap_or(0);
+    for fe in &core.rt.frontends {
+        out.push(ProxyStats {
+            name: fe.name.clone(),
+            iid: iid(&fe.name),
+            mode: mode(fe.mode),
+            frontend: Some(FrontendStats {
+                slim: fe.maxconn.map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
+                ..FrontendStats::default()
+            }),
+            ..ProxyStats::default()
+        });
+    }
+    for (bi, be) in core.rt.backends.iter().enumerate() {
+        let servers: Vec<ServerStats> = be
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(si, s)| {
+                let checked = core.checked.get(&(bi, si)).copied().unwrap_or(false);
+                server_stats(s, health.get(&(bi, si)), checked)
+            })
+            .collect();
+        let b = backend_stats(be, &servers);
+        match out.iter_mut().find(|p| p.name == be.name) {
+            Some(p) => {
+                p.servers = servers;
+                p.backend = Some(b);
+            }
+            None => out.push(ProxyStats {
+                name: be.name.clone(),
+                iid: iid(&be.name),
+                mode: mode(be.mode),
+                frontend: None,
+                servers,
+                backend: Some(b),
+            }),
+        }
+    }
+    // A frontend's sessions are its backends' as far as the engine counts.
+    for p in out.iter_mut() {
+        if let (Some(f), Some(b)) = (p.frontend.as_mut(), p.backend.as_ref()) {
+            f.traffic.scur = b.traffic.scur;
+            f.traffic.stot = b.traffic.stot;
+        }
+    }
+    out.sort_by_key(|p| p.iid);
+    out
+}
+
+/// `show servers state [backend]`.
+pub(crate) fn servers_state(
+    core: &Core,
+    backend: Option<&str>,
+) -> Result<Vec<ServerStateLine>, String> {
+    if let Some(b) = backend {
+        if !core.rt.backends.iter().any(|x| x.name == b) {
+            return Err("Can't find backend.".into());
+        }
+    }
+    let mut lines = Vec::new();
+    for (bi, be) in core.rt.backends.iter().enumerate() {
+        if backend.is_some_and(|b| b != be.name) {
+            continue;
+        }
+        for (si, s) in be.servers.iter().enumerate() {
+            let h = core.health.as_ref().and_then(|h| h.snapshot(bi, si));
+            let st = &s.state;
+            let admin = match st.admin() {
+                AdminState::Ready => 0,
+                AdminState::Drain => 0x08,
+                AdminState::Maint => 0x01,
+            };
+            let checked = core.checked.get(&(bi, si)).copied().unwrap_or(false);
+            lines.push(ServerStateLine {
+                be_id: core.iids.get(&be.name).copied().unwrap_or(0),
+                be_name: be.name.clone(),
+                srv_id: st.id(),
+                srv_name: s.name.clone(),
+                srv_addr: s.addr.ip().to_string(),
+                srv_op_state: if st.is_up() { 2 } else { 0 },
+                srv_admin_state: admin,
+                srv_uweight: st.weight(),
+                srv_iweight: st.initial_weight(),
+                srv_time_since_last_change: h.as_ref().map_or(0, |h| h.since_change.as_secs()),
+                srv_check_status: 0,
+                srv_check_result: 0,
+                srv_check_health: h.as_ref().map_or(0, |h| h.health),
+                // HAProxy's CHK_ST_CONFIGURED | CHK_ST_ENABLED.
+                srv_check_state: match (checked, h.as_ref().is_some_and(|h| h.check_enabled)) {
+                    (true, true) => 6,
+                    (true, false) => 2,
+                    _ => 0,
+                },
+                srv_agent_state: 0,
+                bk_f_forced_id: 0,
+                srv_f_forced_id: u32::from(s.id.is_some()),
+                srv_fqdn: None,
+                srv_port: s.addr.port(),
+                ..ServerStateLine::default()
+            });
+        }
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_texts_map_to_typed_states() {
+        assert_eq!(status_from_text("UP"), ServerStatus::Up);
+        assert_eq!(status_from_text("DOWN"), ServerStatus::Down);
+        assert_eq!(
+            status_from_text("UP 1/3"),
+            ServerStatus::GoingDown { n: 1, of: 3 }
+        );
+        assert_eq!(
+            status_from_text("DOWN 1/2"),
+            ServerStatus::GoingUp { n: 1, of: 2 }
+        );
+        assert_eq!(status_from_text("no check"), ServerStatus::NoCheck);
+        assert_eq!(status_from_text("MAINT"), ServerStatus::Maint);
+    }
+}
