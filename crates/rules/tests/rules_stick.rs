@@ -427,3 +427,55 @@ proptest::proptest! {
         let _ = expr.eval_session(&v);
     }
 }
+
+/// The names the configuration accepts are exactly those `fulcrum_persist` runs.
+#[test]
+fn config_names_and_persist_names_agree() {
+    use fulcrum_config::rules::{
+        stick_fetch, StickSource, CONVERTERS, STICK_COUNTERS, STICK_INDEXED,
+    };
+    use fulcrum_persist::convert::TableConverter;
+    use fulcrum_persist::fetch::CounterFetch;
+    let mut seen = 0;
+    for c in STICK_COUNTERS.iter().chain(STICK_INDEXED) {
+        for prefix in ["sc_", "sc1_", "src_"] {
+            let name = format!("{prefix}{c}");
+            let Some((source, _)) = stick_fetch(&name) else {
+                continue;
+            };
+            let mut args = Vec::new();
+            if STICK_INDEXED.contains(c) {
+                args.push("1");
+            }
+            if source == StickSource::TrackedArg {
+                args.push("0");
+            }
+            assert!(
+                matches!(CounterFetch::parse(&name, &args), Ok(Some(_))),
+                "{name}{args:?}"
+            );
+            args.push("t");
+            assert!(
+                matches!(CounterFetch::parse(&name, &args), Ok(Some(_))),
+                "{name}{args:?}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 70, "{seen}");
+    for d in CONVERTERS
+        .iter()
+        .filter(|d| d.name == "in_table" || d.name.starts_with("table_"))
+    {
+        let args: &[&str] = if d.min_args == 2 { &["1", "t"] } else { &["t"] };
+        assert!(
+            matches!(TableConverter::parse(d.name, args), Ok(Some(_))),
+            "{}",
+            d.name
+        );
+    }
+    for name in ["table_cnt", "table_avl"] {
+        assert!(fulcrum_config::rules::fetch_def(name).is_some());
+        assert!(matches!(CounterFetch::parse(name, &[]), Ok(Some(_))));
+    }
+}
