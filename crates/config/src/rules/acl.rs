@@ -88,8 +88,8 @@ fn resolve_fetch(name: &str) -> Option<(&'static FetchDef, Option<MatchMethod>)>
     if let Some(d) = FETCHES.iter().find(|d| d.name == name) {
         return Some((d, None));
     }
-    if let Some((_, counter)) = super::sample::stick_fetch(name) {
-        return Some((super::sample::stick_def(counter), None));
+    if let Some((_, counter)) = super::stick::stick_fetch(name) {
+        return Some((super::stick::stick_def(counter), None));
     }
     let (base, suffix) = name.rsplit_once('_')?;
     if !SUFFIXES.contains(&suffix) {
@@ -116,7 +116,7 @@ pub fn parse_acl_body(name: &str, words: &[String], span: &Span) -> Result<AclDe
         Some(x) => x,
         None => {
             // Re-use the plain fetch check for its message and suggestion.
-            let stick = super::sample::stick_names();
+            let stick = super::stick::stick_names();
             let names = FETCHES
                 .iter()
                 .map(|d| d.name)

@@ -11,6 +11,7 @@ mod action;
 mod args;
 mod legacy;
 mod sample;
+mod stick;
 mod tcp;
 
 pub use acl::{parse_acl_body, parse_condition, AclDef, AclRef, CondTerm, Condition, MatchMethod};
@@ -20,10 +21,10 @@ pub use action::{
 };
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{
-    converter_out, fetch_def, is_map_converter, parse_sample_expr, stick_fetch, ConvDef, Converter,
-    FetchDef, SampleExpr, SmpType, StickSource, CONVERTERS, FETCHES, MAP_MATCHES, STICK_COUNTERS,
-    STICK_INDEXED,
+    converter_out, fetch_def, is_map_converter, parse_sample_expr, ConvDef, Converter, FetchDef,
+    SampleExpr, SmpType, CONVERTERS, FETCHES, MAP_MATCHES,
 };
+pub use stick::{stick_fetch, StickSource, STICK_COUNTERS, STICK_INDEXED};
 pub use tcp::{parse_tcp_request, parse_tcp_response, TcpAction, TcpLayer, TcpRule, TcpRuleKind};
 
 use crate::diag::{Diagnostic, Span};
