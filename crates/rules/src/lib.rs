@@ -59,8 +59,8 @@ pub use fmt::Template;
 pub use fulcrum_persist;
 pub use http::{run_http_after_response, run_http_request, run_http_response, HttpRules};
 pub use proxy::{
-    compile_config, compile_proxy, userlists_from_model, CompileEnv, CompiledProxy, ProxyInput,
-    Routing,
+    compile_config, compile_proxy, table_names, userlists_from_model, CompileEnv, CompiledProxy,
+    ProxyInput, Routing,
 };
 pub use reply::{reason, Answer, Response, Verdict};
 pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};
