@@ -168,7 +168,6 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
             ]))
         }
         "block" => kw("http-request deny"),
-        "redirect" => kw("http-request redirect"),
         "stats" if arg0.starts_with("uri/") => Some(Rewrite::Replace {
             from: "uri/".into(),
             to: "uri /".into(),
