@@ -36,6 +36,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
     for p in cfg.proxies.iter().filter(|p| !p.disabled) {
         rules.insert(p.name.clone(), proxy_rules(p, &userlists)?);
     }
+    let tables = crate::persist::SharedTables::from_config(cfg);
     let mut backends = Vec::new();
     let mut by_name = HashMap::new();
     for p in cfg
@@ -46,6 +47,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         by_name.insert(p.name.clone(), backends.len());
         let mut be = backend(p, &http_errors)?;
         be.rules = rules.get(&p.name).cloned().flatten();
+        be.persist = crate::persist::Persist::from_proxy(p, &tables);
         backends.push(Arc::new(be));
     }
     let mut frontends = Vec::new();
@@ -180,7 +182,13 @@ fn proxy_rules(
     p: &Proxy,
     userlists: &fulcrum_rules::Userlists,
 ) -> Result<Option<Arc<fulcrum_rules::CompiledProxy>>, EngineError> {
-    if p.http_request.is_empty() && p.use_backend.is_empty() && p.http_response.is_empty() {
+    if p.http_request.is_empty()
+        && p.use_backend.is_empty()
+        && p.http_response.is_empty()
+        && p.persist.stick_rules.is_empty()
+        && p.force_persist.is_empty()
+        && p.ignore_persist.is_empty()
+    {
         return Ok(None);
     }
     let base = p

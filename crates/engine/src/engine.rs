@@ -42,6 +42,7 @@ enum Control {
 pub(crate) struct Shared {
     pub rt: Runtime,
     pub log: Option<Arc<dyn LogSink>>,
+    pub(crate) ops: Arc<crate::health_link::OpsSlot>,
     global: Limit,
     frontends: Vec<Limit>,
     binds: Vec<Vec<Limit>>,
@@ -59,7 +60,7 @@ pub struct Engine;
 
 /// Controls a running engine.
 pub struct EngineHandle {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     control: watch::Sender<Control>,
     bound: Vec<BoundAddr>,
@@ -112,6 +113,7 @@ impl Engine {
                 .collect(),
             rt,
             log: opts.log.clone(),
+            ops: Arc::default(),
         });
         let (control, rx) = watch::channel(Control::Run);
         let mut threads = Vec::with_capacity(nb);
@@ -207,6 +209,7 @@ fn worker(
         }
     };
     let local = tokio::task::LocalSet::new();
+    crate::health_link::enter(&shared.ops);
     local.block_on(&rt, async move {
         let active = Active::default();
         tokio::task::spawn_local(async {

@@ -367,6 +367,8 @@ pub struct Backend {
     pub rules: Option<Arc<fulcrum_rules::CompiledProxy>>,
     /// Servers' selection and queueing state; built from `servers`.
     pub lb: Arc<crate::select::Balancer>,
+    /// Cookie, appsession and `stick` rules (see [`crate::persist`]).
+    pub persist: crate::persist::Persist,
 }
 
 impl Backend {
@@ -409,6 +411,7 @@ impl Backend {
             dispatch: None,
             rules: None,
             lb,
+            persist: Default::default(),
         })
     }
 

@@ -172,6 +172,28 @@ impl Balancer {
         self.inner.select(&Avoiding { key, exclude })
     }
 
+    /// Takes server `i`'s slot whatever the algorithm says (persistence chose
+    /// it), waiting in its queue up to `queue_timeout` when it is full.
+    pub async fn lease_server(
+        self: &Arc<Self>,
+        i: usize,
+        queue_timeout: Option<Duration>,
+    ) -> Result<Lease, NoServer> {
+        let sem = match self.slots.get(i) {
+            None => return Err(NoServer::Unavailable),
+            Some(None) => return Ok(self.make_lease(i, None)),
+            Some(Some(s)) => s.clone(),
+        };
+        let slot = match sem.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let deadline = queue_timeout.map(|t| Instant::now() + t);
+                self.wait(&sem, deadline).await?
+            }
+        };
+        Ok(self.make_lease(i, Some(slot)))
+    }
+
     /// Chooses a server and takes one of its slots, waiting in the queue (in
     /// arrival order) up to `queue_timeout` when every slot is taken.
     pub async fn lease(

@@ -183,7 +183,9 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
             iid: iid(&fe.name),
             mode: mode(fe.mode),
             frontend: Some(FrontendStats {
-                slim: fe.maxconn.map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
+                slim: fe
+                    .maxconn
+                    .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
                 ..FrontendStats::default()
             }),
             ..ProxyStats::default()

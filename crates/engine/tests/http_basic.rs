@@ -249,3 +249,67 @@ fn rss_kb() -> usize {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn http_reuse_always_shares_idle_server_connections_between_clients() {
+    let o = origin(|_| ok("x"));
+    let mut be = rr_backend("b", Mode::Http, servers(&[o.addr]));
+    be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
+    let run = start(http_fe(), be, 1);
+    for _ in 0..3 {
+        let mut c = client(run.addr);
+        write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(status(&read_response(&mut c).0), 200);
+        drop(c);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        o.conns.load(Ordering::SeqCst),
+        1,
+        "three clients, one server connection"
+    );
+
+    // With the default (safe), each client's first request gets its own.
+    let o = origin(|_| ok("x"));
+    let run = start(
+        http_fe(),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    for _ in 0..3 {
+        let mut c = client(run.addr);
+        write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(status(&read_response(&mut c).0), 200);
+    }
+    assert_eq!(o.conns.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn http_ignore_probes_closes_silent_connections_without_408() {
+    let o = origin(|_| ok("x"));
+    for (ignore, want_408) in [(false, true), (true, false)] {
+        let mut fe = http_fe();
+        fe.timeouts.http_request = Some(std::time::Duration::from_millis(150));
+        fe.http.ignore_probes = ignore;
+        let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
+        let mut c = client(run.addr);
+        let all = String::from_utf8(read_all(&mut c)).unwrap();
+        assert_eq!(all.starts_with("HTTP/1.1 408"), want_408, "{all}");
+    }
+}
+
+#[test]
+fn inherited_socket_fd_is_served() {
+    use std::os::fd::AsRawFd;
+    let o = origin(|_| ok("via fd"));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut fe = http_fe();
+    fe.binds[0].addr = fulcrum_engine::runtime::BindAddr::Fd(l.as_raw_fd());
+    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 2);
+    let mut c = client(addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_response(&mut c).1, b"via fd");
+    drop(run);
+    drop(l);
+}

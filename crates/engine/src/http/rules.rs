@@ -43,6 +43,7 @@ struct ReqView<'a> {
     vars: Vars,
     first: bool,
     dirty: bool,
+    persist: crate::persist::ViewPersist<'a>,
 }
 
 impl SessionView for ReqView<'_> {
@@ -69,6 +70,24 @@ impl SessionView for ReqView<'_> {
     }
     fn vars_mut(&mut self) -> &mut Vars {
         &mut self.vars
+    }
+    fn tables(&self) -> Option<&fulcrum_persist::Tables> {
+        self.persist.tables()
+    }
+    fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.session_trackers()
+    }
+    fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.stream_trackers()
+    }
+    fn trackers_mut(
+        &mut self,
+        scope: fulcrum_rules::TrackScope,
+    ) -> Option<&mut fulcrum_persist::track::Trackers> {
+        self.persist.trackers_mut(scope)
+    }
+    fn now_ms(&self) -> u64 {
+        self.persist.now_ms()
     }
 }
 
@@ -129,6 +148,15 @@ fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
 /// Runs the frontend's then the chosen backend's request rules.
 pub(crate) fn decide(s: &Session<'_>) -> Decision {
     let (rt, fe) = (s.rt, s.fe);
+    if let Some(page) = crate::stats::intercept(
+        fe,
+        s.req.as_ref(),
+        s.cbuf.readable(),
+        s.addrs.src,
+        s.addrs.dst,
+    ) {
+        return Decision::Reply(page);
+    }
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
     let be_rules = |i: usize| rt.backends[i].rules.is_some() && rt.backends[i].name != fe.name;
     if fe.rules.is_none() && !default.is_some_and(be_rules) {
@@ -163,6 +191,7 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
         vars: Vars::default(),
         first: s.requests <= 1,
         dirty: false,
+        persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
     };
     let mut chosen = None;
     if let Some(r) = &fe.rules {
@@ -195,6 +224,7 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
             }
         }
     }
+    crate::persist::on_rules(s.persist.as_deref(), be, &view);
     let head = view.dirty.then(|| {
         let mut h = Vec::with_capacity(buf.len().min(4096));
         for part in [
@@ -450,8 +480,9 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
         Verdict::Auth { realm } => Some(Decision::Reply(auth_page(&realm))),
         // No services exist yet (stats, prometheus): answer as HAProxy does for
         // an unknown one.
-        Verdict::UseService(_) => Some(Decision::Reply(
-            errors::page(503, None, &fe.errors).to_vec(),
+        Verdict::UseService(name) => Some(Decision::Reply(
+            crate::stats::service(&name)
+                .unwrap_or_else(|| errors::page(503, None, &fe.errors).to_vec()),
         )),
     }
 }

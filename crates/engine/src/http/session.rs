@@ -46,6 +46,8 @@ pub(crate) struct Session<'a> {
     pub srv: Option<SrvConn>,
     /// The current transaction's log facts, when a log sink is set.
     pub log: Option<Box<TxnLog>>,
+    /// Tracking counters and the request's persistence; `None` when nothing persists.
+    pub persist: Option<std::rc::Rc<crate::persist::SessionState>>,
 }
 
 /// What waiting for a request head produced.
@@ -96,6 +98,7 @@ pub(crate) async fn serve(
         log,
         requests: 0,
         srv: None,
+        persist: crate::persist::session_state(rt),
     };
     let r = s.run().await;
     s.park_server();
@@ -255,8 +258,10 @@ impl Session<'_> {
             if term != TermState::NORMAL {
                 l.term = term;
             }
+            crate::persist::log_term(self.persist.as_deref(), &mut l.term);
             l.emit(rt, fe, addrs.src, addrs.dst);
         }
+        crate::persist::txn_end(self.persist.as_deref(), status);
     }
 
     /// Reads until a complete request head is in `cbuf`, parsed into `head`.

@@ -6,7 +6,6 @@ use super::body::{self, BodyError, BodyReader};
 use super::pool;
 use super::session::{Session, SrvConn};
 use crate::buf::Buf;
-use crate::connect;
 use crate::runtime::{ConnMode, HttpReuse, Server};
 use crate::select::SelectKey;
 use crate::tcp::min_opt;
@@ -41,6 +40,7 @@ struct Params<'a> {
     retry_statuses: Vec<u16>,
     /// When the response head arrived and its status, for the log.
     resp_head: std::cell::Cell<Option<(std::time::Instant, u16)>>,
+    persist: Option<std::rc::Rc<crate::persist::SessionState>>,
 }
 
 struct RespOutcome {
@@ -85,6 +85,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         limits: s.limits,
         retry_statuses: Vec::new(),
         resp_head: std::cell::Cell::new(None),
+        persist: s.persist.clone(),
     };
     let mut p = p;
     // Layer-7 retries replay the request: only bodiless idempotent ones.
@@ -159,7 +160,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             prev_uses = if idle.reused { 2 } else { 1 };
             Some(idle.stream)
         };
-        let connecting = connect::connect(be, s.addrs, &key, exclude, &mut reuse);
+        let connecting =
+            crate::persist::connect(p.persist.as_deref(), be, s.addrs, &key, exclude, &mut reuse);
         let abortonclose = fe.http.abortonclose || be.http.abortonclose;
         let conn = tokio::select! {
             c = connecting => c,
@@ -354,6 +356,7 @@ fn build_request(
     out: &mut Vec<u8>,
 ) -> Result<(), fulcrum_proto::Error> {
     let (fe, be) = (s.fe, &s.rt.backends[bi]);
+    let cookies = crate::persist::on_request(s.persist.as_deref(), be, buf, req);
     let mut values: Vec<(&[u8], String)> = Vec::new();
     if let Some(ff) = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref()) {
         let ip = s.addrs.src.ip();
@@ -385,6 +388,7 @@ fn build_request(
             value: v.as_bytes(),
         });
     }
+    crate::persist::cookie_edits(&cookies, &mut edits);
     if !fulcrum_proto::http1::rewrite_request(buf, req, &edits, out)? {
         out.extend_from_slice(&buf[..req.head_len]);
     }
@@ -557,6 +561,7 @@ async fn response(
         Ok(false) => out.extend_from_slice(&buf[..head.head_len]),
         Err(_) => return Err(RespError::Invalid),
     }
+    crate::persist::on_response(p.persist.as_deref(), p.be, p.method, &p.limits, out);
     sbuf.consume(head.head_len);
     let mut body = BodyReader::new(framing, p.limits.max_head);
     match body::forward(sr, sbuf, cw, &mut body, out, p.server_t, p.client_t).await {

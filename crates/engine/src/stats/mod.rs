@@ -7,13 +7,13 @@ mod view;
 
 use crate::health_link::{current, Core};
 use crate::runtime::{Frontend, Runtime};
-use fulcrum_proto::RequestHead;
-use std::net::SocketAddr;
 use crate::EngineError;
 use fulcrum_config::model::{Config, Proxy};
 use fulcrum_observe::stats::admin::{redirect_location, AdminOutcome, AdminRequest};
 use fulcrum_observe::stats::html::{render_response, PageFormat, PageOptions, PageRequest};
 use fulcrum_observe::stats::{auth, prom};
+use fulcrum_proto::RequestHead;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// One proxy's `stats …` settings, ready to answer.
@@ -85,7 +85,10 @@ pub(crate) fn pages(
 ) -> Result<Vec<Option<Arc<StatsPage>>>, EngineError> {
     let mut out = Vec::new();
     for fe in &rt.frontends {
-        let own = cfg.proxies.iter().find(|p| p.name == fe.name && !p.disabled);
+        let own = cfg
+            .proxies
+            .iter()
+            .find(|p| p.name == fe.name && !p.disabled);
         let be = fe
             .default_backend
             .and_then(|i| rt.backends.get(i))
@@ -139,12 +142,7 @@ pub(crate) fn intercept(
                 "WWW-Authenticate: {}\r\n",
                 auth::www_authenticate(Some(&page.realm))
             );
-            return Some(response(
-                "401 Unauthorized",
-                &extra,
-                "text/html",
-                body,
-            ));
+            return Some(response("401 Unauthorized", &extra, "text/html", body));
         }
     }
     let is_admin = page.admin.as_ref().is_some_and(|c| {
@@ -162,12 +160,7 @@ pub(crate) fn intercept(
             }
         };
         let loc = format!("Location: {}\r\n", redirect_location(&page.uri, outcome));
-        return Some(response(
-            "303 See Other",
-            &loc,
-            "text/plain",
-            b"",
-        ));
+        return Some(response("303 See Other", &loc, "text/plain", b""));
     }
     Some(page_response(core, page, suffix, is_admin))
 }
@@ -202,7 +195,10 @@ pub(crate) fn service(name: &str) -> Option<Vec<u8>> {
     }
     let ops = current()?;
     let core = &ops.core;
-    let text = prom::render(&crate::snapshot::info(core), &crate::snapshot::proxies(core));
+    let text = prom::render(
+        &crate::snapshot::info(core),
+        &crate::snapshot::proxies(core),
+    );
     Some(response(
         "200 OK",
         "",

@@ -1,0 +1,127 @@
+//! `fulcrum_observe::api::Runtime` over the engine: what the stats socket
+//! and the stats page's admin form read and change.
+
+use crate::health_link::Core;
+use fulcrum_balance::AdminState;
+use fulcrum_observe::api::{
+    HealthForce, Runtime, ServerAdminState, ServerStateLine, WeightSpec, NO_SUCH_BACKEND,
+    NO_SUCH_SERVER,
+};
+use fulcrum_observe::stats::{ProcessInfo, ProxyStats};
+
+impl Core {
+    fn find(&self, b: &str, s: &str) -> Result<(usize, usize), String> {
+        let bi = self
+            .rt
+            .backends
+            .iter()
+            .position(|x| x.name == b)
+            .ok_or_else(|| NO_SUCH_BACKEND.to_string())?;
+        let si = self.rt.backends[bi]
+            .servers
+            .iter()
+            .position(|x| x.name == s)
+            .ok_or_else(|| NO_SUCH_SERVER.to_string())?;
+        Ok((bi, si))
+    }
+
+    /// Applies an operator state through the monitor (which logs and
+    /// re-weights), or directly when no monitor runs.
+    fn admin(&self, bi: usize, si: usize, a: AdminState) {
+        let done = self.health.as_ref().is_some_and(|h| h.set_admin(bi, si, a));
+        if !done {
+            self.rt.backends[bi].servers[si].state.set_admin(a);
+            self.rt.backends[bi].server_changed(si);
+        }
+    }
+}
+
+impl Runtime for Core {
+    fn info(&self) -> ProcessInfo {
+        crate::snapshot::info(self)
+    }
+
+    fn stats(&self) -> Vec<ProxyStats> {
+        crate::snapshot::proxies(self)
+    }
+
+    fn servers_state(&self, backend: Option<&str>) -> Result<Vec<ServerStateLine>, String> {
+        crate::snapshot::servers_state(self, backend)
+    }
+
+    fn backends(&self) -> Vec<String> {
+        self.rt.backends.iter().map(|b| b.name.clone()).collect()
+    }
+
+    fn set_server_state(&self, b: &str, s: &str, st: ServerAdminState) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        let a = match st {
+            ServerAdminState::Ready => AdminState::Ready,
+            ServerAdminState::Drain => AdminState::Drain,
+            ServerAdminState::Maint => AdminState::Maint,
+        };
+        self.admin(bi, si, a);
+        Ok(String::new())
+    }
+
+    fn set_server_weight(&self, b: &str, s: &str, w: WeightSpec) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        let st = &self.rt.backends[bi].servers[si].state;
+        match w {
+            WeightSpec::Absolute(w) if w > 256 => {
+                return Err("Absolute weight can only be between 0 and 256 inclusive.".into())
+            }
+            WeightSpec::Absolute(w) => st.set_weight(w),
+            WeightSpec::Percent(p) => {
+                st.set_weight_percent(p);
+            }
+        }
+        self.rt.backends[bi].server_changed(si);
+        Ok(String::new())
+    }
+
+    fn get_weight(&self, b: &str, s: &str) -> Result<(u32, u32), String> {
+        let (bi, si) = self.find(b, s)?;
+        let st = &self.rt.backends[bi].servers[si].state;
+        Ok((st.weight(), st.initial_weight()))
+    }
+
+    fn set_server_health(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        let up = matches!(f, HealthForce::Up);
+        let done = self
+            .health
+            .as_ref()
+            .is_some_and(|h| h.set_health(bi, si, up));
+        if !done {
+            self.rt.backends[bi].servers[si].state.set_up(up);
+            self.rt.backends[bi].server_changed(si);
+        }
+        Ok(String::new())
+    }
+
+    fn set_health_checks(&self, b: &str, s: &str, on: bool) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        match &self.health {
+            Some(h) if h.set_check_enabled(bi, si, on) => Ok(String::new()),
+            _ => Err("Health checks are not configured on this server, cannot enable.".into()),
+        }
+    }
+
+    fn set_agent_checks(&self, b: &str, s: &str, on: bool) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        match &self.health {
+            Some(h) if h.set_agent_enabled(bi, si, on) => Ok(String::new()),
+            _ => Err("Agent was not configured on this server, cannot enable.".into()),
+        }
+    }
+
+    fn set_maxconn_server(&self, b: &str, s: &str, v: u32) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        // The balancer sees the new limit; the engine's slot count stays as
+        // configured until a reload.
+        self.rt.backends[bi].servers[si].state.set_maxconn(v);
+        self.rt.backends[bi].server_changed(si);
+        Ok(String::new())
+    }
+}

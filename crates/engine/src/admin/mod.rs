@@ -1,0 +1,271 @@
+//! The runtime API: one listener per `global stats socket` (unix path or
+//! `ipv4@`/`ip:port`), served on the `fulcrum-admin` thread, never on the
+//! workers. Each connection is an [`fulcrum_observe::api::CliSession`]: one
+//! line then close, unless `prompt` keeps it open.
+
+mod api;
+
+use crate::health_link::Core;
+use crate::EngineError;
+use fulcrum_config::model::addr::{Address, Host, Ports};
+use fulcrum_config::model::{Bind, Global};
+use fulcrum_observe::api::{AccessLevel, CliSession};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+/// Longest command line accepted; longer lines close the connection.
+const MAX_LINE: u64 = 64 * 1024;
+
+enum Socket {
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+    Tcp(std::net::TcpListener),
+}
+
+/// The running runtime API listeners.
+pub(crate) struct AdminServer {
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+    paths: Vec<PathBuf>,
+    pub tcp_addrs: Vec<SocketAddr>,
+}
+
+fn level(b: &Bind) -> AccessLevel {
+    match b.level.as_deref() {
+        Some("user") => AccessLevel::User,
+        Some("admin") => AccessLevel::Admin,
+        // HAProxy's default for `stats socket`.
+        _ => AccessLevel::Operator,
+    }
+}
+
+fn bind_one(b: &Bind, a: &Address) -> Result<Socket, EngineError> {
+    let fail =
+        |what: &str, e: std::io::Error| EngineError::Config(format!("stats socket {what}: {e}"));
+    match a {
+        Address::Unix(path) => {
+            // A socket file left by a previous run would make bind fail.
+            if std::fs::symlink_metadata(path).is_ok_and(|m| {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_socket()
+            }) {
+                let _ = std::fs::remove_file(path);
+            }
+            let shown = path.display().to_string();
+            let l = std::os::unix::net::UnixListener::bind(path).map_err(|e| fail(&shown, e))?;
+            if let Some(mode) = b.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| fail(&shown, e))?;
+            }
+            l.set_nonblocking(true).map_err(|e| fail(&shown, e))?;
+            Ok(Socket::Unix(l, path.clone()))
+        }
+        Address::Inet { host, ports, .. } => {
+            let ip = match host {
+                Host::Ip(ip) => *ip,
+                Host::Wildcard => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Host::Name(n) => {
+                    return Err(EngineError::Config(format!(
+                        "stats socket: host names are not supported ('{n}')"
+                    )))
+                }
+            };
+            let port = match ports {
+                Ports::One(p) => *p,
+                _ => {
+                    return Err(EngineError::Config(
+                        "stats socket: one port expected".into(),
+                    ))
+                }
+            };
+            let addr = SocketAddr::new(ip, port);
+            let shown = addr.to_string();
+            let l = std::net::TcpListener::bind(addr).map_err(|e| fail(&shown, e))?;
+            l.set_nonblocking(true).map_err(|e| fail(&shown, e))?;
+            Ok(Socket::Tcp(l))
+        }
+        other => Err(EngineError::Config(format!(
+            "stats socket: address {other:?} is not supported yet"
+        ))),
+    }
+}
+
+impl AdminServer {
+    /// Binds every `stats socket` now (errors reach the caller), then serves
+    /// them on a thread of their own. `None` without any socket.
+    pub(crate) fn start(g: &Global, core: Arc<Core>) -> Result<Option<AdminServer>, EngineError> {
+        let mut socks = Vec::new();
+        for b in &g.stats_sockets {
+            for a in &b.addresses {
+                socks.push((bind_one(b, a)?, level(b)));
+            }
+        }
+        if socks.is_empty() {
+            return Ok(None);
+        }
+        let paths = socks
+            .iter()
+            .filter_map(|(s, _)| match s {
+                Socket::Unix(_, p) => Some(p.clone()),
+                Socket::Tcp(_) => None,
+            })
+            .collect();
+        let tcp_addrs = socks
+            .iter()
+            .filter_map(|(s, _)| match s {
+                Socket::Tcp(l) => l.local_addr().ok(),
+                Socket::Unix(..) => None,
+            })
+            .collect();
+        let idle = g.stats_timeout.unwrap_or(Duration::from_secs(10));
+        let (stop, rx) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("fulcrum-admin".into())
+            .spawn(move || serve_all(socks, core, idle, rx))
+            .map_err(|source| EngineError::Thread { thread: 0, source })?;
+        Ok(Some(AdminServer {
+            stop,
+            thread: Some(thread),
+            paths,
+            tcp_addrs,
+        }))
+    }
+
+    /// Closes the listeners, waits for the thread and removes socket files.
+    pub(crate) fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn serve_all(
+    socks: Vec<(Socket, AccessLevel)>,
+    core: Arc<Core>,
+    idle: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the stats socket thread: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        for (s, lvl) in socks {
+            let core = core.clone();
+            let stop = stop.clone();
+            match s {
+                Socket::Unix(l, _) => match tokio::net::UnixListener::from_std(l) {
+                    Ok(l) => {
+                        tokio::task::spawn_local(accept_unix(l, lvl, core, idle, stop));
+                    }
+                    Err(e) => tracing::error!("stats socket: {e}"),
+                },
+                Socket::Tcp(l) => match tokio::net::TcpListener::from_std(l) {
+                    Ok(l) => {
+                        tokio::task::spawn_local(accept_tcp(l, lvl, core, idle, stop));
+                    }
+                    Err(e) => tracing::error!("stats socket: {e}"),
+                },
+            }
+        }
+        let mut stop = stop;
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+async fn accept_unix(
+    l: tokio::net::UnixListener,
+    lvl: AccessLevel,
+    core: Arc<Core>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = l.accept() => match r {
+                Ok((s, _)) => { tokio::task::spawn_local(session(s, lvl, core.clone(), idle)); }
+                Err(e) => {
+                    tracing::warn!("stats socket accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn accept_tcp(
+    l: tokio::net::TcpListener,
+    lvl: AccessLevel,
+    core: Arc<Core>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = l.accept() => match r {
+                Ok((s, _)) => { tokio::task::spawn_local(session(s, lvl, core.clone(), idle)); }
+                Err(e) => {
+                    tracing::warn!("stats socket accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One connection: lines in, answers out, until a non-interactive answer,
+/// `quit`, EOF, or `stats timeout` of silence.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    s: S,
+    lvl: AccessLevel,
+    core: Arc<Core>,
+    idle: Duration,
+) {
+    let (rd, mut wr) = tokio::io::split(s);
+    let mut rd = BufReader::new(rd);
+    let mut cli = CliSession::new(lvl);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = (&mut rd).take(MAX_LINE);
+        let n = match tokio::time::timeout(idle, limited.read_until(b'\n', &mut line)).await {
+            Ok(Ok(n)) => n,
+            _ => return,
+        };
+        if n == 0 || !line.ends_with(b"\n") && n as u64 >= MAX_LINE {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (out, keep) = cli.handle_line(core.as_ref(), text);
+        if wr.write_all(out.as_bytes()).await.is_err() || wr.flush().await.is_err() {
+            return;
+        }
+        if !keep {
+            let _ = wr.shutdown().await;
+            return;
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Cookie persistence end to end (GitHub issue 7): insert/indirect, prefix,
+//! rewrite, a dead server's cookie with and without `option redispatch`, and the
+//! `%ts` cookie flags in the log.
+
+mod common;
+
+use common::http::{ok, origin, Origin};
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::runtime::Frontend;
+use fulcrum_engine::{compile, Engine, EngineOptions, LogSink};
+use fulcrum_observe::log::LogRecord;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<LogRecord>>);
+
+impl LogSink for Collect {
+    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
+        self.0.lock().unwrap().push(rec);
+    }
+}
+
+fn serve_with(text: &str, log: Option<Arc<Collect>>) -> Running {
+    let l = fulcrum_config::load_str("persist.cfg", text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            log: log.map(|l| l as Arc<dyn LogSink>),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let addr = h.local_addr("web").unwrap();
+    Running {
+        handle: Some(h),
+        addr,
+    }
+}
+
+fn serve(text: &str) -> Running {
+    serve_with(text, None)
+}
+
+/// Two origins answering with their name (and `extra` response headers).
+fn two(extra: &'static str) -> (Origin, Origin) {
+    let mk = |name: &'static str| {
+        origin(move |_| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{extra}\r\n{name}",
+                name.len()
+            )
+            .into_bytes()
+        })
+    };
+    (mk("web1"), mk("web2"))
+}
+
+fn config(cookie: &str, extra: &str, s1: &str, s2: &str) -> String {
+    format!(
+        "defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    {cookie}\n{extra}\
+         \x20   server web1 {s1} cookie web1\n    server web2 {s2} cookie web2\n"
+    )
+}
+
+/// One request on a new connection: (status, head, body).
+fn get(run: &Running, cookie: Option<&str>) -> (u16, String, String) {
+    let mut c = client(run.addr);
+    let ck = cookie.map(|v| format!("Cookie: {v}\r\n")).unwrap_or_default();
+    write(
+        &mut c,
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{ck}\r\n").as_bytes(),
+    );
+    let (h, b) = read_response(&mut c);
+    (status(&h), h, String::from_utf8_lossy(&b).into_owned())
+}
+
+fn set_cookies(head: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("set-cookie")
+                .then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn insert_indirect_sets_cookie_then_sticks_and_hides_it() {
+    let (w1, w2) = two("");
+    let run = serve(&config(
+        "cookie SERVERID insert indirect nocache",
+        "",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (code, head, first) = get(&run, None);
+    assert_eq!(code, 200);
+    assert_eq!(
+        set_cookies(&head),
+        [format!("SERVERID={first}; path=/")],
+        "{head}"
+    );
+    assert!(head.contains("Cache-control: private"), "{head}");
+    // With the cookie, every request reaches web1; without, they alternate.
+    for _ in 0..10 {
+        let (code, head, body) = get(&run, Some("SERVERID=web1; lang=fr"));
+        assert_eq!((code, body.as_str()), (200, "web1"));
+        assert!(set_cookies(&head).is_empty(), "{head}");
+    }
+    let seen = w1.seen.lock().unwrap().clone();
+    let with_cookie: Vec<_> = seen.iter().filter_map(|r| r.header("cookie")).collect();
+    assert_eq!(with_cookie.len(), 10, "{seen:?}");
+    // `indirect`: web1 never sees our cookie, only the application's.
+    assert!(with_cookie.iter().all(|c| c == "lang=fr"), "{with_cookie:?}");
+    // A cookie naming no server: balanced, and corrected.
+    let (_, head, body) = get(&run, Some("SERVERID=nope"));
+    assert_eq!(set_cookies(&head), [format!("SERVERID={body}; path=/")]);
+}
+
+#[test]
+fn prefix_mode_round_trips_the_application_cookie() {
+    let (w1, w2) = two("Set-Cookie: JSESSIONID=abc; path=/\r\n");
+    let run = serve(&config(
+        "cookie JSESSIONID prefix",
+        "",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (_, head, first) = get(&run, None);
+    assert_eq!(set_cookies(&head), [format!("JSESSIONID={first}~abc; path=/")]);
+    for _ in 0..5 {
+        let (_, head, body) = get(&run, Some("JSESSIONID=web2~abc"));
+        assert_eq!(body, "web2");
+        // The server set its cookie again: it goes back prefixed.
+        assert_eq!(set_cookies(&head), ["JSESSIONID=web2~abc; path=/"]);
+    }
+    let seen = w2.seen.lock().unwrap().clone();
+    let cookies: Vec<_> = seen.iter().filter_map(|r| r.header("cookie")).collect();
+    assert_eq!(cookies, vec!["JSESSIONID=abc".to_string(); 5]);
+}
+
+#[test]
+fn rewrite_mode_replaces_the_server_value_and_routes_by_it() {
+    let (w1, w2) = two("Set-Cookie: SERVERID=placeholder; path=/\r\n");
+    let run = serve(&config(
+        "cookie SERVERID rewrite",
+        "",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (_, head, first) = get(&run, None);
+    assert_eq!(set_cookies(&head), [format!("SERVERID={first}; path=/")]);
+    for _ in 0..5 {
+        let (_, head, body) = get(&run, Some("SERVERID=web1"));
+        assert_eq!(body, "web1");
+        assert_eq!(set_cookies(&head), ["SERVERID=web1; path=/"]);
+    }
+}
+
+#[test]
+fn dead_server_cookie_redispatches_and_is_corrected() {
+    let (_w1, w2) = two("");
+    let dead = dead_addr();
+    let run = serve(&config(
+        "cookie SERVERID insert indirect",
+        "    option redispatch\n    retries 1\n",
+        &dead.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let t0 = Instant::now();
+    let (code, head, body) = get(&run, Some("SERVERID=web1"));
+    assert_eq!((code, body.as_str()), (200, "web2"), "{head}");
+    assert_eq!(set_cookies(&head), ["SERVERID=web2; path=/"]);
+    assert!(t0.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn dead_server_cookie_without_redispatch_is_503() {
+    let (_w1, w2) = two("");
+    let dead = dead_addr();
+    let run = serve(&config(
+        "cookie SERVERID insert indirect",
+        "    retries 1\n",
+        &dead.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (code, head, _) = get(&run, Some("SERVERID=web1"));
+    assert_eq!(code, 503, "{head}");
+    assert!(w2.seen.lock().unwrap().is_empty());
+    // Without the cookie the balancer still finds web2.
+    let mut ok_seen = false;
+    for _ in 0..2 {
+        let (code, _, body) = get(&run, None);
+        ok_seen |= code == 200 && body == "web2";
+    }
+    assert!(ok_seen);
+}
+
+#[test]
+fn log_shows_cookie_flags() {
+    let w = origin(|_| ok("x"));
+    let sink = Arc::new(Collect::default());
+    let run = serve_with(
+        &config(
+            "cookie SERVERID insert indirect",
+            "",
+            &w.addr.to_string(),
+            &w.addr.to_string(),
+        ),
+        Some(sink.clone()),
+    );
+    get(&run, None);
+    get(&run, Some("SERVERID=web1"));
+    get(&run, Some("SERVERID=zzz"));
+    let t0 = Instant::now();
+    while sink.0.lock().unwrap().len() < 3 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let flags: Vec<String> = sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let t = r.termination;
+            format!("{}{}", t.cookie_req.as_char(), t.cookie_res.as_char())
+        })
+        .collect();
+    assert_eq!(flags, ["NI", "VN", "II"]);
+}
