@@ -72,7 +72,9 @@ fn config(cookie: &str, extra: &str, s1: &str, s2: &str) -> String {
 /// One request on a new connection: (status, head, body).
 fn get(run: &Running, cookie: Option<&str>) -> (u16, String, String) {
     let mut c = client(run.addr);
-    let ck = cookie.map(|v| format!("Cookie: {v}\r\n")).unwrap_or_default();
+    let ck = cookie
+        .map(|v| format!("Cookie: {v}\r\n"))
+        .unwrap_or_default();
     write(
         &mut c,
         format!("GET / HTTP/1.1\r\nHost: h\r\n{ck}\r\n").as_bytes(),
@@ -118,7 +120,10 @@ fn insert_indirect_sets_cookie_then_sticks_and_hides_it() {
     let with_cookie: Vec<_> = seen.iter().filter_map(|r| r.header("cookie")).collect();
     assert_eq!(with_cookie.len(), 10, "{seen:?}");
     // `indirect`: web1 never sees our cookie, only the application's.
-    assert!(with_cookie.iter().all(|c| c == "lang=fr"), "{with_cookie:?}");
+    assert!(
+        with_cookie.iter().all(|c| c == "lang=fr"),
+        "{with_cookie:?}"
+    );
     // A cookie naming no server: balanced, and corrected.
     let (_, head, body) = get(&run, Some("SERVERID=nope"));
     assert_eq!(set_cookies(&head), [format!("SERVERID={body}; path=/")]);
@@ -134,7 +139,10 @@ fn prefix_mode_round_trips_the_application_cookie() {
         &w2.addr.to_string(),
     ));
     let (_, head, first) = get(&run, None);
-    assert_eq!(set_cookies(&head), [format!("JSESSIONID={first}~abc; path=/")]);
+    assert_eq!(
+        set_cookies(&head),
+        [format!("JSESSIONID={first}~abc; path=/")]
+    );
     for _ in 0..5 {
         let (_, head, body) = get(&run, Some("JSESSIONID=web2~abc"));
         assert_eq!(body, "web2");
