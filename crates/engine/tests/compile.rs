@@ -156,3 +156,40 @@ fn balance_algorithms_come_from_the_config() {
     let src = hits("source", &["/1", "/2", "/3"]);
     assert!(src.iter().all(|s| *s == src[0]), "{src:?}");
 }
+
+#[test]
+fn errorloc_and_pretend_keepalive_from_the_config() {
+    let o = origin(|_| ok("x"));
+    let cfg = load(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    default_backend app\n\
+         backend app\n    option http-server-close\n    option http-pretend-keepalive\n    server a {}\n\
+         backend empty\n    errorloc 503 https://status.example.com/\n\
+         frontend down\n    bind 127.0.0.1:0\n    default_backend empty\n",
+        o.addr
+    ));
+    let h = Engine::start(
+        compile(&cfg).unwrap(),
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // pretend-keepalive: the server is not told to close.
+    let mut c = client(h.local_addr("web").unwrap());
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    assert_eq!(o.seen.lock().unwrap()[0].header("connection"), None);
+    // errorloc: a 503 becomes a redirect.
+    let mut c = client(h.local_addr("down").unwrap());
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (head, _) = read_response(&mut c);
+    assert_eq!(status(&head), 302);
+    assert!(
+        head.contains("Location: https://status.example.com/"),
+        "{head}"
+    );
+    h.stop_now();
+    h.wait();
+}
