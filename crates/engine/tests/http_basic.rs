@@ -313,3 +313,45 @@ fn inherited_socket_fd_is_served() {
     drop(run);
     drop(l);
 }
+
+#[test]
+fn ten_megabyte_download_streams_with_bounded_memory() {
+    let total: usize = 10 << 20;
+    let srv = backend(move |mut s| {
+        let mut b = [0u8; 1024];
+        let _ = s.read(&mut b);
+        let chunk = vec![b'd'; 64 * 1024];
+        let _ =
+            s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n").as_bytes());
+        for _ in 0..total / chunk.len() {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let run = start(http_fe(), rr_backend("b", Mode::Http, servers(&[srv])), 1);
+    let rss0 = rss_kb();
+    let mut c = client(run.addr);
+    write(&mut c, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut got = 0usize;
+    let mut peak = 0;
+    let mut b = vec![0u8; 64 * 1024];
+    let mut head_done = false;
+    while got < total {
+        let n = c.read(&mut b).unwrap();
+        assert!(n > 0);
+        let mut body = &b[..n];
+        if !head_done {
+            let pos = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            body = &body[pos..];
+            head_done = true;
+        }
+        got += body.len();
+        peak = peak.max(rss_kb().saturating_sub(rss0));
+    }
+    assert_eq!(got, total);
+    assert!(
+        peak < 6 * 1024,
+        "RSS grew by {peak} kB while streaming 10 MB"
+    );
+}
