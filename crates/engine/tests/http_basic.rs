@@ -355,3 +355,23 @@ fn ten_megabyte_download_streams_with_bounded_memory() {
         "RSS grew by {peak} kB while streaming 10 MB"
     );
 }
+
+#[test]
+fn http10_client_gets_a_chunked_response_dechunked() {
+    let o = origin(|_| {
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_vec()
+    });
+    let run = start(
+        http_fe(),
+        rr_backend("b", Mode::Http, servers(&[o.addr])),
+        1,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.0\r\n\r\n");
+    let all = String::from_utf8(read_all(&mut c)).unwrap();
+    assert!(
+        !all.to_ascii_lowercase().contains("transfer-encoding"),
+        "{all}"
+    );
+    assert!(all.ends_with("\r\n\r\nhello world"), "{all}");
+}

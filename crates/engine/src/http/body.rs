@@ -129,3 +129,45 @@ where
         }
     }
 }
+
+/// Like [`forward`] for a chunked body, but sends only the payload (for
+/// HTTP/1.0 clients); the caller closes the connection after it.
+pub(crate) async fn forward_dechunked<R, W>(
+    r: &mut R,
+    buf: &mut Buf,
+    w: &mut W,
+    prefix: &mut Vec<u8>,
+    max_line: usize,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+) -> Result<u64, BodyError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut dec = ChunkedDecoder::with_limit(max_line);
+    let mut sent = 0u64;
+    loop {
+        // Payload goes after whatever is pending (the head, at first).
+        let p = dec
+            .decode(buf.readable(), |data| prefix.extend_from_slice(data))
+            .map_err(|_| BodyError::Invalid)?;
+        buf.consume(p.consumed);
+        if !prefix.is_empty() {
+            with_timeout(write_timeout, w.write_all(prefix))
+                .await
+                .map_err(|_| BodyError::Write)?;
+            sent += prefix.len() as u64;
+            prefix.clear();
+        }
+        if p.done {
+            return Ok(sent);
+        }
+        let got = with_timeout(read_timeout, buf.fill_from(r))
+            .await
+            .map_err(|_| BodyError::Read)?;
+        if got == 0 {
+            return Err(BodyError::Read);
+        }
+    }
+}

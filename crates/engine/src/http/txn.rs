@@ -507,12 +507,21 @@ async fn response(
     }
     let framing = head.framing;
     let server_keep = p.mode == ConnMode::KeepAlive && !upgraded && head.keep_alive();
+    // An HTTP/1.0 client cannot read chunked encoding: it gets the payload
+    // alone, delimited by the close, as HAProxy does.
+    let dechunk = p.client_http10 && framing == BodyFraming::Chunked;
     let client_keep = p.client_keep
         && p.mode != ConnMode::Close
         && !upgraded
+        && !dechunk
         && framing != BodyFraming::CloseDelimited;
     let touch = !upgraded && (!client_keep || p.client_http10 || head.connection.close);
     let mut edits: Vec<Edit<'_>> = Vec::new();
+    if dechunk {
+        edits.push(Edit::DelHeader {
+            name: b"transfer-encoding",
+        });
+    }
     if touch {
         edits.push(Edit::DelHeader {
             name: b"connection",
@@ -564,7 +573,12 @@ async fn response(
     crate::persist::on_response(p.persist.as_deref(), p.be, p.method, &p.limits, out);
     sbuf.consume(head.head_len);
     let mut body = BodyReader::new(framing, p.limits.max_head);
-    match body::forward(sr, sbuf, cw, &mut body, out, p.server_t, p.client_t).await {
+    let sent = if dechunk {
+        body::forward_dechunked(sr, sbuf, cw, out, p.limits.max_head, p.server_t, p.client_t).await
+    } else {
+        body::forward(sr, sbuf, cw, &mut body, out, p.server_t, p.client_t).await
+    };
+    match sent {
         Ok(bytes) => Ok(RespOutcome {
             server_keep,
             client_keep,
