@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use fulcrum_config::model::persist::StickKind;
+use fulcrum_config::model::persist::{StickKind, StickTable as StickTableModel, StoreData};
+use fulcrum_config::model::sections::ExtraSection;
 use fulcrum_config::model::{Config, Proxy};
 use fulcrum_observe::log::{CookieRequest, CookieResponse, TermState};
 use fulcrum_persist::appsession::AppRequest;
@@ -72,8 +73,22 @@ pub struct SharedTables {
 
 impl SharedTables {
     pub fn from_config(cfg: &Config) -> Arc<Self> {
+        let mut tables = Tables::from_config(cfg);
+        // HAProxy stores `server_id` in every table a `stick` rule names, even
+        // when its `store` list does not say so.
+        for p in &cfg.proxies {
+            for r in &p.persist.stick_rules {
+                let name = r.table.as_deref().unwrap_or(&p.name);
+                if let Some(mut model) = table_model(cfg, name) {
+                    if !model.store.contains(&StoreData::ServerId) {
+                        model.store.push(StoreData::ServerId);
+                        tables.insert(Arc::new(StickTable::from_model(name, &model)));
+                    }
+                }
+            }
+        }
         Arc::new(SharedTables {
-            tables: Tables::from_config(cfg),
+            tables,
             last_purge: AtomicU64::new(0),
         })
     }
@@ -91,6 +106,27 @@ impl SharedTables {
             self.tables.purge_expired(now);
         }
     }
+}
+
+/// The declaration of table `name`: a proxy's, or `P/T` of a `peers` section.
+fn table_model(cfg: &Config, name: &str) -> Option<StickTableModel> {
+    if let Some(t) = cfg
+        .proxies
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| p.persist.stick_table.clone())
+    {
+        return Some(t);
+    }
+    let (peers, table) = name.split_once('/')?;
+    cfg.sections.iter().find_map(|s| match s {
+        ExtraSection::Peers(p) if p.header.0 == peers => p
+            .tables
+            .iter()
+            .find(|(n, _)| n == table)
+            .map(|(_, t)| t.clone()),
+        _ => None,
+    })
 }
 
 /// A `stick` rule's kind and table; its expression and condition are compiled
