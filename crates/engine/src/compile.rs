@@ -183,6 +183,7 @@ fn proxy_rules(
     userlists: &fulcrum_rules::Userlists,
 ) -> Result<Option<Arc<fulcrum_rules::CompiledProxy>>, EngineError> {
     if p.http_request.is_empty()
+        && p.tcp_request.is_empty()
         && p.use_backend.is_empty()
         && p.http_response.is_empty()
         && p.persist.stick_rules.is_empty()

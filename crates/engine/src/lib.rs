@@ -40,6 +40,7 @@ mod snapshot;
 mod splice;
 mod stats;
 mod tcp;
+mod tcp_rules;
 mod tunnel;
 
 pub use compile::compile;

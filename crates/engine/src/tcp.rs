@@ -33,8 +33,11 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
-    let Some(bi) = fe.default_backend.filter(|i| *i < rt.backends.len()) else {
-        return Ok(());
+    let bi = match crate::tcp_rules::decide(rt, fe, &mut client, &mut cbuf, addrs.src, addrs.dst)
+        .await
+    {
+        crate::tcp_rules::TcpDecision::Forward(bi) => bi,
+        crate::tcp_rules::TcpDecision::Close => return Ok(()),
     };
     let be = &rt.backends[bi];
     let key = SourceKey(addrs.src.ip());

@@ -193,3 +193,50 @@ fn errorloc_and_pretend_keepalive_from_the_config() {
     h.stop_now();
     h.wait();
 }
+
+#[test]
+fn tcp_content_rules_route_on_the_first_bytes() {
+    let echo_as = |name: &'static str| {
+        backend(move |mut s| {
+            use std::io::{Read, Write};
+            let mut b = [0u8; 64];
+            let n = s.read(&mut b).unwrap_or(0);
+            let _ = s.write_all(format!("{name}:{}", String::from_utf8_lossy(&b[..n])).as_bytes());
+        })
+    };
+    let (a, b) = (echo_as("a"), echo_as("b"));
+    let cfg = load(&format!(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n\
+         \x20   tcp-request inspect-delay 2s\n\
+         \x20   tcp-request content accept if {{ req.len ge 4 }}\n\
+         \x20   use_backend pings if {{ req.payload(0,4) -m str PING }}\n\
+         \x20   default_backend others\n\
+         backend pings\n    server b {b}\n\
+         backend others\n    server a {a}\n"
+    ));
+    let h = Engine::start(
+        compile(&cfg).unwrap(),
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let addr = h.local_addr("web").unwrap();
+    let talk = |parts: &[&[u8]]| {
+        use std::io::Write;
+        let mut c = client(addr);
+        for p in parts {
+            c.write_all(p).unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        String::from_utf8(read_all(&mut c)).unwrap()
+    };
+    // The rules wait for 4 bytes even when they come in two packets.
+    assert_eq!(talk(&[b"PI", b"NG!"]), "b:PING!");
+    assert_eq!(talk(&[b"HELLO"]), "a:HELLO");
+    h.stop_now();
+    h.wait();
+}
