@@ -124,6 +124,18 @@ impl EngineHandle {
         Ok(())
     }
 
+    /// TCP addresses of the `stats socket` listeners, port 0 resolved.
+    pub fn stats_socket_addrs(&self) -> Vec<std::net::SocketAddr> {
+        let Some(ops) = self.shared.ops.0.load_full() else {
+            return Vec::new();
+        };
+        let admin = ops.admin.lock();
+        admin
+            .ok()
+            .and_then(|a| a.as_ref().map(|a| a.tcp_addrs.clone()))
+            .unwrap_or_default()
+    }
+
     /// Stops health checks and the runtime API (also done when the engine's
     /// last handle is gone).
     pub fn stop_ops(&self) {

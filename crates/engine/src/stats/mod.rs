@@ -24,7 +24,6 @@ pub(crate) struct StatsPage {
     pub opts: PageOptions,
     /// `stats admin if|unless COND`, compiled.
     pub admin: Option<fulcrum_rules::Cond>,
-    pub frontend: String,
 }
 
 fn page_of(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<StatsPage>, EngineError> {
@@ -74,7 +73,6 @@ fn page_of(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<StatsP
             scope: st.scope.clone(),
         },
         admin,
-        frontend: p.name.clone(),
     }))
 }
 
