@@ -189,6 +189,7 @@ fn proxy_rules(
         && p.persist.stick_rules.is_empty()
         && p.force_persist.is_empty()
         && p.ignore_persist.is_empty()
+        && p.use_server.is_empty()
     {
         return Ok(None);
     }

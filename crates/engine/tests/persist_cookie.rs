@@ -243,3 +243,38 @@ fn log_shows_cookie_flags() {
         .collect();
     assert_eq!(flags, ["NI", "VN", "II"]);
 }
+
+#[test]
+fn use_server_wins_and_force_or_ignore_persist_apply() {
+    let (w1, w2) = two("");
+    let run = serve(&config(
+        "cookie SERVERID insert indirect",
+        "    use-server web2 if { path_beg /two }\n\
+         \x20   ignore-persist if { path_end .css }\n\
+         \x20   force-persist if { req.hdr(x-admin) -m found }\n",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let at = |path: &str, extra: &str| {
+        let mut c = client(run.addr);
+        write(
+            &mut c,
+            format!("GET {path} HTTP/1.1\r\nHost: h\r\nCookie: SERVERID=web1\r\n{extra}\r\n")
+                .as_bytes(),
+        );
+        let (h, b) = read_response(&mut c);
+        (status(&h), String::from_utf8_lossy(&b).into_owned())
+    };
+    for _ in 0..3 {
+        assert_eq!(at("/two", "").1, "web2");
+        assert_eq!(at("/one", "").1, "web1");
+    }
+    let css: Vec<String> = (0..4).map(|_| at("/a.css", "").1).collect();
+    assert!(css.iter().any(|b| b == "web2"), "{css:?}");
+    // web1 marked down: the cookie no longer sticks, unless persistence is forced.
+    let be = &run.handle.as_ref().unwrap().runtime().backends[0];
+    be.servers[0].state.set_up(false);
+    be.server_changed(0);
+    assert_eq!(at("/one", "").1, "web2");
+    assert_eq!(at("/one", "X-Admin: 1\r\n").1, "web1");
+}

@@ -221,6 +221,8 @@ impl Persist {
 /// Where the request goes because of persistence, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
+    /// `use-server`.
+    UseServer,
     Cookie,
     AppSession,
     Stick,
@@ -240,6 +242,8 @@ struct ReqState {
     post: bool,
     /// GET or HEAD: a response may be cacheable (`nocache`).
     cacheable_method: bool,
+    /// The server a `use-server` rule named.
+    use_server: Option<usize>,
     /// Keys of the `stick` rules that matched the request: (rule index, key).
     stick_keys: Vec<(usize, Key)>,
     cookie: RequestCookie,

@@ -42,6 +42,10 @@ pub(crate) fn on_rules<V: RequestView>(st: Option<&SessionState>, be: &Backend, 
             .ignore_persist
             .iter()
             .any(|c| fulcrum_rules::eval(c, view));
+    r.use_server = rules
+        .routing
+        .server(view, &|n| be.servers.iter().any(|s| s.name == n))
+        .and_then(|n| be.servers.iter().position(|s| s.name == *n));
     r.stick_keys.clear();
     for (i, ((expr, cond), rule)) in rules.stick.iter().zip(be.persist.stick_rules()).enumerate() {
         let Some(table) = &rule.table else { continue };
@@ -78,11 +82,15 @@ pub(crate) fn on_request(
     p.maybe_purge(now);
     r.post = req.method == Method::Post;
     r.cacheable_method = matches!(req.method, Method::Get | Method::Head);
+    // `use-server` comes first; a down server is skipped unless persistence is forced.
+    let assigned = r
+        .use_server
+        .filter(|i| alive(be, *i) || p.option_persist || r.force);
     let opts = RequestOpts {
         option_persist: p.option_persist,
         force_persist: r.force,
         ignore_persist: r.ignore,
-        assigned: false,
+        assigned: assigned.is_some(),
     };
     let up = |i: usize| alive(be, i);
     let headers = req.headers_in(buf);
@@ -104,6 +112,10 @@ pub(crate) fn on_request(
         new_values = changed.then_some(values);
     }
     let mut target = match r.cookie.decision() {
+        _ if assigned.is_some() => assigned.map(|i| Target {
+            server: i,
+            source: Source::UseServer,
+        }),
         PersistDecision::Direct(i) | PersistDecision::DirectDown(i) => Some(Target {
             server: i,
             source: Source::Cookie,
