@@ -26,15 +26,11 @@ fn serve_with(text: &str, log: Option<Arc<Collect>>) -> Running {
     let l = fulcrum_config::load_str("persist.cfg", text, &MapEnv::new());
     assert!(l.is_valid(), "{:?}", l.diagnostics);
     let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            log: log.map(|l| l as Arc<dyn LogSink>),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let opts = EngineOptions {
+        nbthread: Some(1),
+        log: log.map(|l| l as Arc<dyn LogSink>),
+    };
+    let h = Engine::start(rt, opts).unwrap();
     let addr = h.local_addr("web").unwrap();
     Running {
         handle: Some(h),
