@@ -62,7 +62,7 @@ pub struct Engine;
 pub struct EngineHandle {
     pub(crate) shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    control: watch::Sender<Control>,
+    control: Arc<watch::Sender<Control>>,
     bound: Vec<BoundAddr>,
 }
 
@@ -129,7 +129,7 @@ impl Engine {
         Ok(EngineHandle {
             shared,
             threads,
-            control,
+            control: Arc::new(control),
             bound,
         })
     }
@@ -156,6 +156,14 @@ impl EngineHandle {
             .and_then(|b| b.addr)
     }
 
+    /// A cloneable stop switch, for a signal-handling thread while another
+    /// thread blocks in [`EngineHandle::wait`].
+    pub fn control(&self) -> EngineControl {
+        EngineControl {
+            control: self.control.clone(),
+        }
+    }
+
     /// Closes listeners and every connection now.
     pub fn stop_now(&self) {
         let _ = self.control.send(Control::Stop);
@@ -171,6 +179,24 @@ impl EngineHandle {
         for t in self.threads {
             let _ = t.join();
         }
+    }
+}
+
+/// Stops a running engine from any thread (see [`EngineHandle::control`]).
+#[derive(Clone)]
+pub struct EngineControl {
+    control: Arc<watch::Sender<Control>>,
+}
+
+impl EngineControl {
+    /// Closes listeners and every connection now (SIGTERM, SIGINT).
+    pub fn stop_now(&self) {
+        let _ = self.control.send(Control::Stop);
+    }
+
+    /// Closes listeners; threads exit when their last connection ends (SIGUSR1).
+    pub fn graceful_stop(&self) {
+        let _ = self.control.send(Control::Graceful);
     }
 }
 

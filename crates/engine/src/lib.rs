@@ -44,7 +44,7 @@ mod tcp_rules;
 mod tunnel;
 
 pub use compile::compile;
-pub use engine::{BoundAddr, Engine, EngineHandle, EngineOptions};
+pub use engine::{BoundAddr, Engine, EngineControl, EngineHandle, EngineOptions};
 pub use error::EngineError;
 pub use health_link::HealthEventSink;
 pub use log::LogSink;

@@ -240,3 +240,34 @@ fn tcp_content_rules_route_on_the_first_bytes() {
     h.stop_now();
     h.wait();
 }
+
+#[test]
+fn engine_control_stops_from_another_thread() {
+    let cfg = load(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:0\n",
+    );
+    let h = Engine::start(
+        compile(&cfg).unwrap(),
+        EngineOptions {
+            nbthread: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ctl = h.control();
+    let addr = h.local_addr("web").unwrap();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        ctl.stop_now();
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.wait();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("wait() returns after stop_now() from another thread");
+    stopper.join().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
