@@ -189,3 +189,54 @@ fn a_table_of_size_1000_stays_bounded_under_a_flood() {
     assert!(table.len() <= 1000, "{}", table.len());
     assert!(table.len() >= 900, "{}", table.len());
 }
+
+#[test]
+fn tracked_counters_see_requests_errors_bytes_and_end_with_the_transaction() {
+    let w = origin(|r| {
+        if r.path == "/missing" {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope".to_vec()
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec()
+        }
+    });
+    let run = serve(&format!(
+        "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n\
+         \x20   stick-table type ip size 1k expire 30s store http_req_cnt,http_err_cnt,bytes_out_cnt,conn_cur\n\
+         \x20   http-request track-sc0 src\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 {}\n",
+        w.addr
+    ));
+    let mut c = client(run.addr);
+    assert_eq!(req(&mut c, "/", "").0, 200);
+    assert_eq!(req(&mut c, "/missing", "").0, 404);
+    assert_eq!(req(&mut c, "/", "").0, 200);
+    let table = handle(&run).runtime().backends[0]
+        .persist
+        .tables()
+        .and_then(|t| t.get("web"))
+        .cloned()
+        .unwrap();
+    let key = fulcrum_persist::Key::from_ip(table.key_type(), run.addr.ip()).unwrap();
+    let read = |c: fulcrum_persist::data::Cnt| {
+        let now = fulcrum_engine::persist::now_ms();
+        table.get(&key, now, |d| d.cnt(table.schema(), c)).flatten()
+    };
+    use fulcrum_persist::data::Cnt;
+    // The last transaction ends just after its response reached the client.
+    for _ in 0..200 {
+        if read(Cnt::ConnCur) == Some(0) && read(Cnt::BytesOutCnt).unwrap_or(0) >= 12 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(read(Cnt::HttpReqCnt), Some(3));
+    assert_eq!(read(Cnt::HttpErrCnt), Some(1));
+    assert!(
+        read(Cnt::BytesOutCnt).unwrap_or(0) >= 3 * 4,
+        "{:?}",
+        read(Cnt::BytesOutCnt)
+    );
+    // Each transaction ended its tracking: nothing is pinned between requests.
+    assert_eq!(read(Cnt::ConnCur), Some(0));
+}

@@ -201,6 +201,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             &p,
         )
         .await;
+        let up = req_res.as_ref().and_then(|r| r.as_ref().ok()).copied();
+        crate::persist::on_bytes(p.persist.as_deref(), up, resp_res.as_ref().ok().map(|o| o.bytes));
         if let Some(l) = s.log.as_mut() {
             if let Some((at, status)) = p.resp_head.get() {
                 l.response_headers = Some(at);

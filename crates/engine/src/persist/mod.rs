@@ -341,6 +341,23 @@ fn count_status(st: &SessionState, status: u16, now: u64) {
     }
 }
 
+/// Bytes of one exchange: `up` from the client (when its body was read whole),
+/// `down` to it (when the response was sent whole).
+pub(crate) fn on_bytes(st: Option<&SessionState>, up: Option<u64>, down: Option<u64>) {
+    let Some(st) = st else { return };
+    let now = now_ms();
+    for cell in [&st.stream, &st.session] {
+        if let Ok(t) = cell.try_borrow() {
+            if let Some(n) = up.filter(|n| *n > 0) {
+                t.on_bytes_in(n, now);
+            }
+            if let Some(n) = down.filter(|n| *n > 0) {
+                t.on_bytes_out(n, now);
+            }
+        }
+    }
+}
+
 /// The end of a transaction: `status` is set when Fulcrum answered itself (it is
 /// counted then); the stream's counters stop tracking.
 pub(crate) fn txn_end(st: Option<&SessionState>, status: Option<u16>) {
