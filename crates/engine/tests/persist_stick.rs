@@ -240,3 +240,23 @@ fn tracked_counters_see_requests_errors_bytes_and_end_with_the_transaction() {
     // Each transaction ended its tracking: nothing is pinned between requests.
     assert_eq!(read(Cnt::ConnCur), Some(0));
 }
+
+#[test]
+fn http_response_rules_read_the_tracked_counters() {
+    let w = named("web1");
+    let run = serve(&format!(
+        "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n\
+         \x20   stick-table type ip size 1k expire 30s store http_req_cnt\n\
+         \x20   http-request track-sc0 src\n\
+         \x20   http-response set-header X-Count %[sc_http_req_cnt(0)]\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 {}\n",
+        w.addr
+    ));
+    let mut c = client(run.addr);
+    for n in 1..=3 {
+        write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let (h, _) = read_response(&mut c);
+        assert!(h.contains(&format!("X-Count: {n}\r\n")), "{h}");
+    }
+}

@@ -253,6 +253,7 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
             version: view.version,
             headers: view.headers,
             vars: view.vars,
+            persist: s.persist.clone(),
         })
     });
     Decision::Forward {
@@ -282,6 +283,7 @@ pub(crate) struct ReqParts {
     version: &'static [u8],
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     vars: Vars,
+    persist: Option<std::rc::Rc<crate::persist::SessionState>>,
 }
 
 /// A response head as rules see and edit it.
@@ -296,6 +298,7 @@ pub(crate) struct RespView<'a> {
     version: &'static [u8],
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub dirty: bool,
+    persist: crate::persist::ViewPersist<'a>,
 }
 
 impl SessionView for RespView<'_> {
@@ -322,6 +325,24 @@ impl SessionView for RespView<'_> {
     }
     fn vars_mut(&mut self) -> &mut Vars {
         &mut self.req.vars
+    }
+    fn tables(&self) -> Option<&fulcrum_persist::Tables> {
+        self.persist.tables()
+    }
+    fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.session_trackers()
+    }
+    fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.stream_trackers()
+    }
+    fn trackers_mut(
+        &mut self,
+        scope: fulcrum_rules::TrackScope,
+    ) -> Option<&mut fulcrum_persist::track::Trackers> {
+        self.persist.trackers_mut(scope)
+    }
+    fn now_ms(&self) -> u64 {
+        self.persist.now_ms()
     }
 }
 
@@ -404,6 +425,7 @@ pub(crate) fn on_response(
     buf: &[u8],
     connection: Option<Option<&[u8]>>,
 ) -> Result<Option<Vec<u8>>, ()> {
+    let st = req.persist.clone();
     let mut view = RespView {
         fe,
         be,
@@ -419,6 +441,7 @@ pub(crate) fn on_response(
             .map(|(n, v)| (n.to_vec(), v.to_vec()))
             .collect(),
         dirty: false,
+        persist: crate::persist::ViewPersist::new(st.as_deref()),
     };
     let lists = [
         (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
