@@ -2,7 +2,7 @@
 //! server-speaks-first protocols work), then forward both ways.
 
 use crate::buf::Buf;
-use crate::connect::{self, ClientAddrs, ConnectError};
+use crate::connect::{ClientAddrs, ConnectError};
 use crate::log::{LogSink, TxnLog};
 use crate::runtime::{Bind, Frontend, Runtime};
 use crate::select::{NoServer, SourceKey};
@@ -41,7 +41,7 @@ pub(crate) async fn serve(
     };
     let be = &rt.backends[bi];
     let key = SourceKey(addrs.src.ip());
-    let conn = connect::connect(be, addrs, &key, None, &mut |_, _| None).await;
+    let conn = crate::persist::connect_tcp(be, addrs, &key, cbuf.readable()).await;
     if let Some(l) = log.as_mut() {
         l.backend = Some(bi);
         l.server = conn

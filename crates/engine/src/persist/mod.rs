@@ -13,10 +13,12 @@
 mod connect;
 mod request;
 mod response;
+mod tcp;
 
 pub(crate) use connect::connect;
 pub(crate) use request::{cookie_edits, on_request, on_rules};
 pub(crate) use response::on_response;
+pub(crate) use tcp::connect_tcp;
 
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;

@@ -146,7 +146,12 @@ pub(crate) fn on_request(
 }
 
 /// `stick match` / `stick on`: the first key found in its table names the server.
-fn stick_match(be: &Backend, keys: &[(usize, Key)], force: bool, now: u64) -> Option<Target> {
+pub(super) fn stick_match(
+    be: &Backend,
+    keys: &[(usize, Key)],
+    force: bool,
+    now: u64,
+) -> Option<Target> {
     let rules = be.persist.stick_rules();
     for (i, key) in keys {
         let Some(rule) = rules.get(*i) else { continue };

@@ -1,0 +1,59 @@
+//! `stick on src` in `mode tcp`: a client stays on one server across connections.
+
+mod common;
+
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::{compile, Engine, EngineOptions};
+use std::io::{Read, Write};
+
+fn named(name: &'static [u8]) -> std::net::SocketAddr {
+    backend(move |mut s| {
+        let _ = s.write_all(name);
+    })
+}
+
+fn first_byte(run: &Running) -> u8 {
+    let mut c = client(run.addr);
+    let mut b = [0u8; 1];
+    c.read_exact(&mut b).unwrap();
+    b[0]
+}
+
+fn serve(stick: &str) -> Running {
+    let (a, b) = (named(b"a"), named(b"b"));
+    let text = format!(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:0\n    balance roundrobin\n{stick}\
+         \x20   server a {a}\n    server b {b}\n"
+    );
+    let l = fulcrum_config::load_str("tcp.cfg", &text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let addr = h.local_addr("web").unwrap();
+    Running {
+        handle: Some(h),
+        addr,
+    }
+}
+
+#[test]
+fn stick_on_src_in_tcp_mode_keeps_the_client_on_one_server() {
+    let run = serve("    stick-table type ip size 1k expire 1m\n    stick on src\n");
+    let first = first_byte(&run);
+    for _ in 0..10 {
+        assert_eq!(first_byte(&run), first);
+    }
+    // Without the rule the same client alternates.
+    let plain = serve("");
+    let seen: Vec<u8> = (0..4).map(|_| first_byte(&plain)).collect();
+    assert!(seen.contains(&b'a') && seen.contains(&b'b'), "{seen:?}");
+}
