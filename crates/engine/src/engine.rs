@@ -344,6 +344,7 @@ async fn serve(
 ) {
     let fe = &shared.rt.frontends[fi];
     let _ = stream.set_nodelay(true);
+    let _counted = crate::stats::counters::session_start(fi);
     let r = match fe.mode {
         Mode::Tcp => {
             crate::tcp::serve(

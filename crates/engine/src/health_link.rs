@@ -54,6 +54,7 @@ pub(crate) struct Core {
     pub description: String,
     /// The configured `check` servers, for `show servers state` check flags.
     pub checked: HashMap<(usize, usize), bool>,
+    pub counters: crate::stats::counters::Counters,
 }
 
 /// The running operations: dropping it stops the admin sockets, then health.
@@ -104,6 +105,7 @@ impl EngineHandle {
             .enumerate()
             .map(|(i, p)| (p.name.clone(), p.id.unwrap_or(i as u32 + 2)))
             .collect();
+        let counters = crate::stats::counters::Counters::new(&rt);
         let core = Arc::new(Core {
             rt,
             health,
@@ -114,6 +116,7 @@ impl EngineHandle {
             node: cfg.global.node.clone().unwrap_or_default(),
             description: cfg.global.description.clone().unwrap_or_default(),
             checked,
+            counters,
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
         let ops = Ops {

@@ -15,20 +15,15 @@ use std::net::SocketAddr;
 
 /// `show info` / the page header.
 pub(crate) fn info(core: &Core) -> ProcessInfo {
-    let conns: u64 = core
-        .rt
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .map(|s| u64::from(s.state.cur_conns()))
-        .sum();
-    let cum: u64 = core
-        .rt
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .map(|s| s.state.total_conns())
-        .sum();
+    // Client-side totals: the frontends' counters.
+    let mut fe = Traffic::default();
+    let (mut conns, mut cum, mut reqs) = (0u64, 0u64, 0u64);
+    for c in &core.counters.fe {
+        c.fill(&mut fe, true);
+        conns += u64::from(fe.scur);
+        cum += fe.stot;
+        reqs += fe.req_tot;
+    }
     let maxconn = core.rt.maxconn.map_or(0, |m| m as u64);
     ProcessInfo {
         nbthread: u32::try_from(core.rt.nbthread.max(1)).unwrap_or(u32::MAX),
@@ -41,7 +36,7 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
         hard_maxconn: maxconn,
         curr_conns: conns,
         cum_conns: cum,
-        cum_req: cum,
+        cum_req: reqs,
         node: core.node.clone(),
         description: core.description.clone(),
         listeners: core.rt.frontends.iter().map(|f| f.binds.len() as u64).sum(),
@@ -163,6 +158,14 @@ fn backend_stats(be: &Backend, servers: &[ServerStats]) -> BackendStats {
     }
 }
 
+fn fe_traffic(core: &Core, fi: usize) -> Traffic {
+    let mut t = Traffic::default();
+    if let Some(c) = core.counters.fe.get(fi) {
+        c.fill(&mut t, true);
+    }
+    t
+}
+
 /// Every proxy, in configuration order (by `iid`).
 pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
     let health: HashMap<(usize, usize), HealthSnapshot> = core
@@ -177,7 +180,7 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
         .unwrap_or_default();
     let mut out: Vec<ProxyStats> = Vec::new();
     let iid = |name: &str| core.iids.get(name).copied().unwrap_or(0);
-    for fe in &core.rt.frontends {
+    for (fi, fe) in core.rt.frontends.iter().enumerate() {
         out.push(ProxyStats {
             name: fe.name.clone(),
             iid: iid(&fe.name),
@@ -186,6 +189,7 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
                 slim: fe
                     .maxconn
                     .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
+                traffic: fe_traffic(core, fi),
                 ..FrontendStats::default()
             }),
             ..ProxyStats::default()
@@ -198,10 +202,19 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
             .enumerate()
             .map(|(si, s)| {
                 let checked = core.checked.get(&(bi, si)).copied().unwrap_or(false);
-                server_stats(s, health.get(&(bi, si)), checked)
+                let mut st = server_stats(s, health.get(&(bi, si)), checked);
+                if let Some(c) = core.counters.srv.get(bi).and_then(|v| v.get(si)) {
+                    c.fill(&mut st.traffic, false);
+                    st.timings = Some(c.timings_snapshot());
+                }
+                st
             })
             .collect();
-        let b = backend_stats(be, &servers);
+        let mut b = backend_stats(be, &servers);
+        if let Some(c) = core.counters.be.get(bi) {
+            c.fill(&mut b.traffic, false);
+            b.timings = Some(c.timings_snapshot());
+        }
         match out.iter_mut().find(|p| p.name == be.name) {
             Some(p) => {
                 p.servers = servers;
@@ -215,13 +228,6 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
                 servers,
                 backend: Some(b),
             }),
-        }
-    }
-    // A frontend's sessions are its backends' as far as the engine counts.
-    for p in out.iter_mut() {
-        if let (Some(f), Some(b)) = (p.frontend.as_mut(), p.backend.as_ref()) {
-            f.traffic.scur = b.traffic.scur;
-            f.traffic.stot = b.traffic.stot;
         }
     }
     out.sort_by_key(|p| p.iid);

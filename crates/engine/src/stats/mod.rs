@@ -3,6 +3,7 @@
 //! prometheus-exporter`, answered on the worker from the same snapshots as
 //! the runtime API.
 
+pub(crate) mod counters;
 mod view;
 
 use crate::health_link::{current, Core};

@@ -1,0 +1,209 @@
+//! Traffic counters the snapshots need beyond `ServerState` (sessions of
+//! frontends, requests, status classes, bytes, latency histograms), bumped
+//! by the workers through relaxed atomics once operations are started.
+
+use crate::health_link::current;
+use crate::runtime::Runtime;
+use fulcrum_observe::stats::{AtomicHistogram, Timings, Traffic};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Default)]
+pub(crate) struct ProxyCounters {
+    scur: AtomicU32,
+    smax: AtomicU32,
+    stot: AtomicU64,
+    req_tot: AtomicU64,
+    hrsp: [AtomicU64; 6],
+    bin: AtomicU64,
+    bout: AtomicU64,
+    eresp: AtomicU64,
+    queue: AtomicHistogram,
+    connect: AtomicHistogram,
+    response: AtomicHistogram,
+    total: AtomicHistogram,
+}
+
+impl ProxyCounters {
+    fn response(&self, x: &Exchange) {
+        self.req_tot.fetch_add(1, Relaxed);
+        match x.status {
+            Some(s) => {
+                let class = match s {
+                    100..=599 => usize::from(s / 100) - 1,
+                    _ => 5,
+                };
+                self.hrsp[class].fetch_add(1, Relaxed);
+            }
+            None => {
+                self.eresp.fetch_add(1, Relaxed);
+            }
+        }
+        self.bin.fetch_add(x.bytes_in, Relaxed);
+        self.bout.fetch_add(x.bytes_out, Relaxed);
+    }
+
+    fn timings(&self, x: &Exchange, now: Instant) {
+        let ms = |a: Instant, b: Instant| {
+            u64::try_from(b.saturating_duration_since(a).as_millis()).unwrap_or(u64::MAX)
+        };
+        self.queue.observe(0);
+        self.connect.observe(0);
+        if let Some(at) = x.resp_at {
+            self.response.observe(ms(x.connected, at));
+        }
+        self.total.observe(ms(x.connected, now));
+    }
+
+    /// Adds these counters to a snapshot's traffic.
+    pub(crate) fn fill(&self, t: &mut Traffic, sessions: bool) {
+        if sessions {
+            t.scur = self.scur.load(Relaxed);
+            t.smax = self.smax.load(Relaxed);
+            t.stot = self.stot.load(Relaxed);
+        }
+        t.req_tot = self.req_tot.load(Relaxed);
+        for (d, s) in t.hrsp.iter_mut().zip(&self.hrsp) {
+            *d = s.load(Relaxed);
+        }
+        t.bin = self.bin.load(Relaxed);
+        t.bout = self.bout.load(Relaxed);
+        t.eresp = self.eresp.load(Relaxed);
+    }
+
+    pub(crate) fn timings_snapshot(&self) -> Timings {
+        Timings {
+            queue: self.queue.snapshot(),
+            connect: self.connect.snapshot(),
+            response: self.response.snapshot(),
+            total: self.total.snapshot(),
+        }
+    }
+}
+
+/// Every proxy's and server's counters, indexed as the runtime.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    pub fe: Vec<ProxyCounters>,
+    pub be: Vec<ProxyCounters>,
+    pub srv: Vec<Vec<ProxyCounters>>,
+}
+
+impl Counters {
+    pub(crate) fn new(rt: &Runtime) -> Self {
+        Counters {
+            fe: rt
+                .frontends
+                .iter()
+                .map(|_| ProxyCounters::default())
+                .collect(),
+            be: rt
+                .backends
+                .iter()
+                .map(|_| ProxyCounters::default())
+                .collect(),
+            srv: rt
+                .backends
+                .iter()
+                .map(|b| b.servers.iter().map(|_| ProxyCounters::default()).collect())
+                .collect(),
+        }
+    }
+}
+
+/// A frontend session being counted; uncounted on drop.
+pub(crate) struct SessionGuard {
+    ops: Arc<crate::health_link::Ops>,
+    fe: usize,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.ops.core.counters.fe.get(self.fe) {
+            c.scur.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// A client connection accepted on frontend `fe` (its index).
+pub(crate) fn session_start(fe: usize) -> Option<SessionGuard> {
+    let ops = current()?;
+    let c = ops.core.counters.fe.get(fe)?;
+    let cur = c.scur.fetch_add(1, Relaxed) + 1;
+    c.smax.fetch_max(cur, Relaxed);
+    c.stot.fetch_add(1, Relaxed);
+    Some(SessionGuard { ops, fe })
+}
+
+/// One request/response exchange with a server, as the counters see it.
+pub(crate) struct Exchange {
+    pub backend: usize,
+    pub server: Option<usize>,
+    /// The response status; `None` when no response head arrived.
+    pub status: Option<u16>,
+    pub connected: Instant,
+    pub resp_at: Option<Instant>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// Counts one exchange for the frontend named `fe`, its backend and server,
+/// and reports the status to passive health (`observe layer7`).
+pub(crate) fn exchange(fe: &str, x: Exchange) {
+    let Some(ops) = current() else { return };
+    let core = &ops.core;
+    let now = Instant::now();
+    if let Some(i) = core.rt.frontends.iter().position(|f| f.name == fe) {
+        if let Some(c) = core.counters.fe.get(i) {
+            c.response(&x);
+        }
+    }
+    if let Some(c) = core.counters.be.get(x.backend) {
+        c.response(&x);
+        c.timings(&x, now);
+    }
+    if let Some(si) = x.server {
+        if let Some(c) = core.counters.srv.get(x.backend).and_then(|v| v.get(si)) {
+            c.response(&x);
+            c.timings(&x, now);
+        }
+        if let (Some(h), Some(st)) = (core.health.as_ref(), x.status) {
+            h.report_passive(
+                x.backend,
+                si,
+                fulcrum_health::PassiveOutcome::HttpStatus(st),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_land_in_their_class_and_missing_ones_count_as_errors() {
+        let c = ProxyCounters::default();
+        let t0 = Instant::now();
+        for status in [Some(200), Some(204), Some(404), Some(503), Some(101), None] {
+            let x = Exchange {
+                backend: 0,
+                server: None,
+                status,
+                connected: t0,
+                resp_at: Some(t0),
+                bytes_in: 10,
+                bytes_out: 5,
+            };
+            c.response(&x);
+            c.timings(&x, t0);
+        }
+        let mut t = Traffic::default();
+        c.fill(&mut t, false);
+        assert_eq!(t.hrsp, [1, 2, 0, 1, 1, 0]);
+        assert_eq!((t.req_tot, t.eresp, t.bin, t.bout), (6, 1, 60, 30));
+        assert_eq!(c.timings_snapshot().total.count(), 6);
+        assert_eq!(c.timings_snapshot().response.count(), 6);
+    }
+}
