@@ -274,3 +274,46 @@ fn use_server_wins_and_force_or_ignore_persist_apply() {
     assert_eq!(at("/one", "").1, "web2");
     assert_eq!(at("/one", "X-Admin: 1\r\n").1, "web1");
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    struct Shared {
+        run: Running,
+        _w: (Origin, Origin),
+    }
+
+    fn shared() -> &'static Running {
+        static S: OnceLock<Shared> = OnceLock::new();
+        &S.get_or_init(|| {
+            let (w1, w2) = two("Set-Cookie: SERVERID=app; path=/\r\n");
+            let run = serve(&config(
+                "cookie SERVERID prefix indirect",
+                "",
+                &w1.addr.to_string(),
+                &w2.addr.to_string(),
+            ));
+            Shared { run, _w: (w1, w2) }
+        })
+        .run
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Whatever `Cookie` header a client sends, the request is served by a
+        /// server and the cookie given back names that server.
+        #[test]
+        fn any_cookie_header_is_served_and_answered_with_a_valid_cookie(
+            cookie in "[ -~]{0,80}"
+        ) {
+            let (code, head, body) = get(shared(), Some(&cookie));
+            prop_assert_eq!(code, 200, "{}", head);
+            prop_assert!(body == "web1" || body == "web2");
+            let expected = format!("SERVERID={body}~app; path=/");
+            prop_assert_eq!(set_cookies(&head), vec![expected]);
+        }
+    }
+}

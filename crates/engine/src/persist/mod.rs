@@ -424,3 +424,6 @@ fn server_index(be: &Backend, id: i32) -> Option<usize> {
         .iter()
         .position(|s| i32::try_from(s.state.id()).ok() == Some(id))
 }
+
+#[cfg(test)]
+mod tests;
