@@ -4,7 +4,7 @@
 use super::errors;
 use super::session::Session;
 use crate::runtime::{Backend, Frontend, Runtime};
-use fulcrum_rules::view::{NoStats, RequestView, ResponseView, SessionView, Stats};
+use fulcrum_rules::view::{RequestView, ResponseView, SessionView, Stats};
 use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
 use std::net::SocketAddr;
 
@@ -63,7 +63,7 @@ impl SessionView for ReqView<'_> {
         None
     }
     fn stats(&self) -> &dyn Stats {
-        &NoStats
+        &crate::stats::CurrentStats
     }
     fn vars(&self) -> &Vars {
         &self.vars
@@ -318,7 +318,7 @@ impl SessionView for RespView<'_> {
         None
     }
     fn stats(&self) -> &dyn Stats {
-        &NoStats
+        &crate::stats::CurrentStats
     }
     fn vars(&self) -> &Vars {
         &self.req.vars

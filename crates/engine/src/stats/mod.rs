@@ -4,6 +4,7 @@
 //! the runtime API.
 
 pub(crate) mod counters;
+mod fetch;
 mod view;
 
 use crate::health_link::{current, Core};
@@ -16,6 +17,8 @@ use fulcrum_observe::stats::{auth, prom};
 use fulcrum_proto::RequestHead;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+pub(crate) use fetch::CurrentStats;
 
 /// One proxy's `stats …` settings, ready to answer.
 pub(crate) struct StatsPage {

@@ -1,0 +1,32 @@
+//! Rules see live health: `nbsrv(be)` and `srv_is_up(be/srv)` follow the
+//! checks, so the usual "sorry backend" routing works.
+
+mod health_support;
+
+use health_support::*;
+use std::time::Duration;
+
+#[test]
+fn nbsrv_and_srv_is_up_route_to_the_sorry_backend_once_down() {
+    let mut s1 = Origin::start("s1");
+    let z = Origin::start("sorry");
+    let r = Running::start(&format!(
+        "defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    use_backend sorry if {{ nbsrv(app) lt 1 }}\n    default_backend app\n\
+         frontend web2\n    bind 127.0.0.1:0\n    use_backend sorry unless {{ srv_is_up(app/s1) }}\n    default_backend app\n\
+         backend app\n    server s1 {} check inter 100ms fall 1 rise 1\n\
+         backend sorry\n    server z {}\n",
+        s1.addr, z.addr
+    ));
+    let (web, web2) = (r.addr("web"), r.addr("web2"));
+    assert_eq!(get(web, "/").2, "s1");
+    assert_eq!(get(web2, "/").2, "s1");
+    s1.kill();
+    assert!(wait_until(Duration::from_secs(3), || r
+        .saw_event("Server app/s1 is DOWN")));
+    assert!(r.saw_event("backend app has no server available!"));
+    for _ in 0..3 {
+        assert_eq!(get(web, "/").2, "sorry");
+        assert_eq!(get(web2, "/").2, "sorry");
+    }
+}
