@@ -169,7 +169,11 @@ fn frontend(
         maxconn: p.maxconn.map(|m| m as usize),
         default_backend,
         timeouts: timeouts(&p.timeouts),
-        http: http_options(&p.options),
+        // The stats page's admin form needs its POST body before answering.
+        http: HttpOptions {
+            buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
+            ..http_options(&p.options)
+        },
         tcp: tcp_options(&p.options),
         errors: error_pages(p, sections)?,
         rules: None,

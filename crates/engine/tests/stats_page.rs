@@ -143,3 +143,27 @@ fn admin_form_drains_a_server_and_traffic_follows() {
     let bodies: Vec<String> = (0..4).map(|_| get(web, "/").2).collect();
     assert!(bodies.iter().any(|b| b == "s1"), "{bodies:?}");
 }
+
+#[test]
+fn admin_form_body_sent_after_the_head_is_waited_for() {
+    use std::io::{Read, Write};
+    let (s1, s2) = (Origin::start("s1"), Origin::start("s2"));
+    let r = Running::start(&config(&s1, &s2, dead_addr()));
+    let addr = r.addr("stats");
+    let form = "s=s2&action=maint&b=app";
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /admin?stats HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {CREDS}\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    c.write_all(form.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+    assert!(out.contains("Location: /admin?stats;st=DONE"), "{out}");
+    let rows = parse_csv(&authed(addr, "/admin?stats;csv").2);
+    assert_eq!(row(&rows, "app", "s2")["status"], "MAINT");
+}
