@@ -123,6 +123,7 @@ impl Session<'_> {
                 }
             }
             self.requests += 1;
+            crate::persist::request_start(self.persist.as_deref());
             if self.buffer_request() {
                 if let Err(code) = self.wait_body().await {
                     let term = if code == 408 {

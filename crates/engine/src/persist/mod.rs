@@ -343,6 +343,14 @@ fn count_status(st: &SessionState, status: u16, now: u64) {
     }
 }
 
+/// A new HTTP request on the connection: counters the session tracks count it
+/// (those an `http-request track-scN` starts count it when they start).
+pub(crate) fn request_start(st: Option<&SessionState>) {
+    if let Some(t) = st.and_then(|s| s.session.try_borrow().ok()) {
+        t.on_http_request(now_ms());
+    }
+}
+
 /// Bytes of one exchange: `up` from the client (when its body was read whole),
 /// `down` to it (when the response was sent whole).
 pub(crate) fn on_bytes(st: Option<&SessionState>, up: Option<u64>, down: Option<u64>) {

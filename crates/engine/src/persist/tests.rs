@@ -44,3 +44,51 @@ fn cookie_edits_replace_every_cookie_header_in_order() {
         ]
     );
 }
+
+#[test]
+fn requests_and_ends_reach_the_tracked_entries() {
+    use fulcrum_config::model::persist::StickTable as Model;
+    use fulcrum_config::model::persist::{StoreData, TableKeyType};
+    use fulcrum_persist::data::Cnt;
+    use fulcrum_persist::track::TrackFrom;
+    let model = Model {
+        key: TableKeyType::String { len: 32 },
+        size: 10,
+        expire: Some(std::time::Duration::from_secs(60)),
+        nopurge: false,
+        peers: None,
+        srvkey_addr: false,
+        write_to: None,
+        recv_only: false,
+        store: vec![
+            StoreData::HttpReqCnt,
+            StoreData::ConnCur,
+            StoreData::HttpErrCnt,
+        ],
+        span: fulcrum_config::Span::new("t.cfg", 1),
+    };
+    let table = Arc::new(StickTable::from_model("fe", &model));
+    let key = Key::from_text(table.key_type(), b"client").unwrap();
+    let st = SessionState::default();
+    st.session
+        .borrow_mut()
+        .track(0, &table, key.clone(), now_ms(), TrackFrom::Tcp)
+        .unwrap();
+    st.stream
+        .borrow_mut()
+        .track(1, &table, key.clone(), now_ms(), TrackFrom::HttpRequest)
+        .unwrap();
+    request_start(Some(&st));
+    txn_end(Some(&st), Some(404));
+    let read = |c| {
+        table
+            .get(&key, now_ms(), |d| d.cnt(table.schema(), c))
+            .flatten()
+    };
+    // One request counted by the session's tracker, one by the stream's.
+    assert_eq!(read(Cnt::HttpReqCnt), Some(2));
+    assert_eq!(read(Cnt::HttpErrCnt), Some(2));
+    // The stream's tracking ended with the transaction; the session's goes on.
+    assert_eq!(read(Cnt::ConnCur), Some(1));
+    assert!(st.stream.borrow().get(1).is_none());
+}
