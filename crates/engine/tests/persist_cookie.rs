@@ -317,3 +317,34 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn maxidle_and_maxlife_dates_are_written_and_enforced() {
+    let (w1, w2) = two("");
+    let run = serve(&config(
+        "cookie SERVERID insert indirect maxidle 30m maxlife 8h",
+        "",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (_, head, first) = get(&run, None);
+    let set = set_cookies(&head);
+    let value = set[0]
+        .strip_prefix("SERVERID=")
+        .and_then(|v| v.strip_suffix("; path=/"))
+        .unwrap()
+        .to_string();
+    let parts: Vec<&str> = value.split('|').collect();
+    assert_eq!((parts.len(), parts[0]), (3, first.as_str()), "{value}");
+    assert!(parts[1..].iter().all(|d| d.len() == 5));
+    // The fresh cookie sticks (and its idle date is refreshed when due).
+    let (_, _, body) = get(&run, Some(&format!("SERVERID={value}")));
+    assert_eq!(body, first);
+    // A cookie first set long ago is too old: balanced, replaced by a new one.
+    let ancient = format!("SERVERID={first}|{}|AAAAB", parts[1]);
+    let (_, head, body) = get(&run, Some(&ancient));
+    let set = set_cookies(&head);
+    assert_eq!(set.len(), 1, "{head}");
+    assert!(set[0].starts_with(&format!("SERVERID={body}|")), "{set:?}");
+    assert!(!set[0].ends_with("|AAAAB; path=/"), "{set:?}");
+}

@@ -260,3 +260,43 @@ fn http_response_rules_read_the_tracked_counters() {
         assert!(h.contains(&format!("X-Count: {n}\r\n")), "{h}");
     }
 }
+
+#[test]
+fn stick_store_response_learns_the_server_cookie_and_stick_match_follows_it() {
+    let sid = |name: &'static str| {
+        origin(move |r| {
+            let sc = if r.path == "/login" {
+                format!("Set-Cookie: SID={name}-sid; path=/\r\n")
+            } else {
+                String::new()
+            };
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{sc}\r\n{name}",
+                name.len()
+            )
+            .into_bytes()
+        })
+    };
+    let (w1, w2) = (sid("web1"), sid("web2"));
+    let run = serve(&format!(
+        "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    balance roundrobin\n\
+         \x20   stick-table type string len 32 size 1k expire 1m\n\
+         \x20   stick store-response res.cook(SID)\n    stick match req.cook(SID)\n\
+         \x20   server web1 {}\n    server web2 {}\n",
+        w1.addr, w2.addr
+    ));
+    let (_, owner) = get(&run, "/login", "");
+    let other = if owner == "web1" { "web2" } else { "web1" };
+    for _ in 0..6 {
+        assert_eq!(
+            get(&run, "/", &format!("Cookie: SID={owner}-sid\r\n")).1,
+            owner
+        );
+    }
+    // An unknown session is balanced, and nothing is learnt from a request.
+    let bodies: Vec<String> = (0..4)
+        .map(|_| get(&run, "/", &format!("Cookie: SID={other}-sid\r\n")).1)
+        .collect();
+    assert!(bodies.iter().any(|b| b == "web1") && bodies.iter().any(|b| b == "web2"));
+}
