@@ -48,6 +48,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         let mut be = backend(p, &http_errors)?;
         be.rules = rules.get(&p.name).cloned().flatten();
         be.persist = crate::persist::Persist::from_proxy(p, &tables);
+        be.persist.resolve_dynamic_cookies(p, &be.servers);
         backends.push(Arc::new(be));
     }
     let mut frontends = Vec::new();

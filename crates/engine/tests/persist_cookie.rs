@@ -348,3 +348,27 @@ fn maxidle_and_maxlife_dates_are_written_and_enforced() {
     assert!(set[0].starts_with(&format!("SERVERID={body}|")), "{set:?}");
     assert!(!set[0].ends_with("|AAAAB; path=/"), "{set:?}");
 }
+
+#[test]
+fn dynamic_cookies_of_servers_named_by_host_name() {
+    let (w1, w2) = two("");
+    let run = serve(&format!(
+        "defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    dynamic-cookie-key s3cret\n    cookie SRV insert indirect dynamic\n\
+         \x20   server web1 localhost:{}\n    server web2 localhost:{}\n",
+        w1.addr.port(),
+        w2.addr.port()
+    ));
+    let (_, head, first) = get(&run, None);
+    let port = if first == "web1" {
+        w1.addr.port()
+    } else {
+        w2.addr.port()
+    };
+    let value = fulcrum_persist::dyncookie::server_cookie("s3cret", w1.addr.ip(), port);
+    assert_eq!(set_cookies(&head), [format!("SRV={value}; path=/")]);
+    for _ in 0..4 {
+        assert_eq!(get(&run, Some(&format!("SRV={value}"))).2, first);
+    }
+}

@@ -183,6 +183,28 @@ impl Persist {
         }
     }
 
+    /// `cookie … dynamic`: servers named by host name get their cookie from the
+    /// address resolved at compile time (servers named by address already have it).
+    pub fn resolve_dynamic_cookies(&mut self, p: &Proxy, servers: &[crate::runtime::Server]) {
+        let dynamic = p.persist.cookie.as_ref().is_some_and(|c| c.dynamic);
+        let (Some(c), Some(key), true) = (
+            self.routing.cookie.as_mut(),
+            p.persist.dynamic_cookie_key.as_deref(),
+            dynamic,
+        ) else {
+            return;
+        };
+        for (i, (m, s)) in p.servers.iter().zip(servers).enumerate() {
+            if c.server_cookie(i).is_none()
+                && m.settings.persist.cookie.is_none()
+                && !s.addr.ip().is_unspecified()
+            {
+                let v = fulcrum_persist::dyncookie::server_cookie(key, s.addr.ip(), s.addr.port());
+                c.set_server_cookie(i, Some(v));
+            }
+        }
+    }
+
     /// The configuration's stick tables (`show table`, reloads).
     pub fn tables(&self) -> Option<&Tables> {
         self.shared.as_deref().map(SharedTables::tables)
