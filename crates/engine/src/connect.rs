@@ -88,7 +88,9 @@ pub(crate) async fn connect(
                 reused: true,
             });
         }
-        match dial(srv.addr, srv.source, t_connect).await {
+        let dialed = dial(srv.addr, srv.source, t_connect).await;
+        crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
+        match dialed {
             Ok(mut stream) => {
                 if let Some(v) = srv.send_proxy {
                     let hdr = match v {

@@ -54,6 +54,8 @@ pub(crate) struct Core {
     pub description: String,
     /// The configured `check` servers, for `show servers state` check flags.
     pub checked: HashMap<(usize, usize), bool>,
+    /// Servers with `observe layer7`: connection successes say nothing there.
+    pub layer7: std::collections::HashSet<(usize, usize)>,
     pub counters: crate::stats::counters::Counters,
 }
 
@@ -92,9 +94,13 @@ impl EngineHandle {
             .collect();
         let health = start_health(&rt, cfg, &backends, events)?;
         let mut checked = HashMap::new();
+        let mut layer7 = std::collections::HashSet::new();
         for (bi, p) in backends.iter().enumerate() {
             for (si, s) in p.servers.iter().enumerate() {
                 checked.insert((bi, si), s.settings.check.enabled == Some(true));
+                if s.settings.check.observe == Some(fulcrum_config::model::check::Observe::Layer7) {
+                    layer7.insert((bi, si));
+                }
             }
         }
         let pages = crate::stats::pages(cfg, &rt)?;
@@ -116,6 +122,7 @@ impl EngineHandle {
             node: cfg.global.node.clone().unwrap_or_default(),
             description: cfg.global.description.clone().unwrap_or_default(),
             checked,
+            layer7,
             counters,
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;

@@ -19,6 +19,7 @@ pub(crate) struct ProxyCounters {
     bin: AtomicU64,
     bout: AtomicU64,
     eresp: AtomicU64,
+    econ: AtomicU64,
     queue: AtomicHistogram,
     connect: AtomicHistogram,
     response: AtomicHistogram,
@@ -70,6 +71,7 @@ impl ProxyCounters {
         t.bin = self.bin.load(Relaxed);
         t.bout = self.bout.load(Relaxed);
         t.eresp = self.eresp.load(Relaxed);
+        t.econ = self.econ.load(Relaxed);
     }
 
     pub(crate) fn timings_snapshot(&self) -> Timings {
@@ -175,6 +177,51 @@ pub(crate) fn exchange(fe: &str, x: Exchange) {
                 fulcrum_health::PassiveOutcome::HttpStatus(st),
             );
         }
+    }
+}
+
+fn backend_index(core: &crate::health_link::Core, be: &crate::runtime::Backend) -> Option<usize> {
+    // The runtime the operations read shares its `Arc<Backend>`s with the workers'.
+    core.rt
+        .backends
+        .iter()
+        .position(|b| std::ptr::eq(Arc::as_ptr(b), be))
+}
+
+/// A connect attempt to server `si` of `be` ended: passive health
+/// (`observe layer4`) and the `econ` counters.
+pub(crate) fn connect_result(
+    be: &crate::runtime::Backend,
+    si: usize,
+    r: Result<(), &std::io::Error>,
+) {
+    use fulcrum_health::PassiveOutcome as P;
+    let Some(ops) = current() else { return };
+    let core = &ops.core;
+    let Some(bi) = backend_index(core, be) else {
+        return;
+    };
+    let outcome = match r {
+        Ok(()) => P::ConnectOk,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => P::ConnectTimeout,
+        Err(_) => P::ConnectError,
+    };
+    if outcome != P::ConnectOk {
+        for c in [
+            core.counters.be.get(bi),
+            core.counters.srv.get(bi).and_then(|v| v.get(si)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            c.econ.fetch_add(1, Relaxed);
+        }
+    }
+    // HAProxy's layer7 observation ignores connection successes, or every
+    // new connection would reset the count of bad responses.
+    let ignored = outcome == P::ConnectOk && core.layer7.contains(&(bi, si));
+    if let Some(h) = core.health.as_ref().filter(|_| !ignored) {
+        h.report_passive(bi, si, outcome);
     }
 }
 

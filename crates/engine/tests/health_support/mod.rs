@@ -23,8 +23,17 @@ impl Origin {
         Self::on(name, "127.0.0.1:0".parse().unwrap())
     }
 
+    /// Answers every request with `status` (body `name`).
+    pub fn with_status(name: &str, status: u16) -> Origin {
+        Self::serve(name, "127.0.0.1:0".parse().unwrap(), status)
+    }
+
     /// Listens on `addr` (e.g. a port a killed origin used).
     pub fn on(name: &str, addr: SocketAddr) -> Origin {
+        Self::serve(name, addr, 200)
+    }
+
+    fn serve(name: &str, addr: SocketAddr, status: u16) -> Origin {
         let l = TcpListener::bind(addr).unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
@@ -37,7 +46,7 @@ impl Origin {
                 match l.accept() {
                     Ok((s, _)) => {
                         let (h, name) = (h.clone(), name.clone());
-                        std::thread::spawn(move || answer(s, &name, &h));
+                        std::thread::spawn(move || answer(s, &name, &h, status));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -70,7 +79,7 @@ impl Drop for Origin {
     }
 }
 
-fn answer(mut s: TcpStream, name: &str, hits: &AtomicUsize) {
+fn answer(mut s: TcpStream, name: &str, hits: &AtomicUsize, status: u16) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
@@ -86,7 +95,7 @@ fn answer(mut s: TcpStream, name: &str, hits: &AtomicUsize) {
     }
     hits.fetch_add(1, Ordering::SeqCst);
     let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
         name.len()
     );
     let _ = s.write_all(resp.as_bytes());
