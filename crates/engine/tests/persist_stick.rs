@@ -300,3 +300,29 @@ fn stick_store_response_learns_the_server_cookie_and_stick_match_follows_it() {
         .collect();
     assert!(bodies.iter().any(|b| b == "web1") && bodies.iter().any(|b| b == "web2"));
 }
+
+#[test]
+fn expired_entries_are_swept_as_requests_come() {
+    let w = named("web1");
+    let run = serve(&format!(
+        "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n\
+         \x20   stick-table type string len 32 size 100 expire 1s store http_req_cnt\n\
+         \x20   http-request track-sc0 hdr(x-user)\n\
+         \x20   default_backend be\n\
+         backend be\n    server web1 {}\n",
+        w.addr
+    ));
+    let table = handle(&run).runtime().backends[0]
+        .persist
+        .tables()
+        .and_then(|t| t.get("web"))
+        .cloned()
+        .unwrap();
+    for u in ["a", "b", "c"] {
+        assert_eq!(get(&run, "/", &format!("X-User: {u}\r\n")).0, 200);
+    }
+    assert_eq!(table.len(), 3);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(get(&run, "/", "X-User: d\r\n").0, 200);
+    assert_eq!(table.len(), 1);
+}

@@ -229,11 +229,9 @@ impl Persist {
         self.routing.cookie.is_some() || self.routing.appsession.is_some() || !self.stick.is_empty()
     }
 
-    /// Sweeps expired entries of the shared tables and of the appsession's.
+    /// Sweeps expired entries of the appsession's table (the shared tables are
+    /// swept by [`request_start`]).
     fn maybe_purge(&self, now: u64) {
-        if let Some(s) = &self.shared {
-            s.maybe_purge(now);
-        }
         if let Some(app) = &self.routing.appsession {
             if sweep_due(&self.last_purge, now) {
                 app.table().purge_expired(now);
@@ -368,8 +366,14 @@ fn count_status(st: &SessionState, status: u16, now: u64) {
 /// A new HTTP request on the connection: counters the session tracks count it
 /// (those an `http-request track-scN` starts count it when they start).
 pub(crate) fn request_start(st: Option<&SessionState>) {
-    if let Some(t) = st.and_then(|s| s.session.try_borrow().ok()) {
-        t.on_http_request(now_ms());
+    let Some(st) = st else { return };
+    let now = now_ms();
+    // Every request may sweep the shared tables (at most once per period).
+    if let Some(s) = &st.shared {
+        s.maybe_purge(now);
+    }
+    if let Ok(t) = st.session.try_borrow() {
+        t.on_http_request(now);
     }
 }
 

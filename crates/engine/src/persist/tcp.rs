@@ -65,6 +65,9 @@ pub(crate) async fn connect_tcp(
     let Some(rules) = rules else {
         return crate::connect::connect(be, client, key, None, &mut |_, _| None).await;
     };
+    if let Some(s) = &be.persist.shared {
+        s.maybe_purge(now_ms());
+    }
     let st = SessionState::default();
     if let Ok(mut r) = st.req.try_borrow_mut() {
         let view = ConnView {
