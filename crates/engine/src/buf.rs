@@ -9,6 +9,14 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// burst of connections does not pin its peak memory forever.
 const POOL_MAX: usize = 256;
 
+/// Buffers held by connections right now, all threads (not the pools).
+static IN_USE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many I/O buffers connections hold right now (idle connections hold none).
+pub fn buffers_in_use() -> usize {
+    IN_USE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Buffers always kept, whatever the recent use.
 const POOL_KEEP: usize = 16;
 
@@ -82,6 +90,7 @@ fn to_pool(data: Vec<u8>) {
 impl Buf {
     /// Takes a buffer of `size` bytes from this thread's pool.
     pub fn take(size: usize) -> Buf {
+        IN_USE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Buf {
             data: from_pool(size),
             size,
@@ -102,13 +111,15 @@ impl Buf {
 
     /// Gives the memory back to the pool while empty; the next read takes it again.
     pub fn release(&mut self) {
-        if self.is_empty() {
+        if self.is_empty() && !self.data.is_empty() {
+            IN_USE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             to_pool(std::mem::take(&mut self.data));
         }
     }
 
     fn ensure(&mut self) {
         if self.data.is_empty() {
+            IN_USE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.data = from_pool(self.size);
         }
     }
@@ -158,6 +169,30 @@ impl Buf {
         }
     }
 
+    /// One non-blocking read with `read` (e.g. `try_read`) into the free space.
+    /// On `WouldBlock` an empty buffer goes back to the pool, so a connection
+    /// waiting for data holds none.
+    pub fn try_fill(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.ensure();
+        self.compact_if_needed(self.data.len());
+        if self.end == self.data.len() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer full"));
+        }
+        match read(&mut self.data[self.end..]) {
+            Ok(n) => {
+                self.end += n;
+                Ok(n)
+            }
+            Err(e) => {
+                self.release();
+                Err(e)
+            }
+        }
+    }
+
     /// Reads once from `r` into the free space; `Ok(0)` is end of stream.
     pub async fn fill_from<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<usize> {
         self.ensure();
@@ -173,6 +208,9 @@ impl Buf {
 
 impl Drop for Buf {
     fn drop(&mut self) {
+        if !self.data.is_empty() {
+            IN_USE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         to_pool(std::mem::take(&mut self.data));
     }
 }

@@ -346,26 +346,27 @@ async fn serve(
     let _ = stream.set_nodelay(true);
     let _counted = crate::stats::counters::session_start(fi);
     let r = match fe.mode {
+        // Boxed: only the mode in use takes memory, sized for that mode.
         Mode::Tcp => {
-            crate::tcp::serve(
+            Box::pin(crate::tcp::serve(
                 &shared.rt,
                 fe,
                 &fe.binds[bi],
                 stream,
                 peer,
                 shared.log.clone(),
-            )
+            ))
             .await
         }
         Mode::Http => {
-            crate::http::serve(
+            Box::pin(crate::http::serve(
                 &shared.rt,
                 fe,
                 &fe.binds[bi],
                 stream,
                 peer,
                 shared.log.clone(),
-            )
+            ))
             .await
         }
     };

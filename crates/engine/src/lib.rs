@@ -43,6 +43,7 @@ mod tcp;
 mod tcp_rules;
 mod tunnel;
 
+pub use buf::buffers_in_use;
 pub use compile::compile;
 pub use engine::{BoundAddr, Engine, EngineControl, EngineHandle, EngineOptions};
 pub use error::EngineError;

@@ -149,10 +149,13 @@ async fn pump(
     first.release();
     let mut buf = Buf::lazy(TUNNEL_BUF);
     loop {
-        // An idle direction holds no buffer: wait for data first.
-        buf.release();
+        // An idle direction holds no buffer: it is taken for one non-blocking
+        // read and given back when there was nothing (stale readiness).
         r.readable().await?;
-        let n = buf.fill_from(r).await?;
+        let n = match buf.try_fill(|b| r.try_read(b)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            n => n?,
+        };
         if n == 0 {
             // Half-close: the peer sees our FIN but may keep sending.
             let _ = w.shutdown().await;

@@ -305,12 +305,19 @@ impl Session<'_> {
             }
             let (cbuf, client) = (&mut self.cbuf, &mut self.client);
             let read = async {
-                // Idle keep-alive connections hold no buffer while they wait.
-                if cbuf.is_empty() {
-                    cbuf.release();
-                    client.readable().await?;
+                if !cbuf.is_empty() {
+                    return cbuf.fill_from(client).await;
                 }
-                cbuf.fill_from(client).await
+                // Idle connections hold no buffer while they wait: readiness can
+                // be stale (new sockets start "ready"), so the buffer is taken
+                // for one non-blocking read and given back if there was nothing.
+                loop {
+                    client.readable().await?;
+                    match cbuf.try_fill(|b| client.try_read(b)) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        r => return r,
+                    }
+                }
             };
             let got = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, read).await {
