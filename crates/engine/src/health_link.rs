@@ -80,7 +80,8 @@ impl EngineHandle {
     /// with `stats enable`/`stats uri`, `use-service prometheus-exporter`,
     /// and a runtime API listener per `global stats socket`. `cfg` must be
     /// the configuration the runtime was compiled from. Health log lines go
-    /// to `tracing` and to `events` when given. Stopped with the engine.
+    /// to the `global log` servers, to `tracing`, and to `events` when
+    /// given. Stopped with the engine.
     pub fn start_ops(
         &self,
         cfg: &Config,
@@ -177,8 +178,12 @@ fn start_health(
         }
     };
     let mut events = events;
+    let logger = crate::admin::health_log::global_logger(&cfg.global);
     let sink = move |ev: HealthEvent| {
         log_event(&ev);
+        if let Some(l) = &logger {
+            crate::admin::health_log::send(l, &ev);
+        }
         if let Some(f) = events.as_mut() {
             f(&ev);
         }
@@ -193,7 +198,7 @@ fn start_health(
     .map_err(|e| EngineError::Config(format!("health checks: {e}")))
 }
 
-/// Health lines at their syslog severity. `shutdown_sessions` needs nothing
+/// Health lines to `tracing` at their syslog severity. `shutdown_sessions` needs nothing
 /// here: TCP tunnels to a server marked down end on their own (see `tcp.rs`).
 fn log_event(ev: &HealthEvent) {
     use fulcrum_health::message::Severity;

@@ -4,6 +4,7 @@
 //! line then close, unless `prompt` keeps it open.
 
 mod api;
+pub(crate) mod health_log;
 
 use crate::health_link::Core;
 use crate::EngineError;
