@@ -155,3 +155,37 @@ fn socat_speaks_to_the_socket_when_installed() {
     assert!(text.starts_with("1\n# be_id"), "{text}");
     assert_eq!(text.lines().filter(|l| l.contains(" app ")).count(), 2);
 }
+
+#[test]
+fn stats_maxconn_bounds_concurrent_connections_and_timeout_closes_idle_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let s1 = Origin::start("s1");
+    let _r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n    stats maxconn 1\n    stats timeout 300ms\n\
+         defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         listen app\n    bind 127.0.0.1:0\n    server s1 {}\n",
+        sock.display(),
+        s1.addr
+    ));
+    let mut held = UnixStream::connect(&sock).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    held.write_all(b"prompt\n").unwrap();
+    let mut b = [0u8; 16];
+    let n = held.read(&mut b).unwrap();
+    assert_eq!(&b[..n], b"\n> ");
+    // The only slot is taken: the next connection is closed unanswered.
+    let mut other = UnixStream::connect(&sock).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = other.write_all(b"show info\n");
+    let mut out = Vec::new();
+    let _ = other.read_to_end(&mut out);
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    // `stats timeout`: the idle prompt session is closed, freeing the slot.
+    let mut rest = Vec::new();
+    let _ = held.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    assert!(cmd(&sock, "show info").contains("Name: Fulcrum"));
+}

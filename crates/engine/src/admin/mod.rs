@@ -11,8 +11,10 @@ use crate::EngineError;
 use fulcrum_config::model::addr::{Address, Host, Ports};
 use fulcrum_config::model::{Bind, Global};
 use fulcrum_observe::api::{AccessLevel, CliSession};
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -124,10 +126,12 @@ impl AdminServer {
             })
             .collect();
         let idle = g.stats_timeout.unwrap_or(Duration::from_secs(10));
+        // HAProxy's default `stats maxconn`.
+        let max = g.stats_maxconn.map_or(10, |m| m as usize).max(1);
         let (stop, rx) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("fulcrum-admin".into())
-            .spawn(move || serve_all(socks, core, idle, rx))
+            .spawn(move || serve_all(socks, core, idle, max, rx))
             .map_err(|source| EngineError::Thread { thread: 0, source })?;
         Ok(Some(AdminServer {
             stop,
@@ -153,6 +157,7 @@ fn serve_all(
     socks: Vec<(Socket, AccessLevel)>,
     core: Arc<Core>,
     idle: Duration,
+    max: usize,
     stop: watch::Receiver<bool>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -168,18 +173,24 @@ fn serve_all(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         for (s, lvl) in socks {
-            let core = core.clone();
+            let ctx = Ctx {
+                lvl,
+                core: core.clone(),
+                idle,
+                max,
+                active: Rc::default(),
+            };
             let stop = stop.clone();
             match s {
                 Socket::Unix(l, _) => match tokio::net::UnixListener::from_std(l) {
                     Ok(l) => {
-                        tokio::task::spawn_local(accept_unix(l, lvl, core, idle, stop));
+                        tokio::task::spawn_local(accept_unix(l, ctx, stop));
                     }
                     Err(e) => tracing::error!("stats socket: {e}"),
                 },
                 Socket::Tcp(l) => match tokio::net::TcpListener::from_std(l) {
                     Ok(l) => {
-                        tokio::task::spawn_local(accept_tcp(l, lvl, core, idle, stop));
+                        tokio::task::spawn_local(accept_tcp(l, ctx, stop));
                     }
                     Err(e) => tracing::error!("stats socket: {e}"),
                 },
@@ -194,17 +205,36 @@ fn serve_all(
     });
 }
 
-async fn accept_unix(
-    l: tokio::net::UnixListener,
+/// What every connection of one listener shares.
+#[derive(Clone)]
+struct Ctx {
     lvl: AccessLevel,
     core: Arc<Core>,
     idle: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+    /// `stats maxconn`: connections beyond it are closed at once.
+    max: usize,
+    active: Rc<Cell<usize>>,
+}
+
+impl Ctx {
+    fn spawn<S: AsyncRead + AsyncWrite + Unpin + 'static>(&self, s: S) {
+        if self.active.get() >= self.max {
+            return; // dropping `s` closes it
+        }
+        self.active.set(self.active.get() + 1);
+        let ctx = self.clone();
+        tokio::task::spawn_local(async move {
+            session(s, ctx.lvl, ctx.core.clone(), ctx.idle).await;
+            ctx.active.set(ctx.active.get().saturating_sub(1));
+        });
+    }
+}
+
+async fn accept_unix(l: tokio::net::UnixListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             r = l.accept() => match r {
-                Ok((s, _)) => { tokio::task::spawn_local(session(s, lvl, core.clone(), idle)); }
+                Ok((s, _)) => ctx.spawn(s),
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -215,17 +245,11 @@ async fn accept_unix(
     }
 }
 
-async fn accept_tcp(
-    l: tokio::net::TcpListener,
-    lvl: AccessLevel,
-    core: Arc<Core>,
-    idle: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_tcp(l: tokio::net::TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             r = l.accept() => match r {
-                Ok((s, _)) => { tokio::task::spawn_local(session(s, lvl, core.clone(), idle)); }
+                Ok((s, _)) => ctx.spawn(s),
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
