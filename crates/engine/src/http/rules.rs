@@ -494,6 +494,9 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
         Answer::Raw(b) => b.to_vec(),
         Answer::Built(r) => r.to_bytes(),
     };
+    if matches!(v, Verdict::Reject | Verdict::SilentDrop | Verdict::Deny(_) | Verdict::Tarpit(_)) {
+        crate::stats::counters::denied(&fe.name, be.map(|b| b.name.as_str()));
+    }
     match v {
         Verdict::Continue | Verdict::Allow | Verdict::UseBackend(_) => None,
         Verdict::Reject | Verdict::SilentDrop => Some(Decision::Close),

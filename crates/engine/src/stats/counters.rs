@@ -20,6 +20,7 @@ pub(crate) struct ProxyCounters {
     bout: AtomicU64,
     eresp: AtomicU64,
     econ: AtomicU64,
+    dreq: AtomicU64,
     queue: AtomicHistogram,
     connect: AtomicHistogram,
     response: AtomicHistogram,
@@ -72,6 +73,7 @@ impl ProxyCounters {
         t.bout = self.bout.load(Relaxed);
         t.eresp = self.eresp.load(Relaxed);
         t.econ = self.econ.load(Relaxed);
+        t.dreq = self.dreq.load(Relaxed);
     }
 
     pub(crate) fn timings_snapshot(&self) -> Timings {
@@ -176,6 +178,23 @@ pub(crate) fn exchange(fe: &str, x: Exchange) {
                 si,
                 fulcrum_health::PassiveOutcome::HttpStatus(st),
             );
+        }
+    }
+}
+
+/// A request denied by `http-request deny|reject|tarpit|silent-drop`, in
+/// the frontend's rules or (when named) the backend's.
+pub(crate) fn denied(fe: &str, be: Option<&str>) {
+    let Some(ops) = current() else { return };
+    let core = &ops.core;
+    if let Some(i) = core.rt.frontends.iter().position(|f| f.name == fe) {
+        if let Some(c) = core.counters.fe.get(i) {
+            c.dreq.fetch_add(1, Relaxed);
+        }
+    }
+    if let Some(i) = be.and_then(|b| core.rt.backends.iter().position(|x| x.name == b)) {
+        if let Some(c) = core.counters.be.get(i) {
+            c.dreq.fetch_add(1, Relaxed);
         }
     }
 }
