@@ -372,3 +372,26 @@ fn dynamic_cookies_of_servers_named_by_host_name() {
         assert_eq!(get(&run, Some(&format!("SRV={value}"))).2, first);
     }
 }
+
+#[test]
+fn passive_cookie_routes_without_touching_headers() {
+    let (w1, w2) = two("");
+    let run = serve(&config(
+        "cookie SERVERID",
+        "",
+        &w1.addr.to_string(),
+        &w2.addr.to_string(),
+    ));
+    let (_, head, _) = get(&run, None);
+    assert!(set_cookies(&head).is_empty(), "{head}");
+    for _ in 0..4 {
+        let (_, head, body) = get(&run, Some("SERVERID=web2; x=1"));
+        assert_eq!(body, "web2");
+        assert!(set_cookies(&head).is_empty(), "{head}");
+    }
+    let seen = w2.seen.lock().unwrap().clone();
+    assert!(seen
+        .iter()
+        .filter_map(|r| r.header("cookie"))
+        .all(|c| c == "SERVERID=web2; x=1"));
+}
