@@ -12,13 +12,14 @@ fn layer7_errors_on_traffic_mark_the_server_down() {
     let bad = Origin::with_status("bad", 500);
     let good = Origin::start("good");
     // Checks pass (plain connect) and come rarely: only traffic can tell.
-    // (The first server of a backend is checked at once, the others later.)
+    // The first server of a backend is checked at once, the others later:
+    // `bad` comes second so that no passing check resets its error count.
     let r = Running::start(&format!(
         "defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
          listen app\n    bind 127.0.0.1:0\n    balance roundrobin\n\
-         \x20   server bad {} check inter 60s rise 10 observe layer7 error-limit 2 on-error mark-down\n\
-         \x20   server good {} check inter 60s\n",
-        bad.addr, good.addr
+         \x20   server good {} check inter 60s\n\
+         \x20   server bad {} check inter 60s rise 10 observe layer7 error-limit 2 on-error mark-down\n",
+        good.addr, bad.addr
     ));
     let addr = r.addr("app");
     let mut codes = Vec::new();
