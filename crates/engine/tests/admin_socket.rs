@@ -189,3 +189,33 @@ fn stats_maxconn_bounds_concurrent_connections_and_timeout_closes_idle_ones() {
     assert!(rest.is_empty());
     assert!(cmd(&sock, "show info").contains("Name: Fulcrum"));
 }
+
+#[test]
+fn set_server_health_and_disable_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (s1, s2) = (Origin::start("s1"), Origin::start("s2"));
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         listen app\n    bind 127.0.0.1:0\n    server s1 {} check inter 20s\n    server s2 {}\n",
+        sock.display(),
+        s1.addr,
+        s2.addr
+    ));
+    let app = r.addr("app");
+    assert_eq!(cmd(&sock, "set server app/s1 health down"), "\n");
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "app", "s1")["status"], "DOWN");
+    for _ in 0..4 {
+        assert_eq!(get(app, "/").2, "s2");
+    }
+    assert_eq!(cmd(&sock, "set server app/s1 health up"), "\n");
+    let bodies: Vec<String> = (0..4).map(|_| get(app, "/").2).collect();
+    assert!(bodies.iter().any(|b| b == "s1"), "{bodies:?}");
+    assert_eq!(cmd(&sock, "disable health app/s1"), "\n");
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "app", "s1")["status"], "no check");
+    // s2 has no check to disable: HAProxy's refusal.
+    assert!(cmd(&sock, "disable health app/s2").contains("not configured"));
+}
