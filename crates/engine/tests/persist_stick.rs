@@ -326,3 +326,26 @@ fn expired_entries_are_swept_as_requests_come() {
     assert_eq!(get(&run, "/", "X-User: d\r\n").0, 200);
     assert_eq!(table.len(), 1);
 }
+
+#[test]
+fn only_the_first_storing_rule_of_a_table_stores() {
+    let (w1, w2) = (named("web1"), named("web2"));
+    let run = serve(&format!(
+        "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    balance roundrobin\n\
+         \x20   stick-table type string len 32 size 1k expire 1m\n\
+         \x20   stick store-request hdr(x-a)\n    stick store-request hdr(x-b)\n\
+         \x20   server web1 {}\n    server web2 {}\n",
+        w1.addr, w2.addr
+    ));
+    assert_eq!(get(&run, "/", "X-A: one\r\nX-B: two\r\n").0, 200);
+    let table = handle(&run).runtime().backends[0]
+        .persist
+        .tables()
+        .and_then(|t| t.get("be"))
+        .cloned()
+        .unwrap();
+    assert_eq!(table.len(), 1);
+    let key = fulcrum_persist::Key::from_text(table.key_type(), b"one").unwrap();
+    assert!(table.contains(&key, fulcrum_engine::persist::now_ms()));
+}

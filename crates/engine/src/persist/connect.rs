@@ -3,10 +3,12 @@
 //! pick another server (the response then corrects the client's cookie),
 //! otherwise the request fails (503).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_config::model::persist::StickKind;
 use fulcrum_persist::cookie::AfterFailure;
+use fulcrum_persist::StickTable;
 use tokio::io::AsyncWriteExt;
 
 use super::{now_ms, server_id, SessionState, Source};
@@ -135,12 +137,18 @@ fn learn(st: &SessionState, be: &Backend, server: Option<usize>) {
     let Some(id) = server_id(be, i) else { return };
     let now = now_ms();
     let rules = be.persist.stick_rules();
+    // As in HAProxy, the first storing rule of each table stores.
+    let mut stored: Vec<*const StickTable> = Vec::new();
     for (ri, key) in &r.stick_keys {
         let Some(rule) = rules.get(*ri) else { continue };
         if !matches!(rule.kind, StickKind::On | StickKind::StoreRequest) {
             continue;
         }
         if let Some(t) = &rule.table {
+            if stored.contains(&Arc::as_ptr(t)) {
+                continue;
+            }
+            stored.push(Arc::as_ptr(t));
             // A table without `server_id` cannot stick: nothing to do.
             let _ = t.stick_store(key, id, now);
         }
