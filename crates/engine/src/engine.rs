@@ -143,6 +143,11 @@ impl EngineHandle {
         &self.shared.rt
     }
 
+    /// Worker threads started.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
     /// Addresses actually bound, in configuration order.
     pub fn bound(&self) -> &[BoundAddr] {
         &self.bound

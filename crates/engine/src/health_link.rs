@@ -49,6 +49,8 @@ pub(crate) struct Core {
     /// Proxy numeric ids (`iid`) by name, in configuration order.
     pub iids: HashMap<String, u32>,
     pub started: Instant,
+    /// Worker threads actually running.
+    pub nbthread: usize,
     pub started_at: SystemTime,
     pub node: String,
     pub description: String,
@@ -119,6 +121,7 @@ impl EngineHandle {
             pages,
             iids,
             started: Instant::now(),
+            nbthread: self.threads(),
             started_at: SystemTime::now(),
             node: cfg.global.node.clone().unwrap_or_default(),
             description: cfg.global.description.clone().unwrap_or_default(),

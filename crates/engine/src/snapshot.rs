@@ -26,7 +26,7 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
     }
     let maxconn = core.rt.maxconn.map_or(0, |m| m as u64);
     ProcessInfo {
-        nbthread: u32::try_from(core.rt.nbthread.max(1)).unwrap_or(u32::MAX),
+        nbthread: u32::try_from(core.nbthread).unwrap_or(u32::MAX),
         uptime: core.started.elapsed(),
         start_time_sec: core
             .started_at
