@@ -3,6 +3,7 @@
 //! `stick store-response` stores, and the status feeds the tracked counters.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use fulcrum_config::model::persist::StickKind;
 use fulcrum_persist::cookie::HeaderEdit;
@@ -129,9 +130,11 @@ fn store_response(be: &Backend, head: &ResponseHead, buf: &[u8], server: Option<
     }
     let Some(id) = server_id(be, i) else { return };
     let mut view: Option<RespOnly<'_>> = None;
+    // The first `store-response` of each table that finds a key stores.
+    let mut stored: Vec<*const fulcrum_persist::StickTable> = Vec::new();
     for ((expr, cond), rule) in rules.stick.iter().zip(be.persist.stick_rules()) {
         let Some(table) = &rule.table else { continue };
-        if rule.kind != StickKind::StoreResponse {
+        if rule.kind != StickKind::StoreResponse || stored.contains(&Arc::as_ptr(table)) {
             continue;
         }
         let v = view.get_or_insert_with(|| RespOnly::new(be, head, buf));
@@ -145,6 +148,7 @@ fn store_response(be: &Backend, head: &ResponseHead, buf: &[u8], server: Option<
             .eval_response(&*v)
             .and_then(|s| key_of(&s, table.key_type()))
         {
+            stored.push(Arc::as_ptr(table));
             let _ = table.stick_store(&k, id, now);
         }
     }
