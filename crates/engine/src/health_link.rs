@@ -51,6 +51,8 @@ pub(crate) struct Core {
     pub started: Instant,
     /// Worker threads actually running.
     pub nbthread: usize,
+    /// Per backend: the `balance` algorithm as stats name it.
+    pub algos: Vec<String>,
     pub started_at: SystemTime,
     pub node: String,
     pub description: String,
@@ -122,6 +124,7 @@ impl EngineHandle {
             iids,
             started: Instant::now(),
             nbthread: self.threads(),
+            algos: backends.iter().map(|p| algo_name(p).to_string()).collect(),
             started_at: SystemTime::now(),
             node: cfg.global.node.clone().unwrap_or_default(),
             description: cfg.global.description.clone().unwrap_or_default(),
@@ -199,6 +202,24 @@ fn start_health(
     )
     .map(Some)
     .map_err(|e| EngineError::Config(format!("health checks: {e}")))
+}
+
+/// HAProxy's name of a backend's `balance` algorithm.
+fn algo_name(p: &Proxy) -> &'static str {
+    use fulcrum_config::model::Balance as B;
+    match p.balance.as_ref().unwrap_or(&B::RoundRobin) {
+        B::RoundRobin => "roundrobin",
+        B::StaticRr => "static-rr",
+        B::LeastConn => "leastconn",
+        B::First => "first",
+        B::Source => "source",
+        B::Uri { .. } => "uri",
+        B::UrlParam { .. } => "url_param",
+        B::Hdr { .. } => "hdr",
+        B::RdpCookie { .. } => "rdp-cookie",
+        B::Random { .. } => "random",
+        B::Hash(_) => "hash",
+    }
 }
 
 /// Health lines to `tracing` at their syslog severity. `shutdown_sessions` needs nothing

@@ -211,6 +211,7 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
             })
             .collect();
         let mut b = backend_stats(be, &servers);
+        b.algo = core.algos.get(bi).cloned().unwrap_or_default();
         if let Some(c) = core.counters.be.get(bi) {
             c.fill(&mut b.traffic, false);
             b.timings = Some(c.timings_snapshot());

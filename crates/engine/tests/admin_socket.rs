@@ -52,6 +52,7 @@ fn show_stat_set_server_state_and_show_servers_state() {
     assert_eq!(row(&rows, "app", "s2")["status"], "no check");
     assert_eq!(row(&rows, "app", "s2")["weight"], "3");
     assert_eq!(row(&rows, "app", "s1")["addr"], s1.addr.to_string());
+    assert_eq!(row(&rows, "app", "BACKEND")["algo"], "roundrobin");
 
     assert_eq!(cmd(&sock, "set server app/s1 state maint"), "\n");
     let before = s1.hits();
