@@ -65,6 +65,16 @@ pub fn raise_nofile(wanted: u64) -> Result<u64, ProcessError> {
     Ok(wanted)
 }
 
+/// The hard limit on open files, i.e. the most [`raise_nofile`] can reach without root.
+pub fn nofile_hard_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_max)
+}
+
 /// Writes our pid, as HAProxy does, followed by a newline.
 pub fn write_pidfile(path: &Path) -> Result<(), ProcessError> {
     std::fs::write(path, format!("{}\n", std::process::id())).map_err(|source| ProcessError::Sys {

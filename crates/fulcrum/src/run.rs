@@ -28,8 +28,22 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
         .map(u64::from)
         .unwrap_or_else(|| process::fd_limit_for(maxconn, 16, 256));
     if let Err(e) = process::raise_nofile(wanted) {
-        eprintln!("[ALERT]    : {e}");
-        return ExitCode::from(1);
+        // As HAProxy: without `strict-limits` this is a warning and we run with the most
+        // the system allows; with it, a refusal to start.
+        if g.strict_limits {
+            eprintln!("[ALERT]    : {e}");
+            return ExitCode::from(1);
+        }
+        let hard = process::nofile_hard_limit().unwrap_or(0);
+        let _ = process::raise_nofile(hard);
+        if !args.quiet {
+            eprintln!(
+                "[WARNING]  : cannot raise the open-file limit to {wanted}, running with {hard}: \
+                 about {} connections fit (set 'ulimit-n' or 'maxconn' lower, or raise the hard limit; \
+                 'strict-limits' in 'global' makes this an error)",
+                hard.saturating_sub(128) / 2
+            );
+        }
     }
 
     // When daemonizing, the child reports "ready" or its error through this pipe.
