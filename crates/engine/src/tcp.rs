@@ -33,12 +33,25 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
-    let bi = match crate::tcp_rules::decide(rt, fe, &mut client, &mut cbuf, addrs.src, addrs.dst)
-        .await
+    // Tracking counters live as long as the connection.
+    let mut track = crate::persist::TcpTrack::new(rt);
+    let bi = match crate::tcp_rules::decide(
+        rt,
+        fe,
+        &mut client,
+        &mut cbuf,
+        addrs.src,
+        addrs.dst,
+        track.as_deref_mut(),
+    )
+    .await
     {
         crate::tcp_rules::TcpDecision::Forward(bi) => bi,
         crate::tcp_rules::TcpDecision::Close => return Ok(()),
     };
+    if let Some(t) = &track {
+        t.accepted();
+    }
     let be = &rt.backends[bi];
     let key = SourceKey(addrs.src.ip());
     let conn = crate::persist::connect_tcp(be, addrs, &key, cbuf.readable()).await;

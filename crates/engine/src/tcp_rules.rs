@@ -27,6 +27,7 @@ struct TcpView<'a> {
     payload: &'a [u8],
     ended: bool,
     vars: Vars,
+    track: Option<&'a mut crate::persist::TcpTrack>,
 }
 
 impl SessionView for TcpView<'_> {
@@ -60,6 +61,26 @@ impl SessionView for TcpView<'_> {
     fn wait_ended(&self) -> bool {
         self.ended
     }
+    fn tables(&self) -> Option<&fulcrum_persist::Tables> {
+        self.track.as_deref().and_then(|t| t.tables())
+    }
+    fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.track.as_deref().and_then(|t| t.session_trackers())
+    }
+    fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.track.as_deref().and_then(|t| t.stream_trackers())
+    }
+    fn trackers_mut(
+        &mut self,
+        scope: fulcrum_rules::TrackScope,
+    ) -> Option<&mut fulcrum_persist::track::Trackers> {
+        self.track
+            .as_deref_mut()
+            .and_then(|t| t.trackers_mut(scope))
+    }
+    fn now_ms(&self) -> u64 {
+        crate::persist::now_ms()
+    }
 }
 
 fn stops(v: &TcpVerdict) -> bool {
@@ -78,6 +99,7 @@ pub(crate) async fn decide(
     buf: &mut Buf,
     src: SocketAddr,
     dst: SocketAddr,
+    mut track: Option<&mut crate::persist::TcpTrack>,
 ) -> TcpDecision {
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
     let Some(rules) = fe.rules.as_ref() else {
@@ -92,6 +114,7 @@ pub(crate) async fn decide(
             payload: &[],
             ended: true,
             vars,
+            track: track.as_deref_mut(),
         };
         let v = run_tcp(&rules.tcp, layer, &mut view);
         vars = view.vars;
@@ -111,6 +134,7 @@ pub(crate) async fn decide(
             payload: buf.readable(),
             ended,
             vars,
+            track: track.as_deref_mut(),
         };
         let v = run_tcp(&rules.tcp, TcpLayer::Content, &mut view);
         vars = view.vars;
@@ -133,6 +157,7 @@ pub(crate) async fn decide(
         payload: buf.readable(),
         ended: true,
         vars,
+        track,
     };
     let exists = |n: &str| rt.backends.iter().any(|b| b.name == n);
     let chosen = rules

@@ -57,3 +57,58 @@ fn stick_on_src_in_tcp_mode_keeps_the_client_on_one_server() {
     let seen: Vec<u8> = (0..4).map(|_| first_byte(&plain)).collect();
     assert!(seen.contains(&b'a') && seen.contains(&b'b'), "{seen:?}");
 }
+
+#[test]
+fn tcp_request_connection_tracking_rejects_past_a_connection_count() {
+    let a = named(b"a");
+    let text = format!(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:0\n\
+         \x20   stick-table type ip size 1k expire 30s store conn_cnt,conn_cur,sess_cnt\n\
+         \x20   tcp-request connection track-sc0 src\n\
+         \x20   tcp-request connection reject if {{ sc_conn_cnt(0) gt 3 }}\n\
+         \x20   server a {a}\n"
+    );
+    let l = fulcrum_config::load_str("tcp.cfg", &text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let run = Running {
+        addr: h.local_addr("web").unwrap(),
+        handle: Some(h),
+    };
+    for _ in 0..3 {
+        assert_eq!(first_byte(&run), b'a');
+    }
+    let mut c = client(run.addr);
+    let mut b = [0u8; 1];
+    assert!(
+        !matches!(c.read(&mut b), Ok(1)),
+        "the 4th connection was served"
+    );
+    let table = run.handle.as_ref().unwrap().runtime().backends[0]
+        .persist
+        .tables()
+        .and_then(|t| t.get("web"))
+        .cloned()
+        .unwrap();
+    let key = fulcrum_persist::Key::from_ip(table.key_type(), run.addr.ip()).unwrap();
+    use fulcrum_persist::data::Cnt;
+    let read = |c| {
+        table
+            .get(&key, fulcrum_engine::persist::now_ms(), |d| {
+                d.cnt(table.schema(), c)
+            })
+            .flatten()
+    };
+    assert_eq!(read(Cnt::ConnCnt), Some(4));
+    // Sessions are counted once accepted: the rejected one is not.
+    assert_eq!(read(Cnt::SessCnt), Some(3));
+}

@@ -18,7 +18,7 @@ mod tcp;
 pub(crate) use connect::connect;
 pub(crate) use request::{cookie_edits, on_request, on_rules};
 pub(crate) use response::on_response;
-pub(crate) use tcp::connect_tcp;
+pub(crate) use tcp::{connect_tcp, TcpTrack};
 
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;

@@ -1,17 +1,78 @@
 //! `mode tcp`: `stick on|match|store-request` on the connection's addresses and
-//! first bytes, then the same persistent connect as HTTP.
+//! first bytes, then the same persistent connect as HTTP; the session's
+//! tracking counters.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use fulcrum_config::model::persist::StickKind;
-use fulcrum_rules::view::{NoStats, SessionView, Stats};
+use fulcrum_persist::track::Trackers;
+use fulcrum_persist::Tables;
+use fulcrum_rules::view::{NoStats, SessionView, Stats, TrackScope};
 use fulcrum_rules::Vars;
 
 use super::request::{key_of, stick_match};
-use super::{now_ms, SessionState};
+use super::{now_ms, SessionState, SharedTables};
 use crate::connect::{ClientAddrs, ConnectError, Connected};
-use crate::runtime::Backend;
+use crate::runtime::{Backend, Runtime};
 use crate::select::SelectKey;
+
+/// A `mode tcp` session's tracking counters (`tcp-request connection|session|
+/// content track-scN`), held for the whole connection and ended when dropped.
+#[derive(Debug)]
+pub(crate) struct TcpTrack {
+    shared: Option<Arc<SharedTables>>,
+    session: Trackers,
+    stream: Trackers,
+}
+
+impl TcpTrack {
+    /// `None` when the configuration has no stick table (nothing to track).
+    pub(crate) fn new(rt: &Runtime) -> Option<Box<TcpTrack>> {
+        let shared = rt
+            .backends
+            .iter()
+            .find_map(|b| b.persist.shared.clone())
+            .filter(|s| !s.is_empty())?;
+        Some(Box::new(TcpTrack {
+            shared: Some(shared),
+            session: Trackers::new(),
+            stream: Trackers::new(),
+        }))
+    }
+    pub(crate) fn tables(&self) -> Option<&Tables> {
+        self.shared.as_deref().map(SharedTables::tables)
+    }
+    pub(crate) fn session_trackers(&self) -> Option<&Trackers> {
+        Some(&self.session)
+    }
+    pub(crate) fn stream_trackers(&self) -> Option<&Trackers> {
+        Some(&self.stream)
+    }
+    pub(crate) fn trackers_mut(&mut self, scope: TrackScope) -> Option<&mut Trackers> {
+        Some(match scope {
+            TrackScope::Session => &mut self.session,
+            TrackScope::Stream => &mut self.stream,
+        })
+    }
+    /// The session passed `tcp-request session` rules (`sess_cnt`, `sess_rate`).
+    pub(crate) fn accepted(&self) {
+        let now = now_ms();
+        if let Some(s) = &self.shared {
+            s.maybe_purge(now);
+        }
+        self.session.on_session(now);
+        self.stream.on_session(now);
+    }
+}
+
+impl Drop for TcpTrack {
+    fn drop(&mut self) {
+        let now = now_ms();
+        self.stream.end(now);
+        self.session.end(now);
+    }
+}
 
 /// What `stick` expressions see of a TCP connection.
 struct ConnView<'a> {
