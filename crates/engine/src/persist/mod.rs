@@ -9,6 +9,14 @@
 //! `crates/persist/LIFECYCLE.md`: rules and `stick` keys while rules run, the
 //! cookie decision before a server is chosen (a cookie naming a live server
 //! bypasses the balancer), `Set-Cookie` edits when the response head is forwarded.
+//!
+//! Where the engine calls in: `compile` (`SharedTables::from_config`,
+//! `Persist::from_proxy`), `http::session` (`session_state`, `request_start`,
+//! `log_term`, `txn_end`), `http::rules` (`ViewPersist` in the request and
+//! response views, `on_rules` after the backend's rules), `http::txn`
+//! (`on_request` + `cookie_edits` while building the request, `connect`,
+//! `on_bytes`, `on_response` on the response head), `tcp` (`TcpTrack`,
+//! `connect_tcp`) and `tcp_rules` (`TcpTrack` in the view).
 
 mod connect;
 mod request;
