@@ -215,9 +215,14 @@ impl Balancer {
             };
             // A holder of a queue permit finds a free slot unless servers went
             // down meanwhile; bounded polling covers that rare case.
-            for _ in 0..1000 {
-                let first = self.pick(key, exclude);
-                if let Some(mut lease) = self.try_slots(servers, exclude, first) {
+            // The first try uses the choice already made: picking again would move
+            // round-robin twice per request (with two servers, always the same one).
+            let mut choice = first;
+            for attempt in 0..1000 {
+                if attempt > 0 {
+                    choice = self.pick(key, exclude);
+                }
+                if let Some(mut lease) = self.try_slots(servers, exclude, choice) {
                     lease._queue = Some(qp);
                     return Ok(lease);
                 }
