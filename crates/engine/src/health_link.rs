@@ -46,6 +46,8 @@ pub(crate) struct Core {
     /// Per frontend index: the stats page it answers, its own or its default
     /// backend's (`listen` sections are both).
     pub pages: Vec<Option<Arc<crate::stats::StatsPage>>>,
+    /// Per frontend index: its `monitor-uri`.
+    pub monitors: Vec<Option<Arc<crate::stats::monitor::Monitor>>>,
     /// Proxy numeric ids (`iid`) by name, in configuration order.
     pub iids: HashMap<String, u32>,
     pub started: Instant,
@@ -109,6 +111,7 @@ impl EngineHandle {
             }
         }
         let pages = crate::stats::pages(cfg, &rt)?;
+        let monitors = crate::stats::monitor::monitors(cfg, &rt)?;
         let iids = cfg
             .proxies
             .iter()
@@ -121,6 +124,7 @@ impl EngineHandle {
             rt,
             health,
             pages,
+            monitors,
             iids,
             started: Instant::now(),
             nbthread: self.threads(),

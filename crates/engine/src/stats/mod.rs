@@ -5,6 +5,7 @@
 
 pub(crate) mod counters;
 mod fetch;
+pub(crate) mod monitor;
 mod view;
 
 use crate::health_link::{current, Core};
@@ -129,9 +130,17 @@ pub(crate) fn intercept(
     let ops = current()?;
     let core = &ops.core;
     let fi = core.rt.frontends.iter().position(|f| f.name == fe.name)?;
-    let page = core.pages.get(fi)?.as_ref()?;
     let req = req?;
     let target = String::from_utf8_lossy(req.target_bytes(buf)).into_owned();
+    if let Some(m) = core.monitors.get(fi).and_then(|m| m.as_ref()) {
+        if m.matches(&target) {
+            let failed = m.fail.as_ref().is_some_and(|c| {
+                fulcrum_rules::eval(c, &view::StatsView::new(fe, req, buf, src, dst))
+            });
+            return Some(monitor::Monitor::answer(fe, failed));
+        }
+    }
+    let page = core.pages.get(fi)?.as_ref()?;
     let suffix = target.strip_prefix(page.uri.as_str())?;
     let headers = req.headers_in(buf);
     if !page.auth.is_empty() {

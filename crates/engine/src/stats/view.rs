@@ -1,8 +1,9 @@
-//! The request as `stats admin if COND` sees it: read-only, copied from the head.
+//! The request as `stats admin if COND` and `monitor fail` see it:
+//! read-only, copied from the head, with live stats for `nbsrv()` and co.
 
 use crate::runtime::Frontend;
 use fulcrum_proto::RequestHead;
-use fulcrum_rules::view::{NoStats, RequestView, SessionView, Stats};
+use fulcrum_rules::view::{RequestView, SessionView, Stats};
 use fulcrum_rules::Vars;
 use std::net::SocketAddr;
 
@@ -59,7 +60,7 @@ impl SessionView for StatsView<'_> {
         None
     }
     fn stats(&self) -> &dyn Stats {
-        &NoStats
+        &super::CurrentStats
     }
     fn vars(&self) -> &Vars {
         &self.vars
