@@ -76,3 +76,26 @@ fn backup_takes_over_when_every_active_server_is_down() {
     }
     assert_eq!(bk.hits(), 10);
 }
+
+#[test]
+fn roundrobin_with_maxconn_spreads_over_the_servers_left_after_one_goes_down() {
+    let (a, b) = (Origin::start("a"), Origin::start("b"));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r = Running::start(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen app\n    bind 127.0.0.1:0\n    balance roundrobin\n\
+         \x20   server a {} maxconn 100 check inter 100ms\n\
+         \x20   server b {} maxconn 100 check inter 100ms\n\
+         \x20   server c {dead} maxconn 100 check inter 100ms fall 1\n",
+        a.addr, b.addr
+    ));
+    assert!(wait_until(Duration::from_secs(3), || r
+        .saw_event("Server app/c is DOWN")));
+    for _ in 0..20 {
+        assert_eq!(get(r.addr("app"), "/").0, 200);
+    }
+    assert_eq!((a.hits(), b.hits()), (10, 10));
+}
