@@ -2,6 +2,7 @@
 //! pidfile, privileges). Every decision about configuration or traffic lives in the crates.
 
 mod cli;
+mod logging;
 mod process;
 mod run;
 mod version;

@@ -89,15 +89,33 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
     }
 
     let signals = block_signals();
-    let handle =
-        match fulcrum_engine::Engine::start(runtime, fulcrum_engine::EngineOptions::default()) {
-            Ok(h) => h,
-            Err(e) => {
-                let msg = format!("[ALERT]    : Starting proxies: {e}\n");
-                report(&mut ready_pipe, &msg);
-                return ExitCode::from(1);
-            }
-        };
+    let (log, log_warnings) = crate::logging::TrafficLog::from_config(config);
+    for w in log_warnings {
+        report(&mut None, &format!("[WARNING]  : {w}\n"));
+    }
+    let opts = fulcrum_engine::EngineOptions {
+        log: log.map(|l| l as std::sync::Arc<dyn fulcrum_engine::LogSink>),
+        ..Default::default()
+    };
+    let handle = match fulcrum_engine::Engine::start(runtime, opts) {
+        Ok(h) => h,
+        Err(e) => {
+            let msg = format!("[ALERT]    : Starting proxies: {e}\n");
+            report(&mut ready_pipe, &msg);
+            return ExitCode::from(1);
+        }
+    };
+
+    // Health checks, stats pages, Prometheus and the `stats socket` runtime API. The
+    // sockets are bound here, before chroot and the privilege drop, as HAProxy does.
+    if let Err(e) = handle.start_ops(config, None) {
+        report(
+            &mut ready_pipe,
+            &format!("[ALERT]    : Starting health checks and stats: {e}\n"),
+        );
+        handle.stop_now();
+        return ExitCode::from(1);
+    }
 
     process::signal_pids(&args.finish_pids, libc::SIGUSR1);
     process::signal_pids(&args.terminate_pids, libc::SIGTERM);

@@ -82,7 +82,7 @@ fn seed07() -> Option<Seed07> {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: 503 from the server-less listen, and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs the stats page (fulcrum-observe) served by the engine: 503 from the server-less listen"]
 fn s07_stats_realm_two_users_and_hidden_version() {
     let Some(s) = seed07() else { return };
     let addr = s.run.bind("admin_status");
@@ -113,7 +113,7 @@ fn s07_stats_realm_two_users_and_hidden_version() {
 }
 
 #[test]
-#[ignore = "needs monitor-uri / monitor fail in the engine (503 from the server-less listen) and health checks, and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs monitor-uri / monitor fail in the engine (503 from the server-less listen) and health checks"]
 fn s07_monitor_uri_is_200_then_503_once_a_backend_has_fewer_than_two_servers() {
     let Some(mut s) = seed07() else { return };
     let addr = s.run.bind("site_status");
@@ -136,7 +136,6 @@ fn s07_monitor_uri_is_200_then_503_once_a_backend_has_fewer_than_two_servers() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s07_host_routing_with_hdr_reg_and_hdr_dom() {
     let Some(s) = seed07() else { return };
     let addr = s.run.bind("http_80_in");
@@ -160,7 +159,6 @@ fn s07_host_routing_with_hdr_reg_and_hdr_dom() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s07_weights_one_to_two() {
     let Some(s) = seed07() else { return };
     for i in 0..30 {
@@ -175,7 +173,6 @@ fn s07_weights_one_to_two() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s07_cookie_without_mode_persists_and_leaves_the_servers_cookie_alone() {
     let Some(s) = seed07() else { return };
     let addr = s.run.bind("http_80_in");

@@ -125,7 +125,6 @@ fn s01_same_table_id_always_reaches_the_same_server() {
 }
 
 #[test]
-#[ignore = "needs balance hdr(): a request without the header must fall back to round-robin (configuration.txt, 'balance hdr'); all 20 went to websrv2"]
 fn s01_requests_without_table_id_are_round_robin() {
     let Some((run, _f, s1, s2)) = seed01() else {
         return;

@@ -89,7 +89,7 @@ fn s01_httplog_line_has_haproxys_fields_in_order() {
 }
 
 #[test]
-#[ignore = "needs request logging wired into the engine, and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (seed 07 says ulimit-n 65535; hard limit here 20000)"]
+#[ignore = "needs request logging wired into the engine"]
 fn s07_captured_headers_in_the_log_and_level_filters() {
     let Some(text) = seed("07") else { return };
     let run = Runnable::new(&text, CopyOptions::default());

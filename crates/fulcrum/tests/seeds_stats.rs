@@ -43,7 +43,6 @@ fn seed03() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s03_cookie_insert_names_the_server_and_then_pins_to_it() {
     let Some((run, _f, servers)) = seed03() else {
         return;
@@ -77,7 +76,6 @@ fn s03_cookie_insert_names_the_server_and_then_pins_to_it() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s03_appsession_pins_on_the_servers_own_cookie() {
     let Some((run, _f, servers)) = seed03() else {
         return;
@@ -103,7 +101,7 @@ fn s03_appsession_pins_on_the_servers_own_cookie() {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /stats is proxied to a server (200, no 401), and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /stats is proxied to a server (200, no 401)"]
 fn s03_stats_page_on_the_frontend_needs_the_password() {
     let Some((run, _f, _servers)) = seed03() else {
         return;
@@ -126,7 +124,7 @@ fn s03_stats_page_on_the_frontend_needs_the_password() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired) and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs health checks run by the binary (fulcrum-health not wired)"]
 fn s03_server_not_answering_101_to_the_websocket_check_gets_no_traffic() {
     let Some(text) = seed("03") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -158,7 +156,6 @@ fn s03_server_not_answering_101_to_the_websocket_check_gets_no_traffic() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2); passes once that is fixed"]
 fn s03_websocket_tunnel_outlives_the_keep_alive_timeout() {
     let Some((run, _f, servers)) = seed03() else {
         return;
@@ -194,7 +191,7 @@ fn seed05() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /admin?stats is proxied (200, no 401), and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /admin?stats is proxied (200, no 401)"]
 fn s05_stats_page_behind_basic_auth() {
     let Some((run, _f, _servers)) = seed05() else {
         return;
@@ -227,7 +224,7 @@ fn s05_stats_page_behind_basic_auth() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no HEAD /check.html) and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no HEAD /check.html)"]
 fn s05_httpchk_head_decides_which_server_gets_traffic() {
     let Some((run, _f, servers)) = seed05() else {
         return;

@@ -23,7 +23,6 @@ fn banner_then_echo(addr: std::net::SocketAddr, expect: &[u8]) {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1; passes once that is fixed"]
 fn s06_ssh_banner_reaches_the_client_before_it_sends() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -37,7 +36,6 @@ fn s06_ssh_banner_reaches_the_client_before_it_sends() {
 }
 
 #[test]
-#[ignore = "needs fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised, as HAProxy does without strict-limits: seed maxconn 20000 wants 40336 fds, hard limit here 20000, fulcrum exits 1; passes once that is fixed"]
 fn s06_banner_still_arrives_when_one_server_is_down() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -51,7 +49,7 @@ fn s06_banner_still_arrives_when_one_server_is_down() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no check connection in 6 s) and fulcrum to warn and go on when RLIMIT_NOFILE cannot be raised (HAProxy without strict-limits; here hard limit 20000 < seed maxconn*2)"]
+#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no check connection in 6 s)"]
 fn s06_health_checks_connect_to_the_check_port() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());

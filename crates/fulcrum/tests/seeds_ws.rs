@@ -59,7 +59,6 @@ fn s02_same_url_param_always_reaches_the_same_server() {
 }
 
 #[test]
-#[ignore = "needs balance url_param: a URL without the parameter must fall back to round-robin (configuration.txt, 'balance url_param'); all 10 went to websrv2"]
 fn s02_requests_without_url_param_are_round_robin() {
     let Some(s) = seed02(false) else { return };
     for i in 0..10 {

@@ -93,7 +93,9 @@ pub struct Logger {
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
     /// Signalled by the sender thread when it has drained the queue.
-    done: Receiver<()>,
+    /// Behind a mutex only so that a `Logger` can be shared by worker threads
+    /// (`try_log` takes `&self`); it is read once, when the logger is dropped.
+    done: std::sync::Mutex<Receiver<()>>,
 }
 
 /// How long dropping a logger waits for queued lines to go out.
@@ -129,7 +131,7 @@ impl Logger {
             tx: Some(tx),
             counters,
             thread: Some(thread),
-            done,
+            done: std::sync::Mutex::new(done),
         })
     }
 
@@ -159,7 +161,11 @@ impl Drop for Logger {
     /// target that blocks (a full stdout pipe) is given up on after a bound.
     fn drop(&mut self) {
         self.tx = None;
-        if self.done.recv_timeout(DRAIN_TIMEOUT).is_ok() {
+        let drained = match self.done.get_mut() {
+            Ok(rx) => rx.recv_timeout(DRAIN_TIMEOUT).is_ok(),
+            Err(_) => false,
+        };
+        if drained {
             if let Some(t) = self.thread.take() {
                 let _ = t.join();
             }

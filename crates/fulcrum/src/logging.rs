@@ -1,0 +1,195 @@
+//! Traffic logs: the engine hands one record per HTTP request or TCP session to this
+//! sink, which renders it in the frontend's format (`option httplog [clf]`, `option
+//! tcplog`, `log-format`, else HAProxy's "Connect from" line) and queues it to the
+//! frontend's loggers (`log global` and/or its own `log` lines) without ever blocking.
+
+use fulcrum_config::logformat::{LogFormat, HTTPLOG, HTTPLOG_CLF, TCPLOG};
+use fulcrum_config::model::addr::{Address, Host, Ports};
+use fulcrum_config::model::log::{LogTarget, FACILITIES, LEVELS};
+use fulcrum_config::model::{Config, Proxy};
+use fulcrum_engine::runtime::Frontend;
+use fulcrum_engine::LogSink;
+use fulcrum_observe::log::{
+    render, LogMessage, LogPolicy, LogRecord, LogServer, Logger, SyslogHeader,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// HAProxy's line for a proxy with `log` but no log format option: one line per
+/// connection saying who connected to what.
+const CONNECT_FROM: &str = "Connect from %ci:%cp to %fi:%fp (%f/%[mode])";
+
+struct FrontendLog {
+    format: LogFormat,
+    policy: LogPolicy,
+    loggers: Vec<Arc<Logger>>,
+    tag: Option<String>,
+    http: bool,
+}
+
+/// The sink the binary gives the engine; `None` from [`TrafficLog::from_config`] when no
+/// frontend logs anywhere, so the engine records nothing.
+pub struct TrafficLog {
+    frontends: HashMap<String, FrontendLog>,
+}
+
+impl TrafficLog {
+    pub fn from_config(cfg: &Config) -> (Option<Arc<TrafficLog>>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let header = SyslogHeader {
+            hostname: cfg.global.log_send_hostname.clone().flatten(),
+            tag: cfg
+                .global
+                .log_tag
+                .clone()
+                .unwrap_or_else(|| SyslogHeader::default().tag),
+            pid: std::process::id(),
+        };
+        let global = logger(&cfg.global.logs, &header, &mut warnings);
+        let mut frontends = HashMap::new();
+        for p in cfg
+            .proxies
+            .iter()
+            .filter(|p| p.kind.is_frontend() && !p.disabled)
+        {
+            let mut loggers = Vec::new();
+            if p.logs.global {
+                loggers.extend(global.clone());
+            }
+            loggers.extend(logger(&p.logs.targets, &header, &mut warnings));
+            if loggers.is_empty() {
+                continue;
+            }
+            let o = &p.options;
+            let policy = LogPolicy {
+                dontlognull: o.dontlognull,
+                dontlog_normal: o.dontlog_normal,
+                separate_errors: o.log_separate_errors,
+            };
+            let http = p.mode == fulcrum_config::model::Mode::Http;
+            frontends.insert(
+                p.name.clone(),
+                FrontendLog {
+                    format: format_of(p, http),
+                    policy,
+                    loggers,
+                    tag: p.log_tag.clone(),
+                    http,
+                },
+            );
+        }
+        let sink = (!frontends.is_empty()).then(|| Arc::new(TrafficLog { frontends }));
+        (sink, warnings)
+    }
+}
+
+/// The proxy's line layout, as HAProxy picks it.
+fn format_of(p: &Proxy, http: bool) -> LogFormat {
+    let text = match (&p.log_format, &p.options.httplog, p.options.tcplog) {
+        (Some(f), _, _) => return f.clone(),
+        (None, Some(h), _) if http && h.clf => HTTPLOG_CLF,
+        (None, Some(_), _) if http => HTTPLOG,
+        (None, _, true) | (None, Some(_), _) => TCPLOG,
+        (None, None, false) => CONNECT_FROM,
+    };
+    LogFormat::parse(text).unwrap_or_else(|_| LogFormat {
+        source: text.to_string(),
+        items: Vec::new(),
+    })
+}
+
+impl LogSink for TrafficLog {
+    fn emit(&self, frontend: &Frontend, rec: LogRecord) {
+        let Some(f) = self.frontends.get(&frontend.name) else {
+            return;
+        };
+        let Some(severity) = f.policy.severity(&rec) else {
+            return;
+        };
+        let mut body = Vec::with_capacity(256);
+        let mode = if f.http { "HTTP" } else { "TCP" };
+        // The only sample the built-in formats use is the connect line's mode word.
+        let samples = |_: usize| Some(mode.to_string());
+        render(&f.format, &rec, &samples, &mut body);
+        for l in &f.loggers {
+            let _ = l.try_log(LogMessage {
+                severity,
+                time: rec.accept_date,
+                sd: String::new(),
+                body: body.clone(),
+                tag: f.tag.clone(),
+            });
+        }
+    }
+}
+
+/// One logger (one sender thread) for a list of `log` targets; `None` when none is usable.
+fn logger(
+    targets: &[LogTarget],
+    header: &SyslogHeader,
+    warnings: &mut Vec<String>,
+) -> Option<Arc<Logger>> {
+    let mut servers = Vec::new();
+    for t in targets {
+        let Some(words) = words(t) else {
+            warnings.push(format!(
+                "log target {:?} is not supported yet; lines for it are not sent",
+                t.address
+            ));
+            continue;
+        };
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        match LogServer::parse(&refs) {
+            Ok(s) => servers.push(s),
+            Err(e) => warnings.push(format!("log target '{}': {e}", words.join(" "))),
+        }
+    }
+    if servers.is_empty() {
+        return None;
+    }
+    match Logger::start(servers, header.clone(), 4096) {
+        Ok(l) => Some(Arc::new(l)),
+        Err(e) => {
+            warnings.push(format!("cannot open log target: {e}"));
+            None
+        }
+    }
+}
+
+/// The words after `log` for one typed target, as `LogServer::parse` reads them.
+fn words(t: &LogTarget) -> Option<Vec<String>> {
+    if t.ring.is_some() {
+        return None;
+    }
+    let addr = match &t.address {
+        Address::Inet { host, ports, .. } => {
+            let port = match ports {
+                Ports::One(p) => *p,
+                _ => 514,
+            };
+            match host {
+                Host::Ip(ip) => std::net::SocketAddr::new(*ip, port).to_string(),
+                Host::Name(n) => format!("{n}:{port}"),
+                Host::Wildcard => return None,
+            }
+        }
+        Address::Unix(p) => p.display().to_string(),
+        Address::Fd(1) => "stdout".into(),
+        Address::Fd(2) => "stderr".into(),
+        _ => return None,
+    };
+    let mut w = vec![addr];
+    if let Some(l) = t.len {
+        w.extend(["len".to_string(), l.to_string()]);
+    }
+    if let Some(f) = &t.format {
+        w.extend(["format".to_string(), f.clone()]);
+    }
+    if let Some(s) = &t.sample {
+        w.extend(["sample".to_string(), s.clone()]);
+    }
+    w.push(FACILITIES.get(usize::from(t.facility))?.to_string());
+    w.push(LEVELS.get(usize::from(t.max_level))?.to_string());
+    w.push(LEVELS.get(usize::from(t.min_level))?.to_string());
+    Some(w)
+}
