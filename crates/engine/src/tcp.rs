@@ -107,6 +107,9 @@ pub(crate) async fn serve(
         &moved,
     )
     .await;
+    if let Some(t) = &track {
+        t.on_bytes(moved.get().up, moved.get().down);
+    }
     if let Some(l) = log.as_mut() {
         l.bytes_uploaded = moved.get().up;
         l.bytes_read = moved.get().down;

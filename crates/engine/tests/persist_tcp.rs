@@ -64,7 +64,7 @@ fn tcp_request_connection_tracking_rejects_past_a_connection_count() {
     let text = format!(
         "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          listen web\n    bind 127.0.0.1:0\n\
-         \x20   stick-table type ip size 1k expire 30s store conn_cnt,conn_cur,sess_cnt\n\
+         \x20   stick-table type ip size 1k expire 30s store conn_cnt,conn_cur,sess_cnt,bytes_out_cnt\n\
          \x20   tcp-request connection track-sc0 src\n\
          \x20   tcp-request connection reject if {{ sc_conn_cnt(0) gt 3 }}\n\
          \x20   server a {a}\n"
@@ -111,4 +111,13 @@ fn tcp_request_connection_tracking_rejects_past_a_connection_count() {
     assert_eq!(read(Cnt::ConnCnt), Some(4));
     // Sessions are counted once accepted: the rejected one is not.
     assert_eq!(read(Cnt::SessCnt), Some(3));
+    // Each served connection moved one byte down; all of them ended.
+    for _ in 0..200 {
+        if read(Cnt::BytesOutCnt) == Some(3) && read(Cnt::ConnCur) == Some(0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(read(Cnt::BytesOutCnt), Some(3));
+    assert_eq!(read(Cnt::ConnCur), Some(0));
 }

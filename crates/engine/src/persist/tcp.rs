@@ -64,6 +64,19 @@ impl TcpTrack {
         self.session.on_session(now);
         self.stream.on_session(now);
     }
+
+    /// The bytes the tunnel moved, counted when it ends.
+    pub(crate) fn on_bytes(&self, up: u64, down: u64) {
+        let now = now_ms();
+        for t in [&self.session, &self.stream] {
+            if up > 0 {
+                t.on_bytes_in(up, now);
+            }
+            if down > 0 {
+                t.on_bytes_out(down, now);
+            }
+        }
+    }
 }
 
 impl Drop for TcpTrack {
