@@ -294,6 +294,29 @@ pub(crate) fn servers_state(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_status_text_reads_back(n in 0u32..1000, of in 1u32..1000, k in 0usize..8) {
+            let st = [
+                ServerStatus::Up,
+                ServerStatus::Down,
+                ServerStatus::NoLb,
+                ServerStatus::Maint,
+                ServerStatus::Drain,
+                ServerStatus::GoingDown { n, of },
+                ServerStatus::GoingUp { n, of },
+                ServerStatus::NoLbGoingDown { n, of },
+            ][k];
+            prop_assert_eq!(status_from_text(&st.as_string()), st);
+        }
+
+        #[test]
+        fn any_text_gives_some_status(t in ".{0,24}") {
+            let _ = status_from_text(&t);
+        }
+    }
 
     #[test]
     fn status_texts_map_to_typed_states() {

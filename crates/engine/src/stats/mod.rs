@@ -130,9 +130,15 @@ pub(crate) fn intercept(
     let ops = current()?;
     let core = &ops.core;
     let fi = core.rt.frontends.iter().position(|f| f.name == fe.name)?;
+    let monitor = core.monitors.get(fi).and_then(|m| m.as_ref());
+    let page = core.pages.get(fi).and_then(|p| p.as_ref());
+    // Most frontends have neither: no copy of the URI for them.
+    if monitor.is_none() && page.is_none() {
+        return None;
+    }
     let req = req?;
     let target = String::from_utf8_lossy(req.target_bytes(buf)).into_owned();
-    if let Some(m) = core.monitors.get(fi).and_then(|m| m.as_ref()) {
+    if let Some(m) = monitor {
         if m.matches(&target) {
             let failed = m.fail.as_ref().is_some_and(|c| {
                 fulcrum_rules::eval(c, &view::StatsView::new(fe, req, buf, src, dst))
@@ -140,7 +146,7 @@ pub(crate) fn intercept(
             return Some(monitor::Monitor::answer(fe, failed));
         }
     }
-    let page = core.pages.get(fi)?.as_ref()?;
+    let page = page?;
     let suffix = target.strip_prefix(page.uri.as_str())?;
     let headers = req.headers_in(buf);
     if !page.auth.is_empty() {
