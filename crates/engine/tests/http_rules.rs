@@ -142,3 +142,33 @@ fn http_buffer_request_lets_rules_see_the_body() {
         .iter()
         .all(|r| !String::from_utf8_lossy(&r.body).contains("secret")));
 }
+
+#[test]
+fn http_buffer_request_answers_100_continue_itself() {
+    let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
+    let run = serve(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    option http-buffer-request\n    default_backend app\n\
+         backend app\n    server a {}\n",
+        o.addr
+    ));
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
+    let (h, _) = read_response(&mut c);
+    assert!(h.starts_with("HTTP/1.1 100 Continue"), "{h}");
+    write(&mut c, b"data");
+    // The origin may send its own 100 too; skip interim responses.
+    let mut final_head;
+    loop {
+        let (h, b) = read_response(&mut c);
+        final_head = (h, b);
+        if status(&final_head.0) != 100 {
+            break;
+        }
+    }
+    assert_eq!(status(&final_head.0), 200);
+    assert_eq!(final_head.1, b"data");
+}

@@ -160,7 +160,9 @@ impl Session<'_> {
                 Decision::Reply(bytes) => {
                     let r = Box::pin(self.send_reply(&bytes)).await;
                     let code = reply_status(&bytes);
-                    let term = if (300..400).contains(&code) {
+                    // Answers the proxy gives itself (stats page, `return`, redirects,
+                    // monitor-uri) are 'L'ocal in HAProxy's logs; refusals are 'P'roxy.
+                    let term = if code < 400 {
                         TermState::LOCAL_REQUEST
                     } else {
                         TermState::PROXY_REQUEST
@@ -219,6 +221,7 @@ impl Session<'_> {
             return Ok(());
         };
         let (head_len, framing) = (req.head_len, req.framing);
+        let mut expect_continue = req.expect_continue;
         let t = self.fe.timeouts.http_request.or(self.fe.timeouts.client);
         let deadline = t.map(|d| Instant::now() + d);
         for _ in 0..100_000 {
@@ -234,6 +237,13 @@ impl Session<'_> {
             };
             if complete || self.cbuf.is_full() {
                 return Ok(());
+            }
+            if std::mem::take(&mut expect_continue) {
+                // The client waits for this before sending the body we wait for.
+                self.client
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(|_| 400u16)?;
             }
             let read = self.cbuf.fill_from(&mut self.client);
             let got = match deadline {
