@@ -7,8 +7,8 @@ use fulcrum_balance::AdminState;
 use fulcrum_health::HealthSnapshot;
 use fulcrum_observe::api::ServerStateLine;
 use fulcrum_observe::stats::{
-    BackendStats, CheckStats, FrontendStats, ProcessInfo, ProxyMode, ProxyStats, ServerStats,
-    ServerStatus, Traffic,
+    BackendStats, CheckStats, FrontendStats, FrontendStatus, ProcessInfo, ProxyMode, ProxyStats,
+    ServerStats, ServerStatus, Traffic,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -158,6 +158,23 @@ fn backend_stats(be: &Backend, servers: &[ServerStats]) -> BackendStats {
     }
 }
 
+fn frontend_stats(fe: &crate::runtime::Frontend, traffic: Traffic) -> FrontendStats {
+    let slim = fe
+        .maxconn
+        .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX));
+    FrontendStats {
+        // At its maxconn a frontend stops accepting: HAProxy says FULL.
+        status: if slim > 0 && traffic.scur >= slim {
+            FrontendStatus::Full
+        } else {
+            FrontendStatus::Open
+        },
+        slim,
+        traffic,
+        ..FrontendStats::default()
+    }
+}
+
 fn fe_traffic(core: &Core, fi: usize) -> Traffic {
     let mut t = Traffic::default();
     if let Some(c) = core.counters.fe.get(fi) {
@@ -185,13 +202,7 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
             name: fe.name.clone(),
             iid: iid(&fe.name),
             mode: mode(fe.mode),
-            frontend: Some(FrontendStats {
-                slim: fe
-                    .maxconn
-                    .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
-                traffic: fe_traffic(core, fi),
-                ..FrontendStats::default()
-            }),
+            frontend: Some(frontend_stats(fe, fe_traffic(core, fi))),
             ..ProxyStats::default()
         });
     }

@@ -60,3 +60,29 @@ fn requests_statuses_bytes_and_denials_are_counted() {
     assert!(n("app", "BACKEND", "bin") >= 3 * 14);
     assert!(n("app", "s1", "bout") >= 3 * 2);
 }
+
+#[test]
+fn a_frontend_at_its_maxconn_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s.sock");
+    let ok = Origin::start("ok");
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n    maxconn 1\n    default_backend app\n\
+         backend app\n    server s1 {}\n",
+        sock.display(),
+        ok.addr
+    ));
+    let rows = show_stat(&sock);
+    assert_eq!(row(&rows, "web", "FRONTEND")["status"], "OPEN");
+    // An idle client holds the only slot.
+    let _idle = std::net::TcpStream::connect(r.addr("web")).unwrap();
+    assert!(wait_until(std::time::Duration::from_secs(2), || {
+        let rows = show_stat(&sock);
+        row(&rows, "web", "FRONTEND")["status"] == "FULL"
+    }));
+    let rows = show_stat(&sock);
+    assert_eq!(row(&rows, "web", "FRONTEND")["scur"], "1");
+    assert_eq!(row(&rows, "web", "FRONTEND")["slim"], "1");
+}
