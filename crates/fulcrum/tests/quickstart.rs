@@ -72,7 +72,7 @@ fn quickstart_balances_two_demo_apps_and_serves_stats() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _guard = Running(child);
+    let mut guard = Running(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     let first = loop {
         if let Some(r) = get(www, "/hello") {
@@ -105,4 +105,32 @@ fn quickstart_balances_two_demo_apps_and_serves_stats() {
     let csv = get(stats, "/stats;csv").unwrap_or_default();
     assert!(csv.contains("# pxname,svname,"), "{csv}");
     assert!(csv.lines().any(|l| l.starts_with("apps,app1,")), "{csv}");
+
+    // `log stdout` with `option httplog`: one line per request, HAProxy's layout.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = guard.0.kill();
+    let mut logs = String::new();
+    if let Some(mut out) = guard.0.stdout.take() {
+        let _ = out.read_to_string(&mut logs);
+    }
+    let proxied = logs
+        .lines()
+        .find(|l| l.contains(" www apps/app"))
+        .unwrap_or_default();
+    assert!(
+        proxied.contains(" 200 ")
+            && proxied.contains(" ---- ")
+            && proxied.ends_with("\"GET /hello HTTP/1.1\""),
+        "{logs}"
+    );
+    // Answers Fulcrum gives itself (the stats page) are 'L'ocal, as in HAProxy's
+    // termination states.
+    let local = logs
+        .lines()
+        .find(|l| l.contains(" stats stats/<NOSRV> "))
+        .unwrap_or_default();
+    assert!(
+        local.contains(" 200 ") && local.contains(" LR-- "),
+        "{logs}"
+    );
 }
