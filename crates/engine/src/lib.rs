@@ -8,7 +8,10 @@
 //! 2. [`Engine::start`] binds every listener before returning (drop privileges,
 //!    daemonize, write the pidfile after it), with [`EngineOptions`] (thread
 //!    count override, a [`LogSink`] for traffic logs);
-//! 3. [`EngineHandle::runtime`] exposes backends and servers for health checks,
+//! 3. [`EngineHandle::start_ops`] with the same `Config` (before dropping
+//!    privileges: it binds the `stats socket`s) starts health checks, the
+//!    stats page / `monitor-uri` / Prometheus service and the runtime API;
+//!    [`EngineHandle::runtime`] exposes backends and servers for health checks,
 //!    stats and the runtime API (server state lives in
 //!    `fulcrum_balance::ServerState` atomics; call
 //!    [`runtime::Backend::server_changed`] after changing one);
