@@ -59,6 +59,13 @@ fn auth_is_asked_then_the_page_is_served() {
     assert!(body.contains("app"), "backend missing from the page");
     let (_, head, _) = authed(addr, "/admin?stats;norefresh");
     assert!(!head.contains("Refresh:"), "{head}");
+    let (st, head, body) = request(
+        addr,
+        &format!("HEAD /admin?stats HTTP/1.1\r\nAuthorization: Basic {CREDS}\r\n\r\n"),
+    );
+    assert_eq!(st, 200);
+    assert!(head.contains("Content-Length: "), "{head}");
+    assert!(body.is_empty(), "a HEAD answer has no body");
     // Other paths are proxied as usual.
     assert_eq!(get(addr, "/other").2, "s1");
 }

@@ -179,7 +179,14 @@ pub(crate) fn intercept(
         let loc = format!("Location: {}\r\n", redirect_location(&page.uri, outcome));
         return Some(response("303 See Other", &loc, "text/plain", b""));
     }
-    Some(page_response(core, page, suffix, is_admin))
+    let mut out = page_response(core, page, suffix, is_admin);
+    if req.method_bytes(buf) == b"HEAD" {
+        // The head only, Content-Length still telling the page's size.
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            out.truncate(end + 4);
+        }
+    }
+    Some(out)
 }
 
 fn page_response(core: &Core, page: &StatsPage, suffix: &str, is_admin: bool) -> Vec<u8> {
