@@ -71,13 +71,19 @@ pub(crate) struct Ops {
     admin: Mutex<Option<crate::admin::AdminServer>>,
 }
 
-impl Drop for Ops {
-    fn drop(&mut self) {
+impl Ops {
+    fn stop_admin(&self) {
         if let Ok(mut a) = self.admin.lock() {
             if let Some(a) = a.take() {
                 a.stop();
             }
         }
+    }
+}
+
+impl Drop for Ops {
+    fn drop(&mut self) {
+        self.stop_admin();
     }
 }
 
@@ -93,6 +99,8 @@ impl EngineHandle {
         cfg: &Config,
         events: Option<HealthEventSink>,
     ) -> Result<(), EngineError> {
+        // A second call replaces the first: its sockets and checks stop first.
+        self.stop_ops();
         let rt = self.runtime().clone();
         let backends: Vec<&Proxy> = cfg
             .proxies
@@ -160,7 +168,10 @@ impl EngineHandle {
     /// Stops health checks and the runtime API (also done when the engine's
     /// last handle is gone).
     pub fn stop_ops(&self) {
-        self.shared.ops.0.store(None);
+        // The sockets close now even if a worker still holds the state.
+        if let Some(ops) = self.shared.ops.0.swap(None) {
+            ops.stop_admin();
+        }
     }
 }
 

@@ -220,3 +220,18 @@ fn set_server_health_and_disable_health_checks() {
     // s2 has no check to disable: HAProxy's refusal.
     assert!(cmd(&sock, "disable health app/s2").contains("not configured"));
 }
+
+#[test]
+fn starting_operations_again_replaces_the_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (s1, s2) = (Origin::start("s1"), Origin::start("s2"));
+    let text = config(&sock, &s1, &s2);
+    let r = Running::start(&text);
+    assert!(cmd(&sock, "show info").contains("Name: Fulcrum"));
+    r.handle().start_ops(&load(&text), None).unwrap();
+    assert!(cmd(&sock, "show info").contains("Name: Fulcrum"));
+    r.handle().stop_ops();
+    assert!(!sock.exists(), "the socket file outlived stop_ops");
+    assert_eq!(get(r.addr("web"), "/").0, 200, "traffic goes on");
+}

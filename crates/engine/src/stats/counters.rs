@@ -118,13 +118,13 @@ impl Counters {
 
 /// A frontend session being counted; uncounted on drop.
 pub(crate) struct SessionGuard {
-    ops: Arc<crate::health_link::Ops>,
+    core: Arc<crate::health_link::Core>,
     fe: usize,
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        if let Some(c) = self.ops.core.counters.fe.get(self.fe) {
+        if let Some(c) = self.core.counters.fe.get(self.fe) {
             c.scur.fetch_sub(1, Relaxed);
         }
     }
@@ -137,7 +137,10 @@ pub(crate) fn session_start(fe: usize) -> Option<SessionGuard> {
     let cur = c.scur.fetch_add(1, Relaxed) + 1;
     c.smax.fetch_max(cur, Relaxed);
     c.stot.fetch_add(1, Relaxed);
-    Some(SessionGuard { ops, fe })
+    Some(SessionGuard {
+        core: ops.core.clone(),
+        fe,
+    })
 }
 
 /// One request/response exchange with a server, as the counters see it.
