@@ -82,7 +82,6 @@ fn seed07() -> Option<Seed07> {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: 503 from the server-less listen"]
 fn s07_stats_realm_two_users_and_hidden_version() {
     let Some(s) = seed07() else { return };
     let addr = s.run.bind("admin_status");
@@ -113,7 +112,6 @@ fn s07_stats_realm_two_users_and_hidden_version() {
 }
 
 #[test]
-#[ignore = "needs monitor-uri / monitor fail in the engine (503 from the server-less listen) and health checks"]
 fn s07_monitor_uri_is_200_then_503_once_a_backend_has_fewer_than_two_servers() {
     let Some(mut s) = seed07() else { return };
     let addr = s.run.bind("site_status");
@@ -242,7 +240,6 @@ fn s08_round_robin_over_three_checked_servers() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired): http3 never marked down, clients get 503"]
 fn s08_server_failing_checks_gets_no_traffic() {
     let Some((run, _f, servers)) = seed08(&["http3"]) else {
         return;
@@ -264,7 +261,6 @@ fn admin_post(addr: SocketAddr, body: &str) -> Response {
 }
 
 #[test]
-#[ignore = "needs the stats page and its admin form (fulcrum-observe) served by the engine: 503 from the server-less listen"]
 fn s08_stats_admin_disables_and_enables_a_server() {
     let Some((run, _f, servers)) = seed08(&[]) else {
         return;
@@ -299,7 +295,6 @@ fn s08_stats_admin_disables_and_enables_a_server() {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: 503 from the server-less listen"]
 fn s09_stats_page_with_realm_and_hidden_version() {
     let Some(text) = seed("09") else { return };
     let run = Runnable::new(&text, CopyOptions::default());

@@ -236,7 +236,6 @@ fn s10_listen_section_round_robin_over_three_servers() {
 }
 
 #[test]
-#[ignore = "needs health checks (fulcrum-health) run by the binary: http3 is never marked down, clients get 503"]
 fn s10_down_server_gets_no_traffic_after_checks() {
     let Some(text) = seed("10") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -254,7 +253,6 @@ fn s10_down_server_gets_no_traffic_after_checks() {
 }
 
 #[test]
-#[ignore = "needs the runtime API (fulcrum-observe) on 'stats socket' started by the binary: no socket file is created"]
 fn s01_stats_socket_answers_the_runtime_api() {
     use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;

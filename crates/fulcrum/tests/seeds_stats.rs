@@ -101,7 +101,6 @@ fn s03_appsession_pins_on_the_servers_own_cookie() {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /stats is proxied to a server (200, no 401)"]
 fn s03_stats_page_on_the_frontend_needs_the_password() {
     let Some((run, _f, _servers)) = seed03() else {
         return;
@@ -124,7 +123,6 @@ fn s03_stats_page_on_the_frontend_needs_the_password() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired)"]
 fn s03_server_not_answering_101_to_the_websocket_check_gets_no_traffic() {
     let Some(text) = seed("03") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
@@ -191,7 +189,6 @@ fn seed05() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {
 }
 
 #[test]
-#[ignore = "needs the stats page (fulcrum-observe) served by the engine: /admin?stats is proxied (200, no 401)"]
 fn s05_stats_page_behind_basic_auth() {
     let Some((run, _f, _servers)) = seed05() else {
         return;
@@ -224,7 +221,6 @@ fn s05_stats_page_behind_basic_auth() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no HEAD /check.html)"]
 fn s05_httpchk_head_decides_which_server_gets_traffic() {
     let Some((run, _f, servers)) = seed05() else {
         return;

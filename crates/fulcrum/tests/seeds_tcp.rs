@@ -49,7 +49,6 @@ fn s06_banner_still_arrives_when_one_server_is_down() {
 }
 
 #[test]
-#[ignore = "needs health checks run by the binary (fulcrum-health not wired: no check connection in 6 s)"]
 fn s06_health_checks_connect_to_the_check_port() {
     let Some(text) = seed("06") else { return };
     let run = Runnable::new(&text, CopyOptions::default());
