@@ -4,6 +4,7 @@
 #   bench/run.sh                      # 3 interleaved rounds of 10 s per test
 #   ROUNDS=5 DUR=20 bench/run.sh      # longer
 #
+# Fulcrum is `target/release/fulcrum -f haproxy.cfg` (or FULCRUM_BIN).
 # Each load balancer runs one worker thread pinned to CPU $LB_CPU (default 0);
 # wrk, the backends and the helper clients share CPU $CLIENT_CPU (default 1).
 # Installs only (Debian, as root, when missing): haproxy nginx-light
@@ -37,9 +38,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ -z "${FULCRUM_BIN:-}" ]; then
+    # The real binary when it builds; else the engine alone (`examples/serve`).
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-    (cd "$ROOT" && cargo build -q --release -p fulcrum-engine --example serve)
-    FULCRUM_BIN=$CARGO_TARGET_DIR/release/examples/serve
+    if (cd "$ROOT" && cargo build -q --release -p fulcrum); then
+        FULCRUM_BIN=$CARGO_TARGET_DIR/release/fulcrum
+    else
+        (cd "$ROOT" && cargo build -q --release -p fulcrum-engine --example serve)
+        FULCRUM_BIN=$CARGO_TARGET_DIR/release/examples/serve
+    fi
 fi
 
 WORK=$(mktemp -d /tmp/fulcrum-bench.XXXXXX)
