@@ -251,6 +251,30 @@ fn s08_server_failing_checks_gets_no_traffic() {
     assert_eq!(hits(&servers), vec![10, 10, 0]);
 }
 
+#[test]
+fn s08_server_back_after_two_good_checks_gets_traffic_again() {
+    let Some((run, _f, mut servers)) = seed08(&["http3"]) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(3500));
+    send(&run, 4, "before");
+    assert_eq!(hits(&servers), vec![2, 2, 0]);
+    servers[2] = Some(HttpBackend::start(
+        "http3",
+        run.server("httpservers", "http3"),
+    ));
+    // `inter 1s rise 2`: back in the rotation about 2 s after it listens again.
+    let back = wait_until(Duration::from_secs(5), || {
+        send(&run, 3, "after");
+        hits(&servers)[2] > 0
+    });
+    assert!(
+        back,
+        "http3 got no traffic 5 s after it came back: {:?}",
+        hits(&servers)
+    );
+}
+
 fn admin_post(addr: SocketAddr, body: &str) -> Response {
     let raw = format!(
         "POST /haproxystats HTTP/1.1\r\nHost: test\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
