@@ -174,3 +174,21 @@ fn admin_form_body_sent_after_the_head_is_waited_for() {
     let rows = parse_csv(&authed(addr, "/admin?stats;csv").2);
     assert_eq!(row(&rows, "app", "s2")["status"], "MAINT");
 }
+
+#[test]
+fn frontend_rules_run_before_the_stats_page() {
+    let s1 = Origin::start("s1");
+    let r = Running::start(&format!(
+        "defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         listen stats\n    bind 127.0.0.1:0\n    stats enable\n    stats uri /st\n\
+         \x20   http-request deny if {{ req.hdr(x-block) -m found }}\n    server s1 {}\n",
+        s1.addr
+    ));
+    let addr = r.addr("stats");
+    assert_eq!(get(addr, "/st;csv").0, 200);
+    let (st, _, _) = request(
+        addr,
+        "GET /st;csv HTTP/1.1\r\nHost: t\r\nX-Block: 1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(st, 403, "a deny rule must protect the stats page");
+}

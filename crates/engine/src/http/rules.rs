@@ -148,14 +148,14 @@ fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
 /// Runs the frontend's then the chosen backend's request rules.
 pub(crate) fn decide(s: &Session<'_>) -> Decision {
     let (rt, fe) = (s.rt, s.fe);
-    if let Some(page) = crate::stats::intercept(
-        fe,
-        s.req.as_ref(),
-        s.cbuf.readable(),
-        s.addrs.src,
-        s.addrs.dst,
-    ) {
-        return Decision::Reply(page);
+    let (src, dst) = (s.addrs.src, s.addrs.dst);
+    if let Some(r) = crate::stats::monitor(fe, s.req.as_ref(), s.cbuf.readable(), src, dst) {
+        return Decision::Reply(r);
+    }
+    if fe.rules.is_none() {
+        if let Some(r) = crate::stats::intercept(fe, s.req.as_ref(), s.cbuf.readable(), src, dst) {
+            return Decision::Reply(r);
+        }
     }
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
     let be_rules = |i: usize| rt.backends[i].rules.is_some() && rt.backends[i].name != fe.name;
@@ -202,6 +202,10 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
                     return d;
                 }
             }
+        }
+        // The rules let the request through: the stats page may answer it.
+        if let Some(r) = crate::stats::intercept(fe, Some(req), buf, src, dst) {
+            return Decision::Reply(r);
         }
         if chosen.is_none() {
             let exists = |n: &str| backend_index(rt, n).is_some();
@@ -494,7 +498,10 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
         Answer::Raw(b) => b.to_vec(),
         Answer::Built(r) => r.to_bytes(),
     };
-    if matches!(v, Verdict::Reject | Verdict::SilentDrop | Verdict::Deny(_) | Verdict::Tarpit(_)) {
+    if matches!(
+        v,
+        Verdict::Reject | Verdict::SilentDrop | Verdict::Deny(_) | Verdict::Tarpit(_)
+    ) {
         crate::stats::counters::denied(&fe.name, be.map(|b| b.name.as_str()));
     }
     match v {

@@ -204,15 +204,18 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         .await;
         let up = req_res.as_ref().and_then(|r| r.as_ref().ok()).copied();
         crate::persist::on_bytes(p.persist.as_deref(), up, resp_res.as_ref().ok().map(|o| o.bytes));
-        crate::stats::counters::exchange(&fe.name, crate::stats::counters::Exchange {
-            backend: bi,
-            server: leased,
-            status: p.resp_head.get().map(|h| h.1),
-            connected: connected_at,
-            resp_at: p.resp_head.get().map(|h| h.0),
-            bytes_in: up.unwrap_or(0),
-            bytes_out: resp_res.as_ref().map_or(0, |o| o.bytes),
-        });
+        crate::stats::counters::exchange(
+            &fe.name,
+            crate::stats::counters::Exchange {
+                backend: bi,
+                server: leased,
+                status: p.resp_head.get().map(|h| h.1),
+                connected: connected_at,
+                resp_at: p.resp_head.get().map(|h| h.0),
+                bytes_in: up.unwrap_or(0),
+                bytes_out: resp_res.as_ref().map_or(0, |o| o.bytes),
+            },
+        );
         if let Some(l) = s.log.as_mut() {
             if let Some((at, status)) = p.resp_head.get() {
                 l.response_headers = Some(at);

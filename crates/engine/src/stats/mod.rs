@@ -118,8 +118,34 @@ fn response(status: &str, extra: &str, ctype: &str, body: &[u8]) -> Vec<u8> {
     o
 }
 
-/// The answer when the request is for the frontend's stats page. `buf`
-/// holds the head (and, for the admin form, the body read with it).
+/// The answer when the request is for the frontend's `monitor-uri`;
+/// checked before any rule, as HAProxy does.
+pub(crate) fn monitor(
+    fe: &Frontend,
+    req: Option<&RequestHead>,
+    buf: &[u8],
+    src: SocketAddr,
+    dst: SocketAddr,
+) -> Option<Vec<u8>> {
+    let ops = current()?;
+    let core = &ops.core;
+    let fi = core.rt.frontends.iter().position(|f| f.name == fe.name)?;
+    let m = core.monitors.get(fi)?.as_ref()?;
+    let req = req?;
+    if !m.matches(&String::from_utf8_lossy(req.target_bytes(buf))) {
+        return None;
+    }
+    let failed = m
+        .fail
+        .as_ref()
+        .is_some_and(|c| fulcrum_rules::eval(c, &view::StatsView::new(fe, req, buf, src, dst)));
+    Some(monitor::Monitor::answer(fe, failed))
+}
+
+/// The answer when the request is for the frontend's stats page. Called
+/// once the frontend's `http-request` rules accepted the request, so that
+/// `deny`/`auth` rules protect the page as in HAProxy. `buf` holds the head
+/// (and, for the admin form, the body read with it).
 pub(crate) fn intercept(
     fe: &Frontend,
     req: Option<&RequestHead>,
@@ -130,23 +156,10 @@ pub(crate) fn intercept(
     let ops = current()?;
     let core = &ops.core;
     let fi = core.rt.frontends.iter().position(|f| f.name == fe.name)?;
-    let monitor = core.monitors.get(fi).and_then(|m| m.as_ref());
-    let page = core.pages.get(fi).and_then(|p| p.as_ref());
-    // Most frontends have neither: no copy of the URI for them.
-    if monitor.is_none() && page.is_none() {
-        return None;
-    }
+    // Most frontends have no page: no copy of the URI for them.
+    let page = core.pages.get(fi)?.as_ref()?;
     let req = req?;
     let target = String::from_utf8_lossy(req.target_bytes(buf)).into_owned();
-    if let Some(m) = monitor {
-        if m.matches(&target) {
-            let failed = m.fail.as_ref().is_some_and(|c| {
-                fulcrum_rules::eval(c, &view::StatsView::new(fe, req, buf, src, dst))
-            });
-            return Some(monitor::Monitor::answer(fe, failed));
-        }
-    }
-    let page = page?;
     let suffix = target.strip_prefix(page.uri.as_str())?;
     let headers = req.headers_in(buf);
     if !page.auth.is_empty() {
