@@ -131,6 +131,15 @@ fn s07_monitor_uri_is_200_then_503_once_a_backend_has_fewer_than_two_servers() {
         went_503,
         "monitor-uri still not 503 8 s after blog2 stopped"
     );
+    // blog2 back: `rise 3` good checks at `inter 1500` bring it up, and the URI says 200.
+    s.servers.insert(
+        3,
+        HttpBackend::start("blog2", s.run.server("server_blog", "blog2")),
+    );
+    let back = wait_until(Duration::from_secs(7), || {
+        get(addr, "/site_status", &[]).status == 200
+    });
+    assert!(back, "monitor-uri not back to 200 7 s after blog2 returned");
 }
 
 #[test]

@@ -162,6 +162,30 @@ fn s01_forwardfor_adds_client_address() {
 }
 
 #[test]
+fn s01_idle_keep_alive_connection_closed_after_one_second() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let Some((run, _f, _s1, _s2)) = seed01() else {
+        return;
+    };
+    let mut c = support::client::connect(run.bind("ft_web"));
+    c.write_all(b"GET /app/ka HTTP/1.1\r\nHost: test\r\ntableId: 1\r\n\r\n")
+        .expect("send");
+    let mut buf = Vec::new();
+    let r = support::client::read_response(&mut c, &mut buf, false).expect("response");
+    assert_eq!(r.status, 200, "{}", r.head);
+    let idle = Instant::now();
+    let mut rest = [0u8; 64];
+    // `timeout http-keep-alive 1s`: closed after about a second of silence, not before.
+    assert!(matches!(c.read(&mut rest), Ok(0)), "closed, no data");
+    let waited = idle.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_millis(2500),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
 fn s01_errorfile_503_served_verbatim_when_servers_are_down() {
     let Some(text) = seed("01") else { return };
     let run = Runnable::new(&text, CopyOptions::default());

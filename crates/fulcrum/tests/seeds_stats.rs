@@ -189,6 +189,34 @@ fn seed05() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {
 }
 
 #[test]
+fn s05_httpclose_closes_the_client_connection_after_each_response() {
+    use std::io::{Read, Write};
+    let Some((run, _f, _servers)) = seed05() else {
+        return;
+    };
+    let mut c = support::client::connect(run.bind("www"));
+    // HTTP/1.1 without `Connection: close`: the client would keep the connection.
+    c.write_all(b"GET /app/one HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("send");
+    let mut buf = Vec::new();
+    let r = support::client::read_response(&mut c, &mut buf, false).expect("response");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        r.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close")),
+        "{}",
+        r.head
+    );
+    c.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut rest = [0u8; 64];
+    assert!(
+        matches!(c.read(&mut rest), Ok(0)),
+        "'option httpclose': fulcrum closes after the response"
+    );
+}
+
+#[test]
 fn s05_stats_page_behind_basic_auth() {
     let Some((run, _f, _servers)) = seed05() else {
         return;
