@@ -192,3 +192,25 @@ fn frontend_rules_run_before_the_stats_page() {
     );
     assert_eq!(st, 403, "a deny rule must protect the stats page");
 }
+
+#[test]
+fn stats_http_request_rules_deny_and_ask_for_a_userlist_password() {
+    let s1 = Origin::start("s1");
+    let r = Running::start(&format!(
+        "userlist admins\n    user ops insecure-password pw\n\
+         defaults\n    mode http\n    timeout connect 300ms\n    timeout client 5s\n    timeout server 5s\n\
+         listen stats\n    bind 127.0.0.1:0\n    stats enable\n    stats uri /st\n\
+         \x20   stats http-request deny if {{ req.hdr(x-evil) -m found }}\n\
+         \x20   stats http-request auth realm Admins unless {{ http_auth(admins) }}\n    server s1 {}\n",
+        s1.addr
+    ));
+    let addr = r.addr("stats");
+    let (st, head, _) = get(addr, "/st");
+    assert_eq!(st, 401);
+    assert!(head.contains("Basic realm=\"Admins\""), "{head}");
+    let ok = "GET /st;csv HTTP/1.1\r\nAuthorization: Basic b3BzOnB3\r\nConnection: close\r\n";
+    assert_eq!(request(addr, &format!("{ok}\r\n")).0, 200);
+    assert_eq!(request(addr, &format!("{ok}X-Evil: 1\r\n\r\n")).0, 403);
+    // Other paths are not the page's business.
+    assert_eq!(get(addr, "/").2, "s1");
+}

@@ -16,6 +16,7 @@ use fulcrum_observe::stats::admin::{redirect_location, AdminOutcome, AdminReques
 use fulcrum_observe::stats::html::{render_response, PageFormat, PageOptions, PageRequest};
 use fulcrum_observe::stats::{auth, prom};
 use fulcrum_proto::RequestHead;
+use fulcrum_rules::Verdict;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -29,33 +30,41 @@ pub(crate) struct StatsPage {
     pub opts: PageOptions,
     /// `stats admin if|unless COND`, compiled.
     pub admin: Option<fulcrum_rules::Cond>,
+    /// `stats http-request allow|deny|auth …`, compiled; `None` without any.
+    pub rules: Option<fulcrum_rules::HttpRules>,
 }
 
-fn page_of(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<StatsPage>, EngineError> {
+fn page_of(
+    p: &Proxy,
+    g: &fulcrum_config::model::Global,
+    userlists: &fulcrum_rules::Userlists,
+) -> Result<Option<StatsPage>, EngineError> {
     let st = &p.stats;
     let Some(uri) = st.effective_uri() else {
         return Ok(None);
     };
-    let admin = match &st.admin {
-        None => None,
-        Some(_) => {
-            let input = fulcrum_rules::ProxyInput {
-                name: &p.name,
-                acls: &p.acls,
-                stats_admin: st.admin.as_ref(),
-                ..Default::default()
-            };
-            let env = fulcrum_rules::CompileEnv::new(std::path::PathBuf::new());
-            let c = fulcrum_rules::compile_proxy(&input, &env).map_err(|errs| {
-                EngineError::Config(
-                    errs.iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })?;
-            c.stats_admin
-        }
+    let (admin, rules) = if st.admin.is_none() && st.http_request.is_empty() {
+        (None, None)
+    } else {
+        let input = fulcrum_rules::ProxyInput {
+            name: &p.name,
+            acls: &p.acls,
+            stats_admin: st.admin.as_ref(),
+            http_request: &st.http_request,
+            ..Default::default()
+        };
+        let env = fulcrum_rules::CompileEnv::new(std::path::PathBuf::new())
+            .with_userlists(userlists.clone());
+        let c = fulcrum_rules::compile_proxy(&input, &env).map_err(|errs| {
+            EngineError::Config(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let rules = (!st.http_request.is_empty()).then_some(c.http_request);
+        (c.stats_admin, rules)
     };
     let node = |o: &Option<Option<String>>, dflt: &Option<String>| {
         o.as_ref()
@@ -78,6 +87,7 @@ fn page_of(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<StatsP
             scope: st.scope.clone(),
         },
         admin,
+        rules,
     }))
 }
 
@@ -86,6 +96,7 @@ pub(crate) fn pages(
     cfg: &Config,
     rt: &Runtime,
 ) -> Result<Vec<Option<Arc<StatsPage>>>, EngineError> {
+    let userlists = fulcrum_rules::userlists_from_model(cfg);
     let mut out = Vec::new();
     for fe in &rt.frontends {
         let own = cfg
@@ -98,7 +109,7 @@ pub(crate) fn pages(
             .and_then(|b| cfg.proxies.iter().find(|p| p.name == b.name && !p.disabled));
         let mut page = None;
         for p in own.into_iter().chain(be) {
-            if let Some(pg) = page_of(p, &cfg.global)? {
+            if let Some(pg) = page_of(p, &cfg.global, &userlists)? {
                 page = Some(Arc::new(pg));
                 break;
             }
@@ -161,18 +172,27 @@ pub(crate) fn intercept(
     let req = req?;
     let target = String::from_utf8_lossy(req.target_bytes(buf)).into_owned();
     let suffix = target.strip_prefix(page.uri.as_str())?;
+    // `stats http-request`: allow skips `stats auth`, deny and auth answer.
+    let mut allowed = false;
+    if let Some(rules) = &page.rules {
+        let mut v = view::StatsView::new(fe, req, buf, src, dst);
+        match fulcrum_rules::run_http_request(rules, &mut v) {
+            Verdict::Allow => allowed = true,
+            Verdict::Auth { realm } => return Some(unauthorized(&realm)),
+            Verdict::Continue => {}
+            _ => {
+                let page = fulcrum_proto::errors::default_error(403);
+                return Some(page.to_vec());
+            }
+        }
+    }
     let headers = req.headers_in(buf);
-    if !page.auth.is_empty() {
+    if !allowed && !page.auth.is_empty() {
         let h = headers
             .get(b"authorization")
             .map(|v| String::from_utf8_lossy(v).into_owned());
         if !auth::check_basic(h.as_deref(), &page.auth) {
-            let body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
-            let extra = format!(
-                "WWW-Authenticate: {}\r\n",
-                auth::www_authenticate(Some(&page.realm))
-            );
-            return Some(response("401 Unauthorized", &extra, "text/html", body));
+            return Some(unauthorized(&page.realm));
         }
     }
     let is_admin = page.admin.as_ref().is_some_and(|c| {
@@ -200,6 +220,16 @@ pub(crate) fn intercept(
         }
     }
     Some(out)
+}
+
+/// HAProxy's 401 page asking for `realm`.
+fn unauthorized(realm: &str) -> Vec<u8> {
+    let body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
+    let extra = format!(
+        "WWW-Authenticate: {}\r\n",
+        auth::www_authenticate(Some(realm))
+    );
+    response("401 Unauthorized", &extra, "text/html", body)
 }
 
 fn page_response(core: &Core, page: &StatsPage, suffix: &str, is_admin: bool) -> Vec<u8> {
