@@ -203,6 +203,11 @@ fn s04_no_matching_backend_and_no_default_is_503() {
     for host in ["www.yangguo.info", "im.yangguo.info", "yangguo.info.ws."] {
         let r = get(run.bind("http"), "/app/none", &[("Host", host)]);
         assert_eq!(r.status, 503, "{host}: {}", r.head);
+        // No errorfile in this seed: HAProxy's own page.
+        assert_eq!(
+            r.body_text(),
+            "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n"
+        );
     }
     assert_eq!(servers.iter().map(|b| b.hits()).sum::<usize>(), 0);
 }
