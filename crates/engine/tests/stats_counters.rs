@@ -51,6 +51,11 @@ fn requests_statuses_bytes_and_denials_are_counted() {
     assert_eq!(n("web", "FRONTEND", "scur"), 0);
     assert!(n("web", "FRONTEND", "smax") >= 1);
     assert_eq!(n("web", "FRONTEND", "dreq"), 1);
+    // The frontend counts every answer, the proxy's own (403) included.
+    assert_eq!(n("web", "FRONTEND", "req_tot"), 6);
+    assert_eq!(n("web", "FRONTEND", "hrsp_2xx"), 3);
+    assert_eq!(n("web", "FRONTEND", "hrsp_4xx"), 1);
+    assert_eq!(n("web", "FRONTEND", "hrsp_5xx"), 2);
     assert_eq!(n("app", "BACKEND", "hrsp_2xx"), 3);
     assert_eq!(n("app", "s1", "hrsp_2xx"), 3);
     assert_eq!(n("bad", "BACKEND", "hrsp_5xx"), 2);

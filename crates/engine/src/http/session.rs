@@ -262,6 +262,9 @@ impl Session<'_> {
     /// transaction recorded when the engine answered itself.
     fn log_done(&mut self, status: Option<u16>, term: TermState) {
         let (rt, fe, addrs) = (self.rt, self.fe, self.addrs);
+        if let Some(code) = status {
+            crate::stats::counters::local_answer(&fe.name, code);
+        }
         if let Some(l) = self.log.as_mut() {
             if status.is_some() {
                 l.status = status;

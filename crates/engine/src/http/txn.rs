@@ -214,6 +214,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 resp_at: p.resp_head.get().map(|h| h.0),
                 bytes_in: up.unwrap_or(0),
                 bytes_out: resp_res.as_ref().map_or(0, |o| o.bytes),
+                forwarded: resp_res.is_ok(),
             },
         );
         if let Some(l) = s.log.as_mut() {

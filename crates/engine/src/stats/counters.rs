@@ -9,6 +9,14 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The `hrsp_*` slot of a status: 1xx … 5xx, then other.
+fn class_of(status: u16) -> usize {
+    match status {
+        100..=599 => usize::from(status / 100) - 1,
+        _ => 5,
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ProxyCounters {
     scur: AtomicU32,
@@ -32,11 +40,7 @@ impl ProxyCounters {
         self.req_tot.fetch_add(1, Relaxed);
         match x.status {
             Some(s) => {
-                let class = match s {
-                    100..=599 => usize::from(s / 100) - 1,
-                    _ => 5,
-                };
-                self.hrsp[class].fetch_add(1, Relaxed);
+                self.hrsp[class_of(s)].fetch_add(1, Relaxed);
             }
             None => {
                 self.eresp.fetch_add(1, Relaxed);
@@ -153,6 +157,9 @@ pub(crate) struct Exchange {
     pub resp_at: Option<Instant>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The response went on to the client (else the proxy answers an error
+    /// itself, counted for the frontend by [`local_answer`]).
+    pub forwarded: bool,
 }
 
 /// Counts one exchange for the frontend named `fe`, its backend and server,
@@ -161,8 +168,8 @@ pub(crate) fn exchange(fe: &str, x: Exchange) {
     let Some(ops) = current() else { return };
     let core = &ops.core;
     let now = Instant::now();
-    if let Some(i) = core.rt.frontends.iter().position(|f| f.name == fe) {
-        if let Some(c) = core.counters.fe.get(i) {
+    if x.forwarded {
+        if let Some(c) = fe_counters(core, fe) {
             c.response(&x);
         }
     }
@@ -182,6 +189,21 @@ pub(crate) fn exchange(fe: &str, x: Exchange) {
                 fulcrum_health::PassiveOutcome::HttpStatus(st),
             );
         }
+    }
+}
+
+fn fe_counters<'a>(core: &'a crate::health_link::Core, fe: &str) -> Option<&'a ProxyCounters> {
+    let i = core.rt.frontends.iter().position(|f| f.name == fe)?;
+    core.counters.fe.get(i)
+}
+
+/// A response the proxy gave itself (errors, `return`, redirects, denials,
+/// the stats page): counted as a request and its status for the frontend.
+pub(crate) fn local_answer(fe: &str, status: u16) {
+    let Some(ops) = current() else { return };
+    if let Some(c) = fe_counters(&ops.core, fe) {
+        c.req_tot.fetch_add(1, Relaxed);
+        c.hrsp[class_of(status)].fetch_add(1, Relaxed);
     }
 }
 
@@ -264,6 +286,7 @@ mod tests {
                 resp_at: Some(t0),
                 bytes_in: 10,
                 bytes_out: 5,
+                forwarded: true,
             };
             c.response(&x);
             c.timings(&x, t0);
