@@ -86,6 +86,24 @@ fn s09_mysql_greeting_reaches_the_client_first() {
     );
 }
 
+#[test]
+fn s09_mysql_server_failing_checks_gets_no_connections() {
+    let Some(text) = seed("09") else { return };
+    let run = Runnable::new(&text, CopyOptions::default());
+    // mysql3 never listens; no `option redispatch` here, so only `check inter 1s fall 2`
+    // keeps clients away from it.
+    let up: Vec<_> = ["mysql1", "mysql2"]
+        .iter()
+        .map(|n| BannerServer::start(run.server("mysql", n), &mysql_greeting()))
+        .collect();
+    let _f = Fulcrum::start(&run);
+    std::thread::sleep(Duration::from_millis(3500));
+    for _ in 0..6 {
+        banner_then_echo(run.bind("mysql"), &mysql_greeting());
+    }
+    assert_eq!((up[0].sessions(), up[1].sessions()), (3, 3));
+}
+
 fn seed09_http() -> Option<(Runnable, Fulcrum, Vec<HttpBackend>)> {
     let text = seed("09")?;
     let run = Runnable::new(&text, CopyOptions::default());
