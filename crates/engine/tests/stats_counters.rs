@@ -41,20 +41,26 @@ fn requests_statuses_bytes_and_denials_are_counted() {
         assert_eq!(get(web, "/bad").0, 503);
     }
     assert_eq!(get(web, "/blocked").0, 403);
-    let rows = show_stat(&sock);
+    assert_eq!(request(web, "GARBAGE\r\n\r\n").0, 400);
+    // A session ends just after its last byte is sent: wait for the count.
+    let mut rows = Vec::new();
+    assert!(wait_until(std::time::Duration::from_secs(2), || {
+        rows = show_stat(&sock);
+        row(&rows, "web", "FRONTEND")["scur"] == "0"
+    }));
     let n = |px: &str, sv: &str, col: &str| -> u64 {
         row(&rows, px, sv)[col]
             .parse()
             .unwrap_or_else(|_| panic!("{px}/{sv} {col}"))
     };
-    assert_eq!(n("web", "FRONTEND", "stot"), 6);
-    assert_eq!(n("web", "FRONTEND", "scur"), 0);
+    assert_eq!(n("web", "FRONTEND", "stot"), 7);
     assert!(n("web", "FRONTEND", "smax") >= 1);
     assert_eq!(n("web", "FRONTEND", "dreq"), 1);
     // The frontend counts every answer, the proxy's own (403) included.
-    assert_eq!(n("web", "FRONTEND", "req_tot"), 6);
+    assert_eq!(n("web", "FRONTEND", "req_tot"), 7);
     assert_eq!(n("web", "FRONTEND", "hrsp_2xx"), 3);
-    assert_eq!(n("web", "FRONTEND", "hrsp_4xx"), 1);
+    assert_eq!(n("web", "FRONTEND", "hrsp_4xx"), 2);
+    assert_eq!(n("web", "FRONTEND", "ereq"), 1);
     assert_eq!(n("web", "FRONTEND", "hrsp_5xx"), 2);
     assert_eq!(n("app", "BACKEND", "hrsp_2xx"), 3);
     assert_eq!(n("app", "s1", "hrsp_2xx"), 3);

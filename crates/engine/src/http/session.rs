@@ -112,6 +112,7 @@ impl Session<'_> {
                 HeadWait::Ready => {}
                 HeadWait::Gone => return Ok(()),
                 HeadWait::Fail(code) => {
+                    crate::stats::counters::request_error(&self.fe.name);
                     let term = if code == 408 {
                         TermState::CLIENT_TIMEOUT_REQUEST
                     } else {

@@ -29,6 +29,7 @@ pub(crate) struct ProxyCounters {
     eresp: AtomicU64,
     econ: AtomicU64,
     dreq: AtomicU64,
+    ereq: AtomicU64,
     queue: AtomicHistogram,
     connect: AtomicHistogram,
     response: AtomicHistogram,
@@ -78,6 +79,7 @@ impl ProxyCounters {
         t.eresp = self.eresp.load(Relaxed);
         t.econ = self.econ.load(Relaxed);
         t.dreq = self.dreq.load(Relaxed);
+        t.ereq = self.ereq.load(Relaxed);
     }
 
     pub(crate) fn timings_snapshot(&self) -> Timings {
@@ -204,6 +206,14 @@ pub(crate) fn local_answer(fe: &str, status: u16) {
     if let Some(c) = fe_counters(&ops.core, fe) {
         c.req_tot.fetch_add(1, Relaxed);
         c.hrsp[class_of(status)].fetch_add(1, Relaxed);
+    }
+}
+
+/// A request that could not be read (bad head, `timeout http-request`).
+pub(crate) fn request_error(fe: &str) {
+    let Some(ops) = current() else { return };
+    if let Some(c) = fe_counters(&ops.core, fe) {
+        c.ereq.fetch_add(1, Relaxed);
     }
 }
 
