@@ -107,6 +107,7 @@ impl EngineHandle {
             .iter()
             .filter(|p| p.kind.is_backend() && !p.disabled)
             .collect();
+        hold_unusable(&rt, &backends);
         let health = start_health(&rt, cfg, &backends, events)?;
         let mut checked = HashMap::new();
         let mut layer7 = std::collections::HashSet::new();
@@ -171,6 +172,21 @@ impl EngineHandle {
         // The sockets close now even if a worker still holds the state.
         if let Some(ops) = self.shared.ops.0.swap(None) {
             ops.stop_admin();
+        }
+    }
+}
+
+/// `disabled` servers, and those without an address (`init-addr none`),
+/// stay in maintenance as in HAProxy: the monitor's initial state must not
+/// make them usable.
+fn hold_unusable(rt: &Runtime, backends: &[&Proxy]) {
+    for (p, be) in backends.iter().zip(&rt.backends) {
+        for (si, (s, srv)) in p.servers.iter().zip(&be.servers).enumerate() {
+            let no_addr = srv.addr.port() == 0 && srv.addr.ip().is_unspecified();
+            if s.settings.disabled || no_addr {
+                srv.state.set_admin(fulcrum_balance::AdminState::Maint);
+                be.server_changed(si);
+            }
         }
     }
 }

@@ -99,3 +99,21 @@ fn roundrobin_with_maxconn_spreads_over_the_servers_left_after_one_goes_down() {
     }
     assert_eq!((a.hits(), b.hits()), (10, 10));
 }
+
+#[test]
+fn disabled_servers_stay_in_maintenance_with_checks_running() {
+    let (a, b) = (Origin::start("a"), Origin::start("b"));
+    let r = Running::start(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen app\n    bind 127.0.0.1:0\n    stats enable\n    stats uri /st\n\
+         \x20   server a {} check inter 100ms disabled\n    server b {} check inter 100ms\n",
+        a.addr, b.addr
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..6 {
+        assert_eq!(get(r.addr("app"), "/").2, "b");
+    }
+    let rows = parse_csv(&get(r.addr("app"), "/st;csv").2);
+    assert_eq!(row(&rows, "app", "a")["status"], "MAINT");
+    assert_eq!(a.hits(), 0);
+}
