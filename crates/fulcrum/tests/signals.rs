@@ -1,0 +1,188 @@
+//! Signals as HAProxy's: SIGUSR1 stops listening and exits once the last connection
+//! ends, SIGINT stops at once, and `-sf PID` hands a port over from an old process to a
+//! new one without refusing a connection.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An echo server: what makes a TCP session observable from both ends.
+fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut b = [0u8; 1024];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 || s.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn config(dir: &std::path::Path, front: u16, back: u16) -> std::path::PathBuf {
+    let p = dir.join("tcp.cfg");
+    let text = format!(
+        "global\n    nbthread 2\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         listen echo\n    bind 127.0.0.1:{front}\n    server e 127.0.0.1:{back}\n"
+    );
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn start(cfg: &std::path::Path, extra: &[String]) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .arg("-db")
+        .arg("-f")
+        .arg(cfg)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+fn connect_until(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fulcrum did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn echo(s: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+    s.write_all(msg).unwrap();
+    let mut got = vec![0u8; msg.len()];
+    s.read_exact(&mut got).unwrap();
+    got
+}
+
+fn signal(p: &Proc, sig: libc::c_int) {
+    // SAFETY: kill on our own child's pid.
+    unsafe {
+        libc::kill(p.0.id() as i32, sig);
+    }
+}
+
+fn wait_exit(p: &mut Proc, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(st)) = p.0.try_wait() {
+            return st.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn sigusr1_stops_listening_and_exits_after_the_last_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = free_port();
+    let cfg = config(dir.path(), front, echo_server());
+    let mut p = start(&cfg, &[]);
+    let mut open = connect_until(front);
+    assert_eq!(echo(&mut open, b"before"), b"before");
+
+    signal(&p, libc::SIGUSR1);
+    // The listener goes away...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", front)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGUSR1");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...the open session keeps working, and the process waits for it.
+    assert_eq!(echo(&mut open, b"during"), b"during");
+    assert_eq!(
+        wait_exit(&mut p, Duration::from_millis(300)),
+        None,
+        "exited with a session open"
+    );
+    drop(open);
+    assert_eq!(wait_exit(&mut p, Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn sigint_stops_at_once_with_status_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = free_port();
+    let cfg = config(dir.path(), front, echo_server());
+    let mut p = start(&cfg, &[]);
+    let _open = connect_until(front);
+    signal(&p, libc::SIGINT);
+    assert_eq!(wait_exit(&mut p, Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn soft_finish_hands_the_port_to_the_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = free_port();
+    let cfg = config(dir.path(), front, echo_server());
+    let mut old = start(&cfg, &[]);
+    let mut session = connect_until(front);
+    assert_eq!(echo(&mut session, b"old"), b"old");
+
+    // The new process binds the same port beside the old one, then tells it to finish.
+    let mut new = start(&cfg, &["-sf".to_string(), old.0.id().to_string()]);
+    // The old process's session survives the hand-over; new connections keep being served.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = connect_until(front);
+        assert_eq!(
+            echo(&mut c, b"ping"),
+            b"ping",
+            "a connection was refused or dropped"
+        );
+        if wait_exit(&mut old, Duration::from_millis(10)).is_some() {
+            panic!("the old process exited while its session was open");
+        }
+        if Instant::now() > deadline - Duration::from_secs(8) {
+            break;
+        }
+    }
+    assert_eq!(echo(&mut session, b"still old"), b"still old");
+    drop(session);
+    assert_eq!(
+        wait_exit(&mut old, Duration::from_secs(5)),
+        Some(0),
+        "old process finishes"
+    );
+    let mut c = connect_until(front);
+    assert_eq!(echo(&mut c, b"new"), b"new");
+    assert_eq!(
+        wait_exit(&mut new, Duration::from_millis(50)),
+        None,
+        "new process keeps running"
+    );
+}
