@@ -225,7 +225,8 @@ fn globals_merge_and_process_settings_are_typed() {
     );
     assert_eq!(g.user.as_deref(), Some("haproxy"));
     assert_eq!(g.tune_bufsize, Some(32 * 1024));
-    assert_eq!(g.cpu_map[0].cpus, "0-3");
+    assert_eq!(g.cpu_map[0].cpus, vec![0, 1, 2, 3]);
+    assert!(g.cpu_map[0].auto);
     assert_eq!(g.stats_sockets[0].level.as_deref(), Some("operator"));
     assert_eq!(g.stats_timeout, Some(Duration::from_secs(120)));
     assert_eq!(g.logs[0].max_level, 5);

@@ -21,6 +21,8 @@ pub struct EngineOptions {
     pub nbthread: Option<usize>,
     /// Where traffic log records go; `None` records nothing.
     pub log: Option<Arc<dyn LogSink>>,
+    /// `cpu-map` lines of `global`: worker thread N is bound to the CPUs they give it.
+    pub cpu_map: Vec<fulcrum_config::model::global::CpuMap>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -28,6 +30,7 @@ impl std::fmt::Debug for EngineOptions {
         f.debug_struct("EngineOptions")
             .field("nbthread", &self.nbthread)
             .field("log", &self.log.is_some())
+            .field("cpu_map", &self.cpu_map)
             .finish()
     }
 }
@@ -117,12 +120,20 @@ impl Engine {
         });
         let (control, rx) = watch::channel(Control::Run);
         let mut threads = Vec::with_capacity(nb);
+        let nb32 = u32::try_from(nb).unwrap_or(u32::MAX);
+        let affinity = fulcrum_config::model::cpumap::thread_cpus(&opts.cpu_map, nb32);
         for (t, listeners) in per_thread.into_iter().enumerate() {
             let shared = shared.clone();
             let rx = rx.clone();
+            let cpus = affinity.get(t).cloned().flatten();
             let h = std::thread::Builder::new()
                 .name(format!("fulcrum-{t}"))
-                .spawn(move || worker(shared, listeners, rx))
+                .spawn(move || {
+                    if let Some(cpus) = cpus {
+                        pin_current_thread(t, &cpus);
+                    }
+                    worker(shared, listeners, rx)
+                })
                 .map_err(|source| EngineError::Thread { thread: t, source })?;
             threads.push(h);
         }
@@ -221,6 +232,28 @@ impl Drop for ActiveGuard {
         if c.get() == 0 {
             self.0.idle.notify_waiters();
         }
+    }
+}
+
+/// Binds the calling thread to `cpus` (`cpu-map`); a refusal (a CPU that does not exist
+/// here) is logged and the thread runs unbound, as HAProxy does.
+fn pin_current_thread(thread: usize, cpus: &[usize]) {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write into our own value and
+    // sched_setaffinity(0, …) applies to the calling thread only.
+    let ok = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for &c in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    };
+    if !ok {
+        tracing::warn!(
+            "cpu-map: cannot bind thread {} to CPUs {cpus:?}: {}",
+            thread + 1,
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -32,6 +32,7 @@ fn start_logged(fe: Frontend, be: fulcrum_engine::runtime::Backend) -> (Running,
         EngineOptions {
             nbthread: None,
             log: Some(sink.clone()),
+            ..Default::default()
         },
     )
     .unwrap();

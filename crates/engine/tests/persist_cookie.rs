@@ -29,6 +29,7 @@ fn serve_with(text: &str, log: Option<Arc<Collect>>) -> Running {
     let opts = EngineOptions {
         nbthread: Some(1),
         log: log.map(|l| l as Arc<dyn LogSink>),
+        ..Default::default()
     };
     let h = Engine::start(rt, opts).unwrap();
     let addr = h.local_addr("web").unwrap();

@@ -25,7 +25,6 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
         .unwrap_or(4096);
     let wanted = g
         .ulimit_n
-        .map(u64::from)
         .unwrap_or_else(|| process::fd_limit_for(maxconn, 16, 256));
     if let Err(e) = process::raise_nofile(wanted) {
         // As HAProxy: without `strict-limits` this is a warning and we run with the most
@@ -95,6 +94,7 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
     }
     let opts = fulcrum_engine::EngineOptions {
         log: log.map(|l| l as std::sync::Arc<dyn fulcrum_engine::LogSink>),
+        cpu_map: g.cpu_map.clone(),
         ..Default::default()
     };
     let handle = match fulcrum_engine::Engine::start(runtime, opts) {

@@ -7,12 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `cpu-map [auto:]PROCESS/THREAD CPU-SET`, kept as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuMap {
-    pub threads: String,
-    pub cpus: String,
-}
+pub use super::cpumap::CpuMap;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Global {

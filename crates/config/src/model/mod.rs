@@ -5,6 +5,7 @@ pub mod addr;
 pub mod balance;
 pub mod bind;
 pub mod check;
+pub mod cpumap;
 pub mod global;
 pub mod log;
 pub mod options;

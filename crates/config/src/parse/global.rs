@@ -169,18 +169,7 @@ fn set(
                     .with_hint(format!("write 'nbthread {n}'")),
             );
         }
-        "cpu-map" => {
-            if args.len() < 2 {
-                return Err(
-                    "'cpu-map' expects a thread set and a CPU set, e.g. 'cpu-map auto:1/1-4 0-3'"
-                        .into(),
-                );
-            }
-            g.cpu_map.push(CpuMap {
-                threads: args[0].clone(),
-                cpus: args[1..].join(" "),
-            });
-        }
+        "cpu-map" => g.cpu_map.push(CpuMap::parse(args)?),
         "log" => {
             if args.first().map(String::as_str) == Some("global") {
                 return Err("'log global' is only meaningful in proxy sections".into());
