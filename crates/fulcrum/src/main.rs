@@ -77,7 +77,7 @@ fn proxy(args: Args) -> ExitCode {
     };
     // Compiling the runtime (rules, regexes, map files, backends) is part of checking: a
     // config that cannot run is not valid.
-    let runtime = match fulcrum_engine::compile(&config) {
+    let mut runtime = match fulcrum_engine::compile(&config) {
         Ok(r) => r,
         Err(e) => {
             diags.push(fulcrum_config::Diagnostic::new(
@@ -91,6 +91,7 @@ fn proxy(args: Args) -> ExitCode {
         }
     };
     print_diagnostics(&diags, args.quiet, args.debug_opts.iter().any(|o| o == "D"));
+    apply_limits(&args, &mut runtime);
     if args.check {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
@@ -99,6 +100,19 @@ fn proxy(args: Args) -> ExitCode {
 }
 
 /// Prints findings to stderr, most severe last so the summary is what stays on screen.
+/// The command line's limits take precedence over the configuration, as in HAProxy:
+/// `-n` the global maxconn, `-N` the maxconn of proxies that set none.
+fn apply_limits(args: &Args, runtime: &mut fulcrum_engine::Runtime) {
+    if let Some(n) = args.maxconn {
+        runtime.maxconn = Some(n as usize);
+    }
+    if let Some(n) = args.default_maxconn {
+        for fe in runtime.frontends.iter_mut().filter(|f| f.maxconn.is_none()) {
+            fe.maxconn = Some(n as usize);
+        }
+    }
+}
+
 /// `Level::Diag` findings (unset variables, `.diag`) only show with `-dD`, as in HAProxy.
 fn print_diagnostics(diags: &Diagnostics, quiet: bool, show_diag: bool) {
     let mut items: Vec<_> = diags.items.iter().collect();

@@ -65,6 +65,21 @@ pub fn raise_nofile(wanted: u64) -> Result<u64, ProcessError> {
     Ok(wanted)
 }
 
+/// `-m MEGS`: caps the memory the process may allocate (its data segment, where the heap
+/// lives), so that running out fails allocations instead of the whole machine.
+pub fn limit_memory(megabytes: u64) -> Result<(), ProcessError> {
+    let bytes = megabytes.saturating_mul(1024 * 1024);
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &lim) } != 0 {
+        return Err(sys(format!("limit memory to {megabytes} MB ('-m')")));
+    }
+    Ok(())
+}
+
 /// The hard limit on open files, i.e. the most [`raise_nofile`] can reach without root.
 pub fn nofile_hard_limit() -> Option<u64> {
     let mut lim = libc::rlimit {

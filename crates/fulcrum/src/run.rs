@@ -45,6 +45,13 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
         }
     }
 
+    if let Some(mb) = args.mem_limit_mb {
+        if let Err(e) = process::limit_memory(mb) {
+            eprintln!("[ALERT]    : {e}");
+            return ExitCode::from(1);
+        }
+    }
+
     // When daemonizing, the child reports "ready" or its error through this pipe.
     let mut ready_pipe: Option<std::fs::File> = None;
     if background {
