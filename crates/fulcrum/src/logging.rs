@@ -4,13 +4,12 @@
 //! frontend's loggers (`log global` and/or its own `log` lines) without ever blocking.
 
 use fulcrum_config::logformat::{LogFormat, HTTPLOG, HTTPLOG_CLF, TCPLOG};
-use fulcrum_config::model::addr::{Address, Host, Ports};
-use fulcrum_config::model::log::{LogTarget, FACILITIES, LEVELS};
+use fulcrum_config::model::log::LogTarget;
 use fulcrum_config::model::{Config, Proxy};
 use fulcrum_engine::runtime::Frontend;
 use fulcrum_engine::LogSink;
 use fulcrum_observe::log::{
-    render, LogMessage, LogPolicy, LogRecord, LogServer, Logger, SyslogHeader,
+    log_server, render, LogMessage, LogPolicy, LogRecord, Logger, SyslogHeader,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,17 +130,13 @@ fn logger(
 ) -> Option<Arc<Logger>> {
     let mut servers = Vec::new();
     for t in targets {
-        let Some(words) = words(t) else {
-            warnings.push(format!(
+        match log_server(t) {
+            Ok(Some(s)) => servers.push(s),
+            Ok(None) => warnings.push(format!(
                 "log target {:?} is not supported yet; lines for it are not sent",
                 t.address
-            ));
-            continue;
-        };
-        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-        match LogServer::parse(&refs) {
-            Ok(s) => servers.push(s),
-            Err(e) => warnings.push(format!("log target '{}': {e}", words.join(" "))),
+            )),
+            Err(e) => warnings.push(format!("log target {:?}: {e}", t.address)),
         }
     }
     if servers.is_empty() {
@@ -154,42 +149,4 @@ fn logger(
             None
         }
     }
-}
-
-/// The words after `log` for one typed target, as `LogServer::parse` reads them.
-fn words(t: &LogTarget) -> Option<Vec<String>> {
-    if t.ring.is_some() {
-        return None;
-    }
-    let addr = match &t.address {
-        Address::Inet { host, ports, .. } => {
-            let port = match ports {
-                Ports::One(p) => *p,
-                _ => 514,
-            };
-            match host {
-                Host::Ip(ip) => std::net::SocketAddr::new(*ip, port).to_string(),
-                Host::Name(n) => format!("{n}:{port}"),
-                Host::Wildcard => return None,
-            }
-        }
-        Address::Unix(p) => p.display().to_string(),
-        Address::Fd(1) => "stdout".into(),
-        Address::Fd(2) => "stderr".into(),
-        _ => return None,
-    };
-    let mut w = vec![addr];
-    if let Some(l) = t.len {
-        w.extend(["len".to_string(), l.to_string()]);
-    }
-    if let Some(f) = &t.format {
-        w.extend(["format".to_string(), f.clone()]);
-    }
-    if let Some(s) = &t.sample {
-        w.extend(["sample".to_string(), s.clone()]);
-    }
-    w.push(FACILITIES.get(usize::from(t.facility))?.to_string());
-    w.push(LEVELS.get(usize::from(t.max_level))?.to_string());
-    w.push(LEVELS.get(usize::from(t.min_level))?.to_string());
-    Some(w)
 }

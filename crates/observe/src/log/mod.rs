@@ -6,6 +6,7 @@ mod policy;
 mod record;
 mod render;
 mod syslog;
+mod target;
 mod term;
 
 pub use logger::{LogMessage, Logger, LoggerStats};
@@ -15,4 +16,5 @@ pub use render::{render, render_line};
 pub use syslog::{
     frame, Facility, LogServer, LogTarget, Sampling, Severity, SyslogFormat, SyslogHeader,
 };
+pub use target::log_server;
 pub use term::{CookieRequest, CookieResponse, TermCause, TermPhase, TermState};

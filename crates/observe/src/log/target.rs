@@ -1,0 +1,82 @@
+//! The config model's typed `log` lines → [`LogServer`]s, shared by every place that
+//! opens loggers (request logs, health and event logs).
+
+use super::syslog::LogServer;
+use crate::error::ObserveError;
+use fulcrum_config::model::addr::{Address, Host, Ports};
+use fulcrum_config::model::log::{LogTarget, FACILITIES, LEVELS};
+
+/// The logger for one `log` line; `Ok(None)` for targets not served yet (`ring@`, a
+/// wildcard or abstract address), with the reason in the error otherwise.
+pub fn log_server(t: &LogTarget) -> Result<Option<LogServer>, ObserveError> {
+    let Some(words) = words(t) else {
+        return Ok(None);
+    };
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    LogServer::parse(&refs).map(Some)
+}
+
+/// The words after `log` for one typed target, as [`LogServer::parse`] reads them.
+fn words(t: &LogTarget) -> Option<Vec<String>> {
+    if t.ring.is_some() {
+        return None;
+    }
+    let addr = match &t.address {
+        Address::Inet { host, ports, .. } => {
+            let port = match ports {
+                Ports::One(p) => *p,
+                _ => 514,
+            };
+            match host {
+                Host::Ip(ip) => std::net::SocketAddr::new(*ip, port).to_string(),
+                Host::Name(n) => format!("{n}:{port}"),
+                Host::Wildcard => return None,
+            }
+        }
+        Address::Unix(p) => p.display().to_string(),
+        Address::Fd(1) => "stdout".into(),
+        Address::Fd(2) => "stderr".into(),
+        _ => return None,
+    };
+    let mut w = vec![addr];
+    if let Some(l) = t.len {
+        w.extend(["len".to_string(), l.to_string()]);
+    }
+    if let Some(f) = &t.format {
+        w.extend(["format".to_string(), f.clone()]);
+    }
+    if let Some(s) = &t.sample {
+        w.extend(["sample".to_string(), s.clone()]);
+    }
+    w.push(FACILITIES.get(usize::from(t.facility))?.to_string());
+    w.push(LEVELS.get(usize::from(t.max_level))?.to_string());
+    w.push(LEVELS.get(usize::from(t.min_level))?.to_string());
+    Some(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::reader::MapEnv;
+
+    fn first_target(line: &str) -> LogTarget {
+        let l = fulcrum_config::load_str("l.cfg", &format!("global\n    {line}\n"), &MapEnv::new());
+        l.config.unwrap().global.logs[0].clone()
+    }
+
+    #[test]
+    fn udp_unix_and_stdout_targets() {
+        let s = log_server(&first_target(
+            "log 127.0.0.1:5140 len 2048 format rfc5424 local3 notice",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!((s.max_len, s.level.code()), (2048, 5));
+        assert!(log_server(&first_target("log /dev/log local0"))
+            .unwrap()
+            .is_some());
+        assert!(log_server(&first_target("log stdout format raw local0"))
+            .unwrap()
+            .is_some());
+    }
+}
