@@ -338,6 +338,9 @@ fn backend(
     }
     let (algo, opts) = balance(p);
     let mut be = Backend::with_balance(&p.name, mode(p.mode), servers, algo, opts)?;
+    if let Some(e) = crate::select::hash_expr(p).map_err(|e| err(p, e))? {
+        be.lb.set_hash_expr(e);
+    }
     be.timeouts = timeouts(&p.timeouts);
     be.retries = p.retries.unwrap_or(3);
     be.redispatch = p.options.redispatch.map(Redispatch);

@@ -5,9 +5,11 @@
 
 use crate::runtime::Server;
 pub use fulcrum_balance::{BalanceAlgo, BalanceOptions, SelectKey, ServerState};
-use std::net::IpAddr;
+use fulcrum_proto::{BodyFraming, Method, RequestHead, Version};
+use fulcrum_rules::view::{RequestView, SessionView};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -32,6 +34,8 @@ pub struct Balancer {
     queue: Option<Arc<Semaphore>>,
     queued: AtomicUsize,
     maxqueue: Option<usize>,
+    /// `balance hash <expr>`, compiled once with the configuration.
+    hash_expr: OnceLock<fulcrum_rules::Expr>,
 }
 
 /// A server chosen for one transaction; its slot is released on drop.
@@ -85,6 +89,22 @@ pub struct SourceKey(pub IpAddr);
 impl SelectKey for SourceKey {
     fn source(&self) -> Option<IpAddr> {
         Some(self.0)
+    }
+}
+
+/// A TCP connection's key: the client's address and the bytes buffered by
+/// `tcp-request content` inspection (`balance rdp-cookie`).
+pub struct TcpKey<'a> {
+    pub src: IpAddr,
+    pub payload: &'a [u8],
+}
+
+impl SelectKey for TcpKey<'_> {
+    fn source(&self) -> Option<IpAddr> {
+        Some(self.src)
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        Some(self.payload)
     }
 }
 
@@ -147,6 +167,7 @@ impl Balancer {
             queue,
             queued: AtomicUsize::new(0),
             maxqueue,
+            hash_expr: OnceLock::new(),
         })
     }
 
@@ -160,6 +181,17 @@ impl Balancer {
                 | BalanceAlgo::Hdr { .. }
                 | BalanceAlgo::Hash
         )
+    }
+
+    /// Sets the expression of `balance hash <expr>` (once, at compile time).
+    pub fn set_hash_expr(&self, expr: fulcrum_rules::Expr) {
+        // A second call keeps the first expression: compile sets it once.
+        let _ = self.hash_expr.set(expr);
+    }
+
+    /// The algorithm, for callers building a key.
+    pub fn algo(&self) -> &BalanceAlgo {
+        self.inner.algo()
     }
 
     /// Tell the algorithm that server `idx` changed (weight, up/down, admin state).
@@ -311,6 +343,209 @@ impl Balancer {
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
     }
+}
+
+/// The session facts `balance hash <expr>` may fetch besides the request.
+#[derive(Clone, Copy)]
+pub(crate) struct HashCtx<'a> {
+    pub fe: &'a str,
+    pub be: &'a str,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+}
+
+/// What `balance` sees of an HTTP request. The head is copied only for
+/// algorithms that look at it, the body start only for `url_param` on a POST,
+/// and `balance hash` keeps only its sample's bytes.
+pub(crate) struct HttpKey {
+    src: IpAddr,
+    head: Option<(Vec<u8>, RequestHead)>,
+    body: Option<Vec<u8>>,
+    hash: Option<Vec<u8>>,
+}
+
+impl HttpKey {
+    /// `head`: the request as forwarded (after rules) and its parse, built only
+    /// when [`Balancer::needs_request`]; `buffered`: body bytes received so far.
+    pub(crate) fn new(
+        lb: &Balancer,
+        ctx: HashCtx<'_>,
+        head: impl FnOnce() -> (Vec<u8>, RequestHead),
+        buffered: &[u8],
+    ) -> Self {
+        let mut key = HttpKey {
+            src: ctx.src.ip(),
+            head: None,
+            body: None,
+            hash: None,
+        };
+        if !lb.needs_request() {
+            return key;
+        }
+        let (buf, req) = head();
+        key.body = post_body(lb.algo(), &req, buffered);
+        if let Some(expr) = lb.hash_expr.get() {
+            let view = HashView {
+                ctx,
+                buf: &buf,
+                req: &req,
+                body: buffered,
+                vars: fulcrum_rules::Vars::default(),
+            };
+            key.hash = expr.eval_request(&view).map(sample_bin);
+        }
+        key.head = Some((buf, req));
+        key
+    }
+}
+
+impl SelectKey for HttpKey {
+    fn source(&self) -> Option<IpAddr> {
+        Some(self.src)
+    }
+    fn uri(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|(b, h)| h.target_bytes(b))
+    }
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        let (b, h) = self.head.as_ref()?;
+        h.headers_in(b).get(name.as_bytes())
+    }
+    fn post_body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+    fn hash_input(&self) -> Option<&[u8]> {
+        self.hash.as_deref()
+    }
+}
+
+/// The body bytes of a POST already buffered (never waited for), decoded from
+/// chunks, and cut at `check_post <max_wait>` as HAProxy limits its search.
+fn post_body(algo: &BalanceAlgo, req: &RequestHead, buffered: &[u8]) -> Option<Vec<u8>> {
+    let BalanceAlgo::UrlParam { check_post, .. } = algo else {
+        return None;
+    };
+    if req.method != Method::Post {
+        return None;
+    }
+    let mut body = match req.framing {
+        BodyFraming::ContentLength(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(buffered.len());
+            buffered[..n].to_vec()
+        }
+        BodyFraming::Chunked => {
+            let mut out = Vec::new();
+            let mut dec = fulcrum_proto::chunked::ChunkedDecoder::new();
+            // A malformed body leaves what was decoded before the fault.
+            let _ = dec.decode(buffered, |d| out.extend_from_slice(d));
+            out
+        }
+        BodyFraming::None | BodyFraming::CloseDelimited => return None,
+    };
+    if let Some(max) = check_post.filter(|m| *m > 0) {
+        body.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    }
+    (!body.is_empty()).then_some(body)
+}
+
+/// A sample as HAProxy hashes it: cast to binary (integers as 8 big-endian
+/// bytes, addresses in network order, strings as they are).
+fn sample_bin(s: fulcrum_rules::Sample<'_>) -> Vec<u8> {
+    use fulcrum_rules::Sample;
+    match s {
+        Sample::Bool(b) => i64::from(b).to_be_bytes().to_vec(),
+        Sample::Int(i) => i.to_be_bytes().to_vec(),
+        Sample::Ip(IpAddr::V4(a)) => a.octets().to_vec(),
+        Sample::Ip(IpAddr::V6(a)) => a.octets().to_vec(),
+        Sample::Str(b) | Sample::Bin(b) => b.into_owned(),
+    }
+}
+
+/// Compiles `balance hash <expr>` of proxy `p`; `None` for other algorithms.
+pub(crate) fn hash_expr(
+    p: &fulcrum_config::model::Proxy,
+) -> Result<Option<fulcrum_rules::Expr>, String> {
+    let Some(fulcrum_config::model::Balance::Hash(e)) = &p.balance else {
+        return Ok(None);
+    };
+    let span = p
+        .span
+        .clone()
+        .unwrap_or_else(|| fulcrum_config::diag::Span::new("", 0));
+    let base = std::path::Path::new(&*span.file)
+        .parent()
+        .map(|d| d.to_path_buf())
+        .unwrap_or_default();
+    let env = fulcrum_rules::CompileEnv::new(base);
+    fulcrum_rules::compile_expr(e, &span, &env)
+        .map(Some)
+        .map_err(|e| format!("balance hash: {e}"))
+}
+
+/// The request as `balance hash` fetches see it (read-only).
+struct HashView<'a> {
+    ctx: HashCtx<'a>,
+    buf: &'a [u8],
+    req: &'a RequestHead,
+    body: &'a [u8],
+    vars: fulcrum_rules::Vars,
+}
+
+impl SessionView for HashView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.ctx.src)
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.ctx.dst)
+    }
+    fn frontend(&self) -> (&str, i64) {
+        (self.ctx.fe, 0)
+    }
+    fn backend(&self) -> Option<(&str, i64)> {
+        Some((self.ctx.be, 0))
+    }
+    fn server(&self) -> Option<(&str, i64)> {
+        None
+    }
+    fn stats(&self) -> &dyn fulcrum_rules::Stats {
+        &crate::stats::CurrentStats
+    }
+    fn vars(&self) -> &fulcrum_rules::Vars {
+        &self.vars
+    }
+    fn vars_mut(&mut self) -> &mut fulcrum_rules::Vars {
+        &mut self.vars
+    }
+}
+
+impl RequestView for HashView<'_> {
+    fn method(&self) -> &[u8] {
+        self.req.method_bytes(self.buf)
+    }
+    fn uri(&self) -> &[u8] {
+        self.req.target_bytes(self.buf)
+    }
+    fn version(&self) -> &[u8] {
+        match self.req.version {
+            Version::Http10 => b"HTTP/1.0",
+            Version::Http11 => b"HTTP/1.1",
+        }
+    }
+    fn header_count(&self) -> usize {
+        self.req.headers.len()
+    }
+    fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        let h = self.req.headers.get(i)?;
+        Some((h.name.get(self.buf), h.value.get(self.buf)))
+    }
+    fn body(&self) -> &[u8] {
+        self.body
+    }
+    // Selection does not edit the request.
+    fn set_method(&mut self, _: &[u8]) {}
+    fn set_uri(&mut self, _: &[u8]) {}
+    fn add_header(&mut self, _: &[u8], _: &[u8]) {}
+    fn set_header_value(&mut self, _: usize, _: &[u8]) {}
+    fn remove_header(&mut self, _: usize) {}
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::buf::Buf;
 use crate::connect::{ClientAddrs, ConnectError};
 use crate::log::{LogSink, TxnLog};
 use crate::runtime::{Bind, Frontend, Runtime};
-use crate::select::{NoServer, SourceKey};
+use crate::select::{NoServer, TcpKey};
 use crate::tunnel::{self, TunnelTimeouts};
 use fulcrum_observe::log::TermState;
 use std::io;
@@ -53,7 +53,11 @@ pub(crate) async fn serve(
         t.accepted();
     }
     let be = &rt.backends[bi];
-    let key = SourceKey(addrs.src.ip());
+    // The bytes inspected by `tcp-request content` rules (`balance rdp-cookie`).
+    let key = TcpKey {
+        src: addrs.src.ip(),
+        payload: cbuf.readable(),
+    };
     let conn = crate::persist::connect_tcp(be, addrs, &key, cbuf.readable()).await;
     if let Some(l) = log.as_mut() {
         l.backend = Some(bi);

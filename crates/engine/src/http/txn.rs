@@ -7,7 +7,7 @@ use super::pool;
 use super::session::{Session, SrvConn};
 use crate::buf::Buf;
 use crate::runtime::{ConnMode, HttpReuse, Server};
-use crate::select::SelectKey;
+use crate::select::HttpKey;
 use crate::tcp::min_opt;
 use crate::tunnel::{self, TunnelTimeouts};
 use fulcrum_proto::http1::Edit;
@@ -103,24 +103,34 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     let l7 = replayable && be.retry_on.any_l7();
     let mut req_out = Vec::with_capacity(req.head_len + 64);
     let orig_len = req.head_len;
-    let built = match s.rewritten.take() {
+    let (built, rewritten) = match s.rewritten.take() {
         // Rules changed the head: parse what they produced (it must still be valid).
         Some(h) => match fulcrum_proto::parse_request(&h, &s.limits) {
-            Ok(Parsed::Complete(r, _)) => build_request(s, &h, &r, bi, &p, pretend, &mut req_out),
+            Ok(Parsed::Complete(r, _)) => {
+                let b = build_request(s, &h, &r, bi, &p, pretend, &mut req_out);
+                (b, Some((h, r)))
+            }
             _ => return Ok(Next::Error(500)),
         },
-        None => build_request(s, s.cbuf.readable(), &req, bi, &p, pretend, &mut req_out),
+        None => (
+            build_request(s, s.cbuf.readable(), &req, bi, &p, pretend, &mut req_out),
+            None,
+        ),
     };
     if built.is_err() {
         return Ok(Next::Error(500));
     }
-    let key = HttpKey {
-        src: s.addrs.src.ip(),
-        head: be
-            .lb
-            .needs_request()
-            .then(|| (s.cbuf.readable()[..orig_len].to_vec(), req)),
+    // `balance` looks at the request as rules left it, and at the body bytes
+    // already buffered behind it (never waiting for more).
+    let ctx = crate::select::HashCtx {
+        fe: &fe.name,
+        be: &be.name,
+        src: s.addrs.src,
+        dst: s.addrs.dst,
     };
+    let cb = s.cbuf.readable();
+    let head = || rewritten.unwrap_or_else(|| (cb[..orig_len].to_vec(), req));
+    let key = HttpKey::new(&be.lb, ctx, head, cb.get(orig_len..).unwrap_or_default());
     s.cbuf.consume(orig_len);
 
     let mut retried = false;
@@ -336,26 +346,6 @@ async fn client_gone(c: &TcpStream) {
     match c.peek(&mut b).await {
         Ok(0) | Err(_) => {}
         Ok(_) => std::future::pending().await,
-    }
-}
-
-/// What `balance` sees of a request; the head is copied only for algorithms
-/// that hash on it.
-struct HttpKey {
-    src: std::net::IpAddr,
-    head: Option<(Vec<u8>, RequestHead)>,
-}
-
-impl SelectKey for HttpKey {
-    fn source(&self) -> Option<std::net::IpAddr> {
-        Some(self.src)
-    }
-    fn uri(&self) -> Option<&[u8]> {
-        self.head.as_ref().map(|(b, h)| h.target_bytes(b))
-    }
-    fn header(&self, name: &str) -> Option<&[u8]> {
-        let (b, h) = self.head.as_ref()?;
-        h.headers_in(b).get(name.as_bytes())
     }
 }
 
