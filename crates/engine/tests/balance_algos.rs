@@ -208,3 +208,46 @@ fn rdp_cookie_in_tcp_mode_keeps_each_user_on_one_server() {
         }
     });
 }
+
+#[test]
+fn url_param_in_a_chunked_post_body() {
+    let (run, _o) = http(
+        "    option http-buffer-request\n",
+        "    balance url_param user check_post\n",
+    );
+    let send = |user: &str| {
+        let body = format!("user={user}");
+        let req = format!(
+            "POST /l HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        which(run.addr, req.as_bytes())
+    };
+    let first = send("alice");
+    for _ in 0..19 {
+        assert_eq!(send("alice"), first);
+    }
+    let used: Vec<usize> = (0..16).map(|i| send(&format!("u{i}"))).collect();
+    assert!(used.contains(&0) && used.contains(&1), "{used:?}");
+}
+
+#[test]
+fn url_param_beyond_check_post_max_wait_is_not_seen() {
+    // Only the first 16 body bytes are searched: the parameter after them is
+    // absent, so the same user goes round-robin (it would stick if seen).
+    let (run, _o) = http(
+        "    option http-buffer-request\n",
+        "    balance url_param user check_post 16\n",
+    );
+    let mut rr = [0; 2];
+    for _ in 0..10 {
+        rr[post(run.addr, "padding=0123456789&user=alice")] += 1;
+    }
+    assert_eq!(rr, [5, 5]);
+    // Within the limit it is found: one user keeps one server.
+    let first = post(run.addr, "user=alice&padding=0123456789");
+    for _ in 0..9 {
+        assert_eq!(post(run.addr, "user=alice&padding=0123456789"), first);
+    }
+}
