@@ -93,10 +93,30 @@ impl SelectKey for SourceKey {
 }
 
 /// A TCP connection's key: the client's address and the bytes buffered by
-/// `tcp-request content` inspection (`balance rdp-cookie`).
-pub struct TcpKey<'a> {
-    pub src: IpAddr,
-    pub payload: &'a [u8],
+/// `tcp-request content` inspection (`balance rdp-cookie`, `balance hash`).
+pub(crate) struct TcpKey<'a> {
+    src: IpAddr,
+    payload: &'a [u8],
+    hash: Option<Vec<u8>>,
+}
+
+impl<'a> TcpKey<'a> {
+    pub(crate) fn new(lb: &Balancer, ctx: HashCtx<'_>, payload: &'a [u8]) -> Self {
+        let hash = lb.hash_expr.get().and_then(|e| {
+            let view = HashView {
+                ctx,
+                req: None,
+                body: payload,
+                vars: fulcrum_rules::Vars::default(),
+            };
+            e.eval_session(&view).map(sample_bin)
+        });
+        TcpKey {
+            src: ctx.src.ip(),
+            payload,
+            hash,
+        }
+    }
 }
 
 impl SelectKey for TcpKey<'_> {
@@ -105,6 +125,9 @@ impl SelectKey for TcpKey<'_> {
     }
     fn payload(&self) -> Option<&[u8]> {
         Some(self.payload)
+    }
+    fn hash_input(&self) -> Option<&[u8]> {
+        self.hash.as_deref()
     }
 }
 
@@ -385,11 +408,18 @@ impl HttpKey {
         let (buf, req) = head();
         key.body = post_body(lb.algo(), &req, buffered);
         if let Some(expr) = lb.hash_expr.get() {
+            // Only this request's body: pipelined requests may follow it.
+            let body = match req.framing {
+                BodyFraming::ContentLength(n) => {
+                    &buffered[..usize::try_from(n).unwrap_or(usize::MAX).min(buffered.len())]
+                }
+                BodyFraming::Chunked => buffered,
+                BodyFraming::None | BodyFraming::CloseDelimited => &[],
+            };
             let view = HashView {
                 ctx,
-                buf: &buf,
-                req: &req,
-                body: buffered,
+                req: Some((&buf, &req)),
+                body,
                 vars: fulcrum_rules::Vars::default(),
             };
             key.hash = expr.eval_request(&view).map(sample_bin);
@@ -481,11 +511,12 @@ pub(crate) fn hash_expr(
         .map_err(|e| format!("balance hash: {e}"))
 }
 
-/// The request as `balance hash` fetches see it (read-only).
+/// The request (or in TCP mode the inspected payload) as `balance hash`
+/// fetches see it (read-only).
 struct HashView<'a> {
     ctx: HashCtx<'a>,
-    buf: &'a [u8],
-    req: &'a RequestHead,
+    req: Option<(&'a [u8], &'a RequestHead)>,
+    /// The request body, or the TCP payload when there is no request.
     body: &'a [u8],
     vars: fulcrum_rules::Vars,
 }
@@ -515,27 +546,39 @@ impl SessionView for HashView<'_> {
     fn vars_mut(&mut self) -> &mut fulcrum_rules::Vars {
         &mut self.vars
     }
+    fn payload(&self) -> &[u8] {
+        if self.req.is_some() {
+            &[]
+        } else {
+            self.body
+        }
+    }
+    // Selection happens once inspection is over: samples are final.
+    fn wait_ended(&self) -> bool {
+        true
+    }
 }
 
 impl RequestView for HashView<'_> {
     fn method(&self) -> &[u8] {
-        self.req.method_bytes(self.buf)
+        self.req.map_or(&[], |(b, r)| r.method_bytes(b))
     }
     fn uri(&self) -> &[u8] {
-        self.req.target_bytes(self.buf)
+        self.req.map_or(&[], |(b, r)| r.target_bytes(b))
     }
     fn version(&self) -> &[u8] {
-        match self.req.version {
-            Version::Http10 => b"HTTP/1.0",
-            Version::Http11 => b"HTTP/1.1",
+        match self.req.map(|(_, r)| r.version) {
+            Some(Version::Http10) => b"HTTP/1.0",
+            _ => b"HTTP/1.1",
         }
     }
     fn header_count(&self) -> usize {
-        self.req.headers.len()
+        self.req.map_or(0, |(_, r)| r.headers.len())
     }
     fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        let h = self.req.headers.get(i)?;
-        Some((h.name.get(self.buf), h.value.get(self.buf)))
+        let (b, r) = self.req?;
+        let h = r.headers.get(i)?;
+        Some((h.name.get(b), h.value.get(b)))
     }
     fn body(&self) -> &[u8] {
         self.body

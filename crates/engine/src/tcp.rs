@@ -54,10 +54,13 @@ pub(crate) async fn serve(
     }
     let be = &rt.backends[bi];
     // The bytes inspected by `tcp-request content` rules (`balance rdp-cookie`).
-    let key = TcpKey {
-        src: addrs.src.ip(),
-        payload: cbuf.readable(),
+    let ctx = crate::select::HashCtx {
+        fe: &fe.name,
+        be: &be.name,
+        src: addrs.src,
+        dst: addrs.dst,
     };
+    let key = TcpKey::new(&be.lb, ctx, cbuf.readable());
     let conn = crate::persist::connect_tcp(be, addrs, &key, cbuf.readable()).await;
     if let Some(l) = log.as_mut() {
         l.backend = Some(bi);

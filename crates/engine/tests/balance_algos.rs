@@ -251,3 +251,26 @@ fn url_param_beyond_check_post_max_wait_is_not_seen() {
         assert_eq!(post(run.addr, "user=alice&padding=0123456789"), first);
     }
 }
+
+#[test]
+fn hash_expr_in_tcp_mode_on_the_inspected_payload() {
+    let (a, b) = (rdp_server(b"s1"), rdp_server(b"s2"));
+    let run = serve(
+        "tcp",
+        "    tcp-request inspect-delay 300ms\n    tcp-request content accept if { req.len ge 6 }\n",
+        "    balance hash req.payload(0,6)\n",
+        a,
+        b,
+    );
+    check(|key| {
+        let mut c = client(run.addr);
+        // Keys are 6 bytes; without one the client sends 2 and the fetch fails.
+        let data = key.map_or(b"hi".to_vec(), |k| format!("{k:>6}").into_bytes());
+        write(&mut c, &data);
+        match read_all(&mut c).as_slice() {
+            b"s1" => 0,
+            b"s2" => 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    });
+}
