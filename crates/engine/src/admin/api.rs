@@ -4,8 +4,8 @@
 use crate::health_link::Core;
 use fulcrum_balance::AdminState;
 use fulcrum_observe::api::{
-    HealthForce, Runtime, ServerAdminState, ServerStateLine, WeightSpec, NO_SUCH_BACKEND,
-    NO_SUCH_SERVER,
+    HealthForce, Runtime, ServerAdminState, ServerStateLine, TableDump, TableFilter, WeightSpec,
+    NO_SUCH_BACKEND, NO_SUCH_SERVER,
 };
 use fulcrum_observe::stats::{ProcessInfo, ProxyStats};
 
@@ -123,5 +123,37 @@ impl Runtime for Core {
         self.rt.backends[bi].servers[si].state.set_maxconn(v);
         self.rt.backends[bi].server_changed(si);
         Ok(String::new())
+    }
+
+    fn tables(
+        &self,
+        name: Option<&str>,
+        filters: &[TableFilter],
+    ) -> Result<Vec<TableDump>, String> {
+        self.dump_tables(name, filters)
+    }
+
+    fn clear_table(&self, name: &str, filters: &[TableFilter]) -> Result<String, String> {
+        self.clear_entries(name, filters)
+    }
+
+    fn show_errors(&self, _proxy: Option<&str>, _side: Option<&str>) -> Result<String, String> {
+        // No capture of invalid messages yet: the empty list.
+        Ok(super::tables::show_errors_empty())
+    }
+
+    fn show_activity(&self) -> Result<String, String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let up = self.started.elapsed();
+        Ok(format!(
+            "thread_id: 1 (1..{})\ndate_now: {}.{:06}\nuptime_now: {}.{:06}\n",
+            self.nbthread.max(1),
+            now.as_secs(),
+            now.subsec_micros(),
+            up.as_secs(),
+            up.subsec_micros()
+        ))
     }
 }
