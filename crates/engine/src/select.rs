@@ -471,8 +471,9 @@ fn post_body(algo: &BalanceAlgo, req: &RequestHead, buffered: &[u8]) -> Option<V
         }
         BodyFraming::None | BodyFraming::CloseDelimited => return None,
     };
+    // HAProxy raises a limit below 3 to 3 (`S=3`, the shortest parameter).
     if let Some(max) = check_post.filter(|m| *m > 0) {
-        body.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        body.truncate(usize::try_from(max.max(3)).unwrap_or(usize::MAX));
     }
     (!body.is_empty()).then_some(body)
 }
