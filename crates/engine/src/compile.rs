@@ -129,6 +129,8 @@ fn http_options(o: &model::Options) -> HttpOptions {
         ignore_probes: o.http_ignore_probes,
         abortonclose: o.abortonclose,
         buffer_request: o.http_buffer_request,
+        captures: Default::default(),
+        live: Default::default(),
     }
 }
 
@@ -173,12 +175,27 @@ fn frontend(
         // The stats page's admin form needs its POST body before answering.
         http: HttpOptions {
             buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
+            captures: Arc::new(captures(p)),
             ..http_options(&p.options)
         },
         tcp: tcp_options(&p.options),
         errors: error_pages(p, sections)?,
         rules: None,
     })
+}
+
+fn captures(p: &Proxy) -> crate::log::Captures {
+    use fulcrum_config::model::proxy::CaptureWhat;
+    let mut c = crate::log::Captures::default();
+    for cap in &p.captures {
+        let entry = (cap.name.clone(), cap.len as usize);
+        match cap.what {
+            CaptureWhat::RequestHeader => c.request_headers.push(entry),
+            CaptureWhat::ResponseHeader => c.response_headers.push(entry),
+            CaptureWhat::Cookie => c.cookie = Some(entry),
+        }
+    }
+    c
 }
 
 /// Compiles a section's ACLs, `http-request` rules and `use_backend` lines;

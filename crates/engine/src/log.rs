@@ -5,9 +5,10 @@
 
 use crate::runtime::{Frontend, Runtime};
 use fulcrum_observe::log::{LogRecord, Stamps, TermState, Timers};
+use fulcrum_proto::http1::{HeaderEntry, Headers};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 /// Receives one record per request (HTTP) or session (TCP), on the worker
@@ -17,6 +18,116 @@ pub trait LogSink: Send + Sync {
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// `%ac`: connections open in the process (HAProxy's `actconn`).
+static ACTCONN: AtomicU32 = AtomicU32::new(0);
+
+/// A frontend's `capture request header`, `capture response header` and
+/// `capture cookie` lines: `(name, len)` in declaration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Captures {
+    pub request_headers: Vec<(String, usize)>,
+    pub response_headers: Vec<(String, usize)>,
+    pub cookie: Option<(String, usize)>,
+}
+
+/// The header captures and the cookie capture of one head.
+pub(crate) type Taken = (Vec<Option<String>>, Option<String>);
+
+fn cut(v: &[u8], len: usize) -> String {
+    String::from_utf8_lossy(&v[..v.len().min(len)]).into_owned()
+}
+
+impl Captures {
+    pub fn is_empty(&self) -> bool {
+        self.request_headers.is_empty() && self.response_headers.is_empty() && self.cookie.is_none()
+    }
+
+    /// HAProxy keeps the whole value of the last occurrence, cut to `len`.
+    fn headers(list: &[(String, usize)], h: &Headers<'_>) -> Vec<Option<String>> {
+        list.iter()
+            .map(|(name, len)| h.fhdr(name.as_bytes(), -1).map(|v| cut(v, *len)))
+            .collect()
+    }
+
+    /// The `name=value` of the first cookie whose name starts with the
+    /// captured name, cut to `len` (configuration.txt "capture cookie").
+    fn cookie<'a>(&self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Option<String> {
+        let (name, len) = self.cookie.as_ref()?;
+        let (n, v) = pairs
+            .into_iter()
+            .find(|(n, _)| n.starts_with(name.as_bytes()))?;
+        let mut pair = n.to_vec();
+        pair.push(b'=');
+        pair.extend_from_slice(v);
+        Some(cut(&pair, *len))
+    }
+
+    /// Captures of a request head (`buf` holds the head `entries` point into).
+    pub(crate) fn request(&self, buf: &[u8], entries: &[HeaderEntry]) -> Taken {
+        let h = Headers::new(buf, entries);
+        (
+            Self::headers(&self.request_headers, &h),
+            self.cookie(h.cookies()),
+        )
+    }
+
+    /// Captures of a response head; the cookie comes from `Set-Cookie`.
+    pub(crate) fn response(&self, buf: &[u8], entries: &[HeaderEntry]) -> Taken {
+        let h = Headers::new(buf, entries);
+        let set_cookies = h.get_all(b"set-cookie").filter_map(|v| {
+            let pair = v.split(|&b| b == b';').next()?;
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+        });
+        (
+            Self::headers(&self.response_headers, &h),
+            self.cookie(set_cookies),
+        )
+    }
+}
+
+/// How many connections a frontend has open (`%fc`); clones share the count.
+#[derive(Clone, Debug, Default)]
+pub struct LiveConns(Arc<AtomicU32>);
+
+impl LiveConns {
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts one connection in `%ac` and its frontend's `%fc` while alive.
+pub(crate) struct LiveGuard(Arc<AtomicU32>);
+
+impl LiveGuard {
+    fn new(fe: &Frontend) -> Self {
+        ACTCONN.fetch_add(1, Ordering::Relaxed);
+        fe.http.live.0.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(fe.http.live.0.clone())
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        ACTCONN.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `%H`: the machine's host name, read once.
+fn hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc != 0 {
+            return String::new();
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    })
+}
 
 /// What one transaction records as it goes.
 pub(crate) struct TxnLog {
@@ -36,10 +147,27 @@ pub(crate) struct TxnLog {
     pub request_line: Option<String>,
     pub term: TermState,
     pub retries: u32,
+    pub redispatched: bool,
+    pub request_captures: Option<Taken>,
+    pub response_captures: Option<Taken>,
+    /// Held for the whole client connection, across its requests.
+    live: Option<LiveGuard>,
 }
 
 impl TxnLog {
-    pub(crate) fn new(sink: Arc<dyn LogSink>, accept: Instant, accept_date: SystemTime) -> Self {
+    /// The log of a connection just accepted on `fe`, counted there until it ends.
+    pub(crate) fn new(
+        sink: Arc<dyn LogSink>,
+        fe: &Frontend,
+        accept: Instant,
+        accept_date: SystemTime,
+    ) -> Self {
+        let mut l = Self::next(sink, accept, accept_date);
+        l.live = Some(LiveGuard::new(fe));
+        l
+    }
+
+    fn next(sink: Arc<dyn LogSink>, accept: Instant, accept_date: SystemTime) -> Self {
         TxnLog {
             sink,
             accept,
@@ -57,6 +185,10 @@ impl TxnLog {
             request_line: None,
             term: TermState::NORMAL,
             retries: 0,
+            redispatched: false,
+            request_captures: None,
+            response_captures: None,
+            live: None,
         }
     }
 
@@ -82,6 +214,19 @@ impl TxnLog {
         };
         let be = self.backend.and_then(|i| rt.backends.get(i));
         let srv = be.zip(self.server).and_then(|(b, i)| b.servers.get(i));
+        // The server lease ends before the line is logged; HAProxy still
+        // counts the logged stream, so it is added back here.
+        let beconn = be.map_or(0, |b| {
+            let on_servers: u32 = b.servers.iter().map(|s| s.state.cur_conns()).sum();
+            let queued = u32::try_from(b.lb.queued()).unwrap_or(u32::MAX);
+            on_servers.saturating_add(queued).saturating_add(1)
+        });
+        let caps = &fe.http.captures;
+        let (mut req_caps, req_cookie) = self.request_captures.take().unwrap_or_default();
+        let (mut resp_caps, resp_cookie) = self.response_captures.take().unwrap_or_default();
+        // A head never received still prints its (empty) capture fields.
+        req_caps.resize(caps.request_headers.len(), None);
+        resp_caps.resize(caps.response_headers.len(), None);
         let rec = LogRecord {
             accept_date: self.accept_date,
             request_date: self.request_start.map(|r| r.1),
@@ -94,24 +239,24 @@ impl TxnLog {
             frontend_tls: false,
             backend: be.map_or_else(|| fe.name.clone(), |b| b.name.clone()),
             server: srv.map(|s| s.name.clone()),
-            hostname: String::new(),
+            hostname: hostname().to_owned(),
             pid: std::process::id(),
             timers: Timers::from_stamps(&stamps),
             status: self.status,
             bytes_read: self.bytes_read,
             bytes_uploaded: self.bytes_uploaded,
             logasap: false,
-            captured_request_cookie: None,
-            captured_response_cookie: None,
-            request_captures: Vec::new(),
-            response_captures: Vec::new(),
+            captured_request_cookie: req_cookie,
+            captured_response_cookie: resp_cookie,
+            request_captures: req_caps,
+            response_captures: resp_caps,
             termination: self.term,
-            actconn: 0,
-            feconn: 0,
-            beconn: 0,
-            srv_conn: srv.map_or(0, |s| s.state.cur_conns()),
+            actconn: ACTCONN.load(Ordering::Relaxed),
+            feconn: fe.http.live.get(),
+            beconn,
+            srv_conn: srv.map_or(0, |s| s.state.cur_conns().saturating_add(1)),
             retries: self.retries,
-            redispatched: false,
+            redispatched: self.redispatched,
             srv_queue: 0,
             backend_queue: be.map_or(0, |b| u32::try_from(b.lb.queued()).unwrap_or(u32::MAX)),
             request_line: self.request_line.take(),
@@ -122,7 +267,8 @@ impl TxnLog {
             ssl_cipher: None,
         };
         self.sink.emit(fe, rec);
-        let sink = self.sink.clone();
-        *self = TxnLog::new(sink, now, SystemTime::now());
+        let (sink, live) = (self.sink.clone(), self.live.take());
+        *self = TxnLog::next(sink, now, SystemTime::now());
+        self.live = live;
     }
 }

@@ -195,6 +195,10 @@ pub struct HttpOptions {
     pub ignore_probes: bool,
     pub abortonclose: bool,
     pub buffer_request: bool,
+    /// `capture …` lines (frontends only): values go to the log lines.
+    pub captures: Arc<crate::log::Captures>,
+    /// Connections open on the frontend, for `%fc`.
+    pub live: crate::log::LiveConns,
 }
 
 /// TCP-level options of one proxy section.

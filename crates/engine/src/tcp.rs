@@ -21,8 +21,14 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
-    let mut log =
-        sink.map(|k| TxnLog::new(k, std::time::Instant::now(), std::time::SystemTime::now()));
+    let mut log = sink.map(|k| {
+        TxnLog::new(
+            k,
+            fe,
+            std::time::Instant::now(),
+            std::time::SystemTime::now(),
+        )
+    });
     let mut cbuf = Buf::take(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,

@@ -69,6 +69,7 @@ pub(crate) async fn serve(
     let log = sink.map(|k| {
         Box::new(TxnLog::new(
             k,
+            fe,
             std::time::Instant::now(),
             std::time::SystemTime::now(),
         ))
@@ -309,6 +310,11 @@ impl Session<'_> {
                             let line = line.strip_suffix(b"\n").unwrap_or(line);
                             let line = line.strip_suffix(b"\r").unwrap_or(line);
                             l.request_line = Some(String::from_utf8_lossy(line).into_owned());
+                            let caps = &self.fe.http.captures;
+                            if !caps.is_empty() {
+                                let buf = self.cbuf.readable();
+                                l.request_captures = Some(caps.request(buf, &h.headers));
+                            }
                         }
                         self.req = Some(h);
                         return HeadWait::Ready;

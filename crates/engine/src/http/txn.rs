@@ -41,6 +41,9 @@ struct Params<'a> {
     /// When the response head arrived and its status, for the log.
     resp_head: std::cell::Cell<Option<(std::time::Instant, u16)>>,
     persist: Option<std::rc::Rc<crate::persist::SessionState>>,
+    /// The frontend's `capture response header|cookie` lines and their values.
+    caps: &'a crate::log::Captures,
+    resp_caps: std::cell::Cell<Option<crate::log::Taken>>,
 }
 
 struct RespOutcome {
@@ -86,6 +89,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         retry_statuses: Vec::new(),
         resp_head: std::cell::Cell::new(None),
         persist: s.persist.clone(),
+        caps: &fe.http.captures,
+        resp_caps: std::cell::Cell::new(None),
     };
     let mut p = p;
     // Layer-7 retries replay the request: only bodiless idempotent ones.
@@ -213,7 +218,11 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         )
         .await;
         let up = req_res.as_ref().and_then(|r| r.as_ref().ok()).copied();
-        crate::persist::on_bytes(p.persist.as_deref(), up, resp_res.as_ref().ok().map(|o| o.bytes));
+        crate::persist::on_bytes(
+            p.persist.as_deref(),
+            up,
+            resp_res.as_ref().ok().map(|o| o.bytes),
+        );
         crate::stats::counters::exchange(
             &fe.name,
             crate::stats::counters::Exchange {
@@ -231,6 +240,9 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             if let Some((at, status)) = p.resp_head.get() {
                 l.response_headers = Some(at);
                 l.status = Some(status);
+            }
+            if let Some(c) = p.resp_caps.take() {
+                l.response_captures = Some(c);
             }
             if let Some(Ok(n)) = &req_res {
                 l.bytes_uploaded = *n;
@@ -258,6 +270,9 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 l7_retries += 1;
                 if be.redispatch.is_some() {
                     exclude = leased;
+                    if let Some(l) = s.log.as_mut() {
+                        l.redispatched = true;
+                    }
                 }
                 retried = true;
                 if let Some(saved) = saved {
@@ -503,6 +518,10 @@ async fn response(
     };
     p.resp_head
         .set(Some((std::time::Instant::now(), head.status)));
+    if !p.caps.is_empty() {
+        p.resp_caps
+            .set(Some(p.caps.response(sbuf.readable(), &head.headers)));
+    }
     if p.retry_statuses.contains(&head.status) {
         return Err(RespError::RetryStatus(head.status));
     }

@@ -1,0 +1,213 @@
+//! Log line fields HAProxy fills and users grep: `capture request|response
+//! header`, `capture cookie`, and the connection counters `%ac/%fc/%bc/%sc/%rc`.
+
+mod common;
+
+use common::http::{ok, origin};
+use common::*;
+use fulcrum_engine::log::Captures;
+use fulcrum_engine::runtime::{Backend, Frontend, Mode, Runtime};
+use fulcrum_engine::{Engine, EngineOptions, LogSink};
+use fulcrum_observe::log::LogRecord;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// `%ac` counts the whole process: the tests of this file run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<LogRecord>>);
+
+impl LogSink for Collect {
+    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
+        self.0.lock().unwrap().push(rec);
+    }
+}
+
+fn start_logged(fe: Frontend, be: Backend) -> (Running, Arc<Collect>) {
+    let sink = Arc::new(Collect::default());
+    let rt = Runtime {
+        nbthread: 1,
+        maxconn: None,
+        tune: Default::default(),
+        frontends: vec![fe],
+        backends: vec![Arc::new(be)],
+    };
+    let opts = EngineOptions {
+        nbthread: None,
+        log: Some(sink.clone()),
+        ..Default::default()
+    };
+    let h = Engine::start(rt, opts).unwrap();
+    let addr = h.local_addr("f").unwrap();
+    let run = Running {
+        handle: Some(h),
+        addr,
+    };
+    (run, sink)
+}
+
+fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
+    let t0 = Instant::now();
+    while sink.0.lock().unwrap().len() < n && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sink.0.lock().unwrap().clone()
+}
+
+fn captured(fe: &mut Frontend, c: Captures) {
+    fe.http.captures = Arc::new(c);
+}
+
+fn owned(v: &[(&str, usize)]) -> Vec<(String, usize)> {
+    v.iter().map(|(n, l)| (n.to_string(), *l)).collect()
+}
+
+#[test]
+fn request_headers_are_captured_last_occurrence_cut_to_len() {
+    let _g = serial();
+    let o = origin(|_| ok("hi"));
+    let mut fe = frontend("f", Mode::Http);
+    captured(
+        &mut fe,
+        Captures {
+            request_headers: owned(&[("Host", 5), ("X-Absent", 10), ("x-multi", 40)]),
+            ..Default::default()
+        },
+    );
+    let (run, sink) = start_logged(fe, rr_backend("app", Mode::Http, servers(&[o.addr])));
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"GET / HTTP/1.1\r\nHost: games.example.com\r\nX-Multi: first\r\nX-Multi: second, third\r\n\r\n",
+    );
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(
+        recs[0].request_captures,
+        vec![
+            Some("games".to_string()),
+            None,
+            Some("second, third".to_string())
+        ]
+    );
+    assert!(recs[0].response_captures.is_empty());
+}
+
+#[test]
+fn response_headers_and_cookies_are_captured() {
+    let _g = serial();
+    let o = origin(|_| {
+        b"HTTP/1.1 200 OK\r\nServer: origin-server-1\r\nSet-Cookie: SRVID=s1; path=/\r\nContent-Length: 2\r\n\r\nhi"
+            .to_vec()
+    });
+    let mut fe = frontend("f", Mode::Http);
+    captured(
+        &mut fe,
+        Captures {
+            response_headers: owned(&[("Server", 6), ("X-None", 3)]),
+            cookie: Some(("SRV".into(), 32)),
+            ..Default::default()
+        },
+    );
+    let (run, sink) = start_logged(fe, rr_backend("app", Mode::Http, servers(&[o.addr])));
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; SRVID=abc\r\n\r\n",
+    );
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(
+        recs[0].response_captures,
+        vec![Some("origin".to_string()), None]
+    );
+    assert_eq!(
+        recs[0].captured_request_cookie.as_deref(),
+        Some("SRVID=abc")
+    );
+    assert_eq!(
+        recs[0].captured_response_cookie.as_deref(),
+        Some("SRVID=s1")
+    );
+}
+
+#[test]
+fn an_answer_without_server_response_prints_empty_response_captures() {
+    let _g = serial();
+    let mut fe = frontend("f", Mode::Http);
+    captured(
+        &mut fe,
+        Captures {
+            request_headers: owned(&[("Host", 64)]),
+            response_headers: owned(&[("Server", 8), ("Via", 8)]),
+            ..Default::default()
+        },
+    );
+    let mut be = rr_backend("app", Mode::Http, servers(&[dead_addr()]));
+    be.retries = 0;
+    let (run, sink) = start_logged(fe, be);
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: www.example\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 503);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(
+        recs[0].request_captures,
+        vec![Some("www.example".to_string())]
+    );
+    assert_eq!(recs[0].response_captures, vec![None, None]);
+}
+
+fn counts(r: &LogRecord) -> (u32, u32, u32, u32, u32) {
+    (r.actconn, r.feconn, r.beconn, r.srv_conn, r.retries)
+}
+
+#[test]
+fn a_lone_http_request_logs_one_everywhere() {
+    let _g = serial();
+    let o = origin(|_| ok("hi"));
+    let (run, sink) = start_logged(
+        frontend("f", Mode::Http),
+        rr_backend("app", Mode::Http, servers(&[o.addr])),
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(counts(&recs[0]), (1, 1, 1, 1, 0));
+    assert_eq!((recs[0].srv_queue, recs[0].backend_queue), (0, 0));
+    assert!(!recs[0].redispatched);
+    assert!(!recs[0].hostname.is_empty(), "%H is the host name");
+    // A second client while the first stays open: both are counted.
+    let mut c2 = client(run.addr);
+    write(&mut c2, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c2).0), 200);
+    let recs = wait_for(&sink, 2);
+    assert_eq!((recs[1].actconn, recs[1].feconn), (2, 2));
+    drop((c, c2));
+}
+
+#[test]
+fn a_lone_tcp_session_logs_one_everywhere() {
+    let _g = serial();
+    let srv = backend(|mut s| {
+        let mut b = [0u8; 2];
+        s.read_exact(&mut b).unwrap();
+        s.write_all(b"ok").unwrap();
+    });
+    let (run, sink) = start_logged(
+        frontend("f", Mode::Tcp),
+        rr_backend("db", Mode::Tcp, servers(&[srv])),
+    );
+    let mut c = client(run.addr);
+    c.write_all(b"hi").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_all(&mut c), b"ok");
+    let recs = wait_for(&sink, 1);
+    assert_eq!(counts(&recs[0]), (1, 1, 1, 1, 0));
+}
