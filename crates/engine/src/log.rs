@@ -272,3 +272,56 @@ impl TxnLog {
         self.live = live;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_proto::{Limits, Parsed, RequestHead};
+    use proptest::prelude::*;
+
+    fn request(headers: &[(&str, &str)]) -> (Vec<u8>, RequestHead) {
+        let mut b = b"GET / HTTP/1.1\r\n".to_vec();
+        for (n, v) in headers {
+            b.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        let h = match fulcrum_proto::parse_request(&b, &Limits::from_tune(16384, 1024, false)) {
+            Ok(Parsed::Complete(h, _)) => h,
+            other => panic!("{other:?}"),
+        };
+        (b, h)
+    }
+
+    #[test]
+    fn cookie_capture_takes_the_first_name_with_the_prefix() {
+        let caps = Captures {
+            cookie: Some(("SESS".into(), 12)),
+            ..Default::default()
+        };
+        let (b, h) = request(&[("Cookie", "a=1; SESSION=0123456789; SESSX=2")]);
+        assert_eq!(
+            caps.request(&b, &h.headers).1.as_deref(),
+            Some("SESSION=0123")
+        );
+        let (b, h) = request(&[("Cookie", "a=1")]);
+        assert_eq!(caps.request(&b, &h.headers).1, None);
+    }
+
+    proptest! {
+        #[test]
+        fn header_capture_is_the_last_value_cut_to_len(
+            values in prop::collection::vec("[a-zA-Z0-9,;=./-]{1,30}", 0..5),
+            len in 0usize..40,
+        ) {
+            let mut hs: Vec<(&str, &str)> = vec![("Other", "zzz")];
+            hs.extend(values.iter().map(|v| ("X-Cap", v.as_str())));
+            let (b, h) = request(&hs);
+            let caps = Captures {
+                request_headers: vec![("x-cap".into(), len), ("Absent".into(), 5)],
+                ..Default::default()
+            };
+            let want = values.last().map(|v| v[..v.len().min(len)].to_string());
+            prop_assert_eq!(caps.request(&b, &h.headers).0, vec![want, None]);
+        }
+    }
+}
