@@ -211,3 +211,41 @@ fn a_lone_tcp_session_logs_one_everywhere() {
     let recs = wait_for(&sink, 1);
     assert_eq!(counts(&recs[0]), (1, 1, 1, 1, 0));
 }
+
+#[test]
+fn capture_lines_compile_into_the_frontend_in_order() {
+    let _g = serial();
+    let text = "defaults\n    mode http\n\
+         frontend web\n    bind 127.0.0.1:0\n    default_backend app\n\
+         \x20   capture request header Host len 15\n    capture response header Server len 8\n\
+         \x20   capture request header Referer len 200\n    capture cookie SRV len 32\n\
+         backend app\n    server s1 127.0.0.1:9\n";
+    let l = fulcrum_config::load_str("test.cfg", text, &fulcrum_config::reader::MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
+    let caps = &rt.frontends[0].http.captures;
+    assert_eq!(
+        caps.request_headers,
+        owned(&[("Host", 15), ("Referer", 200)])
+    );
+    assert_eq!(caps.response_headers, owned(&[("Server", 8)]));
+    assert_eq!(caps.cookie, Some(("SRV".to_string(), 32)));
+}
+
+#[test]
+fn a_retry_on_another_server_is_logged_as_redispatched() {
+    let _g = serial();
+    let bad = origin(|_| b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let good = origin(|_| ok("fine"));
+    let mut be = rr_backend("app", Mode::Http, servers(&[bad.addr, good.addr]));
+    be.retry_on.statuses = vec![503];
+    be.redispatch = Some(fulcrum_engine::runtime::Redispatch(1));
+    let (run, sink) = start_logged(frontend("f", Mode::Http), be);
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&read_response(&mut c).0), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(recs[0].server.as_deref(), Some("s1"));
+    assert!(recs[0].redispatched);
+    assert_eq!(recs[0].retries, 1);
+}
