@@ -13,6 +13,9 @@ use fulcrum_observe::stats::{
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+/// `Release_date:` of `show info`: hatop refuses an info block without one.
+const RELEASE_DATE: &str = "2026/11/21";
+
 /// `show info` / the page header.
 pub(crate) fn info(core: &Core) -> ProcessInfo {
     // Client-side totals: the frontends' counters.
@@ -26,6 +29,7 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
     }
     let maxconn = core.rt.maxconn.map_or(0, |m| m as u64);
     ProcessInfo {
+        release_date: RELEASE_DATE.into(),
         nbthread: u32::try_from(core.nbthread).unwrap_or(u32::MAX),
         uptime: core.started.elapsed(),
         start_time_sec: core
@@ -37,11 +41,23 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
         curr_conns: conns,
         cum_conns: cum,
         cum_req: reqs,
-        node: core.node.clone(),
+        node: node_name(&core.node),
         description: core.description.clone(),
         listeners: core.rt.frontends.iter().map(|f| f.binds.len() as u64).sum(),
         ..ProcessInfo::default()
     }
+}
+
+/// `node` defaults to the host name, as in HAProxy (hatop needs one).
+fn node_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn addr_text(a: SocketAddr) -> String {

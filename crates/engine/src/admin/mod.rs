@@ -276,7 +276,8 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         line.clear();
         let mut limited = (&mut rd).take(MAX_LINE);
-        let n = match tokio::time::timeout(idle, limited.read_until(b'\n', &mut line)).await {
+        let wait = cli.timeout.unwrap_or(idle);
+        let n = match tokio::time::timeout(wait, limited.read_until(b'\n', &mut line)).await {
             Ok(Ok(n)) => n,
             _ => return,
         };

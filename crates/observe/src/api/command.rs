@@ -76,6 +76,10 @@ pub enum Command {
     Help,
     Prompt,
     Quit,
+    /// `set timeout cli <seconds>`: the idle timeout of this connection.
+    SetTimeoutCli {
+        secs: u32,
+    },
     ShowInfo {
         format: OutFormat,
     },
@@ -212,6 +216,7 @@ impl Command {
             Help
             | Prompt
             | Quit
+            | SetTimeoutCli { .. }
             | ShowInfo { .. }
             | ShowStat { .. }
             | ShowServersState { .. }
@@ -235,6 +240,13 @@ pub fn parse_command(cmd: &str) -> Result<Command, ApiError> {
         ["help", ..] => Command::Help,
         ["prompt", ..] => Command::Prompt,
         ["quit", ..] => Command::Quit,
+        ["set", "timeout", "cli", rest @ ..] => Command::SetTimeoutCli {
+            secs: rest
+                .first()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| usage("Expects an integer value."))?,
+        },
+        ["set", "timeout", ..] => return Err(usage("'set timeout' only supports 'cli'.")),
         ["show", "info", rest @ ..] => Command::ShowInfo {
             format: format_flags(rest),
         },
@@ -385,4 +397,26 @@ pub fn parse_command(cmd: &str) -> Result<Command, ApiError> {
         _ => return Err(unknown()),
     };
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_timeout_cli_takes_seconds_and_other_timeouts_are_refused() {
+        assert_eq!(
+            parse_command("set timeout cli 60").unwrap(),
+            Command::SetTimeoutCli { secs: 60 }
+        );
+        assert_eq!(
+            parse_command("set timeout cli x").unwrap_err().to_string(),
+            "Expects an integer value."
+        );
+        assert!(parse_command("set timeout server 5").is_err());
+        assert_eq!(
+            Command::SetTimeoutCli { secs: 1 }.required_level(),
+            AccessLevel::User
+        );
+    }
 }

@@ -216,7 +216,7 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
     let mut out = String::new();
     match cmd {
         Command::Help => out.push_str(HELP_TEXT),
-        Command::Prompt | Command::Quit => {}
+        Command::Prompt | Command::Quit | Command::SetTimeoutCli { .. } => {}
         Command::ShowInfo { format } => {
             let info = rt.info();
             match format {
@@ -407,6 +407,8 @@ fn info_json(info: &ProcessInfo, out: &mut String) {
 pub struct CliSession {
     pub level: AccessLevel,
     pub interactive: bool,
+    /// Set by `set timeout cli`; the listener's `stats timeout` otherwise.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl CliSession {
@@ -414,6 +416,7 @@ impl CliSession {
         CliSession {
             level,
             interactive: false,
+            timeout: None,
         }
     }
 
@@ -426,6 +429,9 @@ impl CliSession {
             match parse_command(&cmd_text) {
                 Ok(Command::Quit) => return (out, false),
                 Ok(Command::Prompt) => self.interactive = !self.interactive,
+                Ok(Command::SetTimeoutCli { secs }) => {
+                    self.timeout = Some(std::time::Duration::from_secs(u64::from(secs.max(1))));
+                }
                 Ok(cmd) => out.push_str(&execute(rt, &cmd, self.level)),
                 Err(e @ ApiError::UnknownCommand(_)) => {
                     out.push_str(&format!("{e}\n{HELP_TEXT}"));
