@@ -226,4 +226,35 @@ mod tests {
             "{date}"
         );
     }
+
+    proptest::proptest! {
+        /// Whatever the key (spaces included), counters and data, the typed
+        /// dump printed by the API reads back to the same dump.
+        #[test]
+        fn written_dumps_read_back(
+            key in "[a-zA-Z0-9 .:_-]{1,24}",
+            id in 1u64..1 << 40,
+            use_count in 0u32..1000,
+            exp_ms in 0u64..1 << 32,
+            data in proptest::collection::vec(("[a-z_]{1,12}(\\([0-9]{1,6}\\))?", 0u64..1 << 40), 0..6),
+            size in 0u64..1 << 30,
+        ) {
+            let dump = TableDump {
+                name: "t".into(),
+                key_type: "string".into(),
+                size,
+                used: 1,
+                entries: vec![TableEntry {
+                    id,
+                    key: key.clone(),
+                    use_count,
+                    exp_ms,
+                    data: data.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+                }],
+            };
+            let mut out = String::new();
+            fulcrum_observe::api::write_table(&dump, &mut out);
+            proptest::prop_assert_eq!(parse_dump(&out), dump);
+        }
+    }
 }
