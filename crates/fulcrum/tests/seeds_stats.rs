@@ -115,7 +115,12 @@ fn s03_stats_page_on_the_frontend_needs_the_password() {
     assert_eq!(get_auth(addr, "/stats", "baina", "wrong").status, 401);
     let r = get_auth(addr, "/stats", "baina", "P@55word");
     assert_eq!(r.status, 200, "{}", r.head);
-    assert_eq!(r.header("refresh"), Some("10"), "'stats refresh 10s': {}", r.head);
+    assert_eq!(
+        r.header("refresh"),
+        Some("10"),
+        "'stats refresh 10s': {}",
+        r.head
+    );
     let page = r.body_text();
     assert!(
         page.contains("cometd") && page.contains("bayeux-srv2"),
