@@ -33,7 +33,12 @@
 //!    [`monitor::HealthEvent`] into a log line of its severity, and honours
 //!    `shutdown_sessions` / `shutdown_backup_sessions`.
 //! 3. With `observe`, report each connection/response outcome with
-//!    `HealthHandle::report_passive`.
+//!    `HealthHandle::report_passive` (connect successes may be reported for
+//!    `layer7` too: they are ignored there, as in HAProxy).
+//! 4. Optionally `HealthHandle::set_requeue(|backend_idx, server_idx,
+//!    went_up| n)`: the engine moves queued requests when a server goes
+//!    DOWN/UP/into maintenance and returns how many, for the `N requeued`
+//!    part of the log lines (0 without it).
 //!
 //! # nginx `max_fails` / `fail_timeout`
 //! nginx's `server a max_fails=3 fail_timeout=30s` is written
@@ -61,7 +66,7 @@ pub mod status;
 pub mod target;
 
 pub use error::HealthError;
-pub use monitor::{HealthEvent, HealthSnapshot};
+pub use monitor::{HealthEvent, HealthSnapshot, Requeue};
 pub use passive::PassiveOutcome;
 pub use runner::{HealthHandle, HealthMonitor, MonitorOptions};
 pub use status::{CheckStatus, Outcome};

@@ -37,15 +37,20 @@ impl PassiveOutcome {
         }
     }
 
-    /// `Some(true)` an error, `Some(false)` a success, `None` ignored in this mode.
+    /// `Some(true)` an error, `Some(false)` a success (clears the count),
+    /// `None` ignored in this mode. As HAProxy: `layer4` counts connections
+    /// only; `layer7` ignores connect successes (only a good response clears
+    /// the count), so errors on answered connections add up.
     fn is_error(self, mode: Observe) -> Option<bool> {
         match (self, mode) {
-            (PassiveOutcome::ConnectOk, _) => Some(false),
+            (PassiveOutcome::ConnectOk, Observe::Layer4) => Some(false),
+            (PassiveOutcome::ConnectOk, Observe::Layer7) => None,
             (PassiveOutcome::ConnectError | PassiveOutcome::ConnectTimeout, _) => Some(true),
             (_, Observe::Layer4) => None,
-            // 501 and 505 say more about the request than the server.
-            (PassiveOutcome::HttpStatus(501 | 505), _) => None,
-            (PassiveOutcome::HttpStatus(s), _) => Some((500..600).contains(&s)),
+            // 501 and 505 answer the client's request, not a server fault:
+            // HAProxy counts them as correct responses.
+            (PassiveOutcome::HttpStatus(501 | 505), _) => Some(false),
+            (PassiveOutcome::HttpStatus(s), _) => Some(!(100..500).contains(&s)),
             _ => Some(true),
         }
     }
@@ -131,14 +136,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layer7_counts_consecutive_5xx_and_ignores_501() {
+    fn layer7_counts_consecutive_5xx_and_501_resets() {
         let mut o = Observer::new(Observe::Layer7, 3, OnError::MarkDown);
         assert_eq!(
             o.report(PassiveOutcome::HttpStatus(500)),
             PassiveAction::None
         );
+        // 501 is the client's fault: a correct response, the count restarts.
         assert_eq!(
             o.report(PassiveOutcome::HttpStatus(501)),
+            PassiveAction::None
+        );
+        assert_eq!(o.consecutive(), 0);
+        assert_eq!(
+            o.report(PassiveOutcome::HttpStatus(500)),
             PassiveAction::None
         );
         assert_eq!(
@@ -174,5 +185,33 @@ mod tests {
             f.report(PassiveOutcome::ReadTimeout),
             PassiveAction::FastInter
         );
+    }
+
+    #[test]
+    fn layer7_errors_add_up_across_successful_connects() {
+        // Each request connects fine then gets a 502: the connects must not
+        // clear the count, or a 5xx burst would never reach the limit.
+        let mut o = Observer::new(Observe::Layer7, 3, OnError::MarkDown);
+        for _ in 0..2 {
+            assert_eq!(o.report(PassiveOutcome::ConnectOk), PassiveAction::None);
+            assert_eq!(
+                o.report(PassiveOutcome::HttpStatus(502)),
+                PassiveAction::None
+            );
+        }
+        assert_eq!(o.consecutive(), 2);
+        assert_eq!(o.report(PassiveOutcome::ConnectOk), PassiveAction::None);
+        assert!(matches!(
+            o.report(PassiveOutcome::HttpStatus(502)),
+            PassiveAction::MarkDown { .. }
+        ));
+        // A good answer clears it; layer4 still clears on a connect success.
+        o.report(PassiveOutcome::HttpStatus(500));
+        o.report(PassiveOutcome::HttpStatus(200));
+        assert_eq!(o.consecutive(), 0);
+        let mut l4 = Observer::new(Observe::Layer4, 3, OnError::MarkDown);
+        l4.report(PassiveOutcome::ConnectError);
+        l4.report(PassiveOutcome::ConnectOk);
+        assert_eq!(l4.consecutive(), 0);
     }
 }

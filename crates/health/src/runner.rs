@@ -201,6 +201,7 @@ fn build(
         trackers,
         sink: Mutex::new(sink),
         on_change,
+        requeue: std::sync::RwLock::new(None),
     })
 }
 
@@ -452,6 +453,18 @@ impl HealthHandle {
                 let _ = self.cmd.send(Cmd::Passive(i, outcome));
             }
         }
+    }
+
+    /// Installs the engine's queue hook (see [`crate::monitor::Requeue`]):
+    /// from then on DOWN/UP/maintenance lines report the count it returns
+    /// instead of 0. It runs on the health thread (or the `set_admin`
+    /// caller's) and must not call back into this handle's state changes.
+    pub fn set_requeue(&self, f: impl Fn(usize, usize, bool) -> u32 + Send + Sync + 'static) {
+        *self
+            .shared
+            .requeue
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
     }
 
     /// Whether the engine should report outcomes for this server (`observe`).

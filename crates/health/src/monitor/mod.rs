@@ -21,7 +21,7 @@ use crate::target::CheckTarget;
 use fulcrum_balance::AdminState;
 use fulcrum_config::model::check::{InitState, Observe};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -50,6 +50,9 @@ pub(crate) struct ServerRt {
     pub last: Outcome,
     pub duration_ms: Option<u64>,
     pub agent_last: Option<Outcome>,
+    /// The agent's own counter (HAProxy: rise 1, fall 1, starting up); only
+    /// its moves are logged as `Agent check for server …`.
+    pub agent_check: Health,
     pub chkfail: u64,
     pub chkdown: u64,
     pub hanafail: u64,
@@ -67,6 +70,14 @@ pub(crate) struct BackendRt {
 }
 
 type Sink = Box<dyn FnMut(HealthEvent) + Send>;
+
+/// The engine's queue hook: `(backend_idx, server_idx, went_up)` →
+/// connections it moved. On DOWN (or maintenance) it should redistribute the
+/// server's queued requests to other servers; on UP take waiting requests
+/// from the backend's queue; and return how many, for the `N requeued` /
+/// `N sessions requeued` part of the log line. Called without any health
+/// lock held, after the server's [`fulcrum_balance::ServerState`] changed.
+pub type Requeue = Arc<dyn Fn(usize, usize, bool) -> u32 + Send + Sync>;
 type OnChange = Box<dyn Fn(usize, usize) + Send + Sync>;
 
 /// What the health thread and the handle share.
@@ -81,6 +92,8 @@ pub(crate) struct Shared {
     pub wake: Vec<Notify>,
     pub sink: Mutex<Sink>,
     pub on_change: OnChange,
+    /// Unset: `0 requeued` (the queue lives in the engine).
+    pub requeue: RwLock<Option<Requeue>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,6 +131,7 @@ impl ServerRt {
             last: Outcome::new(CheckStatus::Init),
             duration_ms: None,
             agent_last: None,
+            agent_check: Health::new(1, 1, InitState::Up),
             chkfail: 0,
             chkdown: 0,
             hanafail: 0,
@@ -171,6 +185,22 @@ impl Shared {
             sessions: t.state.cur_conns(),
             requeued: 0,
             queued: t.state.queue_len(),
+        }
+    }
+
+    /// [`Self::counts`] with the engine's requeue count for a server that
+    /// just went up or down (or in/out of maintenance).
+    pub(crate) fn counts_requeued(&self, i: usize, up: bool) -> Counts {
+        let hook = self
+            .requeue
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let t = &self.targets[i];
+        let requeued = hook.map_or(0, |f| f(t.backend_idx, t.server_idx, up));
+        Counts {
+            requeued,
+            ..self.counts(i)
         }
     }
 
@@ -281,7 +311,7 @@ impl Shared {
         while k < after.transitions.len() && k < 4 * self.targets.len() + 4 {
             let (i, up, cause) = after.transitions[k].clone();
             k += 1;
-            let c = self.counts(i);
+            let c = self.counts_requeued(i, up);
             let t = &self.targets[i];
             let mut ev = if up {
                 self.event(i, Severity::Notice, message::up(&self.who(i), &cause, &c))

@@ -96,6 +96,19 @@ impl Shared {
                 Outcome::with_info(CheckStatus::L7Sts, info).code(0)
             };
             rt.agent_last = Some(o.clone());
+            let step = rt.agent_check.record(o.status.verdict(), now);
+            if self.targets[i].log_health_checks && step.moved {
+                let drain = st.admin() == AdminState::Drain || st.weight() == 0;
+                let msg = message::check_result(
+                    &self.who(i),
+                    true,
+                    &o,
+                    Some(duration_ms),
+                    &rt.agent_check,
+                    drain,
+                );
+                after.events.push(self.event(i, Severity::Notice, msg));
+            }
             let up = rt.op_up(tracking);
             if was != up {
                 let cause = message::reason(&o, Some(duration_ms));
@@ -113,7 +126,11 @@ impl Shared {
             return;
         }
         st.set_admin(a);
-        let c = self.counts(i);
+        let c = match (old, a) {
+            (_, AdminState::Maint) => self.counts_requeued(i, false),
+            (AdminState::Maint, _) => self.counts_requeued(i, st.is_up()),
+            _ => self.counts(i),
+        };
         let w = self.who(i);
         let msg = match (old, a) {
             (_, AdminState::Maint) => Some((Severity::Alert, message::maint_enter(&w, &c))),
