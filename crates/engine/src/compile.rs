@@ -131,6 +131,7 @@ fn http_options(o: &model::Options) -> HttpOptions {
         buffer_request: o.http_buffer_request,
         captures: Default::default(),
         live: Default::default(),
+        unique_id: None,
     }
 }
 
@@ -176,12 +177,31 @@ fn frontend(
         http: HttpOptions {
             buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
             captures: Arc::new(captures(p)),
+            unique_id: unique_id(p)?,
             ..http_options(&p.options)
         },
         tcp: tcp_options(&p.options),
         errors: error_pages(p, sections)?,
         rules: None,
     })
+}
+
+/// Compiles `unique-id-format` (with `unique-id-header`) for the request path.
+fn unique_id(p: &Proxy) -> Result<Option<Arc<crate::runtime::UniqueId>>, EngineError> {
+    let Some(lf) = &p.unique_id_format else {
+        return Ok(None);
+    };
+    let span = p
+        .span
+        .clone()
+        .unwrap_or_else(|| fulcrum_config::diag::Span::new("", 0));
+    let env = fulcrum_rules::CompileEnv::new(std::path::PathBuf::new());
+    let format = fulcrum_rules::Template::new(lf, &span, &env)
+        .map_err(|e| EngineError::Config(format!("'unique-id-format': {e}")))?;
+    Ok(Some(Arc::new(crate::runtime::UniqueId {
+        format,
+        header: p.unique_id_header.clone(),
+    })))
 }
 
 fn captures(p: &Proxy) -> crate::log::Captures {

@@ -150,6 +150,10 @@ pub(crate) struct TxnLog {
     pub redispatched: bool,
     pub request_captures: Option<Taken>,
     pub response_captures: Option<Taken>,
+    /// `set-log-level silent`: this transaction logs nothing.
+    pub silent: bool,
+    /// `unique-id-format` value (`%ID`).
+    pub unique_id: Option<String>,
     /// Held for the whole client connection, across its requests.
     live: Option<LiveGuard>,
 }
@@ -188,6 +192,8 @@ impl TxnLog {
             redispatched: false,
             request_captures: None,
             response_captures: None,
+            silent: false,
+            unique_id: None,
             live: None,
         }
     }
@@ -225,7 +231,8 @@ impl TxnLog {
         let (mut req_caps, req_cookie) = self.request_captures.take().unwrap_or_default();
         let (mut resp_caps, resp_cookie) = self.response_captures.take().unwrap_or_default();
         // A head never received still prints its (empty) capture fields.
-        req_caps.resize(caps.request_headers.len(), None);
+        // `http-request capture` slots come after the declared ones.
+        req_caps.resize(req_caps.len().max(caps.request_headers.len()), None);
         resp_caps.resize(caps.response_headers.len(), None);
         let rec = LogRecord {
             accept_date: self.accept_date,
@@ -260,13 +267,15 @@ impl TxnLog {
             srv_queue: 0,
             backend_queue: be.map_or(0, |b| u32::try_from(b.lb.queued()).unwrap_or(u32::MAX)),
             request_line: self.request_line.take(),
-            unique_id: None,
+            unique_id: self.unique_id.take(),
             log_counter: 0,
             request_counter: REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed),
             ssl_version: None,
             ssl_cipher: None,
         };
-        self.sink.emit(fe, rec);
+        if !self.silent {
+            self.sink.emit(fe, rec);
+        }
         let (sink, live) = (self.sink.clone(), self.live.take());
         *self = TxnLog::next(sink, now, SystemTime::now());
         self.live = live;

@@ -199,6 +199,15 @@ pub struct HttpOptions {
     pub captures: Arc<crate::log::Captures>,
     /// Connections open on the frontend, for `%fc`.
     pub live: crate::log::LiveConns,
+    /// `unique-id-format` / `unique-id-header` (frontends only).
+    pub unique_id: Option<Arc<UniqueId>>,
+}
+
+/// A frontend's request id: rendered per request, sent in `header` if set, logged as `%ID`.
+#[derive(Clone, Debug)]
+pub struct UniqueId {
+    pub format: fulcrum_rules::Template,
+    pub header: Option<String>,
 }
 
 /// TCP-level options of one proxy section.

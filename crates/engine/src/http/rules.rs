@@ -4,9 +4,9 @@
 use super::errors;
 use super::session::Session;
 use crate::runtime::{Backend, Frontend, Runtime};
-use fulcrum_rules::view::{RequestView, ResponseView, SessionView, Stats};
+use fulcrum_rules::view::{Effect, RequestView, ResponseView, SessionView, Stats};
 use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// What to do with a request once rules ran.
 pub(crate) enum Decision {
@@ -44,6 +44,97 @@ struct ReqView<'a> {
     first: bool,
     dirty: bool,
     persist: crate::persist::ViewPersist<'a>,
+    fx: &'a mut Effects,
+}
+
+/// What `http-request` actions asked of the session beyond the head itself
+/// (captures, log level, addresses, early hints), applied once rules ran.
+#[derive(Default)]
+pub(crate) struct Effects {
+    /// `(id, value)`: `id` names a `declare capture` slot, `None` takes a new one.
+    captures: Vec<(Option<usize>, String)>,
+    silent: bool,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    early_hints: Vec<(Vec<u8>, Vec<u8>)>,
+    unique_id: Option<Vec<u8>>,
+}
+
+impl Effects {
+    fn record(&mut self, e: Effect<'_>, src: &mut SocketAddr, dst: &mut SocketAddr) {
+        match e {
+            Effect::Capture { id, value, .. } => self
+                .captures
+                .push((id, String::from_utf8_lossy(value).into_owned())),
+            Effect::SetLogLevel(l) => self.silent = l == "silent",
+            // The port stays when the family allows it (configuration.txt "set-src").
+            Effect::SetSrc(ip) => {
+                *src = SocketAddr::new(ip, src.port());
+                self.src = Some(ip);
+            }
+            Effect::SetDst(ip) => {
+                *dst = SocketAddr::new(ip, dst.port());
+                self.dst = Some(ip);
+            }
+            Effect::EarlyHint { name, value } => {
+                self.early_hints.push((name.to_vec(), value.to_vec()))
+            }
+            _ => {}
+        }
+    }
+
+    /// The `103 Early Hints` interim response, when rules asked for one.
+    fn early_response(&self) -> Option<Vec<u8>> {
+        if self.early_hints.is_empty() {
+            return None;
+        }
+        let mut out = b"HTTP/1.1 103 Early Hints\r\n".to_vec();
+        for (n, v) in &self.early_hints {
+            for part in [&n[..], b": ", v, b"\r\n"] {
+                out.extend_from_slice(part);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        Some(out)
+    }
+
+    /// Hands the effects to the session: addresses for later requests and the
+    /// log, captures and the log level to the transaction's log.
+    fn apply(self, s: &mut Session<'_>) {
+        if let Some(ip) = self.src {
+            s.addrs.src = SocketAddr::new(ip, s.addrs.src.port());
+        }
+        if let Some(ip) = self.dst {
+            s.addrs.dst = SocketAddr::new(ip, s.addrs.dst.port());
+        }
+        let declared = s.fe.http.captures.request_headers.len();
+        let Some(l) = s.log.as_mut() else {
+            return;
+        };
+        l.silent |= self.silent;
+        if let Some(id) = self.unique_id {
+            l.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
+        }
+        if self.captures.is_empty() {
+            return;
+        }
+        let slots = &mut l
+            .request_captures
+            .get_or_insert_with(|| (vec![None; declared], None))
+            .0;
+        slots.resize(slots.len().max(declared), None);
+        for (id, v) in self.captures {
+            match id {
+                Some(i) => {
+                    if slots.len() <= i {
+                        slots.resize(i + 1, None);
+                    }
+                    slots[i] = Some(v);
+                }
+                None => slots.push(Some(v)),
+            }
+        }
+    }
 }
 
 impl SessionView for ReqView<'_> {
@@ -88,6 +179,12 @@ impl SessionView for ReqView<'_> {
     }
     fn now_ms(&self) -> u64 {
         self.persist.now_ms()
+    }
+    fn effect(&mut self, e: Effect<'_>) {
+        self.fx.record(e, &mut self.src, &mut self.dst);
+    }
+    fn unique_id(&self) -> Option<&[u8]> {
+        self.fx.unique_id.as_deref()
     }
 }
 
@@ -145,8 +242,34 @@ fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
     rt.backends.iter().position(|b| b.name == name)
 }
 
-/// Runs the frontend's then the chosen backend's request rules.
-pub(crate) fn decide(s: &Session<'_>) -> Decision {
+/// Runs the frontend's then the chosen backend's request rules, then applies
+/// what their actions asked of the session.
+pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
+    let mut fx = Effects::default();
+    let d = decide_with(s, &mut fx);
+    if matches!(d, Decision::Forward { .. }) {
+        EARLY_HINTS.set(fx.early_response());
+    }
+    fx.apply(s);
+    d
+}
+
+thread_local! {
+    /// The `103 Early Hints` answer `decide` just built; each worker thread runs
+    /// one runtime, and the session sends it right after `decide` returns.
+    static EARLY_HINTS: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sends the `early-hint` lines of the request just decided as an interim 103
+/// (kept out of [`Decision`] so idle sessions stay small).
+pub(crate) async fn send_early_hints(s: &mut Session<'_>) {
+    if let Some(h) = EARLY_HINTS.take() {
+        let w = tokio::io::AsyncWriteExt::write_all(&mut s.client, &h);
+        let _ = super::body::with_timeout(s.fe.timeouts.client, w).await;
+    }
+}
+
+fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
     let (rt, fe) = (s.rt, s.fe);
     let (src, dst) = (s.addrs.src, s.addrs.dst);
     if let Some(r) = crate::stats::monitor(fe, s.req.as_ref(), s.cbuf.readable(), src, dst) {
@@ -159,7 +282,8 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
     }
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
     let be_rules = |i: usize| rt.backends[i].rules.is_some() && rt.backends[i].name != fe.name;
-    if fe.rules.is_none() && !default.is_some_and(be_rules) {
+    let uid = fe.http.unique_id.as_deref();
+    if fe.rules.is_none() && uid.is_none() && !default.is_some_and(be_rules) {
         return default.map_or(Decision::NoBackend, |backend| Decision::Forward {
             backend,
             head: None,
@@ -192,7 +316,12 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
         first: s.requests <= 1,
         dirty: false,
         persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
+        fx,
     };
+    // Made before the rules run so `unique-id` fetches in them see it.
+    if let Some(u) = uid {
+        view.fx.unique_id = Some(u.format.render_request(&view));
+    }
     let mut chosen = None;
     if let Some(r) = &fe.rules {
         match run_http_request(&r.http_request, &mut view) {
@@ -227,6 +356,13 @@ pub(crate) fn decide(s: &Session<'_>) -> Decision {
                 return d;
             }
         }
+    }
+    // `unique-id-header` goes on the request after the rules, as in HAProxy.
+    if let Some((h, id)) = uid
+        .and_then(|u| u.header.as_deref())
+        .zip(view.fx.unique_id.clone())
+    {
+        view.add_header(h.as_bytes(), &id);
     }
     crate::persist::on_rules(s.persist.as_deref(), be, &view);
     let head = view.dirty.then(|| {

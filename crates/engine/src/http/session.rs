@@ -144,6 +144,8 @@ impl Session<'_> {
                     head,
                     parts,
                 } => {
+                    // Boxed: rare, and the idle session future must stay small.
+                    Box::pin(rules::send_early_hints(self)).await;
                     self.rewritten = head;
                     self.req_parts = parts;
                     backend

@@ -1,0 +1,162 @@
+//! `http-request` actions whose effect lands outside the head: captures and
+//! `set-log-level` in the log line, `set-src` in later fetches and the log,
+//! `early-hint` as a 103 before the answer, `unique-id-format` on the wire and in `%ID`.
+
+mod common;
+
+use common::http::{ok, origin};
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::runtime::Frontend;
+use fulcrum_engine::{compile, Engine, EngineOptions, LogSink};
+use fulcrum_observe::log::LogRecord;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<LogRecord>>);
+
+impl LogSink for Collect {
+    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
+        self.0.lock().unwrap().push(rec);
+    }
+}
+
+fn serve(frontend_lines: &str, server: std::net::SocketAddr) -> (Running, Arc<Collect>) {
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n{frontend_lines}    default_backend app\n\
+         backend app\n    server s1 {server}\n"
+    );
+    let l = fulcrum_config::load_str("effects.cfg", &text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let sink = Arc::new(Collect::default());
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            log: Some(sink.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let addr = h.local_addr("web").unwrap();
+    let run = Running {
+        handle: Some(h),
+        addr,
+    };
+    (run, sink)
+}
+
+fn get(run: &Running, req: &str) -> (String, Vec<u8>) {
+    let mut c = client(run.addr);
+    write(&mut c, req.as_bytes());
+    read_response(&mut c)
+}
+
+fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
+    let t0 = Instant::now();
+    while sink.0.lock().unwrap().len() < n && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sink.0.lock().unwrap().clone()
+}
+
+#[test]
+fn http_request_capture_reaches_the_log_after_declared_headers() {
+    let o = origin(|_| ok("hi"));
+    let (run, sink) = serve(
+        "    capture request header Host len 10\n\
+         \x20   http-request capture req.hdr(x-user) len 4\n",
+        o.addr,
+    );
+    let (h, _) = get(&run, "GET / HTTP/1.1\r\nHost: h1\r\nX-User: alice\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(
+        recs[0].request_captures,
+        vec![Some("h1".to_string()), Some("alic".to_string())]
+    );
+}
+
+#[test]
+fn set_log_level_silent_drops_the_line() {
+    let o = origin(|_| ok("hi"));
+    let (run, sink) = serve(
+        "    http-request set-log-level silent if { path /health }\n",
+        o.addr,
+    );
+    let (h, _) = get(&run, "GET /health HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let (h, _) = get(&run, "GET /page HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let recs = wait_for(&sink, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let recs2 = sink.0.lock().unwrap().clone();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs2.len(), 1);
+    assert!(recs2[0]
+        .request_line
+        .as_deref()
+        .is_some_and(|l| l.contains("/page")));
+}
+
+#[test]
+fn set_src_is_seen_by_later_rules_the_backend_and_the_log() {
+    let o = origin(|r| {
+        ok(&format!(
+            "{} {}",
+            r.header("x-forwarded-for").unwrap_or_default(),
+            r.header("x-src").unwrap_or_default()
+        ))
+    });
+    let (run, sink) = serve(
+        "    option forwardfor\n\
+         \x20   http-request set-src req.hdr(x-real-ip)\n\
+         \x20   http-request set-header X-Src %[src]\n",
+        o.addr,
+    );
+    let (h, b) = get(
+        &run,
+        "GET / HTTP/1.1\r\nHost: h\r\nX-Real-IP: 192.0.2.7\r\n\r\n",
+    );
+    assert_eq!(status(&h), 200);
+    assert_eq!(String::from_utf8_lossy(&b), "192.0.2.7 192.0.2.7");
+    let recs = wait_for(&sink, 1);
+    let ip = recs[0].client.map(|a| a.ip().to_string());
+    assert_eq!(ip.as_deref(), Some("192.0.2.7"));
+}
+
+#[test]
+fn early_hint_sends_103_before_the_response() {
+    let o = origin(|_| ok("page"));
+    let (run, _sink) = serve(
+        "    http-request early-hint Link \"</style.css>; rel=preload\"\n",
+        o.addr,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (h1, _) = read_response(&mut c);
+    assert_eq!(status(&h1), 103, "{h1}");
+    assert!(h1.contains("Link: </style.css>; rel=preload"), "{h1}");
+    let (h2, b) = read_response(&mut c);
+    assert_eq!((status(&h2), b.as_slice()), (200, &b"page"[..]));
+}
+
+#[test]
+fn unique_id_goes_to_the_backend_header_and_the_log() {
+    let o = origin(|r| ok(&r.header("x-unique-id").unwrap_or_default()));
+    let (run, sink) = serve(
+        "    unique-id-format %{+X}o\\ %ci-%[req.hdr(x-n)]\n\
+         \x20   unique-id-header X-Unique-ID\n",
+        o.addr,
+    );
+    let (h, b) = get(&run, "GET / HTTP/1.1\r\nHost: h\r\nX-N: 42\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let id = String::from_utf8_lossy(&b).into_owned();
+    assert!(id.ends_with("-42"), "{id}");
+    assert!(id.starts_with("127.0.0.1-") || id.starts_with("7F000001"), "{id}");
+    let recs = wait_for(&sink, 1);
+    assert_eq!(recs[0].unique_id.as_deref(), Some(id.as_str()));
+}
