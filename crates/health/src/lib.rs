@@ -60,6 +60,7 @@ pub mod monitor;
 pub mod passive;
 pub mod proto;
 pub mod runner;
+pub mod schedule;
 pub mod script;
 pub mod state;
 pub mod status;

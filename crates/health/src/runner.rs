@@ -8,6 +8,7 @@ use crate::error::HealthError;
 use crate::monitor::{lock, BackendRt, HealthEvent, HealthSnapshot, ServerRt, Shared};
 use crate::passive::PassiveOutcome;
 use crate::proto;
+use crate::schedule::{jitter, seed, server_state_value, ServerStateInfo};
 use crate::script::{self, ConnectSpec, Deadlines, RunCtx, Script};
 use crate::status::{CheckStatus, Outcome};
 use crate::target::CheckTarget;
@@ -246,26 +247,6 @@ fn later(t: Instant, d: Duration) -> Instant {
     t + d.min(Duration::from_secs(86_400))
 }
 
-fn jitter(d: Duration, spread: u32, seed: &mut u64) -> Duration {
-    if spread == 0 {
-        return d;
-    }
-    // xorshift: the jitter needs no quality, only spreading.
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    let rv = d.as_millis() as u64 * u64::from(spread.min(50)) / 100;
-    let off = if rv == 0 { 0 } else { *seed % (2 * rv) };
-    Duration::from_millis((d.as_millis() as u64 + rv).saturating_sub(off))
-}
-
-fn seed(i: usize) -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    (t ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1
-}
-
 async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOptions) {
     let spread = opts.spread_checks;
     let mut rng = seed(i);
@@ -325,35 +306,35 @@ async fn dial(t: &CheckTarget, spec: ConnectSpec) -> io::Result<TcpStream> {
 fn send_state(sh: &Shared, i: usize, node: &str) -> (String, String) {
     let t = &sh.targets[i];
     let peers = || sh.targets.iter().filter(|o| o.backend_idx == t.backend_idx);
-    let (h, nolb) = {
+    let (check, nolb, since) = {
         let rt = lock(&sh.rt[i]);
-        (rt.check, rt.nolb)
+        (rt.check, rt.nolb, rt.last_change.elapsed())
     };
-    let (n, m) = h.progress();
-    let st = match (t.state.is_up(), h.phase(), nolb) {
-        (false, crate::state::Phase::Down, _) => "DOWN".to_string(),
-        (false, _, _) => format!("DOWN {n}/{m}"),
-        (true, crate::state::Phase::Up, false) => "UP".to_string(),
-        (true, _, false) => format!("UP {n}/{m}"),
-        (true, crate::state::Phase::Up, true) => "NOLB".to_string(),
-        (true, _, true) => format!("NOLB {n}/{m}"),
+    let warming = t
+        .check
+        .slowstart
+        .filter(|_| t.state.is_up() && t.state.ramp() < WEIGHT_SCALE)
+        .map(|ss| (since, ss));
+    let info = ServerStateInfo {
+        check,
+        up: t.state.is_up(),
+        nolb,
+        address: t.addr.ip().to_string(),
+        port: t.addr.port(),
+        backend: &t.backend,
+        server: &t.server,
+        node,
+        weight: t.state.weight(),
+        total_weight: peers()
+            .filter(|o| o.state.is_usable())
+            .map(|o| o.state.weight())
+            .sum(),
+        scur: t.state.cur_conns(),
+        backend_cur: peers().map(|o| o.state.cur_conns()).sum(),
+        qcur: t.state.queue_len(),
+        warming,
     };
-    let total: u32 = peers()
-        .filter(|o| o.state.is_usable())
-        .map(|o| o.state.weight())
-        .sum();
-    let scur: u32 = peers().map(|o| o.state.cur_conns()).sum();
-    let value = format!(
-        "{st}; address={}; port={}; name={}/{}; node={node}; weight={}/{total}; scur={}/{scur}; qcur={}",
-        t.addr.ip(),
-        t.addr.port(),
-        t.backend,
-        t.server,
-        t.state.weight(),
-        t.state.cur_conns(),
-        t.state.queue_len()
-    );
-    ("X-Haproxy-Server-State".into(), value)
+    ("X-Haproxy-Server-State".into(), server_state_value(&info))
 }
 
 async fn agent_loop(sh: Arc<Shared>, i: usize, addr: std::net::SocketAddr, spread: u32) {
@@ -551,26 +532,5 @@ impl HealthHandle {
 impl Drop for HealthHandle {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_the_spread() {
-        let mut s = seed(3);
-        for _ in 0..1000 {
-            let d = jitter(Duration::from_millis(1000), 10, &mut s);
-            assert!(
-                d >= Duration::from_millis(900) && d <= Duration::from_millis(1100),
-                "{d:?}"
-            );
-        }
-        assert_eq!(
-            jitter(Duration::from_millis(1000), 0, &mut s),
-            Duration::from_millis(1000)
-        );
     }
 }
