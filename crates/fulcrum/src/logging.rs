@@ -16,14 +16,14 @@ use std::sync::Arc;
 
 /// HAProxy's line for a proxy with `log` but no log format option: one line per
 /// connection saying who connected to what.
-const CONNECT_FROM: &str = "Connect from %ci:%cp to %fi:%fp (%f/%[mode])";
+const CONNECT_FROM_HTTP: &str = "Connect from %ci:%cp to %fi:%fp (%f/HTTP)";
+const CONNECT_FROM_TCP: &str = "Connect from %ci:%cp to %fi:%fp (%f/TCP)";
 
 struct FrontendLog {
     format: LogFormat,
     policy: LogPolicy,
     loggers: Vec<Arc<Logger>>,
     tag: Option<String>,
-    http: bool,
 }
 
 /// The sink the binary gives the engine; `None` from [`TrafficLog::from_config`] when no
@@ -73,7 +73,6 @@ impl TrafficLog {
                     policy,
                     loggers,
                     tag: p.log_tag.clone(),
-                    http,
                 },
             );
         }
@@ -89,7 +88,8 @@ fn format_of(p: &Proxy, http: bool) -> LogFormat {
         (None, Some(h), _) if http && h.clf => HTTPLOG_CLF,
         (None, Some(_), _) if http => HTTPLOG,
         (None, _, true) | (None, Some(_), _) => TCPLOG,
-        (None, None, false) => CONNECT_FROM,
+        (None, None, false) if http => CONNECT_FROM_HTTP,
+        (None, None, false) => CONNECT_FROM_TCP,
     };
     LogFormat::parse(text).unwrap_or_else(|_| LogFormat {
         source: text.to_string(),
@@ -106,9 +106,9 @@ impl LogSink for TrafficLog {
             return;
         };
         let mut body = Vec::with_capacity(256);
-        let mode = if f.http { "HTTP" } else { "TCP" };
-        // The only sample the built-in formats use is the connect line's mode word.
-        let samples = |_: usize| Some(mode.to_string());
+        // `%[sample]` items of a custom `log-format` are not evaluated yet: they print
+        // `-`, as HAProxy prints a sample it cannot fetch.
+        let samples = |_: usize| None;
         render(&f.format, &rec, &samples, &mut body);
         for l in &f.loggers {
             let _ = l.try_log(LogMessage {
