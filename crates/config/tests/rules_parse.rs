@@ -90,6 +90,12 @@ fn http_actions_parse_to_typed_fields() {
     assert_eq!(reply.status, Some(429));
     assert_eq!(reply.body, ReplyBody::Text("busy".into()));
     assert!(r.cond.is_some());
+    // HAProxy 2.2+ spelling.
+    let r = parse_http_request(&w("deny status 403"), &sp()).unwrap();
+    let HttpAction::Deny(reply) = &r.action else {
+        panic!("{r:?}")
+    };
+    assert_eq!(reply.status, Some(403));
 
     let r = parse_http_request(
         &w("redirect scheme https code 308 drop-query unless { ssl_fc }"),

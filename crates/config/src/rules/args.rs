@@ -123,7 +123,8 @@ pub(crate) fn parse_reply(
     while let Some(w) = a.peek() {
         a.pos += 1;
         match w {
-            _ if w == status_kw => {
+            // HAProxy 2.2+ accepts `status` wherever `deny_status` was written.
+            _ if w == status_kw || w == "status" => {
                 let s: u16 = a.int("a status code")?;
                 if !(200..=599).contains(&s) {
                     return Err(Diagnostic::alert(
