@@ -228,6 +228,7 @@ fn proxy_rules(
         && p.tcp_request.is_empty()
         && p.use_backend.is_empty()
         && p.http_response.is_empty()
+        && p.http_after_response.is_empty()
         && p.persist.stick_rules.is_empty()
         && p.force_persist.is_empty()
         && p.ignore_persist.is_empty()

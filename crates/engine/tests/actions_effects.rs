@@ -156,7 +156,26 @@ fn unique_id_goes_to_the_backend_header_and_the_log() {
     assert_eq!(status(&h), 200);
     let id = String::from_utf8_lossy(&b).into_owned();
     assert!(id.ends_with("-42"), "{id}");
-    assert!(id.starts_with("127.0.0.1-") || id.starts_with("7F000001"), "{id}");
+    assert!(
+        id.starts_with("127.0.0.1-") || id.starts_with("7F000001"),
+        "{id}"
+    );
     let recs = wait_for(&sink, 1);
     assert_eq!(recs[0].unique_id.as_deref(), Some(id.as_str()));
+}
+
+#[test]
+fn http_after_response_edits_server_and_proxy_answers() {
+    let o = origin(|_| ok("hi"));
+    let (run, _sink) = serve(
+        "    http-request deny deny_status 403 if { path /no }\n\
+         \x20   http-after-response set-header X-After yes\n",
+        o.addr,
+    );
+    let (h, b) = get(&run, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!((status(&h), b.as_slice()), (200, &b"hi"[..]));
+    assert!(h.contains("X-After: yes"), "{h}");
+    let (h, _) = get(&run, "GET /no HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 403, "{h}");
+    assert!(h.contains("X-After: yes"), "{h}");
 }

@@ -246,7 +246,11 @@ fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
 /// what their actions asked of the session.
 pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
     let mut fx = Effects::default();
-    let d = decide_with(s, &mut fx);
+    let d = match decide_with(s, &mut fx) {
+        Decision::Reply(b) => Decision::Reply(after_local(s, b)),
+        Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
+        d => d,
+    };
     if matches!(d, Decision::Forward { .. }) {
         EARLY_HINTS.set(fx.early_response());
     }
@@ -404,15 +408,11 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
 }
 
 fn has_response_rules(fe: &Frontend, be: &Backend) -> bool {
-    let fe_r = fe
-        .rules
-        .as_ref()
-        .is_some_and(|r| !r.http_response.is_empty());
-    let be_r = be.name != fe.name
-        && be
-            .rules
-            .as_ref()
-            .is_some_and(|r| !r.http_response.is_empty());
+    let any = |r: &fulcrum_rules::CompiledProxy| {
+        !r.http_response.is_empty() || !r.http_after_response.is_empty()
+    };
+    let fe_r = fe.rules.as_deref().is_some_and(any);
+    let be_r = be.name != fe.name && be.rules.as_deref().is_some_and(any);
     fe_r || be_r
 }
 
@@ -429,7 +429,8 @@ pub(crate) struct ReqParts {
 /// A response head as rules see and edit it.
 pub(crate) struct RespView<'a> {
     fe: &'a Frontend,
-    be: &'a Backend,
+    /// `None` for an answer the proxy gave before choosing a backend.
+    be: Option<&'a Backend>,
     src: SocketAddr,
     dst: SocketAddr,
     req: &'a mut ReqParts,
@@ -452,7 +453,7 @@ impl SessionView for RespView<'_> {
         (&self.fe.name, 0)
     }
     fn backend(&self) -> Option<(&str, i64)> {
-        Some((&self.be.name, 0))
+        self.be.map(|b| (b.name.as_str(), 0))
     }
     fn server(&self) -> Option<(&str, i64)> {
         None
@@ -568,7 +569,7 @@ pub(crate) fn on_response(
     let st = req.persist.clone();
     let mut view = RespView {
         fe,
-        be,
+        be: Some(be),
         src,
         dst,
         req,
@@ -595,15 +596,24 @@ pub(crate) fn on_response(
             _ => {}
         }
     }
+    // `http-after-response` comes last; it cannot refuse the response.
+    for r in lists.into_iter().flatten() {
+        let _ = fulcrum_rules::run_http_after_response(&r.http_after_response, &mut view);
+    }
     if !view.dirty {
         return Ok(None);
     }
+    Ok(Some(render_head(&view, connection)))
+}
+
+/// The response head as rules left it, blank line included.
+fn render_head(view: &RespView<'_>, connection: Option<Option<&[u8]>>) -> Vec<u8> {
     let reason = view.reason.clone().unwrap_or_else(|| {
         fulcrum_proto::errors::reason_phrase(view.status)
             .as_bytes()
             .to_vec()
     });
-    let mut out = Vec::with_capacity(buf.len().min(4096));
+    let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(view.version);
     out.extend_from_slice(format!(" {} ", view.status).as_bytes());
     out.extend_from_slice(&reason);
@@ -622,7 +632,76 @@ pub(crate) fn on_response(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    Ok(Some(out))
+    out
+}
+
+/// Runs the frontend's `http-after-response` rules over an answer the proxy
+/// generated itself (deny, return, redirect, errors), as HAProxy does.
+fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
+    let fe = s.fe;
+    let Some(rules) = fe
+        .rules
+        .as_deref()
+        .filter(|r| !r.http_after_response.is_empty())
+    else {
+        return reply;
+    };
+    let Ok(fulcrum_proto::Parsed::Complete(head, head_len)) =
+        fulcrum_proto::parse_response(&reply, fulcrum_proto::Method::Get, &s.limits)
+    else {
+        return reply;
+    };
+    let buf = s.cbuf.readable();
+    let mut parts = ReqParts {
+        method: s
+            .req
+            .as_ref()
+            .map(|r| r.method_bytes(buf).to_vec())
+            .unwrap_or_default(),
+        uri: s
+            .req
+            .as_ref()
+            .map(|r| r.target_bytes(buf).to_vec())
+            .unwrap_or_default(),
+        version: s.req.as_ref().map_or(b"HTTP/1.1", |r| r.version.as_bytes()),
+        headers: s
+            .req
+            .as_ref()
+            .map(|r| {
+                r.headers_in(buf)
+                    .iter()
+                    .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        vars: Vars::default(),
+        persist: s.persist.clone(),
+    };
+    let st = s.persist.clone();
+    let mut view = RespView {
+        fe,
+        be: None,
+        src: s.addrs.src,
+        dst: s.addrs.dst,
+        req: &mut parts,
+        status: head.status,
+        reason: None,
+        version: head.version.as_bytes(),
+        headers: head
+            .headers_in(&reply)
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+        dirty: false,
+        persist: crate::persist::ViewPersist::new(st.as_deref()),
+    };
+    let _ = fulcrum_rules::run_http_after_response(&rules.http_after_response, &mut view);
+    if !view.dirty {
+        return reply;
+    }
+    let mut out = render_head(&view, None);
+    out.extend_from_slice(reply.get(head_len..).unwrap_or_default());
+    out
 }
 
 /// Maps a stopping verdict to a decision; `None` lets processing go on.
