@@ -439,7 +439,7 @@ impl HealthHandle {
     /// Installs the engine's queue hook (see [`crate::monitor::Requeue`]):
     /// from then on DOWN/UP/maintenance lines report the count it returns
     /// instead of 0. It runs on the health thread (or the `set_admin`
-    /// caller's) and must not call back into this handle's state changes.
+    /// caller's) and must not call back into this handle.
     pub fn set_requeue(&self, f: impl Fn(usize, usize, bool) -> u32 + Send + Sync + 'static) {
         *self
             .shared

@@ -75,8 +75,11 @@ type Sink = Box<dyn FnMut(HealthEvent) + Send>;
 /// connections it moved. On DOWN (or maintenance) it should redistribute the
 /// server's queued requests to other servers; on UP take waiting requests
 /// from the backend's queue; and return how many, for the `N requeued` /
-/// `N sessions requeued` part of the log line. Called without any health
-/// lock held, after the server's [`fulcrum_balance::ServerState`] changed.
+/// `N sessions requeued` part of the log line. Called after the server's
+/// [`fulcrum_balance::ServerState`] changed, possibly with the monitor's
+/// lock on that server held: it must not call back into the `HealthHandle`.
+/// NOLB (`disable-on-404`) counts as going down: the server takes no new
+/// traffic.
 pub type Requeue = Arc<dyn Fn(usize, usize, bool) -> u32 + Send + Sync>;
 type OnChange = Box<dyn Fn(usize, usize) + Send + Sync>;
 
@@ -262,7 +265,7 @@ impl Shared {
             rt.nolb = true;
             rt.nolb_weight = st.weight();
             st.set_weight(0);
-            let msg = message::stopping(&self.who(i), cause, &self.counts(i));
+            let msg = message::stopping(&self.who(i), cause, &self.counts_requeued(i, false));
             after.events.push(self.event(i, Severity::Notice, msg));
             after.changed.push(i);
         } else if !want && rt.nolb && v != Verdict::Neutral {
