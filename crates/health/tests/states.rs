@@ -152,3 +152,73 @@ fn init_state_decides_where_a_server_starts() {
     assert!(wait(|| sfd.is_up(), 3000));
     assert!(h.started.elapsed() >= Duration::from_millis(600));
 }
+
+#[test]
+fn check_port_and_addr_override_the_servers() {
+    let live = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mk = |name: &str, idx: usize, c| {
+        target(
+            "bk",
+            name,
+            idx,
+            refused_addr(),
+            c,
+            CheckSettings::default(),
+            false,
+        )
+    };
+    // `port`: the server's own port refuses, the check port answers.
+    let mut c = check(30, 1, 1, InitState::Up);
+    c.port = Some(live.addr.port());
+    let with_port = mk("p", 0, c);
+    // `addr` + `port` together.
+    let mut c = check(30, 1, 1, InitState::Up);
+    c.addr = Some("127.0.0.1".into());
+    c.port = Some(live.addr.port());
+    let with_addr = mk("a", 1, c);
+    // Neither: checks hit the refusing address.
+    let plain = mk("n", 2, check(30, 1, 1, InitState::Up));
+    let (sp, sa, sn) = (
+        with_port.state.clone(),
+        with_addr.state.clone(),
+        plain.state.clone(),
+    );
+    let h = start(vec![with_port, with_addr, plain]);
+    assert!(wait(|| !sn.is_up(), 2000));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(sp.is_up() && sa.is_up());
+    assert_eq!(
+        h.handle.snapshot(0, 0).unwrap().check_status,
+        fulcrum_health::status::CheckStatus::L4Ok
+    );
+}
+
+#[test]
+fn an_active_coming_up_asks_to_close_backup_sessions() {
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    let mut c = check(5000, 1, 1, InitState::FullyUp);
+    c.shutdown_backup_sessions_on_up = Some(true);
+    let active = target(
+        "bk",
+        "a",
+        0,
+        srv.addr,
+        c.clone(),
+        CheckSettings::default(),
+        false,
+    );
+    let backup = target("bk", "b", 1, srv.addr, c, CheckSettings::default(), true);
+    let h = start(vec![active, backup]);
+    assert!(h.handle.set_health(0, 1, false));
+    assert!(h.handle.set_health(0, 1, true));
+    assert!(h.handle.set_health(0, 0, false));
+    assert!(h.handle.set_health(0, 0, true));
+    let ev = h.events.lock().unwrap().clone();
+    let ups: Vec<_> = ev.iter().filter(|e| e.message.contains("is UP")).collect();
+    assert_eq!(ups.len(), 2, "{ev:?}");
+    // The backup's own return closes nothing; the active's does.
+    assert!(
+        ups[0].message.starts_with("Backup Server bk/b is UP") && !ups[0].shutdown_backup_sessions
+    );
+    assert!(ups[1].message.starts_with("Server bk/a is UP") && ups[1].shutdown_backup_sessions);
+}
