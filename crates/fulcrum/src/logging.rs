@@ -21,6 +21,10 @@ const CONNECT_FROM_TCP: &str = "Connect from %ci:%cp to %fi:%fp (%f/TCP)";
 
 struct FrontendLog {
     format: LogFormat,
+    /// `error-log-format`: lines of HTTP connections that failed before a request.
+    error_format: Option<LogFormat>,
+    /// `log-format-sd`: RFC 5424 structured data of each line.
+    sd_format: Option<LogFormat>,
     policy: LogPolicy,
     loggers: Vec<Arc<Logger>>,
     tag: Option<String>,
@@ -70,6 +74,8 @@ impl TrafficLog {
                 p.name.clone(),
                 FrontendLog {
                     format: format_of(p, http),
+                    error_format: p.error_log_format.clone(),
+                    sd_format: sd_format(p),
                     policy,
                     loggers,
                     tag: p.log_tag.clone(),
@@ -97,6 +103,20 @@ fn format_of(p: &Proxy, http: bool) -> LogFormat {
     })
 }
 
+fn is_http(fe: &Frontend) -> bool {
+    matches!(fe.mode, fulcrum_engine::runtime::Mode::Http)
+}
+
+/// `log-format-sd`, which the configuration model keeps as written.
+fn sd_format(p: &Proxy) -> Option<LogFormat> {
+    let (_, args, _) = p
+        .other
+        .iter()
+        .rev()
+        .find(|(k, _, _)| k == "log-format-sd")?;
+    LogFormat::parse(&args.join(" ")).ok()
+}
+
 impl LogSink for TrafficLog {
     fn emit(&self, frontend: &Frontend, rec: LogRecord) {
         let Some(f) = self.frontends.get(&frontend.name) else {
@@ -109,12 +129,23 @@ impl LogSink for TrafficLog {
         // `%[sample]` items of a custom `log-format` are not evaluated yet: they print
         // `-`, as HAProxy prints a sample it cannot fetch.
         let samples = |_: usize| None;
-        render(&f.format, &rec, &samples, &mut body);
+        // HAProxy's error format is for connections that died before a
+        // request (its "embryonic" sessions); Fulcrum has those in HTTP only.
+        let format = match &f.error_format {
+            Some(e) if is_http(frontend) && rec.request_line.is_none() => e,
+            _ => &f.format,
+        };
+        render(format, &rec, &samples, &mut body);
+        let sd = f.sd_format.as_ref().map_or_else(String::new, |sf| {
+            let mut v = Vec::new();
+            render(sf, &rec, &samples, &mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        });
         for l in &f.loggers {
             let _ = l.try_log(LogMessage {
                 severity,
                 time: rec.accept_date,
-                sd: String::new(),
+                sd: sd.clone(),
                 body: body.clone(),
                 tag: f.tag.clone(),
             });
@@ -148,5 +179,68 @@ fn logger(
             warnings.push(format!("cannot open log target: {e}"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::reader::MapEnv;
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    /// The binary's sink for one frontend `web` logging to a fresh UDP port,
+    /// with `lines` added to the frontend; returns what one record sends.
+    fn line_for(lines: &str, rec: LogRecord) -> String {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let text = format!(
+            "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n\
+             frontend web\n    bind 127.0.0.1:0\n    log 127.0.0.1:{port} format rfc5424 local0\n\
+             \x20   option httplog\n{lines}    default_backend app\n\
+             backend app\n    server s 127.0.0.1:9\n"
+        );
+        let l = fulcrum_config::load_str("t.cfg", &text, &MapEnv::new());
+        let cfg = l.config.unwrap();
+        let rt = fulcrum_engine::compile(&cfg).unwrap();
+        let (sink, _) = TrafficLog::from_config(&cfg);
+        sink.unwrap().emit(&rt.frontends[0], rec);
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    fn record(request_line: Option<&str>, status: u16) -> LogRecord {
+        LogRecord {
+            frontend: "web".into(),
+            backend: "app".into(),
+            client: Some("192.0.2.1:4000".parse().unwrap()),
+            request_line: request_line.map(str::to_string),
+            status: Some(status),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn error_log_format_is_used_for_connections_without_a_request() {
+        let lines = "    error-log-format ERR\\ %ci\\ %ST\n";
+        let failed = line_for(lines, record(None, 408));
+        assert!(failed.trim_end().ends_with("ERR 192.0.2.1 408"), "{failed}");
+        let served = line_for(lines, record(Some("GET / HTTP/1.1"), 200));
+        assert!(served.contains("\"GET / HTTP/1.1\""), "{served}");
+        assert!(!served.contains("ERR "), "{served}");
+    }
+
+    #[test]
+    fn log_format_sd_fills_the_rfc5424_structured_data() {
+        let sd = "    log-format-sd [exampleSDID@32473\\ client=\\\"%ci\\\"]\n";
+        let line = line_for(sd, record(Some("GET / HTTP/1.1"), 200));
+        assert!(
+            line.contains(" [exampleSDID@32473 client=\"192.0.2.1\"] "),
+            "{line}"
+        );
+        let plain = line_for("", record(Some("GET / HTTP/1.1"), 200));
+        assert!(!plain.contains("exampleSDID"), "{plain}");
     }
 }
