@@ -179,3 +179,27 @@ fn http_after_response_edits_server_and_proxy_answers() {
     assert_eq!(status(&h), 403, "{h}");
     assert!(h.contains("X-After: yes"), "{h}");
 }
+
+#[test]
+fn set_timeout_server_overrides_the_backend_timeout() {
+    let o = origin(|r| {
+        if r.path == "/slow" {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        ok("late")
+    });
+    let (run, _sink) = serve(
+        "    http-request set-timeout server 200ms if { path /slow }\n",
+        o.addr,
+    );
+    let t0 = Instant::now();
+    let (h, _) = get(&run, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 504, "{h}");
+    assert!(
+        t0.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        t0.elapsed()
+    );
+    let (h, b) = get(&run, "GET /fast HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!((status(&h), b.as_slice()), (200, &b"late"[..]));
+}

@@ -6,7 +6,11 @@ use super::session::Session;
 use crate::runtime::{Backend, Frontend, Runtime};
 use fulcrum_rules::view::{Effect, RequestView, ResponseView, SessionView, Stats};
 use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+
+mod effects;
+pub(crate) use effects::send_early_hints;
+use effects::Effects;
 
 /// What to do with a request once rules ran.
 pub(crate) enum Decision {
@@ -45,96 +49,6 @@ struct ReqView<'a> {
     dirty: bool,
     persist: crate::persist::ViewPersist<'a>,
     fx: &'a mut Effects,
-}
-
-/// What `http-request` actions asked of the session beyond the head itself
-/// (captures, log level, addresses, early hints), applied once rules ran.
-#[derive(Default)]
-pub(crate) struct Effects {
-    /// `(id, value)`: `id` names a `declare capture` slot, `None` takes a new one.
-    captures: Vec<(Option<usize>, String)>,
-    silent: bool,
-    src: Option<IpAddr>,
-    dst: Option<IpAddr>,
-    early_hints: Vec<(Vec<u8>, Vec<u8>)>,
-    unique_id: Option<Vec<u8>>,
-}
-
-impl Effects {
-    fn record(&mut self, e: Effect<'_>, src: &mut SocketAddr, dst: &mut SocketAddr) {
-        match e {
-            Effect::Capture { id, value, .. } => self
-                .captures
-                .push((id, String::from_utf8_lossy(value).into_owned())),
-            Effect::SetLogLevel(l) => self.silent = l == "silent",
-            // The port stays when the family allows it (configuration.txt "set-src").
-            Effect::SetSrc(ip) => {
-                *src = SocketAddr::new(ip, src.port());
-                self.src = Some(ip);
-            }
-            Effect::SetDst(ip) => {
-                *dst = SocketAddr::new(ip, dst.port());
-                self.dst = Some(ip);
-            }
-            Effect::EarlyHint { name, value } => {
-                self.early_hints.push((name.to_vec(), value.to_vec()))
-            }
-            _ => {}
-        }
-    }
-
-    /// The `103 Early Hints` interim response, when rules asked for one.
-    fn early_response(&self) -> Option<Vec<u8>> {
-        if self.early_hints.is_empty() {
-            return None;
-        }
-        let mut out = b"HTTP/1.1 103 Early Hints\r\n".to_vec();
-        for (n, v) in &self.early_hints {
-            for part in [&n[..], b": ", v, b"\r\n"] {
-                out.extend_from_slice(part);
-            }
-        }
-        out.extend_from_slice(b"\r\n");
-        Some(out)
-    }
-
-    /// Hands the effects to the session: addresses for later requests and the
-    /// log, captures and the log level to the transaction's log.
-    fn apply(self, s: &mut Session<'_>) {
-        if let Some(ip) = self.src {
-            s.addrs.src = SocketAddr::new(ip, s.addrs.src.port());
-        }
-        if let Some(ip) = self.dst {
-            s.addrs.dst = SocketAddr::new(ip, s.addrs.dst.port());
-        }
-        let declared = s.fe.http.captures.request_headers.len();
-        let Some(l) = s.log.as_mut() else {
-            return;
-        };
-        l.silent |= self.silent;
-        if let Some(id) = self.unique_id {
-            l.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
-        }
-        if self.captures.is_empty() {
-            return;
-        }
-        let slots = &mut l
-            .request_captures
-            .get_or_insert_with(|| (vec![None; declared], None))
-            .0;
-        slots.resize(slots.len().max(declared), None);
-        for (id, v) in self.captures {
-            match id {
-                Some(i) => {
-                    if slots.len() <= i {
-                        slots.resize(i + 1, None);
-                    }
-                    slots[i] = Some(v);
-                }
-                None => slots.push(Some(v)),
-            }
-        }
-    }
 }
 
 impl SessionView for ReqView<'_> {
@@ -252,25 +166,10 @@ pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
         d => d,
     };
     if matches!(d, Decision::Forward { .. }) {
-        EARLY_HINTS.set(fx.early_response());
+        effects::stash_early_hints(fx.early_response());
     }
     fx.apply(s);
     d
-}
-
-thread_local! {
-    /// The `103 Early Hints` answer `decide` just built; each worker thread runs
-    /// one runtime, and the session sends it right after `decide` returns.
-    static EARLY_HINTS: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
-}
-
-/// Sends the `early-hint` lines of the request just decided as an interim 103
-/// (kept out of [`Decision`] so idle sessions stay small).
-pub(crate) async fn send_early_hints(s: &mut Session<'_>) {
-    if let Some(h) = EARLY_HINTS.take() {
-        let w = tokio::io::AsyncWriteExt::write_all(&mut s.client, &h);
-        let _ = super::body::with_timeout(s.fe.timeouts.client, w).await;
-    }
 }
 
 fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
@@ -389,7 +288,8 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
         h.extend_from_slice(b"\r\n");
         h
     });
-    let wants_parts = has_response_rules(fe, be);
+    let timeouts = view.fx.timeouts;
+    let wants_parts = has_response_rules(fe, be) || timeouts.is_some();
     let parts = wants_parts.then(|| {
         Box::new(ReqParts {
             method: view.method,
@@ -398,6 +298,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
             headers: view.headers,
             vars: view.vars,
             persist: s.persist.clone(),
+            timeouts: timeouts.unwrap_or_default(),
         })
     });
     Decision::Forward {
@@ -424,6 +325,8 @@ pub(crate) struct ReqParts {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     vars: Vars,
     persist: Option<std::rc::Rc<crate::persist::SessionState>>,
+    /// `set-timeout server|tunnel` of this request.
+    pub timeouts: effects::StreamTimeouts,
 }
 
 /// A response head as rules see and edit it.
@@ -676,6 +579,7 @@ fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
             .unwrap_or_default(),
         vars: Vars::default(),
         persist: s.persist.clone(),
+        timeouts: Default::default(),
     };
     let st = s.persist.clone();
     let mut view = RespView {

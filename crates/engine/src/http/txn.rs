@@ -76,6 +76,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
     let framing = req.framing;
     let mode = fe.http.conn_mode.max(be.http.conn_mode);
     let pretend = fe.http.pretend_keepalive || be.http.pretend_keepalive;
+    let set_t = s.req_parts.as_ref().map(|r| r.timeouts).unwrap_or_default();
     let p = Params {
         be,
         mode,
@@ -84,7 +85,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         client_keep: req.keep_alive(),
         client_http10: req.version == Version::Http10,
         client_t: fe.timeouts.client,
-        server_t: be.timeouts.server,
+        server_t: set_t.server.or(be.timeouts.server),
         limits: s.limits,
         retry_statuses: Vec::new(),
         resp_head: std::cell::Cell::new(None),
@@ -294,10 +295,10 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         let req_done = matches!(req_res, Some(Ok(_)));
         if outcome.upgraded {
             let t = TunnelTimeouts {
-                idle: be
-                    .timeouts
+                idle: set_t
                     .tunnel
-                    .or(min_opt(fe.timeouts.client, be.timeouts.server)),
+                    .or(be.timeouts.tunnel)
+                    .or(min_opt(fe.timeouts.client, p.server_t)),
                 client_fin: fe.timeouts.client_fin,
                 server_fin: be.timeouts.server_fin,
                 splice_request: false,
