@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 use support::backend::{mysql_greeting, SSH_BANNER};
-use support::client::{connect, connect_from, non_loopback_ipv4, read_exact_bounded};
+use support::client::{connect, read_exact_bounded};
 use support::*;
 
 /// Opens a connection and reads what arrives before the client says anything.
@@ -136,26 +136,36 @@ fn s09_forwardfor_except_loopback_adds_no_header_for_127_0_0_1() {
 
 #[test]
 fn s09_forwardfor_added_for_a_client_outside_127_0_0_0_8() {
-    let Some(src) = non_loopback_ipv4() else {
-        eprintln!("skipped: no non-loopback IPv4 address on this machine");
+    // A client outside 127.0.0.0/8 without leaving loopback: IPv6's ::1. The copy gets
+    // a second `bind` on [::1] in the same frontend; nothing else changes.
+    let Some(text) = seed("09") else {
         return;
     };
-    let Some((run, _f, servers)) = seed09_http() else {
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback on this machine");
         return;
     };
-    let mut s = connect_from(src, run.bind("web"));
-    s.write_all(b"GET /app/outside HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .expect("send");
-    let mut buf = Vec::new();
-    let r = support::client::read_response(&mut s, &mut buf, false).expect("response");
+    let v6 = probe.local_addr().expect("v6 addr");
+    drop(probe);
+    let mut run = Runnable::new(&text, CopyOptions::default());
+    let web = run.bind("web").to_string();
+    let mut lines: Vec<String> = run.text.lines().map(str::to_string).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("bind") && l.contains(&web))
+        .expect("web bind line");
+    lines.insert(at + 1, format!("    bind {v6}"));
+    run.text = lines.join("\n") + "\n";
+    std::fs::write(&run.path, &run.text).expect("write copy");
+    let servers: Vec<HttpBackend> = ["http1", "http2", "http3"]
+        .iter()
+        .map(|n| HttpBackend::start(n, run.server("httpservers", n)))
+        .collect();
+    let _f = Fulcrum::start(&run);
+    let r = get(v6, "/app/outside", &[]);
     assert_eq!(r.status, 200, "{}", r.head);
     let seen = seen_path(&servers, "/app/outside");
-    assert_eq!(
-        seen.header("x-forwarded-for"),
-        Some(src.to_string().as_str()),
-        "{}",
-        seen.head
-    );
+    assert_eq!(seen.header("x-forwarded-for"), Some("::1"), "{}", seen.head);
 }
 
 /// The process started in the background, found by its pidfile; SIGKILLed on drop.
