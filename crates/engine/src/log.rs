@@ -233,7 +233,7 @@ impl TxnLog {
         // A head never received still prints its (empty) capture fields.
         // `http-request capture` slots come after the declared ones.
         req_caps.resize(req_caps.len().max(caps.request_headers.len()), None);
-        resp_caps.resize(caps.response_headers.len(), None);
+        resp_caps.resize(resp_caps.len().max(caps.response_headers.len()), None);
         let rec = LogRecord {
             accept_date: self.accept_date,
             request_date: self.request_start.map(|r| r.1),

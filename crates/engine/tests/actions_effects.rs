@@ -203,3 +203,31 @@ fn set_timeout_server_overrides_the_backend_timeout() {
     let (h, b) = get(&run, "GET /fast HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!((status(&h), b.as_slice()), (200, &b"late"[..]));
 }
+
+#[test]
+fn http_response_capture_and_silence_reach_the_log() {
+    let o = origin(|r| {
+        let mut resp = ok("hi");
+        if r.path == "/quiet" {
+            resp = b"HTTP/1.1 200 OK\r\nX-Quiet: 1\r\nContent-Length: 0\r\n\r\n".to_vec();
+        }
+        resp
+    });
+    let (run, sink) = serve(
+        "    capture response header Content-Length len 5\n\
+         \x20   http-response capture res.hdr(content-length) len 3\n\
+         \x20   http-response set-log-level silent if { res.hdr(x-quiet) 1 }\n",
+        o.addr,
+    );
+    let (h, _) = get(&run, "GET /quiet HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let (h, _) = get(&run, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 200);
+    let recs = wait_for(&sink, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sink.0.lock().unwrap().len(), 1);
+    assert_eq!(
+        recs[0].response_captures,
+        vec![Some("2".to_string()), Some("2".to_string())]
+    );
+}

@@ -299,6 +299,8 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
             vars: view.vars,
             persist: s.persist.clone(),
             timeouts: timeouts.unwrap_or_default(),
+            res_captures: Vec::new(),
+            res_silent: false,
         })
     });
     Decision::Forward {
@@ -327,6 +329,24 @@ pub(crate) struct ReqParts {
     persist: Option<std::rc::Rc<crate::persist::SessionState>>,
     /// `set-timeout server|tunnel` of this request.
     pub timeouts: effects::StreamTimeouts,
+    /// `http-response capture` values and `set-log-level silent`, for the log.
+    res_captures: Vec<(Option<usize>, String)>,
+    res_silent: bool,
+}
+
+/// Moves what `http-response` actions asked of the log (captures, silence)
+/// into the transaction's log, once the response head went through them.
+pub(crate) fn response_effects(s: &mut Session<'_>) {
+    let Some(parts) = s.req_parts.as_deref_mut() else {
+        return;
+    };
+    let caps = std::mem::take(&mut parts.res_captures);
+    let silent = parts.res_silent;
+    let declared = s.fe.http.captures.response_headers.len();
+    if let Some(l) = s.log.as_mut() {
+        l.silent |= silent;
+        effects::fill_slots(&mut l.response_captures, declared, caps);
+    }
 }
 
 /// A response head as rules see and edit it.
@@ -357,6 +377,17 @@ impl SessionView for RespView<'_> {
     }
     fn backend(&self) -> Option<(&str, i64)> {
         self.be.map(|b| (b.name.as_str(), 0))
+    }
+    fn effect(&mut self, e: fulcrum_rules::view::Effect<'_>) {
+        use fulcrum_rules::view::Effect;
+        match e {
+            Effect::Capture { id, value, .. } => self
+                .req
+                .res_captures
+                .push((id, String::from_utf8_lossy(value).into_owned())),
+            Effect::SetLogLevel(l) => self.req.res_silent = l == "silent",
+            _ => {}
+        }
     }
     fn server(&self) -> Option<(&str, i64)> {
         None
@@ -580,6 +611,8 @@ fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         vars: Vars::default(),
         persist: s.persist.clone(),
         timeouts: Default::default(),
+        res_captures: Vec::new(),
+        res_silent: false,
     };
     let st = s.persist.clone();
     let mut view = RespView {

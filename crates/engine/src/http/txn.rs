@@ -256,6 +256,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 Err(_) => {}
             }
         }
+        super::rules::response_effects(s);
         let outcome = match resp_res {
             Ok(o) => o,
             // A reused connection the server closed meanwhile: replay once on a

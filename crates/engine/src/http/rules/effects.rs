@@ -95,24 +95,31 @@ impl Effects {
         if let Some(id) = self.unique_id {
             l.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
         }
-        if self.captures.is_empty() {
-            return;
-        }
-        let slots = &mut l
-            .request_captures
-            .get_or_insert_with(|| (vec![None; declared], None))
-            .0;
-        slots.resize(slots.len().max(declared), None);
-        for (id, v) in self.captures {
-            match id {
-                Some(i) => {
-                    if slots.len() <= i {
-                        slots.resize(i + 1, None);
-                    }
-                    slots[i] = Some(v);
+        fill_slots(&mut l.request_captures, declared, self.captures);
+    }
+}
+
+/// Puts `http-request|response capture` values in the log's capture slots:
+/// `id N` fills slot N, a `len` capture takes the next slot after the declared ones.
+pub(super) fn fill_slots(
+    taken: &mut Option<crate::log::Taken>,
+    declared: usize,
+    caps: Vec<(Option<usize>, String)>,
+) {
+    if caps.is_empty() {
+        return;
+    }
+    let slots = &mut taken.get_or_insert_with(|| (vec![None; declared], None)).0;
+    slots.resize(slots.len().max(declared), None);
+    for (id, v) in caps {
+        match id {
+            Some(i) => {
+                if slots.len() <= i {
+                    slots.resize(i + 1, None);
                 }
-                None => slots.push(Some(v)),
+                slots[i] = Some(v);
             }
+            None => slots.push(Some(v)),
         }
     }
 }
