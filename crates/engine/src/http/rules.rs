@@ -301,6 +301,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
             timeouts: timeouts.unwrap_or_default(),
             res_captures: Vec::new(),
             res_silent: false,
+            answer: None,
         })
     });
     Decision::Forward {
@@ -332,6 +333,8 @@ pub(crate) struct ReqParts {
     /// `http-response capture` values and `set-log-level silent`, for the log.
     res_captures: Vec<(Option<usize>, String)>,
     res_silent: bool,
+    /// `http-response deny|return|redirect`: what the client gets instead.
+    answer: Option<Vec<u8>>,
 }
 
 /// Moves what `http-response` actions asked of the log (captures, silence)
@@ -524,8 +527,15 @@ pub(crate) fn on_response(
     ];
     for r in lists.into_iter().flatten() {
         match fulcrum_rules::run_http_response(&r.http_response, &mut view) {
-            Verdict::Deny(_) | Verdict::Tarpit(_) | Verdict::Reject | Verdict::SilentDrop => {
-                return Err(())
+            Verdict::Tarpit(_) | Verdict::Reject | Verdict::SilentDrop => return Err(()),
+            // The client gets this answer instead of the server's.
+            Verdict::Deny(a) | Verdict::Return(a) => {
+                view.req.answer = Some(answer_bytes(a, fe, Some(be)));
+                return Err(());
+            }
+            Verdict::Redirect(r) => {
+                view.req.answer = Some(r.to_bytes());
+                return Err(());
             }
             _ => {}
         }
@@ -613,6 +623,7 @@ fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         timeouts: Default::default(),
         res_captures: Vec::new(),
         res_silent: false,
+        answer: None,
     };
     let st = s.persist.clone();
     let mut view = RespView {
@@ -641,15 +652,36 @@ fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Maps a stopping verdict to a decision; `None` lets processing go on.
-fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Decision> {
-    let bytes = |a: Answer| match a {
+/// The bytes of a deny/return answer: an error page or a built response.
+fn answer_bytes(a: Answer, fe: &Frontend, be: Option<&Backend>) -> Vec<u8> {
+    match a {
         Answer::Errorfile(status) | Answer::Errorfiles { status, .. } => {
             errors::page(status, be.map(|b| &b.errors), &fe.errors).to_vec()
         }
         Answer::Raw(b) => b.to_vec(),
         Answer::Built(r) => r.to_bytes(),
+    }
+}
+
+/// Sends the answer an `http-response deny|return|redirect` chose in place of
+/// the server's; `false` when there is none (the client then gets a 502).
+pub(crate) async fn send_response_answer(s: &mut Session<'_>) -> bool {
+    let Some(a) = s.req_parts.as_deref_mut().and_then(|p| p.answer.take()) else {
+        return false;
     };
+    if let Some(l) = s.log.as_mut() {
+        l.status = a
+            .get(9..12)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|c| c.parse().ok());
+    }
+    let _ = s.send_reply(&a).await;
+    true
+}
+
+/// Maps a stopping verdict to a decision; `None` lets processing go on.
+fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Decision> {
+    let bytes = |a: Answer| answer_bytes(a, fe, be);
     if matches!(
         v,
         Verdict::Reject | Verdict::SilentDrop | Verdict::Deny(_) | Verdict::Tarpit(_)

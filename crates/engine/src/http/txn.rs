@@ -283,7 +283,12 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 continue;
             }
             Err(RespError::RetryStatus(code)) => return Ok(Next::Error(code)),
-            Err(RespError::Denied) => return Ok(Next::Error(502)),
+            Err(RespError::Denied) => {
+                if Box::pin(super::rules::send_response_answer(s)).await {
+                    return Ok(Next::Close);
+                }
+                return Ok(Next::Error(502));
+            }
             Err(RespError::Timeout) => return Ok(Next::Error(504)),
             Err(RespError::Invalid) | Err(RespError::ServerGone) => {
                 return Ok(match req_res {
