@@ -1,0 +1,357 @@
+//! The response side of the rules: `http-response` and `http-after-response`
+//! over server answers and the proxy's own, and what they ask of the log.
+
+use super::super::session::Session;
+use super::answer_bytes;
+use crate::runtime::{Backend, Frontend};
+use fulcrum_rules::view::{RequestView, ResponseView, SessionView, Stats};
+use fulcrum_rules::{Vars, Verdict};
+use std::net::SocketAddr;
+
+/// The request as `http-response` rules see it (kept only when such rules exist).
+pub(crate) struct ReqParts {
+    pub(super) method: Vec<u8>,
+    pub(super) uri: Vec<u8>,
+    pub(super) version: &'static [u8],
+    pub(super) headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(super) vars: Vars,
+    pub(super) persist: Option<std::rc::Rc<crate::persist::SessionState>>,
+    /// `set-timeout server|tunnel` of this request.
+    pub timeouts: super::effects::StreamTimeouts,
+    /// `http-response capture` values and `set-log-level silent`, for the log.
+    pub(super) res_captures: Vec<(Option<usize>, String)>,
+    pub(super) res_silent: bool,
+    /// `http-response deny|return|redirect`: what the client gets instead.
+    pub(super) answer: Option<Vec<u8>>,
+}
+
+/// Moves what `http-response` actions asked of the log (captures, silence)
+/// into the transaction's log, once the response head went through them.
+pub(crate) fn response_effects(s: &mut Session<'_>) {
+    let Some(parts) = s.req_parts.as_deref_mut() else {
+        return;
+    };
+    let caps = std::mem::take(&mut parts.res_captures);
+    let silent = parts.res_silent;
+    let declared = s.fe.http.captures.response_headers.len();
+    if let Some(l) = s.log.as_mut() {
+        l.silent |= silent;
+        super::effects::fill_slots(&mut l.response_captures, declared, caps);
+    }
+}
+
+/// A response head as rules see and edit it.
+pub(crate) struct RespView<'a> {
+    fe: &'a Frontend,
+    /// `None` for an answer the proxy gave before choosing a backend.
+    be: Option<&'a Backend>,
+    src: SocketAddr,
+    dst: SocketAddr,
+    req: &'a mut ReqParts,
+    pub status: u16,
+    reason: Option<Vec<u8>>,
+    version: &'static [u8],
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub dirty: bool,
+    persist: crate::persist::ViewPersist<'a>,
+}
+
+impl SessionView for RespView<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        Some(self.src)
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        Some(self.dst)
+    }
+    fn frontend(&self) -> (&str, i64) {
+        (&self.fe.name, 0)
+    }
+    fn backend(&self) -> Option<(&str, i64)> {
+        self.be.map(|b| (b.name.as_str(), 0))
+    }
+    fn effect(&mut self, e: fulcrum_rules::view::Effect<'_>) {
+        use fulcrum_rules::view::Effect;
+        match e {
+            Effect::Capture { id, value, .. } => self
+                .req
+                .res_captures
+                .push((id, String::from_utf8_lossy(value).into_owned())),
+            Effect::SetLogLevel(l) => self.req.res_silent = l == "silent",
+            _ => {}
+        }
+    }
+    fn server(&self) -> Option<(&str, i64)> {
+        None
+    }
+    fn stats(&self) -> &dyn Stats {
+        &crate::stats::CurrentStats
+    }
+    fn vars(&self) -> &Vars {
+        &self.req.vars
+    }
+    fn vars_mut(&mut self) -> &mut Vars {
+        &mut self.req.vars
+    }
+    fn tables(&self) -> Option<&fulcrum_persist::Tables> {
+        self.persist.tables()
+    }
+    fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.session_trackers()
+    }
+    fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+        self.persist.stream_trackers()
+    }
+    fn trackers_mut(
+        &mut self,
+        scope: fulcrum_rules::TrackScope,
+    ) -> Option<&mut fulcrum_persist::track::Trackers> {
+        self.persist.trackers_mut(scope)
+    }
+    fn now_ms(&self) -> u64 {
+        self.persist.now_ms()
+    }
+}
+
+impl RequestView for RespView<'_> {
+    fn method(&self) -> &[u8] {
+        &self.req.method
+    }
+    fn uri(&self) -> &[u8] {
+        &self.req.uri
+    }
+    fn version(&self) -> &[u8] {
+        self.req.version
+    }
+    fn header_count(&self) -> usize {
+        self.req.headers.len()
+    }
+    fn header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.req
+            .headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+    // The request is gone by now: edits to it have no effect.
+    fn set_method(&mut self, _: &[u8]) {}
+    fn set_uri(&mut self, _: &[u8]) {}
+    fn add_header(&mut self, _: &[u8], _: &[u8]) {}
+    fn set_header_value(&mut self, _: usize, _: &[u8]) {}
+    fn remove_header(&mut self, _: usize) {}
+}
+
+impl ResponseView for RespView<'_> {
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn res_version(&self) -> &[u8] {
+        self.version
+    }
+    fn res_header_count(&self) -> usize {
+        self.headers.len()
+    }
+    fn res_header(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.headers
+            .get(i)
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+    }
+    fn set_status(&mut self, status: u16, reason: Option<&[u8]>) {
+        self.status = status;
+        self.reason = reason.map(<[u8]>::to_vec);
+        self.dirty = true;
+    }
+    fn res_add_header(&mut self, name: &[u8], value: &[u8]) {
+        self.headers.push((name.to_vec(), value.to_vec()));
+        self.dirty = true;
+    }
+    fn res_set_header_value(&mut self, i: usize, value: &[u8]) {
+        if let Some(h) = self.headers.get_mut(i) {
+            h.1 = value.to_vec();
+            self.dirty = true;
+        }
+    }
+    fn res_remove_header(&mut self, i: usize) {
+        if i < self.headers.len() {
+            self.headers.remove(i);
+            self.dirty = true;
+        }
+    }
+}
+
+/// Runs the backend's then the frontend's `http-response` rules over a
+/// response head; returns the rewritten head bytes (blank line included) when
+/// rules changed it, `Err(())` for a deny (the client gets a 502).
+#[allow(clippy::too_many_arguments, clippy::result_unit_err)]
+pub(crate) fn on_response(
+    fe: &Frontend,
+    be: &Backend,
+    src: SocketAddr,
+    dst: SocketAddr,
+    req: &mut ReqParts,
+    head: &fulcrum_proto::ResponseHead,
+    buf: &[u8],
+    connection: Option<Option<&[u8]>>,
+) -> Result<Option<Vec<u8>>, ()> {
+    let st = req.persist.clone();
+    let mut view = RespView {
+        fe,
+        be: Some(be),
+        src,
+        dst,
+        req,
+        status: head.status,
+        reason: None,
+        version: head.version.as_bytes(),
+        headers: head
+            .headers_in(buf)
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+        dirty: false,
+        persist: crate::persist::ViewPersist::new(st.as_deref()),
+    };
+    let lists = [
+        (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
+        fe.rules.as_ref(),
+    ];
+    for r in lists.into_iter().flatten() {
+        match fulcrum_rules::run_http_response(&r.http_response, &mut view) {
+            Verdict::Tarpit(_) | Verdict::Reject | Verdict::SilentDrop => return Err(()),
+            // The client gets this answer instead of the server's.
+            Verdict::Deny(a) | Verdict::Return(a) => {
+                view.req.answer = Some(answer_bytes(a, fe, Some(be)));
+                return Err(());
+            }
+            Verdict::Redirect(r) => {
+                view.req.answer = Some(r.to_bytes());
+                return Err(());
+            }
+            _ => {}
+        }
+    }
+    // `http-after-response` comes last; it cannot refuse the response.
+    for r in lists.into_iter().flatten() {
+        let _ = fulcrum_rules::run_http_after_response(&r.http_after_response, &mut view);
+    }
+    if !view.dirty {
+        return Ok(None);
+    }
+    Ok(Some(render_head(&view, connection)))
+}
+
+/// The response head as rules left it, blank line included.
+fn render_head(view: &RespView<'_>, connection: Option<Option<&[u8]>>) -> Vec<u8> {
+    let reason = view.reason.clone().unwrap_or_else(|| {
+        fulcrum_proto::errors::reason_phrase(view.status)
+            .as_bytes()
+            .to_vec()
+    });
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(view.version);
+    out.extend_from_slice(format!(" {} ", view.status).as_bytes());
+    out.extend_from_slice(&reason);
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in &view.headers {
+        if connection.is_some() && n.eq_ignore_ascii_case(b"connection") {
+            continue;
+        }
+        for part in [&n[..], b": ", v, b"\r\n"] {
+            out.extend_from_slice(part);
+        }
+    }
+    if let Some(Some(c)) = connection {
+        out.extend_from_slice(b"Connection: ");
+        out.extend_from_slice(c);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Runs the frontend's `http-after-response` rules over an answer the proxy
+/// generated itself (deny, return, redirect, errors), as HAProxy does.
+pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
+    let fe = s.fe;
+    let Some(rules) = fe
+        .rules
+        .as_deref()
+        .filter(|r| !r.http_after_response.is_empty())
+    else {
+        return reply;
+    };
+    let Ok(fulcrum_proto::Parsed::Complete(head, head_len)) =
+        fulcrum_proto::parse_response(&reply, fulcrum_proto::Method::Get, &s.limits)
+    else {
+        return reply;
+    };
+    let buf = s.cbuf.readable();
+    let mut parts = ReqParts {
+        method: s
+            .req
+            .as_ref()
+            .map(|r| r.method_bytes(buf).to_vec())
+            .unwrap_or_default(),
+        uri: s
+            .req
+            .as_ref()
+            .map(|r| r.target_bytes(buf).to_vec())
+            .unwrap_or_default(),
+        version: s.req.as_ref().map_or(b"HTTP/1.1", |r| r.version.as_bytes()),
+        headers: s
+            .req
+            .as_ref()
+            .map(|r| {
+                r.headers_in(buf)
+                    .iter()
+                    .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        vars: Vars::default(),
+        persist: s.persist.clone(),
+        timeouts: Default::default(),
+        res_captures: Vec::new(),
+        res_silent: false,
+        answer: None,
+    };
+    let st = s.persist.clone();
+    let mut view = RespView {
+        fe,
+        be: None,
+        src: s.addrs.src,
+        dst: s.addrs.dst,
+        req: &mut parts,
+        status: head.status,
+        reason: None,
+        version: head.version.as_bytes(),
+        headers: head
+            .headers_in(&reply)
+            .iter()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect(),
+        dirty: false,
+        persist: crate::persist::ViewPersist::new(st.as_deref()),
+    };
+    let _ = fulcrum_rules::run_http_after_response(&rules.http_after_response, &mut view);
+    if !view.dirty {
+        return reply;
+    }
+    let mut out = render_head(&view, None);
+    out.extend_from_slice(reply.get(head_len..).unwrap_or_default());
+    out
+}
+
+/// Sends the answer an `http-response deny|return|redirect` chose in place of
+/// the server's; `false` when there is none (the client then gets a 502).
+pub(crate) async fn send_response_answer(s: &mut Session<'_>) -> bool {
+    let Some(a) = s.req_parts.as_deref_mut().and_then(|p| p.answer.take()) else {
+        return false;
+    };
+    if let Some(l) = s.log.as_mut() {
+        l.status = a
+            .get(9..12)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|c| c.parse().ok());
+    }
+    let _ = s.send_reply(&a).await;
+    true
+}
