@@ -176,3 +176,28 @@ fn response_return_and_redirect_replace_the_server_answer() {
     assert_eq!(status(&h), 302, "{h}");
     assert!(h.to_ascii_lowercase().contains("location: /else"), "{h}");
 }
+
+#[test]
+fn wait_for_body_lets_rules_see_the_body() {
+    let o = echo();
+    let run = serve(
+        "    http-request wait-for-body time 2s\n\
+         \x20   http-request deny deny_status 400 if { req.body -m sub evil }\n",
+        &o,
+    );
+    // Head first, body a moment later: the rule must still see it.
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\n",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    write(&mut c, b"an evil!");
+    let (h, _) = read_response(&mut c);
+    assert_eq!(status(&h), 400, "{h}");
+    let b = body(
+        &run,
+        "POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nnice",
+    );
+    assert!(b.starts_with("POST /f"), "{b}");
+}
