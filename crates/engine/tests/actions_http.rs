@@ -201,3 +201,41 @@ fn wait_for_body_lets_rules_see_the_body() {
     );
     assert!(b.starts_with("POST /f"), "{b}");
 }
+
+#[test]
+fn normalize_uri_set_pathq_and_unset_var() {
+    let o = echo();
+    let run = serve(
+        "    http-request normalize-uri path-merge-slashes\n\
+         \x20   http-request normalize-uri path-strip-dotdot\n\
+         \x20   http-request set-var(txn.gone) str(x)\n\
+         \x20   http-request unset-var(txn.gone)\n\
+         \x20   http-request set-header X-Gone %[var(txn.gone)]\n\
+         \x20   http-request set-pathq /pq%[pathq] if { path_beg /keep }\n",
+        &o,
+    );
+    let b = body(&run, "GET //a//b/../c HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert!(b.starts_with("GET /a/c\n"), "{b}");
+    // unset-var removed it: the header renders the empty sample.
+    assert!(!b.contains("X-Gone: x"), "{b}");
+    let b = body(&run, "GET /keep?z=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert!(b.starts_with("GET /pq/keep?z=1\n"), "{b}");
+}
+
+#[test]
+fn response_sees_request_vars_and_replaces_values() {
+    let o =
+        origin(|_| b"HTTP/1.1 200 OK\r\nX-List: a1, b1\r\nContent-Length: 2\r\n\r\nok".to_vec());
+    let run = serve(
+        "    http-request set-var(txn.path) path\n\
+         \x20   http-response set-header X-Path %[var(txn.path)]\n\
+         \x20   http-response replace-value X-List ^(.)1$ \\12\n\
+         \x20   http-response set-var(txn.st) status\n\
+         \x20   http-response add-header X-St %[var(txn.st)]\n",
+        &o,
+    );
+    let (h, _) = get(&run, "GET /v/w HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert!(h.contains("X-Path: /v/w"), "{h}");
+    assert!(h.contains("X-List: a2, b2"), "{h}");
+    assert!(h.contains("X-St: 200"), "{h}");
+}
