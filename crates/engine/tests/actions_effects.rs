@@ -231,3 +231,19 @@ fn http_response_capture_and_silence_reach_the_log() {
         vec![Some("2".to_string()), Some("2".to_string())]
     );
 }
+
+#[test]
+fn captured_request_headers_are_readable_by_later_rules() {
+    let o = origin(|r| ok(&r.header("x-cap").unwrap_or_default()));
+    let (run, _sink) = serve(
+        "    capture request header Host len 3\n\
+         \x20   http-request capture req.hdr(x-user) len 10\n\
+         \x20   http-request set-header X-Cap %[capture.req.hdr(0)]-%[capture.req.hdr(1)]\n",
+        o.addr,
+    );
+    let (h, b) = get(
+        &run,
+        "GET / HTTP/1.1\r\nHost: hostname\r\nX-User: bob\r\n\r\n",
+    );
+    assert_eq!((status(&h), b.as_slice()), (200, &b"hos-bob"[..]));
+}

@@ -103,6 +103,12 @@ impl SessionView for ReqView<'_> {
     fn unique_id(&self) -> Option<&[u8]> {
         self.fx.unique_id.as_deref()
     }
+    fn captured_header(&self, response: bool, slot: usize) -> Option<&[u8]> {
+        if response {
+            return None;
+        }
+        self.fx.captured(slot).map(str::as_bytes)
+    }
 }
 
 impl RequestView for ReqView<'_> {
@@ -168,7 +174,12 @@ pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
         Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
         d => d,
     };
-    if matches!(d, Decision::Forward { .. }) {
+    // HTTP/1.0 clients do not expect interim responses (RFC 8297).
+    let http11 = s
+        .req
+        .as_ref()
+        .is_some_and(|r| r.version != fulcrum_proto::Version::Http10);
+    if matches!(d, Decision::Forward { .. }) && http11 {
         effects::stash_early_hints(fx.early_response());
     }
     fx.apply(s);
@@ -224,6 +235,11 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
         persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
         fx,
     };
+    // `capture request header` values, for `capture.req.hdr(N)` in the rules.
+    let caps = &fe.http.captures;
+    if !caps.request_headers.is_empty() {
+        view.fx.declared = caps.request(buf, &req.headers).0;
+    }
     // Made before the rules run so `unique-id` fetches in them see it.
     if let Some(u) = uid {
         view.fx.unique_id = Some(u.format.render_request(&view));

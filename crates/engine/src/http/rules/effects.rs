@@ -25,6 +25,8 @@ pub(crate) struct Effects {
     dst: Option<IpAddr>,
     early_hints: Vec<(Vec<u8>, Vec<u8>)>,
     pub(super) unique_id: Option<Vec<u8>>,
+    /// The `capture request header` slots of this request.
+    pub(super) declared: Vec<Option<String>>,
     /// `set-timeout server|tunnel`: this stream's timeouts instead of the backend's.
     pub(super) timeouts: Option<StreamTimeouts>,
 }
@@ -61,6 +63,28 @@ impl Effects {
             }
             _ => {}
         }
+    }
+
+    /// Capture slot `slot` as the rules see it so far (`capture.req.hdr(N)`):
+    /// declared headers first, then `http-request capture` values.
+    pub(super) fn captured(&self, slot: usize) -> Option<&str> {
+        let mut by_id = self
+            .captures
+            .iter()
+            .rev()
+            .filter(|(id, _)| *id == Some(slot));
+        if let Some((_, v)) = by_id.next() {
+            return Some(v);
+        }
+        if let Some(v) = self.declared.get(slot) {
+            return v.as_deref();
+        }
+        let extra = slot - self.declared.len();
+        self.captures
+            .iter()
+            .filter(|(id, _)| id.is_none())
+            .nth(extra)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The `103 Early Hints` interim response, when rules asked for one.
