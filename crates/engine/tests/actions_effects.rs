@@ -247,3 +247,14 @@ fn captured_request_headers_are_readable_by_later_rules() {
     );
     assert_eq!((status(&h), b.as_slice()), (200, &b"hos-bob"[..]));
 }
+
+#[test]
+fn http_after_response_edits_proxy_error_pages() {
+    let (run, _sink) = serve(
+        "    http-after-response set-header X-After err\n",
+        dead_addr(),
+    );
+    let (h, _) = get(&run, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 503, "{h}");
+    assert!(h.contains("X-After: err"), "{h}");
+}

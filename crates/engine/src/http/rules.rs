@@ -13,7 +13,9 @@ mod response;
 pub(crate) use effects::send_early_hints;
 use effects::Effects;
 use response::after_local;
-pub(crate) use response::{on_response, response_effects, send_response_answer, ReqParts};
+pub(crate) use response::{
+    after_error, on_response, response_effects, send_response_answer, ReqParts,
+};
 
 /// What to do with a request once rules ran.
 pub(crate) enum Decision {

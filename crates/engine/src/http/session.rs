@@ -383,7 +383,10 @@ impl Session<'_> {
     /// instead of getting a reset.
     pub(crate) async fn send_error(&mut self, code: u16, be: Option<&Backend>) -> io::Result<()> {
         let page = errors::page(code, be.map(|b| &b.errors), &self.fe.errors);
-        self.send_reply(page).await
+        match rules::after_error(self, page) {
+            Some(edited) => self.send_reply(&edited).await,
+            None => self.send_reply(page).await,
+        }
     }
 
     /// Sends a complete response and closes the connection.

@@ -269,6 +269,16 @@ fn render_head(view: &RespView<'_>, connection: Option<Option<&[u8]>>) -> Vec<u8
 
 /// Runs the frontend's `http-after-response` rules over an answer the proxy
 /// generated itself (deny, return, redirect, errors), as HAProxy does.
+/// An error page (502, 503, 504, 408…) as `http-after-response` rules leave
+/// it; `None` when the frontend has none, so the page is sent as stored.
+pub(crate) fn after_error(s: &Session<'_>, page: &[u8]) -> Option<Vec<u8>> {
+    let has =
+        s.fe.rules
+            .as_deref()
+            .is_some_and(|r| !r.http_after_response.is_empty());
+    has.then(|| after_local(s, page.to_vec()))
+}
+
 pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
     let fe = s.fe;
     let Some(rules) = fe
