@@ -3,7 +3,7 @@
 //! shared through atomics in the runtime.
 
 use crate::error::EngineError;
-use crate::limits::{Limit, Permits};
+use crate::limits::{Controls, Permits};
 use crate::log::LogSink;
 use crate::runtime::{Mode, Runtime};
 use std::cell::Cell;
@@ -46,9 +46,10 @@ pub(crate) struct Shared {
     pub rt: Runtime,
     pub log: Option<Arc<dyn LogSink>>,
     pub(crate) ops: Arc<crate::health_link::OpsSlot>,
-    global: Limit,
-    frontends: Vec<Limit>,
-    binds: Vec<Vec<Limit>>,
+    /// `maxconn` limits and listening states the runtime API changes.
+    pub(crate) ctl: Arc<Controls>,
+    /// Live sessions, for `show sess` and session shutdowns.
+    pub(crate) sessions: Arc<crate::sessions::Registry>,
 }
 
 /// A listening address after binding (port 0 resolved).
@@ -107,13 +108,8 @@ impl Engine {
             }
         }
         let shared = Arc::new(Shared {
-            global: Limit::new(rt.maxconn),
-            frontends: rt.frontends.iter().map(|f| Limit::new(f.maxconn)).collect(),
-            binds: rt
-                .frontends
-                .iter()
-                .map(|f| f.binds.iter().map(|b| Limit::new(b.maxconn)).collect())
-                .collect(),
+            ctl: Arc::new(Controls::new(&rt)),
+            sessions: Arc::default(),
             rt,
             log: opts.log.clone(),
             ops: Arc::default(),
@@ -330,18 +326,25 @@ async fn accept_loop(
     shared: Arc<Shared>,
     fi: usize,
     bi: usize,
-    listener: tokio::net::TcpListener,
+    mut listener: tokio::net::TcpListener,
     mut rx: watch::Receiver<Control>,
     active: Active,
 ) {
+    let mut listening = shared.ctl.listening[fi].subscribe();
     loop {
+        listener = match crate::limits::await_listening(listener, &mut listening, &mut rx).await {
+            Some(l) => l,
+            None => return,
+        };
         let permits = tokio::select! {
             p = take_permits(&shared, fi, bi) => p,
             _ = rx.changed() => return,
+            _ = listening.changed() => continue,
         };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = rx.changed() => return,
+            _ = listening.changed() => continue,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -365,7 +368,8 @@ async fn accept_loop(
 
 async fn take_permits(shared: &Shared, fi: usize, bi: usize) -> Permits {
     let mut p = Permits::default();
-    for limit in [&shared.global, &shared.frontends[fi], &shared.binds[fi][bi]] {
+    let c = &shared.ctl;
+    for limit in [&c.global, &c.frontends[fi], &c.binds[fi][bi]] {
         if let Some(permit) = limit.acquire().await {
             p.0.push(permit);
         }
@@ -380,9 +384,21 @@ async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
 ) {
-    let fe = &shared.rt.frontends[fi];
     let _ = stream.set_nodelay(true);
     let _counted = crate::stats::counters::session_start(fi);
+    let reg = shared.sessions.register(fi, peer);
+    let entry = reg.entry.clone();
+    crate::sessions::run(entry, serve_mode(shared, fi, bi, stream, peer)).await;
+}
+
+async fn serve_mode(
+    shared: &Shared,
+    fi: usize,
+    bi: usize,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let fe = &shared.rt.frontends[fi];
     let r = match fe.mode {
         // Boxed: only the mode in use takes memory, sized for that mode.
         Mode::Tcp => {

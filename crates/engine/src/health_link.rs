@@ -63,6 +63,10 @@ pub(crate) struct Core {
     /// Servers with `observe layer7`: connection successes say nothing there.
     pub layer7: std::collections::HashSet<(usize, usize)>,
     pub counters: crate::stats::counters::Counters,
+    /// Live sessions (`show sess`, `shutdown session(s)`).
+    pub sessions: Arc<crate::sessions::Registry>,
+    /// Frontend limits and listening states (`set maxconn`, `disable frontend`).
+    pub ctl: Arc<crate::limits::Controls>,
 }
 
 /// The running operations: dropping it stops the admin sockets, then health.
@@ -108,7 +112,8 @@ impl EngineHandle {
             .filter(|p| p.kind.is_backend() && !p.disabled)
             .collect();
         hold_unusable(&rt, &backends);
-        let health = start_health(&rt, cfg, &backends, events)?;
+        let sessions = self.shared.sessions.clone();
+        let health = start_health(&rt, cfg, &backends, events, sessions.clone())?;
         let mut checked = HashMap::new();
         let mut layer7 = std::collections::HashSet::new();
         for (bi, p) in backends.iter().enumerate() {
@@ -144,6 +149,8 @@ impl EngineHandle {
             checked,
             layer7,
             counters,
+            sessions,
+            ctl: self.shared.ctl.clone(),
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
         let ops = Ops {
@@ -196,6 +203,7 @@ fn start_health(
     cfg: &Config,
     backends: &[&Proxy],
     events: Option<HealthEventSink>,
+    sessions: Arc<crate::sessions::Registry>,
 ) -> Result<Option<HealthHandle>, EngineError> {
     let mut targets = Vec::new();
     for (bi, (p, be)) in backends.iter().zip(&rt.backends).enumerate() {
@@ -216,8 +224,14 @@ fn start_health(
     };
     let mut events = events;
     let logger = crate::admin::health_log::global_logger(&cfg.global);
+    let backups: Vec<Vec<bool>> = rt
+        .backends
+        .iter()
+        .map(|b| b.servers.iter().map(|s| s.backup).collect())
+        .collect();
     let sink = move |ev: HealthEvent| {
         log_event(&ev);
+        shutdown_on_event(&sessions, &backups, &ev);
         if let Some(l) = &logger {
             crate::admin::health_log::send(l, &ev);
         }
@@ -253,8 +267,27 @@ fn algo_name(p: &Proxy) -> &'static str {
     }
 }
 
-/// Health lines to `tracing` at their syslog severity. `shutdown_sessions` needs nothing
-/// here: TCP tunnels to a server marked down end on their own (see `tcp.rs`).
+/// `on-marked-down shutdown-sessions` (this server's sessions) and `on-marked-up
+/// shutdown-backup-sessions` (the backend's backup servers' sessions), HTTP and
+/// TCP alike, through the session registry.
+fn shutdown_on_event(
+    sessions: &crate::sessions::Registry,
+    backups: &[Vec<bool>],
+    ev: &HealthEvent,
+) {
+    let bi = ev.backend_idx;
+    if ev.shutdown_sessions {
+        if let Some(si) = ev.server_idx {
+            sessions.kill_where(bi, |s| s == si);
+        }
+    }
+    if ev.shutdown_backup_sessions {
+        let Some(b) = backups.get(bi) else { return };
+        sessions.kill_where(bi, |s| b.get(s).copied().unwrap_or(false));
+    }
+}
+
+/// Health lines to `tracing` at their syslog severity.
 fn log_event(ev: &HealthEvent) {
     use fulcrum_health::message::Severity;
     match ev.severity {

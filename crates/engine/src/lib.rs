@@ -39,6 +39,7 @@ pub mod persist;
 pub mod proxy_proto;
 pub mod runtime;
 pub mod select;
+mod sessions;
 mod snapshot;
 mod splice;
 mod stats;

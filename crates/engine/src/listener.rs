@@ -27,6 +27,22 @@ pub(crate) fn bind_all(
                 .unwrap_or(DEFAULT_BACKLOG);
             let mut out = Vec::with_capacity(count);
             let mut addr = *addr;
+            // Port 0: a probe socket picks the port, then every socket binds it
+            // explicitly, so a paused listener (`disable frontend`) keeps its
+            // port when the kernel unhashes it. The probe closes once replaced.
+            let _probe = if addr.port() == 0 {
+                let p = bind_one(addr, bind, backlog).map_err(|source| EngineError::Bind {
+                    frontend: frontend.into(),
+                    addr: addr.to_string(),
+                    source,
+                })?;
+                if let Ok(a) = p.local_addr() {
+                    addr.set_port(a.port());
+                }
+                Some(p)
+            } else {
+                None
+            };
             for _ in 0..count.max(1) {
                 let l = bind_one(addr, bind, backlog).map_err(|source| EngineError::Bind {
                     frontend: frontend.into(),

@@ -77,7 +77,10 @@ pub(crate) async fn serve(
         l.connected = Some(std::time::Instant::now());
     }
     let mut conn = match conn {
-        Ok(c) => c,
+        Ok(c) => {
+            crate::sessions::set_server(bi, c.lease.as_ref().map(|l| l.server));
+            c
+        }
         Err(e) => {
             if let Some(l) = log.as_mut() {
                 l.connected = None;

@@ -125,6 +125,34 @@ impl Runtime for Core {
         Ok(String::new())
     }
 
+    fn set_maxconn_frontend(&self, f: &str, v: u32) -> Result<String, String> {
+        self.fe_maxconn(f, v)
+    }
+
+    fn set_maxconn_global(&self, v: u32) -> Result<String, String> {
+        self.global_maxconn(v)
+    }
+
+    fn set_frontend_enabled(&self, f: &str, enabled: bool) -> Result<String, String> {
+        self.fe_enable(f, enabled)
+    }
+
+    fn shutdown_frontend(&self, f: &str) -> Result<String, String> {
+        self.fe_shutdown(f)
+    }
+
+    fn shutdown_server_sessions(&self, b: &str, s: &str) -> Result<String, String> {
+        self.sess_kill_server(b, s)
+    }
+
+    fn shutdown_session(&self, id: &str) -> Result<String, String> {
+        self.sess_kill(id)
+    }
+
+    fn show_sess(&self, target: Option<&str>) -> Result<String, String> {
+        self.sess_show(target)
+    }
+
     fn tables(
         &self,
         name: Option<&str>,

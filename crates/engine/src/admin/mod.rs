@@ -5,6 +5,7 @@
 
 mod api;
 pub(crate) mod health_log;
+mod sess;
 mod tables;
 
 use crate::health_link::Core;

@@ -206,6 +206,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         let can_replay = conn.reused && framing == BodyFraming::None;
         let saved = (can_replay || l7).then(|| req_out.clone());
         let leased = conn.lease.as_ref().map(|l| l.server);
+        crate::sessions::set_server(bi, leased);
         let mut sbuf = Buf::take(rt.tune.bufsize);
         let mut resp_out = Vec::with_capacity(512);
         let (req_res, resp_res) = exchange(

@@ -1,0 +1,221 @@
+//! Registry of live client sessions (HTTP connections and TCP sessions), for
+//! `show sess`, `shutdown session`, `shutdown sessions server` and the health
+//! actions `on-marked-down shutdown-sessions` / `on-marked-up
+//! shutdown-backup-sessions`.
+//!
+//! Entries live in shards picked by id, so accepts on different threads rarely
+//! meet on a lock and never on a global one. Each entry carries its own
+//! cancellation: the session's task selects on it and ends (dropping the client
+//! socket, so the client sees EOF) when asked.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+const SHARDS: usize = 16;
+/// `be`/`srv` not chosen yet.
+const NONE: u32 = u32::MAX;
+
+/// One live session.
+pub(crate) struct Entry {
+    pub id: u64,
+    pub frontend: usize,
+    pub src: SocketAddr,
+    pub started: Instant,
+    backend: AtomicU32,
+    server: AtomicU32,
+    cancelled: AtomicBool,
+    cancel: Notify,
+}
+
+impl Entry {
+    /// The backend and server chosen so far.
+    pub(crate) fn target(&self) -> (Option<usize>, Option<usize>) {
+        let get = |a: &AtomicU32| {
+            let v = a.load(Ordering::Relaxed);
+            (v != NONE).then_some(v as usize)
+        };
+        (get(&self.backend), get(&self.server))
+    }
+
+    /// Asks the session to end now.
+    pub(crate) fn kill(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.cancel.notify_one();
+    }
+
+    /// Resolves once [`Entry::kill`] was called.
+    pub(crate) async fn cancelled(&self) {
+        // notify_one stores a permit, so a kill before this await is not lost.
+        while !self.cancelled.load(Ordering::Acquire) {
+            self.cancel.notified().await;
+        }
+    }
+}
+
+/// Every live session of one engine.
+pub(crate) struct Registry {
+    next: AtomicU64,
+    shards: Vec<Mutex<HashMap<u64, Arc<Entry>>>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            // Ids look like HAProxy's session pointers and are never reused.
+            next: AtomicU64::new(0x1000),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+/// Removes its session from the registry when the session ends.
+pub(crate) struct Registered {
+    reg: Arc<Registry>,
+    pub entry: Arc<Entry>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.reg.shard(self.entry.id).lock() {
+            s.remove(&self.entry.id);
+        }
+    }
+}
+
+impl Registry {
+    fn shard(&self, id: u64) -> &Mutex<HashMap<u64, Arc<Entry>>> {
+        // Ids step by 0x10 so the low nibble carries no information.
+        &self.shards[((id >> 4) as usize) % SHARDS]
+    }
+
+    pub(crate) fn register(self: &Arc<Self>, frontend: usize, src: SocketAddr) -> Registered {
+        let id = self.next.fetch_add(0x10, Ordering::Relaxed);
+        let entry = Arc::new(Entry {
+            id,
+            frontend,
+            src,
+            started: Instant::now(),
+            backend: AtomicU32::new(NONE),
+            server: AtomicU32::new(NONE),
+            cancelled: AtomicBool::new(false),
+            cancel: Notify::new(),
+        });
+        if let Ok(mut s) = self.shard(id).lock() {
+            s.insert(id, entry.clone());
+        }
+        Registered {
+            reg: self.clone(),
+            entry,
+        }
+    }
+
+    /// Every live session, oldest first.
+    pub(crate) fn snapshot(&self) -> Vec<Arc<Entry>> {
+        let mut all: Vec<Arc<Entry>> = self
+            .shards
+            .iter()
+            .filter_map(|s| {
+                s.lock()
+                    .ok()
+                    .map(|s| s.values().cloned().collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect();
+        all.sort_by_key(|e| e.id);
+        all
+    }
+
+    /// Ends one session; false when it does not exist (any more).
+    pub(crate) fn kill(&self, id: u64) -> bool {
+        let e = self.shard(id).lock().ok().and_then(|s| s.get(&id).cloned());
+        e.map(|e| e.kill()).is_some()
+    }
+
+    /// Ends the sessions using a server of `backend` that `which` selects;
+    /// returns how many.
+    pub(crate) fn kill_where(&self, backend: usize, which: impl Fn(usize) -> bool) -> usize {
+        let mut n = 0;
+        for e in self.snapshot() {
+            if let (Some(b), Some(s)) = e.target() {
+                if b == backend && which(s) {
+                    e.kill();
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: Arc<Entry>;
+}
+
+/// Runs a session's future with its entry reachable by [`set_server`], ending
+/// it early when the entry is killed.
+pub(crate) async fn run<F: std::future::Future<Output = ()>>(entry: Arc<Entry>, fut: F) {
+    let e = entry.clone();
+    CURRENT
+        .scope(entry, async move {
+            tokio::select! {
+                _ = fut => {}
+                _ = e.cancelled() => {}
+            }
+        })
+        .await;
+}
+
+/// Records the backend and server the current session uses (outside a
+/// registered session, nothing happens).
+pub(crate) fn set_server(backend: usize, server: Option<usize>) {
+    let _ = CURRENT.try_with(|e| {
+        let v = |x: usize| u32::try_from(x).unwrap_or(NONE);
+        e.backend.store(v(backend), Ordering::Relaxed);
+        e.server.store(server.map_or(NONE, v), Ordering::Relaxed);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 4000))
+    }
+
+    #[tokio::test]
+    async fn killed_session_future_ends_and_entry_leaves() {
+        let reg = Arc::new(Registry::default());
+        let r = reg.register(0, addr());
+        let id = r.entry.id;
+        assert_eq!(reg.snapshot().len(), 1);
+        assert!(reg.kill(id));
+        let entry = r.entry.clone();
+        let ended = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            run(entry, std::future::pending::<()>()),
+        )
+        .await;
+        assert!(ended.is_ok(), "a killed session must end");
+        drop(r);
+        assert!(reg.snapshot().is_empty());
+        assert!(!reg.kill(id));
+    }
+
+    #[tokio::test]
+    async fn kill_where_picks_sessions_of_the_server() {
+        let reg = Arc::new(Registry::default());
+        let a = reg.register(0, addr());
+        let b = reg.register(0, addr());
+        run(a.entry.clone(), async { set_server(1, Some(2)) }).await;
+        run(b.entry.clone(), async { set_server(1, Some(3)) }).await;
+        assert_eq!(reg.kill_where(1, |s| s == 2), 1);
+        assert!(a.entry.cancelled.load(Ordering::Acquire));
+        assert!(!b.entry.cancelled.load(Ordering::Acquire));
+        assert_eq!(b.entry.target(), (Some(1), Some(3)));
+    }
+}
