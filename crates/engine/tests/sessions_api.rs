@@ -224,3 +224,30 @@ fn http_sessions_end_when_their_server_is_marked_down_with_shutdown_sessions() {
     cmd(&sock, "set server app/s1 health down");
     assert!(sees_eof(&mut c, Duration::from_secs(3)));
 }
+
+#[test]
+fn backup_sessions_end_when_a_primary_comes_back_with_shutdown_backup_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (e1, e2) = (Backend::start(false), Backend::start(false));
+    let text = tcp_config(&sock, e1.addr, e2.addr).replace(
+        &format!("server e1 {}", e1.addr),
+        &format!(
+            "server e1 {} check inter 5s on-marked-up shutdown-backup-sessions",
+            e1.addr
+        ),
+    );
+    let r = Running::start(&text);
+    assert!(wait_until(Duration::from_secs(3), || cmd(
+        &sock,
+        "show stat"
+    )
+    .contains("bk,e1,")));
+    cmd(&sock, "set server bk/e1 health down");
+    let mut on_backup = TcpStream::connect(r.addr("ft")).unwrap();
+    echo(&mut on_backup, b"b");
+    assert!(cmd(&sock, "show sess").contains(" be=bk srv=e2 "));
+    assert!(!sees_eof(&mut on_backup, Duration::from_millis(200)));
+    cmd(&sock, "set server bk/e1 health up");
+    assert!(sees_eof(&mut on_backup, Duration::from_secs(3)));
+}
