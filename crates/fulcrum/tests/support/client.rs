@@ -386,4 +386,3 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     }
     out
 }
-
