@@ -171,6 +171,7 @@ fn frontend(
         mode: mode(p.mode),
         binds,
         maxconn: p.maxconn.map(|m| m as usize),
+        monitor_net: p.monitor_net.iter().map(net).collect(),
         default_backend,
         timeouts: timeouts(&p.timeouts),
         // The stats page's admin form needs its POST body before answering.

@@ -385,10 +385,25 @@ async fn serve(
     peer: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
+    let fe = &shared.rt.frontends[fi];
+    if fe.monitor_net.iter().any(|n| n.contains(peer.ip())) {
+        monitor_net_answer(stream, fe.mode).await;
+        return;
+    }
     let _counted = crate::stats::counters::session_start(fi);
     let reg = shared.sessions.register(fi, peer);
     let entry = reg.entry.clone();
     crate::sessions::run(entry, serve_mode(shared, fi, bi, stream, peer)).await;
+}
+
+/// `monitor-net` as HAProxy 1.x answered it: before reading anything, `HTTP/1.0 200 OK`
+/// and close in HTTP mode, a plain close in TCP mode; not counted, not logged.
+async fn monitor_net_answer(mut stream: tokio::net::TcpStream, mode: Mode) {
+    use tokio::io::AsyncWriteExt;
+    if mode == Mode::Http {
+        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n").await;
+    }
+    let _ = stream.shutdown().await;
 }
 
 async fn serve_mode(

@@ -231,6 +231,9 @@ pub struct Frontend {
     pub name: String,
     pub mode: Mode,
     pub binds: Vec<Bind>,
+    /// `monitor-net` (1.x): clients from these networks get HAProxy's bare health answer
+    /// (`HTTP/1.0 200 OK` in HTTP mode, an immediate close in TCP mode), unlogged.
+    pub monitor_net: Vec<IpNet>,
     pub maxconn: Option<usize>,
     /// Index into [`Runtime::backends`].
     pub default_backend: Option<usize>,

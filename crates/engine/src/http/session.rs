@@ -450,6 +450,7 @@ mod tests {
             mode: crate::runtime::Mode::Http,
             binds: vec![],
             maxconn: None,
+            monitor_net: vec![],
             default_backend: None,
             timeouts: Default::default(),
             http: Default::default(),

@@ -18,6 +18,7 @@ pub fn frontend(name: &str, mode: Mode) -> Frontend {
         mode,
         binds: vec![Bind::new(lo())],
         maxconn: None,
+        monitor_net: vec![],
         default_backend: Some(0),
         timeouts: Default::default(),
         http: Default::default(),
