@@ -90,6 +90,38 @@ fn stops(v: &TcpVerdict) -> bool {
     )
 }
 
+/// `tcp-request connection` then `session` rules, before any byte is read: in TCP mode
+/// ahead of content inspection, in HTTP mode ahead of the request (IP blocking, connection
+/// tracking). `None` when the connection must be closed; else the variables they set.
+pub(crate) fn connection_rules(
+    fe: &Frontend,
+    src: SocketAddr,
+    dst: SocketAddr,
+    mut track: Option<&mut crate::persist::TcpTrack>,
+) -> Option<Vars> {
+    let mut vars = Vars::default();
+    let Some(rules) = fe.rules.as_ref() else {
+        return Some(vars);
+    };
+    for layer in [TcpLayer::Connection, TcpLayer::Session] {
+        let mut view = TcpView {
+            fe,
+            src,
+            dst,
+            payload: &[],
+            ended: true,
+            vars,
+            track: track.as_deref_mut(),
+        };
+        let v = run_tcp(&rules.tcp, layer, &mut view);
+        vars = view.vars;
+        if stops(&v) {
+            return None;
+        }
+    }
+    Some(vars)
+}
+
 /// Runs the frontend's TCP rules and chooses the backend. Bytes read while
 /// inspecting stay in `buf` and are forwarded first.
 pub(crate) async fn decide(
@@ -105,23 +137,9 @@ pub(crate) async fn decide(
     let Some(rules) = fe.rules.as_ref() else {
         return default.map_or(TcpDecision::Close, TcpDecision::Forward);
     };
-    let mut vars = Vars::default();
-    for layer in [TcpLayer::Connection, TcpLayer::Session] {
-        let mut view = TcpView {
-            fe,
-            src,
-            dst,
-            payload: &[],
-            ended: true,
-            vars,
-            track: track.as_deref_mut(),
-        };
-        let v = run_tcp(&rules.tcp, layer, &mut view);
-        vars = view.vars;
-        if stops(&v) {
-            return TcpDecision::Close;
-        }
-    }
+    let Some(mut vars) = connection_rules(fe, src, dst, track.as_deref_mut()) else {
+        return TcpDecision::Close;
+    };
     let delay = Duration::from_millis(rules.tcp.inspect_delay_ms.unwrap_or(0));
     let deadline = Instant::now() + delay;
     // Bounded: each round either reads bytes, or the deadline passes.

@@ -8,8 +8,7 @@ use common::*;
 use fulcrum_config::reader::MapEnv;
 use fulcrum_engine::{compile, Engine, EngineOptions};
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 fn serve(mode: &str, backend: SocketAddr) -> Running {
     let text = format!(
@@ -30,17 +29,6 @@ fn serve(mode: &str, backend: SocketAddr) -> Running {
         handle: Some(h),
         addr,
     }
-}
-
-/// A client whose source address is `src` (any 127/8 address is local on Linux).
-fn client_from(src: &str, dst: SocketAddr) -> TcpStream {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    s.bind(&from.into()).unwrap();
-    s.connect(&dst.into()).unwrap();
-    let s: TcpStream = s.into();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
 }
 
 #[test]

@@ -86,6 +86,18 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
+    // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
+    // counters live as long as the connection.
+    let mut track = crate::persist::TcpTrack::new(rt);
+    if crate::tcp_rules::connection_rules(fe, addrs.src, addrs.dst, track.as_deref_mut()).is_none()
+    {
+        // Rejected before a request exists: reset, as HAProxy does, and log nothing.
+        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+        return Ok(());
+    }
+    if let Some(t) = &track {
+        t.accepted();
+    }
     let mut s = Session {
         rt,
         fe,
@@ -103,6 +115,7 @@ pub(crate) async fn serve(
     };
     let r = s.run().await;
     s.park_server();
+    drop(track);
     r
 }
 

@@ -151,3 +151,15 @@ pub fn write(s: &mut TcpStream, b: &[u8]) {
 }
 
 pub mod http;
+
+/// A client whose source address is `src` (any 127/8 address is local on Linux), to
+/// play a second host without leaving loopback.
+pub fn client_from(src: &str, dst: SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    s.bind(&from.into()).unwrap();
+    s.connect(&dst.into()).unwrap();
+    let s: TcpStream = s.into();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
