@@ -336,15 +336,20 @@ async fn accept_loop(
             Some(l) => l,
             None => return,
         };
+        // `biased`: a stop or a limit change (sent before the runtime-API command
+        // answers) must win over a connection that is already waiting, so that the
+        // new limit applies to the very next connection.
         let permits = tokio::select! {
-            p = take_permits(&shared, fi, bi) => p,
+            biased;
             _ = rx.changed() => return,
             _ = listening.changed() => continue,
+            p = take_permits(&shared, fi, bi) => p,
         };
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            biased;
             _ = rx.changed() => return,
             _ = listening.changed() => continue,
+            a = listener.accept() => a,
         };
         match accepted {
             Ok((stream, peer)) => {
