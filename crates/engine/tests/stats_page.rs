@@ -32,8 +32,14 @@ fn authed(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
 }
 
 fn dead_addr() -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    // Bound but never listening: connections are refused, and the port stays taken for
+    // the whole test process, so no test running in parallel can start listening on it.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    std::mem::forget(s);
+    addr
 }
 
 #[test]

@@ -142,8 +142,14 @@ where
 
 /// An address nobody listens on.
 pub fn dead_addr() -> SocketAddr {
-    let l = TcpListener::bind(lo()).unwrap();
-    l.local_addr().unwrap()
+    // Bound but never listening: connections are refused, and the port stays taken for
+    // the whole test process, so no test running in parallel can start listening on it.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    std::mem::forget(s);
+    addr
 }
 
 pub fn write(s: &mut TcpStream, b: &[u8]) {

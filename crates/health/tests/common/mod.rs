@@ -81,8 +81,14 @@ pub fn response(status: &str, body: &str) -> String {
 
 /// An address nothing listens on.
 pub fn refused_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    // Bound but never listening: connections are refused, and the port stays taken for
+    // the whole test process, so no test running in parallel can start listening on it.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&any.into()).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    std::mem::forget(s);
+    addr
 }
 
 pub fn check(inter_ms: u64, rise: u32, fall: u32, init: InitState) -> ServerCheck {
