@@ -81,24 +81,7 @@ impl SessionView for ReqView<'_> {
     fn vars_mut(&mut self) -> &mut Vars {
         &mut self.vars
     }
-    fn tables(&self) -> Option<&fulcrum_persist::Tables> {
-        self.persist.tables()
-    }
-    fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
-        self.persist.session_trackers()
-    }
-    fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
-        self.persist.stream_trackers()
-    }
-    fn trackers_mut(
-        &mut self,
-        scope: fulcrum_rules::TrackScope,
-    ) -> Option<&mut fulcrum_persist::track::Trackers> {
-        self.persist.trackers_mut(scope)
-    }
-    fn now_ms(&self) -> u64 {
-        self.persist.now_ms()
-    }
+    crate::delegate_persist_view!(persist);
     fn effect(&mut self, e: Effect<'_>) {
         self.fx.record(e, &mut self.src, &mut self.dst);
     }

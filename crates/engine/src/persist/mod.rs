@@ -18,6 +18,33 @@
 //! `on_bytes`, `on_response` on the response head), `tcp` (`TcpTrack`,
 //! `connect_tcp`) and `tcp_rules` (`TcpTrack` in the view).
 
+/// The `SessionView` methods that reach stick tables and tracking counters, delegated to
+/// a view's `ViewPersist` field: every request/response view of the engine has them.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! delegate_persist_view {
+    ($field:ident) => {
+        fn tables(&self) -> Option<&fulcrum_persist::Tables> {
+            self.$field.tables()
+        }
+        fn session_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+            self.$field.session_trackers()
+        }
+        fn stream_trackers(&self) -> Option<&fulcrum_persist::track::Trackers> {
+            self.$field.stream_trackers()
+        }
+        fn trackers_mut(
+            &mut self,
+            scope: fulcrum_rules::TrackScope,
+        ) -> Option<&mut fulcrum_persist::track::Trackers> {
+            self.$field.trackers_mut(scope)
+        }
+        fn now_ms(&self) -> u64 {
+            self.$field.now_ms()
+        }
+    };
+}
+
 mod connect;
 mod request;
 mod response;
