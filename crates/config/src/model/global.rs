@@ -62,8 +62,22 @@ pub struct Global {
     pub env_ops: Vec<(String, Vec<String>)>,
     pub server_state_file: Option<PathBuf>,
     pub server_state_base: Option<PathBuf>,
+    /// `unix-bind`: defaults for every UNIX socket `bind` (a `bind` setting wins).
+    pub unix_bind: UnixBind,
     /// Keywords Fulcrum parses but does not act on yet, as written.
     pub other: Vec<(String, Vec<String>)>,
+}
+
+/// `unix-bind [prefix P] [mode M] [user U] [uid N] [group G] [gid N]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnixBind {
+    /// Prepended as written to every UNIX socket path of a `bind` (not to `abns@`).
+    pub prefix: Option<String>,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 impl Global {

@@ -33,7 +33,6 @@ const ACCEPTED: &[&str] = &[
     "maxzlibmem",
     "ssl-engine",
     "ssl-mode-async",
-    "unix-bind",
     "thread-groups",
     "numa-cpu-mapping",
     "profiling.tasks",
@@ -115,6 +114,7 @@ const KNOWN: &[&str] = &[
     "server-state-base",
     "tune.bufsize",
     "tune.maxrewrite",
+    "unix-bind",
 ];
 
 pub(crate) fn keyword(line: &SourceLine, g: &mut Global, d: &mut Diagnostics) {
@@ -219,6 +219,7 @@ fn set(
                 ))
             }
         },
+        "unix-bind" => unix_bind(args, &mut g.unix_bind)?,
         "setenv" | "presetenv" | "resetenv" | "unsetenv" => {
             g.env_ops.push((kw.to_string(), args.to_vec()))
         }
@@ -245,6 +246,38 @@ fn set(
                     None => diag,
                 },
             );
+        }
+    }
+    Ok(())
+}
+
+/// `unix-bind`: keyword/value pairs, each as the `bind` option of the same name.
+fn unix_bind(args: &[String], u: &mut crate::model::global::UnixBind) -> Result<(), String> {
+    if args.is_empty() {
+        return Err("'unix-bind' expects 'prefix', 'mode', 'user', 'uid', 'group' or 'gid'".into());
+    }
+    for pair in args.chunks(2) {
+        let (w, v) = match pair {
+            [w, v] => (w.as_str(), v.as_str()),
+            [w] => return Err(format!("'unix-bind {w}' expects a value")),
+            _ => continue,
+        };
+        match w {
+            "prefix" => u.prefix = Some(v.to_string()),
+            "mode" => {
+                u.mode = Some(u32::from_str_radix(v, 8).map_err(|_| {
+                    format!("'unix-bind mode' expects an octal permission like 660, found '{v}'")
+                })?)
+            }
+            "uid" => u.uid = Some(parse_uint(v, "uid")?),
+            "gid" => u.gid = Some(parse_uint(v, "gid")?),
+            "user" => u.user = Some(v.to_string()),
+            "group" => u.group = Some(v.to_string()),
+            _ => {
+                return Err(format!(
+                    "'unix-bind' does not know '{w}' (expects 'prefix', 'mode', 'user', 'uid', 'group' or 'gid')"
+                ))
+            }
         }
     }
     Ok(())
@@ -281,4 +314,22 @@ fn stats(args: &[String], span: &Span, g: &mut Global, d: &mut Diagnostics) -> R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::global::UnixBind;
+
+    #[test]
+    fn unix_bind_pairs() {
+        let mut u = UnixBind::default();
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        super::unix_bind(&w("prefix /var/lib/h/ mode 640 uid 12 group adm"), &mut u).unwrap();
+        assert_eq!(u.prefix.as_deref(), Some("/var/lib/h/"));
+        assert_eq!(u.mode, Some(0o640));
+        assert_eq!((u.uid, u.group.as_deref()), (Some(12), Some("adm")));
+        assert!(super::unix_bind(&w("mode 9x"), &mut u).is_err());
+        assert!(super::unix_bind(&w("mode"), &mut u).is_err());
+        assert!(super::unix_bind(&w("owner x"), &mut u).is_err());
+    }
 }
