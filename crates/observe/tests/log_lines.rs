@@ -434,3 +434,18 @@ proptest::proptest! {
         let _ = LogServer::parse(&words);
     }
 }
+
+#[test]
+fn unix_socket_ends_print_as_haproxy_does() {
+    // A client of a UNIX listener logs as "unix:<listener id>"; other UNIX ends print "unix".
+    let rec = LogRecord {
+        client: Some(fulcrum_observe::log::unix_addr(2)),
+        frontend_addr: Some(fulcrum_observe::log::unix_addr(0)),
+        server_addr: Some(fulcrum_observe::log::unix_addr(0)),
+        ..sample_record()
+    };
+    let f = LogFormat::parse("%ci:%cp %fi:%fp %si:%sp").unwrap();
+    assert_eq!(render_line(&f, &rec), "unix:2 unix:unix unix:unix");
+    let f = LogFormat::parse(HTTPLOG).unwrap();
+    assert!(render_line(&f, &rec).starts_with("unix:2 ["));
+}

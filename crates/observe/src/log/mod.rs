@@ -11,7 +11,7 @@ mod term;
 
 pub use logger::{LogMessage, Logger, LoggerStats};
 pub use policy::LogPolicy;
-pub use record::{LogRecord, Stamps, Timers};
+pub use record::{is_unix, unix_addr, LogRecord, SampleValues, Stamps, Timers, UNIX_IP};
 pub use render::{render, render_line};
 pub use syslog::{
     frame, Facility, LogServer, LogTarget, Sampling, Severity, SyslogFormat, SyslogHeader,

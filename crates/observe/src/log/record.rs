@@ -1,5 +1,6 @@
 //! Everything a log line can print about one session or request.
 
+use super::syslog::Severity;
 use super::term::TermState;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
@@ -127,6 +128,23 @@ fn sum_or_minus_one(parts: &[i64]) -> i64 {
     }
 }
 
+/// The address a UNIX socket endpoint takes in a record's (and the engine's)
+/// `SocketAddr` fields, which have no UNIX variant: an IPv6 address of the
+/// discard-only prefix `100::/64` (RFC 6666), never a real peer. A client's port
+/// holds its listener's id, which HAProxy logs as `%cp`; other fields use port 0.
+pub const UNIX_IP: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0x756e, 0x6978);
+
+/// A UNIX socket endpoint as a `SocketAddr` (see [`UNIX_IP`]).
+pub fn unix_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(std::net::IpAddr::V6(UNIX_IP), port)
+}
+
+/// Whether `a` stands for a UNIX socket endpoint (see [`UNIX_IP`]).
+pub fn is_unix(a: &SocketAddr) -> bool {
+    a.ip() == std::net::IpAddr::V6(UNIX_IP)
+}
+
 /// One session's (TCP) or request's (HTTP) facts, filled by the engine when
 /// the log line is due. Absent text prints as `-` unless noted.
 #[derive(Clone, Debug)]
@@ -196,6 +214,22 @@ pub struct LogRecord {
     pub request_counter: u64,
     pub ssl_version: Option<String>,
     pub ssl_cipher: Option<String>,
+    /// The values of the formats' `%[…]` expressions, evaluated by the engine.
+    pub samples: SampleValues,
+    /// `set-log-level LEVEL`: the severity of this line, whatever the options say.
+    pub level: Option<Severity>,
+}
+
+/// The values of the `%[…]` expressions of each format a frontend may log
+/// with, in the order they appear in it; `None` prints `-`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SampleValues {
+    /// `log-format` (or the built-in format's own expressions).
+    pub format: Vec<Option<String>>,
+    /// `error-log-format`.
+    pub error: Vec<Option<String>>,
+    /// `log-format-sd`.
+    pub sd: Vec<Option<String>>,
 }
 
 impl Default for LogRecord {
@@ -238,6 +272,8 @@ impl Default for LogRecord {
             request_counter: 0,
             ssl_version: None,
             ssl_cipher: None,
+            samples: SampleValues::default(),
+            level: None,
         }
     }
 }

@@ -156,6 +156,10 @@ impl Line<'_> {
     }
 
     fn ip(&mut self, a: Option<SocketAddr>, flags: Flags) {
+        // HAProxy prints the family name for a UNIX socket.
+        if a.as_ref().is_some_and(super::is_unix) {
+            return self.text(Some("unix"), flags, Enc::Plain);
+        }
         match a.map(|a| a.ip()) {
             Some(IpAddr::V4(v4)) if flags.hex => {
                 self.fmt(format_args!("{:08X}", u32::from(v4)));
@@ -170,6 +174,10 @@ impl Line<'_> {
 
     fn port(&mut self, a: Option<SocketAddr>, flags: Flags) {
         match a {
+            // A UNIX client's port is its listener id (`%cp`); other UNIX ends print "unix".
+            Some(a) if super::is_unix(&a) && a.port() == 0 => {
+                self.text(Some("unix"), flags, Enc::Plain)
+            }
             Some(a) if flags.hex => self.fmt(format_args!("{:04X}", a.port())),
             Some(a) => self.fmt(format_args!("{}", a.port())),
             None => self.text(None, flags, Enc::Plain),
