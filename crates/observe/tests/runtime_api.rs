@@ -2,7 +2,7 @@
 
 use fulcrum_observe::api::{
     execute, parse_command, split_commands, AccessLevel, CliSession, Command, HealthForce,
-    OutFormat, Runtime, ServerAdminState, ServerStateLine, TableDump, TableEntry, TableFilter,
+    OutFormat, RateLimitKind, Runtime, ServerAdminState, ServerStateLine, TableDump, TableEntry, TableFilter,
     WeightSpec,
 };
 use fulcrum_observe::stats::{ProcessInfo, ProxyStats, StatFilter};
@@ -222,9 +222,25 @@ fn usage_errors_say_what_is_expected() {
         err("set maxconn global lots"),
         "Require a valid integer value."
     );
+    // HAProxy 2.6 built without TLS: the usage text, no `ssl-sessions`.
+    let usage = err("set rate-limit sessions 10");
+    assert!(usage.starts_with("'set rate-limit' only supports :\n   - 'connections global'"));
+    assert!(!usage.contains("ssl"));
+    assert_eq!(err("set rate-limit ssl-sessions global 5"), usage);
     assert_eq!(
-        err("set rate-limit sessions 10"),
-        "'set rate-limit' only supports 'global'."
+        err("set rate-limit connections global"),
+        "Expects an integer value."
+    );
+    assert_eq!(
+        err("set rate-limit connections global -1"),
+        "Value out of range."
+    );
+    assert_eq!(
+        parse_command("set rate-limit http-compression global 5x").unwrap(),
+        Command::SetRateLimit {
+            kind: RateLimitKind::HttpCompression,
+            value: 5
+        }
     );
     assert!(err("frobnicate now").contains("Unknown command"));
 }

@@ -1,7 +1,9 @@
 //! Word-level helpers of the command parser: line and word splitting, and
 //! the argument shapes commands share (`backend/server`, weights, filters).
 
-use super::command::{Command, HealthForce, OutFormat, ServerAdminState, TableFilter, WeightSpec};
+use super::command::{
+    Command, HealthForce, OutFormat, RateLimitKind, ServerAdminState, TableFilter, WeightSpec,
+};
 use super::ApiError;
 use crate::stats::StatFilter;
 
@@ -247,4 +249,57 @@ pub(super) fn set_server(words: &[&str]) -> Result<Command, ApiError> {
             ))
         }
     })
+}
+
+/// HAProxy 2.6's usage text for `set rate-limit`, as built without TLS.
+const RATE_LIMIT_USAGE: &str = "'set rate-limit' only supports :
+   - 'connections global' to set the per-process maximum connection rate
+   - 'sessions global' to set the per-process maximum session rate
+   - 'http-compression global' to set the per-process maximum compression speed in kB/s";
+
+/// `set rate-limit connections|sessions|http-compression global VALUE`,
+/// the value read as C's `atoi` reads it (HAProxy does: `5x` is 5, `x` is 0).
+pub(super) fn rate_limit(words: &[&str]) -> Result<Command, ApiError> {
+    let kind = match (words.first().copied(), words.get(1).copied()) {
+        (Some("connections"), Some("global")) => RateLimitKind::Connections,
+        (Some("sessions"), Some("global")) => RateLimitKind::Sessions,
+        (Some("http-compression"), Some("global")) => RateLimitKind::HttpCompression,
+        _ => return Err(usage(RATE_LIMIT_USAGE)),
+    };
+    let word = words
+        .get(2)
+        .ok_or_else(|| usage("Expects an integer value."))?;
+    let value = u32::try_from(atoi(word)).map_err(|_| usage("Value out of range."))?;
+    Ok(Command::SetRateLimit { kind, value })
+}
+
+/// C's `atoi` on glibc: leading blanks, a sign, digits up to the first
+/// other character; the `long` result truncated to an `int`.
+fn atoi(s: &str) -> i32 {
+    let t = s.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let v = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |v, b| v.saturating_mul(10).saturating_add(i64::from(b - b'0')));
+    let v = if neg { -v } else { v };
+    // Truncation is the point: it is what the C cast does.
+    v as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::atoi;
+
+    #[test]
+    fn atoi_reads_as_c_does() {
+        assert_eq!(atoi("5x"), 5);
+        assert_eq!(atoi("x"), 0);
+        assert_eq!(atoi(" -3"), -3);
+        assert_eq!(atoi("99999999999"), 1_215_752_191);
+    }
 }
