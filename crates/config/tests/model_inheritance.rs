@@ -271,3 +271,33 @@ fn rules_after_use_backend_warn_as_haproxy() {
         "the rule is kept"
     );
 }
+
+#[test]
+fn rate_limit_sessions_is_read_and_inherited_by_frontends() {
+    let l = load(&format!(
+        "defaults\nmode http\nrate-limit sessions 7\n{TIMEOUTS}\
+         frontend a\nbind :80\ndefault_backend b\n\
+         frontend c\nbind :81\nrate-limit sessions 3\ndefault_backend b\n\
+         backend b\nserver s 127.0.0.1:81\n"
+    ));
+    assert_eq!(findings(&l), vec![]);
+    assert!(
+        !l.diagnostics
+            .items
+            .iter()
+            .any(|d| d.to_string().contains("rate-limit")),
+        "no 'not yet supported' notice"
+    );
+    let c = l.config.unwrap();
+    assert_eq!(c.frontend("a").unwrap().rate_limit_sessions, Some(7));
+    assert_eq!(c.frontend("c").unwrap().rate_limit_sessions, Some(3));
+    let bad = load(&format!(
+        "defaults\n{TIMEOUTS}frontend a\nbind :80\nrate-limit connections 3\n"
+    ));
+    let f = findings(&bad);
+    assert!(
+        f.iter()
+            .any(|(lvl, _, m)| *lvl == Level::Alert && m.contains("'sessions'")),
+        "{f:?}"
+    );
+}

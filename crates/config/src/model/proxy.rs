@@ -177,6 +177,8 @@ pub struct Proxy {
     pub default_server: ServerSettings,
     pub timeouts: Timeouts,
     pub maxconn: Option<u32>,
+    /// `rate-limit sessions N`: new sessions accepted per second (frontends).
+    pub rate_limit_sessions: Option<u32>,
     pub backlog: Option<u32>,
     pub fullconn: Option<u32>,
     pub retries: Option<u32>,

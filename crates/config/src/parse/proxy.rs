@@ -17,7 +17,6 @@ const ACCEPTED: &[&str] = &[
     "filter",
     "declare",
     "http-error",
-    "rate-limit",
     "email-alert",
     "dispatch",
     "http-send-name-header",
@@ -114,6 +113,12 @@ fn dispatch(
         "timeout" => timeout(args, span, p, d)?,
         "contimeout" | "clitimeout" | "srvtimeout" => super::legacy::old_timeout(kw, args, span, p, d),
         "maxconn" => p.maxconn = Some(parse_uint(one("a number")?, kw)?),
+        "rate-limit" => match args {
+            [what, n] if what == "sessions" => {
+                p.rate_limit_sessions = Some(parse_uint(n, "rate-limit sessions")?)
+            }
+            _ => return Err("'rate-limit' expects 'sessions' and a number of sessions per second".into()),
+        },
         "backlog" => p.backlog = Some(parse_uint(one("a number")?, kw)?),
         "fullconn" => p.fullconn = Some(parse_uint(one("a number")?, kw)?),
         "retries" => p.retries = Some(parse_uint(one("a number")?, kw)?),
