@@ -8,6 +8,7 @@ use base64::Engine as _;
 use fulcrum_config::diag::Span;
 use regex::bytes::Regex;
 
+use crate::conv_text::{self as text, json_escape, pick};
 use crate::error::RuleError;
 use crate::fetch::Ctx;
 use crate::hash;
@@ -102,11 +103,30 @@ pub(crate) enum Conv {
     Xxh3(u64),
     Ltrim(Vec<u8>),
     Rtrim(Vec<u8>),
-    /// `http_date([offset])`, `utime(fmt[,offset])`, `ltime` (UTC: no time zone database).
+    /// `http_date([offset])`, `utime(fmt[,offset])`, `ltime(fmt[,offset])`.
     Date {
         fmt: Option<String>,
         offset: i64,
+        local: bool,
     },
+    UrlEnc,
+    Hex2i,
+    CutCrlf,
+    HostOnly,
+    PortOnly,
+    /// `be2dec` (`big`) / `le2dec`.
+    ToDec {
+        sep: Vec<u8>,
+        chunk: usize,
+        truncate: bool,
+        big: bool,
+    },
+    Sha1,
+    Sha2(u16),
+    /// `set-var(NAME[,COND…])`: stores the sample and passes it on.
+    SetVar(String, Vec<String>),
+    /// `unset-var(NAME)`: removes the variable and passes the sample on.
+    UnsetVar(String),
     /// `in_table(T)`, `table_*(T)`: the sample looked up as a key of table `T`.
     Table(Box<fulcrum_persist::convert::TableConverter>),
 }
@@ -137,6 +157,39 @@ fn mask(s: &str, v6: bool) -> Option<u8> {
     let ip: std::net::Ipv4Addr = s.parse().ok()?;
     let bits = u32::from(ip);
     (bits.leading_ones() + bits.trailing_zeros() == 32).then_some(bits.leading_ones() as u8)
+}
+
+/// A variable name as `set-var` takes it: a known scope, a dot, then a name.
+fn check_var_name(v: &str, span: &Span, conv: &str) -> Result<(), RuleError> {
+    let ok = v.split_once('.').is_some_and(|(scope, rest)| {
+        matches!(scope, "proc" | "sess" | "txn" | "req" | "res")
+            && !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::new(
+            span,
+            format!("{conv}: '{v}' is not a variable name (proc|sess|txn|req|res, a dot, then a-z A-Z 0-9 . _)"),
+        ))
+    }
+}
+
+/// The converter's result borrowing the part `bounds` of the input when it can.
+fn keep<'v>(s: Sample<'v>, bounds: impl Fn(&[u8]) -> (usize, usize)) -> Sample<'v> {
+    match s.into_bytes() {
+        Cow::Borrowed(b) => {
+            let (x, y) = bounds(b);
+            Sample::str(&b[x..y])
+        }
+        Cow::Owned(b) => {
+            let (x, y) = bounds(&b);
+            Sample::owned_str(b[x..y].to_vec())
+        }
+    }
 }
 
 pub(crate) fn compile(
@@ -260,11 +313,62 @@ pub(crate) fn compile(
         "http_date" => Conv::Date {
             fmt: None,
             offset: int(args, 0, span, name)?.unwrap_or(0),
+            local: false,
         },
         "utime" | "ltime" => Conv::Date {
             fmt: Some(arg(0).to_string()),
             offset: int(args, 1, span, name)?.unwrap_or(0),
+            local: name == "ltime",
         },
+        "url_enc" => match arg(0) {
+            "" | "query" => Conv::UrlEnc,
+            other => {
+                return Err(RuleError::new(
+                    span,
+                    format!("url_enc: unknown encoding '{other}' (only 'query')"),
+                ))
+            }
+        },
+        "hex2i" => Conv::Hex2i,
+        "cut_crlf" => Conv::CutCrlf,
+        "host_only" => Conv::HostOnly,
+        "port_only" => Conv::PortOnly,
+        "be2dec" | "le2dec" => {
+            let chunk = int(args, 1, span, name)?.unwrap_or(0);
+            if !(1..=8).contains(&chunk) {
+                return Err(RuleError::new(
+                    span,
+                    format!("{name}: chunk size must be 1 to 8 bytes"),
+                ));
+            }
+            Conv::ToDec {
+                sep: arg(0).as_bytes().to_vec(),
+                chunk: chunk as usize,
+                truncate: int(args, 2, span, name)?.unwrap_or(0) != 0,
+                big: name == "be2dec",
+            }
+        }
+        "sha1" => Conv::Sha1,
+        "sha2" => match int(args, 0, span, name)?.unwrap_or(256) {
+            b @ (224 | 256 | 384 | 512) => Conv::Sha2(b as u16),
+            b => {
+                return Err(RuleError::new(
+                    span,
+                    format!("sha2: {b} bits is not one of 224, 256, 384, 512"),
+                ))
+            }
+        },
+        "set-var" => {
+            check_var_name(arg(0), span, name)?;
+            Conv::SetVar(
+                arg(0).to_string(),
+                args.get(1..).unwrap_or_default().to_vec(),
+            )
+        }
+        "unset-var" => {
+            check_var_name(arg(0), span, name)?;
+            Conv::UnsetVar(arg(0).to_string())
+        }
         "rtrim" => Conv::Rtrim(arg(0).as_bytes().to_vec()),
         other => {
             return Err(RuleError::new(
@@ -285,71 +389,6 @@ pub(crate) fn apply_all<'v>(
         s = c.apply(s, ctx)?;
     }
     Some(s)
-}
-
-/// Selects words (empty ones skipped) or fields (kept) like HAProxy's `word`/`field`.
-fn pick<'a>(
-    input: &'a [u8],
-    delims: &[u8],
-    index: i64,
-    count: usize,
-    skip_empty: bool,
-) -> Option<&'a [u8]> {
-    let spans: Vec<(usize, usize)> = {
-        let mut v = Vec::new();
-        let mut start = 0;
-        for (i, b) in input.iter().enumerate() {
-            if delims.contains(b) {
-                v.push((start, i));
-                start = i + 1;
-            }
-        }
-        v.push((start, input.len()));
-        if skip_empty {
-            v.retain(|(a, b)| a < b);
-        }
-        v
-    };
-    let n = spans.len() as i64;
-    let first = if index > 0 { index - 1 } else { n + index };
-    if first < 0 || first >= n {
-        return None;
-    }
-    let count = if count == 0 { usize::MAX } else { count };
-    let (lo, hi) = if index > 0 {
-        (
-            first as usize,
-            (first as usize).saturating_add(count).min(spans.len()),
-        )
-    } else {
-        (
-            (first as usize + 1).saturating_sub(count),
-            first as usize + 1,
-        )
-    };
-    Some(&input[spans[lo].0..spans[hi - 1].1])
-}
-
-fn json_escape(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    for ch in String::from_utf8_lossy(s).chars() {
-        match ch {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '/' => out.extend_from_slice(b"\\/"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for u in c.encode_utf16(&mut buf) {
-                    out.extend_from_slice(format!("\\u{u:04x}").as_bytes());
-                }
-            }
-            c => out.push(c as u8),
-        }
-    }
-    out
 }
 
 fn var_bytes<'v>(ctx: &Ctx<'v>, name: &str) -> Option<Vec<u8>> {
@@ -387,7 +426,7 @@ impl Conv {
                 match b {
                     Cow::Borrowed(b) => Sample::str(pick(b, delims, *index, *count, skip)?),
                     Cow::Owned(b) => {
-                        Sample::Str(Cow::Owned(pick(&b, delims, *index, *count, skip)?.to_vec()))
+                        Sample::owned_str(pick(&b, delims, *index, *count, skip)?.to_vec())
                     }
                 }
             }
@@ -495,9 +534,10 @@ impl Conv {
                 }
                 Sample::Int(i64::from(h))
             }
-            Conv::Date { fmt, offset } => {
+            Conv::Date { fmt, offset, local } => {
                 let t = s.to_int()?.saturating_add(*offset);
                 let text = match fmt {
+                    Some(f) if *local => crate::time_fmt::strftime_local(f, t),
                     Some(f) => crate::time_fmt::strftime(f, t),
                     None => crate::time_fmt::http_date(t),
                 };
@@ -506,32 +546,28 @@ impl Conv {
             Conv::Xxh3(seed) => Sample::Int(hash::xxh3(&s.to_bytes(), *seed)),
             Conv::Ltrim(chars) | Conv::Rtrim(chars) => {
                 let left = matches!(self, Conv::Ltrim(_));
-                let b = s.into_bytes();
-                let trim = |b: &[u8]| -> (usize, usize) {
-                    if left {
-                        (
-                            b.iter().position(|c| !chars.contains(c)).unwrap_or(b.len()),
-                            b.len(),
-                        )
-                    } else {
-                        (
-                            0,
-                            b.iter()
-                                .rposition(|c| !chars.contains(c))
-                                .map_or(0, |p| p + 1),
-                        )
-                    }
-                };
-                match b {
-                    Cow::Borrowed(b) => {
-                        let (x, y) = trim(b);
-                        Sample::str(&b[x..y])
-                    }
-                    Cow::Owned(b) => {
-                        let (x, y) = trim(&b);
-                        Sample::owned_str(b[x..y].to_vec())
-                    }
-                }
+                keep(s, |b| text::trim_bounds(b, chars, left))
+            }
+            Conv::UrlEnc => Sample::owned_str(text::url_enc(&s.to_bytes())),
+            Conv::Hex2i => Sample::Int(text::hex2i(&s.to_bytes())?),
+            Conv::CutCrlf => keep(s, |b| (0, text::cut_crlf(b))),
+            Conv::HostOnly => Sample::owned_str(text::host_only(&s.to_bytes())),
+            Conv::PortOnly => Sample::Int(text::port_only(&s.to_bytes())),
+            Conv::ToDec {
+                sep,
+                chunk,
+                truncate,
+                big,
+            } => Sample::owned_str(text::to_dec(&s.to_bytes(), sep, *chunk, *truncate, *big)),
+            Conv::Sha1 => Sample::Bin(Cow::Owned(text::sha1(&s.to_bytes()))),
+            Conv::Sha2(bits) => Sample::Bin(Cow::Owned(text::sha2(&s.to_bytes(), *bits))),
+            Conv::SetVar(name, conds) => {
+                ctx.sess.vars().set_from_converter(name, conds, &s);
+                s
+            }
+            Conv::UnsetVar(name) => {
+                ctx.sess.vars().unset_from_converter(name);
+                s
             }
         };
         Some(out)
@@ -541,15 +577,6 @@ impl Conv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn word_and_field_follow_haproxy() {
-        assert_eq!(pick(b"/a//b/c", b"/", 2, 1, true), Some(&b"b"[..]));
-        assert_eq!(pick(b"/a//b/c", b"/", 3, 1, false), Some(&b""[..]));
-        assert_eq!(pick(b"a.b.c", b".", -1, 1, false), Some(&b"c"[..]));
-        assert_eq!(pick(b"a.b.c", b".", 2, 0, false), Some(&b"b.c"[..]));
-        assert_eq!(pick(b"a.b.c", b".", 4, 1, false), None);
-    }
 
     #[test]
     fn masks_parse() {

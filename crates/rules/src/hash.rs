@@ -36,7 +36,8 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     crc32fast::hash(data)
 }
 
-/// Bob Jenkins' 32-bit integer mix, HAProxy's "avalanche" option.
+/// Bob Jenkins' 32-bit integer mix then HAProxy's spreading factor: its
+/// `full_hash`, used by the "avalanche" option and `base32`.
 pub(crate) fn avalanche(mut a: u32) -> u32 {
     a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
     a = (a ^ 0xc761_c23c) ^ (a >> 19);
@@ -44,7 +45,19 @@ pub(crate) fn avalanche(mut a: u32) -> u32 {
     a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
     a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
     a = (a ^ 0xb55a_4f09) ^ (a >> 16);
-    a
+    a.wrapping_mul(3_221_225_473)
+}
+
+/// `base32`: sdbm over bytes read as C's signed `char` (HAProxy hashes the Host
+/// header and path that way), then [`avalanche`].
+pub(crate) fn base32(data: &[u8]) -> u32 {
+    let h = data.iter().fold(0u32, |h, &c| {
+        (c as i8 as u32)
+            .wrapping_add(h << 6)
+            .wrapping_add(h << 16)
+            .wrapping_sub(h)
+    });
+    avalanche(h)
 }
 
 pub(crate) fn xxh3(data: &[u8], seed: u64) -> i64 {

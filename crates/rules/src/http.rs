@@ -317,33 +317,57 @@ pub(crate) fn del_headers<T: Target + ?Sized>(
     }
 }
 
+/// The comma-separated elements of a header value, untrimmed; commas inside
+/// double quotes do not separate (HAProxy's value walk).
+fn value_elements(v: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, &c) in v.iter().enumerate() {
+        match c {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b',' if !quoted => {
+                out.push(&v[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&v[start..]);
+    out
+}
+
+/// `replace-header` rewrites whole values; `replace-value` each element, as
+/// HAProxy 2.6 does: a matching element (compared without its surrounding
+/// spaces) is replaced together with those spaces, the others stay byte for byte.
 fn replace_headers<T: Target>(t: &mut T, name: &[u8], re: &Regex, with: &[u8], each_value: bool) {
     for i in 0..t.hdr_count() {
         let Some((n, v)) = t.hdr(i) else { continue };
         if !n.eq_ignore_ascii_case(name) {
             continue;
         }
-        let parts: Vec<&[u8]> = if each_value {
-            v.split(|b| *b == b',').map(|p| p.trim_ascii()).collect()
+        let parts = if each_value {
+            value_elements(v)
         } else {
             vec![v]
         };
         let mut changed = false;
-        let mut out: Vec<Vec<u8>> = Vec::with_capacity(parts.len());
-        for p in parts {
-            match re.captures(p) {
+        let mut out = Vec::with_capacity(v.len() + with.len());
+        for (k, p) in parts.into_iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            match re.captures(p.trim_ascii()) {
                 Some(caps) => {
-                    let mut o = Vec::new();
-                    crate::regex_util::expand(&caps, with, &mut o);
-                    out.push(o);
+                    crate::regex_util::expand(&caps, with, &mut out);
                     changed = true;
                 }
-                None => out.push(p.to_vec()),
+                None => out.extend_from_slice(p),
             }
         }
         if changed {
-            let joined = out.join(&b", "[..]);
-            t.hdr_set(i, &joined);
+            t.hdr_set(i, &out);
         }
     }
 }
@@ -409,7 +433,7 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
             let v = e.one(&t.ctx()).map(Sample::into_owned);
             if let Some(v) = v {
                 let vars = t.sess_mut().vars_mut();
-                if crate::value::set_var_allowed(conds, vars.get(name), &v) {
+                if crate::value::set_var_allowed(conds, vars.get(name).as_ref(), &v) {
                     vars.set(name, v);
                 }
             }

@@ -27,6 +27,7 @@
 mod acl;
 mod auth;
 mod conv;
+mod conv_text;
 mod error;
 mod fetch;
 mod fetch_build;

@@ -1,4 +1,6 @@
-//! Dates for the `http_date`, `utime` and `ltime` converters (UTC civil calendar).
+//! Dates for the `http_date`, `utime` and `ltime` converters: the civil calendar
+//! here, the local time zone's offset and name from the C library (`TZ`,
+//! `/etc/localtime`), as HAProxy's `localtime()` gets them.
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
@@ -54,7 +56,37 @@ pub(crate) fn http_date(secs: i64) -> String {
 /// A strftime(3) subset: `%Y %y %m %d %e %H %M %S %j %a %b %s %z %Z %%`; other
 /// sequences are copied as written.
 pub(crate) fn strftime(fmt: &str, secs: i64) -> String {
-    let t = civil(secs);
+    format(fmt, secs, 0, "UTC")
+}
+
+/// [`strftime`] in the local time zone (`ltime`).
+pub(crate) fn strftime_local(fmt: &str, secs: i64) -> String {
+    let (offset, zone) = local_zone(secs);
+    format(fmt, secs, offset, &zone)
+}
+
+/// The local UTC offset (seconds) and zone abbreviation at `secs`.
+fn local_zone(secs: i64) -> (i64, String) {
+    let t = secs as libc::time_t;
+    // SAFETY: `tm` is plain data that localtime_r fills in.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return (0, "UTC".into());
+    }
+    let zone = if tm.tm_zone.is_null() {
+        String::new()
+    } else {
+        // SAFETY: localtime_r points tm_zone at a static NUL-terminated name.
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    (i64::from(i32::try_from(tm.tm_gmtoff).unwrap_or(0)), zone)
+}
+
+fn format(fmt: &str, secs: i64, offset: i64, zone: &str) -> String {
+    let t = civil(secs.saturating_add(offset));
     let mut out = String::with_capacity(fmt.len() + 16);
     let mut chars = fmt.chars();
     while let Some(c) = chars.next() {
@@ -75,8 +107,15 @@ pub(crate) fn strftime(fmt: &str, secs: i64) -> String {
             Some('a') => out.push_str(DAYS[t.weekday_from_thu]),
             Some('b') => out.push_str(MONTHS[(t.month - 1) as usize]),
             Some('s') => out.push_str(&secs.to_string()),
-            Some('z') => out.push_str("+0000"),
-            Some('Z') => out.push_str("UTC"),
+            Some('z') => {
+                let (sign, a) = if offset < 0 {
+                    ('-', -offset)
+                } else {
+                    ('+', offset)
+                };
+                out.push_str(&format!("{sign}{:02}{:02}", a / 3600, a / 60 % 60));
+            }
+            Some('Z') => out.push_str(zone),
             Some('%') => out.push('%'),
             Some(o) => {
                 out.push('%');

@@ -1,6 +1,7 @@
 //! Sample values and the variable store.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -103,25 +104,45 @@ pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
 
 /// Variables by full name (`txn.user`, `sess.x`, `proc.y`). The engine keeps one per
 /// transaction (and copies `sess.*`/`proc.*` as its scopes require).
+///
+/// The map sits in a `RefCell` because the `set-var`/`unset-var` converters write
+/// while an expression is evaluated through a shared view; `get` hands out copies,
+/// so no borrow outlives a call.
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
-    map: HashMap<String, Sample<'static>>,
+    map: RefCell<HashMap<String, Sample<'static>>>,
 }
 
 impl Vars {
-    pub fn get(&self, name: &str) -> Option<&Sample<'static>> {
-        self.map.get(name)
+    pub fn get(&self, name: &str) -> Option<Sample<'static>> {
+        self.map.borrow().get(name).cloned()
     }
     pub fn set(&mut self, name: &str, value: Sample<'_>) {
-        self.map.insert(name.to_string(), value.into_owned());
+        self.map
+            .get_mut()
+            .insert(name.to_string(), value.into_owned());
     }
     pub fn unset(&mut self, name: &str) {
-        self.map.remove(name);
+        self.map.get_mut().remove(name);
+    }
+    /// `set-var(NAME,COND…)` as a converter: conditions as for the action.
+    pub(crate) fn set_from_converter(&self, name: &str, conds: &[String], value: &Sample<'_>) {
+        let old = self.get(name);
+        if set_var_allowed(conds, old.as_ref(), value) {
+            self.map
+                .borrow_mut()
+                .insert(name.to_string(), value.clone().into_owned());
+        }
+    }
+    /// `unset-var(NAME)` as a converter.
+    pub(crate) fn unset_from_converter(&self, name: &str) {
+        self.map.borrow_mut().remove(name);
     }
     /// Drops every variable of `scope` (`txn` at the end of a transaction, `req`
     /// once the request is forwarded, `res` after the response).
     pub fn clear_scope(&mut self, scope: &str) {
         self.map
+            .get_mut()
             .retain(|k, _| k.split_once('.').map(|(s, _)| s) != Some(scope));
     }
 }
@@ -159,7 +180,7 @@ mod tests {
         v.set("sess.a", Sample::Int(2));
         v.clear_scope("txn");
         assert_eq!(v.get("txn.a"), None);
-        assert_eq!(v.get("sess.a"), Some(&Sample::Int(2)));
+        assert_eq!(v.get("sess.a"), Some(Sample::Int(2)));
     }
 
     #[test]

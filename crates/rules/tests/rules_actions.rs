@@ -33,7 +33,16 @@ http-request replace-value X-List ^x(.*)$ y\1
     assert_eq!(v.hdr("X-Tag"), ["a", "b"]);
     assert!(v.hdr("X-Remove").is_empty() && v.hdr("X-Prefixed").is_empty());
     assert_eq!(v.hdr("User-Agent"), ["moz5"]);
-    assert_eq!(v.hdr("X-List"), ["ya, b, yc"]);
+    // HAProxy 2.6 replaces a matching element with the spaces around it and
+    // keeps the others byte for byte.
+    assert_eq!(v.hdr("X-List"), ["ya, b,yc"]);
+    let raw = "GET / HTTP/1.1\nX-A: a ,  b,c\nX-B: \"q,r\", s\nX-B: d,,e ,\n";
+    let (_, v) = run(
+        "http-request replace-value X-A ^b$ [B]\nhttp-request replace-value X-B ^(.*)$ [\\1]",
+        raw,
+    );
+    assert_eq!(v.hdr("X-A"), ["a ,[B],c"]);
+    assert_eq!(v.hdr("X-B"), ["[\"q,r\"],[s]", "[d],[],[e],[]"]);
     // Spaces in action arguments are kept as written (unlike in log-format).
     let (_, v) = run(
         r#"http-request set-header X-Sp "a  b %[str(c)]""#,

@@ -202,6 +202,17 @@ pub const CONVERTERS: &[ConvDef] = &[
     c("utime", 1, 2),
     c("ltime", 1, 2),
     c("rtrim", 1, 1),
+    c("url_enc", 0, 1),
+    c("hex2i", 0, 0),
+    c("cut_crlf", 0, 0),
+    c("host_only", 0, 0),
+    c("port_only", 0, 0),
+    c("be2dec", 2, 3),
+    c("le2dec", 2, 3),
+    c("sha1", 0, 0),
+    c("sha2", 0, 1),
+    c("set-var", 1, 5),
+    c("unset-var", 1, 1),
     // Stick-table lookups of the input sample (configuration.txt §7.3.1).
     c("in_table", 1, 1),
     c("table_bytes_in_rate", 1, 1),
@@ -236,6 +247,7 @@ pub const CONVERTERS: &[ConvDef] = &[
 pub fn converter_out(name: &str) -> Option<SmpType> {
     match name {
         "in_table" => Some(Bool),
+        "hex2i" | "port_only" => Some(Int),
         n if n.starts_with("table_") => Some(Int),
         _ => None,
     }
