@@ -234,7 +234,7 @@ fn run_with<V: SessionView>(
             CTcpAction::SetVar(n, e, conds) => {
                 if let Some(s) = one(e, view) {
                     let vars = view.vars_mut();
-                    if crate::value::set_var_allowed(conds, vars.get(n), &s) {
+                    if crate::value::set_var_allowed(conds, vars.get(n).as_ref(), &s) {
                         vars.set(n, s);
                     }
                 }
