@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::auth::{basic_credentials, Userlist};
 use crate::conv::Conv;
 
-use crate::fetch_util::{rdp_cookie, split_host_port, strip_http, uuid4};
+use crate::fetch_util::{payload_slice, rdp_cookie, split_host_port, strip_http, uuid4};
 use crate::uri;
 use crate::value::Sample;
 use crate::view::{RequestView, ResponseView, SessionView};
@@ -134,6 +134,12 @@ pub(crate) enum Fetch {
     ReqBodyLen,
     ReqLen,
     ReqPayload {
+        off: usize,
+        len: usize,
+    },
+    /// `res.len` / `res.payload(off,len)`: the server's data (`tcp-response content`).
+    ResLen,
+    ResPayload {
         off: usize,
         len: usize,
     },
@@ -279,10 +285,14 @@ impl Fetch {
 
     /// Whether more buffered data could change this fetch's result (HAProxy's
     /// "may change"): `tcp-request content` rules then wait for more data.
-    fn payload_may_grow(&self, p: &[u8]) -> bool {
+    fn payload_may_grow(&self, sess: &dyn SessionView) -> bool {
+        let p = sess.payload();
         match self {
-            Fetch::ReqLen => true,
+            Fetch::ReqLen | Fetch::ResLen => true,
             Fetch::ReqPayload { off, len } => *len == 0 || p.len() < off.saturating_add(*len),
+            Fetch::ResPayload { off, len } => {
+                *len == 0 || sess.res_payload().len() < off.saturating_add(*len)
+            }
             Fetch::ClientHelloSni | Fetch::ClientHelloType => crate::tls::incomplete(p),
             Fetch::RdpCookie(_) | Fetch::RdpCookieCnt(_) => {
                 memchr::memmem::find(p, b"\r\n").is_none()
@@ -294,7 +304,7 @@ impl Fetch {
     /// The single value used in sample context (last header or cookie occurrence …).
     pub(crate) fn one<'v>(&self, ctx: &Ctx<'v>) -> Option<Sample<'v>> {
         let sess = ctx.sess;
-        if !sess.wait_ended() && self.payload_may_grow(sess.payload()) {
+        if !sess.wait_ended() && self.payload_may_grow(sess) {
             crate::tcp::note_incomplete();
         }
         let req = || ctx.req;
@@ -312,8 +322,9 @@ impl Fetch {
             Fetch::DstPort => Sample::Int(i64::from(sess.dst()?.port())),
             Fetch::FeName => Sample::str(sess.frontend().0.as_bytes()),
             Fetch::FeId => Sample::Int(sess.frontend().1),
-            Fetch::BeName => Sample::str(sess.backend()?.0.as_bytes()),
-            Fetch::BeId => Sample::Int(sess.backend()?.1),
+            // Until a backend is chosen the frontend is the current backend (configuration.txt "be_id").
+            Fetch::BeName => Sample::str(sess.backend().unwrap_or(sess.frontend()).0.as_bytes()),
+            Fetch::BeId => Sample::Int(sess.backend().unwrap_or(sess.frontend()).1),
             Fetch::SrvName => Sample::str(sess.server()?.0.as_bytes()),
             Fetch::SrvId => Sample::Int(sess.server()?.1),
             Fetch::Nbsrv(b) => Sample::Int(stats.nbsrv(be!(b))?),
@@ -457,15 +468,9 @@ impl Fetch {
             Fetch::ReqBody => Sample::Bin(Cow::Borrowed(req()?.body())),
             Fetch::ReqBodyLen => Sample::Int(req()?.body().len() as i64),
             Fetch::ReqLen => Sample::Int(sess.payload().len() as i64),
-            Fetch::ReqPayload { off, len } => {
-                let p = sess.payload();
-                let end = if *len == 0 {
-                    p.len()
-                } else {
-                    off.checked_add(*len)?
-                };
-                Sample::Bin(Cow::Borrowed(p.get(*off..end)?))
-            }
+            Fetch::ReqPayload { off, len } => payload_slice(sess.payload(), *off, *len)?,
+            Fetch::ResLen => Sample::Int(sess.res_payload().len() as i64),
+            Fetch::ResPayload { off, len } => payload_slice(sess.res_payload(), *off, *len)?,
             Fetch::SslSni => Sample::str(sess.ssl_sni()?),
             Fetch::UniqueId => Sample::str(sess.unique_id()?),
             Fetch::Captured(res, slot) => Sample::str(sess.captured_header(*res, *slot)?),

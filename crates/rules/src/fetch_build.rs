@@ -149,15 +149,17 @@ pub(crate) fn compile_fetch(
         "req.body" => Fetch::ReqBody,
         "req.body_len" => Fetch::ReqBodyLen,
         "req.len" | "req_len" => Fetch::ReqLen,
-        "req.payload" => {
+        "res.len" => Fetch::ResLen,
+        "req.payload" | "res.payload" => {
             let off = int_arg(args, 0, span, name)?.unwrap_or(0);
             let len = int_arg(args, 1, span, name)?.unwrap_or(0);
             match (usize::try_from(off), usize::try_from(len)) {
+                (Ok(off), Ok(len)) if name == "res.payload" => Fetch::ResPayload { off, len },
                 (Ok(off), Ok(len)) => Fetch::ReqPayload { off, len },
                 _ => {
                     return Err(RuleError::new(
                         span,
-                        "req.payload: offset and length must be >= 0",
+                        format!("{name}: offset and length must be >= 0"),
                     ))
                 }
             }

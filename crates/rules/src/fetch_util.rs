@@ -52,3 +52,16 @@ pub(crate) fn uuid4(a: u64, b: u64) -> String {
         b & 0xffff_ffff_ffff
     )
 }
+
+/// `req.payload(off,len)` / `res.payload(off,len)`: `len` 0 takes the rest;
+/// nothing while the buffer does not hold the whole range yet.
+pub(crate) fn payload_slice(p: &[u8], off: usize, len: usize) -> Option<crate::value::Sample<'_>> {
+    let end = if len == 0 {
+        p.len()
+    } else {
+        off.checked_add(len)?
+    };
+    Some(crate::value::Sample::Bin(std::borrow::Cow::Borrowed(
+        p.get(off..end)?,
+    )))
+}

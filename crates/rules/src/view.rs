@@ -133,6 +133,10 @@ pub trait SessionView {
     fn stats(&self) -> &dyn Stats;
     fn vars(&self) -> &Vars;
     fn vars_mut(&mut self) -> &mut Vars;
+    /// Response bytes buffered so far (`res.payload`, `res.len`: `tcp-response content`).
+    fn res_payload(&self) -> &[u8] {
+        &[]
+    }
     /// Request bytes buffered so far (`req.payload`, `req.len`, `rdp_cookie`).
     fn payload(&self) -> &[u8] {
         &[]

@@ -107,6 +107,8 @@ pub const FETCHES: &[FetchDef] = &[
     f("req.len", 0, 0, Int),
     f("req_len", 0, 0, Int),
     f("req.payload", 2, 2, Bin),
+    f("res.len", 0, 0, Int),
+    f("res.payload", 2, 2, Bin),
     f("req.ssl_sni", 0, 0, Str),
     f("req_ssl_sni", 0, 0, Str),
     f("req.ssl_hello_type", 0, 0, Int),
