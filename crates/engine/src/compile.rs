@@ -176,9 +176,7 @@ fn frontend(
         timeouts: timeouts(&p.timeouts),
         // The stats page's admin form needs its POST body before answering.
         http: HttpOptions {
-            buffer_request: p.options.http_buffer_request
-                || p.stats.admin.is_some()
-                || waits_for_body(p),
+            buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
             captures: Arc::new(captures(p)),
             unique_id: unique_id(p)?,
             ..http_options(&p.options)
@@ -205,17 +203,6 @@ fn unique_id(p: &Proxy) -> Result<Option<Arc<crate::runtime::UniqueId>>, EngineE
         format,
         header: p.unique_id_header.clone(),
     })))
-}
-
-/// `http-request wait-for-body`: the body is buffered before the rules run
-/// (within `timeout http-request`), so rules after it see it.
-fn waits_for_body(p: &Proxy) -> bool {
-    p.http_request.iter().any(|r| {
-        matches!(
-            r.action,
-            fulcrum_config::rules::HttpAction::WaitForBody { .. }
-        )
-    })
 }
 
 fn captures(p: &Proxy) -> crate::log::Captures {
@@ -400,7 +387,6 @@ fn backend(
         be.retry_on = RetryOn::parse(&p.retry_on).map_err(|e| err(p, e))?;
     }
     be.http = http_options(&p.options);
-    be.http.buffer_request |= waits_for_body(p);
     be.tcp = tcp_options(&p.options);
     be.reuse = match p.http_reuse {
         model::proxy::HttpReuse::Never => HttpReuse::Never,

@@ -476,10 +476,14 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
             t.sess_mut()
                 .effect(Effect::EarlyHint { name: n, value: &v });
         }
-        CAction::WaitForBody(ms, at_least) => t.sess_mut().effect(Effect::WaitForBody {
-            time_ms: *ms,
-            at_least: *at_least,
-        }),
+        CAction::WaitForBody(ms, at_least) => {
+            if !t.body_ready(*at_least) {
+                return Some(Verdict::WaitForBody {
+                    time_ms: *ms,
+                    at_least: *at_least,
+                });
+            }
+        }
         CAction::SetStatus(s, reason) => t.set_status(*s, reason.as_deref()),
         CAction::TrackSc(track, key) => {
             if let Some(k) = key.one(&t.ctx()).map(Sample::into_owned) {

@@ -119,6 +119,13 @@ pub enum Verdict {
     Reject,
     /// `silent-drop`: disappear without a FIN/RST the client would see.
     SilentDrop,
+    /// `wait-for-body time T [at-least N]` found the body short
+    /// ([`RequestView::body_ready`](crate::view::RequestView::body_ready)): wait up to
+    /// `time_ms` for more (408 past it), then run the rules again from the top.
+    WaitForBody {
+        time_ms: u64,
+        at_least: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -20,6 +20,10 @@ pub(crate) trait Target {
     fn status(&self) -> u16 {
         0
     }
+    /// Whether `wait-for-body` may go on (responses are not waited for).
+    fn body_ready(&self, _at_least: Option<u64>) -> bool {
+        true
+    }
 }
 
 pub(crate) struct ReqT<'a, V>(pub &'a mut V);
@@ -52,6 +56,9 @@ impl<V: RequestView> Target for ReqT<'_, V> {
     }
     fn is_response(&self) -> bool {
         false
+    }
+    fn body_ready(&self, at_least: Option<u64>) -> bool {
+        self.0.body_ready(at_least)
     }
 }
 

@@ -80,10 +80,6 @@ pub enum Effect<'a> {
         name: &'a [u8],
         value: &'a [u8],
     },
-    WaitForBody {
-        time_ms: u64,
-        at_least: Option<u64>,
-    },
     SetSrc(IpAddr),
     SetDst(IpAddr),
     /// `tcp-request connection expect-proxy layer4`.
@@ -133,12 +129,12 @@ pub trait SessionView {
     fn stats(&self) -> &dyn Stats;
     fn vars(&self) -> &Vars;
     fn vars_mut(&mut self) -> &mut Vars;
-    /// Response bytes buffered so far (`res.payload`, `res.len`: `tcp-response content`).
-    fn res_payload(&self) -> &[u8] {
-        &[]
-    }
     /// Request bytes buffered so far (`req.payload`, `req.len`, `rdp_cookie`).
     fn payload(&self) -> &[u8] {
+        &[]
+    }
+    /// Response bytes buffered so far (`res.payload`, `res.len`: `tcp-response content`).
+    fn res_payload(&self) -> &[u8] {
         &[]
     }
     /// TLS SNI, once TLS exists.
@@ -221,6 +217,12 @@ pub trait RequestView: SessionView {
     }
     /// `false` for the second and later requests of a keep-alive connection.
     fn is_first_request(&self) -> bool {
+        true
+    }
+    /// Whether `wait-for-body` may let the rules go on: the whole body is in, the
+    /// buffer is full, or `at_least` body bytes are in (`None`/0: no minimum).
+    /// `false` stops the rules with [`Verdict::WaitForBody`](crate::Verdict).
+    fn body_ready(&self, _at_least: Option<u64>) -> bool {
         true
     }
     fn set_method(&mut self, method: &[u8]);

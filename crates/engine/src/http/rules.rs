@@ -34,6 +34,11 @@ pub(crate) enum Decision {
     NoBackend,
     /// `reject` / `silent-drop`: close without answering.
     Close,
+    /// `wait-for-body`: read more of the body (408 past `time`), then decide again.
+    WaitBody {
+        time: std::time::Duration,
+        at_least: Option<u64>,
+    },
 }
 
 /// The request as rules see and edit it. Headers are copied only when a proxy
@@ -47,8 +52,12 @@ struct ReqView<'a> {
     uri: Vec<u8>,
     version: &'static [u8],
     headers: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Body bytes buffered so far (`option http-buffer-request`).
+    /// Body bytes buffered so far (all of them after `option http-buffer-request`).
     body: Vec<u8>,
+    /// The whole body is in, or the buffer is full: `wait-for-body` goes on.
+    body_done: bool,
+    /// `false` once the session waited enough: `wait-for-body` no longer stops.
+    may_wait: bool,
     vars: Vars,
     first: bool,
     dirty: bool,
@@ -120,6 +129,10 @@ impl RequestView for ReqView<'_> {
     fn body(&self) -> &[u8] {
         &self.body
     }
+    fn body_ready(&self, at_least: Option<u64>) -> bool {
+        let enough = at_least.is_some_and(|n| n > 0 && self.body.len() as u64 >= n);
+        !self.may_wait || self.body_done || enough
+    }
     fn set_method(&mut self, method: &[u8]) {
         self.method = method.to_vec();
         self.dirty = true;
@@ -146,17 +159,42 @@ impl RequestView for ReqView<'_> {
     }
 }
 
+/// The request body buffered after the head (within its length), and whether
+/// it is all there; a chunked body that does not decode counts as all there
+/// (forwarding reports the error).
+fn buffered_body<'b>(
+    req: &fulcrum_proto::RequestHead,
+    buf: &'b [u8],
+    max_head: usize,
+) -> (&'b [u8], bool) {
+    use fulcrum_proto::BodyFraming;
+    let rest = buf.get(req.head_len..).unwrap_or_default();
+    match req.framing {
+        BodyFraming::ContentLength(n) => {
+            let len = usize::try_from(n).unwrap_or(usize::MAX).min(rest.len());
+            (&rest[..len], len as u64 >= n)
+        }
+        BodyFraming::Chunked => {
+            let mut d = fulcrum_proto::chunked::ChunkedDecoder::with_limit(max_head);
+            (rest, d.feed(rest).map_or(true, |f| f.done))
+        }
+        BodyFraming::None | BodyFraming::CloseDelimited => (&[], true),
+    }
+}
+
 fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
     rt.backends.iter().position(|b| b.name == name)
 }
 
 /// Runs the frontend's then the chosen backend's request rules, then applies
-/// what their actions asked of the session.
-pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
+/// what their actions asked of the session. `may_wait`: a `wait-for-body` rule
+/// may ask for more of the body ([`Decision::WaitBody`], nothing applied yet).
+pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool) -> Decision {
     let mut fx = Effects::default();
-    let d = match decide_with(s, &mut fx) {
+    let d = match decide_with(s, &mut fx, may_wait) {
         Decision::Reply(b) => Decision::Reply(after_local(s, b)),
         Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
+        d @ Decision::WaitBody { .. } => return d,
         d => d,
     };
     // HTTP/1.0 clients do not expect interim responses (RFC 8297).
@@ -171,7 +209,7 @@ pub(crate) fn decide(s: &mut Session<'_>) -> Decision {
     d
 }
 
-fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
+fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
     let (rt, fe) = (s.rt, s.fe);
     let (src, dst) = (s.addrs.src, s.addrs.dst);
     if let Some(r) = crate::stats::monitor(fe, s.req.as_ref(), s.cbuf.readable(), src, dst) {
@@ -196,6 +234,8 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
         return Decision::Reply(errors::page(500, None, &fe.errors).to_vec());
     };
     let buf = s.cbuf.readable();
+    let (body, complete) = buffered_body(req, buf, s.limits.max_head);
+    let body_done = complete || s.cbuf.is_full();
     let mut view = ReqView {
         fe,
         be: None,
@@ -209,11 +249,9 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects) -> Decision {
             .iter()
             .map(|(n, v)| (n.to_vec(), v.to_vec()))
             .collect(),
-        body: if fe.http.buffer_request {
-            buf.get(req.head_len..).unwrap_or_default().to_vec()
-        } else {
-            Vec::new()
-        },
+        body: body.to_vec(),
+        body_done,
+        may_wait,
         vars: Vars::default(),
         first: s.requests <= 1,
         dirty: false,
@@ -351,6 +389,10 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
         Verdict::Tarpit(a) => Some(Decision::Tarpit(bytes(a))),
         Verdict::Redirect(r) => Some(Decision::Reply(r.to_bytes())),
         Verdict::Auth { realm } => Some(Decision::Reply(auth_page(&realm))),
+        Verdict::WaitForBody { time_ms, at_least } => Some(Decision::WaitBody {
+            time: std::time::Duration::from_millis(time_ms),
+            at_least,
+        }),
         // No services exist yet (stats, prometheus): answer as HAProxy does for
         // an unknown one.
         Verdict::UseService(name) => Some(Decision::Reply(

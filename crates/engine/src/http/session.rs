@@ -139,19 +139,35 @@ impl Session<'_> {
             }
             self.requests += 1;
             crate::persist::request_start(self.persist.as_deref());
-            if self.buffer_request() {
-                if let Err(code) = self.wait_body().await {
-                    let term = if code == 408 {
-                        TermState::CLIENT_TIMEOUT_REQUEST
-                    } else {
-                        TermState::PROXY_REQUEST
-                    };
-                    let r = Box::pin(self.send_error(code, None)).await;
-                    self.log_done(Some(code), term);
-                    return r;
+            let t = &self.fe.timeouts;
+            let mut wait = self
+                .buffer_request()
+                .then_some((t.http_request.or(t.client), None));
+            let mut waits = 0;
+            // `wait-for-body` rules ask for more of the body, then the rules run
+            // again; a few rounds at most (each rule waits once per request).
+            let decision = loop {
+                if let Some((time, at_least)) = wait.take() {
+                    if let Err(code) = self.wait_body(time, at_least).await {
+                        let term = if code == 408 {
+                            TermState::CLIENT_TIMEOUT_REQUEST
+                        } else {
+                            TermState::PROXY_REQUEST
+                        };
+                        let r = Box::pin(self.send_error(code, None)).await;
+                        self.log_done(Some(code), term);
+                        return r;
+                    }
                 }
-            }
-            let bi = match rules::decide(self) {
+                match rules::decide(self, waits < 4) {
+                    Decision::WaitBody { time, at_least } => {
+                        waits += 1;
+                        wait = Some((Some(time), at_least));
+                    }
+                    d => break d,
+                }
+            };
+            let bi = match decision {
                 Decision::Forward {
                     backend,
                     head,
@@ -168,7 +184,8 @@ impl Session<'_> {
                     self.log_done(Some(503), TermState::SERVER_CONNECT);
                     return r;
                 }
-                Decision::Close => {
+                // `WaitBody` ends the loop above, never here.
+                Decision::Close | Decision::WaitBody { .. } => {
                     // No FIN handshake for the client to wait on: reset, as HAProxy does.
                     let _ = socket2::SockRef::from(&self.client).set_linger(Some(Duration::ZERO));
                     self.log_done(None, TermState::PROXY_REQUEST);
@@ -231,16 +248,20 @@ impl Session<'_> {
                 .is_some_and(|b| b.http.buffer_request)
     }
 
-    /// Waits, within `timeout http-request`, until the whole body is buffered
-    /// (or the buffer is full), so rules see it and the server gets it at once.
-    async fn wait_body(&mut self) -> Result<(), u16> {
+    /// Waits until the whole body is buffered (or the buffer is full), so rules
+    /// see it and the server gets it at once. `time` bounds the whole wait (408
+    /// past it); `at_least` body bytes are enough (`wait-for-body … at-least N`).
+    async fn wait_body(
+        &mut self,
+        time: Option<Duration>,
+        at_least: Option<u64>,
+    ) -> Result<(), u16> {
         let Some(req) = self.req.as_ref() else {
             return Ok(());
         };
         let (head_len, framing) = (req.head_len, req.framing);
         let mut expect_continue = req.expect_continue;
-        let t = self.fe.timeouts.http_request.or(self.fe.timeouts.client);
-        let deadline = t.map(|d| Instant::now() + d);
+        let deadline = time.map(|d| Instant::now() + d);
         for _ in 0..100_000 {
             let body = &self.cbuf.readable()[head_len..];
             let complete = match framing {
@@ -252,7 +273,8 @@ impl Session<'_> {
                 }
                 BodyFraming::None | BodyFraming::CloseDelimited => true,
             };
-            if complete || self.cbuf.is_full() {
+            let enough = at_least.is_some_and(|n| n > 0 && body.len() as u64 >= n);
+            if complete || enough || self.cbuf.is_full() {
                 return Ok(());
             }
             if std::mem::take(&mut expect_continue) {
