@@ -441,7 +441,7 @@ fn unix_socket_ends_print_as_haproxy_does() {
     let rec = LogRecord {
         client: Some(fulcrum_observe::log::unix_addr(2)),
         frontend_addr: Some(fulcrum_observe::log::unix_addr(0)),
-        server_addr: Some(fulcrum_observe::log::unix_addr(0)),
+        server_addr: Some(fulcrum_observe::log::unix_addr(3)),
         ..sample_record()
     };
     let f = LogFormat::parse("%ci:%cp %fi:%fp %si:%sp").unwrap();

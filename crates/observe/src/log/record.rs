@@ -131,7 +131,8 @@ fn sum_or_minus_one(parts: &[i64]) -> i64 {
 /// The address a UNIX socket endpoint takes in a record's (and the engine's)
 /// `SocketAddr` fields, which have no UNIX variant: an IPv6 address of the
 /// discard-only prefix `100::/64` (RFC 6666), never a real peer. A client's port
-/// holds its listener's id, which HAProxy logs as `%cp`; other fields use port 0.
+/// holds its listener's id, which HAProxy logs as `%cp`; a server's tells UNIX
+/// servers apart (idle pools are keyed by address); other ports print "unix".
 pub const UNIX_IP: std::net::Ipv6Addr =
     std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0x756e, 0x6978);
 

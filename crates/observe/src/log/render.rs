@@ -174,10 +174,7 @@ impl Line<'_> {
 
     fn port(&mut self, a: Option<SocketAddr>, flags: Flags) {
         match a {
-            // A UNIX client's port is its listener id (`%cp`); other UNIX ends print "unix".
-            Some(a) if super::is_unix(&a) && a.port() == 0 => {
-                self.text(Some("unix"), flags, Enc::Plain)
-            }
+            Some(a) if super::is_unix(&a) => self.text(Some("unix"), flags, Enc::Plain),
             Some(a) if flags.hex => self.fmt(format_args!("{:04X}", a.port())),
             Some(a) => self.fmt(format_args!("{}", a.port())),
             None => self.text(None, flags, Enc::Plain),
@@ -351,7 +348,11 @@ fn var_value(w: &mut Line<'_>, var: Var, f: Flags, rec: &LogRecord) {
         Var::BackendSourceIp => w.ip(rec.backend_src, f),
         Var::BackendSourcePort => w.port(rec.backend_src, f),
         Var::ClientIp => w.ip(rec.client, f),
-        Var::ClientPort => w.port(rec.client, f),
+        // HAProxy logs a UNIX client's listener id as its port.
+        Var::ClientPort => match rec.client {
+            Some(a) if super::is_unix(&a) => w.num(i64::from(a.port()), f),
+            c => w.port(c, f),
+        },
         Var::FrontendIp => w.ip(rec.frontend_addr, f),
         Var::FrontendPort => w.port(rec.frontend_addr, f),
         Var::ServerIp => w.ip(rec.server_addr, f),
