@@ -278,12 +278,14 @@ fn shutdown_on_event(
     let bi = ev.backend_idx;
     if ev.shutdown_sessions {
         if let Some(si) = ev.server_idx {
-            sessions.kill_where(bi, |s| s == si);
+            sessions.kill_where(bi, fulcrum_observe::log::TermCause::Down, |s| s == si);
         }
     }
     if ev.shutdown_backup_sessions {
         let Some(b) = backups.get(bi) else { return };
-        sessions.kill_where(bi, |s| b.get(s).copied().unwrap_or(false));
+        sessions.kill_where(bi, fulcrum_observe::log::TermCause::Up, |s| {
+            b.get(s).copied().unwrap_or(false)
+        });
     }
 }
 

@@ -35,6 +35,7 @@ mod http;
 mod limits;
 mod listener;
 pub mod log;
+pub mod log_sample;
 pub mod persist;
 pub mod proxy_proto;
 pub mod runtime;

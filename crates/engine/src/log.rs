@@ -4,7 +4,7 @@
 //! is recorded and nothing is allocated.
 
 use crate::runtime::{Frontend, Runtime};
-use fulcrum_observe::log::{LogRecord, Stamps, TermState, Timers};
+use fulcrum_observe::log::{LogRecord, Severity, Stamps, TermPhase, TermState, Timers};
 use fulcrum_proto::http1::{HeaderEntry, Headers};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -130,7 +130,7 @@ fn hostname() -> &'static str {
 }
 
 /// What one transaction records as it goes.
-pub(crate) struct TxnLog {
+pub(crate) struct TxnLog<'a> {
     pub sink: Arc<dyn LogSink>,
     pub accept: Instant,
     pub accept_date: SystemTime,
@@ -152,26 +152,62 @@ pub(crate) struct TxnLog {
     pub response_captures: Option<Taken>,
     /// `set-log-level silent`: this transaction logs nothing.
     pub silent: bool,
+    /// `set-log-level LEVEL`: the line's severity (a later `silent` wins, see
+    /// [`TxnLog::set_level`]).
+    pub level: Option<Severity>,
     /// `unique-id-format` value (`%ID`).
     pub unique_id: Option<String>,
+    /// What the line's `%[…]` expressions read (request, response, variables).
+    pub seen: Option<Box<crate::log_sample::Seen>>,
+    /// `option logasap` already sent this transaction's line.
+    asap_sent: bool,
     /// Held for the whole client connection, across its requests.
     live: Option<LiveGuard>,
+    /// What a line needs when the session is killed (its future dropped).
+    kill: KillCtx<'a>,
+    /// The session is TCP: it logs once, however it ends.
+    tcp: bool,
+    /// Nothing was logged yet on this connection.
+    fresh: bool,
 }
 
-impl TxnLog {
+/// Where a killed session's line goes, and from which addresses.
+struct KillCtx<'a> {
+    rt: &'a Runtime,
+    fe: &'a Frontend,
+    addrs: Option<(SocketAddr, SocketAddr)>,
+    /// The registry entry of the session (absent outside a registered session).
+    entry: Option<Arc<crate::sessions::Entry>>,
+}
+
+impl<'a> TxnLog<'a> {
     /// The log of a connection just accepted on `fe`, counted there until it ends.
     pub(crate) fn new(
         sink: Arc<dyn LogSink>,
-        fe: &Frontend,
+        rt: &'a Runtime,
+        fe: &'a Frontend,
         accept: Instant,
         accept_date: SystemTime,
     ) -> Self {
-        let mut l = Self::next(sink, accept, accept_date);
+        let kill = KillCtx {
+            rt,
+            fe,
+            addrs: None,
+            entry: crate::sessions::current(),
+        };
+        let mut l = Self::next(sink, kill, accept, accept_date);
         l.live = Some(LiveGuard::new(fe));
+        l.tcp = fe.mode == crate::runtime::Mode::Tcp;
+        l.fresh = true;
         l
     }
 
-    fn next(sink: Arc<dyn LogSink>, accept: Instant, accept_date: SystemTime) -> Self {
+    fn next(
+        sink: Arc<dyn LogSink>,
+        kill: KillCtx<'a>,
+        accept: Instant,
+        accept_date: SystemTime,
+    ) -> Self {
         TxnLog {
             sink,
             accept,
@@ -193,13 +229,37 @@ impl TxnLog {
             request_captures: None,
             response_captures: None,
             silent: false,
+            level: None,
             unique_id: None,
+            seen: None,
+            asap_sent: false,
             live: None,
+            kill,
+            tcp: false,
+            fresh: false,
         }
+    }
+
+    /// `set-log-level`: the last one a rule ran wins (`silent` included).
+    pub(crate) fn set_level(&mut self, level: LevelOverride) {
+        match level {
+            LevelOverride::Silent => self.silent = true,
+            LevelOverride::At(s) => {
+                self.silent = false;
+                self.level = Some(s);
+            }
+        }
+    }
+
+    /// The client-side addresses a killed session's line shows (after the
+    /// PROXY header and `set-src`/`set-dst`).
+    pub(crate) fn set_addrs(&mut self, client: SocketAddr, local: SocketAddr) {
+        self.kill.addrs = Some((client, local));
     }
 
     /// Emits the record and resets for the next request of the connection
     /// (whose accept time becomes the end of this one, as HAProxy counts idle time).
+    /// After an `option logasap` line, nothing more is sent for this transaction.
     pub(crate) fn emit(
         &mut self,
         rt: &Runtime,
@@ -208,6 +268,71 @@ impl TxnLog {
         local: SocketAddr,
     ) {
         let now = Instant::now();
+        if !self.asap_sent {
+            let rec = self.record(rt, fe, client, local, now, false);
+            if !self.silent {
+                self.sink.emit(fe, rec);
+            }
+        }
+        self.kill.addrs = Some((client, local));
+        let kill = KillCtx {
+            rt: self.kill.rt,
+            fe: self.kill.fe,
+            addrs: self.kill.addrs,
+            entry: self.kill.entry.take(),
+        };
+        let (sink, live) = (self.sink.clone(), self.live.take());
+        let tcp = self.tcp;
+        // The finished transaction must not log again when it is dropped.
+        self.request_start = None;
+        self.fresh = false;
+        *self = TxnLog::next(sink, kill, now, SystemTime::now());
+        self.live = live;
+        self.tcp = tcp;
+    }
+
+    /// `option logasap`: sends the line now (totals so far, marked `+`); the
+    /// transaction's end then sends nothing.
+    pub(crate) fn emit_asap(
+        &mut self,
+        rt: &Runtime,
+        fe: &Frontend,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) {
+        if self.asap_sent {
+            return;
+        }
+        let rec = self.record(rt, fe, client, local, Instant::now(), true);
+        if !self.silent {
+            self.sink.emit(fe, rec);
+        }
+        self.asap_sent = true;
+    }
+
+    /// The phase a session was in when it was killed (second `%ts` character).
+    fn phase(&self) -> TermPhase {
+        let requesting = !self.tcp && self.request_done.is_none();
+        if requesting || (self.backend.is_none() && self.connected.is_none()) {
+            TermPhase::Request
+        } else if self.connected.is_none() {
+            TermPhase::Connect
+        } else if !self.tcp && self.response_headers.is_none() {
+            TermPhase::Headers
+        } else {
+            TermPhase::Data
+        }
+    }
+
+    fn record(
+        &mut self,
+        rt: &Runtime,
+        fe: &Frontend,
+        client: SocketAddr,
+        local: SocketAddr,
+        now: Instant,
+        logasap: bool,
+    ) -> LogRecord {
         let stamps = Stamps {
             accept: self.accept,
             handshake_done: None,
@@ -234,7 +359,7 @@ impl TxnLog {
         // `http-request capture` slots come after the declared ones.
         req_caps.resize(req_caps.len().max(caps.request_headers.len()), None);
         resp_caps.resize(resp_caps.len().max(caps.response_headers.len()), None);
-        let rec = LogRecord {
+        let mut rec = LogRecord {
             accept_date: self.accept_date,
             request_date: self.request_start.map(|r| r.1),
             utc_offset: fulcrum_observe::time::local_offset(self.accept_date),
@@ -245,14 +370,14 @@ impl TxnLog {
             frontend: fe.name.clone(),
             frontend_tls: false,
             backend: be.map_or_else(|| fe.name.clone(), |b| b.name.clone()),
-            server: srv.map(|s| s.name.clone()),
+            server: srv.map(|s| s.name.to_string()),
             hostname: hostname().to_owned(),
             pid: std::process::id(),
             timers: Timers::from_stamps(&stamps),
             status: self.status,
             bytes_read: self.bytes_read,
             bytes_uploaded: self.bytes_uploaded,
-            logasap: false,
+            logasap,
             captured_request_cookie: req_cookie,
             captured_response_cookie: resp_cookie,
             request_captures: req_caps,
@@ -272,13 +397,95 @@ impl TxnLog {
             request_counter: REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed),
             ssl_version: None,
             ssl_cipher: None,
+            samples: Default::default(),
+            level: self.level,
         };
-        if !self.silent {
-            self.sink.emit(fe, rec);
+        if let Some(f) = &fe.http.log_formats {
+            rec.samples = f.evaluate(self.seen.take(), &rec);
         }
-        let (sink, live) = (self.sink.clone(), self.live.take());
-        *self = TxnLog::next(sink, now, SystemTime::now());
-        self.live = live;
+        rec
+    }
+}
+
+impl Drop for TxnLog<'_> {
+    /// A session ended by `shutdown session(s)` or a health action has its
+    /// future dropped: its line is sent from here, with the killing cause.
+    fn drop(&mut self) {
+        let pending = self.request_start.is_some() || (self.tcp && self.fresh);
+        let Some(cause) = self.kill.entry.as_ref().and_then(|e| e.kill_cause()) else {
+            return;
+        };
+        let Some((client, local)) = self.kill.addrs.filter(|_| pending) else {
+            return;
+        };
+        self.term = TermState::new(cause, self.phase());
+        let (rt, fe) = (self.kill.rt, self.kill.fe);
+        self.emit(rt, fe, client, local);
+    }
+}
+
+/// `option logasap` in HTTP: the transaction's log, lent to the response side so
+/// that the line goes out as soon as the response headers are through.
+pub(crate) struct Asap<'l, 'a> {
+    log: &'l mut TxnLog<'a>,
+    client: SocketAddr,
+    local: SocketAddr,
+}
+
+/// The logasap handle of a transaction, when its frontend asks for it.
+pub(crate) fn asap<'l, 'a>(
+    log: Option<&'l mut TxnLog<'a>>,
+    fe: &Frontend,
+    addrs: crate::connect::ClientAddrs,
+) -> Option<Asap<'l, 'a>> {
+    log.filter(|_| logasap(fe)).map(|log| Asap {
+        log,
+        client: addrs.src,
+        local: addrs.dst,
+    })
+}
+
+impl Asap<'_, '_> {
+    /// Sends the line of a response whose head (`head_len` bytes) goes to the
+    /// client now; `parts` is the request as rules saw it (for `%[…]`).
+    pub(crate) fn send(
+        self,
+        status: u16,
+        head_len: usize,
+        caps: Option<Taken>,
+        parts: Option<&mut crate::http::ReqParts>,
+    ) {
+        let l = self.log;
+        l.response_headers = Some(Instant::now());
+        l.status = Some(status);
+        l.bytes_read = head_len as u64;
+        if caps.is_some() {
+            l.response_captures = caps;
+        }
+        let (rt, fe) = (l.kill.rt, l.kill.fe);
+        l.seen = crate::log_sample::seen_http(fe, parts, None, &[]);
+        l.emit_asap(rt, fe, self.client, self.local);
+    }
+}
+
+/// `option logasap` on the frontend.
+pub(crate) fn logasap(fe: &Frontend) -> bool {
+    fe.http.log_formats.as_ref().is_some_and(|f| f.logasap)
+}
+
+/// `set-log-level` as a rule wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LevelOverride {
+    Silent,
+    At(Severity),
+}
+
+impl LevelOverride {
+    pub(crate) fn parse(name: &str) -> Option<LevelOverride> {
+        match name {
+            "silent" => Some(LevelOverride::Silent),
+            n => Severity::parse(n).map(LevelOverride::At),
+        }
     }
 }
 

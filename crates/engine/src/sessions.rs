@@ -8,9 +8,10 @@
 //! cancellation: the session's task selects on it and ends (dropping the client
 //! socket, so the client sees EOF) when asked.
 
+use fulcrum_observe::log::TermCause;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -29,7 +30,12 @@ pub(crate) struct Entry {
     server: AtomicU32,
     cancelled: AtomicBool,
     cancel: Notify,
+    /// Why it was killed, for its log line (`%ts`): one of [`CAUSES`].
+    cause: AtomicU8,
 }
+
+/// The causes a kill logs with, by index in [`Entry::cause`].
+const CAUSES: [TermCause; 3] = [TermCause::Killed, TermCause::Down, TermCause::Up];
 
 impl Entry {
     /// The backend and server chosen so far.
@@ -41,10 +47,28 @@ impl Entry {
         (get(&self.backend), get(&self.server))
     }
 
-    /// Asks the session to end now.
+    /// Asks the session to end now: killed by an admin (`K` in its log line).
     pub(crate) fn kill(&self) {
+        self.kill_for(TermCause::Killed);
+    }
+
+    /// Asks the session to end now; its log line shows `cause` (`K`, or `D`/`U`
+    /// for the health actions, as HAProxy logs them).
+    pub(crate) fn kill_for(&self, cause: TermCause) {
+        let i = CAUSES.iter().position(|c| *c == cause).unwrap_or(0);
+        self.cause.store(i as u8, Ordering::Relaxed);
         self.cancelled.store(true, Ordering::Release);
         self.cancel.notify_one();
+    }
+
+    /// Why the session was killed; `None` while it was not.
+    pub(crate) fn kill_cause(&self) -> Option<TermCause> {
+        if !self.cancelled.load(Ordering::Acquire) {
+            return None;
+        }
+        CAUSES
+            .get(usize::from(self.cause.load(Ordering::Relaxed)))
+            .copied()
     }
 
     /// Resolves once [`Entry::kill`] was called.
@@ -103,6 +127,7 @@ impl Registry {
             server: AtomicU32::new(NONE),
             cancelled: AtomicBool::new(false),
             cancel: Notify::new(),
+            cause: AtomicU8::new(0),
         });
         if let Ok(mut s) = self.shard(id).lock() {
             s.insert(id, entry.clone());
@@ -135,14 +160,19 @@ impl Registry {
         e.map(|e| e.kill()).is_some()
     }
 
-    /// Ends the sessions using a server of `backend` that `which` selects;
-    /// returns how many.
-    pub(crate) fn kill_where(&self, backend: usize, which: impl Fn(usize) -> bool) -> usize {
+    /// Ends the sessions using a server of `backend` that `which` selects,
+    /// logging them with `cause`; returns how many.
+    pub(crate) fn kill_where(
+        &self,
+        backend: usize,
+        cause: TermCause,
+        which: impl Fn(usize) -> bool,
+    ) -> usize {
         let mut n = 0;
         for e in self.snapshot() {
             if let (Some(b), Some(s)) = e.target() {
                 if b == backend && which(s) {
-                    e.kill();
+                    e.kill_for(cause);
                     n += 1;
                 }
             }
@@ -167,6 +197,11 @@ pub(crate) async fn run<F: std::future::Future<Output = ()>>(entry: Arc<Entry>, 
             }
         })
         .await;
+}
+
+/// The entry of the session running this task, if it is a registered one.
+pub(crate) fn current() -> Option<Arc<Entry>> {
+    CURRENT.try_with(Arc::clone).ok()
 }
 
 /// Records the backend and server the current session uses (outside a
@@ -213,7 +248,9 @@ mod tests {
         let b = reg.register(0, addr());
         run(a.entry.clone(), async { set_server(1, Some(2)) }).await;
         run(b.entry.clone(), async { set_server(1, Some(3)) }).await;
-        assert_eq!(reg.kill_where(1, |s| s == 2), 1);
+        assert_eq!(reg.kill_where(1, TermCause::Down, |s| s == 2), 1);
+        assert_eq!(a.entry.kill_cause(), Some(TermCause::Down));
+        assert_eq!(b.entry.kill_cause(), None);
         assert!(a.entry.cancelled.load(Ordering::Acquire));
         assert!(!b.entry.cancelled.load(Ordering::Acquire));
         assert_eq!(b.entry.target(), (Some(1), Some(3)));

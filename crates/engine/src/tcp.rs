@@ -24,6 +24,7 @@ pub(crate) async fn serve(
     let mut log = sink.map(|k| {
         TxnLog::new(
             k,
+            rt,
             fe,
             std::time::Instant::now(),
             std::time::SystemTime::now(),
@@ -69,6 +70,7 @@ pub(crate) async fn serve(
     let key = TcpKey::new(&be.lb, ctx, cbuf.readable());
     let conn = crate::persist::connect_tcp(be, addrs, &key, cbuf.readable()).await;
     if let Some(l) = log.as_mut() {
+        l.set_addrs(addrs.src, addrs.dst);
         l.backend = Some(bi);
         l.server = conn
             .as_ref()
@@ -96,6 +98,10 @@ pub(crate) async fn serve(
             };
         }
     };
+    // `option logasap`: the line goes out once the server is connected.
+    if let Some(l) = log.as_mut().filter(|_| crate::log::logasap(fe)) {
+        l.emit_asap(rt, fe, addrs.src, addrs.dst);
+    }
     let mut sbuf = Buf::take(rt.tune.bufsize);
     let t = TunnelTimeouts {
         idle: be

@@ -3,9 +3,8 @@
 //! tcplog`, `log-format`, else HAProxy's "Connect from" line) and queues it to the
 //! frontend's loggers (`log global` and/or its own `log` lines) without ever blocking.
 
-use fulcrum_config::logformat::{LogFormat, HTTPLOG, HTTPLOG_CLF, TCPLOG};
 use fulcrum_config::model::log::LogTarget;
-use fulcrum_config::model::{Config, Proxy};
+use fulcrum_config::model::Config;
 use fulcrum_engine::runtime::Frontend;
 use fulcrum_engine::LogSink;
 use fulcrum_observe::log::{
@@ -14,17 +13,9 @@ use fulcrum_observe::log::{
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// HAProxy's line for a proxy with `log` but no log format option: one line per
-/// connection saying who connected to what.
-const CONNECT_FROM_HTTP: &str = "Connect from %ci:%cp to %fi:%fp (%f/HTTP)";
-const CONNECT_FROM_TCP: &str = "Connect from %ci:%cp to %fi:%fp (%f/TCP)";
-
+/// A frontend's loggers and options; its formats come compiled with the
+/// frontend (`Frontend::http.log_formats`).
 struct FrontendLog {
-    format: LogFormat,
-    /// `error-log-format`: lines of HTTP connections that failed before a request.
-    error_format: Option<LogFormat>,
-    /// `log-format-sd`: RFC 5424 structured data of each line.
-    sd_format: Option<LogFormat>,
     policy: LogPolicy,
     loggers: Vec<Arc<Logger>>,
     tag: Option<String>,
@@ -69,13 +60,9 @@ impl TrafficLog {
                 dontlog_normal: o.dontlog_normal,
                 separate_errors: o.log_separate_errors,
             };
-            let http = p.mode == fulcrum_config::model::Mode::Http;
             frontends.insert(
                 p.name.clone(),
                 FrontendLog {
-                    format: format_of(p, http),
-                    error_format: p.error_log_format.clone(),
-                    sd_format: sd_format(p),
                     policy,
                     loggers,
                     tag: p.log_tag.clone(),
@@ -87,34 +74,8 @@ impl TrafficLog {
     }
 }
 
-/// The proxy's line layout, as HAProxy picks it.
-fn format_of(p: &Proxy, http: bool) -> LogFormat {
-    let text = match (&p.log_format, &p.options.httplog, p.options.tcplog) {
-        (Some(f), _, _) => return f.clone(),
-        (None, Some(h), _) if http && h.clf => HTTPLOG_CLF,
-        (None, Some(_), _) if http => HTTPLOG,
-        (None, _, true) | (None, Some(_), _) => TCPLOG,
-        (None, None, false) if http => CONNECT_FROM_HTTP,
-        (None, None, false) => CONNECT_FROM_TCP,
-    };
-    LogFormat::parse(text).unwrap_or_else(|_| LogFormat {
-        source: text.to_string(),
-        items: Vec::new(),
-    })
-}
-
 fn is_http(fe: &Frontend) -> bool {
     matches!(fe.mode, fulcrum_engine::runtime::Mode::Http)
-}
-
-/// `log-format-sd`, which the configuration model keeps as written.
-fn sd_format(p: &Proxy) -> Option<LogFormat> {
-    let (_, args, _) = p
-        .other
-        .iter()
-        .rev()
-        .find(|(k, _, _)| k == "log-format-sd")?;
-    LogFormat::parse(&args.join(" ")).ok()
 }
 
 impl LogSink for TrafficLog {
@@ -125,20 +86,27 @@ impl LogSink for TrafficLog {
         let Some(severity) = f.policy.severity(&rec) else {
             return;
         };
+        let Some(formats) = &frontend.http.log_formats else {
+            return;
+        };
         let mut body = Vec::with_capacity(256);
-        // `%[sample]` items of a custom `log-format` are not evaluated yet: they print
-        // `-`, as HAProxy prints a sample it cannot fetch.
-        let samples = |_: usize| None;
+        let values = &rec.samples;
         // HAProxy's error format is for connections that died before a
         // request (its "embryonic" sessions); Fulcrum has those in HTTP only.
-        let format = match &f.error_format {
-            Some(e) if is_http(frontend) && rec.request_line.is_none() => e,
-            _ => &f.format,
+        let (format, samples) = match &formats.error {
+            Some(e) if is_http(frontend) && rec.request_line.is_none() => (e, &values.error),
+            _ => (&formats.format, &values.format),
         };
-        render(format, &rec, &samples, &mut body);
-        let sd = f.sd_format.as_ref().map_or_else(String::new, |sf| {
+        render(
+            &format.format,
+            &rec,
+            &|i| samples.get(i).cloned().flatten(),
+            &mut body,
+        );
+        let sd = formats.sd.as_ref().map_or_else(String::new, |sf| {
             let mut v = Vec::new();
-            render(sf, &rec, &samples, &mut v);
+            let get = |i: usize| values.sd.get(i).cloned().flatten();
+            render(&sf.format, &rec, &get, &mut v);
             String::from_utf8_lossy(&v).into_owned()
         });
         for l in &f.loggers {

@@ -81,7 +81,8 @@ impl Core {
             .iter()
             .position(|x| x.name == s)
             .ok_or_else(|| fulcrum_observe::api::NO_SUCH_SERVER.to_string())?;
-        self.sessions.kill_where(bi, |x| x == si);
+        self.sessions
+            .kill_where(bi, fulcrum_observe::log::TermCause::Killed, |x| x == si);
         Ok(String::new())
     }
 

@@ -10,4 +10,5 @@ mod rules;
 mod session;
 mod txn;
 
+pub(crate) use rules::ReqParts;
 pub(crate) use session::serve;

@@ -223,7 +223,13 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
     let be_rules = |i: usize| rt.backends[i].rules.is_some() && rt.backends[i].name != fe.name;
     let uid = fe.http.unique_id.as_deref();
-    if fe.rules.is_none() && uid.is_none() && !default.is_some_and(be_rules) {
+    // Log lines reading the request keep it (and the response) as rules saw it.
+    let log_reads = fe
+        .http
+        .log_formats
+        .as_ref()
+        .is_some_and(|f| f.reads_messages());
+    if fe.rules.is_none() && uid.is_none() && !log_reads && !default.is_some_and(be_rules) {
         return default.map_or(Decision::NoBackend, |backend| Decision::Forward {
             backend,
             head: None,
@@ -331,7 +337,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
         h
     });
     let timeouts = view.fx.timeouts;
-    let wants_parts = has_response_rules(fe, be) || timeouts.is_some();
+    let wants_parts = has_response_rules(fe, be) || timeouts.is_some() || log_reads;
     let parts = wants_parts.then(|| {
         Box::new(ReqParts {
             method: view.method,
@@ -342,7 +348,8 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
             persist: s.persist.clone(),
             timeouts: timeouts.unwrap_or_default(),
             res_captures: Vec::new(),
-            res_silent: false,
+            res_level: None,
+            log_res: None,
             answer: None,
         })
     });

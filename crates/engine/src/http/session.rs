@@ -45,7 +45,7 @@ pub(crate) struct Session<'a> {
     pub requests: u64,
     pub srv: Option<SrvConn>,
     /// The current transaction's log facts, when a log sink is set.
-    pub log: Option<Box<TxnLog>>,
+    pub log: Option<Box<TxnLog<'a>>>,
     /// Tracking counters and the request's persistence; `None` when nothing persists.
     pub persist: Option<std::rc::Rc<crate::persist::SessionState>>,
 }
@@ -69,6 +69,7 @@ pub(crate) async fn serve(
     let log = sink.map(|k| {
         Box::new(TxnLog::new(
             k,
+            rt,
             fe,
             std::time::Instant::now(),
             std::time::SystemTime::now(),
@@ -312,6 +313,11 @@ impl Session<'_> {
                 l.term = term;
             }
             crate::persist::log_term(self.persist.as_deref(), &mut l.term);
+            // What the line's `%[…]` read: the request as rules left it when it was
+            // forwarded, else as received.
+            let parts = self.req_parts.as_deref_mut().filter(|_| l.backend.is_some());
+            l.seen =
+                crate::log_sample::seen_http(fe, parts, self.req.as_ref(), self.cbuf.readable());
             l.emit(rt, fe, addrs.src, addrs.dst);
         }
         crate::persist::txn_end(self.persist.as_deref(), status);

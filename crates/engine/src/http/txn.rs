@@ -463,7 +463,8 @@ async fn exchange(
         addrs: s.addrs,
         parts,
     });
-    let resp = response(&mut sr, sbuf, &mut cw, resp_out, p, rr);
+    let asap = crate::log::asap(s.log.as_deref_mut(), s.fe, s.addrs);
+    let resp = response(&mut sr, sbuf, &mut cw, resp_out, p, rr, asap);
     tokio::pin!(req);
     tokio::pin!(resp);
     let mut req_res = None;
@@ -497,7 +498,8 @@ async fn response(
     cw: &mut tokio::net::tcp::WriteHalf<'_>,
     out: &mut Vec<u8>,
     p: &Params<'_>,
-    rr: Option<RespRules<'_>>,
+    mut rr: Option<RespRules<'_>>,
+    asap: Option<crate::log::Asap<'_, '_>>,
 ) -> Result<RespOutcome, RespError> {
     let head = loop {
         let head = loop {
@@ -571,7 +573,7 @@ async fn response(
             });
         }
     }
-    if let Some(rr) = rr {
+    if let Some(rr) = rr.as_mut() {
         let conn: Option<Option<&[u8]>> = match (touch, client_keep) {
             (false, _) => None,
             (true, false) => Some(Some(b"close")),
@@ -604,6 +606,12 @@ async fn response(
         Err(_) => return Err(RespError::Invalid),
     }
     crate::persist::on_response(p.persist.as_deref(), p.be, p.method, &p.limits, out);
+    // `option logasap`: the line goes out with the headers, before the body.
+    if let Some(a) = asap {
+        let caps = p.resp_caps.take();
+        p.resp_caps.set(caps.clone());
+        a.send(head.status, out.len(), caps, rr.map(|r| r.parts));
+    }
     sbuf.consume(head.head_len);
     let mut body = BodyReader::new(framing, p.limits.max_head);
     let sent = if dechunk {

@@ -28,6 +28,11 @@ impl LogPolicy {
         if self.dontlog_normal && !error {
             return None;
         }
+        // `set-log-level` replaces the level the options would pick (HAProxy's
+        // `strm_log`), so a logger's level filter then applies to it.
+        if let Some(level) = rec.level {
+            return Some(level);
+        }
         Some(if self.separate_errors && error {
             Severity::Err
         } else {
@@ -76,5 +81,10 @@ mod tests {
             ..five
         };
         assert_eq!(p.severity(&retried), Some(Severity::Err));
+        let raised = LogRecord {
+            level: Some(Severity::Notice),
+            ..retried
+        };
+        assert_eq!(p.severity(&raised), Some(Severity::Notice));
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct StreamTimeouts {
 pub(crate) struct Effects {
     /// `(id, value)`: `id` names a `declare capture` slot, `None` takes a new one.
     captures: Vec<(Option<usize>, String)>,
-    silent: bool,
+    level: Option<crate::log::LevelOverride>,
     src: Option<IpAddr>,
     dst: Option<IpAddr>,
     early_hints: Vec<(Vec<u8>, Vec<u8>)>,
@@ -37,7 +37,11 @@ impl Effects {
             Effect::Capture { id, value, .. } => self
                 .captures
                 .push((id, String::from_utf8_lossy(value).into_owned())),
-            Effect::SetLogLevel(l) => self.silent = l == "silent",
+            Effect::SetLogLevel(l) => {
+                if let Some(l) = crate::log::LevelOverride::parse(l) {
+                    self.level = Some(l);
+                }
+            }
             // The port stays when the family allows it (configuration.txt "set-src").
             Effect::SetSrc(ip) => {
                 *src = SocketAddr::new(ip, src.port());
@@ -115,7 +119,10 @@ impl Effects {
         let Some(l) = s.log.as_mut() else {
             return;
         };
-        l.silent |= self.silent;
+        if let Some(level) = self.level {
+            l.set_level(level);
+        }
+        l.set_addrs(s.addrs.src, s.addrs.dst);
         if let Some(id) = self.unique_id {
             l.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
         }

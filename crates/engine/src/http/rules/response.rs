@@ -18,25 +18,45 @@ pub(crate) struct ReqParts {
     pub(super) persist: Option<std::rc::Rc<crate::persist::SessionState>>,
     /// `set-timeout server|tunnel` of this request.
     pub timeouts: super::effects::StreamTimeouts,
-    /// `http-response capture` values and `set-log-level silent`, for the log.
+    /// `http-response capture` values and `set-log-level`, for the log.
     pub(super) res_captures: Vec<(Option<usize>, String)>,
-    pub(super) res_silent: bool,
+    pub(super) res_level: Option<crate::log::LevelOverride>,
+    /// The response as rules left it, for the log's `%[…]` (only when they read it).
+    pub(super) log_res: Option<crate::log_sample::LoggedResponse>,
     /// `http-response deny|return|redirect`: what the client gets instead.
     pub(super) answer: Option<Vec<u8>>,
 }
 
-/// Moves what `http-response` actions asked of the log (captures, silence)
+/// Moves what `http-response` actions asked of the log (captures, level)
 /// into the transaction's log, once the response head went through them.
 pub(crate) fn response_effects(s: &mut Session<'_>) {
     let Some(parts) = s.req_parts.as_deref_mut() else {
         return;
     };
     let caps = std::mem::take(&mut parts.res_captures);
-    let silent = parts.res_silent;
+    let level = parts.res_level.take();
     let declared = s.fe.http.captures.response_headers.len();
     if let Some(l) = s.log.as_mut() {
-        l.silent |= silent;
+        if let Some(level) = level {
+            l.set_level(level);
+        }
         super::effects::fill_slots(&mut l.response_captures, declared, caps);
+    }
+}
+
+impl ReqParts {
+    /// The request, response and variables, for the log's `%[…]`.
+    pub(crate) fn take_seen(&mut self) -> crate::log_sample::Seen {
+        crate::log_sample::Seen {
+            req: Some(crate::log_sample::Head {
+                method: std::mem::take(&mut self.method),
+                uri: std::mem::take(&mut self.uri),
+                version: self.version.to_vec(),
+                headers: std::mem::take(&mut self.headers),
+            }),
+            res: self.log_res.take(),
+            vars: std::mem::take(&mut self.vars),
+        }
     }
 }
 
@@ -76,7 +96,11 @@ impl SessionView for RespView<'_> {
                 .req
                 .res_captures
                 .push((id, String::from_utf8_lossy(value).into_owned())),
-            Effect::SetLogLevel(l) => self.req.res_silent = l == "silent",
+            Effect::SetLogLevel(l) => {
+                if let Some(l) = crate::log::LevelOverride::parse(l) {
+                    self.req.res_level = Some(l);
+                }
+            }
             _ => {}
         }
     }
@@ -215,6 +239,14 @@ pub(crate) fn on_response(
     for r in lists.into_iter().flatten() {
         let _ = fulcrum_rules::run_http_after_response(&r.http_after_response, &mut view);
     }
+    if fe
+        .http
+        .log_formats
+        .as_ref()
+        .is_some_and(|f| f.reads_messages())
+    {
+        view.req.log_res = Some((view.status, view.headers.clone()));
+    }
     if !view.dirty {
         return Ok(None);
     }
@@ -303,7 +335,8 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         persist: s.persist.clone(),
         timeouts: Default::default(),
         res_captures: Vec::new(),
-        res_silent: false,
+        res_level: None,
+        log_res: None,
         answer: None,
     };
     let st = s.persist.clone();
