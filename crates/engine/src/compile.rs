@@ -132,7 +132,6 @@ fn http_options(o: &model::Options) -> HttpOptions {
         captures: Default::default(),
         live: Default::default(),
         unique_id: None,
-        log_formats: None,
     }
 }
 
@@ -142,6 +141,7 @@ fn tcp_options(o: &model::Options) -> TcpOptions {
         splice_response: o.splice_response || o.splice_auto,
         nolinger: o.nolinger,
         independent_streams: o.independent_streams,
+        health_answer: None,
     }
 }
 
@@ -180,12 +180,24 @@ fn frontend(
             buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
             captures: Arc::new(captures(p)),
             unique_id: unique_id(p)?,
-            log_formats: Some(Arc::new(crate::log_sample::LogFormats::from_proxy(p)?)),
             ..http_options(&p.options)
         },
         tcp: tcp_options(&p.options),
         errors: error_pages(p, sections)?,
         rules: None,
+    })
+    .map(|mut fe| {
+        fe.tcp.health_answer = health_answer(p);
+        fe
+    })
+}
+
+/// 1.x `mode health`: `OK` and a newline, or HTTP's bare 200 with `option httpchk`.
+fn health_answer(p: &Proxy) -> Option<&'static [u8]> {
+    use fulcrum_config::model::check::CheckKind;
+    p.health_mode.then_some(match p.check.kind {
+        Some(CheckKind::Http(_)) => b"HTTP/1.0 200 OK\r\n\r\n",
+        _ => b"OK\n",
     })
 }
 

@@ -391,6 +391,10 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let fe = &shared.rt.frontends[fi];
+    if let Some(answer) = fe.tcp.health_answer {
+        health_answer(stream, answer).await;
+        return;
+    }
     if fe.monitor_net.iter().any(|n| n.contains(peer.ip())) {
         monitor_net_answer(stream, fe.mode).await;
         return;
@@ -403,6 +407,16 @@ async fn serve(
 
 /// `monitor-net` as HAProxy 1.x answered it: before reading anything, `HTTP/1.0 200 OK`
 /// and close in HTTP mode, a plain close in TCP mode; not counted, not logged.
+/// 1.x `mode health`, as HAProxy answered it: what the client sent is drained
+/// (so closing sends no RST), the fixed answer, a close; not counted, not logged.
+async fn health_answer(mut stream: tokio::net::TcpStream, answer: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let mut sink = [0u8; 1024];
+    while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
+    let _ = stream.write_all(answer).await;
+    let _ = stream.shutdown().await;
+}
+
 async fn monitor_net_answer(mut stream: tokio::net::TcpStream, mode: Mode) {
     use tokio::io::AsyncWriteExt;
     if mode == Mode::Http {

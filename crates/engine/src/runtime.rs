@@ -201,8 +201,6 @@ pub struct HttpOptions {
     pub live: crate::log::LiveConns,
     /// `unique-id-format` / `unique-id-header` (frontends only).
     pub unique_id: Option<Arc<UniqueId>>,
-    /// The formats of the frontend's log lines and their compiled `%[…]` (frontends only).
-    pub log_formats: Option<Arc<crate::log_sample::LogFormats>>,
 }
 
 /// A frontend's request id: rendered per request, sent in `header` if set, logged as `%ID`.
@@ -219,6 +217,8 @@ pub struct TcpOptions {
     pub splice_response: bool,
     pub nolinger: bool,
     pub independent_streams: bool,
+    /// 1.x `mode health`: the bytes every connection gets before it is closed.
+    pub health_answer: Option<&'static [u8]>,
 }
 
 /// Error responses sent as they are (status line included): `errorfile`,

@@ -210,6 +210,9 @@ pub struct Proxy {
     /// `ignore-persist if|unless COND`, in order: persistence is not used.
     pub ignore_persist: Vec<Condition>,
     pub monitor_net: Vec<IpNet>,
+    /// 1.x `mode health` (read as `mode tcp`): every connection is answered
+    /// `OK` (`HTTP/1.0 200 OK` with `option httpchk`) and closed, unlogged.
+    pub health_mode: bool,
     pub errors: Vec<ErrorPage>,
     pub unique_id_format: Option<LogFormat>,
     pub unique_id_header: Option<String>,
@@ -226,9 +229,6 @@ pub struct Proxy {
     pub files: Vec<FileRef>,
     /// Keywords Fulcrum parses but does not act on yet, as written.
     pub other: Vec<(String, Vec<String>, Span)>,
-    /// Where `log-format`, `error-log-format`, `log-format-sd` and `unique-id-format`
-    /// were written (keyword, line), for errors in their `%[…]` expressions.
-    pub format_lines: Vec<(String, Span)>,
 }
 
 /// A backend name written in a switching rule; names built at run time (`%[…]`) are not listed.

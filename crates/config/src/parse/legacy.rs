@@ -98,6 +98,16 @@ pub(crate) fn rule(kw: &str, args: &[String], span: &Span, p: &mut Proxy, d: &mu
     }
 }
 
+/// `mode health` (removed in HAProxy 2.4): read as `mode tcp` whose connections
+/// get 1.x's fixed answer; the warning names the modern form.
+pub(crate) fn mode_health(span: &Span) -> Diagnostic {
+    Diagnostic::warning(
+        span,
+        "'mode health' is not supported anymore since HAProxy 2.4; Fulcrum still answers every connection 'OK' (or 'HTTP/1.0 200 OK' with 'option httpchk') and closes it, unlogged",
+    )
+    .with_hint("write 'mode http' with 'monitor-uri /health' (or 'http-request return status 200 if { path /health }')")
+}
+
 /// `monitor-net NET` (removed in HAProxy 2.4): still answered and not logged.
 pub(crate) fn monitor_net(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
     let Some(net) = args.first() else {

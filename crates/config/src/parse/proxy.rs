@@ -92,11 +92,15 @@ fn dispatch(
     };
     match kw {
         "mode" => {
-            p.mode = match one("'tcp' or 'http'")? {
-                "tcp" => Mode::Tcp,
+            let word = one("'tcp' or 'http'")?;
+            p.mode = match word {
+                "tcp" | "health" => Mode::Tcp,
                 "http" => Mode::Http,
-                "health" => return Err("'mode health' is not supported anymore since HAProxy 2.4; use 'monitor-uri' or 'http-request return status 200'".into()),
                 m => return Err(format!("unknown proxy mode '{m}' (use 'tcp' or 'http')")),
+            };
+            p.health_mode = word == "health";
+            if p.health_mode {
+                d.push(super::legacy::mode_health(span));
             }
         }
         "bind" => {
@@ -259,12 +263,6 @@ fn misplaced(kw: &str, span: &Span, p: &Proxy, d: &mut Diagnostics) {
 
 /// Remembers backend names and files named on the line, for `validate`.
 fn record_refs(kw: &str, args: &[String], span: &Span, p: &mut Proxy) {
-    if matches!(
-        kw,
-        "log-format" | "error-log-format" | "log-format-sd" | "unique-id-format"
-    ) {
-        p.format_lines.push((kw.to_string(), span.clone()));
-    }
     if matches!(kw, "use_backend" | "default_backend") {
         if let Some(n) = args.first().filter(|n| !n.contains("%[")) {
             p.backend_refs.push(BackendRef {
@@ -333,8 +331,8 @@ fn push<T>(r: Result<T, Diagnostic>, to: &mut Vec<T>, d: &mut Diagnostics) {
 
 fn accepted(kw: &str, args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
     p.other.push((kw.to_string(), args.to_vec(), span.clone()));
-    // The engine reads `dispatch` and `log-format-sd` from here: they work, so no notice.
-    if kw == "dispatch" || kw == "log-format-sd" {
+    // The engine reads `dispatch` from here: it works, so no notice.
+    if kw == "dispatch" {
         return;
     }
     d.push(Diagnostic::notice(
