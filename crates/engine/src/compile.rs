@@ -36,6 +36,8 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
     for p in cfg.proxies.iter().filter(|p| !p.disabled) {
         rules.insert(p.name.clone(), proxy_rules(p, &userlists)?);
     }
+    let ids = proxy_ids(cfg);
+    let id_of = |p: &Proxy| ids.get(&p.name).copied().unwrap_or(0);
     let tables = crate::persist::SharedTables::from_config(cfg);
     let mut backends = Vec::new();
     let mut by_name = HashMap::new();
@@ -46,6 +48,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
     {
         by_name.insert(p.name.clone(), backends.len());
         let mut be = backend(p, &http_errors)?;
+        be.id = id_of(p);
         be.rules = rules.get(&p.name).cloned().flatten();
         be.persist = crate::persist::Persist::from_proxy(p, &tables);
         be.persist.resolve_dynamic_cookies(p, &be.servers);
@@ -68,6 +71,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
             None => None,
         };
         let mut fe = frontend(p, default_backend, &http_errors)?;
+        fe.id = id_of(p);
         fe.rules = rules.get(&p.name).cloned().flatten();
         frontends.push(fe);
     }
@@ -78,6 +82,29 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         frontends,
         backends,
     })
+}
+
+/// Proxy numbers as HAProxy gives them: an `id` line wins; the others take the
+/// first free number in declaration order, starting at 2 (HAProxy skips 1), and a
+/// disabled proxy still uses up its number so enabling it renumbers nothing.
+pub(crate) fn proxy_ids(cfg: &Config) -> HashMap<String, u32> {
+    let used: std::collections::HashSet<u32> = cfg.proxies.iter().filter_map(|p| p.id).collect();
+    let mut next = 2u32;
+    let mut out = HashMap::new();
+    for p in &cfg.proxies {
+        let id = match p.id {
+            Some(id) => id,
+            None => {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                next
+            }
+        };
+        next += 1;
+        out.insert(p.name.clone(), id);
+    }
+    out
 }
 
 fn mode(m: model::Mode) -> Mode {
@@ -169,6 +196,7 @@ fn frontend(
     }
     Ok(Frontend {
         name: p.name.clone(),
+        id: 0,
         mode: mode(p.mode),
         binds,
         maxconn: p.maxconn.map(|m| m as usize),
@@ -241,6 +269,7 @@ fn proxy_rules(
 ) -> Result<Option<Arc<fulcrum_rules::CompiledProxy>>, EngineError> {
     if p.http_request.is_empty()
         && p.tcp_request.is_empty()
+        && p.tcp_response.is_empty()
         && p.use_backend.is_empty()
         && p.http_response.is_empty()
         && p.http_after_response.is_empty()

@@ -126,13 +126,8 @@ impl EngineHandle {
         }
         let pages = crate::stats::pages(cfg, &rt)?;
         let monitors = crate::stats::monitor::monitors(cfg, &rt)?;
-        let iids = cfg
-            .proxies
-            .iter()
-            .filter(|p| !p.disabled)
-            .enumerate()
-            .map(|(i, p)| (p.name.clone(), p.id.unwrap_or(i as u32 + 2)))
-            .collect();
+        // The same numbers as the `fe_id`/`be_id` fetches.
+        let iids = crate::compile::proxy_ids(cfg);
         let counters = crate::stats::counters::Counters::new(&rt);
         let core = Arc::new(Core {
             rt,

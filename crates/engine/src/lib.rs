@@ -45,6 +45,7 @@ mod snapshot;
 mod splice;
 mod stats;
 mod tcp;
+mod tcp_response;
 mod tcp_rules;
 mod tunnel;
 

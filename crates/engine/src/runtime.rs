@@ -231,6 +231,8 @@ pub struct ErrorPages {
 #[derive(Clone, Debug)]
 pub struct Frontend {
     pub name: String,
+    /// The proxy's number (`id`, else HAProxy's automatic numbering): `fe_id`.
+    pub id: u32,
     pub mode: Mode,
     pub binds: Vec<Bind>,
     /// `monitor-net` (1.x): clients from these networks get HAProxy's bare health answer
@@ -368,6 +370,8 @@ pub struct Redispatch(pub i32);
 #[derive(Debug)]
 pub struct Backend {
     pub name: String,
+    /// The proxy's number (`id`, else HAProxy's automatic numbering): `be_id`.
+    pub id: u32,
     pub mode: Mode,
     pub servers: Vec<Server>,
     pub timeouts: Timeouts,
@@ -416,6 +420,7 @@ impl Backend {
         let lb = Arc::new(lb);
         Ok(Backend {
             name: name.into(),
+            id: 0,
             mode,
             servers,
             timeouts: Timeouts::default(),

@@ -42,20 +42,24 @@ pub(crate) async fn serve(
     }
     // Tracking counters live as long as the connection.
     let mut track = crate::persist::TcpTrack::new(rt);
+    let mut fx = crate::tcp_rules::TcpFx::default();
     let bi = match crate::tcp_rules::decide(
         rt,
         fe,
         &mut client,
         &mut cbuf,
-        addrs.src,
-        addrs.dst,
+        &mut addrs,
         track.as_deref_mut(),
+        &mut fx,
     )
     .await
     {
         crate::tcp_rules::TcpDecision::Forward(bi) => bi,
         crate::tcp_rules::TcpDecision::Close => return Ok(()),
     };
+    if let Some(l) = log.as_mut() {
+        fx.hand_to(l);
+    }
     if let Some(t) = &track {
         t.accepted();
     }
@@ -120,21 +124,45 @@ pub(crate) async fn serve(
             .map(|s| s.state.clone()),
     };
     let moved = std::cell::Cell::new(tunnel::Moved::default());
-    let end = tunnel::run(
-        &mut client,
-        &mut cbuf,
-        &mut conn.stream,
-        &mut sbuf,
-        t,
-        &moved,
-    )
-    .await;
+    // Bytes moved while `tcp-response content` rules inspected the server's data.
+    let mut pre = tunnel::Moved::default();
+    let inspected = if crate::tcp_response::wanted(be) {
+        let cx = crate::tcp_response::RespCtx {
+            fe,
+            be,
+            server: conn
+                .lease
+                .as_ref()
+                .and_then(|l| crate::tcp_rules::server_ident(be, l.server)),
+            addrs,
+            idle: t.idle,
+        };
+        let (c, s) = (&mut client, &mut conn.stream);
+        let r = crate::tcp_response::inspect(&cx, c, &mut cbuf, s, &mut sbuf, &mut fx, &mut pre);
+        let r = Box::pin(r).await;
+        if let Some(l) = log.as_mut() {
+            fx.hand_to(l);
+        }
+        r
+    } else {
+        Ok(crate::tcp_response::Inspected::Pass)
+    };
+    let end = match inspected {
+        Ok(crate::tcp_response::Inspected::Pass) => {
+            let (c, s) = (&mut client, &mut conn.stream);
+            tunnel::run(c, &mut cbuf, s, &mut sbuf, t, &moved).await
+        }
+        Ok(crate::tcp_response::Inspected::Closed) => Ok(tunnel::TunnelEnd::Closed),
+        Ok(crate::tcp_response::Inspected::Timeout) => Ok(tunnel::TunnelEnd::Timeout),
+        Err(e) => Err(e),
+    };
+    let (up, down) = (moved.get().up + pre.up, moved.get().down + pre.down);
     if let Some(t) = &track {
-        t.on_bytes(moved.get().up, moved.get().down);
+        t.on_bytes(up, down);
     }
     if let Some(l) = log.as_mut() {
-        l.bytes_uploaded = moved.get().up;
-        l.bytes_read = moved.get().down;
+        l.bytes_uploaded = up;
+        l.bytes_read = down;
         l.term = match &end {
             Ok(tunnel::TunnelEnd::Closed) => TermState::NORMAL,
             Ok(tunnel::TunnelEnd::Timeout) => TermState::CLIENT_TIMEOUT_DATA,

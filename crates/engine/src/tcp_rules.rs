@@ -3,9 +3,10 @@
 //! ClientHello) and may wait for more, up to `tcp-request inspect-delay`.
 
 use crate::buf::Buf;
-use crate::runtime::{Frontend, Runtime};
+use crate::connect::ClientAddrs;
+use crate::runtime::{Backend, Frontend, Runtime};
 use fulcrum_config::rules::TcpLayer;
-use fulcrum_rules::view::{NoStats, SessionView, Stats};
+use fulcrum_rules::view::{Effect, SessionView, Stats};
 use fulcrum_rules::{run_tcp, TcpVerdict, Vars};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,34 +21,64 @@ pub(crate) enum TcpDecision {
     Close,
 }
 
-struct TcpView<'a> {
-    fe: &'a Frontend,
-    src: SocketAddr,
-    dst: SocketAddr,
-    payload: &'a [u8],
-    ended: bool,
-    vars: Vars,
-    track: Option<&'a mut crate::persist::TcpTrack>,
+/// What TCP rules asked of the session beside their verdict.
+#[derive(Debug, Default)]
+pub(crate) struct TcpFx {
+    /// `capture SAMPLE len N` values, in rule order (the log's request captures).
+    pub captures: Vec<String>,
+    /// `set-log-level`: the last one a rule ran.
+    pub level: Option<crate::log::LevelOverride>,
+    /// `tcp-request connection expect-proxy layer4`.
+    expect_proxy: bool,
+}
+
+impl TcpFx {
+    /// Hands captures and the log level to the session's log.
+    pub(crate) fn hand_to(&mut self, log: &mut crate::log::TxnLog) {
+        if let Some(l) = self.level.take() {
+            log.set_level(l);
+        }
+        if !self.captures.is_empty() {
+            let caps = std::mem::take(&mut self.captures);
+            let slots = &mut log.request_captures.get_or_insert_with(Default::default).0;
+            slots.extend(caps.into_iter().map(Some));
+        }
+    }
+}
+
+/// The session as TCP rules see it. `src`/`dst` follow `set-src`/`set-dst`.
+pub(crate) struct TcpView<'a> {
+    pub fe: &'a Frontend,
+    pub be: Option<&'a Backend>,
+    /// The server connected to (`tcp-response` rules): name and id.
+    pub server: Option<(std::sync::Arc<str>, i64)>,
+    pub addrs: ClientAddrs,
+    pub payload: &'a [u8],
+    pub res_payload: &'a [u8],
+    pub ended: bool,
+    pub vars: Vars,
+    pub track: Option<&'a mut crate::persist::TcpTrack>,
+    pub fx: &'a mut TcpFx,
 }
 
 impl SessionView for TcpView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.src)
+        Some(self.addrs.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.dst)
+        Some(self.addrs.dst)
     }
     fn frontend(&self) -> (&str, i64) {
-        (&self.fe.name, 0)
+        (&self.fe.name, i64::from(self.fe.id))
     }
     fn backend(&self) -> Option<(&str, i64)> {
-        None
+        self.be.map(|b| (b.name.as_str(), i64::from(b.id)))
     }
     fn server(&self) -> Option<(&str, i64)> {
-        None
+        self.server.as_ref().map(|(n, id)| (&**n, *id))
     }
     fn stats(&self) -> &dyn Stats {
-        &NoStats
+        &crate::stats::CurrentStats
     }
     fn vars(&self) -> &Vars {
         &self.vars
@@ -58,8 +89,29 @@ impl SessionView for TcpView<'_> {
     fn payload(&self) -> &[u8] {
         self.payload
     }
+    fn res_payload(&self) -> &[u8] {
+        self.res_payload
+    }
     fn wait_ended(&self) -> bool {
         self.ended
+    }
+    fn effect(&mut self, e: Effect<'_>) {
+        match e {
+            Effect::Capture { value, .. } => self
+                .fx
+                .captures
+                .push(String::from_utf8_lossy(value).into_owned()),
+            Effect::SetLogLevel(l) => {
+                if let Some(l) = crate::log::LevelOverride::parse(l) {
+                    self.fx.level = Some(l);
+                }
+            }
+            // The port stays (configuration.txt "set-src"): only the address changes.
+            Effect::SetSrc(ip) => self.addrs.src = SocketAddr::new(ip, self.addrs.src.port()),
+            Effect::SetDst(ip) => self.addrs.dst = SocketAddr::new(ip, self.addrs.dst.port()),
+            Effect::ExpectProxy => self.fx.expect_proxy = true,
+            _ => {}
+        }
     }
     fn tables(&self) -> Option<&fulcrum_persist::Tables> {
         self.track.as_deref().and_then(|t| t.tables())
@@ -83,106 +135,199 @@ impl SessionView for TcpView<'_> {
     }
 }
 
-fn stops(v: &TcpVerdict) -> bool {
+/// Server `i` of `be` as `srv_name`/`srv_id` read it: its name now and its number.
+pub(crate) fn server_ident(be: &Backend, i: usize) -> Option<(std::sync::Arc<str>, i64)> {
+    let s = be.servers.get(i)?;
+    Some((s.name.to_string().into(), i64::from(s.state.id())))
+}
+
+pub(crate) fn stops(v: &TcpVerdict) -> bool {
     matches!(
         v,
         TcpVerdict::Reject | TcpVerdict::SilentDrop | TcpVerdict::Close
     )
 }
 
-/// `tcp-request connection` then `session` rules, before any byte is read: in TCP mode
-/// ahead of content inspection, in HTTP mode ahead of the request (IP blocking, connection
-/// tracking). `None` when the connection must be closed; else the variables they set.
-pub(crate) fn connection_rules(
+/// `tcp-request connection` rules, the PROXY header they may expect
+/// (`expect-proxy layer4`), then `session` rules, before any data is read: in
+/// TCP mode ahead of content inspection, in HTTP mode ahead of the request (IP
+/// blocking, connection tracking). `None` when the connection must be closed;
+/// else the variables they set. `addrs` follow `set-src`/`set-dst` and the header.
+pub(crate) async fn accept_rules(
     fe: &Frontend,
-    src: SocketAddr,
-    dst: SocketAddr,
+    client: &mut TcpStream,
+    cbuf: &mut Buf,
+    addrs: &mut ClientAddrs,
     mut track: Option<&mut crate::persist::TcpTrack>,
+    fx: &mut TcpFx,
 ) -> Option<Vars> {
     let mut vars = Vars::default();
     let Some(rules) = fe.rules.as_ref() else {
         return Some(vars);
     };
     for layer in [TcpLayer::Connection, TcpLayer::Session] {
+        if !rules.tcp.has(layer) {
+            continue;
+        }
         let mut view = TcpView {
             fe,
-            src,
-            dst,
+            be: None,
+            server: None,
+            addrs: *addrs,
             payload: &[],
+            res_payload: &[],
             ended: true,
             vars,
             track: track.as_deref_mut(),
+            fx: &mut *fx,
         };
         let v = run_tcp(&rules.tcp, layer, &mut view);
-        vars = view.vars;
+        (vars, *addrs) = (view.vars, view.addrs);
         if stops(&v) {
             return None;
+        }
+        if layer == TcpLayer::Connection && std::mem::take(&mut fx.expect_proxy) {
+            // A missing or bad header closes the connection, as with `accept-proxy`.
+            match crate::tcp::read_proxy_header(client, cbuf, fe).await {
+                Ok(Some((src, dst))) => *addrs = ClientAddrs { src, dst },
+                Ok(None) => {} // `PROXY UNKNOWN` / LOCAL: the connection's own addresses
+                Err(_) => return None,
+            }
         }
     }
     Some(vars)
 }
 
-/// Runs the frontend's TCP rules and chooses the backend. Bytes read while
-/// inspecting stay in `buf` and are forwarded first.
+/// Runs `layer` of `rules` over `buf`, reading more from `peer` while a rule
+/// waits for data, up to `delay` (`inspect-delay`). Returns the verdict and
+/// the variables; `Reject` also when the peer closes while rules still wait.
+pub(crate) async fn inspect(
+    delay: Option<u64>,
+    peer: &mut TcpStream,
+    buf: &mut Buf,
+    mut view: impl FnMut(&[u8], bool, Vars) -> (TcpVerdict, Vars),
+    mut vars: Vars,
+) -> (TcpVerdict, Vars) {
+    let deadline = Instant::now() + Duration::from_millis(delay.unwrap_or(0));
+    // Bounded: each round either reads bytes, or the deadline passes.
+    for _ in 0..4096 {
+        let ended = Instant::now() >= deadline || buf.is_full();
+        let (v, back) = view(buf.readable(), ended, vars);
+        vars = back;
+        match v {
+            TcpVerdict::Wait if !ended => {
+                match tokio::time::timeout_at(deadline, buf.fill_from(peer)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(_) => return (TcpVerdict::Reject, vars),
+                    Err(_) => {} // delay over: run once more with WAIT_END
+                }
+            }
+            v => return (v, vars),
+        }
+    }
+    (TcpVerdict::Continue, vars)
+}
+
+/// Runs the frontend's TCP rules and chooses the backend, then runs that
+/// backend's `tcp-request content` rules (HAProxy runs them once the backend
+/// is known). Bytes read while inspecting stay in `buf` and are forwarded first.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn decide(
     rt: &Runtime,
     fe: &Frontend,
     client: &mut TcpStream,
     buf: &mut Buf,
-    src: SocketAddr,
-    dst: SocketAddr,
+    addrs: &mut ClientAddrs,
     mut track: Option<&mut crate::persist::TcpTrack>,
+    fx: &mut TcpFx,
 ) -> TcpDecision {
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
-    let Some(rules) = fe.rules.as_ref() else {
-        return default.map_or(TcpDecision::Close, TcpDecision::Forward);
-    };
-    let Some(mut vars) = connection_rules(fe, src, dst, track.as_deref_mut()) else {
+    let mut vars = Vars::default();
+    let mut chosen = None;
+    if let Some(rules) = fe.rules.as_ref() {
+        let Some(v) = accept_rules(fe, client, buf, addrs, track.as_deref_mut(), fx).await else {
+            return TcpDecision::Close;
+        };
+        let ran = content(fe, None, client, buf, addrs, track.as_deref_mut(), fx, v).await;
+        let Some(v) = ran else {
+            return TcpDecision::Close;
+        };
+        let view = TcpView {
+            fe,
+            be: None,
+            server: None,
+            addrs: *addrs,
+            payload: buf.readable(),
+            res_payload: &[],
+            ended: true,
+            vars: v,
+            track: track.as_deref_mut(),
+            fx: &mut *fx,
+        };
+        let exists = |n: &str| rt.backends.iter().any(|b| b.name == n);
+        chosen = rules
+            .routing
+            .backend_tcp(&view, &exists)
+            .and_then(|n| rt.backends.iter().position(|b| b.name == n));
+        vars = view.vars;
+    }
+    let Some(bi) = chosen.or(default) else {
         return TcpDecision::Close;
     };
-    let delay = Duration::from_millis(rules.tcp.inspect_delay_ms.unwrap_or(0));
-    let deadline = Instant::now() + delay;
-    // Bounded: each round either reads bytes, or the deadline passes.
-    for _ in 0..4096 {
-        let ended = Instant::now() >= deadline || buf.is_full();
+    let be = &rt.backends[bi];
+    // A `listen` section is its own backend: its rules already ran.
+    if be.name != fe.name
+        && be
+            .rules
+            .as_ref()
+            .is_some_and(|r| r.tcp.has(TcpLayer::Content))
+    {
+        let ran = content(fe, Some(be), client, buf, addrs, track, fx, vars).await;
+        if ran.is_none() {
+            return TcpDecision::Close;
+        }
+    }
+    TcpDecision::Forward(bi)
+}
+
+/// `tcp-request content` rules of the frontend (`be` = `None`) or of the
+/// backend; `None` when they close the connection.
+#[allow(clippy::too_many_arguments)]
+async fn content(
+    fe: &Frontend,
+    be: Option<&Backend>,
+    client: &mut TcpStream,
+    buf: &mut Buf,
+    addrs: &mut ClientAddrs,
+    mut track: Option<&mut crate::persist::TcpTrack>,
+    fx: &mut TcpFx,
+    vars: Vars,
+) -> Option<Vars> {
+    let rules = match be {
+        Some(b) => b.rules.as_ref(),
+        None => fe.rules.as_ref(),
+    };
+    let Some(rules) = rules.filter(|r| r.tcp.has(TcpLayer::Content)) else {
+        return Some(vars);
+    };
+    let delay = rules.tcp.inspect_delay_ms;
+    let run = |payload: &[u8], ended: bool, vars: Vars| {
         let mut view = TcpView {
             fe,
-            src,
-            dst,
-            payload: buf.readable(),
+            be,
+            server: None,
+            addrs: *addrs,
+            payload,
+            res_payload: &[],
             ended,
             vars,
             track: track.as_deref_mut(),
+            fx: &mut *fx,
         };
         let v = run_tcp(&rules.tcp, TcpLayer::Content, &mut view);
-        vars = view.vars;
-        match v {
-            TcpVerdict::Wait if !ended => {
-                match tokio::time::timeout_at(deadline, buf.fill_from(client)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    Ok(_) => return TcpDecision::Close,
-                    Err(_) => {} // delay over: run once more with WAIT_END
-                }
-            }
-            v if stops(&v) => return TcpDecision::Close,
-            _ => break,
-        }
-    }
-    let view = TcpView {
-        fe,
-        src,
-        dst,
-        payload: buf.readable(),
-        ended: true,
-        vars,
-        track,
+        *addrs = view.addrs;
+        (v, view.vars)
     };
-    let exists = |n: &str| rt.backends.iter().any(|b| b.name == n);
-    let chosen = rules
-        .routing
-        .backend_tcp(&view, &exists)
-        .and_then(|n| rt.backends.iter().position(|b| b.name == n));
-    chosen
-        .or(default)
-        .map_or(TcpDecision::Close, TcpDecision::Forward)
+    let (v, vars) = inspect(delay, client, buf, run, vars).await;
+    (!stops(&v)).then_some(vars)
 }

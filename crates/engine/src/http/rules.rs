@@ -73,10 +73,10 @@ impl SessionView for ReqView<'_> {
         Some(self.dst)
     }
     fn frontend(&self) -> (&str, i64) {
-        (&self.fe.name, 0)
+        (&self.fe.name, i64::from(self.fe.id))
     }
     fn backend(&self) -> Option<(&str, i64)> {
-        self.be.map(|b| (b.name.as_str(), 0))
+        self.be.map(|b| (b.name.as_str(), i64::from(b.id)))
     }
     fn server(&self) -> Option<(&str, i64)> {
         None
@@ -275,6 +275,9 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
     }
     let mut chosen = None;
     if let Some(r) = &fe.rules {
+        if let Some(d) = tcp_content(r, &mut view, fe, None) {
+            return d;
+        }
         match run_http_request(&r.http_request, &mut view) {
             Verdict::UseBackend(name) => chosen = backend_index(rt, &name),
             v => {
@@ -302,6 +305,9 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
     view.be = Some(be);
     if be.name != fe.name {
         if let Some(r) = &be.rules {
+            if let Some(d) = tcp_content(r, &mut view, fe, Some(be)) {
+                return d;
+            }
             let v = run_http_request(&r.http_request, &mut view);
             if let Some(d) = final_verdict(v, fe, Some(be)) {
                 return d;
@@ -351,6 +357,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
             res_level: None,
             log_res: None,
             answer: None,
+            server: None,
         })
     });
     Decision::Forward {
@@ -367,6 +374,29 @@ fn has_response_rules(fe: &Frontend, be: &Backend) -> bool {
     let fe_r = fe.rules.as_deref().is_some_and(any);
     let be_r = be.name != fe.name && be.rules.as_deref().is_some_and(any);
     fe_r || be_r
+}
+
+/// `tcp-request content` rules of an HTTP proxy: HAProxy runs them on the parsed
+/// request, ahead of the same proxy's `http-request` rules (the frontend's once the
+/// request is read, the backend's once it is chosen). `None` lets processing go on.
+fn tcp_content(
+    r: &fulcrum_rules::CompiledProxy,
+    view: &mut ReqView<'_>,
+    fe: &Frontend,
+    be: Option<&Backend>,
+) -> Option<Decision> {
+    use fulcrum_rules::TcpVerdict;
+    if !r.tcp.has(fulcrum_config::rules::TcpLayer::Content) {
+        return None;
+    }
+    match fulcrum_rules::run_tcp_http(&r.tcp, fulcrum_config::rules::TcpLayer::Content, view) {
+        TcpVerdict::Reject | TcpVerdict::SilentDrop | TcpVerdict::Close => {
+            final_verdict(Verdict::Reject, fe, be)
+        }
+        TcpVerdict::UseService(name) => final_verdict(Verdict::UseService(name), fe, be),
+        // The head is complete here: nothing more can arrive that rules wait for.
+        TcpVerdict::Continue | TcpVerdict::Accept | TcpVerdict::Wait => None,
+    }
 }
 
 /// The bytes of a deny/return answer: an error page or a built response.

@@ -90,8 +90,16 @@ pub(crate) async fn serve(
     // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
     // counters live as long as the connection.
     let mut track = crate::persist::TcpTrack::new(rt);
-    if crate::tcp_rules::connection_rules(fe, addrs.src, addrs.dst, track.as_deref_mut()).is_none()
-    {
+    let mut fx = crate::tcp_rules::TcpFx::default();
+    let accepted = crate::tcp_rules::accept_rules(
+        fe,
+        &mut client,
+        &mut cbuf,
+        &mut addrs,
+        track.as_deref_mut(),
+        &mut fx,
+    );
+    if Box::pin(accepted).await.is_none() {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
         return Ok(());
@@ -488,6 +496,7 @@ mod tests {
         };
         let fe = crate::runtime::Frontend {
             name: String::new(),
+            id: 0,
             mode: crate::runtime::Mode::Http,
             binds: vec![],
             maxconn: None,

@@ -207,6 +207,10 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         let saved = (can_replay || l7).then(|| req_out.clone());
         let leased = conn.lease.as_ref().map(|l| l.server);
         crate::sessions::set_server(bi, leased);
+        if let Some(parts) = s.req_parts.as_deref_mut() {
+            // `srv_id`/`srv_name` in `http-response` rules.
+            parts.server = leased.and_then(|i| crate::tcp_rules::server_ident(be, i));
+        }
         let mut sbuf = Buf::take(rt.tune.bufsize);
         let mut resp_out = Vec::with_capacity(512);
         let (req_res, resp_res) = exchange(

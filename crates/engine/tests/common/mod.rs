@@ -15,6 +15,7 @@ pub fn lo() -> SocketAddr {
 pub fn frontend(name: &str, mode: Mode) -> Frontend {
     Frontend {
         name: name.into(),
+        id: 0,
         mode,
         binds: vec![Bind::new(lo())],
         maxconn: None,

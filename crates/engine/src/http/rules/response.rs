@@ -25,6 +25,8 @@ pub(crate) struct ReqParts {
     pub(super) log_res: Option<crate::log_sample::LoggedResponse>,
     /// `http-response deny|return|redirect`: what the client gets instead.
     pub(super) answer: Option<Vec<u8>>,
+    /// The server answering (name, id), for `srv_name`/`srv_id`.
+    pub server: Option<(std::sync::Arc<str>, i64)>,
 }
 
 /// Moves what `http-response` actions asked of the log (captures, level)
@@ -84,10 +86,10 @@ impl SessionView for RespView<'_> {
         Some(self.dst)
     }
     fn frontend(&self) -> (&str, i64) {
-        (&self.fe.name, 0)
+        (&self.fe.name, i64::from(self.fe.id))
     }
     fn backend(&self) -> Option<(&str, i64)> {
-        self.be.map(|b| (b.name.as_str(), 0))
+        self.be.map(|b| (b.name.as_str(), i64::from(b.id)))
     }
     fn effect(&mut self, e: fulcrum_rules::view::Effect<'_>) {
         use fulcrum_rules::view::Effect;
@@ -105,7 +107,7 @@ impl SessionView for RespView<'_> {
         }
     }
     fn server(&self) -> Option<(&str, i64)> {
-        None
+        self.req.server.as_ref().map(|(n, id)| (&**n, *id))
     }
     fn stats(&self) -> &dyn Stats {
         &crate::stats::CurrentStats
@@ -338,6 +340,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         res_level: None,
         log_res: None,
         answer: None,
+        server: None,
     };
     let st = s.persist.clone();
     let mut view = RespView {
