@@ -72,23 +72,7 @@ impl Effects {
     /// Capture slot `slot` as the rules see it so far (`capture.req.hdr(N)`):
     /// declared headers first, then `http-request capture` values.
     pub(super) fn captured(&self, slot: usize) -> Option<&str> {
-        let mut by_id = self
-            .captures
-            .iter()
-            .rev()
-            .filter(|(id, _)| *id == Some(slot));
-        if let Some((_, v)) = by_id.next() {
-            return Some(v);
-        }
-        if let Some(v) = self.declared.get(slot) {
-            return v.as_deref();
-        }
-        let extra = slot - self.declared.len();
-        self.captures
-            .iter()
-            .filter(|(id, _)| id.is_none())
-            .nth(extra)
-            .map(|(_, v)| v.as_str())
+        captured_slot(&self.captures, &self.declared, slot)
     }
 
     /// The `103 Early Hints` interim response, when rules asked for one.
@@ -128,6 +112,28 @@ impl Effects {
         }
         fill_slots(&mut l.request_captures, declared, self.captures);
     }
+}
+
+/// Capture slot `slot` as rules see it so far (`capture.req.hdr(N)`,
+/// `capture.res.hdr(N)`): an `id N` capture, else the declared header, else the
+/// capture taken that many places after the declared ones.
+pub(super) fn captured_slot<'c>(
+    captures: &'c [(Option<usize>, String)],
+    declared: &'c [Option<String>],
+    slot: usize,
+) -> Option<&'c str> {
+    if let Some((_, v)) = captures.iter().rev().find(|(id, _)| *id == Some(slot)) {
+        return Some(v);
+    }
+    if let Some(v) = declared.get(slot) {
+        return v.as_deref();
+    }
+    let extra = slot - declared.len();
+    captures
+        .iter()
+        .filter(|(id, _)| id.is_none())
+        .nth(extra)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Puts `http-request|response capture` values in the log's capture slots:

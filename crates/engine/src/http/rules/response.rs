@@ -76,6 +76,8 @@ pub(crate) struct RespView<'a> {
     pub headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub dirty: bool,
     persist: crate::persist::ViewPersist<'a>,
+    /// The `capture response header` slots of this response (`capture.res.hdr(N)`).
+    declared: Vec<Option<String>>,
 }
 
 impl SessionView for RespView<'_> {
@@ -108,6 +110,14 @@ impl SessionView for RespView<'_> {
     }
     fn server(&self) -> Option<(&str, i64)> {
         self.req.server.as_ref().map(|(n, id)| (&**n, *id))
+    }
+    fn captured_header(&self, response: bool, slot: usize) -> Option<&[u8]> {
+        // Request slots are not kept for the response side.
+        if !response {
+            return None;
+        }
+        super::effects::captured_slot(&self.req.res_captures, &self.declared, slot)
+            .map(str::as_bytes)
     }
     fn stats(&self) -> &dyn Stats {
         &crate::stats::CurrentStats
@@ -217,6 +227,7 @@ pub(crate) fn on_response(
             .collect(),
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
+        declared: declared_slots(fe, buf, head),
     };
     let lists = [
         (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
@@ -253,6 +264,19 @@ pub(crate) fn on_response(
         return Ok(None);
     }
     Ok(Some(render_head(&view, connection)))
+}
+
+/// The frontend's `capture response header` values of a response head.
+fn declared_slots(
+    fe: &Frontend,
+    buf: &[u8],
+    head: &fulcrum_proto::ResponseHead,
+) -> Vec<Option<String>> {
+    let caps = &fe.http.captures;
+    if caps.response_headers.is_empty() {
+        return Vec::new();
+    }
+    caps.response(buf, &head.headers).0
 }
 
 /// The response head as rules left it, blank line included.
@@ -359,6 +383,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
             .collect(),
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
+        declared: declared_slots(fe, &reply, &head),
     };
     let _ = fulcrum_rules::run_http_after_response(&rules.http_after_response, &mut view);
     if !view.dirty {

@@ -1,0 +1,77 @@
+//! The `capture.*` and `unique-id` fetches read in rules, as the backend and
+//! the client see them.
+
+mod common;
+
+use common::http::{origin, Origin};
+use common::*;
+use fulcrum_config::reader::MapEnv;
+use fulcrum_engine::{compile, Engine, EngineOptions};
+
+fn serve(lines: &str, o: &Origin) -> Running {
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n{lines}    default_backend app\n\
+         backend app\n    server s1 {}\n",
+        o.addr
+    );
+    let l = fulcrum_config::load_str("captures.cfg", &text, &MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = compile(&l.config.unwrap()).unwrap();
+    let h = Engine::start(
+        rt,
+        EngineOptions {
+            nbthread: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let addr = h.local_addr("web").unwrap();
+    Running {
+        handle: Some(h),
+        addr,
+    }
+}
+
+#[test]
+fn request_line_captures_and_unique_id_reach_the_backend() {
+    let o = origin(|r| {
+        let body = r.head.clone();
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    let run = serve(
+        "    unique-id-format id-%[str(7)]\n\
+         \x20   http-request set-header X-Line \"%[capture.req.method] %[capture.req.uri] %[capture.req.ver]\"\n\
+         \x20   http-request set-header X-Id %[unique-id]\n",
+        &o,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (h, b) = read_response(&mut c);
+    assert_eq!(status(&h), 200, "{h}");
+    let seen = String::from_utf8_lossy(&b);
+    assert!(seen.contains("X-Line: GET /a/b?x=1 HTTP/1.1"), "{seen}");
+    assert!(seen.contains("X-Id: id-7"), "{seen}");
+}
+
+#[test]
+fn response_rules_read_declared_and_rule_captures() {
+    let o = origin(|_| {
+        b"HTTP/1.1 200 OK\r\nX-Srv: abc\r\nX-B: hello-world\r\nContent-Length: 2\r\n\r\nok".to_vec()
+    });
+    let run = serve(
+        "    capture response header X-Srv len 10\n\
+         \x20   http-response capture res.hdr(x-b) len 5\n\
+         \x20   http-response set-header X-Seen %[capture.res.hdr(0)]/%[capture.res.hdr(1)]\n",
+        &o,
+    );
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (h, _) = read_response(&mut c);
+    assert_eq!(status(&h), 200, "{h}");
+    assert!(h.contains("X-Seen: abc/hello"), "{h}");
+}
