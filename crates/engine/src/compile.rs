@@ -47,7 +47,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         .filter(|p| p.kind.is_backend() && !p.disabled)
     {
         by_name.insert(p.name.clone(), backends.len());
-        let mut be = backend(p, &http_errors)?;
+        let mut be = backend(cfg, p, &http_errors)?;
         be.id = id_of(p);
         be.rules = rules.get(&p.name).cloned().flatten();
         be.persist = crate::persist::Persist::from_proxy(p, &tables);
@@ -75,6 +75,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
         fe.rules = rules.get(&p.name).cloned().flatten();
         frontends.push(fe);
     }
+    set_fullconn(cfg, &by_name, &backends);
     Ok(Runtime {
         nbthread: g.threads().map_or(0, |n| n as usize),
         maxconn: g.maxconn.map(|m| m as usize),
@@ -105,6 +106,53 @@ pub(crate) fn proxy_ids(cfg: &Config) -> HashMap<String, u32> {
         out.insert(p.name.clone(), id);
     }
     out
+}
+
+/// `fullconn`, or as HAProxy computes it when unset: 10% (rounded up, at
+/// least 1) of the `maxconn` of every frontend that may use the backend
+/// (`default_backend`, static `use_backend` names, a `listen` itself); a
+/// frontend without `maxconn` counts the global one (4096 when unset).
+fn set_fullconn(cfg: &Config, by_name: &HashMap<String, usize>, backends: &[Arc<Backend>]) {
+    let global = cfg.global.maxconn.unwrap_or(4096) as u64;
+    let mut total = vec![0u64; backends.len()];
+    for p in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.kind.is_frontend() && !p.disabled)
+    {
+        let maxconn = p.maxconn.map_or(global, u64::from);
+        let mut targets: Vec<usize> = p
+            .backend_refs
+            .iter()
+            .filter_map(|r| by_name.get(&r.name).copied())
+            .collect();
+        if let Some(bi) = p.default_backend.as_ref().and_then(|(n, _)| by_name.get(n)) {
+            targets.push(*bi);
+        } else if p.kind.is_backend() {
+            targets.extend(by_name.get(&p.name).copied());
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        for bi in targets {
+            total[bi] += maxconn;
+        }
+    }
+    for p in cfg
+        .proxies
+        .iter()
+        .filter(|p| p.kind.is_backend() && !p.disabled)
+    {
+        let Some(&bi) = by_name.get(&p.name) else {
+            continue;
+        };
+        let full = match p.fullconn.filter(|f| *f > 0) {
+            Some(f) => u64::from(f),
+            None => total[bi].div_ceil(10).max(1),
+        };
+        backends[bi]
+            .lb
+            .set_fullconn(usize::try_from(full).unwrap_or(usize::MAX));
+    }
 }
 
 fn mode(m: model::Mode) -> Mode {
@@ -156,20 +204,50 @@ fn http_options(o: &model::Options) -> HttpOptions {
         ignore_probes: o.http_ignore_probes,
         abortonclose: o.abortonclose,
         buffer_request: o.http_buffer_request,
+        accept_invalid_request: o.accept_invalid_http_request,
+        accept_invalid_response: o.accept_invalid_http_response,
         captures: Default::default(),
         live: Default::default(),
         unique_id: None,
     }
 }
 
-fn tcp_options(o: &model::Options) -> TcpOptions {
+/// `client`: the frontend side (`clitcpka`), else the backend side (`srvtcpka`).
+fn tcp_options(o: &model::Options, client: bool) -> TcpOptions {
+    let (on, ka) = if client {
+        (o.clitcpka, &o.clitcpka_params)
+    } else {
+        (o.srvtcpka, &o.srvtcpka_params)
+    };
     TcpOptions {
         splice_request: o.splice_request || o.splice_auto,
         splice_response: o.splice_response || o.splice_auto,
         nolinger: o.nolinger,
         independent_streams: o.independent_streams,
         health_answer: None,
+        keepalive: (on || o.tcpka).then_some(crate::runtime::KeepAlive {
+            idle: ka.idle,
+            intvl: ka.intvl,
+            cnt: ka.cnt,
+        }),
+        smart_connect: !client && o.tcp_smart_connect,
     }
+}
+
+/// `option tcp-smart-accept`: HAProxy turns it on for HTTP frontends unless
+/// `no option tcp-smart-accept` says otherwise.
+fn smart_accept(p: &Proxy) -> bool {
+    p.options.tcp_smart_accept || (p.mode == model::Mode::Http && !p.options.no_tcp_smart_accept)
+}
+
+/// `mss N` (a negative N is taken off the default MSS).
+fn mss(p: &Proxy, v: &Option<String>) -> Result<Option<i32>, EngineError> {
+    v.as_deref()
+        .map(|m| {
+            m.parse::<i32>()
+                .map_err(|_| err(p, format!("bind: bad 'mss' value '{m}'")))
+        })
+        .transpose()
 }
 
 fn frontend(
@@ -190,6 +268,10 @@ fn frontend(
                     v6only: b.v6only,
                     accept_proxy: b.accept_proxy,
                     interface: b.interface.clone(),
+                    defer_accept: b.defer_accept,
+                    mss: mss(p, &b.mss)?,
+                    tfo: b.tfo,
+                    smart_accept: smart_accept(p),
                 });
             }
         }
@@ -210,7 +292,7 @@ fn frontend(
             unique_id: unique_id(p)?,
             ..http_options(&p.options)
         },
-        tcp: tcp_options(&p.options),
+        tcp: tcp_options(&p.options, true),
         errors: error_pages(p, sections)?,
         rules: None,
     })
@@ -376,26 +458,31 @@ fn inet(p: &Proxy, a: &Address, what: &str) -> Result<SocketAddr, EngineError> {
 }
 
 fn backend(
+    cfg: &Config,
     p: &Proxy,
     sections: &HashMap<String, HashMap<u16, Arc<[u8]>>>,
 ) -> Result<Backend, EngineError> {
     let mut servers = Vec::new();
     for s in &p.servers {
         let st = &s.settings;
-        let none_ok = st.init_addr.iter().any(|m| m == "none");
-        let addr = match inet(p, &s.addr, &format!("server '{}'", s.name)) {
-            Ok(a) => a,
-            // `init-addr none`: start without an address, marked down.
-            Err(_) if none_ok => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-            Err(e) => return Err(e),
+        // A name goes through `init-addr` (`none` leaves the server without address).
+        let addr = match crate::init_addr::named(&s.addr) {
+            Some((host, port)) => {
+                crate::init_addr::resolve(cfg, p, s, host, port).map_err(|e| err(p, e))?
+            }
+            None => inet(p, &s.addr, &format!("server '{}'", s.name))?,
         };
         let mut srv = Server::new(&s.name, addr);
         srv.weight = st.weight;
-        srv.maxconn = st
-            .maxconn
-            .or(st.minconn)
-            .filter(|m| *m > 0)
-            .map(|m| m as usize);
+        // As HAProxy: `minconn` alone (or above `maxconn`) is the fixed limit;
+        // below `maxconn` it starts the dynamic ramp up to `maxconn`.
+        let (minconn, maxconn) = match (st.minconn.filter(|m| *m > 0), st.maxconn) {
+            (Some(min), Some(max)) if min < max => (Some(min), Some(max)),
+            (Some(min), _) => (None, Some(min)),
+            (None, max) => (None, max),
+        };
+        srv.maxconn = maxconn.filter(|m| *m > 0).map(|m| m as usize);
+        srv.minconn = minconn.map(|m| m as usize);
         srv.maxqueue = st.maxqueue.filter(|m| *m > 0).map(|m| m as usize);
         srv.backup = st.backup;
         srv.id = st.id;
@@ -426,11 +513,13 @@ fn backend(
     be.timeouts = timeouts(&p.timeouts);
     be.retries = p.retries.unwrap_or(3);
     be.redispatch = p.options.redispatch.map(Redispatch);
+    be.lb
+        .set_requeue_on_down(be.redispatch.is_some() && !p.options.persist);
     if !p.retry_on.is_empty() {
         be.retry_on = RetryOn::parse(&p.retry_on).map_err(|e| err(p, e))?;
     }
     be.http = http_options(&p.options);
-    be.tcp = tcp_options(&p.options);
+    be.tcp = tcp_options(&p.options, false);
     be.reuse = match p.http_reuse {
         model::proxy::HttpReuse::Never => HttpReuse::Never,
         model::proxy::HttpReuse::Safe => HttpReuse::Safe,

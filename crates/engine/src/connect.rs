@@ -26,6 +26,7 @@ impl std::fmt::Display for ConnectError {
             ConnectError::NoServer(NoServer::Unavailable) => f.write_str("no server available"),
             ConnectError::NoServer(NoServer::QueueTimeout) => f.write_str("queue timeout"),
             ConnectError::NoServer(NoServer::QueueFull) => f.write_str("queue full"),
+            ConnectError::NoServer(NoServer::Requeued) => f.write_str("server went down"),
             ConnectError::Failed(e) => write!(f, "connect failed: {e}"),
         }
     }
@@ -62,7 +63,7 @@ pub(crate) async fn connect(
         let addr = be
             .dispatch
             .ok_or(ConnectError::NoServer(NoServer::Unavailable))?;
-        let stream = dial(addr, None, t_connect)
+        let stream = dial(addr, None, t_connect, &be.tcp)
             .await
             .map_err(ConnectError::Failed)?;
         return Ok(Connected {
@@ -88,7 +89,7 @@ pub(crate) async fn connect(
                 reused: true,
             });
         }
-        let dialed = dial(srv.addr, srv.source, t_connect).await;
+        let dialed = dial(srv.addr, srv.source, t_connect, &be.tcp).await;
         crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
         match dialed {
             Ok(mut stream) => {
@@ -144,25 +145,30 @@ fn should_redispatch(be: &Backend, retry: u32) -> bool {
     }
 }
 
-/// One TCP connect attempt, bounded by `timeout connect`.
+/// One TCP connect attempt, bounded by `timeout connect`, with the backend's
+/// socket options (`tcp`).
 pub(crate) async fn dial(
     addr: SocketAddr,
     source: Option<SocketAddr>,
     timeout: Option<Duration>,
+    tcp: &crate::runtime::TcpOptions,
 ) -> io::Result<TcpStream> {
     let fut = async {
-        let stream = match source {
-            None => TcpStream::connect(addr).await?,
-            Some(src) => {
-                let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-                s.set_nonblocking(true)?;
+        let stream = if source.is_none() && !tcp.smart_connect {
+            TcpStream::connect(addr).await?
+        } else {
+            let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+            s.set_nonblocking(true)?;
+            if let Some(src) = source {
                 s.set_reuse_address(true)?;
                 s.bind(&src.into())?;
-                let std: std::net::TcpStream = s.into();
-                TcpSocket::from_std_stream(std).connect(addr).await?
             }
+            crate::sockopt::before_connect(&s, tcp);
+            let std: std::net::TcpStream = s.into();
+            TcpSocket::from_std_stream(std).connect(addr).await?
         };
         stream.set_nodelay(true)?;
+        crate::sockopt::server_connected(&stream, tcp);
         Ok(stream)
     };
     match timeout {

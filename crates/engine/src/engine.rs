@@ -391,6 +391,7 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let fe = &shared.rt.frontends[fi];
+    crate::sockopt::client_accepted(&stream, &fe.tcp);
     if let Some(answer) = fe.tcp.health_answer {
         health_answer(stream, answer).await;
         return;

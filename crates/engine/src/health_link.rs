@@ -234,14 +234,20 @@ fn start_health(
             f(&ev);
         }
     };
-    HealthMonitor::start(
+    let requeue: Vec<_> = rt.backends.iter().map(|b| b.lb.clone()).collect();
+    let handle = HealthMonitor::start(
         targets,
         MonitorOptions::from_global(&cfg.global),
         on_change,
         sink,
     )
-    .map(Some)
-    .map_err(|e| EngineError::Config(format!("health checks: {e}")))
+    .map_err(|e| EngineError::Config(format!("health checks: {e}")))?;
+    // A server going down sends its queued requests elsewhere (`option redispatch`).
+    handle.set_requeue(move |b, s, up| match requeue.get(b) {
+        Some(lb) if !up => lb.requeue_down(s),
+        _ => 0,
+    });
+    Ok(Some(handle))
 }
 
 /// HAProxy's name of a backend's `balance` algorithm.

@@ -77,7 +77,9 @@ fn bind_one(addr: SocketAddr, bind: &Bind, backlog: u32) -> io::Result<TcpListen
     }
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
+    crate::sockopt::listener(&sock, bind, backlog);
     sock.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    crate::sockopt::listening(&sock, bind);
     Ok(sock.into())
 }
 

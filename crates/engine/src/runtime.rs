@@ -68,6 +68,15 @@ pub struct Bind {
     pub v6only: bool,
     pub accept_proxy: bool,
     pub interface: Option<String>,
+    /// `defer-accept`: TCP_DEFER_ACCEPT (one second).
+    pub defer_accept: bool,
+    /// `mss N`: TCP_MAXSEG; negative takes that much off the default MSS.
+    pub mss: Option<i32>,
+    /// `tfo`: TCP Fast Open, with the backlog as queue length.
+    pub tfo: bool,
+    /// The frontend's `option tcp-smart-accept` (on by default in HTTP mode):
+    /// TCP_QUICKACK off on the listening socket.
+    pub smart_accept: bool,
 }
 
 impl Bind {
@@ -81,6 +90,10 @@ impl Bind {
             v6only: false,
             accept_proxy: false,
             interface: None,
+            defer_accept: false,
+            mss: None,
+            tfo: false,
+            smart_accept: false,
         }
     }
 }
@@ -195,6 +208,11 @@ pub struct HttpOptions {
     pub ignore_probes: bool,
     pub abortonclose: bool,
     pub buffer_request: bool,
+    /// `option accept-invalid-http-request` (frontends) and
+    /// `accept-invalid-http-response` (backends): the relaxations of
+    /// [`fulcrum_proto::Limits::accept_invalid`].
+    pub accept_invalid_request: bool,
+    pub accept_invalid_response: bool,
     /// `capture …` lines (frontends only): values go to the log lines.
     pub captures: Arc<crate::log::Captures>,
     /// Connections open on the frontend, for `%fc`.
@@ -217,8 +235,21 @@ pub struct TcpOptions {
     pub splice_response: bool,
     pub nolinger: bool,
     pub independent_streams: bool,
+    /// `option clitcpka` (frontends) / `srvtcpka` (backends), or `tcpka`.
+    pub keepalive: Option<KeepAlive>,
+    /// `option tcp-smart-connect` (backends).
+    pub smart_connect: bool,
     /// 1.x `mode health`: the bytes every connection gets before it is closed.
     pub health_answer: Option<&'static [u8]>,
+}
+
+/// SO_KEEPALIVE and its timers (`clitcpka-idle`, `-intvl`, `-cnt`); `None`
+/// keeps the system's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeepAlive {
+    pub idle: Option<Duration>,
+    pub intvl: Option<Duration>,
+    pub cnt: Option<u32>,
 }
 
 /// Error responses sent as they are (status line included): `errorfile`,
@@ -264,6 +295,9 @@ pub struct Server {
     pub weight: u32,
     pub maxconn: Option<usize>,
     pub maxqueue: Option<usize>,
+    /// `minconn`: with the backend's `fullconn`, the server's limit grows from
+    /// here to `maxconn` with the backend's load (see [`crate::select`]).
+    pub minconn: Option<usize>,
     pub backup: bool,
     pub id: Option<u32>,
     pub source: Option<SocketAddr>,
@@ -281,6 +315,7 @@ impl Server {
             weight: 1,
             maxconn: None,
             maxqueue: None,
+            minconn: None,
             backup: false,
             id: None,
             source: None,

@@ -1,12 +1,10 @@
 //! `option splice-request|splice-response|splice-auto`: kernel-side forwarding
 //! with splice(2) through a pipe, so payload bytes never enter user space.
 
-use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio::time::Instant;
 
 const PIPE_CHUNK: usize = 64 * 1024;
 
@@ -58,7 +56,7 @@ fn splice(from: i32, to: i32, len: usize) -> io::Result<usize> {
 pub(crate) async fn pump(
     r: &mut ReadHalf<'_>,
     w: &mut WriteHalf<'_>,
-    activity: &Cell<Instant>,
+    activity: &crate::tunnel::Activity<'_>,
 ) -> io::Result<u64> {
     let pipe = Pipe::new()?;
     let mut total = 0u64;
@@ -76,7 +74,7 @@ pub(crate) async fn pump(
             let _ = w.shutdown().await;
             return Ok(total);
         }
-        activity.set(Instant::now());
+        activity.read();
         total += n as u64;
         let mut left = n;
         while left > 0 {
@@ -90,6 +88,6 @@ pub(crate) async fn pump(
                 Err(e) => return Err(e),
             }
         }
-        activity.set(Instant::now());
+        activity.wrote();
     }
 }

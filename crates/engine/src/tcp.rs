@@ -122,6 +122,8 @@ pub(crate) async fn serve(
             .map(|l| &be.servers[l.server])
             .filter(|s| s.shutdown_on_down)
             .map(|s| s.state.clone()),
+        client_independent: fe.tcp.independent_streams,
+        server_independent: be.tcp.independent_streams,
     };
     let moved = std::cell::Cell::new(tunnel::Moved::default());
     // Bytes moved while `tcp-response content` rules inspected the server's data.

@@ -2,6 +2,11 @@
 //! direction stops at its reader's end of stream and half-closes the other
 //! side (so `shutdown(SHUT_WR)` reaches the peer); the session ends when both
 //! directions are done, or after an inactivity timeout.
+//!
+//! Inactivity is measured per side, as HAProxy's read timeouts: a side is
+//! active when it is read from, and when it is written to unless `option
+//! independent-streams` applies to it (frontend: the client side, backend:
+//! the server side); the tunnel times out when either side idles too long.
 
 use crate::buf::Buf;
 use std::cell::Cell;
@@ -25,6 +30,30 @@ pub(crate) struct TunnelTimeouts {
     pub splice_response: bool,
     /// `on-marked-down shutdown-sessions`: end the tunnel when this server goes down.
     pub server_down: Option<std::sync::Arc<crate::select::ServerState>>,
+    /// `option independent-streams` on the frontend: writes to the client do
+    /// not count as client-side activity.
+    pub client_independent: bool,
+    /// `option independent-streams` on the backend: writes to the server do
+    /// not count as server-side activity.
+    pub server_independent: bool,
+}
+
+/// What one direction refreshes: its reading side on reads, its writing
+/// side on writes (unless that side has `independent-streams`).
+pub(crate) struct Activity<'a> {
+    read: &'a Cell<Instant>,
+    write: Option<&'a Cell<Instant>>,
+}
+
+impl Activity<'_> {
+    pub(crate) fn read(&self) {
+        self.read.set(Instant::now());
+    }
+    pub(crate) fn wrote(&self) {
+        if let Some(w) = self.write {
+            w.set(Instant::now());
+        }
+    }
 }
 
 /// How a tunnel ended.
@@ -53,16 +82,25 @@ pub(crate) async fn run(
     t: TunnelTimeouts,
     moved: &Cell<Moved>,
 ) -> io::Result<TunnelEnd> {
-    let activity = Cell::new(Instant::now());
+    let client_side = Cell::new(Instant::now());
+    let server_side = Cell::new(Instant::now());
+    let up_act = Activity {
+        read: &client_side,
+        write: (!t.server_independent).then_some(&server_side),
+    };
+    let down_act = Activity {
+        read: &server_side,
+        write: (!t.client_independent).then_some(&client_side),
+    };
     let client_done = Cell::new(false);
     let server_done = Cell::new(false);
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
     let up = async {
         let r = if t.splice_request && cbuf.is_empty() {
-            crate::splice::pump(&mut cr, &mut sw, &activity).await
+            crate::splice::pump(&mut cr, &mut sw, &up_act).await
         } else {
-            pump(&mut cr, &mut sw, cbuf, &activity).await
+            pump(&mut cr, &mut sw, cbuf, &up_act).await
         };
         if let Ok(n) = r {
             moved.set(Moved {
@@ -75,9 +113,9 @@ pub(crate) async fn run(
     };
     let down = async {
         let r = if t.splice_response && sbuf.is_empty() {
-            crate::splice::pump(&mut sr, &mut cw, &activity).await
+            crate::splice::pump(&mut sr, &mut cw, &down_act).await
         } else {
-            pump(&mut sr, &mut cw, sbuf, &activity).await
+            pump(&mut sr, &mut cw, sbuf, &down_act).await
         };
         if let Ok(n) = r {
             moved.set(Moved {
@@ -102,7 +140,13 @@ pub(crate) async fn run(
                 .server_down
                 .as_ref()
                 .map(|_| Instant::now() + Duration::from_secs(1));
-            let deadline = limit.map(|l| activity.get() + l);
+            // A side whose reading ended (it closed) no longer idles.
+            let since = match (client_done.get(), server_done.get()) {
+                (true, false) => server_side.get(),
+                (false, true) => client_side.get(),
+                _ => client_side.get().min(server_side.get()),
+            };
+            let deadline = limit.map(|l| since + l);
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return TunnelEnd::Timeout;
             }
@@ -137,14 +181,14 @@ async fn pump(
     r: &mut ReadHalf<'_>,
     w: &mut WriteHalf<'_>,
     first: &mut Buf,
-    activity: &Cell<Instant>,
+    activity: &Activity<'_>,
 ) -> io::Result<u64> {
     let mut total = 0u64;
     if !first.is_empty() {
         w.write_all(first.readable()).await?;
         total += first.len() as u64;
         first.consume(first.len());
-        activity.set(Instant::now());
+        activity.wrote();
     }
     first.release();
     let mut buf = Buf::lazy(TUNNEL_BUF);
@@ -161,10 +205,10 @@ async fn pump(
             let _ = w.shutdown().await;
             return Ok(total);
         }
-        activity.set(Instant::now());
+        activity.read();
         w.write_all(buf.readable()).await?;
         total += n as u64;
         buf.consume(n);
-        activity.set(Instant::now());
+        activity.wrote();
     }
 }

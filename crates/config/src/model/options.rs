@@ -83,4 +83,18 @@ pub struct Options {
     pub http_drop_response_trailers: bool,
     /// Always on in HAProxy ≥ 2.1; accepted and ignored.
     pub http_use_htx: bool,
+    /// `no option tcp-smart-accept`: HTTP proxies turn it on unless told not to.
+    pub no_tcp_smart_accept: bool,
+    /// `clitcpka-idle` / `clitcpka-intvl` / `clitcpka-cnt`.
+    pub clitcpka_params: TcpKeepAlive,
+    /// `srvtcpka-idle` / `srvtcpka-intvl` / `srvtcpka-cnt`.
+    pub srvtcpka_params: TcpKeepAlive,
+}
+
+/// TCP keep-alive probe settings; `None` leaves the system's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpKeepAlive {
+    pub idle: Option<std::time::Duration>,
+    pub intvl: Option<std::time::Duration>,
+    pub cnt: Option<u32>,
 }

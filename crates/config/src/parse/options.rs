@@ -119,6 +119,9 @@ pub(crate) fn parse(words: &[String], span: &Span, p: &mut Proxy, d: &mut Diagno
             return;
         }
         *f = !negated;
+        if name == "tcp-smart-accept" {
+            o.no_tcp_smart_accept = negated;
+        }
         if name == "independant-streams" {
             super::legacy::renamed(
                 "option independant-streams",

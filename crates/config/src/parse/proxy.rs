@@ -125,6 +125,22 @@ fn dispatch(
         },
         "backlog" => p.backlog = Some(parse_uint(one("a number")?, kw)?),
         "fullconn" => p.fullconn = Some(parse_uint(one("a number")?, kw)?),
+        "clitcpka-idle" | "clitcpka-intvl" | "clitcpka-cnt" | "srvtcpka-idle"
+        | "srvtcpka-intvl" | "srvtcpka-cnt" => {
+            let v = one("a value")?;
+            let ka = if kw.starts_with("cli") {
+                &mut p.options.clitcpka_params
+            } else {
+                &mut p.options.srvtcpka_params
+            };
+            // As in HAProxy, a bare number of seconds (the unit of TCP_KEEPIDLE).
+            let secs = |w| parse_time(w, TimeUnit::Seconds).map_err(|e| format!("'{kw}': {e}"));
+            match &kw[9..] {
+                "idle" => ka.idle = Some(secs(v)?),
+                "intvl" => ka.intvl = Some(secs(v)?),
+                _ => ka.cnt = Some(parse_uint(v, kw)?),
+            }
+        }
         "retries" => p.retries = Some(parse_uint(one("a number")?, kw)?),
         "retry-on" => {
             one("a list of failure kinds")?;

@@ -114,7 +114,11 @@ pub(crate) async fn serve(
         cbuf,
         addrs,
         req: None,
-        limits: Limits::from_tune(rt.tune.bufsize, rt.tune.maxrewrite, false),
+        limits: Limits::from_tune(
+            rt.tune.bufsize,
+            rt.tune.maxrewrite,
+            fe.http.accept_invalid_request,
+        ),
         rewritten: None,
         req_parts: None,
         log,

@@ -315,6 +315,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 splice_request: false,
                 splice_response: false,
                 server_down: None,
+                client_independent: fe.tcp.independent_streams,
+                server_independent: be.tcp.independent_streams,
             };
             let moved = std::cell::Cell::new(tunnel::Moved::default());
             tunnel::run(
@@ -507,7 +509,12 @@ async fn response(
 ) -> Result<RespOutcome, RespError> {
     let head = loop {
         let head = loop {
-            match fulcrum_proto::parse_response(sbuf.readable(), p.method, &p.limits) {
+            // The backend's `option accept-invalid-http-response` relaxes this side.
+            let limits = Limits {
+                accept_invalid: p.be.http.accept_invalid_response,
+                ..p.limits
+            };
+            match fulcrum_proto::parse_response(sbuf.readable(), p.method, &limits) {
                 Ok(Parsed::Complete(h, _)) => break h,
                 Ok(Parsed::Partial) => {}
                 Err(_) => return Err(RespError::Invalid),

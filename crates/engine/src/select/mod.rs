@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+mod dynconn;
 mod key;
 pub use key::SourceKey;
 pub(crate) use key::{hash_expr, HashCtx, HttpKey, TcpKey};
@@ -26,6 +27,9 @@ pub enum NoServer {
     QueueTimeout,
     /// `maxqueue` reached: 503.
     QueueFull,
+    /// The server this request waited for went down and `option redispatch`
+    /// sends the request elsewhere (see [`dynconn`]).
+    Requeued,
 }
 
 /// Per-backend selection state.
@@ -40,6 +44,10 @@ pub struct Balancer {
     maxqueue: Option<usize>,
     /// `balance hash <expr>`, compiled once with the configuration.
     hash_expr: OnceLock<fulcrum_rules::Expr>,
+    /// `minconn`/`fullconn` limits, when a server ramps.
+    dynconn: Option<Arc<dynconn::DynConn>>,
+    /// Requests waiting for a server that goes down (`option redispatch`).
+    requeue: dynconn::Requeue,
 }
 
 /// A server chosen for one transaction; its slot is released on drop.
@@ -49,12 +57,41 @@ pub struct Lease {
     lb: Arc<Balancer>,
     _slot: Option<OwnedSemaphorePermit>,
     _queue: Option<OwnedSemaphorePermit>,
+    /// This request in the backend's load (`minconn`/`fullconn`).
+    load: Option<dynconn::Load>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         self.lb.inner.drop_conn(self.server);
+        // The load drops first: permits above the new limits are withheld.
+        drop(self.load.take());
+        if let Some(d) = &self.lb.dynconn {
+            d.release(self.server, self._slot.take(), self._queue.take());
+        }
     }
+}
+
+impl Lease {
+    fn with_load(mut self, load: Option<dynconn::Load>) -> Self {
+        self.load = load;
+        self
+    }
+}
+
+/// A usable server with a `maxconn` (active ones first, then backups) for a
+/// request whose candidates are all full; the least queued one.
+fn full_candidate(
+    servers: &[Server],
+    slots: &[Option<Arc<Semaphore>>],
+    exclude: Option<usize>,
+) -> Option<usize> {
+    let usable =
+        |i: &usize| servers[*i].state.is_usable() && Some(*i) != exclude && slots[*i].is_some();
+    let active = (0..servers.len()).filter(|i| usable(i) && !servers[*i].backup);
+    let pick =
+        |it: &mut dyn Iterator<Item = usize>| it.min_by_key(|i| servers[*i].state.queue_len());
+    pick(&mut active.clone()).or_else(|| pick(&mut (0..servers.len()).filter(|i| usable(i))))
 }
 
 /// A key that also avoids one server (retries, redispatch).
@@ -140,6 +177,8 @@ impl Balancer {
         } else {
             None
         };
+        let limits: Vec<_> = servers.iter().map(|s| (s.minconn, s.maxconn)).collect();
+        let dynconn = dynconn::DynConn::new(&limits, &slots, queue.as_ref()).map(Arc::new);
         Ok(Balancer {
             inner,
             slots,
@@ -147,6 +186,8 @@ impl Balancer {
             queued: AtomicUsize::new(0),
             maxqueue,
             hash_expr: OnceLock::new(),
+            dynconn,
+            requeue: dynconn::Requeue::new(servers.len()),
         })
     }
 
@@ -183,6 +224,47 @@ impl Balancer {
         self.inner.select(&Avoiding { key, exclude })
     }
 
+    /// `fullconn` (computed by compile when unset): where ramping servers
+    /// reach their `maxconn`.
+    pub fn set_fullconn(&self, n: usize) {
+        if let Some(d) = &self.dynconn {
+            d.set_fullconn(n);
+        }
+    }
+
+    /// `option redispatch` without `option persist`: requests queued on a
+    /// server that goes down are balanced again.
+    pub fn set_requeue_on_down(&self, on: bool) {
+        self.requeue.set_enabled(on);
+    }
+
+    /// Server `i` went down or into maintenance: its queued requests leave
+    /// (when requeueing is on); returns how many, for health log lines.
+    pub fn requeue_down(&self, i: usize) -> u32 {
+        let n = self.requeue.server_down(i);
+        if n > 0 {
+            // They are leaving: the log line says what remains after them.
+            if let Some(st) = self.inner.servers().get(i) {
+                st.set_queue_len(0);
+            }
+        }
+        n
+    }
+
+    /// Server `i`'s connection limit now (`minconn`/`fullconn` make it move);
+    /// `None` when unlimited.
+    pub fn current_maxconn(&self, i: usize) -> Option<usize> {
+        match (&self.dynconn, self.slots.get(i)?) {
+            (_, None) => None,
+            (Some(d), Some(_)) => Some(d.current_max(i)),
+            (None, Some(_)) => None,
+        }
+    }
+
+    fn load(&self) -> Option<dynconn::Load> {
+        self.dynconn.as_ref().map(|d| d.enter())
+    }
+
     /// Takes server `i`'s slot whatever the algorithm says (persistence chose
     /// it), waiting in its queue up to `queue_timeout` when it is full.
     pub async fn lease_server(
@@ -190,19 +272,20 @@ impl Balancer {
         i: usize,
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
+        let load = self.load();
         let sem = match self.slots.get(i) {
             None => return Err(NoServer::Unavailable),
-            Some(None) => return Ok(self.make_lease(i, None)),
+            Some(None) => return Ok(self.make_lease(i, None).with_load(load)),
             Some(Some(s)) => s.clone(),
         };
         let slot = match sem.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 let deadline = queue_timeout.map(|t| Instant::now() + t);
-                self.wait(&sem, deadline).await?
+                self.wait(&sem, deadline, Some(i)).await?
             }
         };
-        Ok(self.make_lease(i, Some(slot)))
+        Ok(self.make_lease(i, Some(slot)).with_load(load))
     }
 
     /// Chooses a server and takes one of its slots, waiting in the queue (in
@@ -215,6 +298,7 @@ impl Balancer {
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
         let deadline = queue_timeout.map(|t| Instant::now() + t);
+        let load = self.load();
         let first = self.pick(key, exclude);
         if first.is_none() && !self.inner.has_usable() {
             return Err(NoServer::Unavailable);
@@ -222,7 +306,7 @@ impl Balancer {
         if let Some(queue) = &self.queue {
             let qp = match queue.clone().try_acquire_owned() {
                 Ok(p) => p,
-                Err(_) => self.wait(queue, deadline).await?,
+                Err(_) => self.wait(queue, deadline, None).await?,
             };
             // A holder of a queue permit finds a free slot unless servers went
             // down meanwhile; bounded polling covers that rare case.
@@ -235,7 +319,7 @@ impl Balancer {
                 }
                 if let Some(mut lease) = self.try_slots(servers, exclude, choice) {
                     lease._queue = Some(qp);
-                    return Ok(lease);
+                    return Ok(lease.with_load(load));
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(NoServer::QueueTimeout);
@@ -248,19 +332,35 @@ impl Balancer {
             return Err(NoServer::QueueTimeout);
         }
         if let Some(lease) = self.try_slots(servers, exclude, first) {
-            return Ok(lease);
+            return Ok(lease.with_load(load));
         }
-        // Some servers are limited and the chosen one is full: queue on it.
-        let i = first.ok_or(NoServer::Unavailable)?;
+        // Some servers are limited and the chosen one is full: queue on it. When
+        // every candidate is full the algorithm chose none: queue on a limited
+        // one, as HAProxy's backend queue would feed it.
+        let i = match first {
+            Some(i) => i,
+            None => full_candidate(servers, &self.slots, exclude).ok_or(NoServer::Unavailable)?,
+        };
         let sem = self.slots[i].clone().ok_or(NoServer::Unavailable)?;
-        let slot = self.wait(&sem, deadline).await?;
-        Ok(self.make_lease(i, Some(slot)))
+        match self.wait(&sem, deadline, Some(i)).await {
+            Ok(slot) => Ok(self.make_lease(i, Some(slot)).with_load(load)),
+            // Its server went down: balanced again, within the same deadline.
+            Err(NoServer::Requeued) => {
+                drop(load);
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                Box::pin(self.lease(servers, key, exclude, left)).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
+    /// Waits for a permit of `sem` (server `server`'s slots, or the backend
+    /// queue when `None`), in arrival order, until `deadline`.
     async fn wait(
         &self,
         sem: &Arc<Semaphore>,
         deadline: Option<Instant>,
+        server: Option<usize>,
     ) -> Result<OwnedSemaphorePermit, NoServer> {
         if let Some(max) = self.maxqueue {
             if self.queued.load(Ordering::Relaxed) >= max {
@@ -268,14 +368,21 @@ impl Balancer {
             }
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let acquire = sem.clone().acquire_owned();
+        let state = server.and_then(|i| Some((i, self.inner.servers().get(i)?.clone())));
+        let acquire = async {
+            match &state {
+                Some((i, st)) => self.requeue.acquire(*i, st, sem).await,
+                None => Some(sem.clone().acquire_owned().await),
+            }
+        };
         let res = match deadline {
             Some(d) => tokio::time::timeout_at(d.into(), acquire).await.ok(),
             None => Some(acquire.await),
         };
         self.queued.fetch_sub(1, Ordering::Relaxed);
         match res {
-            Some(Ok(p)) => Ok(p),
+            Some(Some(Ok(p))) => Ok(p),
+            Some(None) => Err(NoServer::Requeued),
             _ => Err(NoServer::QueueTimeout),
         }
     }
@@ -315,6 +422,7 @@ impl Balancer {
             lb: self.clone(),
             _slot: slot,
             _queue: None,
+            load: None,
         }
     }
 

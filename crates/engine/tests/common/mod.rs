@@ -158,6 +158,25 @@ pub fn write(s: &mut TcpStream, b: &[u8]) {
 }
 
 pub mod http;
+pub mod sockets;
+
+/// Loads and compiles `text`, serves it on one worker thread; `fe` names the
+/// frontend whose address is returned.
+pub fn start_cfg(text: &str, fe: &str) -> Running {
+    let l = fulcrum_config::load_str("test.cfg", text, &fulcrum_config::reader::MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
+    let opts = EngineOptions {
+        nbthread: Some(1),
+        ..Default::default()
+    };
+    let h = Engine::start(rt, opts).unwrap();
+    let addr = h.local_addr(fe).unwrap();
+    Running {
+        handle: Some(h),
+        addr,
+    }
+}
 
 /// A client whose source address is `src` (any 127/8 address is local on Linux), to
 /// play a second host without leaving loopback.

@@ -1,0 +1,217 @@
+//! Server queues as HAProxy runs them: `minconn` + `fullconn` (a server's limit
+//! follows the backend's load), and requests queued on a server that goes
+//! down leaving its queue under `option redispatch`.
+
+mod health_support;
+
+use health_support::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An origin answering `name` after `delay`, counting concurrent requests.
+struct Slow {
+    addr: SocketAddr,
+    peak: Arc<AtomicUsize>,
+}
+
+fn slow(name: &'static str, delay: Duration) -> Slow {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let cur = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let p2 = peak.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (cur, peak) = (cur.clone(), p2.clone());
+            std::thread::spawn(move || serve(s, name, delay, &cur, &peak));
+        }
+    });
+    Slow { addr, peak }
+}
+
+fn serve(mut s: TcpStream, name: &str, delay: Duration, cur: &AtomicUsize, peak: &AtomicUsize) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return,
+        }
+    }
+    let now = cur.fetch_add(1, Ordering::SeqCst) + 1;
+    peak.fetch_max(now, Ordering::SeqCst);
+    std::thread::sleep(delay);
+    cur.fetch_sub(1, Ordering::SeqCst);
+    let _ = s.write_all(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+            name.len()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Sends `n` requests at once; returns their statuses.
+fn burst(addr: SocketAddr, n: usize) -> Vec<u16> {
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out);
+                String::from_utf8_lossy(&out)
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+fn dynamic(fe_maxconn: &str, fullconn: &str) -> usize {
+    let o = slow("s1", Duration::from_millis(300));
+    let text = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\
+         frontend f\n  bind 127.0.0.1:0\n{fe_maxconn}  default_backend b\n\
+         backend b\n{fullconn}  server s1 {} minconn 1 maxconn 10\n",
+        o.addr
+    );
+    let r = Running::start(&text);
+    let codes = burst(r.addr("f"), 20);
+    assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
+    o.peak.load(Ordering::SeqCst)
+}
+
+#[test]
+fn minconn_holds_a_lightly_loaded_backend_to_few_connections() {
+    // 20 requests against fullconn 100: the limit is max(1, 20 × 10 / 100) = 2.
+    let peak = dynamic("", "  fullconn 100\n");
+    assert!((1..=2).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn at_fullconn_a_server_reaches_its_maxconn() {
+    let peak = dynamic("", "  fullconn 10\n");
+    assert!((5..=10).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn fullconn_defaults_to_a_tenth_of_the_frontends_maxconn() {
+    // maxconn 1000 → fullconn 100 → 2 at a time; maxconn 100 → fullconn 10 → up to 10.
+    let low = dynamic("  maxconn 1000\n", "");
+    assert!((1..=2).contains(&low), "peak {low}");
+    let high = dynamic("  maxconn 100\n", "");
+    assert!((5..=10).contains(&high), "peak {high}");
+}
+
+/// One GET on its own connection, waiting up to `limit`: (status, head, body).
+fn request_within(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_string(), body.to_string())
+}
+
+/// A health-check target that can be switched off (connections refused).
+fn check_port() -> (u16, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    std::thread::spawn(move || {
+        while !s2.load(Ordering::SeqCst) {
+            let _ = l.accept();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    (port, stop)
+}
+
+/// s1 (maxconn 1, answers after 3 s) is busy with one request and has a second
+/// queued when its health check fails; `bk` is a backup. Returns the second
+/// request's answer, how long it took, and the health events.
+fn queued_when_down(redispatch: bool) -> (String, Duration, Vec<String>) {
+    let s1 = slow("s1", Duration::from_secs(3));
+    let bk = slow("bk", Duration::ZERO);
+    let (port, stop) = check_port();
+    let text = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\
+         listen f\n  bind 127.0.0.1:0\n{}\
+         \x20 server s1 {} maxconn 1 check port {port} inter 200ms fall 1 rise 1\n\
+         \x20 server bk {} backup\n",
+        if redispatch { "  option redispatch\n" } else { "" },
+        s1.addr,
+        bk.addr
+    );
+    let r = Running::start(&text);
+    let addr = r.addr("f");
+    let get = |addr, path: &str| request_within(addr, path, Duration::from_secs(20));
+    let first = std::thread::spawn(move || get(addr, "/first"));
+    assert!(wait_until(Duration::from_secs(5), || s1
+        .peak
+        .load(Ordering::SeqCst)
+        == 1));
+    let start = Instant::now();
+    let second = std::thread::spawn(move || get(addr, "/second"));
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let (code, _, body) = second.join().unwrap();
+    let took = start.elapsed();
+    assert_eq!(
+        code,
+        200,
+        "after {took:?}: {body} {:?}",
+        r.events.lock().unwrap()
+    );
+    assert_eq!(first.join().unwrap().0, 200);
+    let events = r.events.lock().unwrap().clone();
+    (body, took, events)
+}
+
+#[test]
+fn redispatch_moves_requests_queued_on_a_server_that_goes_down() {
+    let (body, took, events) = queued_when_down(true);
+    assert_eq!(body, "bk");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("Server f/s1 is DOWN")
+                && m.contains("1 requeued, 0 remaining in queue")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn without_redispatch_a_queued_request_waits_for_its_server() {
+    let (body, took, events) = queued_when_down(false);
+    assert_eq!(body, "s1");
+    assert!(took >= Duration::from_millis(2000), "took {took:?}");
+    assert!(
+        events
+            .iter()
+            .any(|m| m.contains("Server f/s1 is DOWN")
+                && m.contains("0 requeued, 1 remaining in queue")),
+        "{events:?}"
+    );
+}
