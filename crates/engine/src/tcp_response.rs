@@ -8,7 +8,7 @@ use crate::connect::ClientAddrs;
 use crate::runtime::{Backend, Frontend};
 use crate::tcp_rules::{TcpFx, TcpView};
 use fulcrum_config::rules::TcpLayer;
-use fulcrum_rules::{run_tcp, TcpVerdict, Vars};
+use fulcrum_rules::{run_tcp, TcpVerdict};
 use std::io;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -75,7 +75,9 @@ pub(crate) async fn inspect(
     }
     let (mut client_eof, mut server_eof) = (false, false);
     let mut activity = Instant::now();
-    let mut vars = Vars::default();
+    // `txn.`/`sess.` variables of the request rules stay; `req.` ones end with the request.
+    let mut vars = std::mem::take(&mut fx.vars);
+    vars.clear_scope("req");
     // Bounded: each round reads bytes, sees an end of stream, or a deadline passes.
     for _ in 0..65536 {
         let now = Instant::now();

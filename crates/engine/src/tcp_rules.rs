@@ -30,6 +30,8 @@ pub(crate) struct TcpFx {
     pub level: Option<crate::log::LevelOverride>,
     /// `tcp-request connection expect-proxy layer4`.
     expect_proxy: bool,
+    /// The variables the request rules left, for the response rules.
+    pub vars: Vars,
 }
 
 impl TcpFx {
@@ -283,10 +285,12 @@ pub(crate) async fn decide(
             .is_some_and(|r| r.tcp.has(TcpLayer::Content))
     {
         let ran = content(fe, Some(be), client, buf, addrs, track, fx, vars).await;
-        if ran.is_none() {
+        let Some(v) = ran else {
             return TcpDecision::Close;
-        }
+        };
+        vars = v;
     }
+    fx.vars = vars;
     TcpDecision::Forward(bi)
 }
 

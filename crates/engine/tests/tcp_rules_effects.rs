@@ -426,3 +426,21 @@ fn set_timeout_tunnel_bounds_an_idle_upgraded_connection() {
     // Closed by the 300 ms tunnel timeout, long before the 20 s ones.
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }
+
+#[test]
+fn tcp_response_rules_see_the_variables_of_the_request_rules() {
+    // Only clients that said "admin" may receive the server's "SECRET" banner.
+    let rules = "    tcp-request inspect-delay 3s\n\
+                 \x20   tcp-request content set-var(txn.who) req.payload(0,5) if { req.len ge 5 }\n\
+                 \x20   tcp-response inspect-delay 3s\n\
+                 \x20   tcp-response content reject if { res.payload(0,6) -m str SECRET } !{ var(txn.who) -m str admin }\n";
+    let srv = backend(|mut s| {
+        let mut b = [0u8; 5];
+        if s.read_exact(&mut b).is_ok() {
+            let _ = s.write_all(b"SECRET\n");
+        }
+    });
+    let (run, _s) = listen_with(rules, srv);
+    assert_eq!(exchange(run.addr, b"admin"), b"SECRET\n");
+    assert!(exchange(run.addr, b"guest").is_empty());
+}
