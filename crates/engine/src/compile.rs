@@ -209,6 +209,7 @@ fn http_options(o: &model::Options) -> HttpOptions {
         captures: Default::default(),
         live: Default::default(),
         unique_id: None,
+        log_formats: None,
     }
 }
 
@@ -290,6 +291,7 @@ fn frontend(
             buffer_request: p.options.http_buffer_request || p.stats.admin.is_some(),
             captures: Arc::new(captures(p)),
             unique_id: unique_id(p)?,
+            log_formats: Some(Arc::new(crate::log_sample::LogFormats::from_proxy(p)?)),
             ..http_options(&p.options)
         },
         tcp: tcp_options(&p.options, true),

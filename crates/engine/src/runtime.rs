@@ -219,6 +219,8 @@ pub struct HttpOptions {
     pub live: crate::log::LiveConns,
     /// `unique-id-format` / `unique-id-header` (frontends only).
     pub unique_id: Option<Arc<UniqueId>>,
+    /// The formats of the frontend's log lines and their compiled `%[…]` (frontends only).
+    pub log_formats: Option<Arc<crate::log_sample::LogFormats>>,
 }
 
 /// A frontend's request id: rendered per request, sent in `header` if set, logged as `%ID`.

@@ -229,6 +229,9 @@ pub struct Proxy {
     pub files: Vec<FileRef>,
     /// Keywords Fulcrum parses but does not act on yet, as written.
     pub other: Vec<(String, Vec<String>, Span)>,
+    /// Where `log-format`, `error-log-format`, `log-format-sd` and `unique-id-format`
+    /// were written (keyword, line), for errors in their `%[…]` expressions.
+    pub format_lines: Vec<(String, Span)>,
 }
 
 /// A backend name written in a switching rule; names built at run time (`%[…]`) are not listed.

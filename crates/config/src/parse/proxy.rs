@@ -279,6 +279,12 @@ fn misplaced(kw: &str, span: &Span, p: &Proxy, d: &mut Diagnostics) {
 
 /// Remembers backend names and files named on the line, for `validate`.
 fn record_refs(kw: &str, args: &[String], span: &Span, p: &mut Proxy) {
+    if matches!(
+        kw,
+        "log-format" | "error-log-format" | "log-format-sd" | "unique-id-format"
+    ) {
+        p.format_lines.push((kw.to_string(), span.clone()));
+    }
     if matches!(kw, "use_backend" | "default_backend") {
         if let Some(n) = args.first().filter(|n| !n.contains("%[")) {
             p.backend_refs.push(BackendRef {
@@ -347,8 +353,8 @@ fn push<T>(r: Result<T, Diagnostic>, to: &mut Vec<T>, d: &mut Diagnostics) {
 
 fn accepted(kw: &str, args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
     p.other.push((kw.to_string(), args.to_vec(), span.clone()));
-    // The engine reads `dispatch` from here: it works, so no notice.
-    if kw == "dispatch" {
+    // The engine reads `dispatch` and `log-format-sd` from here: they work, so no notice.
+    if kw == "dispatch" || kw == "log-format-sd" {
         return;
     }
     d.push(Diagnostic::notice(
