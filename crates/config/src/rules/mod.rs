@@ -19,6 +19,7 @@ pub use action::{
     GptValue, HttpAction, HttpPhase, HttpRule, Normalizer, Redirect, RedirectKind, Reply,
     ReplyBody, TimeoutKind, UriPart,
 };
+pub(crate) use args::{var_conditions, var_name};
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{
     converter_out, fetch_def, is_map_converter, parse_sample_expr, ConvDef, Converter, FetchDef,

@@ -68,7 +68,7 @@ pub fn proxy_keyword(
     let res = match kw.as_str() {
         "option" | "no" => return option(words, span, s, d),
         "http-check" => http_check(&words[1..], span, s, d),
-        "tcp-check" => tcp_check(&words[1..], span, s),
+        "tcp-check" => tcp_check(&words[1..], span, s, d),
         "external-check" => {
             d.push(
                 Diagnostic::notice(span, "'external-check' is accepted but not supported: Fulcrum does not run external check programs")

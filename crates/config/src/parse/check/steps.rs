@@ -60,7 +60,7 @@ pub(super) fn http_check(
         "comment" => s.http_rules.push(CheckRule::Comment(
             arg(rest, 0, "http-check comment", "a text", span)?.to_string(),
         )),
-        "set-var" | "unset-var" => s.http_rules.push(CheckRule::Var(args.to_vec())),
+        v if is_var_step(v) => s.http_rules.push(var_step(v, rest, span, "http-check", d)?),
         other => {
             let mut diag =
                 Diagnostic::alert(span, format!("unknown 'http-check' action '{other}'"));
@@ -71,6 +71,52 @@ pub(super) fn http_check(
         }
     }
     Ok(())
+}
+
+/// `set-var(NAME[,COND…])`, `set-var-fmt(NAME)`, `unset-var(NAME)` (also as
+/// bare words, which the name check then refuses with a clear message).
+fn is_var_step(word: &str) -> bool {
+    ["set-var", "set-var-fmt", "unset-var"]
+        .iter()
+        .any(|k| word == *k || word.strip_prefix(k).is_some_and(|r| r.starts_with('(')))
+}
+
+/// A check's variable step, checked as HAProxy checks it (name, conditions,
+/// expression or format) and kept as words: check steps do not read
+/// variables here yet (no `uri-lf`, `hdr`, `send-lf` evaluation), hence the notice.
+fn var_step(
+    word: &str,
+    rest: &[String],
+    span: &Span,
+    kw: &str,
+    d: &mut Diagnostics,
+) -> Result<CheckRule, Diagnostic> {
+    crate::rules::var_name(word, span)?;
+    let what = word.split('(').next().unwrap_or(word);
+    match what {
+        "set-var" => {
+            crate::rules::var_conditions(word, span)?;
+            let expr = arg(
+                rest,
+                0,
+                &format!("{kw} {what}"),
+                "a sample expression",
+                span,
+            )?;
+            crate::rules::parse_sample_expr(expr, span)?;
+        }
+        "set-var-fmt" => {
+            arg(rest, 0, &format!("{kw} {what}"), "a format", span)?;
+        }
+        _ => {}
+    }
+    d.push(Diagnostic::notice(
+        span,
+        format!("'{kw} {what}' is parsed but has no effect yet: check steps do not read variables"),
+    ));
+    let mut words = vec![word.to_string()];
+    words.extend_from_slice(rest);
+    Ok(CheckRule::Var(words))
 }
 
 /// `http-check send [meth M] [uri U | uri-lf F] [ver V] [hdr N V]* [body B | body-lf F] [comment C]`.
@@ -177,6 +223,7 @@ pub(super) fn tcp_check(
     args: &[String],
     span: &Span,
     s: &mut CheckSettings,
+    d: &mut Diagnostics,
 ) -> Result<(), Diagnostic> {
     let sub = arg(
         args,
@@ -224,7 +271,7 @@ pub(super) fn tcp_check(
         "comment" => {
             CheckRule::Comment(arg(rest, 0, "tcp-check comment", "a text", span)?.to_string())
         }
-        "set-var" | "unset-var" => CheckRule::Var(args.to_vec()),
+        v if is_var_step(v) => var_step(v, rest, span, "tcp-check", d)?,
         other => {
             let subs = [
                 "connect",
