@@ -319,7 +319,26 @@ fn sessions_killed_by_the_runtime_api_log_k_and_by_their_phase() {
     let f: Vec<&str> = msg(&line).split(' ').collect();
     assert!(f.len() > 6, "{line}");
     assert_eq!(f[6], "KD", "{line}");
-    drop((h, t));
+    // A request still being received: killed in the request phase.
+    let mut p = TcpStream::connect(run.bind("fe")).expect("connect");
+    p.write_all(b"GET /app/partial HTTP/1.1\r\nHost: h\r\n").expect("send");
+    let mut id = String::new();
+    wait_until(Duration::from_secs(3), || {
+        let out = admin(&run, "show sess");
+        id = out
+            .lines()
+            .find(|l| l.contains("fe=fe") && l.contains("srv=<none>"))
+            .and_then(|l| l.split(':').next())
+            .unwrap_or_default()
+            .to_string();
+        !id.is_empty()
+    });
+    assert_eq!(admin(&run, &format!("shutdown session {id}")).trim(), "");
+    let line = recv_line(&hlog, "BADREQ", Duration::from_secs(3)).expect("a killed request line");
+    let f: Vec<&str> = msg(&line).split(' ').collect();
+    assert!(f.len() > 9, "{line}");
+    assert_eq!(&f[9][..2], "KR", "killed while the request was received: {line}");
+    drop((h, t, p));
 }
 
 #[test]

@@ -121,7 +121,11 @@ pub(crate) async fn serve(
         ),
         rewritten: None,
         req_parts: None,
-        log,
+        // Where a killed session's line says the client came from, until rules change it.
+        log: log.map(|mut l| {
+            l.set_addrs(addrs.src, addrs.dst);
+            l
+        }),
         requests: 0,
         srv: None,
         persist: crate::persist::session_state(rt),
