@@ -6,8 +6,6 @@ mod common;
 
 use common::http::{ok, origin, Origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 use std::time::{Duration, Instant};
 
 /// `timeout http-request` is long (20 s) so that only the rule's time can end a wait.
@@ -18,22 +16,7 @@ fn serve(lines: &str, o: &Origin) -> Running {
          backend app\n    server s1 {}\n",
         o.addr
     );
-    let l = fulcrum_config::load_str("wait.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 /// Sends `raw` (the connection stays open), returns the answer and how long it took.
@@ -50,13 +33,19 @@ const LEN: &str = "    http-request return status 200 content-type text/plain lf
 #[test]
 fn the_time_bound_answers_408_long_before_timeout_http_request() {
     let o = origin(|_| ok("unused"));
-    let run = serve(&format!("    http-request wait-for-body time 300ms\n{LEN}"), &o);
+    let run = serve(
+        &format!("    http-request wait-for-body time 300ms\n{LEN}"),
+        &o,
+    );
     let (h, _, took) = timed(
         &run,
         b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\nabc",
     );
     assert_eq!(status(&h), 408, "{h}");
-    assert!(took >= Duration::from_millis(250), "answered after {took:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "answered after {took:?}"
+    );
     assert!(took < Duration::from_secs(10), "answered after {took:?}");
     // A body that arrives in time goes through whole.
     let (h, b, _) = timed(

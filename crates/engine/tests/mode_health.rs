@@ -6,36 +6,20 @@ mod common;
 
 use common::*;
 use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 
+/// The running proxy and the warnings (message and hint) its configuration got.
 fn serve(text: &str) -> (Running, Vec<String>) {
     let l = fulcrum_config::load_str("health.cfg", text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
     let warnings = l
         .diagnostics
         .warnings()
         .map(|d| format!("{} {}", d.message, d.hint.clone().unwrap_or_default()))
         .collect();
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("hc").unwrap();
-    (
-        Running {
-            handle: Some(h),
-            addr,
-        },
-        warnings,
-    )
+    (start_cfg(text, "hc"), warnings)
 }
 
-const BASE: &str = "defaults\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
+const BASE: &str =
+    "defaults\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
 
 #[test]
 fn mode_health_answers_ok_and_closes() {
