@@ -251,6 +251,19 @@ impl<'a> TxnLog<'a> {
         }
     }
 
+    /// The variables rules left (TCP sessions), for the line's `%[var(…)]`.
+    pub(crate) fn set_vars(&mut self, vars: &fulcrum_rules::Vars) {
+        let fe = self.kill.fe;
+        if fe
+            .http
+            .log_formats
+            .as_ref()
+            .is_some_and(|f| f.reads_messages())
+        {
+            self.seen.get_or_insert_with(Default::default).vars = vars.clone();
+        }
+    }
+
     /// The client-side addresses a killed session's line shows (after the
     /// PROXY header and `set-src`/`set-dst`).
     pub(crate) fn set_addrs(&mut self, client: SocketAddr, local: SocketAddr) {

@@ -37,6 +37,7 @@ pub(crate) struct TcpFx {
 impl TcpFx {
     /// Hands captures and the log level to the session's log.
     pub(crate) fn hand_to(&mut self, log: &mut crate::log::TxnLog) {
+        log.set_vars(&self.vars);
         if let Some(l) = self.level.take() {
             log.set_level(l);
         }

@@ -321,7 +321,8 @@ fn sessions_killed_by_the_runtime_api_log_k_and_by_their_phase() {
     assert_eq!(f[6], "KD", "{line}");
     // A request still being received: killed in the request phase.
     let mut p = TcpStream::connect(run.bind("fe")).expect("connect");
-    p.write_all(b"GET /app/partial HTTP/1.1\r\nHost: h\r\n").expect("send");
+    p.write_all(b"GET /app/partial HTTP/1.1\r\nHost: h\r\n")
+        .expect("send");
     let mut id = String::new();
     wait_until(Duration::from_secs(3), || {
         let out = admin(&run, "show sess");
@@ -337,7 +338,11 @@ fn sessions_killed_by_the_runtime_api_log_k_and_by_their_phase() {
     let line = recv_line(&hlog, "BADREQ", Duration::from_secs(3)).expect("a killed request line");
     let f: Vec<&str> = msg(&line).split(' ').collect();
     assert!(f.len() > 9, "{line}");
-    assert_eq!(&f[9][..2], "KR", "killed while the request was received: {line}");
+    assert_eq!(
+        &f[9][..2],
+        "KR",
+        "killed while the request was received: {line}"
+    );
     drop((h, t, p));
 }
 
@@ -370,4 +375,37 @@ fn http_logasap_line_marks_totals_with_plus() {
     );
     // One line per request, not a second one at the end.
     assert!(recv_line(&log, "/app/asap", Duration::from_millis(800)).is_none());
+}
+
+#[test]
+fn tcp_log_format_reads_the_variables_and_level_tcp_rules_set() {
+    let text = format!(
+        "{DEFAULTS}frontend fe\n    mode tcp\n    bind 127.0.0.1:8001\n    log 127.0.0.1:5140 local0\n\
+         \x20   tcp-request inspect-delay 2s\n\
+         \x20   tcp-request content set-var(txn.proto) str(redis) if {{ req.payload(0,4) -m str PING }}\n\
+         \x20   tcp-request content set-log-level err if {{ req.payload(0,4) -m str PING }}\n\
+         \x20   tcp-request content accept if {{ req.len gt 0 }}\n\
+         \x20   log-format \"tcp %[src] proto=%[var(txn.proto)] be=%[be_name] %B\"\n\
+         \x20   default_backend be\nbackend be\n    mode tcp\n    server s1 127.0.0.1:9001\n"
+    );
+    let run = Runnable::new(&text, CopyOptions::default());
+    let log = UdpSocket::bind(run.ports.log("fe", 0)).expect("bind log port");
+    let _srv = holding_server(run.server("be", "s1"), Duration::from_secs(10));
+    let _f = Fulcrum::start(&run);
+    for payload in [&b"PING\r\n"[..], b"other"] {
+        let mut c = TcpStream::connect(run.bind("fe")).expect("connect");
+        c.write_all(payload).expect("send");
+        std::thread::sleep(Duration::from_millis(100));
+        drop(c);
+    }
+    let t = Duration::from_secs(3);
+    let ping = recv_line(&log, "proto=redis", t).expect("the PING session's line");
+    // local0.err = 16 * 8 + 3
+    assert!(ping.starts_with("<131>"), "{ping}");
+    assert!(
+        msg(&ping).starts_with("tcp 127.0.0.1 proto=redis be=be "),
+        "{ping}"
+    );
+    let other = recv_line(&log, "proto=-", t).expect("the other session's line");
+    assert!(other.starts_with("<134>"), "{other}");
 }
