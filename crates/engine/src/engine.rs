@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) ctl: Arc<Controls>,
     /// Live sessions, for `show sess` and session shutdowns.
     pub(crate) sessions: Arc<crate::sessions::Registry>,
+    /// `maxconnrate`, `maxsessrate`, `rate-limit sessions` and their rates.
+    pub(crate) rate: Arc<crate::rate::Rates>,
 }
 
 /// A listening address after binding (port 0 resolved).
@@ -110,6 +112,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             ctl: Arc::new(Controls::new(&rt)),
             sessions: Arc::default(),
+            rate: Arc::new(crate::rate::Rates::new(rt.frontends.len())),
             rt,
             log: opts.log.clone(),
             ops: Arc::default(),
@@ -345,6 +348,15 @@ async fn accept_loop(
             _ = listening.changed() => continue,
             p = take_permits(&shared, fi, bi) => p,
         };
+        // Over an accept-rate limit: clients wait in the backlog meanwhile.
+        if let Some(wait) = shared.rate.delay(fi) {
+            tokio::select! {
+                biased;
+                _ = rx.changed() => return,
+                _ = listening.changed() => continue,
+                _ = tokio::time::sleep(wait) => continue,
+            }
+        }
         let accepted = tokio::select! {
             biased;
             _ = rx.changed() => return,
@@ -353,6 +365,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                shared.rate.accepted(fi);
                 active.count.set(active.count.get() + 1);
                 let guard = ActiveGuard(active.clone());
                 let shared = shared.clone();

@@ -67,6 +67,8 @@ pub(crate) struct Core {
     pub sessions: Arc<crate::sessions::Registry>,
     /// Frontend limits and listening states (`set maxconn`, `disable frontend`).
     pub ctl: Arc<crate::limits::Controls>,
+    /// Accept-rate limits (`set rate-limit`) and rates (`show info`).
+    pub rate: Arc<crate::rate::Rates>,
 }
 
 /// The running operations: dropping it stops the admin sockets, then health.
@@ -113,6 +115,8 @@ impl EngineHandle {
             .collect();
         hold_unusable(&rt, &backends);
         let sessions = self.shared.sessions.clone();
+        let names = rt.frontends.iter().map(|f| f.name.as_str());
+        self.shared.rate.configure(cfg, names);
         let health = start_health(&rt, cfg, &backends, events, sessions.clone())?;
         let mut checked = HashMap::new();
         let mut layer7 = std::collections::HashSet::new();
@@ -146,6 +150,7 @@ impl EngineHandle {
             counters,
             sessions,
             ctl: self.shared.ctl.clone(),
+            rate: self.shared.rate.clone(),
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
         let ops = Ops {

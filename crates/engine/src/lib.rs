@@ -39,6 +39,7 @@ pub mod log;
 pub mod log_sample;
 pub mod persist;
 pub mod proxy_proto;
+mod rate;
 pub mod runtime;
 pub mod select;
 mod sessions;

@@ -28,7 +28,7 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
         reqs += fe.req_tot;
     }
     let maxconn = core.rt.maxconn.map_or(0, |m| m as u64);
-    ProcessInfo {
+    let mut info = ProcessInfo {
         release_date: RELEASE_DATE.into(),
         nbthread: u32::try_from(core.nbthread).unwrap_or(u32::MAX),
         uptime: core.started.elapsed(),
@@ -45,7 +45,9 @@ pub(crate) fn info(core: &Core) -> ProcessInfo {
         description: core.description.clone(),
         listeners: core.rt.frontends.iter().map(|f| f.binds.len() as u64).sum(),
         ..ProcessInfo::default()
-    }
+    };
+    core.rate.fill_info(&mut info);
+    info
 }
 
 /// `node` defaults to the host name, as in HAProxy (hatop needs one).
@@ -214,11 +216,17 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
     let mut out: Vec<ProxyStats> = Vec::new();
     let iid = |name: &str| core.iids.get(name).copied().unwrap_or(0);
     for (fi, fe) in core.rt.frontends.iter().enumerate() {
+        let mut traffic = fe_traffic(core, fi);
+        let rate_lim;
+        (traffic.rate, traffic.rate_max, rate_lim) = core.rate.frontend(fi);
         out.push(ProxyStats {
             name: fe.name.clone(),
             iid: iid(&fe.name),
             mode: mode(fe.mode),
-            frontend: Some(frontend_stats(fe, fe_traffic(core, fi))),
+            frontend: Some(FrontendStats {
+                rate_lim,
+                ..frontend_stats(fe, traffic)
+            }),
             ..ProxyStats::default()
         });
     }
@@ -292,21 +300,17 @@ pub(crate) fn servers_state(
                 srv_id: st.id(),
                 srv_name: s.name.clone(),
                 srv_addr: s.addr.ip().to_string(),
-                srv_op_state: if st.is_up() { 2 } else { 0 },
+                srv_op_state: op_state(st, h.as_ref()),
                 srv_admin_state: admin,
                 srv_uweight: st.weight(),
                 srv_iweight: st.initial_weight(),
                 srv_time_since_last_change: h.as_ref().map_or(0, |h| h.since_change.as_secs()),
-                srv_check_status: 0,
-                srv_check_result: 0,
+                srv_check_status: h.as_ref().map_or(1, |h| h.check_status.haproxy_code()),
+                srv_check_result: h.as_ref().map_or(0, |h| h.check_status.haproxy_result()),
                 srv_check_health: h.as_ref().map_or(0, |h| h.health),
-                // HAProxy's CHK_ST_CONFIGURED | CHK_ST_ENABLED.
-                srv_check_state: match (checked, h.as_ref().is_some_and(|h| h.check_enabled)) {
-                    (true, true) => 6,
-                    (true, false) => 2,
-                    _ => 0,
-                },
-                srv_agent_state: 0,
+                srv_check_state: check_state(checked, h.as_ref(), st.admin()),
+                srv_agent_state: agent_state(h.as_ref()),
+                srv_agent_port: h.as_ref().map_or(0, |h| h.agent_port),
                 bk_f_forced_id: 0,
                 srv_f_forced_id: u32::from(s.id.is_some()),
                 srv_fqdn: None,
@@ -316,6 +320,38 @@ pub(crate) fn servers_state(
         }
     }
     Ok(lines)
+}
+
+/// `srv_op_state`: 0 stopped (also in maintenance), 2 running, 3 stopping (NOLB).
+fn op_state(st: &fulcrum_balance::ServerState, h: Option<&HealthSnapshot>) -> u32 {
+    match (st.admin(), st.is_up(), h.is_some_and(|h| h.stopping)) {
+        (AdminState::Maint, ..) | (_, false, _) => 0,
+        (_, true, true) => 3,
+        (_, true, false) => 2,
+    }
+}
+
+/// `srv_check_state`: HAProxy's CHK_ST_CONFIGURED (2) | ENABLED (4) | PAUSED
+/// (8, maintenance) for a `check` server, 0 otherwise.
+fn check_state(checked: bool, h: Option<&HealthSnapshot>, admin: AdminState) -> u32 {
+    if !checked {
+        return 0;
+    }
+    let enabled = if h.is_some_and(|h| h.check_enabled) {
+        4
+    } else {
+        0
+    };
+    let paused = if admin == AdminState::Maint { 8 } else { 0 };
+    2 | enabled | paused
+}
+
+/// `srv_agent_state`: CHK_ST_AGENT (0x10) | CONFIGURED | ENABLED for an agent.
+fn agent_state(h: Option<&HealthSnapshot>) -> u32 {
+    match h {
+        Some(h) if h.agent_configured => 0x12 | if h.agent_enabled { 4 } else { 0 },
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

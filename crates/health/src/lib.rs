@@ -67,7 +67,7 @@ pub mod status;
 pub mod target;
 
 pub use error::HealthError;
-pub use monitor::{HealthEvent, HealthSnapshot, Requeue};
+pub use monitor::{Force, HealthEvent, HealthSnapshot, Requeue};
 pub use passive::PassiveOutcome;
 pub use runner::{HealthHandle, HealthMonitor, MonitorOptions};
 pub use status::{CheckStatus, Outcome};

@@ -5,7 +5,7 @@
 
 use crate::agent::{self, AgentReply};
 use crate::error::HealthError;
-use crate::monitor::{lock, BackendRt, HealthEvent, HealthSnapshot, ServerRt, Shared};
+use crate::monitor::{lock, BackendRt, Force, HealthEvent, HealthSnapshot, ServerRt, Shared};
 use crate::passive::PassiveOutcome;
 use crate::proto;
 use crate::schedule::{jitter, seed, server_state_value, ServerStateInfo};
@@ -473,12 +473,19 @@ impl HealthHandle {
         }
     }
 
-    /// `set server B/S health up|down` (`up` = true): forces the check
-    /// counter fully up or down, as HAProxy does; the next checks go on from there.
-    pub fn set_health(&self, backend_idx: usize, server_idx: usize, up: bool) -> bool {
+    /// `set server B/S health up|stopping|down`: forces the check counter
+    /// fully up or down, as HAProxy does; the next checks go on from there.
+    pub fn set_health(&self, backend_idx: usize, server_idx: usize, f: Force) -> bool {
         self.find(backend_idx, server_idx)
-            .map(|i| self.shared.force_health(i, up))
+            .map(|i| self.shared.force_health(i, f))
             .is_some()
+    }
+
+    /// `set server B/S agent up|down`; `false` when the server is unknown or
+    /// its agent is not enabled.
+    pub fn set_agent(&self, backend_idx: usize, server_idx: usize, up: bool) -> bool {
+        self.find(backend_idx, server_idx)
+            .is_some_and(|i| self.shared.force_agent(i, up))
     }
 
     /// `enable|disable agent B/S`.

@@ -97,6 +97,39 @@ impl CheckStatus {
         }
     }
 
+    /// HAProxy's number for the status (`enum healthcheck_status`), as
+    /// `show servers state` prints it in `srv_check_status`.
+    pub fn haproxy_code(self) -> u32 {
+        match self {
+            CheckStatus::Unknown => 0,
+            CheckStatus::Init => 1,
+            CheckStatus::Hana => 4,
+            CheckStatus::SockErr => 5,
+            CheckStatus::L4Ok => 6,
+            CheckStatus::L4Tout => 7,
+            CheckStatus::L4Con => 8,
+            CheckStatus::L6Ok => 9,
+            CheckStatus::L6Tout => 10,
+            CheckStatus::L6Rsp => 11,
+            CheckStatus::L7Tout => 12,
+            CheckStatus::L7Rsp => 13,
+            CheckStatus::L7Ok => 15,
+            CheckStatus::L7OkC => 16,
+            CheckStatus::L7Sts => 17,
+        }
+    }
+
+    /// HAProxy's `enum chk_result` for this status (`srv_check_result`):
+    /// 0 unknown (no check ended yet), 2 failed, 3 passed, 4 conditionally passed.
+    pub fn haproxy_result(self) -> u32 {
+        match self.verdict() {
+            Verdict::Neutral => 0,
+            Verdict::Failed => 2,
+            Verdict::Passed => 3,
+            Verdict::CondPassed => 4,
+        }
+    }
+
     /// Layer 5-7 statuses carry a response code (HAProxy's `>= L57DATA`):
     /// logs then say `code: N`.
     pub fn has_code(self) -> bool {
@@ -178,5 +211,19 @@ mod tests {
         assert_eq!(CheckStatus::L7OkC.verdict(), Verdict::CondPassed);
         assert_eq!(CheckStatus::L6Rsp.verdict(), Verdict::Failed);
         assert!(CheckStatus::L7Sts.has_code() && !CheckStatus::L7Rsp.has_code());
+    }
+
+    #[test]
+    fn numbers_are_haproxy_s() {
+        // Read back from HAProxy 2.6's `show servers state`.
+        assert_eq!(CheckStatus::Init.haproxy_code(), 1);
+        assert_eq!(CheckStatus::L4Ok.haproxy_code(), 6);
+        assert_eq!(CheckStatus::L4Con.haproxy_code(), 8);
+        assert_eq!(CheckStatus::L7Ok.haproxy_code(), 15);
+        assert_eq!(CheckStatus::L7Sts.haproxy_code(), 17);
+        assert_eq!(CheckStatus::Init.haproxy_result(), 0);
+        assert_eq!(CheckStatus::L4Ok.haproxy_result(), 3);
+        assert_eq!(CheckStatus::L4Con.haproxy_result(), 2);
+        assert_eq!(CheckStatus::L7OkC.haproxy_result(), 4);
     }
 }

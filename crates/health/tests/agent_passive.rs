@@ -6,6 +6,7 @@ use common::*;
 use fulcrum_balance::{AdminState, WEIGHT_SCALE};
 use fulcrum_config::model::check::{CheckSettings, InitState, Observe, OnError};
 use fulcrum_health::passive::PassiveOutcome;
+use fulcrum_health::Force;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -188,7 +189,7 @@ fn forced_health_and_shutdown_sessions_flag() {
     c.shutdown_sessions_on_down = Some(true);
     let a = target("bk", "s1", 0, srv.addr, c, CheckSettings::default(), false);
     let h = start(vec![a]);
-    assert!(h.handle.set_health(0, 0, false));
+    assert!(h.handle.set_health(0, 0, Force::Down));
     assert_eq!(
         h.wait_line("is DOWN", 1).unwrap(),
         "Server bk/s1 is DOWN, changed from CLI. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
@@ -203,7 +204,7 @@ fn forced_health_and_shutdown_sessions_flag() {
         .unwrap();
     assert!(ev.shutdown_sessions);
     assert_eq!(ev.severity, fulcrum_health::message::Severity::Alert);
-    assert!(h.handle.set_health(0, 0, true));
+    assert!(h.handle.set_health(0, 0, Force::Up));
     assert!(h.wait_line("is UP", 1).is_some());
     assert_eq!(h.handle.snapshot(0, 0).unwrap().status_text, "UP");
 }

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use fulcrum_balance::AdminState;
 use fulcrum_config::model::check::{CheckSettings, InitState};
+use fulcrum_health::Force;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,13 +105,13 @@ fn the_engine_supplies_the_requeued_count() {
         c.lock().unwrap().push((b, s, up));
         n2.load(Ordering::Relaxed)
     });
-    assert!(h.handle.set_health(0, 0, false));
+    assert!(h.handle.set_health(0, 0, Force::Down));
     assert_eq!(
         h.wait_line("is DOWN", 1).unwrap(),
         "Server bk/s1 is DOWN, changed from CLI. 0 active and 0 backup servers left. 0 sessions active, 7 requeued, 0 remaining in queue."
     );
     n.store(3, Ordering::Relaxed);
-    assert!(h.handle.set_health(0, 0, true));
+    assert!(h.handle.set_health(0, 0, Force::Up));
     assert_eq!(
         h.wait_line("is UP", 1).unwrap(),
         "Server bk/s1 is UP, changed from CLI. 1 active and 0 backup servers online. 3 sessions requeued, 0 total in queue."

@@ -5,6 +5,8 @@ mod common;
 use common::*;
 use fulcrum_config::model::check::{CheckKind, CheckSettings, HttpCheckSend, InitState};
 use fulcrum_health::runner::{HealthMonitor, MonitorOptions};
+use fulcrum_health::status::CheckStatus;
+use fulcrum_health::Force;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -209,10 +211,10 @@ fn an_active_coming_up_asks_to_close_backup_sessions() {
     );
     let backup = target("bk", "b", 1, srv.addr, c, CheckSettings::default(), true);
     let h = start(vec![active, backup]);
-    assert!(h.handle.set_health(0, 1, false));
-    assert!(h.handle.set_health(0, 1, true));
-    assert!(h.handle.set_health(0, 0, false));
-    assert!(h.handle.set_health(0, 0, true));
+    assert!(h.handle.set_health(0, 1, Force::Down));
+    assert!(h.handle.set_health(0, 1, Force::Up));
+    assert!(h.handle.set_health(0, 0, Force::Down));
+    assert!(h.handle.set_health(0, 0, Force::Up));
     let ev = h.events.lock().unwrap().clone();
     let ups: Vec<_> = ev.iter().filter(|e| e.message.contains("is UP")).collect();
     assert_eq!(ups.len(), 2, "{ev:?}");
@@ -221,4 +223,37 @@ fn an_active_coming_up_asks_to_close_backup_sessions() {
         ups[0].message.starts_with("Backup Server bk/b is UP") && !ups[0].shutdown_backup_sessions
     );
     assert!(ups[1].message.starts_with("Server bk/a is UP") && ups[1].shutdown_backup_sessions);
+}
+
+#[test]
+fn health_stopping_takes_the_server_out_until_a_normal_pass() {
+    let srv = http(Arc::new(Mutex::new(response("200 OK", ""))));
+    // A long interval: no check runs during the test.
+    let c = check(60_000, 2, 3, InitState::FullyUp);
+    let t = target("bk", "a", 0, srv.addr, c, CheckSettings::default(), false);
+    let st = t.state.clone();
+    let h = start(vec![t]);
+    // After the first check (a pass would end NOLB).
+    let checked = || h.handle.snapshot(0, 0).unwrap().check_status != CheckStatus::Init;
+    assert!(wait(checked, 5000));
+    assert!(h.handle.set_health(0, 0, Force::Stopping));
+    let s = h.handle.snapshot(0, 0).unwrap();
+    assert!(s.stopping && st.is_up() && st.weight() == 0, "{s:?}");
+    assert_eq!(s.status_text, "NOLB");
+    let ev = h.events.lock().unwrap().clone();
+    assert!(
+        ev.iter().any(|e| e
+            .message
+            .starts_with("Server bk/a is stopping, changed from CLI")),
+        "{ev:?}"
+    );
+    assert!(h.handle.set_health(0, 0, Force::Up));
+    let s = h.handle.snapshot(0, 0).unwrap();
+    assert!(
+        !s.stopping && st.weight() == st.initial_weight() && s.status_text == "UP",
+        "{s:?}"
+    );
+    // No agent here: `set server … agent` is refused.
+    assert!(!h.handle.set_agent(0, 0, false));
+    assert!(st.is_up());
 }

@@ -3,9 +3,10 @@
 
 use crate::health_link::Core;
 use fulcrum_balance::AdminState;
+use fulcrum_health::Force;
 use fulcrum_observe::api::{
-    HealthForce, Runtime, ServerAdminState, ServerStateLine, TableDump, TableFilter, WeightSpec,
-    NO_SUCH_BACKEND, NO_SUCH_SERVER,
+    HealthForce, RateLimitKind, Runtime, ServerAdminState, ServerStateLine, TableDump, TableFilter,
+    WeightSpec, NO_SUCH_BACKEND, NO_SUCH_SERVER,
 };
 use fulcrum_observe::stats::{ProcessInfo, ProxyStats};
 
@@ -88,16 +89,31 @@ impl Runtime for Core {
 
     fn set_server_health(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
-        let up = matches!(f, HealthForce::Up);
+        let force = match f {
+            HealthForce::Up => Force::Up,
+            HealthForce::Stopping => Force::Stopping,
+            HealthForce::Down => Force::Down,
+        };
         let done = self
             .health
             .as_ref()
-            .is_some_and(|h| h.set_health(bi, si, up));
+            .is_some_and(|h| h.set_health(bi, si, force));
         if !done {
+            let up = force != Force::Down;
             self.rt.backends[bi].servers[si].state.set_up(up);
             self.rt.backends[bi].server_changed(si);
         }
         Ok(String::new())
+    }
+
+    fn set_server_agent(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
+        let (bi, si) = self.find(b, s)?;
+        // The parser lets only `up` and `down` through.
+        let up = f == HealthForce::Up;
+        match &self.health {
+            Some(h) if h.set_agent(bi, si, up) => Ok(String::new()),
+            _ => Err("agent checks are not enabled on this server.\n".into()),
+        }
     }
 
     fn set_health_checks(&self, b: &str, s: &str, on: bool) -> Result<String, String> {
@@ -131,6 +147,13 @@ impl Runtime for Core {
 
     fn set_maxconn_global(&self, v: u32) -> Result<String, String> {
         self.global_maxconn(v)
+    }
+
+    fn set_rate_limit(&self, k: RateLimitKind, v: u32) -> Result<String, String> {
+        self.rate.set(k, v);
+        // Accept loops waiting for the old rate look again now.
+        self.ctl.retake(None);
+        Ok(String::new())
     }
 
     fn set_frontend_enabled(&self, f: &str, enabled: bool) -> Result<String, String> {

@@ -10,6 +10,7 @@
 mod ops;
 mod snapshot;
 
+pub use ops::Force;
 pub use snapshot::HealthSnapshot;
 
 use crate::message::{self, Counts, Severity, Who};
@@ -116,10 +117,12 @@ struct After {
 impl ServerRt {
     pub fn new(t: &CheckTarget, tracked: bool) -> Self {
         let c = &t.check;
+        // Unchecked servers start at `rise` as in HAProxy ("up, but will fall
+        // down at first failure"): `show servers state` prints it.
         let init = if c.is_enabled() {
             c.init_state()
         } else {
-            InitState::FullyUp
+            InitState::Up
         };
         let check = Health::new(c.rise(), c.fall(), init);
         let observer = c

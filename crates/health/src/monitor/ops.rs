@@ -4,7 +4,15 @@ use super::{lock, After, Shared};
 use crate::agent::{self, AgentAdmin, AgentOp, AgentReply};
 use crate::message::{self, Severity};
 use crate::passive::{PassiveAction, PassiveOutcome};
-use crate::status::{CheckStatus, Outcome};
+use crate::status::{CheckStatus, Outcome, Verdict};
+
+/// What `set server … health` forces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Force {
+    Up,
+    Stopping,
+    Down,
+}
 use fulcrum_balance::AdminState;
 use std::time::Instant;
 
@@ -148,8 +156,46 @@ impl Shared {
         self.finish(after);
     }
 
-    /// The operator forces the health state (`set server … health up|down`).
-    pub fn force_health(&self, i: usize, up: bool) {
+    /// The operator forces the health state (`set server … health
+    /// up|stopping|down`): the counter goes fully up (also for `stopping`,
+    /// which then takes the server out of load balancing like a 404 with
+    /// `disable-on-404`, until a check passes normally) or fully down.
+    pub fn force_health(&self, i: usize, f: Force) {
+        let mut after = After::default();
+        {
+            let mut rt = lock(&self.rt[i]);
+            let tracking = self.tracks[i].is_some();
+            let was = rt.op_up(tracking);
+            let now = Instant::now();
+            const CAUSE: &str = ", changed from CLI";
+            match f {
+                Force::Up | Force::Stopping => {
+                    rt.check.force_up(now);
+                }
+                Force::Down => {
+                    rt.check.force_down(now);
+                }
+            }
+            let v = match f {
+                Force::Stopping => Verdict::CondPassed,
+                Force::Up => Verdict::Passed,
+                Force::Down => Verdict::Failed,
+            };
+            self.update_nolb(i, &mut rt, v, CAUSE, &mut after);
+            let is = rt.op_up(tracking);
+            if was != is {
+                self.flip(i, &mut rt, is, now, CAUSE.to_string(), &mut after);
+            }
+        }
+        self.finish(after);
+    }
+
+    /// `set server … agent up|down`: as an agent's own `up`/`down` reply.
+    /// `false` when the server has no enabled agent.
+    pub fn force_agent(&self, i: usize, up: bool) -> bool {
+        if !lock(&self.rt[i]).agent_enabled {
+            return false;
+        }
         let mut after = After::default();
         {
             let mut rt = lock(&self.rt[i]);
@@ -158,16 +204,18 @@ impl Shared {
             let now = Instant::now();
             if up {
                 rt.check.force_up(now);
+                rt.agent_check.force_up(now);
             } else {
                 rt.check.force_down(now);
+                rt.agent_check.force_down(now);
             }
             let is = rt.op_up(tracking);
             if was != is {
-                let cause = ", changed from CLI".to_string();
-                self.flip(i, &mut rt, is, now, cause, &mut after);
+                self.flip(i, &mut rt, is, now, ", changed from CLI".into(), &mut after);
             }
         }
         self.finish(after);
+        true
     }
 
     pub fn set_enabled(&self, i: usize, agent: bool, on: bool) {

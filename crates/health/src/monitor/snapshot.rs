@@ -33,6 +33,13 @@ pub struct HealthSnapshot {
     /// Total time spent DOWN (`downtime`).
     pub downtime: Duration,
     pub check_enabled: bool,
+    /// An agent is configured (`agent-check` with a port) / enabled now.
+    pub agent_configured: bool,
+    pub agent_enabled: bool,
+    /// The agent's port (`agent-port`), 0 without an agent.
+    pub agent_port: u16,
+    /// Up but taking no new traffic (NOLB: `disable-on-404`, `set server … health stopping`).
+    pub stopping: bool,
 }
 
 impl Shared {
@@ -90,6 +97,10 @@ impl Shared {
             since_change: rt.last_change.elapsed(),
             downtime,
             check_enabled: rt.check_enabled,
+            agent_configured: matches!(t.agent_addr(), Ok(Some(_))),
+            agent_enabled: rt.agent_enabled,
+            agent_port: t.agent_addr().ok().flatten().map_or(0, |a| a.port()),
+            stopping: rt.nolb,
         }
     }
 

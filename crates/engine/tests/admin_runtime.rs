@@ -1,0 +1,338 @@
+//! Runtime API commands compared with HAProxy 2.6's answers, over the real
+//! stats socket: `set server … agent|health`, the check columns of `show
+//! servers state`, `set rate-limit` and the accept-rate limits
+//! (`maxconnrate`, `maxsessrate`, `rate-limit sessions`) clients feel.
+
+mod health_support;
+
+use health_support::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn cmd(path: &Path, line: &str) -> String {
+    let mut s = UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The server line of `show servers state` for `srv`, split in columns.
+fn state_of(sock: &Path, srv: &str) -> Vec<String> {
+    let out = cmd(sock, "show servers state be");
+    out.lines()
+        .find(|l| l.split(' ').nth(3) == Some(srv))
+        .unwrap_or_else(|| panic!("no {srv} in {out}"))
+        .split(' ')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Columns by name (format version 1).
+fn col(line: &[String], name: &str) -> String {
+    let header = fulcrum_observe::api::SERVERS_STATE_HEADER;
+    let i = header
+        .trim_start_matches("# ")
+        .split(' ')
+        .position(|h| h == name)
+        .unwrap();
+    line[i].clone()
+}
+
+/// A port with nothing listening (kept bound, not listening, for the test).
+fn refused() -> (TcpListener, SocketAddr) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    (s.into(), addr)
+}
+
+#[test]
+fn set_server_agent_and_health_answer_and_show_as_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let web = Origin::start("web");
+    let (_hold, dead) = refused();
+    let run = Running::start(&format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    server s1 {} check inter 60s\n    server s2 {}\n\
+         \x20   server s3 {} check inter 300ms agent-check agent-port {} agent-inter 60s\n",
+        sock.display(),
+        web.addr,
+        web.addr,
+        dead,
+        dead.port()
+    ));
+    let fe = run.addr("fe");
+    // s1's first check passed, s3's failed.
+    let ready = wait_until(Duration::from_secs(10), || {
+        col(&state_of(&sock, "s1"), "srv_check_status") == "6"
+            && col(&state_of(&sock, "s3"), "srv_check_status") == "8"
+    });
+    assert!(
+        ready,
+        "{}{:?}",
+        cmd(&sock, "show servers state"),
+        run.events.lock().unwrap()
+    );
+    // As HAProxy 2.6 prints them: L4OK passed at full health, enabled check;
+    // no check: INI, unknown result, health at `rise`; L4CON failed, agent 0x16.
+    let s1 = state_of(&sock, "s1");
+    let cols = |l: &[String]| {
+        [
+            "srv_op_state",
+            "srv_check_status",
+            "srv_check_result",
+            "srv_check_health",
+            "srv_check_state",
+            "srv_agent_state",
+            "srv_agent_port",
+        ]
+        .map(|c| col(l, c))
+        .join(" ")
+    };
+    assert_eq!(cols(&s1), "2 6 3 4 6 0 0");
+    assert_eq!(cols(&state_of(&sock, "s2")), "2 1 0 2 0 0 0");
+    assert_eq!(
+        cols(&state_of(&sock, "s3")),
+        format!("0 8 2 0 6 22 {}", dead.port())
+    );
+
+    // `agent`: only on a server with an enabled agent, only up or down.
+    assert_eq!(
+        cmd(&sock, "set server be/s2 agent up"),
+        "agent checks are not enabled on this server.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/s3 agent stopping"),
+        "'set server <srv> agent' expects 'up' or 'down'.\n\n"
+    );
+    assert_eq!(cmd(&sock, "set server be/s3 agent up"), "\n");
+    assert_eq!(col(&state_of(&sock, "s3"), "srv_op_state"), "2");
+    assert_eq!(cmd(&sock, "set server be/s3 agent down"), "\n");
+    assert_eq!(col(&state_of(&sock, "s3"), "srv_op_state"), "0");
+    assert_eq!(cmd(&sock, "disable agent be/s3"), "\n");
+    assert_eq!(col(&state_of(&sock, "s3"), "srv_agent_state"), "18");
+    assert_eq!(
+        cmd(&sock, "set server be/s3 agent up"),
+        "agent checks are not enabled on this server.\n\n"
+    );
+
+    // `health stopping`: up but out of load balancing (NOLB, op state 3);
+    // traffic goes to s2 only, until `health up`.
+    assert_eq!(cmd(&sock, "set server be/s1 health stopping"), "\n");
+    assert_eq!(col(&state_of(&sock, "s1"), "srv_op_state"), "3");
+    let csv = cmd(&sock, "show stat");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("be,s1,") && l.contains(",NOLB,")),
+        "{csv}"
+    );
+    let before = web.hits();
+    for _ in 0..4 {
+        assert_eq!(get(fe, "/").0, 200);
+    }
+    assert_eq!(web.hits() - before, 4, "s2 (same origin) took them all");
+    assert_eq!(cmd(&sock, "set server be/s1 health down"), "\n");
+    let s1 = state_of(&sock, "s1");
+    assert_eq!(
+        (col(&s1, "srv_op_state"), col(&s1, "srv_check_health")),
+        ("0".into(), "0".into())
+    );
+    assert_eq!(cmd(&sock, "set server be/s1 health up"), "\n");
+    assert_eq!(
+        cmd(&sock, "show servers state be")
+            .lines()
+            .nth(2)
+            .map(|l| l.split(' ').nth(5)),
+        Some(Some("2"))
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/s1 health sick"),
+        "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/zz health up"),
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server zz/s1 agent up"),
+        "No such backend.\n\n"
+    );
+
+    // Maintenance pauses the check (0x08) and stops the server.
+    assert_eq!(cmd(&sock, "set server be/s1 state maint"), "\n");
+    let s1 = state_of(&sock, "s1");
+    assert_eq!(
+        (
+            col(&s1, "srv_op_state"),
+            col(&s1, "srv_admin_state"),
+            col(&s1, "srv_check_state")
+        ),
+        ("0".into(), "1".into(), "14".into())
+    );
+    assert_eq!(cmd(&sock, "set server be/s1 state ready"), "\n");
+    assert_eq!(cmd(&sock, "disable health be/s1"), "\n");
+    assert_eq!(col(&state_of(&sock, "s1"), "srv_check_state"), "2");
+}
+
+/// HTTP origin on its own thread, answering each request at once.
+fn origin() -> Origin {
+    Origin::start("o")
+}
+
+/// Opens `n` connections at once, each sending one request; returns, per
+/// connection, the time its answer came (all must be answered, none refused).
+fn burst(addr: SocketAddr, n: usize) -> Vec<Duration> {
+    let start = Instant::now();
+    let conns: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connection refused");
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let handles: Vec<_> = conns
+        .into_iter()
+        .map(|mut s| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out);
+                assert!(
+                    out.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&out)
+                );
+                start.elapsed()
+            })
+        })
+        .collect();
+    let mut t: Vec<Duration> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    t.sort();
+    t
+}
+
+fn rate_config(sock: &Path, global: &str, fe: &str, o: SocketAddr) -> String {
+    format!(
+        "global\n    stats socket {} level admin\n{global}\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 20s\n    timeout server 20s\n\
+         frontend fe\n    bind 127.0.0.1:0\n{fe}    default_backend be\n\
+         backend be\n    server s1 {o}\n",
+        sock.display()
+    )
+}
+
+fn info_field(sock: &Path, name: &str) -> String {
+    let out = cmd(sock, "show info");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+        .to_string()
+}
+
+#[test]
+fn maxconnrate_makes_a_burst_wait_in_the_backlog_and_set_rate_limit_lifts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let o = origin();
+    let run = Running::start(&rate_config(&sock, "    maxconnrate 4\n", "", o.addr));
+    let fe = run.addr("fe");
+    assert_eq!(info_field(&sock, "ConnRateLimit"), "4");
+    // 12 connections at 4 per second: every one answered, the last after ~2 s
+    // (without the limit they all are within milliseconds).
+    let t = burst(fe, 12);
+    assert!(t[11] >= Duration::from_millis(1500), "{t:?}");
+    assert!(t[0] < Duration::from_secs(2), "{t:?}");
+    assert!(info_field(&sock, "MaxConnRate").parse::<u32>().unwrap() >= 3);
+    // Lifted at run time: the next burst goes through at once.
+    assert_eq!(cmd(&sock, "set rate-limit connections global 0"), "\n");
+    assert_eq!(info_field(&sock, "ConnRateLimit"), "0");
+    let t = burst(fe, 12);
+    assert!(t[11] < Duration::from_millis(1500), "{t:?}");
+    // And set again: it applies to the next connections.
+    assert_eq!(cmd(&sock, "set rate-limit connections global 2"), "\n");
+    assert_eq!(info_field(&sock, "ConnRateLimit"), "2");
+    let t = burst(fe, 6);
+    assert!(t[5] >= Duration::from_millis(1500), "{t:?}");
+}
+
+#[test]
+fn session_rate_limits_global_and_per_frontend() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let o = origin();
+    let run = Running::start(&rate_config(
+        &sock,
+        "    maxsessrate 100\n",
+        "    rate-limit sessions 4\n",
+        o.addr,
+    ));
+    let fe = run.addr("fe");
+    assert_eq!(info_field(&sock, "SessRateLimit"), "100");
+    let t = burst(fe, 12);
+    assert!(t[11] >= Duration::from_millis(1500), "{t:?}");
+    // The frontend's limit and its rate are in `show stat` (rate, rate_lim, rate_max).
+    let csv = cmd(&sock, "show stat");
+    let head: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.starts_with("fe,FRONTEND,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let f = |n: &str| row[head.iter().position(|h| *h == n).unwrap()];
+    assert_eq!(f("rate_lim"), "4");
+    assert!(f("rate_max").parse::<u32>().unwrap() >= 3, "{csv}");
+    // The global session limit, changed at run time, now binds harder.
+    assert_eq!(cmd(&sock, "set rate-limit sessions global 1"), "\n");
+    assert_eq!(info_field(&sock, "SessRateLimit"), "1");
+    let t = burst(fe, 3);
+    assert!(t[2] >= Duration::from_millis(1500), "{t:?}");
+}
+
+#[test]
+fn set_rate_limit_answers_as_haproxy_without_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let o = origin();
+    let _run = Running::start(&rate_config(&sock, "", "", o.addr));
+    assert_eq!(
+        cmd(&sock, "set rate-limit http-compression global 10"),
+        "\n"
+    );
+    assert_eq!(info_field(&sock, "CompressBpsRateLim"), "10240");
+    let usage = cmd(&sock, "set rate-limit ssl-sessions global 10");
+    assert_eq!(
+        usage,
+        "'set rate-limit' only supports :\n\
+         \x20  - 'connections global' to set the per-process maximum connection rate\n\
+         \x20  - 'sessions global' to set the per-process maximum session rate\n\
+         \x20  - 'http-compression global' to set the per-process maximum compression speed in kB/s\n\n"
+    );
+    assert_eq!(cmd(&sock, "set rate-limit connections"), usage);
+    assert_eq!(
+        cmd(&sock, "set rate-limit connections global"),
+        "Expects an integer value.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set rate-limit connections global -2"),
+        "Value out of range.\n\n"
+    );
+    assert_eq!(cmd(&sock, "set rate-limit connections global 5x"), "\n");
+    assert_eq!(info_field(&sock, "ConnRateLimit"), "5");
+}
