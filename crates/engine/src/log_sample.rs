@@ -367,3 +367,74 @@ pub(crate) fn seen_http(
         (None, None) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::reader::MapEnv;
+
+    /// The formats of frontend `fe` in a config whose frontend has `lines`.
+    fn formats(mode: &str, lines: &str) -> Result<LogFormats, EngineError> {
+        let text = format!(
+            "defaults\n    mode {mode}\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n\
+             frontend fe\n    bind 127.0.0.1:0\n{lines}    default_backend be\n\
+             backend be\n    server s 127.0.0.1:9\n"
+        );
+        let l = fulcrum_config::load_str("t.cfg", &text, &MapEnv::new());
+        let cfg = l.config.expect("config");
+        let p = cfg.proxies.iter().find(|p| p.name == "fe").expect("fe");
+        LogFormats::from_proxy(p)
+    }
+
+    fn source(mode: &str, lines: &str) -> String {
+        formats(mode, lines).expect("formats").format.format.source
+    }
+
+    #[test]
+    fn the_format_is_picked_as_haproxy_does() {
+        assert_eq!(source("http", "    option httplog\n"), HTTPLOG);
+        assert_eq!(source("http", "    option httplog clf\n"), HTTPLOG_CLF);
+        assert_eq!(source("http", "    option httpslog\n"), HTTPSLOG);
+        // An HTTP option in a TCP proxy falls back to the TCP line.
+        assert_eq!(source("tcp", "    option httplog\n"), TCPLOG);
+        assert_eq!(source("tcp", ""), CONNECT_FROM_TCP);
+        assert_eq!(source("http", "    log-format %ci\n"), "%ci");
+    }
+
+    #[test]
+    fn httpslog_tls_fields_are_fixed_and_custom_samples_compile() {
+        let f = formats("http", "    option httpslog\n").expect("formats");
+        assert!(!f.reads_messages());
+        let rec = LogRecord::default();
+        let v = f.evaluate(None, &rec).format;
+        assert_eq!(v.first(), Some(&Some("0".to_string())));
+        assert!(v.iter().skip(1).all(Option::is_none), "{v:?}");
+        let f =
+            formats("http", "    log-format %[src]\\ %[req.hdr(host),lower]\n").expect("formats");
+        assert!(f.reads_messages());
+        let rec = LogRecord {
+            client: Some("192.0.2.7:1000".parse().expect("addr")),
+            ..LogRecord::default()
+        };
+        let seen = Seen {
+            req: Some(Head {
+                method: b"GET".to_vec(),
+                uri: b"/".to_vec(),
+                version: b"HTTP/1.1".to_vec(),
+                headers: vec![(b"Host".to_vec(), b"WWW.X".to_vec())],
+            }),
+            ..Seen::default()
+        };
+        let v = f.evaluate(Some(Box::new(seen)), &rec).format;
+        assert_eq!(v, vec![Some("192.0.2.7".into()), Some("www.x".into())]);
+    }
+
+    #[test]
+    fn an_unknown_fetch_is_an_error_at_its_line() {
+        let e = formats("http", "    log-format %[nope]\n").expect_err("unknown fetch");
+        let msg = e.to_string();
+        assert!(msg.contains("t.cfg:8") && msg.contains("nope"), "{msg}");
+        let e = formats("http", "    log-format-sd [x\\ a=\\\"%[nope2]\\\"]\n").expect_err("sd");
+        assert!(e.to_string().contains("t.cfg:8"), "{e}");
+    }
+}
