@@ -128,3 +128,17 @@ fn accept_invalid_http_response_is_a_backend_option() {
     assert_eq!(code, 200);
     assert!(head.contains("X(odd): 1"), "{head}");
 }
+
+#[test]
+fn accept_invalid_http_request_lets_non_ascii_and_fragments_in_the_uri() {
+    let o = origin(|_| common::http::ok("seen"));
+    let bad = b"GET /caf\xc3\xa9#top HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let strict = start_cfg(&http_cfg("", "", o.addr), "f");
+    assert_eq!(exchange(&strict, bad).0, 400);
+    let relaxed = start_cfg(
+        &http_cfg("  option accept-invalid-http-request\n", "", o.addr),
+        "f",
+    );
+    assert_eq!(exchange(&relaxed, bad).0, 200);
+    assert_eq!(o.seen.lock().unwrap().len(), 1);
+}
