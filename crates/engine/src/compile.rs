@@ -71,6 +71,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
             None => None,
         };
         let mut fe = frontend(p, default_backend, &http_errors)?;
+        crate::unix::apply_unix_bind(&mut fe, &g.unix_bind).map_err(|e| err(p, e))?;
         fe.id = id_of(p);
         fe.rules = rules.get(&p.name).cloned().flatten();
         frontends.push(fe);
@@ -269,6 +270,7 @@ fn frontend(
                     v6only: b.v6only,
                     accept_proxy: b.accept_proxy,
                     interface: b.interface.clone(),
+                    unix_perms: crate::unix::perms(b).map_err(|e| err(p, format!("bind: {e}")))?,
                     defer_accept: b.defer_accept,
                     mss: mss(p, &b.mss)?,
                     tfo: b.tfo,
@@ -412,9 +414,15 @@ fn bind_addrs(p: &Proxy, a: &Address) -> Result<Vec<BindAddr>, EngineError> {
                 .map(|port| BindAddr::Socket(SocketAddr::new(ip, port)))
                 .collect())
         }
-        other => Err(err(
+        Address::Unix(path) => Ok(vec![BindAddr::Unix(crate::unix::UnixAddr::Path(
+            path.clone(),
+        ))]),
+        Address::Abns(name) => Ok(vec![BindAddr::Unix(crate::unix::UnixAddr::Abstract(
+            name.as_bytes().to_vec(),
+        ))]),
+        Address::Sockpair(_) => Err(err(
             p,
-            format!("bind address {other:?} is not supported yet"),
+            "'sockpair@' bind addresses are not supported (they receive connections from a master process Fulcrum does not have)",
         )),
     }
 }
@@ -472,9 +480,13 @@ fn backend(
             Some((host, port)) => {
                 crate::init_addr::resolve(cfg, p, s, host, port).map_err(|e| err(p, e))?
             }
-            None => inet(p, &s.addr, &format!("server '{}'", s.name))?,
+            None => match crate::unix::server_placeholder(&s.addr) {
+                Some(a) => a,
+                None => inet(p, &s.addr, &format!("server '{}'", s.name))?,
+            },
         };
         let mut srv = Server::new(&s.name, addr);
+        srv.unix = crate::unix::server_unix(&s.addr);
         srv.weight = st.weight;
         // As HAProxy: `minconn` alone (or above `maxconn`) is the fixed limit;
         // below `maxconn` it starts the dynamic ramp up to `maxconn`.

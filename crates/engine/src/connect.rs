@@ -89,7 +89,7 @@ pub(crate) async fn connect(
                 reused: true,
             });
         }
-        let dialed = dial(srv.addr, srv.source, t_connect, &be.tcp).await;
+        let dialed = dial_server(srv, t_connect, &be.tcp).await;
         crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
         match dialed {
             Ok(mut stream) => {
@@ -142,6 +142,22 @@ fn should_redispatch(be: &Backend, retry: u32) -> bool {
         retry == i64::from(be.retries) + 1 + n
     } else {
         false
+    }
+}
+
+/// One connect attempt to `srv`: its UNIX socket (which answers at once), else TCP.
+pub(crate) async fn dial_server(
+    srv: &Server,
+    timeout: Option<Duration>,
+    tcp: &crate::runtime::TcpOptions,
+) -> io::Result<TcpStream> {
+    match &srv.unix {
+        Some(u) => {
+            let s = crate::unix::connect(u)?;
+            crate::sockopt::server_connected(&s, tcp);
+            Ok(s)
+        }
+        None => dial(srv.addr, srv.source, timeout, tcp).await,
     }
 }
 

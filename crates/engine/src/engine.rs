@@ -4,10 +4,11 @@
 
 use crate::error::EngineError;
 use crate::limits::{Controls, Permits};
+use crate::listener::Listener;
 use crate::log::LogSink;
 use crate::runtime::{Mode, Runtime};
 use std::cell::Cell;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -93,16 +94,16 @@ impl Engine {
             nb
         };
         // per_thread[t] = listeners of thread t: (frontend, bind, socket)
-        let mut per_thread: Vec<Vec<(usize, usize, TcpListener)>> =
+        let mut per_thread: Vec<Vec<(usize, usize, Listener)>> =
             (0..nb).map(|_| Vec::new()).collect();
         let mut bound = Vec::new();
         for (fi, fe) in rt.frontends.iter().enumerate() {
             for (bi, bind) in fe.binds.iter().enumerate() {
-                let socks = crate::listener::bind_all(&fe.name, bind, fe.maxconn, nb)?;
+                let socks = crate::listener::bind_all(&fe.name, bind, bi + 1, fe.maxconn, nb)?;
                 bound.push(BoundAddr {
                     frontend: fe.name.clone(),
                     bind: bi,
-                    addr: socks.first().and_then(|s| s.local_addr().ok()),
+                    addr: socks.first().and_then(|s| s.local_addr()),
                 });
                 for (t, s) in socks.into_iter().enumerate() {
                     per_thread[t % nb].push((fi, bi, s));
@@ -167,8 +168,8 @@ impl EngineHandle {
     pub fn local_addr(&self, frontend: &str) -> Option<SocketAddr> {
         self.bound
             .iter()
-            .find(|b| b.frontend == frontend)
-            .and_then(|b| b.addr)
+            .filter(|b| b.frontend == frontend)
+            .find_map(|b| b.addr)
     }
 
     /// A cloneable stop switch, for a signal-handling thread while another
@@ -258,7 +259,7 @@ fn pin_current_thread(thread: usize, cpus: &[usize]) {
 
 fn worker(
     shared: Arc<Shared>,
-    listeners: Vec<(usize, usize, TcpListener)>,
+    listeners: Vec<(usize, usize, Listener)>,
     mut rx: watch::Receiver<Control>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -283,7 +284,7 @@ fn worker(
             }
         });
         for (fi, bi, l) in listeners {
-            let l = match tokio::net::TcpListener::from_std(l) {
+            let l = match l.into_live() {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::error!("cannot register listener: {e}");
@@ -329,7 +330,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     fi: usize,
     bi: usize,
-    mut listener: tokio::net::TcpListener,
+    mut listener: crate::listener::Live,
     mut rx: watch::Receiver<Control>,
     active: Active,
 ) {

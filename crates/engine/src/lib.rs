@@ -51,6 +51,7 @@ mod tcp;
 mod tcp_response;
 mod tcp_rules;
 mod tunnel;
+pub mod unix;
 
 pub use buf::buffers_in_use;
 pub use compile::compile;

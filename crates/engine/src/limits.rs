@@ -192,20 +192,16 @@ impl Controls {
     }
 }
 
-/// Backlog given back to a listener when a paused frontend resumes.
-const RESUME_BACKLOG: i32 = 1024;
-
 /// Waits while the frontend is paused, its socket refusing connections as in
-/// HAProxy (Linux: `shutdown(SHUT_RD)` unhashes a listener, `listen()` puts it
-/// back). The socket leaves tokio meanwhile so no stale readiness survives.
-/// `None` once the frontend is shut or the engine stops.
+/// HAProxy (see [`crate::listener::Listener::pause`]). The socket leaves tokio
+/// meanwhile so no stale readiness survives. `None` once the frontend is shut
+/// or the engine stops.
 pub(crate) async fn await_listening<T>(
-    l: tokio::net::TcpListener,
+    l: crate::listener::Live,
     st: &mut watch::Receiver<Listening>,
     stop: &mut watch::Receiver<T>,
-) -> Option<tokio::net::TcpListener> {
-    use std::os::fd::AsRawFd;
-    let mut parked: Option<std::net::TcpListener> = None;
+) -> Option<crate::listener::Live> {
+    let mut parked: Option<crate::listener::Listener> = None;
     let mut live = Some(l);
     loop {
         let now = *st.borrow_and_update();
@@ -213,23 +209,15 @@ pub(crate) async fn await_listening<T>(
             Listening::Shut => return None,
             Listening::Run => {
                 if let Some(p) = parked.take() {
-                    // SAFETY: plain syscall on a descriptor `p` owns.
-                    if unsafe { libc::listen(p.as_raw_fd(), RESUME_BACKLOG) } != 0 {
-                        tracing::warn!(
-                            "cannot resume listener: {}",
-                            std::io::Error::last_os_error()
-                        );
-                    }
-                    return tokio::net::TcpListener::from_std(p).ok();
+                    p.resume();
+                    return p.into_live().ok();
                 }
                 return live;
             }
             Listening::Paused => {
                 if let Some(l) = live.take() {
                     let p = l.into_std().ok()?;
-                    // SAFETY: plain syscall on a descriptor `p` owns; a failure
-                    // only means the socket keeps its backlog while paused.
-                    unsafe { libc::shutdown(p.as_raw_fd(), libc::SHUT_RD) };
+                    p.pause();
                     parked = Some(p);
                 }
                 tokio::select! {

@@ -6,13 +6,120 @@ use crate::runtime::{Bind, BindAddr};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
 
 const DEFAULT_BACKLOG: u32 = 1024;
 
-/// Binds `count` sockets for one `bind` line. With port 0 the first socket picks
-/// the port and the others join it.
+/// Backlog given back to a listener when a paused frontend resumes.
+const RESUME_BACKLOG: i32 = 1024;
+
+/// A bound listening socket, not yet (or no longer) registered with a runtime.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    /// A UNIX socket; its clients all get the address given here (see [`crate::unix`]).
+    Unix(UnixListener, SocketAddr),
+}
+
+/// A listening socket registered with a worker thread's runtime.
+pub(crate) enum Live {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, SocketAddr),
+}
+
+impl Listener {
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    pub(crate) fn into_live(self) -> io::Result<Live> {
+        Ok(match self {
+            Listener::Tcp(l) => Live::Tcp(tokio::net::TcpListener::from_std(l)?),
+            Listener::Unix(l, peer) => Live::Unix(tokio::net::UnixListener::from_std(l)?, peer),
+        })
+    }
+
+    /// Refuses new connections (Linux: `shutdown(SHUT_RD)` unhashes a TCP
+    /// listener). A UNIX socket cannot be put back afterwards, so it only stops
+    /// being accepted from: clients wait in its backlog, as with HAProxy.
+    pub(crate) fn pause(&self) {
+        if let Listener::Tcp(l) = self {
+            // SAFETY: plain syscall on a descriptor `l` owns; a failure only
+            // means the socket keeps its backlog while paused.
+            unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RD) };
+        }
+    }
+
+    /// Undoes [`Listener::pause`]: `listen()` hashes a TCP listener again.
+    pub(crate) fn resume(&self) {
+        if let Listener::Tcp(l) = self {
+            // SAFETY: plain syscall on a descriptor `l` owns.
+            if unsafe { libc::listen(l.as_raw_fd(), RESUME_BACKLOG) } != 0 {
+                tracing::warn!("cannot resume listener: {}", io::Error::last_os_error());
+            }
+        }
+    }
+}
+
+impl Live {
+    /// The next client and its address.
+    pub(crate) async fn accept(&self) -> io::Result<(tokio::net::TcpStream, SocketAddr)> {
+        match self {
+            Live::Tcp(l) => l.accept().await,
+            Live::Unix(l, peer) => Ok((crate::unix::accept(l).await?, *peer)),
+        }
+    }
+
+    pub(crate) fn into_std(self) -> io::Result<Listener> {
+        Ok(match self {
+            Live::Tcp(l) => Listener::Tcp(l.into_std()?),
+            Live::Unix(l, peer) => Listener::Unix(l.into_std()?, peer),
+        })
+    }
+}
+
+/// Binds `count` sockets for `bind` number `luid` (1-based) of a frontend.
 pub(crate) fn bind_all(
+    frontend: &str,
+    bind: &Bind,
+    luid: usize,
+    fe_maxconn: Option<usize>,
+    count: usize,
+) -> Result<Vec<Listener>, EngineError> {
+    let BindAddr::Unix(addr) = &bind.addr else {
+        return Ok(bind_tcp(frontend, bind, fe_maxconn, count)?
+            .into_iter()
+            .map(Listener::Tcp)
+            .collect());
+    };
+    let err = |source| EngineError::Bind {
+        frontend: frontend.into(),
+        addr: addr.to_string(),
+        source,
+    };
+    // One socket shared by the threads: the kernel has no SO_REUSEPORT for UNIX.
+    let l = crate::unix::bind(addr, bind.unix_perms, backlog(bind, fe_maxconn)).map_err(err)?;
+    let peer = crate::unix::client_addr(luid);
+    let mut out = Vec::with_capacity(count);
+    for _ in 1..count.max(1) {
+        out.push(Listener::Unix(l.try_clone().map_err(err)?, peer));
+    }
+    out.push(Listener::Unix(l, peer));
+    Ok(out)
+}
+
+fn backlog(bind: &Bind, fe_maxconn: Option<usize>) -> u32 {
+    bind.backlog
+        .or_else(|| fe_maxconn.and_then(|m| u32::try_from(m).ok()))
+        .unwrap_or(DEFAULT_BACKLOG)
+}
+
+/// Binds `count` TCP sockets for one `bind` line. With port 0 the first socket picks
+/// the port and the others join it.
+fn bind_tcp(
     frontend: &str,
     bind: &Bind,
     fe_maxconn: Option<usize>,
@@ -20,11 +127,9 @@ pub(crate) fn bind_all(
 ) -> Result<Vec<TcpListener>, EngineError> {
     match &bind.addr {
         BindAddr::Fd(fd) => inherited(frontend, *fd, count),
+        BindAddr::Unix(_) => Ok(Vec::new()),
         BindAddr::Socket(addr) => {
-            let backlog = bind
-                .backlog
-                .or_else(|| fe_maxconn.and_then(|m| u32::try_from(m).ok()))
-                .unwrap_or(DEFAULT_BACKLOG);
+            let backlog = backlog(bind, fe_maxconn);
             let mut out = Vec::with_capacity(count);
             let mut addr = *addr;
             // Port 0: a probe socket picks the port, then every socket binds it

@@ -29,16 +29,22 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Addrs)>, fulcrum_proto::Error>
     }
 }
 
-/// `send-proxy`: a v1 line for the client's addresses.
+/// `send-proxy`: a v1 line for the client's addresses (`UNKNOWN` for a UNIX
+/// client, as HAProxy sends).
 pub fn v1_header(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    pp::encode_v1(Some((src, dst)), &mut out);
+    pp::encode_v1(inet_pair(src, dst), &mut out);
     out
 }
 
-/// `send-proxy-v2`: a binary header for the client's addresses.
+/// `send-proxy-v2`: a binary header for the client's addresses (`LOCAL` for a
+/// UNIX client, as HAProxy sends).
 pub fn v2_header(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
     let mut out = Vec::with_capacity(52);
-    pp::encode_v2(Some((src, dst)), &mut out);
+    pp::encode_v2(inet_pair(src, dst), &mut out);
     out
+}
+
+fn inet_pair(src: SocketAddr, dst: SocketAddr) -> Option<(SocketAddr, SocketAddr)> {
+    (!crate::unix::is_unix(&src) && !crate::unix::is_unix(&dst)).then_some((src, dst))
 }

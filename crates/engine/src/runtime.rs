@@ -56,6 +56,8 @@ pub enum BindAddr {
     Socket(SocketAddr),
     /// `fd@N`: a socket inherited from the parent process.
     Fd(i32),
+    /// `/path`, `unix@path`, `abns@name` (`unix-bind prefix` already applied).
+    Unix(crate::unix::UnixAddr),
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +70,8 @@ pub struct Bind {
     pub v6only: bool,
     pub accept_proxy: bool,
     pub interface: Option<String>,
+    /// UNIX sockets: `mode`, `uid`/`user`, `gid`/`group` (or `unix-bind`'s).
+    pub unix_perms: crate::unix::UnixPerms,
     /// `defer-accept`: TCP_DEFER_ACCEPT (one second).
     pub defer_accept: bool,
     /// `mss N`: TCP_MAXSEG; negative takes that much off the default MSS.
@@ -90,6 +94,7 @@ impl Bind {
             v6only: false,
             accept_proxy: false,
             interface: None,
+            unix_perms: Default::default(),
             defer_accept: false,
             mss: None,
             tfo: false,
@@ -303,6 +308,9 @@ pub struct Server {
     pub backup: bool,
     pub id: Option<u32>,
     pub source: Option<SocketAddr>,
+    /// A UNIX socket server (`/path`, `unix@`, `abns@`); its address is then a
+    /// placeholder (see [`crate::unix`]).
+    pub unix: Option<Arc<crate::unix::UnixAddr>>,
     pub send_proxy: Option<ProxyVersion>,
     pub shutdown_on_down: bool,
     /// Shared by every thread: up/down, counters.
@@ -321,6 +329,7 @@ impl Server {
             backup: false,
             id: None,
             source: None,
+            unix: None,
             send_proxy: None,
             shutdown_on_down: false,
             state: Arc::new(ServerState::new(0, 1, false)),

@@ -66,10 +66,10 @@ pub(crate) struct TcpView<'a> {
 
 impl SessionView for TcpView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.addrs.src)
+        crate::unix::inet(self.addrs.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.addrs.dst)
+        crate::unix::inet(self.addrs.dst)
     }
     fn frontend(&self) -> (&str, i64) {
         (&self.fe.name, i64::from(self.fe.id))

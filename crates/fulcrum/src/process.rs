@@ -100,26 +100,12 @@ pub fn write_pidfile(path: &Path) -> Result<(), ProcessError> {
 
 /// Looks up a user name in the system's user database.
 pub fn uid_of(name: &str) -> Result<u32, ProcessError> {
-    let c = CString::new(name).map_err(|_| ProcessError::UnknownUser(name.to_string()))?;
-    // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
-    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
-    if pw.is_null() {
-        return Err(ProcessError::UnknownUser(name.to_string()));
-    }
-    // SAFETY: non-null pointer from getpwnam.
-    Ok(unsafe { (*pw).pw_uid })
+    fulcrum_engine::unix::uid_of(name).ok_or_else(|| ProcessError::UnknownUser(name.to_string()))
 }
 
 /// Looks up a group name in the system's group database.
 pub fn gid_of(name: &str) -> Result<u32, ProcessError> {
-    let c = CString::new(name).map_err(|_| ProcessError::UnknownGroup(name.to_string()))?;
-    // SAFETY: getgrnam returns a pointer into static storage or null; read at once.
-    let gr = unsafe { libc::getgrnam(c.as_ptr()) };
-    if gr.is_null() {
-        return Err(ProcessError::UnknownGroup(name.to_string()));
-    }
-    // SAFETY: non-null pointer from getgrnam.
-    Ok(unsafe { (*gr).gr_gid })
+    fulcrum_engine::unix::gid_of(name).ok_or_else(|| ProcessError::UnknownGroup(name.to_string()))
 }
 
 /// `chroot`, then the group, then the user: the order in which each step still has the

@@ -289,14 +289,22 @@ async fn check_loop(sh: Arc<Shared>, i: usize, first: Duration, opts: MonitorOpt
 }
 
 async fn dial(t: &CheckTarget, spec: ConnectSpec) -> io::Result<TcpStream> {
-    let addr = t
-        .check_addr(&spec)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let mut s = TcpStream::connect(addr).await?;
-    s.set_nodelay(true)?;
+    let (mut s, addrs) = match t.check_unix(&spec) {
+        // No addresses to tell: the PROXY line says UNKNOWN, as HAProxy's.
+        Some(u) => (connect_unix(u)?, None),
+        None => {
+            let addr = t
+                .check_addr(&spec)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            let addrs = (s.local_addr()?, s.peer_addr()?);
+            (s, Some(addrs))
+        }
+    };
     if spec.send_proxy || (spec == ConnectSpec::default() && t.send_proxy) {
         let mut out = Vec::new();
-        fulcrum_proto::proxy_protocol::encode_v1(Some((s.local_addr()?, s.peer_addr()?)), &mut out);
+        fulcrum_proto::proxy_protocol::encode_v1(addrs, &mut out);
         s.write_all(&out).await?;
     }
     Ok(s)
@@ -350,6 +358,18 @@ async fn agent_loop(sh: Arc<Shared>, i: usize, addr: std::net::SocketAddr, sprea
         let r = agent_once(addr, t.check.agent.send.as_deref(), inter).await;
         sh.apply_agent(i, r, start.elapsed().as_millis() as u64);
     }
+}
+
+/// One non-blocking connect to a UNIX stream socket: it completes at once or
+/// fails (`EAGAIN` when its backlog is full). The connected socket is carried
+/// as a `TcpStream`: reads, writes and shutdown are the same syscalls, and no
+/// caller asks it for addresses.
+pub fn connect_unix(a: &socket2::SockAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    sock.set_nonblocking(true)?;
+    sock.connect(a)?;
+    TcpStream::from_std(std::net::TcpStream::from(std::os::fd::OwnedFd::from(sock)))
 }
 
 /// One agent exchange: connect, send `agent-send`, read one line.

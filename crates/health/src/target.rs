@@ -25,6 +25,9 @@ pub struct CheckTarget {
     pub state: Arc<ServerState>,
     /// The server's resolved address (the engine resolves names).
     pub addr: SocketAddr,
+    /// A UNIX socket server (`/path`, `abns@`): checks connect there unless
+    /// `addr`/`port` send them elsewhere.
+    pub unix: Option<socket2::SockAddr>,
     /// `check`, `inter`, `rise`, … after `default-server`.
     pub check: ServerCheck,
     /// The backend's `option httpchk`, `tcp-check` rules, ….
@@ -65,6 +68,7 @@ impl CheckTarget {
             server_idx,
             state,
             addr,
+            unix: None,
             check,
             settings: proxy.check.clone(),
             timeout_connect: proxy.timeouts.connect,
@@ -85,6 +89,16 @@ impl CheckTarget {
             Some(tc) => (connect, connect.saturating_add(tc)),
             None => (connect, inter),
         }
+    }
+
+    /// The UNIX socket a `connect` step goes to: the server's, unless the step
+    /// or the server's check settings name an address or port.
+    pub fn check_unix(&self, spec: &ConnectSpec) -> Option<&socket2::SockAddr> {
+        let moved = spec.addr.is_some()
+            || spec.port.is_some()
+            || self.check.addr.is_some()
+            || self.check.port.is_some();
+        self.unix.as_ref().filter(|_| !moved)
     }
 
     /// Where a `connect` step goes: its own `addr`/`port`, else the server's
@@ -139,6 +153,7 @@ mod tests {
             server_idx: 0,
             state: Arc::new(ServerState::new(1, 1, false)),
             addr: "10.0.0.1:80".parse().unwrap(),
+            unix: None,
             check: ServerCheck::default(),
             settings: CheckSettings::default(),
             timeout_connect: Some(Duration::from_secs(5)),

@@ -67,10 +67,10 @@ struct ReqView<'a> {
 
 impl SessionView for ReqView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.src)
+        crate::unix::inet(self.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.dst)
+        crate::unix::inet(self.dst)
     }
     fn frontend(&self) -> (&str, i64) {
         (&self.fe.name, i64::from(self.fe.id))

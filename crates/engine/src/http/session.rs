@@ -78,7 +78,7 @@ pub(crate) async fn serve(
     let mut cbuf = Buf::lazy(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
-        dst: client.local_addr()?,
+        dst: crate::unix::local_of(&client, &peer)?,
     };
     if bind.accept_proxy {
         if let Some((s, d)) =

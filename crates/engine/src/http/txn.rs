@@ -395,7 +395,9 @@ fn build_request(
     let mut values: Vec<(&[u8], String)> = Vec::new();
     if let Some(ff) = be.http.forwardfor.as_ref().or(fe.http.forwardfor.as_ref()) {
         let ip = s.addrs.src.ip();
-        let excluded = ff.except.is_some_and(|n| n.contains(ip));
+        // HAProxy adds nothing for a UNIX client: it has no address.
+        let excluded =
+            crate::unix::is_unix(&s.addrs.src) || ff.except.is_some_and(|n| n.contains(ip));
         let present = ff.if_none && req.headers_in(buf).contains(ff.header.as_bytes());
         if !excluded && !present {
             values.push((ff.header.as_bytes(), ip_text(ip)));
@@ -403,7 +405,7 @@ fn build_request(
     }
     if let Some(ot) = be.http.originalto.as_ref().or(fe.http.originalto.as_ref()) {
         let ip = s.addrs.dst.ip();
-        if !ot.except.is_some_and(|n| n.contains(ip)) {
+        if !crate::unix::is_unix(&s.addrs.dst) && !ot.except.is_some_and(|n| n.contains(ip)) {
             values.push((ot.header.as_bytes(), ip_text(ip)));
         }
     }

@@ -95,7 +95,7 @@ async fn direct(
     }
     let mut attempt = 0u32;
     loop {
-        match connect::dial(srv.addr, srv.source, t_connect, &be.tcp).await {
+        match connect::dial_server(srv, t_connect, &be.tcp).await {
             Ok(mut stream) => {
                 if let Some(v) = srv.send_proxy {
                     let hdr = match v {

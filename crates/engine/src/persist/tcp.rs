@@ -97,10 +97,10 @@ struct ConnView<'a> {
 
 impl SessionView for ConnView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.client.src)
+        crate::unix::inet(self.client.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.client.dst)
+        crate::unix::inet(self.client.dst)
     }
     fn frontend(&self) -> (&str, i64) {
         (&self.be.name, 0)

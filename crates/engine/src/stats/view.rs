@@ -45,10 +45,10 @@ impl<'a> StatsView<'a> {
 
 impl SessionView for StatsView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.src)
+        crate::unix::inet(self.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.dst)
+        crate::unix::inet(self.dst)
     }
     fn frontend(&self) -> (&str, i64) {
         (&self.fe.name, 0)

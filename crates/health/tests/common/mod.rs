@@ -119,6 +119,7 @@ pub fn target(
         server_idx: sidx,
         state: Arc::new(ServerState::new(sidx as u32 + 1, 10, backup)),
         addr,
+        unix: None,
         check,
         settings,
         timeout_connect: Some(Duration::from_millis(500)),
