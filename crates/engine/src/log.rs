@@ -476,7 +476,7 @@ impl Asap<'_, '_> {
             l.response_captures = caps;
         }
         let (rt, fe) = (l.kill.rt, l.kill.fe);
-        l.seen = crate::log_sample::seen_http(fe, parts, None, &[]);
+        l.seen = crate::log_sample::seen_http(fe, parts, None, &[], None);
         l.emit_asap(rt, fe, self.client, self.local);
     }
 }

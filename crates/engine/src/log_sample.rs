@@ -351,20 +351,25 @@ impl ResponseView for LogView<'_> {
 
 /// What an HTTP transaction's line reads, when its formats read messages:
 /// the request (and response) as rules saw them when it was forwarded
-/// (`parts`), else the request head as received.
+/// (`parts`), else the request head as received with the variables the rules
+/// left before answering (`prev`).
 pub(crate) fn seen_http(
     fe: &crate::runtime::Frontend,
     parts: Option<&mut crate::http::ReqParts>,
     req: Option<&RequestHead>,
     buf: &[u8],
+    prev: Option<Box<Seen>>,
 ) -> Option<Box<Seen>> {
     if !fe.http.log_formats.as_ref()?.reads_messages() {
         return None;
     }
     match (parts, req) {
         (Some(p), _) => Some(Box::new(p.take_seen())),
-        (None, Some(r)) => Some(Box::new(Seen::request(r, buf))),
-        (None, None) => None,
+        (None, Some(r)) => Some(Box::new(Seen {
+            vars: prev.map(|p| p.vars).unwrap_or_default(),
+            ..Seen::request(r, buf)
+        })),
+        (None, None) => prev,
     }
 }
 

@@ -40,6 +40,7 @@ fn log_format_samples_read_request_response_variables_and_unique_id() {
     let text = format!(
         "{DEFAULTS}frontend fe\n    bind 127.0.0.1:8001\n    log 127.0.0.1:5140 local0\n\
          \x20   http-request set-var(txn.who) str(alice)\n\
+         \x20   http-request deny if {{ path /app/denied }}\n\
          \x20   unique-id-format %[req.hdr(x-rid)]-%cp\n\
          \x20   unique-id-header X-Unique-ID\n\
          \x20   log-format \"src=%[src] host=%[req.hdr(host),lower] who=%[var(txn.who)] \
@@ -75,6 +76,11 @@ fn log_format_samples_read_request_response_variables_and_unique_id() {
         .and_then(|s| s.header("x-unique-id").map(str::to_string));
     let logged = m.rsplit("id=").next().unwrap_or("");
     assert_eq!(sent.as_deref(), Some(logged), "{m}");
+    // A request the rules answer keeps the variables they set before.
+    let r = get(run.bind("fe"), "/app/denied", &[("Host", "d.test")]);
+    assert_eq!(r.status, 403, "{}", r.head);
+    let line = recv_line(&log, "host=d.test", Duration::from_secs(3)).expect("a log line");
+    assert!(msg(&line).contains(" who=alice srv=- st=403 "), "{line}");
 }
 
 #[test]

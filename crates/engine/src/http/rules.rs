@@ -282,6 +282,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
             Verdict::UseBackend(name) => chosen = backend_index(rt, &name),
             v => {
                 if let Some(d) = final_verdict(v, fe, None) {
+                    view.fx.log_vars = Some(view.vars.clone());
                     return d;
                 }
             }
@@ -310,6 +311,7 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
             }
             let v = run_http_request(&r.http_request, &mut view);
             if let Some(d) = final_verdict(v, fe, Some(be)) {
+                view.fx.log_vars = Some(view.vars.clone());
                 return d;
             }
         }

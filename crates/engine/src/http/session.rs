@@ -332,8 +332,8 @@ impl Session<'_> {
             // What the line's `%[…]` read: the request as rules left it when it was
             // forwarded, else as received.
             let parts = self.req_parts.as_deref_mut().filter(|_| l.backend.is_some());
-            l.seen =
-                crate::log_sample::seen_http(fe, parts, self.req.as_ref(), self.cbuf.readable());
+            let (req, buf) = (self.req.as_ref(), self.cbuf.readable());
+            l.seen = crate::log_sample::seen_http(fe, parts, req, buf, l.seen.take());
             l.emit(rt, fe, addrs.src, addrs.dst);
         }
         crate::persist::txn_end(self.persist.as_deref(), status);

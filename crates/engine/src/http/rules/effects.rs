@@ -27,6 +27,8 @@ pub(crate) struct Effects {
     pub(super) unique_id: Option<Vec<u8>>,
     /// The `capture request header` slots of this request.
     pub(super) declared: Vec<Option<String>>,
+    /// The variables of a request the rules answered themselves, for its log line.
+    pub(super) log_vars: Option<fulcrum_rules::Vars>,
     /// `set-timeout server|tunnel`: this stream's timeouts instead of the backend's.
     pub(super) timeouts: Option<StreamTimeouts>,
 }
@@ -111,6 +113,9 @@ impl Effects {
             l.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
         }
         fill_slots(&mut l.request_captures, declared, self.captures);
+        if let Some(v) = &self.log_vars {
+            l.set_vars(v);
+        }
     }
 }
 
