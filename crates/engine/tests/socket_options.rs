@@ -151,18 +151,29 @@ fn http_nolinger_closes_with_rst_on_the_side_it_is_set_for() {
 
 #[test]
 fn smart_connect_sends_the_first_data_with_the_handshake_ack() {
-    // The client speaks first: with tcp-smart-connect the proxy's connection to
-    // the server sends SYN then data (the final ACK rides on it); without it,
-    // SYN, a bare ACK, then data.
+    // In HTTP mode the request is ready when the proxy connects: with
+    // tcp-smart-connect its connection to the server sends SYN then the request
+    // (the handshake's last ACK rides on it); without it, SYN, a bare ACK, then
+    // the request.
     let count = |be: &str| {
-        let (run, srv) = tcp_proxy("", be);
+        let srv = TcpListener::bind(lo()).unwrap();
+        let text = format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+             frontend f\n  bind 127.0.0.1:0\n  default_backend b\n\
+             backend b\n{be}  server s1 {}\n",
+            srv.local_addr().unwrap()
+        );
+        let run = start_cfg(&text, "f");
         let mut c = client(run.addr);
-        c.write_all(b"ping").unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         let (mut s, _) = srv.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut b = [0u8; 4];
-        s.read_exact(&mut b).unwrap();
-        assert_eq!(&b, b"ping");
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
         let n = segs_out(server_side(&srv).fd);
         drop((c, s, run));
         n
