@@ -229,3 +229,29 @@ fn bind_defer_accept_mss_and_tfo_reach_the_listener() {
     assert!(seg <= 1000, "client MSS {seg}");
     let _: SocketAddr = run.addr;
 }
+
+#[test]
+fn http_no_delay_is_how_every_socket_already_runs() {
+    // Nothing is held back for coalescing: TCP_NODELAY on both sides, with or
+    // without `option http-no-delay`.
+    for opt in ["", "  option http-no-delay\n"] {
+        let srv = TcpListener::bind(lo()).unwrap();
+        let text = format!(
+            "defaults\n  mode http\n{opt}  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
+             listen f\n  bind 127.0.0.1:0\n  server s1 {}\n",
+            srv.local_addr().unwrap()
+        );
+        let run = start_cfg(&text, "f");
+        let mut c = client(run.addr);
+        c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        let (mut s, _) = srv.accept().unwrap();
+        // The request arrived: the proxy is done setting up its side.
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+        let cli = accepted(c.local_addr().unwrap());
+        assert_eq!(get_int(cli.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+        let out = server_side(&srv);
+        assert_eq!(get_int(out.fd, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+    }
+}
