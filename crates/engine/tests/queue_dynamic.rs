@@ -131,6 +131,27 @@ fn request_within(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String
     (code, head.to_string(), body.to_string())
 }
 
+#[test]
+fn ramping_servers_behind_the_backend_queue_keep_their_dynamic_limits() {
+    // Every server has maxconn: requests wait in the backend queue. 20 requests,
+    // fullconn 100: each server takes max(1, 20 × 10 / 100) = 2 at a time.
+    let a = slow("a", Duration::from_millis(300));
+    let b = slow("b", Duration::from_millis(300));
+    let text = format!(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\
+         frontend f\n  bind 127.0.0.1:0\n  default_backend b\n\
+         backend b\n  fullconn 100\n\
+         \x20 server a {} minconn 1 maxconn 10\n\
+         \x20 server b {} minconn 1 maxconn 10\n",
+        a.addr, b.addr
+    );
+    let r = Running::start(&text);
+    let codes = burst(r.addr("f"), 20);
+    assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
+    let (pa, pb) = (a.peak.load(Ordering::SeqCst), b.peak.load(Ordering::SeqCst));
+    assert!(pa <= 2 && pb <= 2 && pa + pb >= 2, "peaks {pa} {pb}");
+}
+
 /// A health-check target that can be switched off (connections refused).
 fn check_port() -> (u16, Arc<AtomicBool>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
