@@ -91,10 +91,12 @@ impl LogSink for TrafficLog {
         };
         let mut body = Vec::with_capacity(256);
         let values = &rec.samples;
-        // HAProxy's error format is for connections that died before a
-        // request (its "embryonic" sessions); Fulcrum has those in HTTP only.
+        // HAProxy's error format is for every line `log-separate-errors` would
+        // raise, and for connections that died before a request (its
+        // "embryonic" sessions; Fulcrum has those in HTTP only).
+        let failed = is_http(frontend) && rec.request_line.is_none();
         let (format, samples) = match &formats.error {
-            Some(e) if is_http(frontend) && rec.request_line.is_none() => (e, &values.error),
+            Some(e) if failed || LogPolicy::is_error(&rec) => (e, &values.error),
             _ => (&formats.format, &values.format),
         };
         render(

@@ -146,6 +146,7 @@ fn log_format_sd_and_error_log_format_with_samples() {
          \x20   log-format ok\\ %[req.hdr(host)]\n\
          \x20   log-format-sd [req@32473\\ host=\\\"%[req.hdr(host)]\\\"]\n\
          \x20   error-log-format failed\\ %ci\\ %ST\\ %[src]\n\
+         \x20   http-request deny if {{ path /app/deny }}\n\
          \x20   default_backend be\nbackend be\n    server s1 127.0.0.1:9001\n"
     );
     let run = Runnable::new(&text, CopyOptions::default());
@@ -167,6 +168,13 @@ fn log_format_sd_and_error_log_format_with_samples() {
     let line = recv_line(&log, "failed", Duration::from_secs(3)).expect("an error line");
     assert!(
         line.trim_end().ends_with("failed 127.0.0.1 400 127.0.0.1"),
+        "{line}"
+    );
+    // So does every line `log-separate-errors` would raise: a denied request ('PR').
+    assert_eq!(get(run.bind("fe"), "/app/deny", &[]).status, 403);
+    let line = recv_line(&log, "failed", Duration::from_secs(3)).expect("an error line");
+    assert!(
+        line.trim_end().ends_with("failed 127.0.0.1 403 127.0.0.1"),
         "{line}"
     );
 }

@@ -15,13 +15,18 @@ pub struct LogPolicy {
 }
 
 impl LogPolicy {
-    /// The severity to log `rec` at, or `None` to skip it.
-    pub fn severity(&self, rec: &LogRecord) -> Option<Severity> {
-        // HAProxy's notion of an error: redispatch, abnormal end, a retry, or a 5xx.
-        let error = rec.redispatched
+    /// HAProxy's notion of an error line (`log-separate-errors`,
+    /// `error-log-format`): a redispatch, an abnormal end, a retry, or a 5xx.
+    pub fn is_error(rec: &LogRecord) -> bool {
+        rec.redispatched
             || rec.termination.is_error()
             || rec.retries > 0
-            || rec.status.is_some_and(|s| s >= 500);
+            || rec.status.is_some_and(|s| s >= 500)
+    }
+
+    /// The severity to log `rec` at, or `None` to skip it.
+    pub fn severity(&self, rec: &LogRecord) -> Option<Severity> {
+        let error = Self::is_error(rec);
         if self.dontlognull && rec.bytes_uploaded == 0 && rec.request_line.is_none() {
             return None;
         }
