@@ -416,6 +416,8 @@ async fn serve(
     }
     let _counted = crate::stats::counters::session_start(fi);
     let reg = shared.sessions.register(fi, peer);
+    reg.entry
+        .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
     let entry = reg.entry.clone();
     crate::sessions::run(entry, serve_mode(shared, fi, bi, stream, peer)).await;
 }

@@ -11,7 +11,9 @@
 use fulcrum_observe::log::TermCause;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -32,6 +34,10 @@ pub(crate) struct Entry {
     cancel: Notify,
     /// Why it was killed, for its log line (`%ts`): one of [`CAUSES`].
     cause: AtomicU8,
+    /// For `show sess`: the `bind` line it came through and the client
+    /// socket's descriptor (-1 until known).
+    bind: AtomicU16,
+    fd: AtomicI32,
 }
 
 /// The causes a kill logs with, by index in [`Entry::cause`].
@@ -45,6 +51,21 @@ impl Entry {
             (v != NONE).then_some(v as usize)
         };
         (get(&self.backend), get(&self.server))
+    }
+
+    /// Records the listener and client descriptor (`show sess`).
+    pub(crate) fn set_conn(&self, bind: usize, fd: i32) {
+        self.bind
+            .store(u16::try_from(bind).unwrap_or(u16::MAX), Ordering::Relaxed);
+        self.fd.store(fd, Ordering::Relaxed);
+    }
+
+    /// The `bind` index and client descriptor recorded by [`Entry::set_conn`].
+    pub(crate) fn conn(&self) -> (usize, i32) {
+        (
+            usize::from(self.bind.load(Ordering::Relaxed)),
+            self.fd.load(Ordering::Relaxed),
+        )
     }
 
     /// Asks the session to end now: killed by an admin (`K` in its log line).
@@ -128,6 +149,8 @@ impl Registry {
             cancelled: AtomicBool::new(false),
             cancel: Notify::new(),
             cause: AtomicU8::new(0),
+            bind: AtomicU16::new(0),
+            fd: AtomicI32::new(-1),
         });
         if let Ok(mut s) = self.shard(id).lock() {
             s.insert(id, entry.clone());

@@ -6,6 +6,7 @@
 mod api;
 pub(crate) mod health_log;
 mod sess;
+mod sess_dump;
 mod tables;
 
 use crate::health_link::Core;

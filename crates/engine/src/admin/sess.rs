@@ -1,11 +1,10 @@
-//! Runtime API commands over live sessions and frontends: `show sess`,
-//! `shutdown session(s)`, `disable|enable|shutdown frontend`, `set maxconn
+//! Runtime API commands over live sessions and frontends (`show sess` is in
+//! `sess_dump`): `shutdown session(s)`, `disable|enable|shutdown frontend`, `set maxconn
 //! frontend|global`. Texts follow HAProxy's CLI.
 
 use crate::health_link::Core;
 use crate::limits::Listening;
 use fulcrum_observe::api::NO_SUCH_BACKEND;
-use std::fmt::Write;
 
 const NO_SUCH_FRONTEND: &str = "No such frontend.\n";
 const NO_SUCH_SESSION: &str = "No such session (use 'show sess').\n";
@@ -17,45 +16,6 @@ impl Core {
             .iter()
             .position(|f| f.name == name)
             .ok_or_else(|| NO_SUCH_FRONTEND.to_string())
-    }
-
-    /// `show sess [all|<id>]`: one line per session, HAProxy's layout for
-    /// the fields tools read (id, proto, src, fe, be, srv, age).
-    pub(crate) fn sess_show(&self, target: Option<&str>) -> Result<String, String> {
-        let only = match target {
-            None | Some("all") => None,
-            Some(t) => Some(parse_id(t).ok_or_else(|| NO_SUCH_SESSION.to_string())?),
-        };
-        let mut out = String::new();
-        for e in self.sessions.snapshot() {
-            if only.is_some_and(|id| id != e.id) {
-                continue;
-            }
-            let fe = self
-                .rt
-                .frontends
-                .get(e.frontend)
-                .map_or("<NONE>", |f| &f.name);
-            let (b, s) = e.target();
-            let be = b.and_then(|b| self.rt.backends.get(b));
-            let srv = be.zip(s).and_then(|(be, s)| be.servers.get(s));
-            let proto = if e.src.is_ipv6() { "tcpv6" } else { "tcpv4" };
-            let _ = writeln!(
-                out,
-                "0x{:x}: proto={proto} src={} fe={fe} be={} srv={} ts=00 epoch=0x0 age={}s calls=1 \
-                 rate=0 cpu=0 lat=0 rq[f=0h,i=0,an=00h,rx=,wx=,ax=] rp[f=0h,i=0,an=00h,rx=,wx=,ax=] \
-                 scf=[8,0h,fd=-1,rex=,wex=] scb=[8,0h,fd=-1,rex=,wex=] exp= rc=0 c_exp=",
-                e.id,
-                e.src,
-                be.map_or("<NONE>", |b| &b.name),
-                srv.map_or("<none>", |s| &s.name),
-                e.started.elapsed().as_secs(),
-            );
-        }
-        if only.is_some() && out.is_empty() {
-            return Err(NO_SUCH_SESSION.into());
-        }
-        Ok(out)
     }
 
     pub(crate) fn sess_kill(&self, id: &str) -> Result<String, String> {
@@ -137,7 +97,7 @@ impl Core {
 }
 
 /// A session id as `show sess` prints it (`0x1a2b`), or in decimal.
-fn parse_id(s: &str) -> Option<u64> {
+pub(super) fn parse_id(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(h) => u64::from_str_radix(h, 16).ok(),
         None => s.parse().ok(),
