@@ -111,3 +111,53 @@ fn the_condition_decides_whether_to_wait() {
     assert_eq!(status(&h), 200, "{h}");
     assert_eq!(b, b"len=8");
 }
+
+#[test]
+fn rules_before_the_wait_run_once_and_keep_their_edits() {
+    let o = origin(|r| ok(&r.head));
+    // A rule before the wait that would match once the body is in must not run
+    // again; the header added before the wait is still there, once.
+    let run = serve(
+        "    http-request add-header X-Before 1\n\
+         \x20   http-request deny deny_status 403 if { req.body -m sub late }\n\
+         \x20   http-request wait-for-body time 15s\n\
+         \x20   http-request add-header X-Body %[req.body]\n",
+        &o,
+    );
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 8\r\n\r\nsay",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    write(&mut c, b" late");
+    let (h, b) = read_response(&mut c);
+    assert_eq!(status(&h), 200, "{h}");
+    let seen = String::from_utf8_lossy(&b);
+    assert_eq!(seen.matches("X-Before: 1").count(), 1, "{seen}");
+    assert!(seen.contains("X-Body: say late"), "{seen}");
+}
+
+#[test]
+fn a_backend_rule_waits_too_and_the_frontend_rules_do_not_run_again() {
+    let o = origin(|r| ok(&r.head));
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 20s\n    timeout server 20s\n\
+         frontend web\n    bind 127.0.0.1:0\n    http-request add-header X-Fe 1\n    default_backend app\n\
+         backend app\n    http-request wait-for-body time 15s\n    http-request set-header X-Len %[req.body,length]\n    server s1 {}\n",
+        o.addr
+    );
+    let run = start_cfg(&text, "web");
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"POST /f HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nab",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    write(&mut c, b"cdef");
+    let (h, b) = read_response(&mut c);
+    assert_eq!(status(&h), 200, "{h}");
+    let seen = String::from_utf8_lossy(&b);
+    assert_eq!(seen.matches("X-Fe: 1").count(), 1, "{seen}");
+    assert!(seen.contains("X-Len: 6"), "{seen}");
+}

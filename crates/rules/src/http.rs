@@ -243,29 +243,44 @@ fn compile_rule(
 
 /// Runs `http-request` rules (and the legacy request directives compiled with them).
 pub fn run_http_request<V: RequestView>(rules: &HttpRules, view: &mut V) -> Verdict {
-    run(rules, &mut ReqT(view))
+    run(rules, &mut ReqT(view), None)
+}
+
+/// Goes on with `http-request` rules after [`Verdict::WaitForBody`]: from the
+/// `wait-for-body` rule `rule` itself, whose condition is not evaluated again
+/// (HAProxy resumes a yielding action the same way); the rules before it are
+/// not run again, so their effects on the view must still be there.
+pub fn run_http_request_from<V: RequestView>(
+    rules: &HttpRules,
+    view: &mut V,
+    rule: usize,
+) -> Verdict {
+    run(rules, &mut ReqT(view), Some(rule))
 }
 
 /// Runs `http-response` rules (and `rsp*` directives).
 pub fn run_http_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Verdict {
-    run(rules, &mut ResT(view))
+    run(rules, &mut ResT(view), None)
 }
 
 /// Runs `http-after-response` rules (also on responses Fulcrum generated).
 pub fn run_http_after_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Verdict {
-    run(rules, &mut ResT(view))
+    run(rules, &mut ResT(view), None)
 }
 
-fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
+/// `resume`: the index of a `wait-for-body` rule to go on from (see
+/// [`run_http_request_from`]); `allow` cannot have been met before it.
+fn run<T: Target>(rules: &HttpRules, t: &mut T, resume: Option<usize>) -> Verdict {
     let mut legacy_allowed = false;
     // `allow` ends the `http-request` rules only: the 1.x `req*` and `redirect`
     // rules, a separate step in HAProxy, still run after it.
     let mut allowed = false;
-    for r in &rules.rules {
+    let start = resume.unwrap_or(0);
+    for (i, r) in rules.rules.iter().enumerate().skip(start) {
         if allowed && r.stage == 1 {
             continue;
         }
-        if !holds(&r.cond, &t.ctx()) {
+        if resume != Some(i) && !holds(&r.cond, &t.ctx()) {
             continue;
         }
         if let CAction::Legacy(l) = &r.action {
@@ -276,6 +291,15 @@ fn run<T: Target>(rules: &HttpRules, t: &mut T) -> Verdict {
         }
         match exec(&r.action, t) {
             Some(Verdict::Allow) => allowed = true,
+            Some(Verdict::WaitForBody {
+                time_ms, at_least, ..
+            }) => {
+                return Verdict::WaitForBody {
+                    time_ms,
+                    at_least,
+                    rule: i,
+                }
+            }
             Some(v) => return v,
             None => {}
         }
@@ -478,9 +502,11 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
         }
         CAction::WaitForBody(ms, at_least) => {
             if !t.body_ready(*at_least) {
+                // `run` fills in the rule's place.
                 return Some(Verdict::WaitForBody {
                     time_ms: *ms,
                     at_least: *at_least,
+                    rule: 0,
                 });
             }
         }

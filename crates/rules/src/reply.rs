@@ -121,10 +121,13 @@ pub enum Verdict {
     SilentDrop,
     /// `wait-for-body time T [at-least N]` found the body short
     /// ([`RequestView::body_ready`](crate::view::RequestView::body_ready)): wait up to
-    /// `time_ms` for more (408 past it), then run the rules again from the top.
+    /// `time_ms` for more (408 past it), then go on with
+    /// [`run_http_request_from`](crate::run_http_request_from) at `rule`.
     WaitForBody {
         time_ms: u64,
         at_least: Option<u64>,
+        /// The `wait-for-body` rule's index in its list.
+        rule: usize,
     },
 }
 

@@ -5,17 +5,20 @@ use super::errors;
 use super::session::Session;
 use crate::runtime::{Backend, Frontend, Runtime};
 use fulcrum_rules::view::{Effect, RequestView, SessionView, Stats};
-use fulcrum_rules::{run_http_request, Answer, Vars, Verdict};
+use fulcrum_rules::{run_http_request, run_http_request_from, Answer, Vars, Verdict};
 use std::net::SocketAddr;
 
 mod effects;
 mod response;
 pub(crate) use effects::send_early_hints;
 use effects::Effects;
+mod wait;
 use response::after_local;
 pub(crate) use response::{
     after_error, on_response, response_effects, send_response_answer, ReqParts,
 };
+pub(crate) use wait::Paused;
+use wait::{buffered_body, pause};
 
 /// What to do with a request once rules ran.
 pub(crate) enum Decision {
@@ -34,10 +37,12 @@ pub(crate) enum Decision {
     NoBackend,
     /// `reject` / `silent-drop`: close without answering.
     Close,
-    /// `wait-for-body`: read more of the body (408 past `time`), then decide again.
+    /// `wait-for-body`: read more of the body (408 past `time`), then decide
+    /// again with `paused`, where the rules stopped.
     WaitBody {
         time: std::time::Duration,
         at_least: Option<u64>,
+        paused: Box<Paused>,
     },
 }
 
@@ -159,42 +164,34 @@ impl RequestView for ReqView<'_> {
     }
 }
 
-/// The request body buffered after the head (within its length), and whether
-/// it is all there; a chunked body that does not decode counts as all there
-/// (forwarding reports the error).
-fn buffered_body<'b>(
-    req: &fulcrum_proto::RequestHead,
-    buf: &'b [u8],
-    max_head: usize,
-) -> (&'b [u8], bool) {
-    use fulcrum_proto::BodyFraming;
-    let rest = buf.get(req.head_len..).unwrap_or_default();
-    match req.framing {
-        BodyFraming::ContentLength(n) => {
-            let len = usize::try_from(n).unwrap_or(usize::MAX).min(rest.len());
-            (&rest[..len], len as u64 >= n)
-        }
-        BodyFraming::Chunked => {
-            let mut d = fulcrum_proto::chunked::ChunkedDecoder::with_limit(max_head);
-            (rest, d.feed(rest).map_or(true, |f| f.done))
-        }
-        BodyFraming::None | BodyFraming::CloseDelimited => (&[], true),
-    }
-}
-
 fn backend_index(rt: &Runtime, name: &str) -> Option<usize> {
     rt.backends.iter().position(|b| b.name == name)
 }
 
 /// Runs the frontend's then the chosen backend's request rules, then applies
 /// what their actions asked of the session. `may_wait`: a `wait-for-body` rule
-/// may ask for more of the body ([`Decision::WaitBody`], nothing applied yet).
-pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool) -> Decision {
-    let mut fx = Effects::default();
-    let d = match decide_with(s, &mut fx, may_wait) {
+/// may ask for more of the body ([`Decision::WaitBody`], nothing applied yet);
+/// `resume`: the rules go on where that left them.
+pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool, resume: Option<Box<Paused>>) -> Decision {
+    let (mut fx, resume) = match resume {
+        Some(mut p) => (std::mem::take(&mut p.fx), Some(p)),
+        None => (Effects::default(), None),
+    };
+    let d = match decide_with(s, &mut fx, may_wait, resume) {
         Decision::Reply(b) => Decision::Reply(after_local(s, b)),
         Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
-        d @ Decision::WaitBody { .. } => return d,
+        Decision::WaitBody {
+            time,
+            at_least,
+            mut paused,
+        } => {
+            paused.fx = fx;
+            return Decision::WaitBody {
+                time,
+                at_least,
+                paused,
+            };
+        }
         d => d,
     };
     // HTTP/1.0 clients do not expect interim responses (RFC 8297).
@@ -209,7 +206,12 @@ pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool) -> Decision {
     d
 }
 
-fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
+fn decide_with(
+    s: &Session<'_>,
+    fx: &mut Effects,
+    may_wait: bool,
+    resume: Option<Box<Paused>>,
+) -> Decision {
     let (rt, fe) = (s.rt, s.fe);
     let (src, dst) = (s.addrs.src, s.addrs.dst);
     if let Some(r) = crate::stats::monitor(fe, s.req.as_ref(), s.cbuf.readable(), src, dst) {
@@ -264,22 +266,38 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
         persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
         fx,
     };
-    // `capture request header` values, for `capture.req.hdr(N)` in the rules.
-    let caps = &fe.http.captures;
-    if !caps.request_headers.is_empty() {
-        view.fx.declared = caps.request(buf, &req.headers).0;
-    }
-    // Made before the rules run so `unique-id` fetches in them see it.
-    if let Some(u) = uid {
-        view.fx.unique_id = Some(u.format.render_request(&view));
-    }
-    let mut chosen = None;
-    if let Some(r) = &fe.rules {
-        if let Some(d) = tcp_content(r, &mut view, fe, None) {
-            return d;
+    // Where `wait-for-body` stopped the rules: `(backend, rule)`.
+    let at = resume.map(|p| p.restore(&mut view));
+    let in_backend = at.and_then(|(b, rule)| b.map(|b| (b, rule)));
+    if at.is_none() {
+        // `capture request header` values, for `capture.req.hdr(N)` in the rules.
+        let caps = &fe.http.captures;
+        if !caps.request_headers.is_empty() {
+            view.fx.declared = caps.request(buf, &req.headers).0;
         }
-        match run_http_request(&r.http_request, &mut view) {
+        // Made before the rules run so `unique-id` fetches in them see it.
+        if let Some(u) = uid {
+            view.fx.unique_id = Some(u.format.render_request(&view));
+        }
+    }
+    let mut chosen = in_backend.map(|(b, _)| b);
+    if let Some(r) = fe.rules.as_ref().filter(|_| in_backend.is_none()) {
+        let v = match at {
+            Some((None, rule)) => run_http_request_from(&r.http_request, &mut view, rule),
+            _ => {
+                if let Some(d) = tcp_content(r, &mut view, fe, None) {
+                    return d;
+                }
+                run_http_request(&r.http_request, &mut view)
+            }
+        };
+        match v {
             Verdict::UseBackend(name) => chosen = backend_index(rt, &name),
+            Verdict::WaitForBody {
+                time_ms,
+                at_least,
+                rule,
+            } => return pause(view, time_ms, at_least, None, rule),
             v => {
                 if let Some(d) = final_verdict(v, fe, None) {
                     view.fx.log_vars = Some(view.vars.clone());
@@ -306,10 +324,23 @@ fn decide_with(s: &Session<'_>, fx: &mut Effects, may_wait: bool) -> Decision {
     view.be = Some(be);
     if be.name != fe.name {
         if let Some(r) = &be.rules {
-            if let Some(d) = tcp_content(r, &mut view, fe, Some(be)) {
-                return d;
+            let v = match in_backend {
+                Some((_, rule)) => run_http_request_from(&r.http_request, &mut view, rule),
+                None => {
+                    if let Some(d) = tcp_content(r, &mut view, fe, Some(be)) {
+                        return d;
+                    }
+                    run_http_request(&r.http_request, &mut view)
+                }
+            };
+            if let Verdict::WaitForBody {
+                time_ms,
+                at_least,
+                rule,
+            } = v
+            {
+                return pause(view, time_ms, at_least, Some(bi), rule);
             }
-            let v = run_http_request(&r.http_request, &mut view);
             if let Some(d) = final_verdict(v, fe, Some(be)) {
                 view.fx.log_vars = Some(view.vars.clone());
                 return d;
@@ -428,10 +459,8 @@ fn final_verdict(v: Verdict, fe: &Frontend, be: Option<&Backend>) -> Option<Deci
         Verdict::Tarpit(a) => Some(Decision::Tarpit(bytes(a))),
         Verdict::Redirect(r) => Some(Decision::Reply(r.to_bytes())),
         Verdict::Auth { realm } => Some(Decision::Reply(auth_page(&realm))),
-        Verdict::WaitForBody { time_ms, at_least } => Some(Decision::WaitBody {
-            time: std::time::Duration::from_millis(time_ms),
-            at_least,
-        }),
+        // The callers pause the rules on it before asking here.
+        Verdict::WaitForBody { .. } => None,
         // No services exist yet (stats, prometheus): answer as HAProxy does for
         // an unknown one.
         Verdict::UseService(name) => Some(Decision::Reply(

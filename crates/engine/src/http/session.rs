@@ -160,9 +160,9 @@ impl Session<'_> {
             let mut wait = self
                 .buffer_request()
                 .then_some((t.http_request.or(t.client), None));
-            let mut waits = 0;
-            // `wait-for-body` rules ask for more of the body, then the rules run
-            // again; a few rounds at most (each rule waits once per request).
+            let (mut waits, mut paused) = (0, None);
+            // `wait-for-body` rules ask for more of the body, then the rules go on
+            // where they stopped; a few rounds at most.
             let decision = loop {
                 if let Some((time, at_least)) = wait.take() {
                     if let Err(code) = self.wait_body(time, at_least).await {
@@ -176,10 +176,15 @@ impl Session<'_> {
                         return r;
                     }
                 }
-                match rules::decide(self, waits < 4) {
-                    Decision::WaitBody { time, at_least } => {
+                match rules::decide(self, waits < 4, paused.take()) {
+                    Decision::WaitBody {
+                        time,
+                        at_least,
+                        paused: p,
+                    } => {
                         waits += 1;
                         wait = Some((Some(time), at_least));
+                        paused = Some(p);
                     }
                     d => break d,
                 }
