@@ -336,3 +336,43 @@ fn set_rate_limit_answers_as_haproxy_without_tls() {
     assert_eq!(cmd(&sock, "set rate-limit connections global 5x"), "\n");
     assert_eq!(info_field(&sock, "ConnRateLimit"), "5");
 }
+
+#[test]
+fn stats_page_and_show_stat_list_every_proxy_as_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let o = origin();
+    let run = Running::start(&format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind 127.0.0.1:0\n    default_backend be\n\
+         backend be\n    server s1 {a}\n    server s2 {a}\n    server s3 {a}\n\
+         listen st\n    bind 127.0.0.1:0\n    stats enable\n    stats uri /stats\n    server x {a}\n\
+         listen tcpl\n    mode tcp\n    bind 127.0.0.1:0\n    server t1 {a}\n",
+        sock.display(),
+        a = o.addr
+    ));
+    // HAProxy 2.6.12's `show stat | cut -d, -f1,2` and page anchors for this configuration.
+    let rows = "fe,FRONTEND be,s1 be,s2 be,s3 be,BACKEND st,FRONTEND st,x st,BACKEND \
+                tcpl,FRONTEND tcpl,t1 tcpl,BACKEND";
+    let csv = cmd(&sock, "show stat");
+    let got: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(got.join(" "), rows);
+    let (st, _, page) = get(run.addr("st"), "/stats");
+    assert_eq!(st, 200);
+    let anchors: Vec<&str> = page
+        .split("<a name=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(
+        anchors.join(" "),
+        "fe fe/Frontend be be/s1 be/s2 be/s3 be/Backend st st/Frontend st/x st/Backend \
+         tcpl tcpl/Frontend tcpl/t1 tcpl/Backend"
+    );
+}
