@@ -58,3 +58,24 @@ fn response_rules_read_declared_and_rule_captures() {
     assert_eq!(status(&h), 200, "{h}");
     assert!(h.contains("X-Seen: abc/hello"), "{h}");
 }
+
+#[test]
+fn response_rules_read_request_captures_and_the_response_version() {
+    let o = origin(|_| b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec());
+    let run = serve(
+        "    capture request header Host len 10\n\
+         \x20   http-request capture req.hdr(x-a) len 3\n\
+         \x20   http-response set-header X-Req %[capture.req.hdr(0)]/%[capture.req.hdr(1)]\n\
+         \x20   http-response set-header X-Ver %[capture.res.ver]\n",
+        &o,
+    );
+    let mut c = client(run.addr);
+    write(
+        &mut c,
+        b"GET / HTTP/1.1\r\nHost: example\r\nX-A: abcdef\r\n\r\n",
+    );
+    let (h, _) = read_response(&mut c);
+    assert_eq!(status(&h), 200, "{h}");
+    assert!(h.contains("X-Req: example/abc"), "{h}");
+    assert!(h.contains("X-Ver: HTTP/1.0"), "{h}");
+}

@@ -130,6 +130,8 @@ pub(crate) enum Fetch {
     /// `HTTP/1.1` rather than `1.1` (`capture.req.ver`).
     ReqVerFull,
     ResVer,
+    /// `HTTP/1.1` rather than `1.1` (`capture.res.ver`).
+    ResVerFull,
     ReqBody,
     ReqBodyLen,
     ReqLen,
@@ -465,6 +467,7 @@ impl Fetch {
             Fetch::ReqVer => Sample::str(strip_http(req()?.version())),
             Fetch::ReqVerFull => Sample::str(req()?.version()),
             Fetch::ResVer => Sample::str(strip_http(ctx.res?.res_version())),
+            Fetch::ResVerFull => Sample::str(ctx.res?.res_version()),
             Fetch::ReqBody => Sample::Bin(Cow::Borrowed(req()?.body())),
             Fetch::ReqBodyLen => Sample::Int(req()?.body().len() as i64),
             Fetch::ReqLen => Sample::Int(sess.payload().len() as i64),

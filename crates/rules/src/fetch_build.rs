@@ -192,6 +192,7 @@ pub(crate) fn compile_fetch(
         "capture.req.method" => Fetch::Method,
         "capture.req.uri" => Fetch::PathQ,
         "capture.req.ver" => Fetch::ReqVerFull,
+        "capture.res.ver" => Fetch::ResVerFull,
         "str" => Fetch::Const(Sample::owned_str(args.concat().into_bytes())),
         "int" => Fetch::Const(Sample::Int(int_arg(args, 0, span, name)?.unwrap_or(0))),
         "bool" => Fetch::Const(Sample::Bool(matches!(

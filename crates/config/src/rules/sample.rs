@@ -136,6 +136,7 @@ pub const FETCHES: &[FetchDef] = &[
     f("capture.req.method", 0, 0, Str),
     f("capture.req.uri", 0, 0, Str),
     f("capture.req.ver", 0, 0, Str),
+    f("capture.res.ver", 0, 0, Str),
     f("str", 1, 1, Str),
     f("int", 1, 1, Int),
     f("bool", 1, 1, Bool),

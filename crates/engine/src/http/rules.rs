@@ -386,6 +386,7 @@ fn decide_with(
             vars: view.vars,
             persist: s.persist.clone(),
             timeouts: timeouts.unwrap_or_default(),
+            req_slots: view.fx.request_slots(),
             res_captures: Vec::new(),
             res_level: None,
             log_res: None,

@@ -77,6 +77,17 @@ impl Effects {
         captured_slot(&self.captures, &self.declared, slot)
     }
 
+    /// Every request capture slot as the rules left them, for `capture.req.hdr(N)`
+    /// in `http-response` rules.
+    pub(super) fn request_slots(&self) -> Vec<Option<String>> {
+        let taken = self.captures.iter().filter(|(id, _)| id.is_none()).count();
+        let by_id = self.captures.iter().filter_map(|(id, _)| *id).max();
+        let len = (self.declared.len() + taken).max(by_id.map_or(0, |i| i + 1));
+        (0..len)
+            .map(|i| self.captured(i).map(str::to_string))
+            .collect()
+    }
+
     /// The `103 Early Hints` interim response, when rules asked for one.
     pub(super) fn early_response(&self) -> Option<Vec<u8>> {
         if self.early_hints.is_empty() {

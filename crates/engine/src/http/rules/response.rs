@@ -18,6 +18,8 @@ pub(crate) struct ReqParts {
     pub(super) persist: Option<std::rc::Rc<crate::persist::SessionState>>,
     /// `set-timeout server|tunnel` of this request.
     pub timeouts: super::effects::StreamTimeouts,
+    /// The request's capture slots (`capture.req.hdr(N)` in `http-response` rules).
+    pub(super) req_slots: Vec<Option<String>>,
     /// `http-response capture` values and `set-log-level`, for the log.
     pub(super) res_captures: Vec<(Option<usize>, String)>,
     pub(super) res_level: Option<crate::log::LevelOverride>,
@@ -112,9 +114,8 @@ impl SessionView for RespView<'_> {
         self.req.server.as_ref().map(|(n, id)| (&**n, *id))
     }
     fn captured_header(&self, response: bool, slot: usize) -> Option<&[u8]> {
-        // Request slots are not kept for the response side.
         if !response {
-            return None;
+            return self.req.req_slots.get(slot)?.as_deref().map(str::as_bytes);
         }
         super::effects::captured_slot(&self.req.res_captures, &self.declared, slot)
             .map(str::as_bytes)
@@ -360,6 +361,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         vars: Vars::default(),
         persist: s.persist.clone(),
         timeouts: Default::default(),
+        req_slots: Vec::new(),
         res_captures: Vec::new(),
         res_level: None,
         log_res: None,
