@@ -6,7 +6,9 @@
 //! same way). After changing a weight or a state, call
 //! [`crate::Balancer::on_server_change`] so the algorithm's structures follow.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 /// The largest user weight (`weight 256`).
 pub const MAX_WEIGHT: u32 = 256;
@@ -41,7 +43,7 @@ impl AdminState {
 pub struct ServerState {
     id: u32,
     backup: bool,
-    initial_weight: u32,
+    initial_weight: AtomicU32,
     weight: AtomicU32,
     ramp: AtomicU32,
     admin: AtomicU8,
@@ -50,6 +52,8 @@ pub struct ServerState {
     total_conns: AtomicU64,
     maxconn: AtomicU32,
     queue_len: AtomicU32,
+    /// Where connections go; changed by `set server addr` (`None` until set).
+    addr: RwLock<Option<SocketAddr>>,
 }
 
 impl ServerState {
@@ -60,7 +64,7 @@ impl ServerState {
         ServerState {
             id,
             backup,
-            initial_weight: weight,
+            initial_weight: AtomicU32::new(weight),
             weight: AtomicU32::new(weight),
             ramp: AtomicU32::new(WEIGHT_SCALE),
             admin: AtomicU8::new(AdminState::Ready as u8),
@@ -69,6 +73,7 @@ impl ServerState {
             total_conns: AtomicU64::new(0),
             maxconn: AtomicU32::new(0),
             queue_len: AtomicU32::new(0),
+            addr: RwLock::new(None),
         }
     }
 
@@ -88,7 +93,22 @@ impl ServerState {
     }
     /// The weight from the configuration (the 100% of `set weight N%`).
     pub fn initial_weight(&self) -> u32 {
-        self.initial_weight
+        self.initial_weight.load(Ordering::Relaxed)
+    }
+    /// A server added at run time (`add server`) into a spare slot: its
+    /// configured weight becomes both the initial and the current weight.
+    pub fn reset_weight(&self, w: u32) {
+        let w = w.min(MAX_WEIGHT);
+        self.initial_weight.store(w, Ordering::Relaxed);
+        self.weight.store(w, Ordering::Relaxed);
+    }
+    /// The server's address, when the engine gave one (health checks follow it).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        *self.addr.read().unwrap_or_else(PoisonError::into_inner)
+    }
+    /// Sets the address new connections and checks use (`set server addr`).
+    pub fn set_addr(&self, a: SocketAddr) {
+        *self.addr.write().unwrap_or_else(PoisonError::into_inner) = Some(a);
     }
     /// The current user weight, 0..=256.
     pub fn weight(&self) -> u32 {
@@ -101,7 +121,7 @@ impl ServerState {
     /// `set weight <server> N%`: a percentage of the configured weight, as
     /// HAProxy computes it (truncated, at most 256). Returns the new weight.
     pub fn set_weight_percent(&self, pct: u32) -> u32 {
-        let w = u64::from(self.initial_weight) * u64::from(pct.min(25_600)) / 100;
+        let w = u64::from(self.initial_weight()) * u64::from(pct.min(25_600)) / 100;
         let w = u32::try_from(w).unwrap_or(MAX_WEIGHT).min(MAX_WEIGHT);
         self.set_weight(w);
         w

@@ -520,7 +520,9 @@ fn backend(
         servers.push(srv);
     }
     let (algo, opts) = balance(p);
+    crate::admin::dynsrv::reserve(p, &algo, &opts, &mut servers);
     let mut be = Backend::with_balance(&p.name, mode(p.mode), servers, algo, opts)?;
+    crate::admin::dynsrv::park(&be);
     if let Some(e) = crate::select::hash_expr(p).map_err(|e| err(p, e))? {
         be.lb.set_hash_expr(e);
     }

@@ -157,7 +157,7 @@ pub(crate) async fn dial_server(
             crate::sockopt::server_connected(&s, tcp);
             Ok(s)
         }
-        None => dial(srv.addr, srv.source, timeout, tcp).await,
+        None => dial(srv.addr(), srv.source, timeout, tcp).await,
     }
 }
 

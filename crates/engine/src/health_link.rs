@@ -67,6 +67,8 @@ pub(crate) struct Core {
     pub sessions: Arc<crate::sessions::Registry>,
     /// Frontend limits and listening states (`set maxconn`, `disable frontend`).
     pub ctl: Arc<crate::limits::Controls>,
+    /// `add server` / `del server` state.
+    pub dynsrv: crate::admin::dynsrv::DynServers,
     /// Accept-rate limits (`set rate-limit`) and rates (`show info`).
     pub rate: Arc<crate::rate::Rates>,
 }
@@ -150,6 +152,7 @@ impl EngineHandle {
             counters,
             sessions,
             ctl: self.shared.ctl.clone(),
+            dynsrv: crate::admin::dynsrv::DynServers::new(&backends, &cfg.global),
             rate: self.shared.rate.clone(),
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
@@ -189,7 +192,7 @@ impl EngineHandle {
 fn hold_unusable(rt: &Runtime, backends: &[&Proxy]) {
     for (p, be) in backends.iter().zip(&rt.backends) {
         for (si, (s, srv)) in p.servers.iter().zip(&be.servers).enumerate() {
-            let no_addr = srv.addr.port() == 0 && srv.addr.ip().is_unspecified();
+            let no_addr = srv.addr().port() == 0 && srv.addr().ip().is_unspecified();
             if s.settings.disabled || no_addr {
                 srv.state.set_admin(fulcrum_balance::AdminState::Maint);
                 be.server_changed(si);
@@ -208,7 +211,7 @@ fn start_health(
     let mut targets = Vec::new();
     for (bi, (p, be)) in backends.iter().zip(&rt.backends).enumerate() {
         for (si, srv) in be.servers.iter().enumerate() {
-            if let Some(mut t) = CheckTarget::from_config(p, bi, si, srv.state.clone(), srv.addr) {
+            if let Some(mut t) = CheckTarget::from_config(p, bi, si, srv.state.clone(), srv.addr()) {
                 t.unix = srv.unix.as_ref().and_then(|u| u.sockaddr().ok());
                 targets.push(t);
             }

@@ -46,6 +46,7 @@ mod sessions;
 mod snapshot;
 mod sockopt;
 mod splice;
+pub mod srv_name;
 mod stats;
 mod tcp;
 mod tcp_response;

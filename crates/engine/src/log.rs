@@ -379,7 +379,7 @@ impl<'a> TxnLog<'a> {
             client: Some(client),
             frontend_addr: Some(local),
             backend_src: None,
-            server_addr: srv.map(|s| s.addr),
+            server_addr: srv.map(|s| s.addr()),
             frontend: fe.name.clone(),
             frontend_tls: false,
             backend: be.map_or_else(|| fe.name.clone(), |b| b.name.clone()),

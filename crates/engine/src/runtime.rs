@@ -297,8 +297,8 @@ pub enum ProxyVersion {
 
 #[derive(Clone, Debug)]
 pub struct Server {
-    pub name: String,
-    pub addr: SocketAddr,
+    /// Changed in place by `add server` / `del server` (empty: a spare slot).
+    pub name: crate::srv_name::SrvName,
     pub weight: u32,
     pub maxconn: Option<usize>,
     pub maxqueue: Option<usize>,
@@ -319,9 +319,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(name: &str, addr: SocketAddr) -> Self {
+        let state = ServerState::new(0, 1, false);
+        state.set_addr(addr);
         Server {
-            name: name.into(),
-            addr,
+            name: crate::srv_name::SrvName::new(name),
             weight: 1,
             maxconn: None,
             maxqueue: None,
@@ -332,8 +333,20 @@ impl Server {
             unix: None,
             send_proxy: None,
             shutdown_on_down: false,
-            state: Arc::new(ServerState::new(0, 1, false)),
+            state: Arc::new(state),
         }
+    }
+
+    /// Where new connections go: the configured address, or the last
+    /// `set server addr` (connections already open stay where they are).
+    pub fn addr(&self) -> SocketAddr {
+        let none = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+        self.state.addr().unwrap_or(none)
+    }
+
+    /// A server (not a spare or deleted slot).
+    pub fn is_present(&self) -> bool {
+        !self.name.is_empty()
     }
 }
 

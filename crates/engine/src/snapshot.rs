@@ -131,7 +131,7 @@ fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> Serv
         health: h.health,
     });
     ServerStats {
-        name: srv.name.clone(),
+        name: srv.name.to_string(),
         sid: st.id(),
         status: server_status(srv, h.filter(|_| checked)),
         weight: st.weight(),
@@ -145,7 +145,7 @@ fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> Serv
         downtime: h.map_or(0, |h| h.downtime.as_secs()),
         lbtot: st.total_conns(),
         check,
-        addr: addr_text(srv.addr),
+        addr: addr_text(srv.addr()),
         traffic,
         ..ServerStats::default()
     }
@@ -206,13 +206,12 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
     let health: HashMap<(usize, usize), HealthSnapshot> = core
         .health
         .as_ref()
-        .map(|h| {
-            h.snapshots()
-                .into_iter()
-                .map(|s| ((s.backend_idx, s.server_idx), s))
-                .collect()
-        })
-        .unwrap_or_default();
+        .map(|h| h.snapshots())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(core.dynsrv.snapshots())
+        .map(|s| ((s.backend_idx, s.server_idx), s))
+        .collect();
     let mut out: Vec<ProxyStats> = Vec::new();
     let iid = |name: &str| core.iids.get(name).copied().unwrap_or(0);
     for (fi, fe) in core.rt.frontends.iter().enumerate() {
@@ -235,8 +234,9 @@ pub(crate) fn proxies(core: &Core) -> Vec<ProxyStats> {
             .servers
             .iter()
             .enumerate()
+            .filter(|(_, s)| s.is_present())
             .map(|(si, s)| {
-                let checked = core.checked.get(&(bi, si)).copied().unwrap_or(false);
+                let checked = core.is_checked(bi, si);
                 let mut st = server_stats(s, health.get(&(bi, si)), checked);
                 if let Some(c) = core.counters.srv.get(bi).and_then(|v| v.get(si)) {
                     c.fill(&mut st.traffic, false);
@@ -286,20 +286,23 @@ pub(crate) fn servers_state(
             continue;
         }
         for (si, s) in be.servers.iter().enumerate() {
-            let h = core.health.as_ref().and_then(|h| h.snapshot(bi, si));
+            if !s.is_present() {
+                continue;
+            }
+            let h = core.health_of(bi, si);
             let st = &s.state;
             let admin = match st.admin() {
                 AdminState::Ready => 0,
                 AdminState::Drain => 0x08,
                 AdminState::Maint => 0x01,
             };
-            let checked = core.checked.get(&(bi, si)).copied().unwrap_or(false);
+            let checked = core.is_checked(bi, si);
             lines.push(ServerStateLine {
                 be_id: core.iids.get(&be.name).copied().unwrap_or(0),
                 be_name: be.name.clone(),
                 srv_id: st.id(),
-                srv_name: s.name.clone(),
-                srv_addr: s.addr.ip().to_string(),
+                srv_name: s.name.to_string(),
+                srv_addr: s.addr().ip().to_string(),
                 srv_op_state: op_state(st, h.as_ref()),
                 srv_admin_state: admin,
                 srv_uweight: st.weight(),
@@ -314,7 +317,7 @@ pub(crate) fn servers_state(
                 bk_f_forced_id: 0,
                 srv_f_forced_id: u32::from(s.id.is_some()),
                 srv_fqdn: None,
-                srv_port: s.addr.port(),
+                srv_port: s.addr().port(),
                 ..ServerStateLine::default()
             });
         }

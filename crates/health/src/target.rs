@@ -101,10 +101,16 @@ impl CheckTarget {
         self.unix.as_ref().filter(|_| !moved)
     }
 
+    /// The server's address now: `set server addr` moves checks along with
+    /// traffic (the engine keeps it in the shared state).
+    pub fn current_addr(&self) -> SocketAddr {
+        self.state.addr().unwrap_or(self.addr)
+    }
+
     /// Where a `connect` step goes: its own `addr`/`port`, else the server's
     /// `addr`/`port` check settings, else the server's address.
     pub fn check_addr(&self, spec: &ConnectSpec) -> Result<SocketAddr, HealthError> {
-        let mut a = self.addr;
+        let mut a = self.current_addr();
         if let Some(s) = spec.addr.as_deref().or(self.check.addr.as_deref()) {
             a = parse_addr(s, a.port())?;
         }

@@ -21,7 +21,7 @@ impl Core {
         let si = self.rt.backends[bi]
             .servers
             .iter()
-            .position(|x| x.name == s)
+            .position(|x| x.is_present() && x.name == s)
             .ok_or_else(|| NO_SUCH_SERVER.to_string())?;
         Ok((bi, si))
     }
@@ -29,7 +29,7 @@ impl Core {
     /// Applies an operator state through the monitor (which logs and
     /// re-weights), or directly when no monitor runs.
     fn admin(&self, bi: usize, si: usize, a: AdminState) {
-        let done = self.health.as_ref().is_some_and(|h| h.set_admin(bi, si, a));
+        let done = self.monitor(bi, si).is_some_and(|h| h.set_admin(bi, si, a));
         if !done {
             self.rt.backends[bi].servers[si].state.set_admin(a);
             self.rt.backends[bi].server_changed(si);
@@ -95,8 +95,7 @@ impl Runtime for Core {
             HealthForce::Down => Force::Down,
         };
         let done = self
-            .health
-            .as_ref()
+            .monitor(bi, si)
             .is_some_and(|h| h.set_health(bi, si, force));
         if !done {
             let up = force != Force::Down;
@@ -118,7 +117,7 @@ impl Runtime for Core {
 
     fn set_health_checks(&self, b: &str, s: &str, on: bool) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
-        match &self.health {
+        match self.monitor(bi, si) {
             Some(h) if h.set_check_enabled(bi, si, on) => Ok(String::new()),
             _ => Err("Health checks are not configured on this server, cannot enable.".into()),
         }
@@ -126,10 +125,28 @@ impl Runtime for Core {
 
     fn set_agent_checks(&self, b: &str, s: &str, on: bool) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
-        match &self.health {
+        match self.monitor(bi, si) {
             Some(h) if h.set_agent_enabled(bi, si, on) => Ok(String::new()),
             _ => Err("Agent was not configured on this server, cannot enable.".into()),
         }
+    }
+
+    fn set_server_addr(
+        &self,
+        b: &str,
+        s: &str,
+        a: std::net::IpAddr,
+        p: Option<u16>,
+    ) -> Result<String, String> {
+        self.set_addr(b, s, a, p)
+    }
+
+    fn add_server(&self, b: &str, s: &str, args: &[String]) -> Result<String, String> {
+        self.add_dynamic(b, s, args)
+    }
+
+    fn del_server(&self, b: &str, s: &str) -> Result<String, String> {
+        self.del_dynamic(b, s)
     }
 
     fn set_maxconn_server(&self, b: &str, s: &str, v: u32) -> Result<String, String> {

@@ -4,6 +4,7 @@
 //! line then close, unless `prompt` keeps it open.
 
 mod api;
+pub(crate) mod dynsrv;
 pub(crate) mod health_log;
 mod sess;
 mod sess_dump;

@@ -105,7 +105,7 @@ impl Core {
             fe: fe.map_or("<NONE>", |f| f.name.as_str()),
             fe_mode: fe.map_or(Mode::Tcp, |f| f.mode),
             be: be.map(|b| (b.name.as_str(), iid(&b.name), b.mode)),
-            srv: srv.map(|s| (s.name.to_string(), s.state.id(), s.addr)),
+            srv: srv.map(|s| (s.name.to_string(), s.state.id(), s.addr())),
         }
     }
 

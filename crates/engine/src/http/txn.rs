@@ -170,8 +170,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             }
             let idle = match (be.reuse, first) {
                 (HttpReuse::Never, _) | (HttpReuse::Safe, true) => None,
-                (HttpReuse::Aggressive, true) => pool::take(srv.addr, true),
-                _ => pool::take(srv.addr, false),
+                (HttpReuse::Aggressive, true) => pool::take(srv.addr(), true),
+                _ => pool::take(srv.addr(), false),
             }?;
             prev_uses = if idle.reused { 2 } else { 1 };
             Some(idle.stream)
@@ -340,7 +340,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 s.srv = Some(SrvConn {
                     backend: bi,
                     server: lease.server,
-                    addr: srv.addr,
+                    addr: srv.addr(),
                     stream,
                     uses: prev_uses + 1,
                     private: srv.send_proxy.is_some(),

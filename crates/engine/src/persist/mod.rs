@@ -232,9 +232,9 @@ impl Persist {
         for (i, (m, s)) in p.servers.iter().zip(servers).enumerate() {
             if c.server_cookie(i).is_none()
                 && m.settings.persist.cookie.is_none()
-                && !s.addr.ip().is_unspecified()
+                && !s.addr().ip().is_unspecified()
             {
-                let v = fulcrum_persist::dyncookie::server_cookie(key, s.addr.ip(), s.addr.port());
+                let v = fulcrum_persist::dyncookie::server_cookie(key, s.addr().ip(), s.addr().port());
                 c.set_server_cookie(i, Some(v));
             }
         }

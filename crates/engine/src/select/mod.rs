@@ -145,6 +145,9 @@ pub(crate) fn server_states(servers: &mut [Server]) {
             .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX));
         let st = ServerState::new(id, s.weight, s.backup).with_maxconn(maxconn);
         st.set_up(s.state.is_up());
+        if let Some(a) = s.state.addr() {
+            st.set_addr(a);
+        }
         s.state = Arc::new(st);
     }
 }
@@ -167,12 +170,15 @@ impl Balancer {
                     .map(|m| Arc::new(Semaphore::new(m)))
             })
             .collect();
-        let all_limited = !servers.is_empty() && slots.iter().all(Option::is_some);
+        // Spare slots (nameless, for `add server`) do not count here.
+        let present = || servers.iter().zip(&slots).filter(|(s, _)| s.is_present());
+        let all_limited = present().next().is_some() && present().all(|(_, x)| x.is_some());
         let queue = all_limited.then(|| {
             let total: usize = servers.iter().filter_map(|s| s.maxconn).sum();
             Arc::new(Semaphore::new(total))
         });
-        let maxqueue = if !servers.is_empty() && servers.iter().all(|s| s.maxqueue.is_some()) {
+        let maxqueue = if present().next().is_some() && present().all(|(s, _)| s.maxqueue.is_some())
+        {
             Some(servers.iter().filter_map(|s| s.maxqueue).sum())
         } else {
             None
