@@ -63,12 +63,14 @@ fn set_server_agent_and_health_answer_and_show_as_haproxy() {
          defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          frontend fe\n    bind 127.0.0.1:0\n    default_backend be\n\
          backend be\n    server s1 {} check inter 60s\n    server s2 {}\n\
-         \x20   server s3 {} check inter 300ms agent-check agent-port {} agent-inter 60s\n",
+         \x20   server s3 {} check inter 300ms agent-check agent-port {} agent-inter 60s\n\
+         \x20   server s4 {} track be/s1\n",
         sock.display(),
         web.addr,
         web.addr,
         dead,
-        dead.port()
+        dead.port(),
+        web.addr
     ));
     let fe = run.addr("fe");
     // s1's first check passed, s3's failed.
@@ -157,6 +159,10 @@ fn set_server_agent_and_health_answer_and_show_as_haproxy() {
     assert_eq!(
         cmd(&sock, "set server be/s1 health sick"),
         "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/s4 health down"),
+        "cannot change health on a tracking server.\n\n"
     );
     assert_eq!(
         cmd(&sock, "set server be/zz health up"),

@@ -75,9 +75,10 @@ fn show_stat_set_server_state_and_show_servers_state() {
         .unwrap()
         .split(' ')
         .collect();
-    // srv_addr, srv_op_state (2 running), srv_admin_state (1 forced maint), srv_port
+    // srv_addr, srv_op_state (0: HAProxy 2.6 says stopped in maintenance),
+    // srv_admin_state (1 forced maint), srv_port
     assert_eq!(s1_line[4], s1.addr.ip().to_string());
-    assert_eq!(s1_line[5], "2");
+    assert_eq!(s1_line[5], "0");
     assert_eq!(s1_line[6], "1");
     assert_eq!(s1_line[18], s1.addr.port().to_string());
 

@@ -501,6 +501,13 @@ impl HealthHandle {
             .is_some()
     }
 
+    /// Whether the server follows another one (`track`): its health cannot
+    /// be forced then (`set server … health`).
+    pub fn is_tracking(&self, backend_idx: usize, server_idx: usize) -> bool {
+        self.find(backend_idx, server_idx)
+            .is_some_and(|i| self.shared.tracks[i].is_some())
+    }
+
     /// `set server B/S agent up|down`; `false` when the server is unknown or
     /// its agent is not enabled.
     pub fn set_agent(&self, backend_idx: usize, server_idx: usize, up: bool) -> bool {

@@ -89,6 +89,9 @@ impl Runtime for Core {
 
     fn set_server_health(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
+        if self.health.as_ref().is_some_and(|h| h.is_tracking(bi, si)) {
+            return Err("cannot change health on a tracking server.\n".into());
+        }
         let force = match f {
             HealthForce::Up => Force::Up,
             HealthForce::Stopping => Force::Stopping,
