@@ -161,6 +161,8 @@ pub(crate) struct TxnLog<'a> {
     pub seen: Option<Box<crate::log_sample::Seen>>,
     /// `option logasap` already sent this transaction's line.
     asap_sent: bool,
+    /// Why the connection failed before a session existed (PROXY header).
+    conn_error: Option<&'static str>,
     /// Held for the whole client connection, across its requests.
     live: Option<LiveGuard>,
     /// What a line needs when the session is killed (its future dropped).
@@ -233,6 +235,7 @@ impl<'a> TxnLog<'a> {
             unique_id: None,
             seen: None,
             asap_sent: false,
+            conn_error: None,
             live: None,
             kill,
             tcp: false,
@@ -412,6 +415,7 @@ impl<'a> TxnLog<'a> {
             ssl_cipher: None,
             samples: Default::default(),
             level: self.level,
+            conn_error: self.conn_error.map(str::to_string),
         };
         if let Some(f) = &fe.http.log_formats {
             rec.samples = f.evaluate(self.seen.take(), &rec);
@@ -479,6 +483,44 @@ impl Asap<'_, '_> {
         l.seen = crate::log_sample::seen_http(fe, parts, None, &[], None);
         l.emit_asap(rt, fe, self.client, self.local);
     }
+}
+
+/// Logs a connection whose PROXY header (`accept-proxy`) failed, as HAProxy logs
+/// such embryonic sessions: with the reason, `got` being what was received.
+pub(crate) fn handshake_failed(
+    log: Option<&mut TxnLog<'_>>,
+    client: SocketAddr,
+    local: SocketAddr,
+    err: &std::io::Error,
+    got: &[u8],
+) {
+    use std::io::ErrorKind;
+    let Some(l) = log else {
+        return;
+    };
+    const V2_SIG: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
+    let (reason, term) = match err.kind() {
+        ErrorKind::TimedOut => (
+            "Timeout while waiting for PROXY protocol header",
+            TermState::CLIENT_TIMEOUT_REQUEST,
+        ),
+        ErrorKind::UnexpectedEof => (
+            "Connection closed while waiting for PROXY protocol header",
+            TermState::CLIENT_ABORT_REQUEST,
+        ),
+        _ if got.starts_with(b"PROXY ") || got.starts_with(V2_SIG) => (
+            "Received an invalid PROXY protocol header",
+            TermState::PROXY_REQUEST,
+        ),
+        _ => (
+            "Received something which does not look like a PROXY protocol header",
+            TermState::PROXY_REQUEST,
+        ),
+    };
+    l.conn_error = Some(reason);
+    l.term = term;
+    let (rt, fe) = (l.kill.rt, l.kill.fe);
+    l.emit(rt, fe, client, local);
 }
 
 /// `option logasap` on the frontend.

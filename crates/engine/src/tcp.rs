@@ -36,7 +36,12 @@ pub(crate) async fn serve(
         dst: crate::unix::local_of(&client, &peer)?,
     };
     if bind.accept_proxy {
-        if let Some((s, d)) = read_proxy_header(&mut client, &mut cbuf, fe).await? {
+        let got = read_proxy_header(&mut client, &mut cbuf, fe).await;
+        if let Err(e) = &got {
+            let l = log.as_mut();
+            crate::log::handshake_failed(l, addrs.src, addrs.dst, e, cbuf.readable());
+        }
+        if let Some((s, d)) = got? {
             addrs = ClientAddrs { src: s, dst: d };
         }
     }

@@ -3,6 +3,7 @@
 //! tcplog`, `log-format`, else HAProxy's "Connect from" line) and queues it to the
 //! frontend's loggers (`log global` and/or its own `log` lines) without ever blocking.
 
+use fulcrum_config::logformat::LogFormat;
 use fulcrum_config::model::log::LogTarget;
 use fulcrum_config::model::Config;
 use fulcrum_engine::runtime::Frontend;
@@ -91,6 +92,19 @@ impl LogSink for TrafficLog {
         };
         let mut body = Vec::with_capacity(256);
         let values = &rec.samples;
+        if let Some(reason) = &rec.conn_error {
+            embryonic(formats, &rec, reason, &mut body);
+            for l in &f.loggers {
+                let _ = l.try_log(LogMessage {
+                    severity,
+                    time: rec.accept_date,
+                    sd: String::new(),
+                    body: body.clone(),
+                    tag: f.tag.clone(),
+                });
+            }
+            return;
+        }
         // HAProxy's error format is for every line `log-separate-errors` would
         // raise, and for connections that died before a request (its
         // "embryonic" sessions; Fulcrum has those in HTTP only).
@@ -121,6 +135,28 @@ impl LogSink for TrafficLog {
             });
         }
     }
+}
+
+/// The line of a connection that failed before a session existed (HAProxy's
+/// embryonic sessions): `error-log-format` when set, else HAProxy's
+/// `client [date] frontend/address: reason`.
+fn embryonic(
+    formats: &fulcrum_engine::log_sample::LogFormats,
+    rec: &LogRecord,
+    reason: &str,
+    out: &mut Vec<u8>,
+) {
+    static LINE: std::sync::OnceLock<Option<LogFormat>> = std::sync::OnceLock::new();
+    if let Some(e) = &formats.error {
+        let values = &rec.samples.error;
+        render(&e.format, rec, &|i| values.get(i).cloned().flatten(), out);
+        return;
+    }
+    if let Some(f) = LINE.get_or_init(|| LogFormat::parse("%ci:%cp [%t] %ft/%fi:%fp:").ok()) {
+        render(f, rec, &|_| None, out);
+    }
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
 }
 
 /// One logger (one sender thread) for a list of `log` targets; `None` when none is usable.

@@ -423,3 +423,36 @@ fn tcp_log_format_reads_the_variables_and_level_tcp_rules_set() {
     let other = recv_line(&log, "proto=-", t).expect("the other session's line");
     assert!(other.starts_with("<134>"), "{other}");
 }
+
+#[test]
+fn a_bad_proxy_header_is_logged_as_an_embryonic_session() {
+    let text = format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:8001 accept-proxy\n    log 127.0.0.1:5140 local0\n\
+         \x20   option httplog\n    default_backend be\n\
+         frontend ft\n    mode tcp\n    bind 127.0.0.1:8002 accept-proxy\n    log 127.0.0.1:5141 local0\n\
+         \x20   option tcplog\n    error-log-format perr\\ %ci\\ %ts\n    default_backend bt\n\
+         backend be\n    server s1 127.0.0.1:9001\n\
+         backend bt\n    mode tcp\n    server s2 127.0.0.1:9002\n"
+    );
+    let run = Runnable::new(&text, CopyOptions::default());
+    let hlog = UdpSocket::bind(run.ports.log("fe", 0)).expect("bind log port");
+    let tlog = UdpSocket::bind(run.ports.log("ft", 0)).expect("bind log port");
+    let _f = Fulcrum::start(&run);
+    let mut c = TcpStream::connect(run.bind("fe")).expect("connect");
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .expect("send");
+    let line = recv_line(&hlog, "PROXY", Duration::from_secs(3)).expect("an embryonic line");
+    let m = msg(&line);
+    assert!(m.starts_with("127.0.0.1:") && m.contains("] fe/"), "{line}");
+    let tail = format!(
+        "fe/{}: Received something which does not look like a PROXY protocol header",
+        run.bind("fe")
+    );
+    assert!(m.ends_with(&tail), "{line}");
+    // With `error-log-format`, that format is used.
+    let mut t = TcpStream::connect(run.bind("ft")).expect("connect");
+    t.write_all(b"PROXY TCP4 nonsense\r\n").expect("send");
+    let line = recv_line(&tlog, "perr", Duration::from_secs(3)).expect("an error line");
+    assert!(msg(&line).ends_with("perr 127.0.0.1 PR"), "{line}");
+    drop((c, t));
+}

@@ -66,7 +66,7 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
-    let log = sink.map(|k| {
+    let mut log = sink.map(|k| {
         Box::new(TxnLog::new(
             k,
             rt,
@@ -81,9 +81,12 @@ pub(crate) async fn serve(
         dst: crate::unix::local_of(&client, &peer)?,
     };
     if bind.accept_proxy {
-        if let Some((s, d)) =
-            Box::pin(crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe)).await?
-        {
+        let got = Box::pin(crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe)).await;
+        if let Err(e) = &got {
+            let l = log.as_deref_mut();
+            crate::log::handshake_failed(l, addrs.src, addrs.dst, e, cbuf.readable());
+        }
+        if let Some((s, d)) = got? {
             addrs = ClientAddrs { src: s, dst: d };
         }
     }

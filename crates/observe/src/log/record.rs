@@ -219,6 +219,9 @@ pub struct LogRecord {
     pub samples: SampleValues,
     /// `set-log-level LEVEL`: the severity of this line, whatever the options say.
     pub level: Option<Severity>,
+    /// Why a connection failed before a session existed (a bad PROXY header):
+    /// HAProxy logs such "embryonic" sessions with this reason.
+    pub conn_error: Option<String>,
 }
 
 /// The values of the `%[…]` expressions of each format a frontend may log
@@ -275,6 +278,7 @@ impl Default for LogRecord {
             ssl_cipher: None,
             samples: SampleValues::default(),
             level: None,
+            conn_error: None,
         }
     }
 }
