@@ -89,7 +89,7 @@ impl Runtime for Core {
 
     fn set_server_health(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
-        if self.health.as_ref().is_some_and(|h| h.is_tracking(bi, si)) {
+        if self.monitor(bi, si).is_some_and(|h| h.is_tracking(bi, si)) {
             return Err("cannot change health on a tracking server.\n".into());
         }
         let force = match f {
@@ -112,7 +112,7 @@ impl Runtime for Core {
         let (bi, si) = self.find(b, s)?;
         // The parser lets only `up` and `down` through.
         let up = f == HealthForce::Up;
-        match &self.health {
+        match self.monitor(bi, si) {
             Some(h) if h.set_agent(bi, si, up) => Ok(String::new()),
             _ => Err("agent checks are not enabled on this server.\n".into()),
         }
