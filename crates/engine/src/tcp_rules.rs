@@ -201,9 +201,25 @@ pub(crate) async fn accept_rules(
     Some(vars)
 }
 
-/// Runs `layer` of `rules` over `buf`, reading more from `peer` while a rule
-/// waits for data, up to `delay` (`inspect-delay`). Returns the verdict and
-/// the variables; `Reject` also when the peer closes while rules still wait.
+/// [`accept_rules`] for an HTTP session (whose log is per request): `false`
+/// when the connection must be closed.
+pub(crate) async fn accept_http(
+    fe: &Frontend,
+    client: &mut TcpStream,
+    cbuf: &mut Buf,
+    addrs: &mut ClientAddrs,
+    track: Option<&mut crate::persist::TcpTrack>,
+) -> bool {
+    let mut fx = TcpFx::default();
+    accept_rules(fe, client, cbuf, addrs, track, &mut fx)
+        .await
+        .is_some()
+}
+
+/// Runs `view` (one rule set) over `buf`, reading more from `peer` while a rule
+/// waits for data, up to `delay` (`inspect-delay`). Once the peer closed or the
+/// delay expired the rules run a last time with what is there (HAProxy's final
+/// evaluation). Returns the verdict and the variables; an I/O error is `Reject`.
 pub(crate) async fn inspect(
     delay: Option<u64>,
     peer: &mut TcpStream,
@@ -212,16 +228,18 @@ pub(crate) async fn inspect(
     mut vars: Vars,
 ) -> (TcpVerdict, Vars) {
     let deadline = Instant::now() + Duration::from_millis(delay.unwrap_or(0));
-    // Bounded: each round either reads bytes, or the deadline passes.
+    let mut eof = false;
+    // Bounded: each round either reads bytes, sees the end, or the deadline passes.
     for _ in 0..4096 {
-        let ended = Instant::now() >= deadline || buf.is_full();
+        let ended = eof || Instant::now() >= deadline || buf.is_full();
         let (v, back) = view(buf.readable(), ended, vars);
         vars = back;
         match v {
             TcpVerdict::Wait if !ended => {
                 match tokio::time::timeout_at(deadline, buf.fill_from(peer)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    Ok(_) => return (TcpVerdict::Reject, vars),
+                    Ok(Ok(0)) => eof = true,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => return (TcpVerdict::Reject, vars),
                     Err(_) => {} // delay over: run once more with WAIT_END
                 }
             }

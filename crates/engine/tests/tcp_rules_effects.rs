@@ -444,3 +444,27 @@ fn tcp_response_rules_see_the_variables_of_the_request_rules() {
     assert_eq!(exchange(run.addr, b"admin"), b"SECRET\n");
     assert!(exchange(run.addr, b"guest").is_empty());
 }
+
+#[test]
+fn a_client_closing_early_gets_the_rules_final_evaluation() {
+    // Three bytes then a close: the rule waiting for five bytes no longer
+    // matches, nothing rejects, so the bytes are forwarded (HAProxy's default accept).
+    let srv = backend(|mut s| {
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let _ = s.write_all(&got);
+    });
+    let (run, _s) = serve(
+        &format!(
+            "{DEFAULTS}frontend f\n    bind 127.0.0.1:0\n\
+             \x20   tcp-request inspect-delay 5s\n\
+             \x20   tcp-request content reject if {{ req.payload(0,5) -m str wrong }}\n\
+             \x20   default_backend b\n\
+             backend b\n    server s {srv}\n"
+        ),
+        "f",
+    );
+    let t0 = Instant::now();
+    assert_eq!(exchange(run.addr, b"abc"), b"abc");
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+}

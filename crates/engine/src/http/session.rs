@@ -93,16 +93,9 @@ pub(crate) async fn serve(
     // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
     // counters live as long as the connection.
     let mut track = crate::persist::TcpTrack::new(rt);
-    let mut fx = crate::tcp_rules::TcpFx::default();
-    let accepted = crate::tcp_rules::accept_rules(
-        fe,
-        &mut client,
-        &mut cbuf,
-        &mut addrs,
-        track.as_deref_mut(),
-        &mut fx,
-    );
-    if Box::pin(accepted).await.is_none() {
+    let accepted =
+        crate::tcp_rules::accept_http(fe, &mut client, &mut cbuf, &mut addrs, track.as_deref_mut());
+    if !Box::pin(accepted).await {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
         return Ok(());
