@@ -60,6 +60,8 @@ pub(crate) struct Core {
     pub description: String,
     /// The configured `check` servers, for `show servers state` check flags.
     pub checked: HashMap<(usize, usize), bool>,
+    /// Servers `disabled` in the configuration (`show servers state` CMAINT).
+    pub cfg_disabled: std::collections::HashSet<(usize, usize)>,
     /// Servers with `observe layer7`: connection successes say nothing there.
     pub layer7: std::collections::HashSet<(usize, usize)>,
     pub counters: crate::stats::counters::Counters,
@@ -122,9 +124,13 @@ impl EngineHandle {
         let health = start_health(&rt, cfg, &backends, events, sessions.clone())?;
         let mut checked = HashMap::new();
         let mut layer7 = std::collections::HashSet::new();
+        let mut cfg_disabled = std::collections::HashSet::new();
         for (bi, p) in backends.iter().enumerate() {
             for (si, s) in p.servers.iter().enumerate() {
                 checked.insert((bi, si), s.settings.check.enabled == Some(true));
+                if s.settings.disabled {
+                    cfg_disabled.insert((bi, si));
+                }
                 if s.settings.check.observe == Some(fulcrum_config::model::check::Observe::Layer7) {
                     layer7.insert((bi, si));
                 }
@@ -148,6 +154,7 @@ impl EngineHandle {
             node: cfg.global.node.clone().unwrap_or_default(),
             description: cfg.global.description.clone().unwrap_or_default(),
             checked,
+            cfg_disabled,
             layer7,
             counters,
             sessions,

@@ -291,18 +291,21 @@ pub(crate) fn servers_state(
             }
             let h = core.health_of(bi, si);
             let st = &s.state;
-            let admin = match st.admin() {
-                AdminState::Ready => 0,
-                AdminState::Drain => 0x08,
-                AdminState::Maint => 0x01,
-            };
+            // `init-addr none` and no address yet: HAProxy's RMAINT, address `-`.
+            let no_addr = s.addr().port() == 0 && s.addr().ip().is_unspecified();
+            let admin = admin_bits(st.admin(), core.cfg_disabled.contains(&(bi, si)), no_addr);
+            let maint = st.admin() == AdminState::Maint;
             let checked = core.is_checked(bi, si);
             lines.push(ServerStateLine {
                 be_id: core.iids.get(&be.name).copied().unwrap_or(0),
                 be_name: be.name.clone(),
                 srv_id: st.id(),
                 srv_name: s.name.to_string(),
-                srv_addr: s.addr().ip().to_string(),
+                srv_addr: if no_addr {
+                    "-".into()
+                } else {
+                    s.addr().ip().to_string()
+                },
                 srv_op_state: op_state(st, h.as_ref()),
                 srv_admin_state: admin,
                 srv_uweight: st.weight(),
@@ -310,8 +313,9 @@ pub(crate) fn servers_state(
                 srv_time_since_last_change: h.as_ref().map_or(0, |h| h.since_change.as_secs()),
                 srv_check_status: h.as_ref().map_or(1, |h| h.check_status.haproxy_code()),
                 srv_check_result: h.as_ref().map_or(0, |h| h.check_status.haproxy_result()),
-                srv_check_health: h.as_ref().map_or(0, |h| h.health),
-                srv_check_state: check_state(checked, h.as_ref(), st.admin()),
+                // HAProxy zeroes the counter in maintenance.
+                srv_check_health: h.as_ref().filter(|_| !maint).map_or(0, |h| h.health),
+                srv_check_state: check_state(checked, h.as_ref(), maint && !no_addr),
                 srv_agent_state: agent_state(h.as_ref()),
                 srv_agent_port: h.as_ref().map_or(0, |h| h.agent_port),
                 bk_f_forced_id: 0,
@@ -325,27 +329,42 @@ pub(crate) fn servers_state(
     Ok(lines)
 }
 
-/// `srv_op_state`: 0 stopped (also in maintenance), 2 running, 3 stopping (NOLB).
+/// `srv_op_state`: 0 stopped (also in maintenance), 1 starting (slowstart
+/// ramp), 2 running, 3 stopping (NOLB).
 fn op_state(st: &fulcrum_balance::ServerState, h: Option<&HealthSnapshot>) -> u32 {
     match (st.admin(), st.is_up(), h.is_some_and(|h| h.stopping)) {
         (AdminState::Maint, ..) | (_, false, _) => 0,
         (_, true, true) => 3,
-        (_, true, false) => 2,
+        _ if st.ramp() < fulcrum_balance::WEIGHT_SCALE => 1,
+        _ => 2,
     }
 }
 
-/// `srv_check_state`: HAProxy's CHK_ST_CONFIGURED (2) | ENABLED (4) | PAUSED
-/// (8, maintenance) for a `check` server, 0 otherwise.
-fn check_state(checked: bool, h: Option<&HealthSnapshot>, admin: AdminState) -> u32 {
+/// `srv_admin_state` as HAProxy 2.6 sets it: FMAINT (0x01) or, without an
+/// address, RMAINT (0x20) in maintenance; DRAIN (0x08); and CMAINT (0x04) for
+/// a server `disabled` in the configuration, kept after `state ready` as HAProxy does.
+fn admin_bits(a: AdminState, cfg_disabled: bool, no_addr: bool) -> u32 {
+    let op = match a {
+        AdminState::Ready => 0,
+        AdminState::Drain => 0x08,
+        AdminState::Maint if no_addr => 0x20,
+        AdminState::Maint => 0x01,
+    };
+    op | if cfg_disabled { 0x04 } else { 0 }
+}
+
+/// `srv_check_state`: HAProxy's CHK_ST_CONFIGURED (2) | ENABLED (4) for a
+/// `check` server, | PAUSED (8) in maintenance (set without `check` too).
+fn check_state(checked: bool, h: Option<&HealthSnapshot>, paused: bool) -> u32 {
+    let paused = if paused { 8 } else { 0 };
     if !checked {
-        return 0;
+        return paused;
     }
     let enabled = if h.is_some_and(|h| h.check_enabled) {
         4
     } else {
         0
     };
-    let paused = if admin == AdminState::Maint { 8 } else { 0 };
     2 | enabled | paused
 }
 

@@ -382,3 +382,45 @@ fn stats_page_and_show_stat_list_every_proxy_as_haproxy() {
          tcpl tcpl/Frontend tcpl/t1 tcpl/Backend"
     );
 }
+
+#[test]
+fn show_servers_state_admin_and_op_states_follow_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let web = Origin::start("web");
+    let _run = Running::start(&format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         backend be\n    server d1 {a} disabled check inter 60s\n\
+         \x20   server w1 {a} check inter 60s slowstart 60s\n    server n1 {a}\n",
+        sock.display(),
+        a = web.addr
+    ));
+    let cols = |srv: &str| {
+        let l = state_of(&sock, srv);
+        [
+            "srv_op_state",
+            "srv_admin_state",
+            "srv_check_health",
+            "srv_check_state",
+        ]
+        .map(|c| col(&l, c))
+        .join(" ")
+    };
+    // HAProxy 2.6.12: a `disabled` server is FMAINT|CMAINT, its check paused
+    // and its counter at 0; `state ready` keeps CMAINT (4) and runs it.
+    assert_eq!(cols("d1"), "0 5 0 14");
+    assert_eq!(cmd(&sock, "set server be/d1 state ready"), "\n");
+    let d1 = cols("d1");
+    assert!(d1.starts_with("2 4 ") && d1.ends_with(" 6"), "{d1}");
+    // Maintenance pauses checks of an unchecked server too (8); drain is 8 in
+    // the admin state.
+    assert_eq!(cmd(&sock, "set server be/n1 state maint"), "\n");
+    assert_eq!(cols("n1"), "0 1 0 8");
+    assert_eq!(cmd(&sock, "set server be/n1 state drain"), "\n");
+    assert_eq!(cols("n1"), "2 8 2 0");
+    // Coming back up with `slowstart`: STARTING (1) while the weight ramps.
+    assert_eq!(cmd(&sock, "set server be/w1 health down"), "\n");
+    assert_eq!(cmd(&sock, "set server be/w1 health up"), "\n");
+    assert_eq!(col(&state_of(&sock, "w1"), "srv_op_state"), "1");
+}
