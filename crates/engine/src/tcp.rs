@@ -35,6 +35,15 @@ pub(crate) async fn serve(
         src: peer,
         dst: crate::unix::local_of(&client, &peer)?,
     };
+    // Tracking counters live as long as the connection.
+    let mut track = crate::persist::TcpTrack::new(rt);
+    let mut fx = crate::tcp_rules::TcpFx::default();
+    let t = track.as_deref_mut();
+    let Some(vars) = crate::tcp_rules::connection_rules(fe, &mut addrs, t, &mut fx) else {
+        // Rejected on accept: reset, as HAProxy does, and log nothing.
+        let _ = socket2::SockRef::from(&client).set_linger(Some(std::time::Duration::ZERO));
+        return Ok(());
+    };
     if bind.accept_proxy {
         let got = read_proxy_header(&mut client, &mut cbuf, fe).await;
         if let Err(e) = &got {
@@ -45,9 +54,6 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
-    // Tracking counters live as long as the connection.
-    let mut track = crate::persist::TcpTrack::new(rt);
-    let mut fx = crate::tcp_rules::TcpFx::default();
     let bi = match crate::tcp_rules::decide(
         rt,
         fe,
@@ -56,6 +62,7 @@ pub(crate) async fn serve(
         &mut addrs,
         track.as_deref_mut(),
         &mut fx,
+        vars,
     )
     .await
     {

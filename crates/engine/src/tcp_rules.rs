@@ -151,67 +151,96 @@ pub(crate) fn stops(v: &TcpVerdict) -> bool {
     )
 }
 
-/// `tcp-request connection` rules, the PROXY header they may expect
-/// (`expect-proxy layer4`), then `session` rules, before any data is read: in
-/// TCP mode ahead of content inspection, in HTTP mode ahead of the request (IP
-/// blocking, connection tracking). `None` when the connection must be closed;
-/// else the variables they set. `addrs` follow `set-src`/`set-dst` and the header.
-pub(crate) async fn accept_rules(
+/// Runs one rule set that needs no data (`connection` or `session`).
+fn run_layer(
     fe: &Frontend,
-    client: &mut TcpStream,
-    cbuf: &mut Buf,
+    layer: TcpLayer,
     addrs: &mut ClientAddrs,
-    mut track: Option<&mut crate::persist::TcpTrack>,
+    track: Option<&mut crate::persist::TcpTrack>,
     fx: &mut TcpFx,
+    vars: Vars,
 ) -> Option<Vars> {
-    let mut vars = Vars::default();
-    let Some(rules) = fe.rules.as_ref() else {
+    let Some(rules) = fe.rules.as_ref().filter(|r| r.tcp.has(layer)) else {
         return Some(vars);
     };
-    for layer in [TcpLayer::Connection, TcpLayer::Session] {
-        if !rules.tcp.has(layer) {
-            continue;
-        }
-        let mut view = TcpView {
-            fe,
-            be: None,
-            server: None,
-            addrs: *addrs,
-            payload: &[],
-            res_payload: &[],
-            ended: true,
-            vars,
-            track: track.as_deref_mut(),
-            fx: &mut *fx,
-        };
-        let v = run_tcp(&rules.tcp, layer, &mut view);
-        (vars, *addrs) = (view.vars, view.addrs);
-        if stops(&v) {
-            return None;
-        }
-        if layer == TcpLayer::Connection && std::mem::take(&mut fx.expect_proxy) {
-            // A missing or bad header closes the connection, as with `accept-proxy`.
-            match crate::tcp::read_proxy_header(client, cbuf, fe).await {
-                Ok(Some((src, dst))) => *addrs = ClientAddrs { src, dst },
-                Ok(None) => {} // `PROXY UNKNOWN` / LOCAL: the connection's own addresses
-                Err(_) => return None,
-            }
-        }
-    }
-    Some(vars)
+    let mut view = TcpView {
+        fe,
+        be: None,
+        server: None,
+        addrs: *addrs,
+        payload: &[],
+        res_payload: &[],
+        ended: true,
+        vars,
+        track,
+        fx,
+    };
+    let v = run_tcp(&rules.tcp, layer, &mut view);
+    *addrs = view.addrs;
+    (!stops(&v)).then_some(view.vars)
 }
 
-/// [`accept_rules`] for an HTTP session (whose log is per request): `false`
-/// when the connection must be closed.
-pub(crate) async fn accept_http(
+/// `tcp-request connection` rules, right after accept: before the PROXY header
+/// of `accept-proxy` is read (HAProxy runs them before any handshake, so they
+/// see the connection's own addresses). `None`: close the connection (with a
+/// reset, as HAProxy); else the variables they set.
+pub(crate) fn connection_rules(
+    fe: &Frontend,
+    addrs: &mut ClientAddrs,
+    track: Option<&mut crate::persist::TcpTrack>,
+    fx: &mut TcpFx,
+) -> Option<Vars> {
+    run_layer(fe, TcpLayer::Connection, addrs, track, fx, Vars::default())
+}
+
+/// The PROXY header `expect-proxy layer4` asked for (a missing or bad one
+/// closes the connection, as with `accept-proxy`), then `session` rules.
+/// `None` when the connection must be closed.
+pub(crate) async fn session_rules(
     fe: &Frontend,
     client: &mut TcpStream,
     cbuf: &mut Buf,
     addrs: &mut ClientAddrs,
     track: Option<&mut crate::persist::TcpTrack>,
-) -> bool {
+    fx: &mut TcpFx,
+    vars: Vars,
+) -> Option<Vars> {
+    if std::mem::take(&mut fx.expect_proxy) {
+        match crate::tcp::read_proxy_header(client, cbuf, fe).await {
+            Ok(Some((src, dst))) => *addrs = ClientAddrs { src, dst },
+            Ok(None) => {} // `PROXY UNKNOWN` / LOCAL: the connection's own addresses
+            Err(_) => return None,
+        }
+    }
+    run_layer(fe, TcpLayer::Session, addrs, track, fx, vars)
+}
+
+/// [`connection_rules`] for an HTTP session (whose log is per request):
+/// `None` to close, else whether `expect-proxy layer4` asked for a header.
+pub(crate) fn connection_http(
+    fe: &Frontend,
+    addrs: &mut ClientAddrs,
+    track: Option<&mut crate::persist::TcpTrack>,
+) -> Option<bool> {
     let mut fx = TcpFx::default();
-    accept_rules(fe, client, cbuf, addrs, track, &mut fx)
+    connection_rules(fe, addrs, track, &mut fx).map(|_| fx.expect_proxy)
+}
+
+/// [`session_rules`] for an HTTP session: `false` when the connection must be closed.
+pub(crate) async fn session_http(
+    fe: &Frontend,
+    client: &mut TcpStream,
+    cbuf: &mut Buf,
+    addrs: &mut ClientAddrs,
+    track: Option<&mut crate::persist::TcpTrack>,
+    expect_proxy: bool,
+) -> bool {
+    let mut fx = TcpFx {
+        expect_proxy,
+        ..TcpFx::default()
+    };
+    let vars = Vars::default();
+    session_rules(fe, client, cbuf, addrs, track, &mut fx, vars)
         .await
         .is_some()
 }
@@ -249,7 +278,8 @@ pub(crate) async fn inspect(
     (TcpVerdict::Continue, vars)
 }
 
-/// Runs the frontend's TCP rules and chooses the backend, then runs that
+/// Runs the frontend's `session` and `content` rules (after its `connection`
+/// rules gave `vars`) and chooses the backend, then runs that
 /// backend's `tcp-request content` rules (HAProxy runs them once the backend
 /// is known). Bytes read while inspecting stay in `buf` and are forwarded first.
 #[allow(clippy::too_many_arguments)]
@@ -261,14 +291,16 @@ pub(crate) async fn decide(
     addrs: &mut ClientAddrs,
     mut track: Option<&mut crate::persist::TcpTrack>,
     fx: &mut TcpFx,
+    vars: Vars,
 ) -> TcpDecision {
     let default = fe.default_backend.filter(|i| *i < rt.backends.len());
-    let mut vars = Vars::default();
+    let t = track.as_deref_mut();
+    let Some(mut vars) = session_rules(fe, client, buf, addrs, t, fx, vars).await else {
+        return TcpDecision::Close;
+    };
     let mut chosen = None;
     if let Some(rules) = fe.rules.as_ref() {
-        let Some(v) = accept_rules(fe, client, buf, addrs, track.as_deref_mut(), fx).await else {
-            return TcpDecision::Close;
-        };
+        let v = std::mem::take(&mut vars);
         let ran = content(fe, None, client, buf, addrs, track.as_deref_mut(), fx, v).await;
         let Some(v) = ran else {
             return TcpDecision::Close;

@@ -468,3 +468,27 @@ fn a_client_closing_early_gets_the_rules_final_evaluation() {
     assert_eq!(exchange(run.addr, b"abc"), b"abc");
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
 }
+
+#[test]
+fn connection_rules_see_the_peer_before_the_accept_proxy_header() {
+    // As in HAProxy: `connection` rules judge the load balancer that connects
+    // (the socket's address), `session` rules the client the PROXY header names.
+    let srv = proxy_echo();
+    let (run, _s) = serve(
+        &format!(
+            "{DEFAULTS}frontend f\n    bind 127.0.0.1:0 accept-proxy\n\
+             \x20   tcp-request connection reject unless {{ src 127.0.0.1 }}\n\
+             \x20   tcp-request session reject if {{ src 192.0.2.66 }}\n\
+             \x20   default_backend b\n\
+             backend b\n    server s {srv} send-proxy\n"
+        ),
+        "f",
+    );
+    let got = exchange(run.addr, b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nping");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nping"
+    );
+    let got = exchange(run.addr, b"PROXY TCP4 192.0.2.66 192.0.2.2 1234 80\r\nping");
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+}

@@ -80,6 +80,17 @@ pub(crate) async fn serve(
         src: peer,
         dst: crate::unix::local_of(&client, &peer)?,
     };
+    // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
+    // counters live as long as the connection. Connection rules come before the
+    // PROXY header, as in HAProxy.
+    let mut track = crate::persist::TcpTrack::new(rt);
+    let Some(expect_proxy) =
+        crate::tcp_rules::connection_http(fe, &mut addrs, track.as_deref_mut())
+    else {
+        // Rejected before a request exists: reset, as HAProxy does, and log nothing.
+        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+        return Ok(());
+    };
     if bind.accept_proxy {
         let got = Box::pin(crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe)).await;
         if let Err(e) = &got {
@@ -90,11 +101,9 @@ pub(crate) async fn serve(
             addrs = ClientAddrs { src: s, dst: d };
         }
     }
-    // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
-    // counters live as long as the connection.
-    let mut track = crate::persist::TcpTrack::new(rt);
+    let t = track.as_deref_mut();
     let accepted =
-        crate::tcp_rules::accept_http(fe, &mut client, &mut cbuf, &mut addrs, track.as_deref_mut());
+        crate::tcp_rules::session_http(fe, &mut client, &mut cbuf, &mut addrs, t, expect_proxy);
     if !Box::pin(accepted).await {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
