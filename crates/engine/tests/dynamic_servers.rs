@@ -6,20 +6,9 @@
 mod health_support;
 
 use health_support::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::Duration;
-
-fn cmd(path: &Path, line: &str) -> String {
-    let mut s = UnixStream::connect(path).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
 
 /// A line echo server answering `<name>:<line>` on each line, any number of
 /// connections; its threads end with the test process.
@@ -298,4 +287,32 @@ fn del_server_waits_for_connections_and_spares_referenced_servers() {
         "This server cannot be removed at runtime due to other configuration elements \
          pointing to it.\n\n"
     );
+}
+
+#[test]
+fn a_server_started_without_address_serves_once_set_server_addr_gives_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let a = Origin::start("a");
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         frontend web\n    mode http\n    bind 127.0.0.1:0\n    default_backend late\n\
+         backend late\n    mode http\n    server l1 app.invalid:80 init-addr none\n",
+        sock.display()
+    ));
+    let web = r.addr("web");
+    assert_eq!(get(web, "/").0, 503);
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "late", "l1")["status"], "MAINT");
+    let out = cmd(
+        &sock,
+        &format!("set server late/l1 addr 127.0.0.1 port {}", a.addr.port()),
+    );
+    assert!(
+        out.starts_with("IP changed from '0.0.0.0' to '127.0.0.1'"),
+        "{out}"
+    );
+    assert_eq!(get(web, "/").2, "a");
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "late", "l1")["status"], "no check");
 }

@@ -62,9 +62,11 @@ pub(crate) fn park(be: &Backend) {
     }
 }
 
-/// One dynamic server's health monitor (`add server … check`).
+/// One dynamic server's health monitor (`add server … check|agent-check`).
 struct Slot {
     monitor: Option<Arc<HealthHandle>>,
+    /// Added with `check` (not only `agent-check`).
+    checked: bool,
 }
 
 struct BackendInfo {
@@ -194,7 +196,7 @@ impl Core {
     /// Whether server `si` of backend `bi` has a health check configured.
     pub(crate) fn is_checked(&self, bi: usize, si: usize) -> bool {
         self.checked.get(&(bi, si)).copied().unwrap_or(false)
-            || self.dynsrv.monitor(bi, si).is_some()
+            || self.dynsrv.lock().get(&(bi, si)).is_some_and(|s| s.checked)
     }
 
     /// Health of a server, from whichever monitor checks it.
@@ -295,8 +297,12 @@ impl Core {
         st.set_addr(addr);
         st.set_up(true);
         st.set_ramp(fulcrum_balance::WEIGHT_SCALE);
-        let mut slot = Slot { monitor: None };
-        if parsed.settings.check.is_enabled() {
+        let check = &parsed.settings.check;
+        let mut slot = Slot {
+            monitor: None,
+            checked: check.is_enabled(),
+        };
+        if check.is_enabled() || check.agent.enabled == Some(true) {
             let mut proxy = info.proxy.clone();
             proxy.servers = vec![parsed];
             let mut t = CheckTarget::from_config(&proxy, bi, 0, st.clone(), addr)

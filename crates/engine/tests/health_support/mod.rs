@@ -225,3 +225,13 @@ pub fn row<'a>(
         .find(|r| r["pxname"] == px && r["svname"] == sv)
         .unwrap_or_else(|| panic!("no row {px}/{sv}"))
 }
+
+/// One runtime API command on the `stats socket` at `path`: its whole answer.
+pub fn cmd(path: &std::path::Path, line: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
