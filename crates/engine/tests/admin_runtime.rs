@@ -164,6 +164,23 @@ fn set_server_agent_and_health_answer_and_show_as_haproxy() {
         cmd(&sock, "set server be/s4 health down"),
         "cannot change health on a tracking server.\n\n"
     );
+    // A bad value is judged after the server, as HAProxy does.
+    assert_eq!(
+        cmd(&sock, "set server be/s2 agent foo"),
+        "agent checks are not enabled on this server.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/s4 health foo"),
+        "cannot change health on a tracking server.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server be/zz state foo"),
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        cmd(&sock, "set server zz/s1 weight x"),
+        "No such backend.\n\n"
+    );
     assert_eq!(
         cmd(&sock, "set server be/zz health up"),
         "No such server.\n\n"

@@ -2,8 +2,8 @@
 
 use fulcrum_observe::api::{
     execute, parse_command, split_commands, AccessLevel, CliSession, Command, HealthForce,
-    OutFormat, RateLimitKind, Runtime, ServerAdminState, ServerStateLine, TableDump, TableEntry, TableFilter,
-    WeightSpec,
+    OutFormat, RateLimitKind, Runtime, ServerAdminState, ServerStateLine, TableDump, TableEntry,
+    TableFilter, WeightSpec,
 };
 use fulcrum_observe::stats::{ProcessInfo, ProxyStats, StatFilter};
 use proptest::prelude::*;
@@ -206,16 +206,22 @@ fn parses_every_documented_command() {
 fn usage_errors_say_what_is_expected() {
     let err = |s: &str| parse_command(s).unwrap_err().to_string();
     assert_eq!(err("disable server app"), "Require 'backend/server'.");
+    // Bad `set server` values are answered after the server lookup, as
+    // HAProxy does: the command carries the text.
+    let bad = |s: &str| match parse_command(s).unwrap() {
+        Command::SetServerBadArg { usage, .. } => usage,
+        c => panic!("{c:?}"),
+    };
     assert_eq!(
-        err("set server a/b state sleeping"),
+        bad("set server a/b state sleeping"),
         "'set server <srv> state' expects 'ready', 'drain' and 'maint'."
     );
     assert_eq!(
-        err("set server a/b agent stopping"),
+        bad("set server a/b agent stopping"),
         "'set server <srv> agent' expects 'up' or 'down'."
     );
     assert_eq!(
-        err("set server a/b weight heavy"),
+        bad("set server a/b weight heavy"),
         "Require <weight> or <weight%>."
     );
     assert_eq!(

@@ -108,6 +108,19 @@ impl Runtime for Core {
         Ok(String::new())
     }
 
+    fn set_server_precheck(&self, b: &str, s: &str, sub: &str) -> Result<(), String> {
+        let (bi, si) = self.find(b, s)?;
+        match sub {
+            "agent" if !self.health_of(bi, si).is_some_and(|h| h.agent_enabled) => {
+                Err("agent checks are not enabled on this server.\n".into())
+            }
+            "health" if self.monitor(bi, si).is_some_and(|h| h.is_tracking(bi, si)) => {
+                Err("cannot change health on a tracking server.\n".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn set_server_agent(&self, b: &str, s: &str, f: HealthForce) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
         // The parser lets only `up` and `down` through.

@@ -161,6 +161,15 @@ pub enum Command {
         server: String,
         force: HealthForce,
     },
+    /// `set server B/S state|weight|health|agent` with a value HAProxy
+    /// refuses: it answers `usage` only once the server is found (and, for
+    /// `agent`/`health`, its agent enabled / it not tracking).
+    SetServerBadArg {
+        backend: String,
+        server: String,
+        sub: String,
+        usage: String,
+    },
     GetWeight {
         backend: String,
         server: String,

@@ -53,6 +53,12 @@ pub trait Runtime {
     fn set_server_agent(&self, _b: &str, _s: &str, _f: HealthForce) -> Result<String, String> {
         Err(unsupported())
     }
+    /// What HAProxy checks before reading a `set server B/S SUB` value: the
+    /// server exists (and for `agent` its agent is enabled, for `health` it
+    /// does not track another). `Err` is the answer.
+    fn set_server_precheck(&self, _b: &str, _s: &str, _sub: &str) -> Result<(), String> {
+        Ok(())
+    }
     fn set_health_checks(&self, _b: &str, _s: &str, _enabled: bool) -> Result<String, String> {
         Err(unsupported())
     }
@@ -322,6 +328,15 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
             server,
             force,
         } => out.push_str(&ok_or_msg(rt.set_server_agent(backend, server, *force))),
+        Command::SetServerBadArg {
+            backend,
+            server,
+            sub,
+            usage,
+        } => match rt.set_server_precheck(backend, server, sub) {
+            Ok(()) => out.push_str(usage),
+            Err(e) => out.push_str(&e),
+        },
         Command::GetWeight { backend, server } => match rt.get_weight(backend, server) {
             Ok((cur, init)) => out.push_str(&format!("{cur} (initial {init})\n")),
             Err(e) => out.push_str(&e),

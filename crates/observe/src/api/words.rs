@@ -189,6 +189,24 @@ pub(super) fn force(word: Option<&str>, agent: bool) -> Result<HealthForce, ApiE
 
 pub(super) fn set_server(words: &[&str]) -> Result<Command, ApiError> {
     let (backend, server) = be_srv(words.first().copied())?;
+    match (
+        words.get(1).copied(),
+        set_server_sub(words, &backend, &server),
+    ) {
+        (Some(sub @ ("state" | "weight" | "health" | "agent")), Err(ApiError::Usage(usage))) => {
+            Ok(Command::SetServerBadArg {
+                backend,
+                server,
+                sub: sub.to_string(),
+                usage,
+            })
+        }
+        (_, r) => r,
+    }
+}
+
+fn set_server_sub(words: &[&str], backend: &str, server: &str) -> Result<Command, ApiError> {
+    let (backend, server) = (backend.to_string(), server.to_string());
     let arg = words.get(2).copied();
     Ok(match words.get(1).copied() {
         Some("state") => {
@@ -285,7 +303,9 @@ fn atoi(s: &str) -> i32 {
     let v = digits
         .bytes()
         .take_while(u8::is_ascii_digit)
-        .fold(0i64, |v, b| v.saturating_mul(10).saturating_add(i64::from(b - b'0')));
+        .fold(0i64, |v, b| {
+            v.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+        });
     let v = if neg { -v } else { v };
     // Truncation is the point: it is what the C cast does.
     v as i32
