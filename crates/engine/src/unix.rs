@@ -81,6 +81,11 @@ pub(crate) fn inet(a: SocketAddr) -> Option<SocketAddr> {
     (!is_unix(&a)).then_some(a)
 }
 
+/// [`inet`] for a bare IP address.
+pub(crate) fn inet_ip(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
+    (ip != std::net::IpAddr::V6(fulcrum_observe::log::UNIX_IP)).then_some(ip)
+}
+
 /// The local address of an accepted client: a UNIX client's is the UNIX placeholder.
 pub(crate) fn local_of(
     client: &tokio::net::TcpStream,

@@ -152,7 +152,7 @@ fn binds_on_paths_unix_and_abns_in_tcp_and_http_mode() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let echo = tcp_echo();
-    let origin = common_origin();
+    let (origin, heads) = head_origin();
     // A socket file left by an earlier run is replaced, not an error.
     drop(UnixListener::bind(dir.path().join("tcp.sock")).unwrap());
     let abns = format!("fulcrum-test-bind-{}", std::process::id());
@@ -178,7 +178,7 @@ fn binds_on_paths_unix_and_abns_in_tcp_and_http_mode() {
     let mut c = abns_client(&abns);
     let (st, _) = http_over(&mut c, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(st, "HTTP/1.1 200 OK");
-    let seen = ORIGIN_SEEN.lock().unwrap().clone();
+    let seen = heads.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen
         .iter()
@@ -186,14 +186,15 @@ fn binds_on_paths_unix_and_abns_in_tcp_and_http_mode() {
     drop(r);
 }
 
-static ORIGIN_SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// A TCP origin answering `200 origin` and recording request heads.
-fn common_origin() -> std::net::SocketAddr {
+/// A TCP origin answering `200 origin`; the request heads it saw.
+fn head_origin() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let a = l.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
+            let seen = seen.clone();
             std::thread::spawn(move || {
                 let _ = s.set_read_timeout(Some(T));
                 let mut w = s.try_clone().unwrap();
@@ -206,14 +207,14 @@ fn common_origin() -> std::net::SocketAddr {
                     }
                     head.push_str(&line);
                     if line == "\r\n" {
-                        ORIGIN_SEEN.lock().unwrap().push(std::mem::take(&mut head));
+                        seen.lock().unwrap().push(std::mem::take(&mut head));
                         let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\norigin");
                     }
                 }
             });
         }
     });
-    a
+    (a, heads)
 }
 
 #[test]
@@ -438,4 +439,68 @@ fn sockpair_is_refused_with_a_clear_error() {
         e.contains("'sockpair@'") && e.contains("not supported"),
         "{e}"
     );
+}
+
+#[test]
+fn accept_proxy_on_a_unix_bind_takes_the_header_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let (origin, heads) = head_origin();
+    let r = start(&format!(
+        "{DEFAULTS}listen h\n    mode http\n    option forwardfor\n    bind {d}/pp.sock accept-proxy\n\
+         \x20   server o {origin}\n"
+    ));
+    let mut c = unix_client(&dir.path().join("pp.sock"));
+    let (st, _) = http_over(
+        &mut c,
+        "PROXY TCP4 192.0.2.7 192.0.2.1 4000 80\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(st, "HTTP/1.1 200 OK");
+    // PROXY UNKNOWN keeps the connection's own (UNIX) addresses: no header.
+    let mut c = unix_client(&dir.path().join("pp.sock"));
+    let (st, _) = http_over(&mut c, "PROXY UNKNOWN\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(st, "HTTP/1.1 200 OK");
+    let seen = heads.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[0].contains("X-Forwarded-For: 192.0.2.7\r\n"),
+        "{seen:?}"
+    );
+    assert!(
+        !seen[1].to_ascii_lowercase().contains("x-forwarded-for"),
+        "{seen:?}"
+    );
+    drop(r);
+}
+
+#[test]
+fn balance_source_spreads_unix_clients_round_robin() {
+    // UNIX clients have no address to hash: HAProxy falls back to round-robin.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let (a, _) = head_origin();
+    let (b, _) = head_origin();
+    let r = start(&format!(
+        "{DEFAULTS}listen h\n    mode http\n    balance source\n    bind {d}/h.sock\n\
+         \x20   server a {a}\n    server b {b}\n    http-response set-header X-Srv %[srv_name]\n"
+    ));
+    let mut servers = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let mut c = unix_client(&dir.path().join("h.sock"));
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut r = BufReader::new(c);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap() > 0 && !line.ends_with("\r\n\r\n") {
+            if line.starts_with("\r\n") {
+                break;
+            }
+        }
+        let srv = line
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Srv: "))
+            .map(str::to_string);
+        servers.insert(srv.expect("X-Srv header"));
+    }
+    assert_eq!(servers.len(), 2, "{servers:?}");
+    drop(r);
 }

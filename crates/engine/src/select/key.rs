@@ -41,7 +41,9 @@ impl<'a> TcpKey<'a> {
 
 impl SelectKey for TcpKey<'_> {
     fn source(&self) -> Option<IpAddr> {
-        Some(self.src)
+        // A UNIX client has no address: `balance source` falls back to
+        // round-robin, as HAProxy's.
+        crate::unix::inet_ip(self.src)
     }
     fn payload(&self) -> Option<&[u8]> {
         Some(self.payload)
@@ -114,7 +116,9 @@ impl HttpKey {
 
 impl SelectKey for HttpKey {
     fn source(&self) -> Option<IpAddr> {
-        Some(self.src)
+        // A UNIX client has no address: `balance source` falls back to
+        // round-robin, as HAProxy's.
+        crate::unix::inet_ip(self.src)
     }
     fn uri(&self) -> Option<&[u8]> {
         self.head.as_ref().map(|(b, h)| h.target_bytes(b))
@@ -207,10 +211,10 @@ struct HashView<'a> {
 
 impl SessionView for HashView<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        Some(self.ctx.src)
+        crate::unix::inet(self.ctx.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        Some(self.ctx.dst)
+        crate::unix::inet(self.ctx.dst)
     }
     fn frontend(&self) -> (&str, i64) {
         (self.ctx.fe, 0)
