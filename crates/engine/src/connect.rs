@@ -66,11 +66,7 @@ pub(crate) async fn connect(
         let stream = dial(addr, None, t_connect, &be.tcp)
             .await
             .map_err(ConnectError::Failed)?;
-        return Ok(Connected {
-            stream,
-            lease: None,
-            reused: false,
-        });
+        return Ok(connected(stream, None, false));
     }
     // HAProxy waits for `timeout connect` in the queue when `timeout queue` is unset.
     let t_queue = be.timeouts.queue.or(t_connect);
@@ -83,11 +79,7 @@ pub(crate) async fn connect(
     loop {
         let srv = &be.servers[lease.server];
         if let Some(stream) = reuse(lease.server, srv) {
-            return Ok(Connected {
-                stream,
-                lease: Some(lease),
-                reused: true,
-            });
+            return Ok(connected(stream, Some(lease), true));
         }
         let dialed = dial_server(srv, t_connect, &be.tcp).await;
         crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
@@ -100,11 +92,7 @@ pub(crate) async fn connect(
                     };
                     stream.write_all(&hdr).await.map_err(ConnectError::Failed)?;
                 }
-                return Ok(Connected {
-                    stream,
-                    lease: Some(lease),
-                    reused: false,
-                });
+                return Ok(connected(stream, Some(lease), false));
             }
             Err(e) => {
                 retry += 1;
@@ -126,6 +114,16 @@ pub(crate) async fn connect(
                 }
             }
         }
+    }
+}
+
+/// The connection `connect` returns; its descriptor is told to `show sess`.
+fn connected(stream: TcpStream, lease: Option<Lease>, reused: bool) -> Connected {
+    crate::sessions::set_server_fd(std::os::fd::AsRawFd::as_raw_fd(&stream));
+    Connected {
+        stream,
+        lease,
+        reused,
     }
 }
 

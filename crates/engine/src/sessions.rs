@@ -38,6 +38,8 @@ pub(crate) struct Entry {
     /// socket's descriptor (-1 until known).
     bind: AtomicU16,
     fd: AtomicI32,
+    /// The descriptor of the last server connection it used (-1: none yet).
+    srv_fd: AtomicI32,
 }
 
 /// The causes a kill logs with, by index in [`Entry::cause`].
@@ -58,6 +60,11 @@ impl Entry {
         self.bind
             .store(u16::try_from(bind).unwrap_or(u16::MAX), Ordering::Relaxed);
         self.fd.store(fd, Ordering::Relaxed);
+    }
+
+    /// The server connection's descriptor recorded by [`set_server_fd`]; -1 without one.
+    pub(crate) fn server_fd(&self) -> i32 {
+        self.srv_fd.load(Ordering::Relaxed)
     }
 
     /// The `bind` index and client descriptor recorded by [`Entry::set_conn`].
@@ -151,6 +158,7 @@ impl Registry {
             cause: AtomicU8::new(0),
             bind: AtomicU16::new(0),
             fd: AtomicI32::new(-1),
+            srv_fd: AtomicI32::new(-1),
         });
         if let Ok(mut s) = self.shard(id).lock() {
             s.insert(id, entry.clone());
@@ -225,6 +233,11 @@ pub(crate) async fn run<F: std::future::Future<Output = ()>>(entry: Arc<Entry>, 
 /// The entry of the session running this task, if it is a registered one.
 pub(crate) fn current() -> Option<Arc<Entry>> {
     CURRENT.try_with(Arc::clone).ok()
+}
+
+/// Records the server connection the current session uses now (`show sess`).
+pub(crate) fn set_server_fd(fd: i32) {
+    let _ = CURRENT.try_with(|e| e.srv_fd.store(fd, Ordering::Relaxed));
 }
 
 /// Records the backend and server the current session uses (outside a

@@ -103,6 +103,14 @@ fn show_sess_prints_haproxy_s_layouts_with_real_values() {
         .parse()
         .unwrap_or_else(|_| panic!("{line}"));
     assert!(fd > 2, "a real descriptor: {line}");
+    // The server side too: its own descriptor.
+    let scb = field(line, "scb");
+    let sfd: i32 = scb
+        .trim_start_matches("[8,1h,fd=")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert!(sfd > 2 && sfd != fd, "{line}");
     assert!(
         line.contains(" rq[f=") && line.ends_with(" exp= rc=0 c_exp="),
         "{line}"
@@ -113,6 +121,7 @@ fn show_sess_prints_haproxy_s_layouts_with_real_values() {
         .find(|l| l.contains(&format!("src={hsrc} ")))
         .unwrap();
     assert!(hline.contains(" fe=web be=web srv=<none> "), "{hline}");
+    assert!(hline.contains(" scb=[0,1h,fd=-1] "), "{hline}");
 
     // The detailed form of one session.
     let d = cmd(&sock, &format!("show sess {id}"));
@@ -130,12 +139,18 @@ fn show_sess_prints_haproxy_s_layouts_with_real_values() {
         ),
         "{d}"
     );
-    assert!(lines.contains(&"  backend=tcpl (id=2 mode=tcp)"), "{d}");
+    // The backend line ends with the server connection's local address.
+    let be_line = lines
+        .iter()
+        .find(|l| l.starts_with("  backend=tcpl (id=2 mode=tcp) addr=127.0.0.1:"))
+        .unwrap_or_else(|| panic!("{d}"));
+    assert!(be_line.len() > "  backend=tcpl (id=2 mode=tcp) addr=127.0.0.1:".len());
     assert!(
         lines.contains(&format!("  server=t1 (id=1) addr={origin}").as_str()),
         "{d}"
     );
     assert!(d.contains(&format!(" fd={fd} ")), "{d}");
+    assert!(d.contains(&format!(" fd={sfd} ")), "{d}");
     assert!(d.ends_with("\n\n"), "{d:?}");
 
     // `all`: every session in the detailed form; HTTP before its backend.

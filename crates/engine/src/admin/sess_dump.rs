@@ -52,19 +52,18 @@ fn proto(a: &SocketAddr) -> &'static str {
     }
 }
 
-/// The local address of a live socket (the address the client connected to).
-fn local_addr(fd: i32) -> Option<SocketAddr> {
+/// The local and peer addresses of a live socket.
+fn sock_addrs(fd: i32) -> (Option<SocketAddr>, Option<SocketAddr>) {
     if fd < 0 {
-        return None;
+        return (None, None);
     }
-    // SAFETY: the descriptor is only borrowed for getsockname(); it belongs to
-    // a live session (if that session just ended, the call fails or describes
-    // whatever socket took the number: a display glitch, nothing more).
+    // SAFETY: the descriptor is only borrowed for getsockname()/getpeername();
+    // it belongs to a live session (if that session just ended, the calls fail
+    // or describe whatever socket took the number: a display glitch, nothing more).
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    socket2::SockRef::from(&fd)
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
+    let s = socket2::SockRef::from(&fd);
+    let get = |a: std::io::Result<socket2::SockAddr>| a.ok().and_then(|a| a.as_socket());
+    (get(s.local_addr()), get(s.peer_addr()))
 }
 
 /// `21/Nov/2026:08:32:52.830613`, local time.
@@ -115,12 +114,13 @@ impl Core {
         let (_, fd) = e.conn();
         // Until a backend is chosen HAProxy's stream backend is its frontend.
         let be = n.be.map_or(n.fe, |b| b.0);
-        let scb = if n.srv.is_some() { 8 } else { 0 };
+        let sfd = e.server_fd();
+        let scb = if sfd >= 0 { 8 } else { 0 };
         let _ = writeln!(
             out,
             "0x{:x}: proto={} src={} fe={} be={be} srv={} ts=00 epoch=0 age={} calls=1 \
              rate=0 cpu=0 lat=0 rq[f=000000h,i=0,an=00h,rx=,wx=,ax=] \
-             rp[f=000000h,i=0,an=00h,rx=,wx=,ax=] scf=[8,0h,fd={fd}] scb=[{scb},1h,fd=-1] \
+             rp[f=000000h,i=0,an=00h,rx=,wx=,ax=] scf=[8,0h,fd={fd}] scb=[{scb},1h,fd={sfd}] \
              exp= rc=0 c_exp=",
             e.id,
             proto(&e.src),
@@ -170,18 +170,30 @@ impl Core {
             mode_str(n.fe_mode),
             bind + 1
         );
-        match local_addr(fd) {
+        match sock_addrs(fd).0 {
             Some(a) => {
                 let _ = writeln!(out, " addr={a}");
             }
             None => out.push('\n'),
         }
+        let sfd = e.server_fd();
+        let (s_local, s_peer) = sock_addrs(sfd);
         let _ = match n.be {
-            Some((name, id, m)) => writeln!(out, "  backend={name} (id={id} mode={})", mode_str(m)),
-            None => writeln!(out, "  backend=<NONE> (id=-1 mode=-)"),
+            Some((name, id, m)) => write!(out, "  backend={name} (id={id} mode={})", mode_str(m)),
+            None => write!(out, "  backend=<NONE> (id=-1 mode=-)"),
+        };
+        let _ = match s_local {
+            Some(a) => writeln!(out, " addr={a}"),
+            None => writeln!(out),
         };
         let _ = match (n.be, &n.srv) {
-            (_, Some((name, id, addr))) => writeln!(out, "  server={name} (id={id}) addr={addr}"),
+            (_, Some((name, id, addr))) => {
+                writeln!(
+                    out,
+                    "  server={name} (id={id}) addr={}",
+                    s_peer.unwrap_or(*addr)
+                )
+            }
             (Some(_), None) => writeln!(out, "  server=<none> (id=0)"),
             (None, None) => writeln!(out, "  server=<NONE> (id=-1)"),
         };
@@ -206,12 +218,25 @@ impl Core {
             proto(&e.src),
             e.frontend
         );
-        let _ = writeln!(
-            out,
-            "  scb=0x{:x} flags=0x00000001 state={} endp=CONN,(nil),0x00000000 sub=0",
-            e.id + 5,
-            if n.srv.is_some() { "EST" } else { "INI" }
-        );
+        if sfd < 0 {
+            let _ = writeln!(
+                out,
+                "  scb=0x{:x} flags=0x00000001 state=INI endp=CONN,(nil),0x00000000 sub=0",
+                e.id + 5
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  scb=0x{:x} flags=0x00000001 state=EST endp=CONN,0x{:x},0x00000001 sub=0\n      \
+                 co1=0x{:x} ctrl={} xprt=RAW mux={mux} data=STRM target=SERVER:0x{:x}\n      \
+                 flags=0x10000300 fd={sfd} fd.state=00 updt=0 fd.tmask=0x1",
+                e.id + 5,
+                e.id + 6,
+                e.id + 7,
+                s_peer.map_or("tcpv4", |a| proto(&a)),
+                e.id + 8
+            );
+        }
     }
 
     /// `show sess [all|<id>]`. An id HAProxy cannot read counts as none (the
