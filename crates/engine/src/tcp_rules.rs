@@ -112,6 +112,8 @@ impl SessionView for TcpView<'_> {
             // The port stays (configuration.txt "set-src"): only the address changes.
             Effect::SetSrc(ip) => self.addrs.src = SocketAddr::new(ip, self.addrs.src.port()),
             Effect::SetDst(ip) => self.addrs.dst = SocketAddr::new(ip, self.addrs.dst.port()),
+            Effect::SetSrcPort(p) => self.addrs.src.set_port(p),
+            Effect::SetDstPort(p) => self.addrs.dst.set_port(p),
             Effect::ExpectProxy => self.fx.expect_proxy = true,
             _ => {}
         }

@@ -492,3 +492,51 @@ fn connection_rules_see_the_peer_before_the_accept_proxy_header() {
     let got = exchange(run.addr, b"PROXY TCP4 192.0.2.66 192.0.2.2 1234 80\r\nping");
     assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
 }
+
+#[test]
+fn set_src_port_and_set_dst_port_keep_the_addresses() {
+    let srv = proxy_echo();
+    let (run, sink) = serve(
+        &format!(
+            "{DEFAULTS}frontend f\n    bind 127.0.0.1:0\n\
+             \x20   tcp-request connection set-src-port int(4242)\n\
+             \x20   tcp-request content set-dst-port int(8080) if {{ src_port 4242 }}\n\
+             \x20   default_backend b\n\
+             backend b\n    server s {srv} send-proxy\n"
+        ),
+        "f",
+    );
+    let got = String::from_utf8(exchange(run.addr, b"x\n")).unwrap();
+    assert_eq!(got, "PROXY TCP4 127.0.0.1 127.0.0.1 4242 8080\r\nx\n");
+    let recs = sink.wait_for(1);
+    assert_eq!(recs[0].client.unwrap().to_string(), "127.0.0.1:4242");
+    // In HTTP mode, later rules see the new port.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let keep = seen.clone();
+    let app = backend(move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut head = String::new();
+        while let Ok(n) = r.read_line(&mut head) {
+            if n <= 2 {
+                break;
+            }
+        }
+        *keep.lock().unwrap() = head;
+        let mut w = s;
+        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    });
+    let (run, _s) = serve(
+        &format!(
+            "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend web\n    bind 127.0.0.1:0\n\
+             \x20   http-request set-src-port int(5555)\n\
+             \x20   http-request set-header X-Port %[src_port]\n\
+             \x20   default_backend app\n\
+             backend app\n    server s {app}\n"
+        ),
+        "web",
+    );
+    assert_eq!(status(&http_get(run.addr)), 200);
+    let head = seen.lock().unwrap().clone();
+    assert!(head.contains("X-Port: 5555\r\n"), "{head}");
+}

@@ -53,6 +53,8 @@ pub(crate) enum CAction {
     SetLogLevel(String),
     SetSrc(Expr),
     SetDst(Expr),
+    SetSrcPort(Expr),
+    SetDstPort(Expr),
     SetTimeout(TimeoutKind, u64),
     EarlyHint(Vec<u8>, Template),
     Normalize(Normalizer),
@@ -190,6 +192,8 @@ fn compile_rule(
         HttpAction::SetLogLevel(l) => CAction::SetLogLevel(l.clone()),
         HttpAction::SetSrc(e) => CAction::SetSrc(compile_expr(e, span, env)?),
         HttpAction::SetDst(e) => CAction::SetDst(compile_expr(e, span, env)?),
+        HttpAction::SetSrcPort(e) => CAction::SetSrcPort(compile_expr(e, span, env)?),
+        HttpAction::SetDstPort(e) => CAction::SetDstPort(compile_expr(e, span, env)?),
         HttpAction::SetTimeout { kind, ms } => CAction::SetTimeout(*kind, *ms),
         HttpAction::EarlyHint { name, value } => {
             CAction::EarlyHint(name.as_bytes().to_vec(), tpl(value, span, env)?)
@@ -487,6 +491,16 @@ fn exec<T: Target>(a: &CAction, t: &mut T) -> Option<Verdict> {
                     Effect::SetSrc(ip)
                 } else {
                     Effect::SetDst(ip)
+                };
+                t.sess_mut().effect(eff);
+            }
+        }
+        CAction::SetSrcPort(e) | CAction::SetDstPort(e) => {
+            if let Some(p) = e.one(&t.ctx()).and_then(|s| crate::value::port_of(&s)) {
+                let eff = if matches!(a, CAction::SetSrcPort(_)) {
+                    Effect::SetSrcPort(p)
+                } else {
+                    Effect::SetDstPort(p)
                 };
                 t.sess_mut().effect(eff);
             }

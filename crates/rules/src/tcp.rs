@@ -24,6 +24,8 @@ enum CTcpAction {
     TrackSc(crate::stick::Track, Expr),
     SetSrc(Expr),
     SetDst(Expr),
+    SetSrcPort(Expr),
+    SetDstPort(Expr),
     ExpectProxy,
     SetLogLevel(String),
     UseService(String),
@@ -136,6 +138,8 @@ impl TcpRules {
                             ),
                             TcpAction::SetSrc(x) => CTcpAction::SetSrc(e(x)?),
                             TcpAction::SetDst(x) => CTcpAction::SetDst(e(x)?),
+                            TcpAction::SetSrcPort(x) => CTcpAction::SetSrcPort(e(x)?),
+                            TcpAction::SetDstPort(x) => CTcpAction::SetDstPort(e(x)?),
                             TcpAction::ExpectProxy => CTcpAction::ExpectProxy,
                             TcpAction::SetLogLevel(l) => CTcpAction::SetLogLevel(l.clone()),
                             TcpAction::UseService(s) => CTcpAction::UseService(s.clone()),
@@ -261,6 +265,16 @@ fn run_with<V: SessionView>(
                         Effect::SetSrc(ip)
                     } else {
                         Effect::SetDst(ip)
+                    };
+                    view.effect(eff);
+                }
+            }
+            CTcpAction::SetSrcPort(e) | CTcpAction::SetDstPort(e) => {
+                if let Some(p) = one(e, view).and_then(|s| crate::value::port_of(&s)) {
+                    let eff = if matches!(r.action, CTcpAction::SetSrcPort(_)) {
+                        Effect::SetSrcPort(p)
+                    } else {
+                        Effect::SetDstPort(p)
                     };
                     view.effect(eff);
                 }

@@ -147,6 +147,11 @@ impl Vars {
     }
 }
 
+/// A `set-src-port`/`set-dst-port` value: an integer in 0..=65535, else nothing.
+pub(crate) fn port_of(s: &Sample<'_>) -> Option<u16> {
+    u16::try_from(s.to_int()?).ok()
+}
+
 /// Whether every `set-var(NAME,COND…)` condition lets `new` replace `old`.
 pub(crate) fn set_var_allowed(
     conds: &[String],

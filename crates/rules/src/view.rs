@@ -82,6 +82,9 @@ pub enum Effect<'a> {
     },
     SetSrc(IpAddr),
     SetDst(IpAddr),
+    /// `set-src-port` / `set-dst-port`: the address stays.
+    SetSrcPort(u16),
+    SetDstPort(u16),
     /// `tcp-request connection expect-proxy layer4`.
     ExpectProxy,
     /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment general purpose counter `gpc`

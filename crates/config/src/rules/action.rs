@@ -170,6 +170,8 @@ pub enum HttpAction {
     SetLogLevel(String),
     SetSrc(SampleExpr),
     SetDst(SampleExpr),
+    SetSrcPort(SampleExpr),
+    SetDstPort(SampleExpr),
     SetTimeout {
         kind: TimeoutKind,
         ms: u64,
@@ -241,6 +243,8 @@ const REQUEST_ACTIONS: &[&str] = &[
     "set-log-level",
     "set-src",
     "set-dst",
+    "set-src-port",
+    "set-dst-port",
     "set-timeout",
     "early-hint",
     "normalize-uri",
@@ -422,6 +426,12 @@ pub fn parse_http_rule(
         }
         "set-src" => HttpAction::SetSrc(parse_sample_expr(a.next("a sample expression")?, span)?),
         "set-dst" => HttpAction::SetDst(parse_sample_expr(a.next("a sample expression")?, span)?),
+        "set-src-port" => {
+            HttpAction::SetSrcPort(parse_sample_expr(a.next("a sample expression")?, span)?)
+        }
+        "set-dst-port" => {
+            HttpAction::SetDstPort(parse_sample_expr(a.next("a sample expression")?, span)?)
+        }
         "set-timeout" => {
             let kind = match a.next("server, tunnel or client")? {
                 "server" => TimeoutKind::Server,

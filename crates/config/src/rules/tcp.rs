@@ -51,6 +51,8 @@ pub enum TcpAction {
     },
     SetSrc(SampleExpr),
     SetDst(SampleExpr),
+    SetSrcPort(SampleExpr),
+    SetDstPort(SampleExpr),
     /// `expect-proxy layer4`.
     ExpectProxy,
     SetLogLevel(String),
@@ -99,6 +101,8 @@ const ACTIONS: &[&str] = &[
     "track-sc2",
     "set-src",
     "set-dst",
+    "set-src-port",
+    "set-dst-port",
     "expect-proxy",
     "set-log-level",
     "use-service",
@@ -199,6 +203,12 @@ fn parse_action(layer: TcpLayer, words: &[String], span: &Span) -> Result<TcpAct
         }
         "set-src" => TcpAction::SetSrc(parse_sample_expr(a.next("a sample expression")?, span)?),
         "set-dst" => TcpAction::SetDst(parse_sample_expr(a.next("a sample expression")?, span)?),
+        "set-src-port" => {
+            TcpAction::SetSrcPort(parse_sample_expr(a.next("a sample expression")?, span)?)
+        }
+        "set-dst-port" => {
+            TcpAction::SetDstPort(parse_sample_expr(a.next("a sample expression")?, span)?)
+        }
         "expect-proxy" => {
             if a.next("'layer4'")? != "layer4" {
                 return Err(Diagnostic::alert(span, "expect-proxy: expected 'layer4'"));

@@ -23,6 +23,8 @@ pub(crate) struct Effects {
     level: Option<crate::log::LevelOverride>,
     src: Option<IpAddr>,
     dst: Option<IpAddr>,
+    /// `set-src-port` / `set-dst-port`.
+    ports: (Option<u16>, Option<u16>),
     early_hints: Vec<(Vec<u8>, Vec<u8>)>,
     pub(super) unique_id: Option<Vec<u8>>,
     /// The `capture request header` slots of this request.
@@ -52,6 +54,14 @@ impl Effects {
             Effect::SetDst(ip) => {
                 *dst = SocketAddr::new(ip, dst.port());
                 self.dst = Some(ip);
+            }
+            Effect::SetSrcPort(p) => {
+                src.set_port(p);
+                self.ports.0 = Some(p);
+            }
+            Effect::SetDstPort(p) => {
+                dst.set_port(p);
+                self.ports.1 = Some(p);
             }
             Effect::SetTimeout { kind, ms } => {
                 let t = self.timeouts.get_or_insert_with(Default::default);
@@ -111,6 +121,12 @@ impl Effects {
         }
         if let Some(ip) = self.dst {
             s.addrs.dst = SocketAddr::new(ip, s.addrs.dst.port());
+        }
+        if let Some(p) = self.ports.0 {
+            s.addrs.src.set_port(p);
+        }
+        if let Some(p) = self.ports.1 {
+            s.addrs.dst.set_port(p);
         }
         let declared = s.fe.http.captures.request_headers.len();
         let Some(l) = s.log.as_mut() else {
