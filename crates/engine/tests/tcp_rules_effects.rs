@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::http::{ok, origin, Origin};
 use common::*;
 use fulcrum_config::reader::MapEnv;
 use fulcrum_engine::runtime::Frontend;
@@ -272,6 +273,18 @@ fn tcp_response_rules_let_client_speaks_first_protocols_work() {
     assert_eq!((recs[0].bytes_uploaded, recs[0].bytes_read), (8, 11));
 }
 
+const HTTP_DEFAULTS: &str = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n";
+
+/// The head of the last request `o` received.
+fn last_head(o: &Origin) -> String {
+    o.seen
+        .lock()
+        .unwrap()
+        .last()
+        .map(|r| r.head.clone())
+        .unwrap_or_default()
+}
+
 /// Sends one HTTP request and returns the response head.
 fn http_get(addr: SocketAddr) -> String {
     let mut c = client(addr);
@@ -283,38 +296,25 @@ fn http_get(addr: SocketAddr) -> String {
 
 #[test]
 fn proxy_and_server_ids_are_numbered_as_haproxy_does() {
-    let seen = Arc::new(Mutex::new(String::new()));
-    let keep = seen.clone();
-    let app = backend(move |s| {
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut head = String::new();
-        while let Ok(n) = r.read_line(&mut head) {
-            if n <= 2 {
-                break;
-            }
-        }
-        *keep.lock().unwrap() = head;
-        let mut w = s;
-        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    });
+    let app = origin(|_| ok(""));
+    let a = app.addr;
     // `web` has `id 42`; `app` takes the next free number (3, as HAProxy starts
     // at 2 and moves on after each proxy); `s2` its `id 7`, `s1` is number 1.
     let (run, _s) = serve(
         &format!(
-            "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend web\n    id 42\n    bind 127.0.0.1:0\n\
+            "{HTTP_DEFAULTS}frontend web\n    id 42\n    bind 127.0.0.1:0\n\
              \x20   http-request set-header X-Ids %[fe_id]/%[be_id]\n\
              \x20   default_backend app\n\
              backend app\n    balance first\n\
              \x20   http-request set-header X-Be %[fe_id]/%[be_id]\n\
              \x20   http-response set-header X-Srv %[srv_name]/%[srv_id]\n\
-             \x20   server s1 {app}\n    server s2 {app} id 7\n"
+             \x20   server s1 {a}\n    server s2 {a} id 7\n"
         ),
         "web",
     );
     let head = http_get(run.addr);
     assert!(head.contains("X-Srv: s1/1\r\n"), "{head}");
-    let req = seen.lock().unwrap().clone();
+    let req = last_head(&app);
     // Before a backend is chosen, `be_id` is the frontend's own (configuration.txt).
     assert!(req.contains("X-Ids: 42/42\r\n"), "{req}");
     assert!(req.contains("X-Be: 42/3\r\n"), "{req}");
@@ -340,24 +340,11 @@ fn tcp_rules_read_the_frontend_and_backend_ids() {
 
 #[test]
 fn content_rules_run_before_http_rules_in_http_mode() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let keep = seen.clone();
-    let app = backend(move |s| {
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut head = String::new();
-        while let Ok(n) = r.read_line(&mut head) {
-            if n <= 2 {
-                break;
-            }
-        }
-        keep.lock().unwrap().push(head);
-        let mut w = s;
-        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    });
+    let app = origin(|_| ok(""));
+    let a = app.addr;
     let (run, _s) = serve(
         &format!(
-            "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend web\n    bind 127.0.0.1:0\n\
+            "{HTTP_DEFAULTS}frontend web\n    bind 127.0.0.1:0\n\
              \x20   tcp-request inspect-delay 2s\n\
              \x20   tcp-request content reject if {{ req.hdr(x-block) -m found }}\n\
              \x20   tcp-request content set-var(txn.order) str(tcp)\n\
@@ -365,7 +352,7 @@ fn content_rules_run_before_http_rules_in_http_mode() {
              \x20   default_backend app\n\
              backend app\n\
              \x20   tcp-request content reject if {{ path_beg /private }}\n\
-             \x20   server s {app}\n"
+             \x20   server s {a}\n"
         ),
         "web",
     );
@@ -380,9 +367,9 @@ fn content_rules_run_before_http_rules_in_http_mode() {
     assert_eq!(blocked, "", "frontend content rule did not close");
     let private = get("GET /private HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert_eq!(private, "", "backend content rule did not close");
-    let seen = seen.lock().unwrap().clone();
+    let seen = app.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].contains("X-Order: tcp-http\r\n"), "{}", seen[0]);
+    assert_eq!(seen[0].header("x-order").as_deref(), Some("tcp-http"));
 }
 
 #[test]
@@ -511,32 +498,19 @@ fn set_src_port_and_set_dst_port_keep_the_addresses() {
     let recs = sink.wait_for(1);
     assert_eq!(recs[0].client.unwrap().to_string(), "127.0.0.1:4242");
     // In HTTP mode, later rules see the new port.
-    let seen = Arc::new(Mutex::new(String::new()));
-    let keep = seen.clone();
-    let app = backend(move |s| {
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut head = String::new();
-        while let Ok(n) = r.read_line(&mut head) {
-            if n <= 2 {
-                break;
-            }
-        }
-        *keep.lock().unwrap() = head;
-        let mut w = s;
-        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    });
+    let app = origin(|_| ok(""));
+    let a = app.addr;
     let (run, _s) = serve(
         &format!(
-            "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend web\n    bind 127.0.0.1:0\n\
+            "{HTTP_DEFAULTS}frontend web\n    bind 127.0.0.1:0\n\
              \x20   http-request set-src-port int(5555)\n\
              \x20   http-request set-header X-Port %[src_port]\n\
              \x20   default_backend app\n\
-             backend app\n    server s {app}\n"
+             backend app\n    server s {a}\n"
         ),
         "web",
     );
     assert_eq!(status(&http_get(run.addr)), 200);
-    let head = seen.lock().unwrap().clone();
+    let head = last_head(&app);
     assert!(head.contains("X-Port: 5555\r\n"), "{head}");
 }
