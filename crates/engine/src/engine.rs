@@ -407,11 +407,13 @@ async fn serve(
     let fe = &shared.rt.frontends[fi];
     crate::sockopt::client_accepted(&stream, &fe.tcp);
     if let Some(answer) = fe.tcp.health_answer {
-        health_answer(stream, answer).await;
+        // Boxed: rare, and it would otherwise size every connection's task.
+        Box::pin(health_answer(stream, answer)).await;
         return;
     }
     if fe.monitor_net.iter().any(|n| n.contains(peer.ip())) {
-        monitor_net_answer(stream, fe.mode).await;
+        // Boxed, as above.
+        Box::pin(monitor_net_answer(stream, fe.mode)).await;
         return;
     }
     let _counted = crate::stats::counters::session_start(fi);
@@ -419,7 +421,13 @@ async fn serve(
     reg.entry
         .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
     let entry = reg.entry.clone();
-    crate::sessions::run(entry, serve_mode(shared, fi, bi, stream, peer)).await;
+    // The mode's future is boxed once and passed down as a pointer: futures
+    // passed by value are copied into each wrapper's state, and the task of an
+    // idle connection would carry every copy.
+    let fut = serve_mode(shared, fi, bi, stream, peer);
+    if let Some(Err(e)) = crate::sessions::run(entry, fut).await {
+        tracing::debug!("connection from {peer} ended: {e}");
+    }
 }
 
 /// `monitor-net` as HAProxy 1.x answered it: before reading anything, `HTTP/1.0 200 OK`
@@ -442,40 +450,19 @@ async fn monitor_net_answer(mut stream: tokio::net::TcpStream, mode: Mode) {
     let _ = stream.shutdown().await;
 }
 
-async fn serve_mode(
-    shared: &Shared,
+/// The session future of the frontend's mode, boxed: only the mode in use takes
+/// memory, sized for that mode.
+fn serve_mode<'a>(
+    shared: &'a Shared,
     fi: usize,
     bi: usize,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-) {
+) -> crate::sessions::SessionFuture<'a> {
     let fe = &shared.rt.frontends[fi];
-    let r = match fe.mode {
-        // Boxed: only the mode in use takes memory, sized for that mode.
-        Mode::Tcp => {
-            Box::pin(crate::tcp::serve(
-                &shared.rt,
-                fe,
-                &fe.binds[bi],
-                stream,
-                peer,
-                shared.log.clone(),
-            ))
-            .await
-        }
-        Mode::Http => {
-            Box::pin(crate::http::serve(
-                &shared.rt,
-                fe,
-                &fe.binds[bi],
-                stream,
-                peer,
-                shared.log.clone(),
-            ))
-            .await
-        }
-    };
-    if let Err(e) = r {
-        tracing::debug!("connection from {peer} ended: {e}");
+    let (rt, bind, log) = (&shared.rt, &fe.binds[bi], shared.log.clone());
+    match fe.mode {
+        Mode::Tcp => Box::pin(crate::tcp::serve(rt, fe, bind, stream, peer, log)),
+        Mode::Http => Box::pin(crate::http::serve(rt, fe, bind, stream, peer, log)),
     }
 }

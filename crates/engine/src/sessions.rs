@@ -216,18 +216,31 @@ tokio::task_local! {
     static CURRENT: Arc<Entry>;
 }
 
-/// Runs a session's future with its entry reachable by [`set_server`], ending
-/// it early when the entry is killed.
-pub(crate) async fn run<F: std::future::Future<Output = ()>>(entry: Arc<Entry>, fut: F) {
+/// A session's future, boxed: wrapping it then costs a pointer, where a future
+/// passed by value is copied into every wrapper's state (and so into the task
+/// of every idle connection).
+pub(crate) type SessionFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + 'a>>;
+
+/// Runs a session's future with its entry reachable by [`set_server`]; a kill
+/// ends it early, with `None`.
+pub(crate) fn run<'a>(
+    entry: Arc<Entry>,
+    mut fut: SessionFuture<'a>,
+) -> impl std::future::Future<Output = Option<std::io::Result<()>>> + 'a {
+    use std::future::Future;
     let e = entry.clone();
-    CURRENT
-        .scope(entry, async move {
-            tokio::select! {
-                _ = fut => {}
-                _ = e.cancelled() => {}
+    CURRENT.scope(entry, async move {
+        let cancelled = e.cancelled();
+        tokio::pin!(cancelled);
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(r) = fut.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Some(r));
             }
+            cancelled.as_mut().poll(cx).map(|()| None)
         })
-        .await;
+        .await
+    })
 }
 
 /// The entry of the session running this task, if it is a registered one.
@@ -268,7 +281,7 @@ mod tests {
         let entry = r.entry.clone();
         let ended = tokio::time::timeout(
             std::time::Duration::from_secs(2),
-            run(entry, std::future::pending::<()>()),
+            run(entry, Box::pin(std::future::pending())),
         )
         .await;
         assert!(ended.is_ok(), "a killed session must end");
@@ -282,8 +295,22 @@ mod tests {
         let reg = Arc::new(Registry::default());
         let a = reg.register(0, addr());
         let b = reg.register(0, addr());
-        run(a.entry.clone(), async { set_server(1, Some(2)) }).await;
-        run(b.entry.clone(), async { set_server(1, Some(3)) }).await;
+        run(
+            a.entry.clone(),
+            Box::pin(async {
+                set_server(1, Some(2));
+                Ok(())
+            }),
+        )
+        .await;
+        run(
+            b.entry.clone(),
+            Box::pin(async {
+                set_server(1, Some(3));
+                Ok(())
+            }),
+        )
+        .await;
         assert_eq!(reg.kill_where(1, TermCause::Down, |s| s == 2), 1);
         assert_eq!(a.entry.kill_cause(), Some(TermCause::Down));
         assert_eq!(b.entry.kill_cause(), None);
