@@ -18,6 +18,11 @@ pub trait LogSink: Send + Sync {
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The next `%rt` (HAProxy's `global.req_count`, taken as a stream starts).
+pub(crate) fn next_request_counter() -> u64 {
+    REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)
+}
 /// `%ac`: connections open in the process (HAProxy's `actconn`).
 static ACTCONN: AtomicU32 = AtomicU32::new(0);
 
@@ -115,7 +120,7 @@ impl Drop for LiveGuard {
 }
 
 /// `%H`: the machine's host name, read once.
-fn hostname() -> &'static str {
+pub(crate) fn hostname() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         let mut buf = [0u8; 256];
@@ -157,6 +162,8 @@ pub(crate) struct TxnLog<'a> {
     pub level: Option<Severity>,
     /// `unique-id-format` value (`%ID`).
     pub unique_id: Option<String>,
+    /// `%rt`, taken when the request starts so the unique id and the line agree.
+    pub request_counter: Option<u64>,
     /// What the line's `%[…]` expressions read (request, response, variables).
     pub seen: Option<Box<crate::log_sample::Seen>>,
     /// `option logasap` already sent this transaction's line.
@@ -233,6 +240,7 @@ impl<'a> TxnLog<'a> {
             silent: false,
             level: None,
             unique_id: None,
+            request_counter: None,
             seen: None,
             asap_sent: false,
             conn_error: None,
@@ -241,6 +249,11 @@ impl<'a> TxnLog<'a> {
             tcp: false,
             fresh: false,
         }
+    }
+
+    /// This request's `%rt`, taken the first time it is asked (request start).
+    pub(crate) fn counter(&mut self) -> u64 {
+        *self.request_counter.get_or_insert_with(next_request_counter)
     }
 
     /// `set-log-level`: the last one a rule ran wins (`silent` included).
@@ -410,7 +423,7 @@ impl<'a> TxnLog<'a> {
             request_line: self.request_line.take(),
             unique_id: self.unique_id.take(),
             log_counter: 0,
-            request_counter: REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed),
+            request_counter: self.request_counter.take().unwrap_or_else(next_request_counter),
             ssl_version: None,
             ssl_cipher: None,
             samples: Default::default(),

@@ -56,8 +56,11 @@ impl Template {
                     }
                 }
                 Piece::Var(v, flags) => {
+                    if ctx.sess.log_var(*v, *flags, out) {
+                        continue;
+                    }
                     let mut tmp = Vec::new();
-                    if !render_var(*v, ctx, &mut tmp) && !ctx.sess.log_var(*v, &mut tmp) {
+                    if !render_var(*v, ctx, &mut tmp) {
                         tmp.push(b'-');
                     }
                     push_flagged(out, &tmp, *flags);

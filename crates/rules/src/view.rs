@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use fulcrum_config::logformat::Var;
+use fulcrum_config::logformat::{Flags, Var};
 use fulcrum_persist::track::Trackers;
 use fulcrum_persist::Tables;
 
@@ -161,8 +161,9 @@ pub trait SessionView {
     fn random(&self) -> u64 {
         crate::hash::fallback_random()
     }
-    /// A log-format `%` variable the engine can render; `false` renders `-`.
-    fn log_var(&self, _var: Var, _out: &mut Vec<u8>) -> bool {
+    /// A log-format `%` variable the engine renders as its log lines do, with
+    /// its flags (`Q`, `E`, `X`); `false`: the rules' own rendering, else `-`.
+    fn log_var(&self, _var: Var, _flags: Flags, _out: &mut Vec<u8>) -> bool {
         false
     }
     fn effect(&mut self, _effect: Effect<'_>) {}

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 mod effects;
 mod response;
+mod stamp;
 pub(crate) use effects::send_early_hints;
 use effects::Effects;
 mod wait;
@@ -68,6 +69,7 @@ struct ReqView<'a> {
     dirty: bool,
     persist: crate::persist::ViewPersist<'a>,
     fx: &'a mut Effects,
+    stamp: stamp::Stamp,
 }
 
 impl SessionView for ReqView<'_> {
@@ -101,6 +103,14 @@ impl SessionView for ReqView<'_> {
     }
     fn unique_id(&self) -> Option<&[u8]> {
         self.fx.unique_id.as_deref()
+    }
+    fn log_var(
+        &self,
+        var: fulcrum_config::logformat::Var,
+        flags: fulcrum_config::logformat::Flags,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        stamp::log_var(self, var, flags, out)
     }
     fn captured_header(&self, response: bool, slot: usize) -> Option<&[u8]> {
         if response {
@@ -177,6 +187,10 @@ pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool, resume: Option<Box<Pau
         Some(mut p) => (std::mem::take(&mut p.fx), Some(p)),
         None => (Effects::default(), None),
     };
+    // `%rt` is the request's from its start: its unique id and log line agree.
+    if let Some(l) = s.log.as_mut() {
+        l.counter();
+    }
     let d = match decide_with(s, &mut fx, may_wait, resume) {
         Decision::Reply(b) => Decision::Reply(after_local(s, b)),
         Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
@@ -265,6 +279,7 @@ fn decide_with(
         dirty: false,
         persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
         fx,
+        stamp: stamp::Stamp::of(s),
     };
     // Where `wait-for-body` stopped the rules: `(backend, rule)`.
     let at = resume.map(|p| p.restore(&mut view));

@@ -12,7 +12,7 @@ mod term;
 pub use logger::{LogMessage, Logger, LoggerStats};
 pub use policy::LogPolicy;
 pub use record::{is_unix, unix_addr, LogRecord, SampleValues, Stamps, Timers, UNIX_IP};
-pub use render::{render, render_line};
+pub use render::{render, render_line, render_var};
 pub use syslog::{
     frame, Facility, LogServer, LogTarget, Sampling, Severity, SyslogFormat, SyslogHeader,
 };

@@ -42,6 +42,16 @@ pub fn render(
     }
 }
 
+/// Appends one `%` variable of `rec` as a log line prints it (flags `Q`, `E`,
+/// `X` included): `unique-id-format` and action arguments render through it.
+pub fn render_var(var: Var, flags: Flags, rec: &LogRecord, out: &mut Vec<u8>) {
+    let mut w = Line {
+        out,
+        last_space: false,
+    };
+    var_value(&mut w, var, flags, rec);
+}
+
 /// Convenience: the line as a `String`, with every sample printed as `-`.
 pub fn render_line(fmt: &LogFormat, rec: &LogRecord) -> String {
     let mut out = Vec::new();
