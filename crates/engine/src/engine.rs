@@ -24,6 +24,9 @@ pub struct EngineOptions {
     pub log: Option<Arc<dyn LogSink>>,
     /// `cpu-map` lines of `global`: worker thread N is bound to the CPUs they give it.
     pub cpu_map: Vec<fulcrum_config::model::global::CpuMap>,
+    /// Listening sockets taken from the old process (`-x`): binds with the same
+    /// address and options accept on them instead of binding new ones.
+    pub handover: Option<crate::handover::Inherited>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -32,6 +35,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("nbthread", &self.nbthread)
             .field("log", &self.log.is_some())
             .field("cpu_map", &self.cpu_map)
+            .field("handover", &self.handover)
             .finish()
     }
 }
@@ -53,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) sessions: Arc<crate::sessions::Registry>,
     /// `maxconnrate`, `maxsessrate`, `rate-limit sessions` and their rates.
     pub(crate) rate: Arc<crate::rate::Rates>,
+    /// Listening sockets `_getsocks` hands to a new process (`expose-fd listeners`).
+    pub(crate) handover: Arc<crate::handover::Exposed>,
 }
 
 /// A listening address after binding (port 0 resolved).
@@ -97,9 +103,12 @@ impl Engine {
         let mut per_thread: Vec<Vec<(usize, usize, Listener)>> =
             (0..nb).map(|_| Vec::new()).collect();
         let mut bound = Vec::new();
+        let handover = Arc::new(crate::handover::Exposed::new());
         for (fi, fe) in rt.frontends.iter().enumerate() {
             for (bi, bind) in fe.binds.iter().enumerate() {
-                let socks = crate::listener::bind_all(&fe.name, bind, bi + 1, fe.maxconn, nb)?;
+                let h = opts.handover.as_ref();
+                let socks = crate::handover::bind_all(h, &fe.name, bind, bi + 1, fe.maxconn, nb)?;
+                handover.record(bind, &socks);
                 bound.push(BoundAddr {
                     frontend: fe.name.clone(),
                     bind: bi,
@@ -117,6 +126,7 @@ impl Engine {
             rt,
             log: opts.log.clone(),
             ops: Arc::default(),
+            handover,
         });
         let (control, rx) = watch::channel(Control::Run);
         let mut threads = Vec::with_capacity(nb);
@@ -310,7 +320,9 @@ fn worker(
                 return;
             }
         }
-        // Graceful: accept loops have seen the change and dropped their sockets.
+        // Graceful: accept loops have seen the change and dropped their sockets;
+        // the copies kept for a reload go too, or their backlogs would wait forever.
+        shared.handover.close();
         loop {
             let notified = active.idle.notified();
             if active.count.get() == 0 {

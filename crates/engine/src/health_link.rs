@@ -73,6 +73,8 @@ pub(crate) struct Core {
     pub dynsrv: crate::admin::dynsrv::DynServers,
     /// Accept-rate limits (`set rate-limit`) and rates (`show info`).
     pub rate: Arc<crate::rate::Rates>,
+    /// Listening sockets for `_getsocks` (`expose-fd listeners`).
+    pub handover: Arc<crate::handover::Exposed>,
 }
 
 /// The running operations: dropping it stops the admin sockets, then health.
@@ -161,6 +163,7 @@ impl EngineHandle {
             ctl: self.shared.ctl.clone(),
             dynsrv: crate::admin::dynsrv::DynServers::new(&backends, &cfg.global),
             rate: self.shared.rate.clone(),
+            handover: self.shared.handover.clone(),
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
         let ops = Ops {

@@ -111,7 +111,7 @@ pub(crate) fn bind_all(
     Ok(out)
 }
 
-fn backlog(bind: &Bind, fe_maxconn: Option<usize>) -> u32 {
+pub(crate) fn backlog(bind: &Bind, fe_maxconn: Option<usize>) -> u32 {
     bind.backlog
         .or_else(|| fe_maxconn.and_then(|m| u32::try_from(m).ok()))
         .unwrap_or(DEFAULT_BACKLOG)

@@ -2,8 +2,9 @@
 //!
 //! Order, as HAProxy's: fork into the background if asked (the parent waits until the child
 //! says its listeners are bound, so bind errors still reach the terminal and the exit code),
-//! bind every listener, tell old processes to finish (`-sf`/`-st`), write the pidfile, chroot
-//! and drop privileges, then serve until a signal:
+//! take the old process's listening sockets (`-x`), bind the other listeners, tell old
+//! processes to finish (`-sf`/`-st`), write the pidfile, chroot and drop privileges, then
+//! serve until a signal:
 //! SIGINT/SIGTERM stop at once (exit 0); SIGUSR1 stops listening and exits when the last
 //! connection ends.
 
@@ -99,9 +100,26 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
     for w in log_warnings {
         report(&mut None, &format!("[WARNING]  : {w}\n"));
     }
+    // `-x`: the old process's listening sockets, taken before anything is bound. As
+    // HAProxy without master-worker, failing to get them is fatal: a reload that
+    // would silently drop connections is not what was asked for.
+    let handover = match &args.xfer_socket {
+        Some(path) => match fulcrum_engine::Inherited::fetch(path) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                report(
+                    &mut ready_pipe,
+                    &format!("[ALERT]    : Failed to get the sockets from the old process: {e}\n"),
+                );
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let opts = fulcrum_engine::EngineOptions {
         log: log.map(|l| l as std::sync::Arc<dyn fulcrum_engine::LogSink>),
         cpu_map: g.cpu_map.clone(),
+        handover,
         ..Default::default()
     };
     let handle = match fulcrum_engine::Engine::start(runtime, opts) {

@@ -17,6 +17,7 @@ use fulcrum_config::model::{Bind, Global};
 use fulcrum_observe::api::{AccessLevel, CliSession};
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,7 +38,8 @@ enum Socket {
 pub(crate) struct AdminServer {
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
-    paths: Vec<PathBuf>,
+    /// Socket files with their inode: a file a newer process bound since is not ours.
+    paths: Vec<(PathBuf, u64)>,
     pub tcp_addrs: Vec<SocketAddr>,
 }
 
@@ -109,7 +111,9 @@ impl AdminServer {
         let mut socks = Vec::new();
         for b in &g.stats_sockets {
             for a in &b.addresses {
-                socks.push((bind_one(b, a)?, level(b)));
+                // `_getsocks` (seamless reloads) only where the line allows it.
+                let expose = b.expose_fd_listeners && level(b) == AccessLevel::Admin;
+                socks.push((bind_one(b, a)?, level(b), expose));
             }
         }
         if socks.is_empty() {
@@ -117,14 +121,14 @@ impl AdminServer {
         }
         let paths = socks
             .iter()
-            .filter_map(|(s, _)| match s {
-                Socket::Unix(_, p) => Some(p.clone()),
+            .filter_map(|(s, ..)| match s {
+                Socket::Unix(_, p) => Some((p.clone(), inode(p)?)),
                 Socket::Tcp(_) => None,
             })
             .collect();
         let tcp_addrs = socks
             .iter()
-            .filter_map(|(s, _)| match s {
+            .filter_map(|(s, ..)| match s {
                 Socket::Tcp(l) => l.local_addr().ok(),
                 Socket::Unix(..) => None,
             })
@@ -151,14 +155,21 @@ impl AdminServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for p in &self.paths {
-            let _ = std::fs::remove_file(p);
+        for (p, ino) in &self.paths {
+            if inode(p) == Some(*ino) {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
 }
 
+fn inode(p: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).ok().map(|m| m.ino())
+}
+
 fn serve_all(
-    socks: Vec<(Socket, AccessLevel)>,
+    socks: Vec<(Socket, AccessLevel, bool)>,
     core: Arc<Core>,
     idle: Duration,
     max: usize,
@@ -176,9 +187,10 @@ fn serve_all(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        for (s, lvl) in socks {
+        for (s, lvl, expose) in socks {
             let ctx = Ctx {
                 lvl,
+                expose,
                 core: core.clone(),
                 idle,
                 max,
@@ -213,6 +225,8 @@ fn serve_all(
 #[derive(Clone)]
 struct Ctx {
     lvl: AccessLevel,
+    /// `expose-fd listeners` with `level admin`: `_getsocks` is answered.
+    expose: bool,
     core: Arc<Core>,
     idle: Duration,
     /// `stats maxconn`: connections beyond it are closed at once.
@@ -221,14 +235,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn spawn<S: AsyncRead + AsyncWrite + Unpin + 'static>(&self, s: S) {
+    /// `fds`: the connection's descriptor when it may receive listening sockets.
+    fn spawn<S: AsyncRead + AsyncWrite + Unpin + 'static>(&self, s: S, fds: Option<RawFd>) {
         if self.active.get() >= self.max {
             return; // dropping `s` closes it
         }
         self.active.set(self.active.get() + 1);
         let ctx = self.clone();
         tokio::task::spawn_local(async move {
-            session(s, ctx.lvl, ctx.core.clone(), ctx.idle).await;
+            session(s, ctx.lvl, ctx.core.clone(), ctx.idle, fds).await;
             ctx.active.set(ctx.active.get().saturating_sub(1));
         });
     }
@@ -238,7 +253,10 @@ async fn accept_unix(l: tokio::net::UnixListener, ctx: Ctx, mut stop: watch::Rec
     loop {
         tokio::select! {
             r = l.accept() => match r {
-                Ok((s, _)) => ctx.spawn(s),
+                Ok((s, _)) => {
+                    let fd = ctx.expose.then(|| s.as_raw_fd());
+                    ctx.spawn(s, fd)
+                }
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -253,7 +271,7 @@ async fn accept_tcp(l: tokio::net::TcpListener, ctx: Ctx, mut stop: watch::Recei
     loop {
         tokio::select! {
             r = l.accept() => match r {
-                Ok((s, _)) => ctx.spawn(s),
+                Ok((s, _)) => ctx.spawn(s, None),
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -271,6 +289,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     lvl: AccessLevel,
     core: Arc<Core>,
     idle: Duration,
+    fds: Option<RawFd>,
 ) {
     let (rd, mut wr) = tokio::io::split(s);
     let mut rd = BufReader::new(rd);
@@ -289,6 +308,14 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
+        if let (Some(fd), "_getsocks") = (fds, text) {
+            // `fd` is this connection, open while `rd`/`wr` live; nothing is buffered
+            // for writing, so the answer's bytes and sockets go out in order.
+            if let Err(e) = crate::handover::answer(fd, &core.handover) {
+                tracing::warn!("_getsocks: {e}");
+            }
+            return;
+        }
         let (out, keep) = cli.handle_line(core.as_ref(), text);
         if wr.write_all(out.as_bytes()).await.is_err() || wr.flush().await.is_err() {
             return;
