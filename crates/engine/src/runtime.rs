@@ -308,8 +308,8 @@ pub struct Server {
     pub backup: bool,
     pub id: Option<u32>,
     pub source: Option<SocketAddr>,
-    /// A UNIX socket server (`/path`, `unix@`, `abns@`); its address is then a
-    /// placeholder (see [`crate::unix`]).
+    /// A UNIX socket server (`/path`, `unix@`, `abns@`); its address in
+    /// [`ServerState`] is then a placeholder (see [`crate::unix`]).
     pub unix: Option<Arc<crate::unix::UnixAddr>>,
     pub send_proxy: Option<ProxyVersion>,
     pub shutdown_on_down: bool,
