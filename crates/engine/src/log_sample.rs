@@ -124,6 +124,14 @@ impl CompiledFormat {
                 continue;
             };
             let fail = |msg: String| EngineError::Config(format!("{span}: '{kw}': {msg}"));
+            let name = expr.fetch.split('(').next().unwrap_or_default();
+            if let Some(buffer) = buffer_fetch(name) {
+                return Err(fail(format!(
+                    "sample fetch <{}> may not be reliably used here because it needs \
+                     '{buffer}' which is not available here.",
+                    expr.fetch
+                )));
+            }
             let parsed = fulcrum_config::rules::parse_sample_expr(&expr.text, &span)
                 .map_err(|d| fail(d.message))?;
             let e =
@@ -171,6 +179,21 @@ impl CompiledFormat {
 
 /// The format a frontend's traffic lines use: `log-format`, else the option's
 /// built-in line (`true`), else HAProxy's "Connect from" line.
+/// The channel buffer a layer-6 fetch reads. The line is built once the
+/// session is over and the buffers are gone, so HAProxy refuses these in
+/// log formats at load time, with this wording.
+fn buffer_fetch(fetch: &str) -> Option<&'static str> {
+    match fetch {
+        "req.len" | "req_len" | "req.payload" | "req.payload_lv" | "payload" | "payload_lv"
+        | "req.ssl_sni" | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type"
+        | "req.ssl_ver" | "req_ssl_ver" | "rdp_cookie" | "req.rdp_cookie" | "rdp_cookie_cnt"
+        | "req.rdp_cookie_cnt" | "req.proto_http" | "req_proto_http" => Some("request buffer"),
+        "res.len" | "res.payload" | "res.payload_lv" | "res.ssl_hello_type"
+        | "rep_ssl_hello_type" => Some("response buffer"),
+        _ => None,
+    }
+}
+
 fn traffic_format(p: &Proxy) -> (LogFormat, bool) {
     let http = p.mode == Mode::Http;
     let o = &p.options;
@@ -432,6 +455,27 @@ mod tests {
         };
         let v = f.evaluate(Some(Box::new(seen)), &rec).format;
         assert_eq!(v, vec![Some("192.0.2.7".into()), Some("www.x".into())]);
+    }
+
+    #[test]
+    fn buffer_fetches_are_refused_as_haproxy_does() {
+        // HAProxy 2.6: "sample fetch <req.len> may not be reliably used here
+        // because it needs 'request buffer' which is not available here."
+        for (mode, fetch, buffer) in [
+            ("tcp", "req.payload(0,4)", "request buffer"),
+            ("tcp", "req.len", "request buffer"),
+            ("http", "req.len", "request buffer"),
+            ("tcp", "res.len", "response buffer"),
+            ("tcp", "req.ssl_sni", "request buffer"),
+        ] {
+            let line = format!("    log-format \"%ci %[{fetch}]\"\n");
+            let e = formats(mode, &line).expect_err(fetch).to_string();
+            let want = format!(
+                "sample fetch <{fetch}> may not be reliably used here because it needs '{buffer}'"
+            );
+            assert!(e.contains(&want) && e.contains("t.cfg:8"), "{e}");
+        }
+        assert!(formats("tcp", "    log-format \"%[wait_end] %[src]\"\n").is_ok());
     }
 
     #[test]
