@@ -5,8 +5,6 @@ mod common;
 
 use common::http::{ok, origin, Origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 
 fn serve(lines: &str, o: &Origin) -> Running {
     let text = format!(
@@ -16,22 +14,7 @@ fn serve(lines: &str, o: &Origin) -> Running {
          backend app\n    server s1 {}\n",
         o.addr
     );
-    let l = fulcrum_config::load_str("actions.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 fn get(run: &Running, req: &str) -> (String, Vec<u8>) {

@@ -7,8 +7,6 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 
@@ -20,19 +18,7 @@ fn serve(mode: &str, frontend: &str, backend: &str, a: SocketAddr, b: SocketAddr
          \x20   server s1 {a}\n\
          \x20   server s2 {b}\n"
     );
-    let l = fulcrum_config::load_str("algos.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let opts = EngineOptions {
-        nbthread: Some(1),
-        ..Default::default()
-    };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 /// An HTTP proxy in front of two origins answering their name.

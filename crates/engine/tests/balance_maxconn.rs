@@ -6,8 +6,6 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 
 fn serve(balance: &str, a: std::net::SocketAddr, b: std::net::SocketAddr) -> Running {
     let text = format!(
@@ -17,19 +15,7 @@ fn serve(balance: &str, a: std::net::SocketAddr, b: std::net::SocketAddr) -> Run
          \x20   server s1 {a} maxconn 100 weight 10\n\
          \x20   server s2 {b} maxconn 100 weight 10\n"
     );
-    let l = fulcrum_config::load_str("maxconn.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let opts = EngineOptions {
-        nbthread: Some(1),
-        ..Default::default()
-    };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 fn spread(balance: &str) -> (usize, usize) {

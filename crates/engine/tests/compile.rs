@@ -72,20 +72,13 @@ fn listen_section_is_its_own_backend_in_tcp_mode() {
 #[test]
 fn graceful_stop_waits_for_open_connections() {
     let o = origin(|_| ok("x"));
-    let cfg = load(&format!(
+    let text = format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          listen web\n    bind 127.0.0.1:0\n    server s1 {}\n",
         o.addr
-    ));
-    let h = Engine::start(
-        compile(&cfg).unwrap(),
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
+    );
+    let mut run = start_cfg(&text, "web");
+    let (h, addr) = (run.handle.take().unwrap(), run.addr);
     let mut c = client(addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&read_response(&mut c).0), 200);
@@ -113,23 +106,16 @@ fn balance_algorithms_come_from_the_config() {
     let a = origin(|_| ok("a"));
     let b = origin(|_| ok("b"));
     let cfg = |algo: &str| {
-        load(&format!(
+        format!(
             "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
              listen web\n    bind 127.0.0.1:0\n    balance {algo}\n    server a {}\n    server b {}\n",
             a.addr, b.addr
-        ))
+        )
     };
     let hits = |algo: &str, paths: &[&str]| -> Vec<String> {
-        let h = Engine::start(
-            compile(&cfg(algo)).unwrap(),
-            EngineOptions {
-                nbthread: Some(1),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        let addr = h.local_addr("web").unwrap();
-        let out = paths
+        let run = start_cfg(&cfg(algo), "web");
+        let addr = run.addr;
+        paths
             .iter()
             .map(|p| {
                 let mut c = client(addr);
@@ -139,10 +125,7 @@ fn balance_algorithms_come_from_the_config() {
                 );
                 String::from_utf8(read_response(&mut c).1).unwrap()
             })
-            .collect();
-        h.stop_now();
-        h.wait();
-        out
+            .collect()
     };
     assert_eq!(
         hits("roundrobin", &["/", "/", "/", "/"]),
@@ -160,24 +143,18 @@ fn balance_algorithms_come_from_the_config() {
 #[test]
 fn errorloc_and_pretend_keepalive_from_the_config() {
     let o = origin(|_| ok("x"));
-    let cfg = load(&format!(
+    let text = format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          frontend web\n    bind 127.0.0.1:0\n    default_backend app\n\
          backend app\n    option http-server-close\n    option http-pretend-keepalive\n    server a {}\n\
          backend empty\n    errorloc 503 https://status.example.com/\n\
          frontend down\n    bind 127.0.0.1:0\n    default_backend empty\n",
         o.addr
-    ));
-    let h = Engine::start(
-        compile(&cfg).unwrap(),
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    );
+    let run = start_cfg(&text, "web");
+    let h = run.handle.as_ref().unwrap();
     // pretend-keepalive: the server is not told to close.
-    let mut c = client(h.local_addr("web").unwrap());
+    let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status(&read_response(&mut c).0), 200);
     assert_eq!(o.seen.lock().unwrap()[0].header("connection"), None);
@@ -190,8 +167,6 @@ fn errorloc_and_pretend_keepalive_from_the_config() {
         head.contains("Location: https://status.example.com/"),
         "{head}"
     );
-    h.stop_now();
-    h.wait();
 }
 
 #[test]
@@ -205,7 +180,7 @@ fn tcp_content_rules_route_on_the_first_bytes() {
         })
     };
     let (a, b) = (echo_as("a"), echo_as("b"));
-    let cfg = load(&format!(
+    let text = format!(
         "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          frontend web\n    bind 127.0.0.1:0\n\
          \x20   tcp-request inspect-delay 2s\n\
@@ -214,16 +189,9 @@ fn tcp_content_rules_route_on_the_first_bytes() {
          \x20   default_backend others\n\
          backend pings\n    server b {b}\n\
          backend others\n    server a {a}\n"
-    ));
-    let h = Engine::start(
-        compile(&cfg).unwrap(),
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
+    );
+    let run = start_cfg(&text, "web");
+    let addr = run.addr;
     let talk = |parts: &[&[u8]]| {
         use std::io::Write;
         let mut c = client(addr);
@@ -237,8 +205,6 @@ fn tcp_content_rules_route_on_the_first_bytes() {
     // The rules wait for 4 bytes even when they come in two packets.
     assert_eq!(talk(&[b"PI", b"NG!"]), "b:PING!");
     assert_eq!(talk(&[b"HELLO"]), "a:HELLO");
-    h.stop_now();
-    h.wait();
 }
 
 #[test]

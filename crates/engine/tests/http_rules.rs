@@ -2,26 +2,9 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 
 fn serve(text: &str) -> Running {
-    let l = fulcrum_config::load_str("rules.cfg", text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(text, "web")
 }
 
 fn get(run: &Running, req: &str) -> (String, Vec<u8>) {

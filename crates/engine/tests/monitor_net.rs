@@ -5,8 +5,6 @@ mod common;
 
 use common::http::{ok, origin};
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 use std::io::Read;
 use std::net::SocketAddr;
 
@@ -16,19 +14,7 @@ fn serve(mode: &str, backend: SocketAddr) -> Running {
          frontend web\n    bind 127.0.0.1:0\n    monitor-net 127.0.0.2/32\n    default_backend app\n\
          backend app\n    server s {backend}\n"
     );
-    let l = fulcrum_config::load_str("mon.cfg", &text, &MapEnv::new());
-    assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let opts = EngineOptions {
-        nbthread: Some(1),
-        ..Default::default()
-    };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 #[test]

@@ -3,8 +3,6 @@
 mod common;
 
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineOptions};
 use std::io::{Read, Write};
 
 fn named(name: &'static [u8]) -> std::net::SocketAddr {
@@ -27,22 +25,7 @@ fn serve(stick: &str) -> Running {
          listen web\n    bind 127.0.0.1:0\n    balance roundrobin\n{stick}\
          \x20   server a {a}\n    server b {b}\n"
     );
-    let l = fulcrum_config::load_str("tcp.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg(&text, "web")
 }
 
 #[test]
@@ -69,21 +52,7 @@ fn tcp_request_connection_tracking_rejects_past_a_connection_count() {
          \x20   tcp-request connection reject if {{ sc_conn_cnt(0) gt 3 }}\n\
          \x20   server a {a}\n"
     );
-    let l = fulcrum_config::load_str("tcp.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let run = Running {
-        addr: h.local_addr("web").unwrap(),
-        handle: Some(h),
-    };
+    let run = start_cfg(&text, "web");
     for _ in 0..3 {
         assert_eq!(first_byte(&run), b'a');
     }
