@@ -63,6 +63,10 @@ fn node_name(configured: &str) -> String {
 }
 
 fn addr_text(a: SocketAddr) -> String {
+    // The stats' `addr` of a UNIX socket server, as HAProxy writes it.
+    if crate::unix::is_unix(&a) {
+        return "unix".into();
+    }
     a.to_string()
 }
 

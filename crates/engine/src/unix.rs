@@ -81,6 +81,15 @@ pub(crate) fn inet(a: SocketAddr) -> Option<SocketAddr> {
     (!is_unix(&a)).then_some(a)
 }
 
+/// A client address as `show sess` prints it: `unix:<listener id>` for a UNIX client.
+pub(crate) fn peer_text(a: &SocketAddr) -> String {
+    if is_unix(a) {
+        format!("unix:{}", a.port())
+    } else {
+        a.to_string()
+    }
+}
+
 /// [`inet`] for a bare IP address.
 pub(crate) fn inet_ip(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
     (ip != std::net::IpAddr::V6(fulcrum_observe::log::UNIX_IP)).then_some(ip)

@@ -504,3 +504,47 @@ fn balance_source_spreads_unix_clients_round_robin() {
     assert_eq!(servers.len(), 2, "{servers:?}");
     drop(r);
 }
+
+#[test]
+fn show_sess_and_stats_name_unix_ends_as_haproxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let echo = tcp_echo();
+    let _srv = unix_http(UnixListener::bind(dir.path().join("s.sock")).unwrap(), "s");
+    let r = start(&format!(
+        "global\n    stats socket {d}/admin.sock level admin\n{DEFAULTS}\
+         listen t\n    mode tcp\n    bind 127.0.0.1:0\n    bind {d}/t.sock\n    server e {echo}\n\
+         listen u\n    mode http\n    bind 127.0.0.1:0\n    server s {d}/s.sock\n"
+    ));
+    let cmd = |line: &str| {
+        let mut s = unix_client(&dir.path().join("admin.sock"));
+        s.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    // A live UNIX client of the second listener of `t`.
+    let mut c = unix_client(&dir.path().join("t.sock"));
+    c.write_all(b"x").unwrap();
+    let mut one = [0u8; 1];
+    c.read_exact(&mut one).unwrap();
+    let mut line = String::new();
+    assert!(wait_until(T, || {
+        line = cmd("show sess");
+        line.contains("fe=t ")
+    }));
+    assert!(
+        line.contains("proto=unix_stream src=unix:2 fe=t "),
+        "{line}"
+    );
+    let csv = cmd("show stat");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("u,s,"))
+        .expect("server row");
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "addr").unwrap();
+    assert_eq!(row.split(',').nth(col), Some("unix"), "{row}");
+    drop(c);
+    drop(r);
+}

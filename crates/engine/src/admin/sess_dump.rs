@@ -45,7 +45,9 @@ fn mode_str(m: Mode) -> &'static str {
 }
 
 fn proto(a: &SocketAddr) -> &'static str {
-    if a.is_ipv6() {
+    if crate::unix::is_unix(a) {
+        "unix_stream"
+    } else if a.is_ipv6() {
         "tcpv6"
     } else {
         "tcpv4"
@@ -124,7 +126,7 @@ impl Core {
              exp= rc=0 c_exp=",
             e.id,
             proto(&e.src),
-            e.src,
+            crate::unix::peer_text(&e.src),
             n.fe,
             n.srv.as_ref().map_or("<none>", |s| s.0.as_str()),
             human_time(e.started.elapsed().as_secs()),
@@ -151,7 +153,7 @@ impl Core {
             accept_date(age),
             e.id.saturating_sub(0x1000) / 0x10,
             proto(&e.src),
-            e.src
+            crate::unix::peer_text(&e.src)
         );
         let srv_conn = if n.srv.is_some() {
             format!("0x{:x}", e.id + 8)
