@@ -62,3 +62,36 @@ fn valid_text_gives_a_config_and_no_alert() {
         l.diagnostics
     );
 }
+
+#[test]
+fn unknown_or_valueless_bind_and_server_words_are_named_with_a_hint() {
+    let l = load_str(
+        "words.cfg",
+        "defaults\ntimeout client 1s\ntimeout server 1s\ntimeout connect 1s\n\
+         default-server wieght 3\nlisten l\nbind :80 bakclog 10\nbind :81 backlog\n\
+         server s 127.0.0.1:81 zzzzzz 1\nserver t 127.0.0.1:82 weight\n",
+        &ProcessEnv,
+    );
+    let errors: Vec<(String, Option<String>)> = l
+        .diagnostics
+        .errors()
+        .map(|d| (d.message.clone(), d.hint.clone()))
+        .collect();
+    let hint = |s: &str| Some(s.to_string());
+    assert_eq!(
+        errors,
+        [
+            (
+                "'default-server': unknown setting 'wieght'".to_string(),
+                hint("did you mean 'weight'?")
+            ),
+            (
+                "'bind': unknown option 'bakclog'".to_string(),
+                hint("did you mean 'backlog'?")
+            ),
+            ("'bind … backlog' expects a value".to_string(), None),
+            ("'server': unknown setting 'zzzzzz'".to_string(), None),
+            ("'server … weight' expects a value".to_string(), None),
+        ]
+    );
+}

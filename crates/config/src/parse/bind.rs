@@ -2,7 +2,7 @@
 
 use super::addr::{parse_address_list, Use};
 use super::value::parse_uint;
-use crate::diag::{closest, Diagnostic, Diagnostics, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::model::Bind;
 
 const FLAGS: &[&str] = &[
@@ -82,6 +82,12 @@ const VALUED: &[&str] = &[
     "guid-prefix",
 ];
 
+const WORDS: super::OptionWords = super::OptionWords {
+    noun: "option",
+    flags: FLAGS,
+    valued: VALUED,
+};
+
 /// Words after `bind` (or after `stats socket`); `what` names the keyword in messages.
 pub(crate) fn parse(args: &[String], span: &Span, what: &str, d: &mut Diagnostics) -> Option<Bind> {
     let Some(addr) = args.first() else {
@@ -123,22 +129,7 @@ pub(crate) fn parse(args: &[String], span: &Span, what: &str, d: &mut Diagnostic
             i += 1;
             continue;
         }
-        if !VALUED.contains(&w) {
-            let diag = Diagnostic::alert(span, format!("'{what}': unknown option '{w}'"));
-            let all = FLAGS.iter().chain(VALUED.iter()).copied();
-            d.push(match closest(w, all) {
-                Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
-                None => diag,
-            });
-            return None;
-        }
-        let Some(v) = args.get(i + 1) else {
-            d.push(Diagnostic::alert(
-                span,
-                format!("'{what} … {w}' expects a value"),
-            ));
-            return None;
-        };
+        let v = super::option_value(&WORDS, args, i, what, span, d)?;
         if let Err(e) = set(&mut b, w, v) {
             d.push(Diagnostic::alert(span, format!("'{what}': {e}")));
             ok = false;

@@ -22,7 +22,7 @@ mod server;
 mod stats;
 pub mod value;
 
-use crate::diag::{closest, Diagnostic, Diagnostics};
+use crate::diag::{closest, Diagnostic, Diagnostics, Span};
 use crate::model::{Config, Proxy, ProxyKind, RawSection};
 use crate::reader::SourceLine;
 
@@ -49,6 +49,46 @@ enum Open {
     Proxy(Box<Proxy>),
     Extra(crate::model::sections::ExtraSection, RawSection),
     Other(RawSection),
+}
+
+/// The words a line like `bind` or `server` takes after its first argument.
+pub(crate) struct OptionWords {
+    /// What messages call one of them: "option", "setting".
+    pub noun: &'static str,
+    /// Words that stand alone.
+    pub flags: &'static [&'static str],
+    /// Words followed by a value.
+    pub valued: &'static [&'static str],
+}
+
+/// The value after the valued word `args[i]` on a `what` line. `None` once the word was
+/// reported as unknown (with the closest known one as hint) or as missing its value.
+pub(crate) fn option_value<'a>(
+    words: &OptionWords,
+    args: &'a [String],
+    i: usize,
+    what: &str,
+    span: &Span,
+    d: &mut Diagnostics,
+) -> Option<&'a String> {
+    let w = args.get(i)?.as_str();
+    if !words.valued.contains(&w) {
+        let diag = Diagnostic::alert(span, format!("'{what}': unknown {} '{w}'", words.noun));
+        let all = words.flags.iter().chain(words.valued.iter()).copied();
+        d.push(match closest(w, all) {
+            Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+            None => diag,
+        });
+        return None;
+    }
+    let v = args.get(i + 1);
+    if v.is_none() {
+        d.push(Diagnostic::alert(
+            span,
+            format!("'{what} … {w}' expects a value"),
+        ));
+    }
+    v
 }
 
 /// Parses every line into a [`Config`], pushing every problem found to `d`.

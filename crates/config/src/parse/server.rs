@@ -2,7 +2,7 @@
 
 use super::addr::{parse_address, Use};
 use super::value::{parse_time, parse_uint, TimeUnit};
-use crate::diag::{closest, Diagnostic, Diagnostics, Span};
+use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::model::server::SendProxy;
 use crate::model::{Proxy, Server, ServerSettings};
 
@@ -118,6 +118,12 @@ const VALUED: &[&str] = &[
     "check-alpn",
     "check-proto",
 ];
+
+const WORDS: super::OptionWords = super::OptionWords {
+    noun: "setting",
+    flags: FLAGS,
+    valued: VALUED,
+};
 
 /// `server` line: words after `server`.
 pub(crate) fn server(args: &[String], span: &Span, p: &mut Proxy, d: &mut Diagnostics) {
@@ -257,20 +263,7 @@ pub(crate) fn settings_from(
             i += 1;
             continue;
         }
-        if !VALUED.contains(&w) {
-            let diag = Diagnostic::alert(span, format!("'{what}': unknown setting '{w}'"));
-            let all = FLAGS.iter().chain(VALUED.iter()).copied();
-            d.push(match closest(w, all) {
-                Some(c) => diag.with_hint(format!("did you mean '{c}'?")),
-                None => diag,
-            });
-            return false;
-        }
-        let Some(v) = args.get(i + 1) else {
-            d.push(Diagnostic::alert(
-                span,
-                format!("'{what} … {w}' expects a value"),
-            ));
+        let Some(v) = super::option_value(&WORDS, args, i, what, span, d) else {
             return false;
         };
         if let Err(e) = valued(s, w, v) {
