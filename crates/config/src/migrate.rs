@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::parse::check::split_glued_headers;
+use crate::parse::{is_section_keyword, PROXY_SECTIONS};
 use crate::reader::{read_str, Env, SourceLine};
 
 /// Rewrites every legacy line of `lines_raw` (one file's text). Fails only when the text
@@ -74,26 +75,6 @@ struct Ctx {
     has_stick_table: bool,
 }
 
-const PROXY: [&str; 4] = ["defaults", "frontend", "backend", "listen"];
-const SECTIONS: [&str; 16] = [
-    "global",
-    "defaults",
-    "frontend",
-    "backend",
-    "listen",
-    "userlist",
-    "peers",
-    "resolvers",
-    "mailers",
-    "program",
-    "http-errors",
-    "ring",
-    "cache",
-    "log-forward",
-    "fcgi-app",
-    "crt-store",
-];
-
 fn plan(lines: &[SourceLine]) -> Vec<(&SourceLine, Rewrite)> {
     // Pre-pass: each section's mode (own `mode` line, else the last defaults' one, else
     // tcp as in HAProxy) and whether it already declares a stick-table.
@@ -102,7 +83,7 @@ fn plan(lines: &[SourceLine]) -> Vec<(&SourceLine, Rewrite)> {
     let mut start = 0;
     while start < lines.len() {
         let end = (start + 1..lines.len())
-            .find(|&i| SECTIONS.contains(&lines[i].words[0].as_str()))
+            .find(|&i| is_section_keyword(&lines[i].words[0]))
             .unwrap_or(lines.len());
         let head = &lines[start].words[0];
         let body = &lines[start..end];
@@ -116,7 +97,7 @@ fn plan(lines: &[SourceLine]) -> Vec<(&SourceLine, Rewrite)> {
             defaults_http = http;
         }
         let ctx = Ctx {
-            section: if SECTIONS.contains(&head.as_str()) {
+            section: if is_section_keyword(head) {
                 head.clone()
             } else {
                 String::new()
@@ -148,7 +129,7 @@ fn rewrite(w: &[String], ctx: &Ctx) -> Option<Rewrite> {
             _ => None,
         };
     }
-    if !PROXY.contains(&ctx.section.as_str()) {
+    if !PROXY_SECTIONS.contains(&ctx.section.as_str()) {
         return None;
     }
     let arg0 = args.first().map(String::as_str).unwrap_or("");

@@ -139,6 +139,16 @@ fn pseudo_variables_give_file_line_and_section() {
 }
 
 #[test]
+fn every_section_keyword_the_parser_knows_sets_the_section() {
+    // The reader and the parser share one list of section keywords.
+    let r = read("frontend web
+crt-store certs
+  z \"${.SECTION}\"
+");
+    assert_eq!(r.lines[2].words, ["z", "certs"]);
+}
+
+#[test]
 fn a_bad_first_character_in_a_name_is_an_alert() {
     let (m, h) = only_error(r#"x "price $5""#);
     assert_eq!(

@@ -41,7 +41,12 @@ const OTHER_SECTIONS: [&str; 11] = [
     "crt-store",
 ];
 
-const PROXY_SECTIONS: [&str; 4] = ["defaults", "frontend", "backend", "listen"];
+pub(crate) const PROXY_SECTIONS: [&str; 4] = ["defaults", "frontend", "backend", "listen"];
+
+/// Whether `kw` opens a section; the reader and `migrate` ask too, so all agree.
+pub(crate) fn is_section_keyword(kw: &str) -> bool {
+    kw == "global" || PROXY_SECTIONS.contains(&kw) || OTHER_SECTIONS.contains(&kw)
+}
 
 enum Open {
     None,
@@ -102,9 +107,7 @@ pub fn parse_lines(lines: &[SourceLine], d: &mut Diagnostics) -> Config {
         let Some(kw) = line.words.first().map(String::as_str) else {
             continue;
         };
-        let is_section =
-            kw == "global" || PROXY_SECTIONS.contains(&kw) || OTHER_SECTIONS.contains(&kw);
-        if is_section {
+        if is_section_keyword(kw) {
             close(open, &mut cfg, &mut current_defaults, d);
             open = start_section(line, &cfg, &current_defaults, d);
             continue;

@@ -182,25 +182,6 @@ pub fn split_line(line: &str, env: &dyn Env) -> Result<Vec<String>, String> {
         .map_err(|e| format!("{}; {}", e.message, e.hint))
 }
 
-/// Keywords that open a section, for `.SECTION`.
-const SECTIONS: &[&str] = &[
-    "global",
-    "defaults",
-    "frontend",
-    "backend",
-    "listen",
-    "userlist",
-    "peers",
-    "resolvers",
-    "mailers",
-    "program",
-    "http-errors",
-    "ring",
-    "cache",
-    "log-forward",
-    "fcgi-app",
-];
-
 const DIRECTIVES: &[&str] = &[
     ".if", ".elif", ".else", ".endif", ".diag", ".notice", ".warning", ".alert",
 ];
@@ -298,7 +279,7 @@ impl FileReader<'_> {
             self.message_directive(&span, &words);
             return;
         }
-        if SECTIONS.contains(&first.as_str()) {
+        if crate::parse::is_section_keyword(first) {
             self.section = words.get(1).unwrap_or(first).clone();
         }
         if self.lossy && words.iter().any(|w| w.contains('\u{FFFD}')) {
