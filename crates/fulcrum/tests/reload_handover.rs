@@ -3,49 +3,16 @@
 //! binding beside them, so clients queued in a backlog when the old process lets go
 //! are not reset. Clients keep opening short connections while the proxy reloads.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut b = [0u8; 256];
-                while let Ok(n) = s.read(&mut b) {
-                    if n == 0 || s.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
+use support::proc::{echo_server, free_port, start, wait_exit, Proc};
 
 fn config(dir: &Path, front: u16, back: u16, stats_opts: &str) -> (PathBuf, PathBuf) {
     let sock = dir.join("admin.sock");
@@ -60,19 +27,6 @@ fn config(dir: &Path, front: u16, back: u16, stats_opts: &str) -> (PathBuf, Path
     (p, sock)
 }
 
-fn start(cfg: &Path, extra: &[String]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
-        .arg("-db")
-        .arg("-f")
-        .arg(cfg)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
 /// Waits until the process serves and its stats socket answers.
 fn wait_ready(front: u16, sock: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -85,17 +39,6 @@ fn wait_ready(front: u16, sock: &Path) {
         assert!(Instant::now() < deadline, "fulcrum did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn wait_exit(p: &mut Proc, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = p.0.try_wait() {
-            return st.code();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 /// One short session: connect, echo a line, close. `false` on any failure.
@@ -204,59 +147,71 @@ fn reload(
     cur
 }
 
-#[test]
-fn reloads_with_x_lose_no_connection() {
+/// A first process on a fresh port, its stats socket given `stats_opts`.
+struct Setup {
+    _dir: tempfile::TempDir,
+    front: u16,
+    cfg: PathBuf,
+    sock: PathBuf,
+    first: Proc,
+}
+
+fn setup(stats_opts: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let front = free_port();
-    let (cfg, sock) = config(
-        dir.path(),
-        front,
-        echo_server(),
-        "level admin expose-fd listeners",
-    );
+    let (cfg, sock) = config(dir.path(), front, echo_server(), stats_opts);
     let first = start(&cfg, &[]);
     wait_ready(front, &sock);
-    let l = load(front, 4, 2000);
-    let x = ["-x".to_string(), sock.display().to_string()];
-    let last = reload(&cfg, &sock, front, first, 3, &x, &l);
-    let (ok, failed) = l.finish();
+    Setup {
+        _dir: dir,
+        front,
+        cfg,
+        sock,
+        first,
+    }
+}
+
+/// Three reloads (with `-x` or not) while 4 clients make at least `min` connections;
+/// the connections that succeeded and failed. The last process must still serve.
+fn reload_under_load(with_x: bool, min: usize) -> (usize, usize) {
+    let s = setup("level admin expose-fd listeners");
+    let l = load(s.front, 4, min);
+    let x = match with_x {
+        true => vec!["-x".to_string(), s.sock.display().to_string()],
+        false => Vec::new(),
+    };
+    let last = reload(&s.cfg, &s.sock, s.front, s.first, 3, &x, &l);
+    let counts = l.finish();
+    assert!(one_connection(([127, 0, 0, 1], s.front).into(), 0));
+    drop(last);
+    counts
+}
+
+#[test]
+fn reloads_with_x_lose_no_connection() {
+    let (ok, failed) = reload_under_load(true, 2000);
     assert_eq!(failed, 0, "{failed} of {} connections failed", ok + failed);
     assert!(ok >= 2000, "only {ok} connections");
-    // The last process serves, and still exposes its sockets for the next reload.
-    assert!(one_connection(([127, 0, 0, 1], front).into(), 0));
-    drop(last);
 }
 
 #[test]
 fn reloads_without_x_still_hand_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let front = free_port();
-    let (cfg, sock) = config(
-        dir.path(),
-        front,
-        echo_server(),
-        "level admin expose-fd listeners",
-    );
-    let first = start(&cfg, &[]);
-    wait_ready(front, &sock);
-    let l = load(front, 4, 500);
-    let last = reload(&cfg, &sock, front, first, 3, &[], &l);
     // Without `-x` the new process binds beside the old one: a client queued on an
     // old socket when it closes may be reset, so failures are allowed here.
-    let (ok, failed) = l.finish();
+    let (ok, failed) = reload_under_load(false, 500);
     eprintln!("without -x: {failed} of {} connections failed", ok + failed);
     assert!(ok > 0);
-    assert!(one_connection(([127, 0, 0, 1], front).into(), 0));
-    drop(last);
 }
 
 #[test]
 fn x_on_a_socket_without_expose_fd_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let front = free_port();
-    let (cfg, sock) = config(dir.path(), front, echo_server(), "level admin");
-    let mut old = start(&cfg, &[]);
-    wait_ready(front, &sock);
+    let Setup {
+        _dir,
+        front,
+        cfg,
+        sock,
+        first: mut old,
+    } = setup("level admin");
     let args = [
         "-x".to_string(),
         sock.display().to_string(),

@@ -2,46 +2,12 @@
 //! ends, SIGINT stops at once, and `-sf PID` hands a port over from an old process to a
 //! new one without refusing a connection.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An echo server: what makes a TCP session observable from both ends.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut b = [0u8; 1024];
-                while let Ok(n) = s.read(&mut b) {
-                    if n == 0 || s.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
+use support::proc::{echo_server, free_port, start, wait_exit, Proc};
 
 fn config(dir: &std::path::Path, front: u16, back: u16) -> std::path::PathBuf {
     let p = dir.join("tcp.cfg");
@@ -51,19 +17,6 @@ fn config(dir: &std::path::Path, front: u16, back: u16) -> std::path::PathBuf {
     );
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn start(cfg: &std::path::Path, extra: &[String]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
-        .arg("-db")
-        .arg("-f")
-        .arg(cfg)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Proc(child)
 }
 
 fn connect_until(port: u16) -> TcpStream {
@@ -93,17 +46,6 @@ fn signal(p: &Proc, sig: libc::c_int) {
     unsafe {
         libc::kill(p.0.id() as i32, sig);
     }
-}
-
-fn wait_exit(p: &mut Proc, within: Duration) -> Option<i32> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = p.0.try_wait() {
-            return st.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[test]

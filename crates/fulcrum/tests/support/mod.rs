@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod client;
 pub mod copy;
+pub mod proc;
 
 pub use backend::{BannerServer, HttpBackend};
 pub use client::{get, request, Response};
