@@ -16,6 +16,9 @@ DUR=${DUR:-10}
 CONNS=${CONNS:-64}
 BULK_MB=${BULK_MB:-2048}
 IDLE_N=${IDLE_N:-1000}
+# Paced keep-alive test: each of CONNS connections waits PACE_MS between requests, so
+# the proxy is well below saturation and CPU per request is not just 1/throughput.
+PACE_MS=${PACE_MS:-4}
 LB_CPU=${LB_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 LBS=${LBS:-"fulcrum haproxy nginx"}
@@ -58,9 +61,9 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
-read -r B1 B2 SINK LB_HTTP LB_TCP < <(python3 -c '
+read -r B1 B2 SINK LB_HTTP LB_TCP LB_SPLICE < <(python3 -c '
 import socket
-ss=[socket.socket() for _ in range(5)]
+ss=[socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1",0))
 print(*[s.getsockname()[1] for s in ss])')
 
@@ -88,7 +91,8 @@ PIDS_BG+=($!)
 cat > "$WORK/haproxy.cfg" <<CONF
 global
     nbthread 1
-    maxconn 8000
+    # 2 fds per connection: stays under a 20000 open-files hard limit
+    maxconn 6000
 defaults
     mode http
     timeout connect 5s
@@ -106,7 +110,16 @@ listen tcp_bulk
     mode tcp
     bind 127.0.0.1:$LB_TCP
     server sink 127.0.0.1:$SINK
+listen tcp_splice
+    mode tcp
+    option splice-auto
+    bind 127.0.0.1:$LB_SPLICE
+    server sink 127.0.0.1:$SINK
 CONF
+
+cat > "$WORK/paced.lua" <<LUA
+function delay() return $PACE_MS end
+LUA
 
 cat > "$WORK/nginx-lb.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -125,7 +138,11 @@ http {
         location / { proxy_pass http://be_http; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
 }
-stream { server { listen 127.0.0.1:$LB_TCP; proxy_pass 127.0.0.1:$SINK; } }
+stream {
+    server { listen 127.0.0.1:$LB_TCP; proxy_pass 127.0.0.1:$SINK; }
+    # nginx's stream proxy has no splice: the same proxy, for completeness.
+    server { listen 127.0.0.1:$LB_SPLICE; proxy_pass 127.0.0.1:$SINK; }
+}
 CONF
 
 start_lb() {
@@ -168,6 +185,13 @@ measure() {
     record "$lb" ka_cpu_s_per_100k "$(python3 -c "print(($c1-$c0)/max($req,1)*1e5)")"
 
     c0=$($TOOLS cpu $LB_PIDS)
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" -s "$WORK/paced.lua" "http://127.0.0.1:$LB_HTTP/" > "$WORK/wrk.out"
+    c1=$($TOOLS cpu $LB_PIDS)
+    read -r req rps p50 p99 < <($TOOLS wrk "$WORK/wrk.out")
+    record "$lb" paced_req_per_s "$rps"
+    record "$lb" paced_cpu_s_per_100k "$(python3 -c "print(($c1-$c0)/max($req,1)*1e5)")"
+
+    c0=$($TOOLS cpu $LB_PIDS)
     taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:$LB_HTTP/" > "$WORK/wrk.out"
     c1=$($TOOLS cpu $LB_PIDS)
     read -r req rps p50 p99 < <($TOOLS wrk "$WORK/wrk.out")
@@ -179,6 +203,12 @@ measure() {
     c1=$($TOOLS cpu $LB_PIDS)
     record "$lb" tcp_MB_per_s "$(python3 -c "print($bytes/1e6/$secs)")"
     record "$lb" tcp_cpu_s_per_GB "$(python3 -c "print(($c1-$c0)/($bytes/1e9))")"
+
+    c0=$($TOOLS cpu $LB_PIDS)
+    read -r bytes secs < <(taskset -c "$CLIENT_CPU" $TOOLS bulk "$LB_SPLICE" $((BULK_MB << 20)))
+    c1=$($TOOLS cpu $LB_PIDS)
+    record "$lb" splice_MB_per_s "$(python3 -c "print($bytes/1e6/$secs)")"
+    record "$lb" splice_cpu_s_per_GB "$(python3 -c "print(($c1-$c0)/($bytes/1e9))")"
 
     sleep 1
     local r0 r1
@@ -196,7 +226,8 @@ measure() {
 
 echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# $(haproxy -v | head -1); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1)"
-echo "# rounds=$ROUNDS dur=${DUR}s conns=$CONNS bulk=${BULK_MB}MB idle=$IDLE_N lb_cpu=$LB_CPU client_cpu=$CLIENT_CPU"
+echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# rounds=$ROUNDS dur=${DUR}s conns=$CONNS pace=${PACE_MS}ms bulk=${BULK_MB}MB idle=$IDLE_N lb_cpu=$LB_CPU client_cpu=$CLIENT_CPU"
 read -r -a order <<< "$LBS"
 for round in $(seq "$ROUNDS"); do
     # Interleave: each round starts with a different load balancer.
