@@ -134,6 +134,8 @@ pub(crate) enum Fetch {
     ResVerFull,
     ReqBody,
     ReqBodyLen,
+    ResBody,
+    ResBodyLen,
     ReqLen,
     ReqPayload {
         off: usize,
@@ -470,6 +472,8 @@ impl Fetch {
             Fetch::ResVerFull => Sample::str(ctx.res?.res_version()),
             Fetch::ReqBody => Sample::Bin(Cow::Borrowed(req()?.body())),
             Fetch::ReqBodyLen => Sample::Int(req()?.body().len() as i64),
+            Fetch::ResBody => Sample::Bin(Cow::Borrowed(ctx.res?.res_body())),
+            Fetch::ResBodyLen => Sample::Int(ctx.res?.res_body().len() as i64),
             Fetch::ReqLen => Sample::Int(sess.payload().len() as i64),
             Fetch::ReqPayload { off, len } => payload_slice(sess.payload(), *off, *len)?,
             Fetch::ResLen => Sample::Int(sess.res_payload().len() as i64),

@@ -148,6 +148,8 @@ pub(crate) fn compile_fetch(
         "res.ver" | "resp_ver" => Fetch::ResVer,
         "req.body" => Fetch::ReqBody,
         "req.body_len" => Fetch::ReqBodyLen,
+        "res.body" => Fetch::ResBody,
+        "res.body_len" => Fetch::ResBodyLen,
         "req.len" | "req_len" => Fetch::ReqLen,
         "res.len" => Fetch::ResLen,
         "req.payload" | "res.payload" => {

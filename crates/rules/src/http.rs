@@ -267,6 +267,16 @@ pub fn run_http_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Ve
     run(rules, &mut ResT(view), None)
 }
 
+/// Goes on with `http-response` rules after [`Verdict::WaitForBody`], as
+/// [`run_http_request_from`] does for requests.
+pub fn run_http_response_from<V: ResponseView>(
+    rules: &HttpRules,
+    view: &mut V,
+    rule: usize,
+) -> Verdict {
+    run(rules, &mut ResT(view), Some(rule))
+}
+
 /// Runs `http-after-response` rules (also on responses Fulcrum generated).
 pub fn run_http_after_response<V: ResponseView>(rules: &HttpRules, view: &mut V) -> Verdict {
     run(rules, &mut ResT(view), None)

@@ -59,7 +59,8 @@ pub use fmt::Template;
 /// The persistence crate the view traits lend tables and trackers of.
 pub use fulcrum_persist;
 pub use http::{
-    run_http_after_response, run_http_request, run_http_request_from, run_http_response, HttpRules,
+    run_http_after_response, run_http_request, run_http_request_from, run_http_response,
+    run_http_response_from, HttpRules,
 };
 pub use proxy::{
     compile_config, compile_proxy, table_names, userlists_from_model, CompileEnv, CompiledProxy,

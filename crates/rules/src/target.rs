@@ -20,7 +20,7 @@ pub(crate) trait Target {
     fn status(&self) -> u16 {
         0
     }
-    /// Whether `wait-for-body` may go on (responses are not waited for).
+    /// Whether `wait-for-body` may go on.
     fn body_ready(&self, _at_least: Option<u64>) -> bool {
         true
     }
@@ -95,5 +95,8 @@ impl<V: ResponseView> Target for ResT<'_, V> {
     }
     fn status(&self) -> u16 {
         self.0.status()
+    }
+    fn body_ready(&self, at_least: Option<u64>) -> bool {
+        self.0.res_body_ready(at_least)
     }
 }

@@ -246,4 +246,12 @@ pub trait ResponseView: RequestView {
     fn res_add_header(&mut self, name: &[u8], value: &[u8]);
     fn res_set_header_value(&mut self, i: usize, value: &[u8]);
     fn res_remove_header(&mut self, i: usize);
+    /// Response body bytes buffered so far (`res.body`).
+    fn res_body(&self) -> &[u8] {
+        &[]
+    }
+    /// [`RequestView::body_ready`] for `http-response wait-for-body`.
+    fn res_body_ready(&self, _at_least: Option<u64>) -> bool {
+        true
+    }
 }

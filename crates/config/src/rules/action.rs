@@ -279,6 +279,7 @@ const RESPONSE_ACTIONS: &[&str] = &[
     "unset-var",
     "capture",
     "set-log-level",
+    "wait-for-body",
     "track-sc0",
     "track-sc1",
     "track-sc2",

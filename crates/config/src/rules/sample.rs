@@ -104,6 +104,8 @@ pub const FETCHES: &[FetchDef] = &[
     f("resp_ver", 0, 0, Str),
     f("req.body", 0, 0, Bin),
     f("req.body_len", 0, 0, Int),
+    f("res.body", 0, 0, Bin),
+    f("res.body_len", 0, 0, Int),
     f("req.len", 0, 0, Int),
     f("req_len", 0, 0, Int),
     f("req.payload", 2, 2, Bin),

@@ -9,8 +9,10 @@ use fulcrum_rules::{run_http_request, run_http_request_from, Answer, Vars, Verdi
 use std::net::SocketAddr;
 
 mod effects;
+mod res_wait;
 mod response;
 mod stamp;
+pub(crate) use res_wait::{read_more, Waiting};
 pub(crate) use effects::send_early_hints;
 use effects::Effects;
 mod wait;

@@ -548,7 +548,6 @@ async fn response(
     if p.retry_statuses.contains(&head.status) {
         return Err(RespError::RetryStatus(head.status));
     }
-    let buf = sbuf.readable();
     let upgraded = head.tunnel;
     if head.status == 101 && !p.upgrade {
         return Err(RespError::Invalid);
@@ -593,24 +592,38 @@ async fn response(
             (true, true) if p.client_http10 => Some(Some(b"keep-alive")),
             (true, true) => Some(None),
         };
-        match super::rules::on_response(
-            rr.fe,
-            rr.be,
-            rr.addrs.src,
-            rr.addrs.dst,
-            rr.parts,
-            &head,
-            buf,
-            conn,
-        ) {
-            Err(()) => return Err(RespError::Denied),
-            Ok(Some(h)) => {
-                out.extend_from_slice(&h);
-                edits.clear();
+        // `http-response wait-for-body` reads more of the body and runs the
+        // rules again from where it stopped.
+        let mut wait = super::rules::Waiting::default();
+        loop {
+            match super::rules::on_response(
+                rr.fe,
+                rr.be,
+                rr.addrs.src,
+                rr.addrs.dst,
+                rr.parts,
+                &head,
+                sbuf.readable(),
+                conn,
+                (&mut wait, sbuf.is_full()),
+            ) {
+                Err(()) => return Err(RespError::Denied),
+                Ok(Some(h)) => {
+                    out.extend_from_slice(&h);
+                    edits.clear();
+                }
+                Ok(None) => {}
             }
-            Ok(None) => {}
+            let Some(until) = wait.until() else { break };
+            match super::rules::read_more(sr, sbuf, until, &mut wait).await {
+                Ok(true) => {}
+                // HAProxy answers 504 when the body did not come in time.
+                Ok(false) => return Err(RespError::Timeout),
+                Err(_) => return Err(RespError::ServerGone),
+            }
         }
     }
+    let buf = sbuf.readable();
     let edited = !out.is_empty();
     match fulcrum_proto::http1::rewrite_response(buf, &head, &edits, out) {
         _ if edited => {}

@@ -80,6 +80,8 @@ pub(crate) struct RespView<'a> {
     persist: crate::persist::ViewPersist<'a>,
     /// The `capture response header` slots of this response (`capture.res.hdr(N)`).
     declared: Vec<Option<String>>,
+    /// The body buffered so far (`res.body`, `wait-for-body`).
+    body: super::res_wait::BodySeen<'a>,
 }
 
 impl SessionView for RespView<'_> {
@@ -163,6 +165,12 @@ impl ResponseView for RespView<'_> {
     fn status(&self) -> u16 {
         self.status
     }
+    fn res_body(&self) -> &[u8] {
+        self.body.bytes
+    }
+    fn res_body_ready(&self, at_least: Option<u64>) -> bool {
+        self.body.ready(at_least)
+    }
     fn res_version(&self) -> &[u8] {
         self.version
     }
@@ -197,9 +205,30 @@ impl ResponseView for RespView<'_> {
     }
 }
 
+impl RespView<'_> {
+    /// The head as the rules left it when `wait-for-body` stopped them.
+    pub(super) fn paused(&mut self) -> super::res_wait::Paused {
+        super::res_wait::Paused {
+            status: self.status,
+            reason: self.reason.take(),
+            headers: std::mem::take(&mut self.headers),
+            dirty: self.dirty,
+        }
+    }
+
+    pub(super) fn restore(&mut self, p: super::res_wait::Paused) {
+        self.status = p.status;
+        self.reason = p.reason;
+        self.headers = p.headers;
+        self.dirty = p.dirty;
+    }
+}
+
 /// Runs the backend's then the frontend's `http-response` rules over a
 /// response head; returns the rewritten head bytes (blank line included) when
-/// rules changed it, `Err(())` for a deny (the client gets a 502).
+/// rules changed it, `Err(())` for a deny (the client gets a 502). When a
+/// `wait-for-body` stops them, `Ok(None)` with `wait.until()` set: the caller
+/// reads more of the body and calls again (`full`: the buffer has no room).
 #[allow(clippy::too_many_arguments, clippy::result_unit_err)]
 pub(crate) fn on_response(
     fe: &Frontend,
@@ -210,6 +239,7 @@ pub(crate) fn on_response(
     head: &fulcrum_proto::ResponseHead,
     buf: &[u8],
     connection: Option<Option<&[u8]>>,
+    (wait, full): (&mut super::res_wait::Waiting, bool),
 ) -> Result<Option<Vec<u8>>, ()> {
     let st = req.persist.clone();
     let mut view = RespView {
@@ -229,13 +259,27 @@ pub(crate) fn on_response(
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
         declared: declared_slots(fe, buf, head),
+        body: wait.body(head, buf, full),
     };
+    let at = wait.resume(&mut view);
     let lists = [
         (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
         fe.rules.as_ref(),
     ];
-    for r in lists.into_iter().flatten() {
-        match fulcrum_rules::run_http_response(&r.http_response, &mut view) {
+    for (li, r) in lists.into_iter().enumerate() {
+        let Some(r) = r else { continue };
+        let v = match at {
+            Some((l, _)) if li < l => continue,
+            Some((l, rule)) if li == l => {
+                fulcrum_rules::run_http_response_from(&r.http_response, &mut view, rule)
+            }
+            _ => fulcrum_rules::run_http_response(&r.http_response, &mut view),
+        };
+        match v {
+            Verdict::WaitForBody { time_ms, rule, .. } => {
+                wait.pause(&mut view, li, rule, time_ms);
+                return Ok(None);
+            }
             Verdict::Tarpit(_) | Verdict::Reject | Verdict::SilentDrop => return Err(()),
             // The client gets this answer instead of the server's.
             Verdict::Deny(a) | Verdict::Return(a) => {
@@ -386,6 +430,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
         declared: declared_slots(fe, &reply, &head),
+        body: Default::default(),
     };
     let _ = fulcrum_rules::run_http_after_response(&rules.http_after_response, &mut view);
     if !view.dirty {
