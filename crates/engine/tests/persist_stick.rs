@@ -36,9 +36,14 @@ const DEFAULTS: &str = "defaults\n    mode http\n    timeout connect 300ms\n    
 
 /// An origin answering with its name, and `Set-Cookie: JSESSIONID=sess-NAME` on `/login`.
 fn named(name: &'static str) -> common::http::Origin {
+    named_with_cookie(name, format!("JSESSIONID=sess-{name}"))
+}
+
+/// An origin answering with its name, and `Set-Cookie: COOKIE; path=/` on `/login`.
+fn named_with_cookie(name: &'static str, cookie: String) -> common::http::Origin {
     origin(move |r| {
         let sc = if r.path == "/login" {
-            format!("Set-Cookie: JSESSIONID=sess-{name}; path=/\r\n")
+            format!("Set-Cookie: {cookie}; path=/\r\n")
         } else {
             String::new()
         };
@@ -263,20 +268,7 @@ fn http_response_rules_read_the_tracked_counters() {
 
 #[test]
 fn stick_store_response_learns_the_server_cookie_and_stick_match_follows_it() {
-    let sid = |name: &'static str| {
-        origin(move |r| {
-            let sc = if r.path == "/login" {
-                format!("Set-Cookie: SID={name}-sid; path=/\r\n")
-            } else {
-                String::new()
-            };
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{sc}\r\n{name}",
-                name.len()
-            )
-            .into_bytes()
-        })
-    };
+    let sid = |name: &'static str| named_with_cookie(name, format!("SID={name}-sid"));
     let (w1, w2) = (sid("web1"), sid("web2"));
     let run = serve(&format!(
         "{DEFAULTS}frontend web\n    bind 127.0.0.1:0\n    default_backend be\n\
