@@ -10,14 +10,19 @@ fn http_fe() -> fulcrum_engine::runtime::Frontend {
     frontend("f", Mode::Http)
 }
 
+fn http_be(server: std::net::SocketAddr) -> fulcrum_engine::runtime::Backend {
+    rr_backend("b", Mode::Http, servers(&[server]))
+}
+
+/// One worker serving frontend `f` with backend `b` on `server`.
+fn serve(server: std::net::SocketAddr) -> Running {
+    start(http_fe(), http_be(server), 1)
+}
+
 #[test]
 fn keep_alive_reuses_client_and_server_connections() {
     let o = origin(|r| ok(&format!("hello {}", r.path)));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     for i in 0..3 {
         write(
@@ -38,7 +43,7 @@ fn keep_alive_reuses_client_and_server_connections() {
 #[test]
 fn http_server_close_closes_server_side_only() {
     let o = origin(|_| ok("x"));
-    let mut be = rr_backend("b", Mode::Http, servers(&[o.addr]));
+    let mut be = http_be(o.addr);
     be.http.conn_mode = ConnMode::ServerClose;
     let run = start(http_fe(), be, 1);
     let mut c = client(run.addr);
@@ -60,7 +65,7 @@ fn httpclose_closes_both_sides() {
     let o = origin(|_| ok("x"));
     let mut fe = http_fe();
     fe.http.conn_mode = ConnMode::Close;
-    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
+    let run = start(fe, http_be(o.addr), 1);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let all = String::from_utf8(read_all(&mut c)).unwrap();
@@ -86,11 +91,7 @@ fn content_length_and_chunked_bodies_both_ways() {
             ok(&body)
         }
     });
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(
         &mut c,
@@ -127,11 +128,7 @@ fn close_delimited_response_and_head_without_body() {
             b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-close".to_vec()
         }
     });
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(&mut c, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     let (h, _) = read_response_head_only(&mut c);
@@ -154,11 +151,7 @@ fn read_response_head_only(c: &mut std::net::TcpStream) -> (String, ()) {
 #[test]
 fn pipelined_requests_answered_in_order() {
     let o = origin(|r| ok(&r.path));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(
         &mut c,
@@ -174,11 +167,7 @@ fn pipelined_requests_answered_in_order() {
 #[test]
 fn expect_100_continue_is_relayed() {
     let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(
         &mut c,
@@ -195,11 +184,7 @@ fn expect_100_continue_is_relayed() {
 #[test]
 fn http10_client_gets_keep_alive_when_asked() {
     let o = origin(|_| ok("x"));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     let (h, _) = read_response(&mut c);
@@ -215,11 +200,7 @@ fn http10_client_gets_keep_alive_when_asked() {
 #[test]
 fn ten_megabytes_streamed_with_bounded_memory() {
     let o = origin(|r| ok(&String::from_utf8_lossy(&r.body)));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let rss0 = rss_kb();
     let mut c = client(run.addr);
     let total = 10 << 20;
@@ -253,7 +234,7 @@ fn rss_kb() -> usize {
 #[test]
 fn http_reuse_always_shares_idle_server_connections_between_clients() {
     let o = origin(|_| ok("x"));
-    let mut be = rr_backend("b", Mode::Http, servers(&[o.addr]));
+    let mut be = http_be(o.addr);
     be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
     let run = start(http_fe(), be, 1);
     for _ in 0..3 {
@@ -271,11 +252,7 @@ fn http_reuse_always_shares_idle_server_connections_between_clients() {
 
     // With the default (safe), each client's first request gets its own.
     let o = origin(|_| ok("x"));
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     for _ in 0..3 {
         let mut c = client(run.addr);
         write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -291,7 +268,7 @@ fn http_ignore_probes_closes_silent_connections_without_408() {
         let mut fe = http_fe();
         fe.timeouts.http_request = Some(std::time::Duration::from_millis(150));
         fe.http.ignore_probes = ignore;
-        let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 1);
+        let run = start(fe, http_be(o.addr), 1);
         let mut c = client(run.addr);
         let all = String::from_utf8(read_all(&mut c)).unwrap();
         assert_eq!(all.starts_with("HTTP/1.1 408"), want_408, "{all}");
@@ -306,7 +283,7 @@ fn inherited_socket_fd_is_served() {
     let addr = l.local_addr().unwrap();
     let mut fe = http_fe();
     fe.binds[0].addr = fulcrum_engine::runtime::BindAddr::Fd(l.as_raw_fd());
-    let run = start(fe, rr_backend("b", Mode::Http, servers(&[o.addr])), 2);
+    let run = start(fe, http_be(o.addr), 2);
     let mut c = client(addr);
     write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(read_response(&mut c).1, b"via fd");
@@ -329,7 +306,7 @@ fn ten_megabyte_download_streams_with_bounded_memory() {
             }
         }
     });
-    let run = start(http_fe(), rr_backend("b", Mode::Http, servers(&[srv])), 1);
+    let run = serve(srv);
     let rss0 = rss_kb();
     let mut c = client(run.addr);
     write(&mut c, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -361,11 +338,7 @@ fn http10_client_gets_a_chunked_response_dechunked() {
     let o = origin(|_| {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_vec()
     });
-    let run = start(
-        http_fe(),
-        rr_backend("b", Mode::Http, servers(&[o.addr])),
-        1,
-    );
+    let run = serve(o.addr);
     let mut c = client(run.addr);
     write(&mut c, b"GET / HTTP/1.0\r\n\r\n");
     let all = String::from_utf8(read_all(&mut c)).unwrap();
