@@ -1,7 +1,8 @@
 //! `tcp-response content` rules of a `mode tcp` backend: they judge the
 //! server's first bytes (waiting up to `tcp-response inspect-delay` while more
 //! data could change a rule's outcome), while the client's data keeps flowing
-//! to the server so that client-speaks-first protocols work.
+//! to the server so that client-speaks-first protocols work. In `mode http`
+//! they run once the response head is parsed, before `http-response` rules.
 
 use crate::buf::Buf;
 use crate::connect::ClientAddrs;
@@ -43,6 +44,32 @@ pub(crate) fn wanted(be: &Backend) -> bool {
     be.rules
         .as_ref()
         .is_some_and(|r| r.tcp.has(TcpLayer::ResponseContent))
+}
+
+/// What `tcp-response content` rules decided about an HTTP response.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HttpInspected {
+    Pass,
+    /// `close`: the response goes to the client, the server connection ends.
+    CloseServer,
+    /// `reject`/`silent-drop`: both connections close, the client gets nothing.
+    Reject,
+}
+
+/// The backend's `tcp-response content` rules over a parsed HTTP response
+/// head. The head is complete, so a rule waiting for more data goes on.
+pub(crate) fn run_http(be: &Backend, view: &mut impl fulcrum_rules::ResponseView) -> HttpInspected {
+    let Some(rules) = be.rules.as_ref().filter(|_| wanted(be)) else {
+        return HttpInspected::Pass;
+    };
+    match fulcrum_rules::run_tcp_http_response(&rules.tcp, view) {
+        TcpVerdict::Reject | TcpVerdict::SilentDrop => HttpInspected::Reject,
+        TcpVerdict::Close => HttpInspected::CloseServer,
+        TcpVerdict::Accept
+        | TcpVerdict::Continue
+        | TcpVerdict::Wait
+        | TcpVerdict::UseService(_) => HttpInspected::Pass,
+    }
 }
 
 /// Runs the backend's `tcp-response content` rules once the server sent data

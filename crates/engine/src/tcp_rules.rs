@@ -219,16 +219,22 @@ pub(crate) async fn session_rules(
 
 /// [`connection_rules`] for an HTTP session (whose log is per request):
 /// `None` to close, else whether `expect-proxy layer4` asked for a header.
+/// Their `sess.` variables go to the connection's store, `sess`, which every
+/// request's rules and log read.
 pub(crate) fn connection_http(
     fe: &Frontend,
     addrs: &mut ClientAddrs,
     track: Option<&mut crate::persist::TcpTrack>,
+    sess: &fulcrum_rules::SessionVars,
 ) -> Option<bool> {
     let mut fx = TcpFx::default();
-    connection_rules(fe, addrs, track, &mut fx).map(|_| fx.expect_proxy)
+    let vars = Vars::with_session(sess.clone());
+    let layer = TcpLayer::Connection;
+    run_layer(fe, layer, addrs, track, &mut fx, vars).map(|_| fx.expect_proxy)
 }
 
 /// [`session_rules`] for an HTTP session: `false` when the connection must be closed.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn session_http(
     fe: &Frontend,
     client: &mut TcpStream,
@@ -236,12 +242,13 @@ pub(crate) async fn session_http(
     addrs: &mut ClientAddrs,
     track: Option<&mut crate::persist::TcpTrack>,
     expect_proxy: bool,
+    sess: &fulcrum_rules::SessionVars,
 ) -> bool {
     let mut fx = TcpFx {
         expect_proxy,
         ..TcpFx::default()
     };
-    let vars = Vars::default();
+    let vars = Vars::with_session(sess.clone());
     session_rules(fe, client, cbuf, addrs, track, &mut fx, vars)
         .await
         .is_some()

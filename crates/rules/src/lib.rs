@@ -67,6 +67,6 @@ pub use proxy::{
     ProxyInput, Routing,
 };
 pub use reply::{reason, Answer, Response, Verdict};
-pub use tcp::{run_tcp, run_tcp_http, TcpRules, TcpVerdict};
-pub use value::{Sample, Vars};
+pub use tcp::{run_tcp, run_tcp_http, run_tcp_http_response, TcpRules, TcpVerdict};
+pub use value::{Sample, SessionVars, Vars};
 pub use view::{Effect, RequestView, ResponseView, SessionView, Stats, StickQuery, TrackScope};

@@ -9,7 +9,7 @@ use crate::fetch_build::compile_expr;
 use crate::fmt::Template;
 use crate::proxy::CompileEnv;
 use crate::value::Sample;
-use crate::view::{Effect, RequestView, SessionView, TrackScope};
+use crate::view::{Effect, RequestView, ResponseView, SessionView, TrackScope};
 use fulcrum_persist::track::TrackFrom;
 
 #[derive(Clone, Debug)]
@@ -199,6 +199,14 @@ pub fn run_tcp<V: SessionView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) 
 /// fetches (`req.hdr`, `path`, …) then work in `tcp-request content` rules.
 pub fn run_tcp_http<V: RequestView>(rules: &TcpRules, layer: TcpLayer, view: &mut V) -> TcpVerdict {
     run_with(rules, layer, view, |v: &V| Ctx::request(v))
+}
+
+/// `tcp-response content` rules in an HTTP backend, once the response head is
+/// parsed: HTTP fetches (`status`, `res.hdr`, …) work in them too.
+pub fn run_tcp_http_response<V: ResponseView>(rules: &TcpRules, view: &mut V) -> TcpVerdict {
+    run_with(rules, TcpLayer::ResponseContent, view, |v: &V| {
+        Ctx::response(v)
+    })
 }
 
 fn run_with<V: SessionView>(

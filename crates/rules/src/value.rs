@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// One fetched or converted value. Strings borrow from the request when they can.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,44 +103,118 @@ pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
-/// Variables by full name (`txn.user`, `sess.x`, `proc.y`). The engine keeps one per
-/// transaction (and copies `sess.*`/`proc.*` as its scopes require).
+/// One scope's variables by full name.
+type VarMap = HashMap<String, Sample<'static>>;
+
+/// The `sess.` variables of one client connection: every transaction on it
+/// (and every copy of its [`Vars`]) shares them.
+#[derive(Clone, Debug, Default)]
+pub struct SessionVars(Arc<Mutex<VarMap>>);
+
+/// `proc.` variables: one store for the process, shared by every worker thread.
+fn proc_vars() -> MutexGuard<'static, VarMap> {
+    static PROC: OnceLock<Mutex<VarMap>> = OnceLock::new();
+    let m = PROC.get_or_init(Default::default);
+    // A panic elsewhere while holding it leaves a usable map: take it anyway.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock(m: &Mutex<VarMap>) -> MutexGuard<'_, VarMap> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Variables by full name (`txn.user`, `sess.x`, `proc.y`). The engine keeps one
+/// per transaction; `sess.` names go to the connection's [`SessionVars`] when it
+/// lent one (else they stay with this value), `proc.` names to the process store.
 ///
 /// The map sits in a `RefCell` because the `set-var`/`unset-var` converters write
 /// while an expression is evaluated through a shared view; `get` hands out copies,
 /// so no borrow outlives a call.
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
-    map: RefCell<HashMap<String, Sample<'static>>>,
+    map: RefCell<VarMap>,
+    sess: Option<SessionVars>,
+}
+
+/// Where a name lives.
+enum Store<'a> {
+    Local,
+    Session(&'a SessionVars),
+    Process,
 }
 
 impl Vars {
+    /// A transaction's variables on a connection whose `sess.` store is `sess`.
+    pub fn with_session(sess: SessionVars) -> Self {
+        Vars {
+            map: RefCell::default(),
+            sess: Some(sess),
+        }
+    }
+    /// The connection's `sess.` store, when one is attached.
+    pub fn session(&self) -> Option<&SessionVars> {
+        self.sess.as_ref()
+    }
+    fn store(&self, name: &str) -> Store<'_> {
+        match name.split_once('.').map(|(s, _)| s) {
+            Some("proc") => Store::Process,
+            Some("sess") => self.sess.as_ref().map_or(Store::Local, Store::Session),
+            _ => Store::Local,
+        }
+    }
     pub fn get(&self, name: &str) -> Option<Sample<'static>> {
-        self.map.borrow().get(name).cloned()
+        match self.store(name) {
+            Store::Local => self.map.borrow().get(name).cloned(),
+            Store::Session(s) => lock(&s.0).get(name).cloned(),
+            Store::Process => proc_vars().get(name).cloned(),
+        }
+    }
+    fn put(&self, name: &str, value: Option<Sample<'static>>) {
+        let mut local;
+        let mut shared;
+        let map: &mut VarMap = match self.store(name) {
+            Store::Local => {
+                local = self.map.borrow_mut();
+                &mut local
+            }
+            Store::Session(s) => {
+                shared = lock(&s.0);
+                &mut shared
+            }
+            Store::Process => {
+                shared = proc_vars();
+                &mut shared
+            }
+        };
+        match value {
+            Some(v) => {
+                map.insert(name.to_string(), v);
+            }
+            None => {
+                map.remove(name);
+            }
+        }
     }
     pub fn set(&mut self, name: &str, value: Sample<'_>) {
-        self.map
-            .get_mut()
-            .insert(name.to_string(), value.into_owned());
+        self.put(name, Some(value.into_owned()));
     }
     pub fn unset(&mut self, name: &str) {
-        self.map.get_mut().remove(name);
+        self.put(name, None);
     }
     /// `set-var(NAME,COND…)` as a converter: conditions as for the action.
     pub(crate) fn set_from_converter(&self, name: &str, conds: &[String], value: &Sample<'_>) {
         let old = self.get(name);
         if set_var_allowed(conds, old.as_ref(), value) {
-            self.map
-                .borrow_mut()
-                .insert(name.to_string(), value.clone().into_owned());
+            self.put(name, Some(value.clone().into_owned()));
         }
     }
     /// `unset-var(NAME)` as a converter.
     pub(crate) fn unset_from_converter(&self, name: &str) {
-        self.map.borrow_mut().remove(name);
+        self.put(name, None);
     }
-    /// Drops every variable of `scope` (`txn` at the end of a transaction, `req`
-    /// once the request is forwarded, `res` after the response).
+    /// Drops every variable of `scope` kept with this value (`txn` at the end
+    /// of a transaction, `req` once the request is forwarded, `res` after the
+    /// response); the shared `sess`/`proc` stores are not touched.
     pub fn clear_scope(&mut self, scope: &str) {
         self.map
             .get_mut()
@@ -186,6 +261,25 @@ mod tests {
         v.clear_scope("txn");
         assert_eq!(v.get("txn.a"), None);
         assert_eq!(v.get("sess.a"), Some(Sample::Int(2)));
+    }
+
+    #[test]
+    fn session_and_process_scopes_are_shared() {
+        let sess = SessionVars::default();
+        let mut first = Vars::with_session(sess.clone());
+        first.set("sess.user", Sample::Int(7));
+        first.set("txn.t", Sample::Int(1));
+        first.set("proc.value_rs_test", Sample::Int(3));
+        // The next transaction on the connection sees `sess.`, not `txn.`.
+        let second = Vars::with_session(sess);
+        assert_eq!(second.get("sess.user"), Some(Sample::Int(7)));
+        assert_eq!(second.get("txn.t"), None);
+        // Another connection sees only `proc.`.
+        let mut other = Vars::with_session(SessionVars::default());
+        assert_eq!(other.get("sess.user"), None);
+        assert_eq!(other.get("proc.value_rs_test"), Some(Sample::Int(3)));
+        other.unset("proc.value_rs_test");
+        assert_eq!(second.get("proc.value_rs_test"), None);
     }
 
     #[test]

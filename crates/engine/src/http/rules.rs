@@ -62,6 +62,8 @@ struct ReqView<'a> {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     /// Body bytes buffered so far (all of them after `option http-buffer-request`).
     body: Vec<u8>,
+    /// The request as received so far, head and buffered body (`req.len`, `req.payload`).
+    raw: &'a [u8],
     /// The whole body is in, or the buffer is full: `wait-for-body` goes on.
     body_done: bool,
     /// `false` once the session waited enough: `wait-for-body` no longer stops.
@@ -98,6 +100,9 @@ impl SessionView for ReqView<'_> {
     }
     fn vars_mut(&mut self) -> &mut Vars {
         &mut self.vars
+    }
+    fn payload(&self) -> &[u8] {
+        self.raw
     }
     crate::delegate_persist_view!(persist);
     fn effect(&mut self, e: Effect<'_>) {
@@ -274,9 +279,10 @@ fn decide_with(
             .map(|(n, v)| (n.to_vec(), v.to_vec()))
             .collect(),
         body: body.to_vec(),
+        raw: buf,
         body_done,
         may_wait,
-        vars: Vars::default(),
+        vars: Vars::with_session(s.sess_vars.clone()),
         first: s.requests <= 1,
         dirty: false,
         persist: crate::persist::ViewPersist::new(s.persist.as_deref()),
@@ -408,6 +414,7 @@ fn decide_with(
             res_level: None,
             log_res: None,
             answer: None,
+            server_close: false,
             server: None,
         })
     });
@@ -424,7 +431,7 @@ fn has_response_rules(fe: &Frontend, be: &Backend) -> bool {
     };
     let fe_r = fe.rules.as_deref().is_some_and(any);
     let be_r = be.name != fe.name && be.rules.as_deref().is_some_and(any);
-    fe_r || be_r
+    fe_r || be_r || crate::tcp_response::wanted(be)
 }
 
 /// `tcp-request content` rules of an HTTP proxy: HAProxy runs them on the parsed

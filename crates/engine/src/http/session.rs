@@ -48,6 +48,8 @@ pub(crate) struct Session<'a> {
     pub log: Option<Box<TxnLog<'a>>>,
     /// Tracking counters and the request's persistence; `None` when nothing persists.
     pub persist: Option<std::rc::Rc<crate::persist::SessionState>>,
+    /// `sess.` variables: set by any rule, read by every request on the connection.
+    pub sess_vars: fulcrum_rules::SessionVars,
 }
 
 /// What waiting for a request head produced.
@@ -84,8 +86,9 @@ pub(crate) async fn serve(
     // counters live as long as the connection. Connection rules come before the
     // PROXY header, as in HAProxy.
     let mut track = crate::persist::TcpTrack::new(rt);
-    let Some(expect_proxy) =
-        crate::tcp_rules::connection_http(fe, &mut addrs, track.as_deref_mut())
+    let sess_vars = fulcrum_rules::SessionVars::default();
+    let t = track.as_deref_mut();
+    let Some(expect_proxy) = crate::tcp_rules::connection_http(fe, &mut addrs, t, &sess_vars)
     else {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
@@ -102,8 +105,8 @@ pub(crate) async fn serve(
         }
     }
     let t = track.as_deref_mut();
-    let accepted =
-        crate::tcp_rules::session_http(fe, &mut client, &mut cbuf, &mut addrs, t, expect_proxy);
+    let (c, b, a) = (&mut client, &mut cbuf, &mut addrs);
+    let accepted = crate::tcp_rules::session_http(fe, c, b, a, t, expect_proxy, &sess_vars);
     if !Box::pin(accepted).await {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
@@ -134,6 +137,7 @@ pub(crate) async fn serve(
         requests: 0,
         srv: None,
         persist: crate::persist::session_state(rt),
+        sess_vars,
     };
     let r = s.run().await;
     s.park_server();

@@ -624,6 +624,8 @@ async fn response(
         }
     }
     let buf = sbuf.readable();
+    // `tcp-response content close`: this response goes through, then the server connection ends.
+    let server_keep = server_keep && !rr.as_ref().is_some_and(|r| r.parts.server_close);
     let edited = !out.is_empty();
     match fulcrum_proto::http1::rewrite_response(buf, &head, &edits, out) {
         _ if edited => {}

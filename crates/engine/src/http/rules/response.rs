@@ -25,8 +25,11 @@ pub(crate) struct ReqParts {
     pub(super) res_level: Option<crate::log::LevelOverride>,
     /// The response as rules left it, for the log's `%[…]` (only when they read it).
     pub(super) log_res: Option<crate::log_sample::LoggedResponse>,
-    /// `http-response deny|return|redirect`: what the client gets instead.
+    /// `http-response deny|return|redirect`: what the client gets instead
+    /// (nothing at all when empty: `tcp-response content reject`).
     pub(super) answer: Option<Vec<u8>>,
+    /// `tcp-response content close`: the server connection is not kept.
+    pub server_close: bool,
     /// The server answering (name, id), for `srv_name`/`srv_id`.
     pub server: Option<(std::sync::Arc<str>, i64)>,
 }
@@ -82,6 +85,8 @@ pub(crate) struct RespView<'a> {
     declared: Vec<Option<String>>,
     /// The body buffered so far (`res.body`, `wait-for-body`).
     body: super::res_wait::BodySeen<'a>,
+    /// The response bytes received so far (`res.len`, `res.payload`).
+    raw: &'a [u8],
 }
 
 impl SessionView for RespView<'_> {
@@ -130,6 +135,9 @@ impl SessionView for RespView<'_> {
     }
     fn vars_mut(&mut self) -> &mut Vars {
         &mut self.req.vars
+    }
+    fn res_payload(&self) -> &[u8] {
+        self.raw
     }
     crate::delegate_persist_view!(persist);
 }
@@ -259,9 +267,24 @@ pub(crate) fn on_response(
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
         declared: declared_slots(fe, buf, head),
+        raw: buf,
         body: wait.body(head, buf, full),
     };
     let at = wait.resume(&mut view);
+    // `tcp-response content` rules come first, as HAProxy's analysers run them.
+    // After a `wait-for-body`, they already ran.
+    let inspected = match at {
+        Some(_) => crate::tcp_response::HttpInspected::Pass,
+        None => crate::tcp_response::run_http(be, &mut view),
+    };
+    match inspected {
+        crate::tcp_response::HttpInspected::Pass => {}
+        crate::tcp_response::HttpInspected::CloseServer => view.req.server_close = true,
+        crate::tcp_response::HttpInspected::Reject => {
+            view.req.answer = Some(Vec::new());
+            return Err(());
+        }
+    }
     let lists = [
         (be.name != fe.name).then_some(be.rules.as_ref()).flatten(),
         fe.rules.as_ref(),
@@ -402,7 +425,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
                     .collect()
             })
             .unwrap_or_default(),
-        vars: Vars::default(),
+        vars: Vars::with_session(s.sess_vars.clone()),
         persist: s.persist.clone(),
         timeouts: Default::default(),
         req_slots: Vec::new(),
@@ -410,6 +433,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         res_level: None,
         log_res: None,
         answer: None,
+        server_close: false,
         server: None,
     };
     let st = s.persist.clone();
@@ -430,6 +454,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
         dirty: false,
         persist: crate::persist::ViewPersist::new(st.as_deref()),
         declared: declared_slots(fe, &reply, &head),
+        raw: &[],
         body: Default::default(),
     };
     let _ = fulcrum_rules::run_http_after_response(&rules.http_after_response, &mut view);
