@@ -7,11 +7,18 @@ mod common;
 use common::*;
 use std::io::Read;
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A server sending `Content-Length: 10`, then `abc`, then after `pause`
 /// the rest, `defghij` (unless `pause` is longer than the test waits).
 fn slow_server(pause: Duration) -> std::net::SocketAddr {
+    counted_slow_server(pause, Arc::new(AtomicUsize::new(0)))
+}
+
+/// The same, counting the requests it reads in `seen`.
+fn counted_slow_server(pause: Duration, seen: Arc<AtomicUsize>) -> std::net::SocketAddr {
     backend(move |mut s: TcpStream| {
         let mut got = Vec::new();
         let mut b = [0u8; 1024];
@@ -21,6 +28,7 @@ fn slow_server(pause: Duration) -> std::net::SocketAddr {
                 Ok(n) => got.extend_from_slice(&b[..n]),
             }
         }
+        seen.fetch_add(1, Ordering::SeqCst);
         write(&mut s, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
         std::thread::sleep(pause);
         let _ = std::io::Write::write_all(&mut s, b"defghij");
@@ -76,7 +84,9 @@ fn without_wait_the_rules_see_what_came_with_the_head() {
     let (h, b, _) = get(&run);
     assert_eq!(status(&h), 200, "{h}");
     // Only what was read with the head (at most `abc`): never the rest.
-    let len: usize = header(&h, "x-len").and_then(|v| v.parse().ok()).unwrap_or(99);
+    let len: usize = header(&h, "x-len")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(99);
     assert!(len <= 3, "{h}");
     assert_eq!(b, b"abcdefghij");
 }
@@ -92,6 +102,21 @@ fn a_body_late_past_the_time_answers_504() {
     let (h, _, took) = get(&run);
     assert_eq!(status(&h), 504, "{h}");
     assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_wait_for_body_timeout_is_not_retried_as_a_response_timeout() {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let srv = counted_slow_server(Duration::from_secs(4), seen.clone());
+    let run = serve(
+        "    retries 2\n\
+         \x20   retry-on response-timeout\n\
+         \x20   http-response wait-for-body time 300ms\n",
+        srv,
+    );
+    let (h, _, _) = get(&run);
+    assert_eq!(status(&h), 504, "{h}");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
 
 #[test]

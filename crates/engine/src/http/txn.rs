@@ -57,6 +57,8 @@ struct RespOutcome {
 enum RespError {
     /// Before any response byte reached the client.
     Timeout,
+    /// `http-response wait-for-body` ran out of time (504, never retried).
+    BodyTimeout,
     Invalid,
     ServerGone,
     /// A status listed in `retry-on`; nothing was sent to the client.
@@ -294,7 +296,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                 }
                 return Ok(Next::Error(502));
             }
-            Err(RespError::Timeout) => return Ok(Next::Error(504)),
+            Err(RespError::Timeout) | Err(RespError::BodyTimeout) => return Ok(Next::Error(504)),
             Err(RespError::Invalid) | Err(RespError::ServerGone) => {
                 return Ok(match req_res {
                     Some(Err(BodyError::Invalid)) => Next::Error(400),
@@ -363,7 +365,7 @@ impl crate::runtime::RetryOn {
             RespError::Invalid => self.junk_response,
             RespError::Timeout => self.response_timeout,
             RespError::RetryStatus(_) => true,
-            RespError::Aborted | RespError::Denied => false,
+            RespError::Aborted | RespError::Denied | RespError::BodyTimeout => false,
         }
     }
 }
@@ -618,7 +620,7 @@ async fn response(
             match super::rules::read_more(sr, sbuf, until, &mut wait).await {
                 Ok(true) => {}
                 // HAProxy answers 504 when the body did not come in time.
-                Ok(false) => return Err(RespError::Timeout),
+                Ok(false) => return Err(RespError::BodyTimeout),
                 Err(_) => return Err(RespError::ServerGone),
             }
         }
