@@ -221,3 +221,73 @@ fn tcp_response_close_ends_the_server_connection_after_the_response() {
     // Each response closed its server connection: no reuse.
     assert_eq!(app.conns.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
+
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<fulcrum_observe::log::LogRecord>>);
+
+impl fulcrum_engine::LogSink for Collect {
+    fn emit(&self, _fe: &fulcrum_engine::runtime::Frontend, rec: fulcrum_observe::log::LogRecord) {
+        self.0.lock().unwrap().push(rec);
+    }
+}
+
+/// The `%[…]` values of the first `n` log lines (waits up to 5 s for them).
+fn logged(sink: &Collect, n: usize) -> Vec<Vec<Option<String>>> {
+    let t0 = std::time::Instant::now();
+    while sink.0.lock().unwrap().len() < n && t0.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let recs = sink.0.lock().unwrap();
+    recs.iter().map(|r| r.samples.format.clone()).collect()
+}
+
+#[test]
+fn log_lines_of_later_requests_read_session_variables() {
+    let app = origin(|_| ok("app"));
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n\
+         \x20   log-format \"%[var(sess.user)] %[var(txn.path)]\"\n\
+         \x20   tcp-request connection set-var(sess.user) str(alice)\n\
+         \x20   http-request set-var(txn.path) path\n\
+         \x20   http-request deny if {{ path /deny }}\n\
+         \x20   http-after-response set-header X-After %[var(txn.path)]\n\
+         \x20   use_backend app if {{ path /app }}\n\
+         backend app\n    server s {}\n",
+        app.addr
+    );
+    let l = fulcrum_config::load_str("test.cfg", &text, &fulcrum_config::reader::MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
+    let sink = std::sync::Arc::new(Collect::default());
+    let opts = fulcrum_engine::EngineOptions {
+        nbthread: Some(1),
+        log: Some(sink.clone()),
+        ..Default::default()
+    };
+    let h = fulcrum_engine::Engine::start(rt, opts).unwrap();
+    let mut c = client(h.local_addr("web").unwrap());
+    let (h1, _) = get(&mut c, "/app");
+    assert_eq!(status(&h1), 200, "{h1}");
+    // No backend matches: a 503 the proxy gives itself, on the same connection.
+    let (h2, _) = get(&mut c, "/none");
+    assert_eq!(status(&h2), 503, "{h2}");
+    let lines = logged(&sink, 2);
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        lines.first(),
+        Some(&vec![s("alice"), s("/app")]),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.get(1),
+        Some(&vec![s("alice"), s("/none")]),
+        "{lines:?}"
+    );
+    // `http-after-response` on the proxy's own answer reads the request rules' variables.
+    let mut d = client(h.local_addr("web").unwrap());
+    let (h3, _) = get(&mut d, "/deny");
+    assert_eq!(status(&h3), 403, "{h3}");
+    assert_eq!(header(&h3, "x-after").as_deref(), Some("/deny"), "{h3}");
+    drop(h);
+}

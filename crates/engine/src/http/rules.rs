@@ -199,8 +199,8 @@ pub(crate) fn decide(s: &mut Session<'_>, may_wait: bool, resume: Option<Box<Pau
         l.counter();
     }
     let d = match decide_with(s, &mut fx, may_wait, resume) {
-        Decision::Reply(b) => Decision::Reply(after_local(s, b)),
-        Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b)),
+        Decision::Reply(b) => Decision::Reply(after_local(s, b, fx.log_vars.clone())),
+        Decision::Tarpit(b) => Decision::Tarpit(after_local(s, b, fx.log_vars.clone())),
         Decision::WaitBody {
             time,
             at_least,
@@ -341,6 +341,8 @@ fn decide_with(
         }
     }
     let Some(bi) = chosen.or(default) else {
+        // The 503's log line reads the variables the rules set.
+        view.fx.log_vars = Some(view.vars.clone());
         return Decision::NoBackend;
     };
     let be = &rt.backends[bi];

@@ -348,6 +348,10 @@ impl Session<'_> {
             let parts = self.req_parts.as_deref_mut().filter(|_| l.backend.is_some());
             let (req, buf) = (self.req.as_ref(), self.cbuf.readable());
             l.seen = crate::log_sample::seen_http(fe, parts, req, buf, l.seen.take());
+            // No rule ran (an error before them): the line still reads `sess.` variables.
+            if let Some(seen) = l.seen.as_mut().filter(|s| s.vars.session().is_none()) {
+                seen.vars = fulcrum_rules::Vars::with_session(self.sess_vars.clone());
+            }
             l.emit(rt, fe, addrs.src, addrs.dst);
         }
         crate::persist::txn_end(self.persist.as_deref(), status);

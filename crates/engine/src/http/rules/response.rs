@@ -385,10 +385,11 @@ pub(crate) fn after_error(s: &Session<'_>, page: &[u8]) -> Option<Vec<u8>> {
         s.fe.rules
             .as_deref()
             .is_some_and(|r| !r.http_after_response.is_empty());
-    has.then(|| after_local(s, page.to_vec()))
+    has.then(|| after_local(s, page.to_vec(), None))
 }
 
-pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
+/// `vars`: the request rules' variables, when they answered.
+pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>, vars: Option<Vars>) -> Vec<u8> {
     let fe = s.fe;
     let Some(rules) = fe
         .rules
@@ -425,7 +426,7 @@ pub(super) fn after_local(s: &Session<'_>, reply: Vec<u8>) -> Vec<u8> {
                     .collect()
             })
             .unwrap_or_default(),
-        vars: Vars::with_session(s.sess_vars.clone()),
+        vars: vars.unwrap_or_else(|| Vars::with_session(s.sess_vars.clone())),
         persist: s.persist.clone(),
         timeouts: Default::default(),
         req_slots: Vec::new(),
