@@ -291,3 +291,30 @@ fn log_lines_of_later_requests_read_session_variables() {
     assert_eq!(header(&h3, "x-after").as_deref(), Some("/deny"), "{h3}");
     drop(h);
 }
+
+#[test]
+fn request_variables_end_with_the_request_and_response_ones_start_with_the_response() {
+    let app = origin(|_| ok("app"));
+    let run = serve(
+        "    http-request set-var(req.r) str(in-request)\n\
+         \x20   http-request set-var(txn.t) str(in-txn)\n\
+         \x20   http-request set-header X-Req %[var(req.r)]\n\
+         \x20   http-response set-var(res.s) status\n\
+         \x20   http-response set-header X-Req-Seen yes if { var(req.r) -m found }\n\
+         \x20   http-response set-header X-Txn %[var(txn.t)]\n\
+         \x20   http-response set-header X-Res %[var(res.s)]\n",
+        "",
+        app.addr,
+    );
+    let mut c = client(run.addr);
+    let (h, _) = get(&mut c, "/");
+    assert_eq!(status(&h), 200, "{h}");
+    assert_eq!(seen(&app, 0).header("x-req").as_deref(), Some("in-request"));
+    assert_eq!(
+        header(&h, "x-req-seen"),
+        None,
+        "req. variable outlived the request: {h}"
+    );
+    assert_eq!(header(&h, "x-txn").as_deref(), Some("in-txn"), "{h}");
+    assert_eq!(header(&h, "x-res").as_deref(), Some("200"), "{h}");
+}

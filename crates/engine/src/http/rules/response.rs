@@ -271,6 +271,10 @@ pub(crate) fn on_response(
         body: wait.body(head, buf, full),
     };
     let at = wait.resume(&mut view);
+    if at.is_none() {
+        // `req.` variables live only while the request is processed (configuration.txt "set-var").
+        view.req.vars.clear_scope("req");
+    }
     // `tcp-response content` rules come first, as HAProxy's analysers run them.
     // After a `wait-for-body`, they already ran.
     let inspected = match at {
