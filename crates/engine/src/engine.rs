@@ -108,7 +108,7 @@ impl Engine {
             for (bi, bind) in fe.binds.iter().enumerate() {
                 let h = opts.handover.as_ref();
                 let socks = crate::handover::bind_all(h, &fe.name, bind, bi + 1, fe.maxconn, nb)?;
-                handover.record(bind, &socks);
+                handover.record(fi, bind, &socks);
                 bound.push(BoundAddr {
                     frontend: fe.name.clone(),
                     bind: bi,
@@ -352,15 +352,6 @@ async fn accept_loop(
             Some(l) => l,
             None => return,
         };
-        // `biased`: a stop or a limit change (sent before the runtime-API command
-        // answers) must win over a connection that is already waiting, so that the
-        // new limit applies to the very next connection.
-        let permits = tokio::select! {
-            biased;
-            _ = rx.changed() => return,
-            _ = listening.changed() => continue,
-            p = take_permits(&shared, fi, bi) => p,
-        };
         // Over an accept-rate limit: clients wait in the backlog meanwhile.
         if let Some(wait) = shared.rate.delay(fi) {
             tokio::select! {
@@ -370,11 +361,34 @@ async fn accept_loop(
                 _ = tokio::time::sleep(wait) => continue,
             }
         }
+        // `biased`: a stop or a pause must win over a connection already waiting.
         let accepted = tokio::select! {
             biased;
             _ = rx.changed() => return,
             _ = listening.changed() => continue,
             a = listener.accept() => a,
+        };
+        // The maxconn permits are taken after the accept, not before: a loop waiting
+        // on an empty socket while holding a permit would starve the other accept
+        // loops (threads x binds) of a frontend at a small limit. At the limit, a loop
+        // holds at most the one client it accepted, unserved, until a permit frees;
+        // the limit is read then, so a lowered one applies to that very client.
+        // A graceful stop while the client waits serves it anyway (the process
+        // finishes its clients before exiting); a hard stop drops it.
+        let mut stopping = false;
+        let permits = match &accepted {
+            Ok(_) => tokio::select! {
+                biased;
+                _ = rx.changed() => {
+                    if !matches!(*rx.borrow(), Control::Graceful) {
+                        return;
+                    }
+                    stopping = true;
+                    Permits::default()
+                }
+                p = take_permits(&shared, fi, bi) => p,
+            },
+            Err(_) => Permits::default(),
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -387,6 +401,9 @@ async fn accept_loop(
                     drop(permits);
                     drop(guard);
                 });
+                if stopping {
+                    return;
+                }
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning on the error.

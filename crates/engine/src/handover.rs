@@ -75,22 +75,33 @@ fn raw(l: &Listener) -> io::Result<OwnedFd> {
 /// process stops listening, so that a stopping process never hands over a socket
 /// (and a socket that nobody took is closed with the others).
 #[derive(Default)]
-pub(crate) struct Exposed(Mutex<Option<Vec<(String, OwnedFd)>>>);
+pub(crate) struct Exposed(Mutex<Option<Vec<(usize, String, OwnedFd)>>>);
 
 impl Exposed {
     pub(crate) fn new() -> Exposed {
         Exposed(Mutex::new(Some(Vec::new())))
     }
 
-    pub(crate) fn record(&self, bind: &Bind, socks: &[Listener]) {
+    /// Keeps duplicates of frontend `fi`'s sockets for `bind`.
+    pub(crate) fn record(&self, fi: usize, bind: &Bind, socks: &[Listener]) {
         let bound = socks.first().and_then(Listener::local_addr);
         let Some(k) = key(bind, bound) else { return };
         let Ok(mut g) = self.0.lock() else { return };
         let Some(list) = g.as_mut() else { return };
         for s in socks {
             match raw(s) {
-                Ok(fd) => list.push((k.clone(), fd)),
+                Ok(fd) => list.push((fi, k.clone(), fd)),
                 Err(e) => tracing::warn!("{k}: cannot keep the socket for a reload: {e}"),
+            }
+        }
+    }
+
+    /// Closes frontend `fi`'s duplicates (`shutdown frontend`): its sockets must
+    /// really close, and no later process may take them.
+    pub(crate) fn forget(&self, fi: usize) {
+        if let Ok(mut g) = self.0.lock() {
+            if let Some(list) = g.as_mut() {
+                list.retain(|(f, _, _)| *f != fi);
             }
         }
     }
@@ -111,7 +122,7 @@ impl Exposed {
             return Ok(Vec::new());
         };
         list.iter()
-            .map(|(k, fd)| Ok((k.clone(), fd.try_clone()?)))
+            .map(|(_, k, fd)| Ok((k.clone(), fd.try_clone()?)))
             .collect()
     }
 }
@@ -426,7 +437,7 @@ mod tests {
         let ports = [l1.local_addr().unwrap(), l2.local_addr().unwrap()];
         for l in [l1, l2] {
             let bind = Bind::new(l.local_addr().unwrap());
-            exposed.record(&bind, &[Listener::Tcp(l)]);
+            exposed.record(0, &bind, &[Listener::Tcp(l)]);
         }
         answer(a.as_raw_fd(), &exposed).unwrap();
         let mut got = Vec::new();

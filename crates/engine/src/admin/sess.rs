@@ -75,6 +75,8 @@ impl Core {
             return Err("Frontend was already shut down.\n".into());
         }
         st.send_replace(Listening::Shut);
+        // The copies kept for a reload would keep the sockets listening.
+        self.handover.forget(fi);
         tracing::warn!("Proxy {f} stopped.");
         Ok(String::new())
     }
