@@ -32,6 +32,7 @@ pub fn compile(cfg: &Config) -> Result<Runtime, EngineError> {
     };
     let http_errors = http_errors_sections(cfg);
     let userlists = fulcrum_rules::userlists_from_model(cfg);
+    global_vars(cfg)?;
     let mut rules = HashMap::new();
     for p in cfg.proxies.iter().filter(|p| !p.disabled) {
         rules.insert(p.name.clone(), proxy_rules(p, &userlists)?);
@@ -331,6 +332,17 @@ fn unique_id(p: &Proxy) -> Result<Option<Arc<crate::runtime::UniqueId>>, EngineE
         format,
         header: p.unique_id_header.clone(),
     })))
+}
+
+/// The global section's `set-var`/`set-var-fmt`: `proc.` variables, set before any traffic.
+fn global_vars(cfg: &Config) -> Result<(), EngineError> {
+    let env = fulcrum_rules::CompileEnv::new(std::path::PathBuf::new());
+    let errs = fulcrum_rules::set_global_vars(&cfg.global.set_vars, &env);
+    if errs.is_empty() {
+        return Ok(());
+    }
+    let text = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    Err(EngineError::Config(text.join("\n")))
 }
 
 fn captures(p: &Proxy) -> crate::log::Captures {

@@ -318,3 +318,33 @@ fn request_variables_end_with_the_request_and_response_ones_start_with_the_respo
     assert_eq!(header(&h, "x-txn").as_deref(), Some("in-txn"), "{h}");
     assert_eq!(header(&h, "x-res").as_deref(), Some("200"), "{h}");
 }
+
+#[test]
+fn global_set_var_fills_process_variables_at_load() {
+    let app = origin(|_| ok("app"));
+    let text = format!(
+        "global\n    set-var proc.var_scopes_role str(primary)\n\
+         \x20   set-var-fmt proc.var_scopes_who \"node-%[var(proc.var_scopes_role)]\"\n\
+         defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend web\n    bind 127.0.0.1:0\n\
+         \x20   http-request set-header X-Role %[var(proc.var_scopes_role)]\n\
+         \x20   http-request set-header X-Who %[var(proc.var_scopes_who)]\n\
+         \x20   default_backend app\n\
+         backend app\n    server s {}\n",
+        app.addr
+    );
+    let run = start_cfg(&text, "web");
+    let mut c = client(run.addr);
+    let (h, _) = get(&mut c, "/");
+    assert_eq!(status(&h), 200, "{h}");
+    let r = seen(&app, 0);
+    assert_eq!(r.header("x-role").as_deref(), Some("primary"));
+    assert_eq!(r.header("x-who").as_deref(), Some("node-primary"));
+    // Only `proc.` variables exist before any traffic: anything else is refused at its line.
+    let bad = "global\n    set-var txn.x str(a)\n";
+    let l = fulcrum_config::load_str("bad.cfg", bad, &fulcrum_config::reader::MapEnv::new());
+    assert!(!l.is_valid());
+    let msg = format!("{:?}", l.diagnostics);
+    assert!(msg.contains("only 'proc.' variables"), "{msg}");
+    assert!(msg.contains("bad.cfg") || msg.contains("line: 2"), "{msg}");
+}

@@ -33,6 +33,7 @@ mod fetch;
 mod fetch_build;
 mod fetch_util;
 mod fmt;
+mod global_vars;
 mod hash;
 mod http;
 mod legacy;
@@ -56,6 +57,7 @@ pub use error::RuleError;
 pub use fetch::Expr;
 pub use fetch_build::compile_expr;
 pub use fmt::Template;
+pub use global_vars::set_global_vars;
 /// The persistence crate the view traits lend tables and trackers of.
 pub use fulcrum_persist;
 pub use http::{

@@ -11,6 +11,8 @@ pub use super::cpumap::CpuMap;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Global {
+    /// `set-var`/`set-var-fmt`: `proc.` variables set when the configuration loads.
+    pub set_vars: Vec<crate::rules::GlobalVar>,
     pub daemon: bool,
     pub master_worker: bool,
     pub pidfile: Option<PathBuf>,

@@ -220,6 +220,10 @@ fn set(
             }
         },
         "unix-bind" => unix_bind(args, &mut g.unix_bind)?,
+        "set-var" | "set-var-fmt" => {
+            let v = crate::rules::parse_global_var(kw == "set-var-fmt", args, span);
+            g.set_vars.push(v.map_err(|e| e.message)?)
+        }
         "setenv" | "presetenv" | "resetenv" | "unsetenv" => {
             g.env_ops.push((kw.to_string(), args.to_vec()))
         }

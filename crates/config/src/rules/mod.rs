@@ -9,6 +9,7 @@
 mod acl;
 mod action;
 mod args;
+mod global_var;
 mod legacy;
 mod sample;
 mod stick;
@@ -20,6 +21,7 @@ pub use action::{
     ReplyBody, TimeoutKind, UriPart,
 };
 pub(crate) use args::{var_conditions, var_name};
+pub use global_var::{parse_global_var, GlobalVar, GlobalVarValue};
 pub use legacy::{parse_legacy, Legacy, LegacyOp};
 pub use sample::{
     converter_out, fetch_def, is_map_converter, parse_sample_expr, ConvDef, Converter, FetchDef,
