@@ -5,22 +5,10 @@
 mod common;
 
 use common::http::{ok, origin};
+use common::logsink::*;
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::runtime::Frontend;
-use fulcrum_engine::{compile, Engine, EngineOptions, LogSink};
-use fulcrum_observe::log::LogRecord;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<LogRecord>>);
-
-impl LogSink for Collect {
-    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
-        self.0.lock().unwrap().push(rec);
-    }
-}
 
 fn serve(frontend_lines: &str, server: std::net::SocketAddr) -> (Running, Arc<Collect>) {
     let text = format!(
@@ -28,39 +16,13 @@ fn serve(frontend_lines: &str, server: std::net::SocketAddr) -> (Running, Arc<Co
          frontend web\n    bind 127.0.0.1:0\n{frontend_lines}    default_backend app\n\
          backend app\n    server s1 {server}\n"
     );
-    let l = fulcrum_config::load_str("effects.cfg", &text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let sink = Arc::new(Collect::default());
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(1),
-            log: Some(sink.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    let run = Running {
-        handle: Some(h),
-        addr,
-    };
-    (run, sink)
+    start_cfg_logged(&text, "web")
 }
 
 fn get(run: &Running, req: &str) -> (String, Vec<u8>) {
     let mut c = client(run.addr);
     write(&mut c, req.as_bytes());
     read_response(&mut c)
-}
-
-fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
-    let t0 = Instant::now();
-    while sink.0.lock().unwrap().len() < n && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    sink.0.lock().unwrap().clone()
 }
 
 #[test]

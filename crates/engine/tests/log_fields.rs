@@ -4,14 +4,13 @@
 mod common;
 
 use common::http::{ok, origin};
+use common::logsink::*;
 use common::*;
 use fulcrum_engine::log::Captures;
 use fulcrum_engine::runtime::{Backend, Frontend, Mode, Runtime};
-use fulcrum_engine::{Engine, EngineOptions, LogSink};
 use fulcrum_observe::log::LogRecord;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 /// `%ac` counts the whole process: the tests of this file run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -20,17 +19,7 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[derive(Default)]
-struct Collect(Mutex<Vec<LogRecord>>);
-
-impl LogSink for Collect {
-    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
-        self.0.lock().unwrap().push(rec);
-    }
-}
-
 fn start_logged(fe: Frontend, be: Backend) -> (Running, Arc<Collect>) {
-    let sink = Arc::new(Collect::default());
     let rt = Runtime {
         nbthread: 1,
         maxconn: None,
@@ -38,26 +27,7 @@ fn start_logged(fe: Frontend, be: Backend) -> (Running, Arc<Collect>) {
         frontends: vec![fe],
         backends: vec![Arc::new(be)],
     };
-    let opts = EngineOptions {
-        nbthread: None,
-        log: Some(sink.clone()),
-        ..Default::default()
-    };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr("f").unwrap();
-    let run = Running {
-        handle: Some(h),
-        addr,
-    };
-    (run, sink)
-}
-
-fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
-    let t0 = Instant::now();
-    while sink.0.lock().unwrap().len() < n && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    sink.0.lock().unwrap().clone()
+    start_rt_logged(rt, "f")
 }
 
 fn captured(fe: &mut Frontend, c: Captures) {

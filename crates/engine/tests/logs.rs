@@ -1,25 +1,13 @@
 mod common;
 
 use common::http::{ok, origin};
+use common::logsink::*;
 use common::*;
 use fulcrum_engine::runtime::{Frontend, Mode, Runtime};
-use fulcrum_engine::{Engine, EngineOptions, LogSink};
-use fulcrum_observe::log::LogRecord;
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<LogRecord>>);
-
-impl LogSink for Collect {
-    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
-        self.0.lock().unwrap().push(rec);
-    }
-}
+use std::sync::Arc;
 
 fn start_logged(fe: Frontend, be: fulcrum_engine::runtime::Backend) -> (Running, Arc<Collect>) {
-    let sink = Arc::new(Collect::default());
     let rt = Runtime {
         nbthread: 1,
         maxconn: None,
@@ -27,31 +15,7 @@ fn start_logged(fe: Frontend, be: fulcrum_engine::runtime::Backend) -> (Running,
         frontends: vec![fe],
         backends: vec![Arc::new(be)],
     };
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: None,
-            log: Some(sink.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("f").unwrap();
-    (
-        Running {
-            handle: Some(h),
-            addr,
-        },
-        sink,
-    )
-}
-
-fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
-    let t0 = Instant::now();
-    while sink.0.lock().unwrap().len() < n && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    sink.0.lock().unwrap().clone()
+    start_rt_logged(rt, "f")
 }
 
 #[test]

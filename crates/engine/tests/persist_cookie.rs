@@ -5,42 +5,12 @@
 mod common;
 
 use common::http::{ok, origin, Origin};
+use common::logsink::*;
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::runtime::Frontend;
-use fulcrum_engine::{compile, Engine, EngineOptions, LogSink};
-use fulcrum_observe::log::LogRecord;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Default)]
-struct Collect(Mutex<Vec<LogRecord>>);
-
-impl LogSink for Collect {
-    fn emit(&self, _fe: &Frontend, rec: LogRecord) {
-        self.0.lock().unwrap().push(rec);
-    }
-}
-
-fn serve_with(text: &str, log: Option<Arc<Collect>>) -> Running {
-    let l = fulcrum_config::load_str("persist.cfg", text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let opts = EngineOptions {
-        nbthread: Some(1),
-        log: log.map(|l| l as Arc<dyn LogSink>),
-        ..Default::default()
-    };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
-}
-
 fn serve(text: &str) -> Running {
-    serve_with(text, None)
+    start_cfg(text, "web")
 }
 
 /// Two origins answering with their name (and `extra` response headers).
@@ -211,27 +181,19 @@ fn dead_server_cookie_without_redispatch_is_503() {
 #[test]
 fn log_shows_cookie_flags() {
     let w = origin(|_| ok("x"));
-    let sink = Arc::new(Collect::default());
-    let run = serve_with(
+    let (run, sink) = start_cfg_logged(
         &config(
             "cookie SERVERID insert indirect",
             "",
             &w.addr.to_string(),
             &w.addr.to_string(),
         ),
-        Some(sink.clone()),
+        "web",
     );
     get(&run, None);
     get(&run, Some("SERVERID=web1"));
     get(&run, Some("SERVERID=zzz"));
-    let t0 = Instant::now();
-    while sink.0.lock().unwrap().len() < 3 && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let flags: Vec<String> = sink
-        .0
-        .lock()
-        .unwrap()
+    let flags: Vec<String> = wait_for(&sink, 3)
         .iter()
         .map(|r| {
             let t = r.termination;

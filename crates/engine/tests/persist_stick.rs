@@ -4,28 +4,17 @@ mod common;
 
 use common::http::origin;
 use common::*;
-use fulcrum_config::reader::MapEnv;
-use fulcrum_engine::{compile, Engine, EngineHandle, EngineOptions};
+use fulcrum_engine::{EngineHandle, EngineOptions};
 use std::net::TcpStream;
 use std::time::Duration;
 
 fn serve(text: &str) -> Running {
-    let l = fulcrum_config::load_str("persist.cfg", text, &MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
-        EngineOptions {
-            nbthread: Some(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let addr = h.local_addr("web").unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    // Two workers: the tables are shared by every thread.
+    let opts = EngineOptions {
+        nbthread: Some(2),
+        ..Default::default()
+    };
+    start_cfg_with(text, "web", opts)
 }
 
 fn handle(run: &Running) -> &EngineHandle {

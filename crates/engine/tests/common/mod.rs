@@ -68,7 +68,12 @@ pub fn start(fe: Frontend, be: Backend, nbthread: usize) -> Running {
 }
 
 pub fn start_rt(rt: Runtime, name: &str) -> Running {
-    let h = Engine::start(rt, EngineOptions::default()).unwrap();
+    start_rt_with(rt, name, EngineOptions::default())
+}
+
+/// Serves `rt` with `opts`; `name` names the frontend whose address is returned.
+pub fn start_rt_with(rt: Runtime, name: &str, opts: EngineOptions) -> Running {
+    let h = Engine::start(rt, opts).unwrap();
     let addr = h.local_addr(name).unwrap();
     Running {
         handle: Some(h),
@@ -158,24 +163,25 @@ pub fn write(s: &mut TcpStream, b: &[u8]) {
 }
 
 pub mod http;
+pub mod logsink;
 pub mod sockets;
 
 /// Loads and compiles `text`, serves it on one worker thread; `fe` names the
 /// frontend whose address is returned.
 pub fn start_cfg(text: &str, fe: &str) -> Running {
-    let l = fulcrum_config::load_str("test.cfg", text, &fulcrum_config::reader::MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
     let opts = EngineOptions {
         nbthread: Some(1),
         ..Default::default()
     };
-    let h = Engine::start(rt, opts).unwrap();
-    let addr = h.local_addr(fe).unwrap();
-    Running {
-        handle: Some(h),
-        addr,
-    }
+    start_cfg_with(text, fe, opts)
+}
+
+/// Loads and compiles `text`, serves it with `opts`.
+pub fn start_cfg_with(text: &str, fe: &str, opts: EngineOptions) -> Running {
+    let l = fulcrum_config::load_str("test.cfg", text, &fulcrum_config::reader::MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
+    start_rt_with(rt, fe, opts)
 }
 
 /// A client whose source address is `src` (any 127/8 address is local on Linux), to
