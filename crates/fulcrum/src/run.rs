@@ -163,9 +163,40 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
         redirect_stdio_to_null();
     }
 
-    wait_for_signal(&signals, &handle);
+    if wait_for_signal(&signals, &handle) == Stop::Graceful {
+        drain_limits(signals, &handle, g.hard_stop_after);
+    }
     handle.wait();
     ExitCode::SUCCESS
+}
+
+/// While a gracefully stopping process waits for its last connections, SIGTERM or
+/// SIGINT still stop it at once, and `hard-stop-after` bounds the wait, as in HAProxy.
+fn drain_limits(
+    signals: libc::sigset_t,
+    handle: &fulcrum_engine::EngineHandle,
+    hard_stop_after: Option<std::time::Duration>,
+) {
+    let ctl = handle.control();
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait on a set we built; writes the signal number into `sig`.
+        if unsafe { libc::sigwait(&signals, &mut sig) } != 0 {
+            continue;
+        }
+        if sig == libc::SIGINT || sig == libc::SIGTERM {
+            ctl.stop_now();
+            return;
+        }
+    });
+    if let Some(after) = hard_stop_after {
+        let ctl = handle.control();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            tracing::warn!("hard-stop-after reached: closing the connections left");
+            ctl.stop_now();
+        });
+    }
 }
 
 fn report(pipe: &mut Option<std::fs::File>, msg: &str) {
@@ -229,7 +260,13 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-fn wait_for_signal(set: &libc::sigset_t, handle: &fulcrum_engine::EngineHandle) {
+#[derive(PartialEq)]
+enum Stop {
+    Now,
+    Graceful,
+}
+
+fn wait_for_signal(set: &libc::sigset_t, handle: &fulcrum_engine::EngineHandle) -> Stop {
     loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: sigwait on a set we built; writes the signal number into `sig`.
@@ -239,11 +276,11 @@ fn wait_for_signal(set: &libc::sigset_t, handle: &fulcrum_engine::EngineHandle) 
         match sig {
             libc::SIGINT | libc::SIGTERM => {
                 handle.stop_now();
-                return;
+                return Stop::Now;
             }
             libc::SIGUSR1 => {
                 handle.graceful_stop();
-                return;
+                return Stop::Graceful;
             }
             // SIGHUP, SIGTTOU, SIGTTIN: HAProxy's state dump and listener pause/resume;
             // nothing to do yet, and they must not kill the process.

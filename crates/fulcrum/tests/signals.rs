@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 use support::proc::{echo_server, free_port, start, wait_exit, Proc};
 
 fn config(dir: &std::path::Path, front: u16, back: u16) -> std::path::PathBuf {
+    config_with(dir, front, back, "")
+}
+
+fn config_with(dir: &std::path::Path, front: u16, back: u16, global: &str) -> std::path::PathBuf {
     let p = dir.join("tcp.cfg");
     let text = format!(
-        "global\n    nbthread 2\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+        "global\n    nbthread 2\n{global}defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
          listen echo\n    bind 127.0.0.1:{front}\n    server e 127.0.0.1:{back}\n"
     );
     std::fs::write(&p, text).unwrap();
@@ -73,6 +77,54 @@ fn sigusr1_stops_listening_and_exits_after_the_last_connection() {
     );
     drop(open);
     assert_eq!(wait_exit(&mut p, Duration::from_secs(5)), Some(0));
+}
+
+/// A draining process (after SIGUSR1) with a session that stays open (its 10 s
+/// timeouts outlast `within`): its exit status, or None if it runs on past `within`.
+fn drain_with_open_session(
+    global: &str,
+    then: Option<libc::c_int>,
+    within: Duration,
+) -> Option<i32> {
+    let dir = tempfile::tempdir().unwrap();
+    let front = free_port();
+    let cfg = config_with(dir.path(), front, echo_server(), global);
+    let mut p = start(&cfg, &[]);
+    let mut open = connect_until(front);
+    assert_eq!(echo(&mut open, b"before"), b"before");
+    signal(&p, libc::SIGUSR1);
+    // Draining: the session still works and the process stays.
+    assert_eq!(echo(&mut open, b"during"), b"during");
+    assert_eq!(wait_exit(&mut p, Duration::from_millis(300)), None);
+    if let Some(sig) = then {
+        signal(&p, sig);
+    }
+    wait_exit(&mut p, within)
+}
+
+#[test]
+fn hard_stop_after_bounds_the_drain() {
+    let start = Instant::now();
+    let exit = drain_with_open_session(
+        "    hard-stop-after 1500ms\n",
+        None,
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        exit,
+        Some(0),
+        "the draining process did not stop at hard-stop-after"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "stopped before hard-stop-after"
+    );
+}
+
+#[test]
+fn sigterm_during_the_drain_stops_at_once() {
+    let exit = drain_with_open_session("", Some(libc::SIGTERM), Duration::from_secs(5));
+    assert_eq!(exit, Some(0), "SIGTERM did not stop a draining process");
 }
 
 #[test]
