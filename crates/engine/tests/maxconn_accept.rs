@@ -3,7 +3,9 @@
 //! `accept`, so a loop idle on an empty socket held the only slot and a client on
 //! another bind waited forever.
 
-use fulcrum_engine::{Engine, EngineOptions};
+mod common;
+
+use fulcrum_engine::EngineOptions;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -53,17 +55,14 @@ fn one_slot_over_two_binds_and_two_threads(limit_line: &str, global: &str) {
          backend bk\n    server o1 {}\n",
         echo_origin()
     );
-    let l = fulcrum_config::load_str("test.cfg", &text, &fulcrum_config::reader::MapEnv::new());
-    assert!(l.is_valid(), "{:?}", l.diagnostics);
-    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
-    let h = Engine::start(
-        rt,
+    let _running = common::start_cfg_with(
+        &text,
+        "ft",
         EngineOptions {
             nbthread: Some(2),
             ..Default::default()
         },
-    )
-    .unwrap();
+    );
     let binds: [SocketAddr; 2] = [
         format!("127.0.0.1:{p1}").parse().unwrap(),
         format!("127.0.0.1:{p2}").parse().unwrap(),
@@ -75,8 +74,6 @@ fn one_slot_over_two_binds_and_two_threads(limit_line: &str, global: &str) {
             "client {i} on {addr} was not served with one free slot"
         );
     }
-    h.stop_now();
-    h.wait();
 }
 
 #[test]
