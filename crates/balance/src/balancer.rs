@@ -26,8 +26,9 @@ pub struct Balancer {
     algo: BalanceAlgo,
     opts: BalanceOptions,
     servers: Vec<Arc<ServerState>>,
-    /// Server indexes by ascending `id` (`balance first`).
-    by_id: Vec<usize>,
+    /// Server indexes by ascending `id` (`balance first`); `add server`
+    /// may give a spare slot its own `id`.
+    by_id: RwLock<Vec<usize>>,
     /// Map weights are divided by the gcd of the configured weights.
     map_gcd: u32,
     topo: RwLock<Topology>,
@@ -81,7 +82,7 @@ impl Balancer {
             map_gcd: weights_gcd(servers.iter().map(|s| s.initial_weight())),
             algo,
             opts,
-            by_id,
+            by_id: RwLock::new(by_id),
             topo: RwLock::new(Topology {
                 points: vec![0; n],
                 ..Topology::default()
@@ -185,6 +186,21 @@ impl Balancer {
         let slot = usize::from(s.is_backup());
         let group = t.in_slot(&self.servers, i, slot).then_some(slot);
         lc.place(i, group, lc_key(s.inflight(), t.weight[i]));
+    }
+
+    /// Gives server `idx` a new `id` and backup flag (`add server` filling a
+    /// spare slot). Only for a server that takes no traffic (in maintenance):
+    /// its ring points, groups and `first` order are keyed by both, and are
+    /// placed again when it becomes usable.
+    pub fn set_identity(&self, idx: usize, id: u32, backup: bool) {
+        let Some(s) = self.servers.get(idx) else {
+            return;
+        };
+        let mut by_id = self.by_id.write().unwrap_or_else(PoisonError::into_inner);
+        s.set_identity(id, backup);
+        by_id.sort_by_key(|&i| self.servers[i].id());
+        drop(by_id);
+        self.on_server_change(idx);
     }
 
     /// Call after changing server `idx`'s weight, ramp, admin or up state: only

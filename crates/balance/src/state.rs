@@ -41,8 +41,10 @@ impl AdminState {
 /// One server's shared runtime state.
 #[derive(Debug)]
 pub struct ServerState {
-    id: u32,
-    backup: bool,
+    /// Fixed at start, or set once by `add server` in a spare slot
+    /// ([`crate::Balancer::set_identity`]).
+    id: AtomicU32,
+    backup: AtomicBool,
     initial_weight: AtomicU32,
     weight: AtomicU32,
     ramp: AtomicU32,
@@ -62,8 +64,8 @@ impl ServerState {
     pub fn new(id: u32, weight: u32, backup: bool) -> Self {
         let weight = weight.min(MAX_WEIGHT);
         ServerState {
-            id,
-            backup,
+            id: AtomicU32::new(id),
+            backup: AtomicBool::new(backup),
             initial_weight: AtomicU32::new(weight),
             weight: AtomicU32::new(weight),
             ramp: AtomicU32::new(WEIGHT_SCALE),
@@ -85,11 +87,17 @@ impl ServerState {
 
     /// The numeric id (`id` keyword, or the declaration-order default).
     pub fn id(&self) -> u32 {
-        self.id
+        self.id.load(Ordering::Relaxed)
     }
     /// A `backup` server.
     pub fn is_backup(&self) -> bool {
-        self.backup
+        self.backup.load(Ordering::Relaxed)
+    }
+    /// Only while the server takes no traffic: the algorithm's structures
+    /// are keyed by both.
+    pub(crate) fn set_identity(&self, id: u32, backup: bool) {
+        self.id.store(id, Ordering::Relaxed);
+        self.backup.store(backup, Ordering::Relaxed);
     }
     /// The weight from the configuration (the 100% of `set weight N%`).
     pub fn initial_weight(&self) -> u32 {

@@ -85,7 +85,7 @@ pub(crate) async fn connect(
         crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
         match dialed {
             Ok(mut stream) => {
-                if let Some(v) = srv.send_proxy {
+                if let Some(v) = srv.proxy_header() {
                     let hdr = match v {
                         ProxyVersion::V1 => proxy_proto::v1_header(client.src, client.dst),
                         ProxyVersion::V2 => proxy_proto::v2_header(client.src, client.dst),
@@ -155,7 +155,7 @@ pub(crate) async fn dial_server(
             crate::sockopt::server_connected(&s, tcp);
             Ok(s)
         }
-        None => dial(srv.addr(), srv.source, timeout, tcp).await,
+        None => dial(srv.addr(), srv.source_addr(), timeout, tcp).await,
     }
 }
 

@@ -307,14 +307,27 @@ pub struct Server {
     pub minconn: Option<usize>,
     pub backup: bool,
     pub id: Option<u32>,
+    /// As configured; connections read [`Server::source_addr`], which `add
+    /// server` may set for a spare slot.
     pub source: Option<SocketAddr>,
     /// A UNIX socket server (`/path`, `unix@`, `abns@`); its address in
     /// [`ServerState`] is then a placeholder (see [`crate::unix`]).
     pub unix: Option<Arc<crate::unix::UnixAddr>>,
+    /// As configured; connections read [`Server::proxy_header`].
     pub send_proxy: Option<ProxyVersion>,
     pub shutdown_on_down: bool,
     /// Shared by every thread: up/down, counters.
     pub state: Arc<ServerState>,
+    /// The connection settings in force, set from the fields above when the
+    /// backend is built and replaced as a whole by `add server`.
+    pub(crate) live: Arc<arc_swap::ArcSwap<Live>>,
+}
+
+/// What a new server connection reads once (see [`Server::live`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Live {
+    pub(crate) send_proxy: Option<ProxyVersion>,
+    pub(crate) source: Option<SocketAddr>,
 }
 
 impl Server {
@@ -334,7 +347,18 @@ impl Server {
             send_proxy: None,
             shutdown_on_down: false,
             state: Arc::new(state),
+            live: Arc::new(arc_swap::ArcSwap::from_pointee(Live::default())),
         }
+    }
+
+    /// `send-proxy`/`send-proxy-v2` in force.
+    pub fn proxy_header(&self) -> Option<ProxyVersion> {
+        self.live.load().send_proxy
+    }
+
+    /// `source` in force: the address outgoing connections bind to.
+    pub fn source_addr(&self) -> Option<SocketAddr> {
+        self.live.load().source
     }
 
     /// Where new connections go: the configured address, or the last

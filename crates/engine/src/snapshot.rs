@@ -140,7 +140,7 @@ fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> Serv
         status: server_status(srv, h.filter(|_| checked)),
         weight: st.weight(),
         uweight: st.initial_weight(),
-        backup: srv.backup,
+        backup: st.is_backup(),
         slim: srv.maxconn.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
         qlimit: srv.maxqueue.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
         chkfail: h.map_or(0, |h| h.chkfail),

@@ -6,6 +6,7 @@ use crate::key::SelectKey;
 use crate::sched::Verdict;
 use crate::topo::{Group, Topology};
 use std::sync::atomic::Ordering;
+use std::sync::PoisonError;
 
 impl Balancer {
     /// Round-robin over the map table (`static-rr`, and map-based hashing when
@@ -76,7 +77,8 @@ impl Balancer {
         mut judge: impl FnMut(usize) -> Verdict,
     ) -> Option<usize> {
         let mut avoided = None;
-        for &i in &self.by_id {
+        let by_id = self.by_id.read().unwrap_or_else(PoisonError::into_inner);
+        for &i in by_id.iter() {
             if !t.in_slot(&self.servers, i, group.slot()) {
                 continue;
             }

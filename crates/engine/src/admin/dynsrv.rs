@@ -13,8 +13,9 @@
 //! `check` gets its own health monitor, paused until `enable health`.
 
 use crate::health_link::Core;
-use crate::runtime::{Backend, Server};
+use crate::runtime::{Backend, Live, ProxyVersion, Server};
 use fulcrum_balance::{AdminState, BalanceAlgo, BalanceOptions};
+use fulcrum_config::model::server::SendProxy;
 use fulcrum_config::model::Proxy;
 use fulcrum_config::rules::TargetName;
 use fulcrum_health::{CheckTarget, HealthEvent, HealthHandle, HealthMonitor, HealthSnapshot};
@@ -78,6 +79,9 @@ struct BackendInfo {
     pinned: HashSet<usize>,
     /// Configured servers with `disabled`.
     disabled: HashSet<usize>,
+    /// Where each configured server is declared (`file:line`), for the
+    /// answer to a duplicate `id`.
+    places: Vec<String>,
 }
 
 /// The runtime API's view of dynamic servers, kept in [`Core`].
@@ -134,6 +138,7 @@ impl DynServers {
                         .filter(|(_, s)| s.settings.disabled)
                         .map(|(i, _)| i)
                         .collect(),
+                    places: p.servers.iter().map(|s| s.span.to_string()).collect(),
                 }
             })
             .collect();
@@ -290,9 +295,24 @@ impl Core {
                      per backend."
                 )
             })?;
+        let id = server_id(be, info, si, parsed.settings.id)?;
         let srv = &be.servers[si];
         let st = &srv.state;
         st.set_admin(AdminState::Maint);
+        // Still in maintenance: the balancer places it again on `enable server`.
+        be.lb.set_identity(si, id, parsed.settings.backup);
+        let source = match &parsed.settings.source {
+            Some(a) => Some(server_addr(a)?),
+            None => (info.proxy.source.as_ref()).and_then(|a| server_addr(a).ok()),
+        };
+        srv.live.store(Arc::new(Live {
+            send_proxy: match parsed.settings.send_proxy {
+                SendProxy::None => None,
+                SendProxy::V1 => Some(ProxyVersion::V1),
+                SendProxy::V2 => Some(ProxyVersion::V2),
+            },
+            source,
+        }));
         st.reset_weight(parsed.settings.weight);
         st.set_addr(addr);
         st.set_up(true);
@@ -379,6 +399,31 @@ impl Core {
         // Dropping the last handle stops the monitor's thread.
         drop(gone);
         Ok("Server deleted.".into())
+    }
+}
+
+/// The `id` of a server added in slot `si`: its own when not taken (HAProxy's
+/// answer otherwise), else the smallest number no other server has.
+fn server_id(
+    be: &Backend,
+    info: &BackendInfo,
+    si: usize,
+    want: Option<u32>,
+) -> Result<u32, String> {
+    let others = || (be.servers.iter().enumerate()).filter(|(i, s)| *i != si && s.is_present());
+    let Some(id) = want else {
+        let taken: HashSet<u32> = others().map(|(_, s)| s.state.id()).collect();
+        return Ok((1..).find(|n| !taken.contains(n)).unwrap_or(u32::MAX));
+    };
+    match others().find(|(_, s)| s.state.id() == id) {
+        Some((i, s)) => {
+            let place = info.places.get(i).map_or("(null):0", String::as_str);
+            Err(format!(
+                "'id' : custom id {id} already used at {place} ('server {}').",
+                s.name
+            ))
+        }
+        None => Ok(id),
     }
 }
 

@@ -167,7 +167,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                     pool::put(c.addr, c.stream, c.uses > 1);
                 }
             }
-            if !allow_reuse || srv.send_proxy.is_some() {
+            if !allow_reuse || srv.proxy_header().is_some() {
                 return None;
             }
             let idle = match (be.reuse, first) {
@@ -345,7 +345,7 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
                     addr: srv.addr(),
                     stream,
                     uses: prev_uses + 1,
-                    private: srv.send_proxy.is_some(),
+                    private: srv.proxy_header().is_some(),
                 });
             }
         }

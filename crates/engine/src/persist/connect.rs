@@ -97,7 +97,7 @@ async fn direct(
     loop {
         match connect::dial_server(srv, t_connect, &be.tcp).await {
             Ok(mut stream) => {
-                if let Some(v) = srv.send_proxy {
+                if let Some(v) = srv.proxy_header() {
                     let hdr = match v {
                         ProxyVersion::V1 => proxy_proto::v1_header(client.src, client.dst),
                         ProxyVersion::V2 => proxy_proto::v2_header(client.src, client.dst),

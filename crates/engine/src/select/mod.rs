@@ -88,7 +88,7 @@ fn full_candidate(
 ) -> Option<usize> {
     let usable =
         |i: &usize| servers[*i].state.is_usable() && Some(*i) != exclude && slots[*i].is_some();
-    let active = (0..servers.len()).filter(|i| usable(i) && !servers[*i].backup);
+    let active = (0..servers.len()).filter(|i| usable(i) && !servers[*i].state.is_backup());
     let pick =
         |it: &mut dyn Iterator<Item = usize>| it.min_by_key(|i| servers[*i].state.queue_len());
     pick(&mut active.clone()).or_else(|| pick(&mut (0..servers.len()).filter(|i| usable(i))))
@@ -149,6 +149,10 @@ pub(crate) fn server_states(servers: &mut [Server]) {
             st.set_addr(a);
         }
         s.state = Arc::new(st);
+        s.live = Arc::new(arc_swap::ArcSwap::from_pointee(crate::runtime::Live {
+            send_proxy: s.send_proxy,
+            source: s.source,
+        }));
     }
 }
 
@@ -223,6 +227,12 @@ impl Balancer {
     /// Tell the algorithm that server `idx` changed (weight, up/down, admin state).
     pub fn on_server_change(&self, idx: usize) {
         self.inner.on_server_change(idx);
+    }
+
+    /// `add server` in spare slot `idx` (still in maintenance): its `id` and
+    /// `backup` flag.
+    pub(crate) fn set_identity(&self, idx: usize, id: u32, backup: bool) {
+        self.inner.set_identity(idx, id, backup);
     }
 
     /// Picks a usable server, avoiding `exclude` when another one is usable.
@@ -405,7 +415,9 @@ impl Balancer {
         for k in 0..n {
             let i = (start + k) % n;
             if Some(i) != first
-                && (!servers[i].state.is_usable() || Some(i) == exclude || servers[i].backup)
+                && (!servers[i].state.is_usable()
+                    || Some(i) == exclude
+                    || servers[i].state.is_backup())
             {
                 continue;
             }

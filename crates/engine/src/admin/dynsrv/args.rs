@@ -86,8 +86,6 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
 /// Accepted by HAProxy, but a dynamic server here would silently lack their
 /// effect: refused with a clear message rather than half applied.
 const NOT_YET: &[&str] = &[
-    "backup",
-    "id",
     "maxconn",
     "maxqueue",
     "minconn",
@@ -96,12 +94,6 @@ const NOT_YET: &[&str] = &[
     "error-limit",
     "on-marked-down",
     "on-marked-up",
-    "send-proxy",
-    "send-proxy-v2",
-    "send-proxy-v2-ssl",
-    "send-proxy-v2-ssl-cn",
-    "source",
-    "usesrc",
     "track",
 ];
 
@@ -205,7 +197,7 @@ mod tests {
         assert_eq!(e, "'cookie' option is not accepted for dynamic server");
         let e = parse_server("n1", &args(&["127.0.0.1:1", "bogus"]), &p).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
-        let e = parse_server("n1", &args(&["127.0.0.1:1", "backup"]), &p).unwrap_err();
+        let e = parse_server("n1", &args(&["127.0.0.1:1", "maxconn", "1"]), &p).unwrap_err();
         assert!(e.contains("not supported yet"), "{e}");
         assert!(parse_server("n1", &args(&["127.0.0.1:1", "inter", "${X}'"]), &p).is_err());
     }

@@ -1,0 +1,163 @@
+//! Settings of servers added with `add server` over the real `stats socket`:
+//! `backup` takes traffic only when the active servers are down, `id` shows
+//! in the stats and a taken one is refused as HAProxy does, `send-proxy` /
+//! `send-proxy-v2` headers reach the origin, `source` binds the outgoing
+//! connection.
+
+mod health_support;
+
+use health_support::*;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+const HEAD: &str =
+    "defaults\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
+
+/// A TCP origin that answers each connection with what it saw: the peer's
+/// address, then every byte received up to the client's `ping\n`.
+fn recorder() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let mut got = Vec::new();
+                let mut buf = [0u8; 512];
+                while !got.ends_with(b"ping\n") && Instant::now() < deadline {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut out = format!("{peer}\n").into_bytes();
+                out.extend_from_slice(&got);
+                let _ = s.write_all(&out);
+            });
+        }
+    });
+    addr
+}
+
+/// One connection through `fe`: (the origin's peer address, bytes it got).
+fn through(fe: SocketAddr) -> (String, Vec<u8>) {
+    let mut c = TcpStream::connect(fe).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"ping\n").unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let nl = out.iter().position(|b| *b == b'\n').unwrap_or(out.len());
+    let peer = String::from_utf8_lossy(&out[..nl]).into_owned();
+    (peer, out.get(nl + 1..).unwrap_or_default().to_vec())
+}
+
+#[test]
+fn an_added_backup_server_serves_only_when_the_active_ones_are_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (a, b) = (Origin::start("a"), Origin::start("b"));
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         frontend web\n    mode http\n    bind 127.0.0.1:0\n    default_backend app\n\
+         backend app\n    mode http\n    balance roundrobin\n    server s1 {}\n",
+        sock.display(),
+        a.addr
+    ));
+    let web = r.addr("web");
+    assert_eq!(
+        cmd(&sock, &format!("add server app/b1 {} backup id 42", b.addr)),
+        "New server registered.\n\n"
+    );
+    assert_eq!(cmd(&sock, "enable server app/b1"), "\n");
+    for _ in 0..6 {
+        assert_eq!(get(web, "/").2, "a");
+    }
+    assert_eq!(b.hits(), 0, "the backup server got traffic");
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    let b1 = row(&rows, "app", "b1");
+    assert_eq!((b1["sid"].as_str(), b1["bck"].as_str()), ("42", "1"));
+    assert_eq!(row(&rows, "app", "s1")["bck"], "0");
+
+    assert_eq!(cmd(&sock, "disable server app/s1"), "\n");
+    for _ in 0..3 {
+        assert_eq!(get(web, "/").2, "b");
+    }
+    assert_eq!(cmd(&sock, "enable server app/s1"), "\n");
+    assert_eq!(get(web, "/").2, "a");
+
+    // Ids are unique in a backend, as HAProxy answers.
+    assert_eq!(
+        cmd(&sock, &format!("add server app/x {} id 42", b.addr)),
+        "'id' : custom id 42 already used at (null):0 ('server b1').\n\n"
+    );
+    let out = cmd(&sock, &format!("add server app/x {} id 1", b.addr));
+    assert!(
+        out.starts_with("'id' : custom id 1 already used at test.cfg:")
+            && out.ends_with("('server s1').\n\n"),
+        "{out}"
+    );
+    // Without `id`, the smallest free number.
+    assert_eq!(
+        cmd(&sock, &format!("add server app/x {}", b.addr)),
+        "New server registered.\n\n"
+    );
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "app", "x")["sid"], "2");
+}
+
+#[test]
+fn added_servers_send_proxy_headers_and_bind_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let origin = recorder();
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n\
+         \x20   server plain {origin}\n",
+        sock.display()
+    ));
+    let fe = r.addr("raw");
+    assert_eq!(through(fe).1, b"ping\n");
+
+    // Only the added server serves from here on.
+    let only = |name: &str| {
+        assert_eq!(cmd(&sock, &format!("enable server raw/{name}")), "\n");
+        for other in ["plain", "p1", "p2", "src"] {
+            if other != name {
+                let _ = cmd(&sock, &format!("disable server raw/{other}"));
+            }
+        }
+    };
+    let add = |line: String| assert_eq!(cmd(&sock, &line), "New server registered.\n\n");
+    add(format!("add server raw/p1 {origin} send-proxy"));
+    add(format!("add server raw/p2 {origin} send-proxy-v2"));
+    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+    let src = probe.local_addr().unwrap();
+    drop(probe);
+    add(format!("add server raw/src {origin} source {src}"));
+
+    only("p1");
+    let (_, got) = through(fe);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(
+        text.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 ") && text.ends_with("\r\nping\n"),
+        "{text:?}"
+    );
+
+    only("p2");
+    let (_, got) = through(fe);
+    assert!(
+        got.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11") && got.ends_with(b"ping\n"),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 16 + 12 + 5, "{got:?}");
+
+    only("src");
+    let (peer, got) = through(fe);
+    assert_eq!(peer, src.to_string(), "the source was not bound");
+    assert_eq!(got, b"ping\n");
+}
