@@ -141,7 +141,7 @@ fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> Serv
         weight: st.weight(),
         uweight: st.initial_weight(),
         backup: st.is_backup(),
-        slim: srv.maxconn.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        slim: Some(st.maxconn()).filter(|m| *m > 0),
         qlimit: srv.maxqueue.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
         chkfail: h.map_or(0, |h| h.chkfail),
         chkdown: h.map_or(0, |h| h.chkdown),

@@ -161,3 +161,45 @@ fn added_servers_send_proxy_headers_and_bind_their_source() {
     assert_eq!(peer, src.to_string(), "the source was not bound");
     assert_eq!(got, b"ping\n");
 }
+
+#[test]
+fn an_added_server_with_maxconn_1_queues_the_second_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let origin = recorder();
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n\
+         \x20   timeout queue 10s\n    server plain {origin} disabled\n",
+        sock.display()
+    ));
+    let fe = r.addr("raw");
+    assert_eq!(
+        cmd(&sock, &format!("add server raw/one {origin} maxconn 1")),
+        "New server registered.\n\n"
+    );
+    assert_eq!(cmd(&sock, "enable server raw/one"), "\n");
+    let stat = |field: &str| row(&parse_csv(&cmd(&sock, "show stat")), "raw", "one")[field].clone();
+    assert_eq!(stat("slim"), "1");
+
+    // The first connection holds the only slot; the second one waits.
+    let mut first = TcpStream::connect(fe).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || stat("scur") == "1"));
+    let second = std::thread::spawn(move || through(fe));
+    assert!(
+        wait_until(Duration::from_secs(5), || stat("qcur") == "1"),
+        "the second connection was not queued"
+    );
+    assert_eq!(stat("scur"), "1");
+
+    first.write_all(b"ping\n").unwrap();
+    let mut out = Vec::new();
+    let _ = first.read_to_end(&mut out);
+    assert!(out.ends_with(b"\nping\n"), "{out:?}");
+    drop(first);
+    let (_, got) = second.join().unwrap();
+    assert_eq!(got, b"ping\n", "the queued connection was not served");
+}

@@ -296,6 +296,9 @@ impl Core {
                 )
             })?;
         let id = server_id(be, info, si, parsed.settings.id)?;
+        let maxconn = parsed.settings.maxconn.map(|m| m as usize);
+        be.lb
+            .set_slot_maxconn(si, maxconn, |i| i == si || be.servers[i].is_present())?;
         let srv = &be.servers[si];
         let st = &srv.state;
         st.set_admin(AdminState::Maint);
@@ -394,6 +397,10 @@ impl Core {
         }
         let gone = slots.remove(&(bi, si));
         srv.name.set("");
+        // Cannot fail: no limit is set.
+        let _ = be
+            .lb
+            .set_slot_maxconn(si, None, |i| be.servers[i].is_present());
         be.server_changed(si);
         drop(slots);
         // Dropping the last handle stops the monitor's thread.

@@ -4,6 +4,7 @@
 //! by `timeout queue` / `maxqueue`.
 
 use crate::runtime::Server;
+use arc_swap::ArcSwapOption;
 pub use fulcrum_balance::{BalanceAlgo, BalanceOptions, SelectKey, ServerState};
 use fulcrum_proto::{BodyFraming, Method, RequestHead, Version};
 use fulcrum_rules::view::{RequestView, SessionView};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 mod dynconn;
+mod dynslot;
 mod key;
 pub use key::SourceKey;
 pub(crate) use key::{hash_expr, HashCtx, HttpKey, TcpKey};
@@ -36,10 +38,11 @@ pub enum NoServer {
 #[derive(Debug)]
 pub struct Balancer {
     inner: fulcrum_balance::Balancer,
-    slots: Vec<Option<Arc<Semaphore>>>,
+    /// Each server's `maxconn` slots (`add server` may give a spare slot some).
+    slots: Vec<ArcSwapOption<Semaphore>>,
     /// Backend queue, present when every server has a `maxconn`: its permits
     /// are the sum of the servers' slots, so a holder always finds one free.
-    queue: Option<Arc<Semaphore>>,
+    queue: ArcSwapOption<Semaphore>,
     queued: AtomicUsize,
     maxqueue: Option<usize>,
     /// `balance hash <expr>`, compiled once with the configuration.
@@ -83,11 +86,12 @@ impl Lease {
 /// request whose candidates are all full; the least queued one.
 fn full_candidate(
     servers: &[Server],
-    slots: &[Option<Arc<Semaphore>>],
+    slots: &[ArcSwapOption<Semaphore>],
     exclude: Option<usize>,
 ) -> Option<usize> {
-    let usable =
-        |i: &usize| servers[*i].state.is_usable() && Some(*i) != exclude && slots[*i].is_some();
+    let usable = |i: &usize| {
+        servers[*i].state.is_usable() && Some(*i) != exclude && slots[*i].load().is_some()
+    };
     let active = (0..servers.len()).filter(|i| usable(i) && !servers[*i].state.is_backup());
     let pick =
         |it: &mut dyn Iterator<Item = usize>| it.min_by_key(|i| servers[*i].state.queue_len());
@@ -191,8 +195,8 @@ impl Balancer {
         let dynconn = dynconn::DynConn::new(&limits, &slots, queue.as_ref()).map(Arc::new);
         Ok(Balancer {
             inner,
-            slots,
-            queue,
+            slots: slots.into_iter().map(ArcSwapOption::new).collect(),
+            queue: ArcSwapOption::new(queue),
             queued: AtomicUsize::new(0),
             maxqueue,
             hash_expr: OnceLock::new(),
@@ -270,10 +274,9 @@ impl Balancer {
     /// Server `i`'s connection limit now (`minconn`/`fullconn` make it move);
     /// `None` when unlimited.
     pub fn current_maxconn(&self, i: usize) -> Option<usize> {
-        match (&self.dynconn, self.slots.get(i)?) {
-            (_, None) => None,
-            (Some(d), Some(_)) => Some(d.current_max(i)),
-            (None, Some(_)) => None,
+        match (&self.dynconn, self.slots.get(i)?.load().is_some()) {
+            (Some(d), true) => Some(d.current_max(i)),
+            _ => None,
         }
     }
 
@@ -289,10 +292,10 @@ impl Balancer {
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
         let load = self.load();
-        let sem = match self.slots.get(i) {
+        let sem = match self.slots.get(i).map(ArcSwapOption::load_full) {
             None => return Err(NoServer::Unavailable),
             Some(None) => return Ok(self.make_lease(i, None).with_load(load)),
-            Some(Some(s)) => s.clone(),
+            Some(Some(s)) => s,
         };
         let slot = match sem.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -319,10 +322,10 @@ impl Balancer {
         if first.is_none() && !self.inner.has_usable() {
             return Err(NoServer::Unavailable);
         }
-        if let Some(queue) = &self.queue {
+        if let Some(queue) = self.queue.load_full() {
             let qp = match queue.clone().try_acquire_owned() {
                 Ok(p) => p,
-                Err(_) => self.wait(queue, deadline, None).await?,
+                Err(_) => self.wait(&queue, deadline, None).await?,
             };
             // A holder of a queue permit finds a free slot unless servers went
             // down meanwhile; bounded polling covers that rare case.
@@ -357,7 +360,7 @@ impl Balancer {
             Some(i) => i,
             None => full_candidate(servers, &self.slots, exclude).ok_or(NoServer::Unavailable)?,
         };
-        let sem = self.slots[i].clone().ok_or(NoServer::Unavailable)?;
+        let sem = self.slots[i].load_full().ok_or(NoServer::Unavailable)?;
         match self.wait(&sem, deadline, Some(i)).await {
             Ok(slot) => Ok(self.make_lease(i, Some(slot)).with_load(load)),
             // Its server went down: balanced again, within the same deadline.
@@ -421,10 +424,10 @@ impl Balancer {
             {
                 continue;
             }
-            match &self.slots[i] {
+            match self.slots[i].load_full() {
                 None => return Some(self.make_lease(i, None)),
                 Some(sem) => {
-                    if let Ok(p) = sem.clone().try_acquire_owned() {
+                    if let Ok(p) = sem.try_acquire_owned() {
                         return Some(self.make_lease(i, Some(p)));
                     }
                 }

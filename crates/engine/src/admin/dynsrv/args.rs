@@ -86,7 +86,6 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
 /// Accepted by HAProxy, but a dynamic server here would silently lack their
 /// effect: refused with a clear message rather than half applied.
 const NOT_YET: &[&str] = &[
-    "maxconn",
     "maxqueue",
     "minconn",
     "observe",
@@ -197,7 +196,7 @@ mod tests {
         assert_eq!(e, "'cookie' option is not accepted for dynamic server");
         let e = parse_server("n1", &args(&["127.0.0.1:1", "bogus"]), &p).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
-        let e = parse_server("n1", &args(&["127.0.0.1:1", "maxconn", "1"]), &p).unwrap_err();
+        let e = parse_server("n1", &args(&["127.0.0.1:1", "minconn", "1"]), &p).unwrap_err();
         assert!(e.contains("not supported yet"), "{e}");
         assert!(parse_server("n1", &args(&["127.0.0.1:1", "inter", "${X}'"]), &p).is_err());
     }

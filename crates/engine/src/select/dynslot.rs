@@ -1,0 +1,56 @@
+//! `add server … maxconn N` and `del server`: a spare slot's connection limit,
+//! set while the slot takes no traffic, and the backend queue that follows it
+//! (kept only while every server has a `maxconn`, sized by their sum).
+
+use super::Balancer;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+impl Balancer {
+    /// Gives slot `idx` (in maintenance, without connections) `maxconn`
+    /// (`None`: unlimited); `present(i)` tells which slots hold a server once
+    /// this change is done.
+    pub(crate) fn set_slot_maxconn(
+        &self,
+        idx: usize,
+        maxconn: Option<usize>,
+        present: impl Fn(usize) -> bool,
+    ) -> Result<(), String> {
+        if self.dynconn.is_some() && maxconn.is_some() {
+            // The `minconn` ramps size their gates once, at start.
+            return Err(
+                "'maxconn' is not supported yet by Fulcrum for dynamic servers in a \
+                        backend whose servers ramp with 'minconn'."
+                    .into(),
+            );
+        }
+        let (Some(slot), Some(st)) = (self.slots.get(idx), self.inner.servers().get(idx)) else {
+            return Ok(());
+        };
+        let old = usize::try_from(st.maxconn()).unwrap_or(usize::MAX);
+        let new = maxconn.filter(|m| *m > 0);
+        slot.store(new.map(|m| Arc::new(Semaphore::new(m))));
+        st.set_maxconn(new.map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)));
+        let new = new.unwrap_or(0);
+        let servers = self.inner.servers();
+        let mut present = (0..servers.len()).filter(|&i| present(i));
+        let all_limited =
+            present.clone().next().is_some() && present.all(|i| self.slots[i].load().is_some());
+        match (all_limited, self.queue.load_full()) {
+            (false, _) => self.queue.store(None),
+            (true, Some(q)) if new >= old => q.add_permits(new - old),
+            // Free permits go now; those in use are simply not refilled.
+            (true, Some(q)) => {
+                let _ = q.forget_permits(old - new);
+            }
+            (true, None) => {
+                let total = (0..servers.len())
+                    .filter(|i| self.slots[*i].load().is_some())
+                    .map(|i| servers[i].maxconn() as usize)
+                    .sum();
+                self.queue.store(Some(Arc::new(Semaphore::new(total))));
+            }
+        }
+        Ok(())
+    }
+}
