@@ -328,6 +328,7 @@ pub struct Server {
 pub(crate) struct Live {
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) source: Option<SocketAddr>,
+    pub(crate) maxqueue: Option<usize>,
 }
 
 impl Server {
@@ -354,6 +355,11 @@ impl Server {
     /// `send-proxy`/`send-proxy-v2` in force.
     pub fn proxy_header(&self) -> Option<ProxyVersion> {
         self.live.load().send_proxy
+    }
+
+    /// `maxqueue` in force (stats; the backend's bound is their sum).
+    pub fn queue_limit(&self) -> Option<usize> {
+        self.live.load().maxqueue
     }
 
     /// `source` in force: the address outgoing connections bind to.

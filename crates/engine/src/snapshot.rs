@@ -142,7 +142,9 @@ fn server_stats(srv: &Server, h: Option<&HealthSnapshot>, checked: bool) -> Serv
         uweight: st.initial_weight(),
         backup: st.is_backup(),
         slim: Some(st.maxconn()).filter(|m| *m > 0),
-        qlimit: srv.maxqueue.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        qlimit: srv
+            .queue_limit()
+            .map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
         chkfail: h.map_or(0, |h| h.chkfail),
         chkdown: h.map_or(0, |h| h.chkdown),
         lastchg: h.map_or(0, |h| h.since_change.as_secs()),

@@ -163,24 +163,32 @@ fn added_servers_send_proxy_headers_and_bind_their_source() {
 }
 
 #[test]
-fn an_added_server_with_maxconn_1_queues_the_second_connection() {
+fn an_added_server_with_maxconn_1_queues_the_second_connection_and_maxqueue_1_refuses_the_third() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
     let origin = recorder();
     let r = Running::start(&format!(
         "global\n    stats socket {} level admin\n{HEAD}\
          listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n\
-         \x20   timeout queue 10s\n    server plain {origin} disabled\n",
+         \x20   timeout queue 10s\n",
         sock.display()
     ));
     let fe = r.addr("raw");
     assert_eq!(
-        cmd(&sock, &format!("add server raw/one {origin} maxconn 1")),
+        cmd(
+            &sock,
+            &format!("add server raw/one {origin} maxconn 1 maxqueue 1")
+        ),
         "New server registered.\n\n"
     );
     assert_eq!(cmd(&sock, "enable server raw/one"), "\n");
-    let stat = |field: &str| row(&parse_csv(&cmd(&sock, "show stat")), "raw", "one")[field].clone();
-    assert_eq!(stat("slim"), "1");
+    let stat_of =
+        |sv: &str, field: &str| row(&parse_csv(&cmd(&sock, "show stat")), "raw", sv)[field].clone();
+    let stat = |field: &str| stat_of("one", field);
+    // With every server limited, waiters queue in the backend.
+    let queued = || stat_of("BACKEND", "qcur");
+
+    assert_eq!((stat("slim").as_str(), stat("qlimit").as_str()), ("1", "1"));
 
     // The first connection holds the only slot; the second one waits.
     let mut first = TcpStream::connect(fe).unwrap();
@@ -190,10 +198,16 @@ fn an_added_server_with_maxconn_1_queues_the_second_connection() {
     assert!(wait_until(Duration::from_secs(5), || stat("scur") == "1"));
     let second = std::thread::spawn(move || through(fe));
     assert!(
-        wait_until(Duration::from_secs(5), || stat("qcur") == "1"),
+        wait_until(Duration::from_secs(5), || queued() == "1"),
         "the second connection was not queued"
     );
     assert_eq!(stat("scur"), "1");
+    // The queue is full: a third connection is closed without reaching it.
+    let t = Instant::now();
+    let (_, third) = through(fe);
+    assert!(third.is_empty(), "{third:?}");
+    assert!(t.elapsed() < Duration::from_secs(3), "the third one waited");
+    assert_eq!(queued(), "1");
 
     first.write_all(b"ping\n").unwrap();
     let mut out = Vec::new();

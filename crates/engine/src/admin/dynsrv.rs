@@ -315,6 +315,11 @@ impl Core {
                 SendProxy::V2 => Some(ProxyVersion::V2),
             },
             source,
+            maxqueue: parsed
+                .settings
+                .maxqueue
+                .filter(|m| *m > 0)
+                .map(|m| m as usize),
         }));
         st.reset_weight(parsed.settings.weight);
         st.set_addr(addr);
@@ -334,6 +339,7 @@ impl Core {
             slot.monitor = Some(Arc::new(self.start_monitor(bi, si, t)?));
         }
         srv.name.set(s);
+        be.lb.refresh_maxqueue(&be.servers);
         be.server_changed(si);
         slots.insert((bi, si), slot);
         used.insert((bi, si));
@@ -401,6 +407,7 @@ impl Core {
         let _ = be
             .lb
             .set_slot_maxconn(si, None, |i| be.servers[i].is_present());
+        be.lb.refresh_maxqueue(&be.servers);
         be.server_changed(si);
         drop(slots);
         // Dropping the last handle stops the monitor's thread.

@@ -3,6 +3,8 @@
 //! (kept only while every server has a `maxconn`, sized by their sum).
 
 use super::Balancer;
+use crate::runtime::Server;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -52,5 +54,15 @@ impl Balancer {
             }
         }
         Ok(())
+    }
+
+    /// After `add server … maxqueue N` or `del server`: the backend's bound
+    /// is the sum of its servers' `maxqueue` while every server has one.
+    pub(crate) fn refresh_maxqueue(&self, servers: &[Server]) {
+        let mut present = servers.iter().filter(|s| s.is_present());
+        let all = present.clone().next().is_some() && present.all(|s| s.queue_limit().is_some());
+        let total = servers.iter().filter_map(Server::queue_limit).sum();
+        self.maxqueue
+            .store(if all { total } else { 0 }, Ordering::Relaxed);
     }
 }

@@ -44,7 +44,8 @@ pub struct Balancer {
     /// are the sum of the servers' slots, so a holder always finds one free.
     queue: ArcSwapOption<Semaphore>,
     queued: AtomicUsize,
-    maxqueue: Option<usize>,
+    /// `maxqueue` of the whole backend (0: none), when every server has one.
+    maxqueue: AtomicUsize,
     /// `balance hash <expr>`, compiled once with the configuration.
     hash_expr: OnceLock<fulcrum_rules::Expr>,
     /// `minconn`/`fullconn` limits, when a server ramps.
@@ -156,6 +157,7 @@ pub(crate) fn server_states(servers: &mut [Server]) {
         s.live = Arc::new(arc_swap::ArcSwap::from_pointee(crate::runtime::Live {
             send_proxy: s.send_proxy,
             source: s.source,
+            maxqueue: s.maxqueue.filter(|m| *m > 0),
         }));
     }
 }
@@ -198,7 +200,7 @@ impl Balancer {
             slots: slots.into_iter().map(ArcSwapOption::new).collect(),
             queue: ArcSwapOption::new(queue),
             queued: AtomicUsize::new(0),
-            maxqueue,
+            maxqueue: AtomicUsize::new(maxqueue.unwrap_or(0)),
             hash_expr: OnceLock::new(),
             dynconn,
             requeue: dynconn::Requeue::new(servers.len()),
@@ -381,10 +383,9 @@ impl Balancer {
         deadline: Option<Instant>,
         server: Option<usize>,
     ) -> Result<OwnedSemaphorePermit, NoServer> {
-        if let Some(max) = self.maxqueue {
-            if self.queued.load(Ordering::Relaxed) >= max {
-                return Err(NoServer::QueueFull);
-            }
+        let max = self.maxqueue.load(Ordering::Relaxed);
+        if max > 0 && self.queued.load(Ordering::Relaxed) >= max {
+            return Err(NoServer::QueueFull);
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
         let state = server.and_then(|i| Some((i, self.inner.servers().get(i)?.clone())));

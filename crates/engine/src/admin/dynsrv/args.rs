@@ -86,7 +86,6 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
 /// Accepted by HAProxy, but a dynamic server here would silently lack their
 /// effect: refused with a clear message rather than half applied.
 const NOT_YET: &[&str] = &[
-    "maxqueue",
     "minconn",
     "observe",
     "on-error",
