@@ -217,3 +217,50 @@ fn an_added_server_with_maxconn_1_queues_the_second_connection_and_maxqueue_1_re
     let (_, got) = second.join().unwrap();
     assert_eq!(got, b"ping\n", "the queued connection was not served");
 }
+
+#[test]
+fn an_added_server_with_on_marked_down_shutdown_sessions_loses_its_tunnels() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let origin = recorder();
+    // The check goes to its own port, closed below while the origin stays.
+    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n",
+        sock.display()
+    ));
+    let fe = r.addr("raw");
+    assert_eq!(
+        cmd(
+            &sock,
+            &format!(
+                "add server raw/d {origin} check port {port} inter 100ms rise 1 fall 1 \
+                 on-marked-down shutdown-sessions"
+            )
+        ),
+        "New server registered.\n\n"
+    );
+    assert_eq!(cmd(&sock, "enable server raw/d"), "\n");
+    assert_eq!(cmd(&sock, "enable health raw/d"), "\n");
+    let status = || row(&parse_csv(&cmd(&sock, "show stat")), "raw", "d")["status"].clone();
+    assert!(wait_until(Duration::from_secs(5), || status() == "UP"));
+
+    // A tunnel that the origin keeps open (it waits for `ping`).
+    let mut open = TcpStream::connect(fe).unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        row(&parse_csv(&cmd(&sock, "show stat")), "raw", "d")["scur"] == "1"
+    }));
+    drop(probe);
+    assert!(wait_until(Duration::from_secs(5), || status() == "DOWN"));
+    let t = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = open.read(&mut buf).unwrap_or(usize::MAX);
+    assert_eq!(n, 0, "the tunnel was not closed");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "closed only by a timeout"
+    );
+}

@@ -20,6 +20,7 @@ use fulcrum_config::model::Proxy;
 use fulcrum_config::rules::TargetName;
 use fulcrum_health::{CheckTarget, HealthEvent, HealthHandle, HealthMonitor, HealthSnapshot};
 use fulcrum_observe::api::{NO_SUCH_BACKEND, NO_SUCH_SERVER};
+use fulcrum_observe::log::TermCause;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -349,8 +350,21 @@ impl Core {
     fn start_monitor(&self, bi: usize, si: usize, t: CheckTarget) -> Result<HealthHandle, String> {
         let lb = self.rt.backends[bi].lb.clone();
         let logger = crate::admin::health_log::global_logger(&self.dynsrv.global);
+        let sessions = self.sessions.clone();
+        let states: Vec<_> = (self.rt.backends[bi].servers.iter())
+            .map(|s| s.state.clone())
+            .collect();
         let sink = move |ev: HealthEvent| {
             tracing::info!("{}", ev.message);
+            // `on-marked-down shutdown-sessions`, `on-marked-up
+            // shutdown-backup-sessions`: as for configured servers.
+            if let (true, Some(si)) = (ev.shutdown_sessions, ev.server_idx) {
+                sessions.kill_where(bi, TermCause::Down, |s| s == si);
+            }
+            if ev.shutdown_backup_sessions {
+                let backup = |s: usize| states.get(s).is_some_and(|x| x.is_backup());
+                sessions.kill_where(bi, TermCause::Up, backup);
+            }
             if let Some(l) = &logger {
                 crate::admin::health_log::send(l, &ev);
             }
