@@ -264,3 +264,44 @@ fn an_added_server_with_on_marked_down_shutdown_sessions_loses_its_tunnels() {
         "closed only by a timeout"
     );
 }
+
+#[test]
+fn an_added_server_with_observe_layer4_is_marked_down_by_failed_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    // Checks reach a port that answers; traffic goes to one that refuses.
+    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n",
+        sock.display()
+    ));
+    let fe = r.addr("raw");
+    assert_eq!(
+        cmd(
+            &sock,
+            &format!(
+                "add server raw/d {closed} check port {port} inter 30s rise 1 fall 1 \
+                 observe layer4 error-limit 1 on-error mark-down"
+            )
+        ),
+        "New server registered.\n\n"
+    );
+    assert_eq!(cmd(&sock, "enable server raw/d"), "\n");
+    assert_eq!(cmd(&sock, "enable health raw/d"), "\n");
+    let status = || row(&parse_csv(&cmd(&sock, "show stat")), "raw", "d")["status"].clone();
+    assert!(wait_until(Duration::from_secs(5), || status() == "UP"));
+    let (_, got) = through(fe);
+    assert!(got.is_empty(), "{got:?}");
+    assert!(
+        wait_until(Duration::from_secs(5), || status() == "DOWN"),
+        "failed connections did not mark the server down: {}",
+        status()
+    );
+    drop(probe);
+}

@@ -69,6 +69,8 @@ struct Slot {
     monitor: Option<Arc<HealthHandle>>,
     /// Added with `check` (not only `agent-check`).
     checked: bool,
+    /// `observe layer7`: connection successes say nothing.
+    layer7: bool,
 }
 
 struct BackendInfo {
@@ -197,6 +199,29 @@ impl Core {
             Some(h) => Some(Monitor::Dynamic(h)),
             None => self.health.as_ref().map(Monitor::Main),
         }
+    }
+
+    /// A slot reserved for `add server` (its settings are in `dynsrv`).
+    fn is_spare(&self, bi: usize, si: usize) -> bool {
+        (self.dynsrv.backends.get(bi)).is_some_and(|i| si >= i.first_spare)
+    }
+
+    /// Where traffic outcomes of server `si` go (`observe`): only spare
+    /// slots look for their own monitor (a lock), so configured servers'
+    /// connections take none.
+    pub(crate) fn passive_monitor(&self, bi: usize, si: usize) -> Option<Monitor<'_>> {
+        if self.is_spare(bi, si) {
+            self.dynsrv.monitor(bi, si).map(Monitor::Dynamic)
+        } else {
+            self.health.as_ref().map(Monitor::Main)
+        }
+    }
+
+    /// Server `si` of backend `bi` has `observe layer7`.
+    pub(crate) fn observes_layer7(&self, bi: usize, si: usize) -> bool {
+        self.layer7.contains(&(bi, si))
+            || (self.is_spare(bi, si)
+                && (self.dynsrv.lock().get(&(bi, si))).is_some_and(|s| s.layer7))
     }
 
     /// Whether server `si` of backend `bi` has a health check configured.
@@ -330,6 +355,7 @@ impl Core {
         let mut slot = Slot {
             monitor: None,
             checked: check.is_enabled(),
+            layer7: check.observe == Some(fulcrum_config::model::check::Observe::Layer7),
         };
         if check.is_enabled() || check.agent.enabled == Some(true) {
             let mut proxy = info.proxy.clone();

@@ -184,7 +184,7 @@ pub(crate) fn exchange(fe: &str, x: Exchange) {
             c.response(&x);
             c.timings(&x, now);
         }
-        if let (Some(h), Some(st)) = (core.health.as_ref(), x.status) {
+        if let (Some(h), Some(st)) = (core.passive_monitor(x.backend, si), x.status) {
             h.report_passive(
                 x.backend,
                 si,
@@ -273,8 +273,8 @@ pub(crate) fn connect_result(
     }
     // HAProxy's layer7 observation ignores connection successes, or every
     // new connection would reset the count of bad responses.
-    let ignored = outcome == P::ConnectOk && core.layer7.contains(&(bi, si));
-    if let Some(h) = core.health.as_ref().filter(|_| !ignored) {
+    let ignored = outcome == P::ConnectOk && core.observes_layer7(bi, si);
+    if let Some(h) = core.passive_monitor(bi, si).filter(|_| !ignored) {
         h.report_passive(bi, si, outcome);
     }
 }

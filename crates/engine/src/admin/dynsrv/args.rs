@@ -85,7 +85,7 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
 
 /// Accepted by HAProxy, but a dynamic server here would silently lack their
 /// effect: refused with a clear message rather than half applied.
-const NOT_YET: &[&str] = &["minconn", "observe", "on-error", "error-limit", "track"];
+const NOT_YET: &[&str] = &["minconn", "track"];
 
 /// Reads `ADDR [settings…]` with the configuration's own `server` parser, so
 /// every setting means what it means in a file; `default-server` does not
