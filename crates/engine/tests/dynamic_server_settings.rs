@@ -305,3 +305,29 @@ fn an_added_server_with_observe_layer4_is_marked_down_by_failed_connections() {
     );
     drop(probe);
 }
+
+#[test]
+fn an_added_server_with_slowstart_ramps_when_it_comes_back_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let web = Origin::start("web");
+    let _r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         backend be\n    mode http\n    balance roundrobin\n",
+        sock.display()
+    ));
+    let add = format!("add server be/w {} check inter 60s slowstart 60s", web.addr);
+    assert_eq!(cmd(&sock, &add), "New server registered.\n\n");
+    assert_eq!(cmd(&sock, "enable server be/w"), "\n");
+    assert_eq!(cmd(&sock, "enable health be/w"), "\n");
+    assert_eq!(cmd(&sock, "set server be/w health down"), "\n");
+    assert_eq!(cmd(&sock, "set server be/w health up"), "\n");
+    // srv_op_state 1: STARTING while the weight ramps.
+    let state = cmd(&sock, "show servers state be");
+    let line = state
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(3) == Some(&"w"))
+        .unwrap_or_default();
+    assert_eq!(line.get(5), Some(&"1"), "{state}");
+}
