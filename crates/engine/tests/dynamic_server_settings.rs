@@ -331,3 +331,78 @@ fn an_added_server_with_slowstart_ramps_when_it_comes_back_up() {
         .unwrap_or_default();
     assert_eq!(line.get(5), Some(&"1"), "{state}");
 }
+
+#[test]
+fn an_added_server_with_track_follows_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (mut a, b) = (Origin::start("a"), Origin::start("b"));
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         frontend web\n    mode http\n    bind 127.0.0.1:0\n    default_backend app\n\
+         backend app\n    mode http\n    balance roundrobin\n\
+         \x20   server s1 {a} check inter 100ms rise 1 fall 1\n    server n1 {a} disabled\n",
+        sock.display(),
+        a = a.addr
+    ));
+    let web = r.addr("web");
+    let add = |args: &str| cmd(&sock, &format!("add server app/{args}"));
+    let ok = "New server registered.\n\n";
+    assert_eq!(add(&format!("t {} track s1", b.addr)), ok);
+    assert_eq!(cmd(&sock, "enable server app/t"), "\n");
+    let status = |sv: &str| row(&parse_csv(&cmd(&sock, "show stat")), "app", sv)["status"].clone();
+    assert!(wait_until(Duration::from_secs(5), || status("s1") == "UP"));
+    // Up with it (the stats say "no check" where HAProxy says "UP").
+    assert_ne!(status("t"), "DOWN");
+    let bodies: Vec<String> = (0..4).map(|_| get(web, "/").2).collect();
+    assert!(bodies.iter().any(|x| x == "b"), "{bodies:?}");
+
+    // HAProxy's refusals.
+    let b_addr = b.addr;
+    let refused = [
+        (
+            "x nope",
+            "unable to find required server 'nope' for tracking.",
+        ),
+        (
+            "x nobe/s1",
+            "unable to find required proxy 'nobe' for tracking.",
+        ),
+        (
+            "x t",
+            "unable to use app/t for tracking as it is a dynamic server.",
+        ),
+        (
+            "x n1",
+            "unable to use app/n1 for tracking as it does not have any check nor agent enabled.",
+        ),
+        (
+            "x s1 check",
+            "unable to enable checks and tracking at the same time!",
+        ),
+    ];
+    for (line, answer) in refused {
+        let (name, rest) = line.split_once(' ').unwrap();
+        assert_eq!(
+            add(&format!("{name} {b_addr} track {rest}")),
+            format!("{answer}\n\n"),
+            "{line}"
+        );
+    }
+
+    // Its target goes down: so does it, although its own origin is up.
+    a.kill();
+    assert!(wait_until(Duration::from_secs(5), || status("s1") == "DOWN"));
+    assert!(wait_until(Duration::from_secs(5), || status("t") == "DOWN"));
+    assert_eq!(get(web, "/").0, 503);
+
+    assert_eq!(cmd(&sock, "disable server app/s1"), "\n");
+    assert_eq!(
+        cmd(&sock, "del server app/s1"),
+        "This server cannot be removed at runtime due to other configuration elements \
+         pointing to it.\n\n"
+    );
+    assert_eq!(cmd(&sock, "disable server app/t"), "\n");
+    assert_eq!(cmd(&sock, "del server app/t"), "Server deleted.\n\n");
+    assert_eq!(cmd(&sock, "del server app/s1"), "Server deleted.\n\n");
+}

@@ -15,6 +15,7 @@
 use crate::health_link::Core;
 use crate::runtime::{Backend, Live, ProxyVersion, Server};
 use fulcrum_balance::{AdminState, BalanceAlgo, BalanceOptions};
+use fulcrum_config::model::check::TrackTarget;
 use fulcrum_config::model::server::SendProxy;
 use fulcrum_config::model::Proxy;
 use fulcrum_config::rules::TargetName;
@@ -71,6 +72,8 @@ struct Slot {
     checked: bool,
     /// `observe layer7`: connection successes say nothing.
     layer7: bool,
+    /// `track`: the backend and server it follows.
+    tracks: Option<(usize, usize)>,
 }
 
 struct BackendInfo {
@@ -85,6 +88,9 @@ struct BackendInfo {
     /// Where each configured server is declared (`file:line`), for the
     /// answer to a duplicate `id`.
     places: Vec<String>,
+    /// Configured servers with a check, an agent or `track`: what `track`
+    /// may name.
+    watched: HashSet<usize>,
 }
 
 /// The runtime API's view of dynamic servers, kept in [`Core`].
@@ -142,6 +148,13 @@ impl DynServers {
                         .map(|(i, _)| i)
                         .collect(),
                     places: p.servers.iter().map(|s| s.span.to_string()).collect(),
+                    watched: (p.servers.iter().enumerate())
+                        .filter(|(_, s)| {
+                            let c = &s.settings.check;
+                            c.is_enabled() || c.agent.enabled == Some(true) || c.track.is_some()
+                        })
+                        .map(|(i, _)| i)
+                        .collect(),
                 }
             })
             .collect();
@@ -188,6 +201,10 @@ impl std::ops::Deref for Monitor<'_> {
         }
     }
 }
+
+/// `del server` of a server that `track` or `use-server` names.
+const PINNED: &str = "This server cannot be removed at runtime due to other configuration \
+                      elements pointing to it.";
 
 /// `Server still has connections attached to it, cannot remove it.`
 const STILL_USED: &str = "Server still has connections attached to it, cannot remove it.";
@@ -286,6 +303,30 @@ impl Core {
         Ok(addr_change_text(old, new, port.is_some()))
     }
 
+    /// `track [B/]S` of a server added to backend `b`, answered as HAProxy
+    /// 2.6 does: a configured server that is checked or tracks another.
+    fn track_target(&self, b: &str, t: &TrackTarget) -> Result<(usize, usize), String> {
+        let bk = t.backend.as_deref().unwrap_or(b);
+        let tbi = (self.backend_index(bk))
+            .map_err(|_| format!("unable to find required proxy '{bk}' for tracking."))?;
+        let srv = &t.server;
+        let tsi = (self.server_index(tbi, srv))
+            .ok_or_else(|| format!("unable to find required server '{srv}' for tracking."))?;
+        if self.is_spare(tbi, tsi) {
+            return Err(format!(
+                "unable to use {bk}/{srv} for tracking as it is a dynamic server."
+            ));
+        }
+        let watched = (self.dynsrv.backends.get(tbi)).is_some_and(|i| i.watched.contains(&tsi));
+        if !watched {
+            return Err(format!(
+                "unable to use {bk}/{srv} for tracking as it does not have any check nor agent \
+                 enabled."
+            ));
+        }
+        Ok((tbi, tsi))
+    }
+
     /// `add server B/S ADDR [settings…]`.
     pub(crate) fn add_dynamic(&self, b: &str, s: &str, args: &[String]) -> Result<String, String> {
         let bi = self.backend_index(b)?;
@@ -322,6 +363,10 @@ impl Core {
                 )
             })?;
         let id = server_id(be, info, si, parsed.settings.id)?;
+        let tracks = match &parsed.settings.check.track {
+            Some(t) => Some(self.track_target(b, t)?),
+            None => None,
+        };
         let maxconn = parsed.settings.maxconn.map(|m| m as usize);
         be.lb
             .set_slot_maxconn(si, maxconn, |i| i == si || be.servers[i].is_present())?;
@@ -356,6 +401,7 @@ impl Core {
             monitor: None,
             checked: check.is_enabled(),
             layer7: check.observe == Some(fulcrum_config::model::check::Observe::Layer7),
+            tracks,
         };
         if check.is_enabled() || check.agent.enabled == Some(true) {
             let mut proxy = info.proxy.clone();
@@ -366,6 +412,9 @@ impl Core {
             slot.monitor = Some(Arc::new(self.start_monitor(bi, si, t)?));
         }
         srv.name.set(s);
+        if let Some((tbi, tsi)) = tracks {
+            self.rt.backends[tbi].lb.follow(tsi, &be.lb, si, st.clone());
+        }
         be.lb.refresh_maxqueue(&be.servers);
         be.server_changed(si);
         slots.insert((bi, si), slot);
@@ -417,12 +466,8 @@ impl Core {
             .ok_or_else(|| NO_SUCH_SERVER.to_string())?;
         let be = &self.rt.backends[bi];
         let info = self.dynsrv.backends.get(bi);
-        if info.is_some_and(|i| i.pinned.contains(&si)) {
-            return Err(
-                "This server cannot be removed at runtime due to other configuration \
-                        elements pointing to it."
-                    .into(),
-            );
+        if info.is_some_and(|i| i.pinned.contains(&si)) || be.lb.is_followed(si) {
+            return Err(PINNED.into());
         }
         let srv = &be.servers[si];
         if srv.state.admin() != AdminState::Maint {
@@ -442,6 +487,9 @@ impl Core {
             h.set_agent_enabled(bi, si, false);
         }
         let gone = slots.remove(&(bi, si));
+        if let Some((tbi, _)) = gone.as_ref().and_then(|g| g.tracks) {
+            self.rt.backends[tbi].lb.unfollow(&srv.state);
+        }
         srv.name.set("");
         // Cannot fail: no limit is set.
         let _ = be

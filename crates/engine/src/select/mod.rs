@@ -52,6 +52,8 @@ pub struct Balancer {
     dynconn: Option<Arc<dynconn::DynConn>>,
     /// Requests waiting for a server that goes down (`option redispatch`).
     requeue: dynconn::Requeue,
+    /// Servers added with `track` naming one of this backend's servers.
+    followers: std::sync::Mutex<Vec<dynslot::Follower>>,
 }
 
 /// A server chosen for one transaction; its slot is released on drop.
@@ -204,6 +206,7 @@ impl Balancer {
             hash_expr: OnceLock::new(),
             dynconn,
             requeue: dynconn::Requeue::new(servers.len()),
+            followers: Default::default(),
         })
     }
 
@@ -233,6 +236,7 @@ impl Balancer {
     /// Tell the algorithm that server `idx` changed (weight, up/down, admin state).
     pub fn on_server_change(&self, idx: usize) {
         self.inner.on_server_change(idx);
+        self.pass_on(idx);
     }
 
     /// `add server` in spare slot `idx` (still in maintenance): its `id` and

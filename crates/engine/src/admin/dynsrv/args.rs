@@ -1,6 +1,7 @@
 //! `add server` arguments: HAProxy 2.6's list of keywords a dynamic server
 //! accepts, read with the configuration's own `server` parser.
 
+use fulcrum_config::model::check::TrackTarget;
 use fulcrum_config::model::{Address, Host, Ports, Proxy};
 use std::net::SocketAddr;
 
@@ -85,7 +86,7 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
 
 /// Accepted by HAProxy, but a dynamic server here would silently lack their
 /// effect: refused with a clear message rather than half applied.
-const NOT_YET: &[&str] = &["minconn", "track"];
+const NOT_YET: &[&str] = &["minconn"];
 
 /// Reads `ADDR [settings…]` with the configuration's own `server` parser, so
 /// every setting means what it means in a file; `default-server` does not
@@ -99,12 +100,22 @@ pub(super) fn parse_server(
         return Err("'server' expects <name> and <addr>[:<port>] as arguments.".into());
     }
     let mut i = 1;
+    // `track` names a server of the running configuration, which the parser
+    // below cannot see: the caller resolves it.
+    let mut track = None;
     while let Some(w) = args.get(i) {
         match DYNAMIC_KEYWORDS.iter().find(|(k, _)| k == w) {
             Some((k, _)) if NOT_YET.contains(k) => {
                 return Err(format!(
                     "'{k}' is not supported yet by Fulcrum for dynamic servers."
                 ))
+            }
+            Some(("track", _)) => {
+                let v = args
+                    .get(i + 1)
+                    .ok_or("'track' expects [<proxy>/]<server> as argument.")?;
+                track = Some((i, track_target(v)));
+                i += 2;
             }
             Some((_, valued)) => i += 1 + usize::from(*valued),
             None => {
@@ -115,7 +126,33 @@ pub(super) fn parse_server(
             }
         }
     }
-    check_words(name, args, p)
+    let Some((at, t)) = track else {
+        return check_words(name, args, p);
+    };
+    let rest: Vec<String> = (args.iter().enumerate())
+        .filter(|(k, _)| *k != at && *k != at + 1)
+        .map(|(_, w)| w.clone())
+        .collect();
+    let mut s = check_words(name, &rest, p)?;
+    if s.settings.check.is_enabled() {
+        return Err("unable to enable checks and tracking at the same time!".into());
+    }
+    s.settings.check.track = Some(t);
+    Ok(s)
+}
+
+/// `track [<proxy>/]<server>`.
+fn track_target(v: &str) -> TrackTarget {
+    match v.split_once('/') {
+        Some((b, s)) => TrackTarget {
+            backend: Some(b.to_string()),
+            server: s.to_string(),
+        },
+        None => TrackTarget {
+            backend: None,
+            server: v.to_string(),
+        },
+    }
 }
 
 fn check_words(
