@@ -406,3 +406,27 @@ fn an_added_server_with_track_follows_its_target() {
     assert_eq!(cmd(&sock, "del server app/t"), "Server deleted.\n\n");
     assert_eq!(cmd(&sock, "del server app/s1"), "Server deleted.\n\n");
 }
+
+#[test]
+fn minconn_alone_is_an_added_servers_fixed_limit_and_a_ramp_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let origin = recorder();
+    let _r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         listen raw\n    mode tcp\n    bind 127.0.0.1:0\n    balance roundrobin\n",
+        sock.display()
+    ));
+    let add = |line: String| cmd(&sock, &line);
+    assert_eq!(
+        add(format!("add server raw/m {origin} minconn 3")),
+        "New server registered.\n\n"
+    );
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "raw", "m")["slim"], "3");
+    assert_eq!(
+        add(format!("add server raw/r {origin} minconn 1 maxconn 5")),
+        "'minconn' below 'maxconn' (a limit growing with the load) is not supported yet by \
+         Fulcrum for dynamic servers.\n\n"
+    );
+}

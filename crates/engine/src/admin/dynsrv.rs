@@ -367,7 +367,20 @@ impl Core {
             Some(t) => Some(self.track_target(b, t)?),
             None => None,
         };
-        let maxconn = parsed.settings.maxconn.map(|m| m as usize);
+        // As for configured servers: `minconn` alone (or above `maxconn`) is
+        // the fixed limit; below it, a ramp this slot cannot have yet.
+        let st = &parsed.settings;
+        let maxconn = match (st.minconn.filter(|m| *m > 0), st.maxconn) {
+            (Some(min), Some(max)) if min < max => {
+                return Err(
+                    "'minconn' below 'maxconn' (a limit growing with the load) is not \
+                            supported yet by Fulcrum for dynamic servers."
+                        .into(),
+                )
+            }
+            (Some(min), _) => Some(min as usize),
+            (None, max) => max.map(|m| m as usize),
+        };
         be.lb
             .set_slot_maxconn(si, maxconn, |i| i == si || be.servers[i].is_present())?;
         let srv = &be.servers[si];

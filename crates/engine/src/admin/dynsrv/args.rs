@@ -84,10 +84,6 @@ const DYNAMIC_KEYWORDS: &[(&str, bool)] = &[
     ("ws", true),
 ];
 
-/// Accepted by HAProxy, but a dynamic server here would silently lack their
-/// effect: refused with a clear message rather than half applied.
-const NOT_YET: &[&str] = &["minconn"];
-
 /// Reads `ADDR [settings…]` with the configuration's own `server` parser, so
 /// every setting means what it means in a file; `default-server` does not
 /// apply (HAProxy ignores it for dynamic servers).
@@ -105,11 +101,6 @@ pub(super) fn parse_server(
     let mut track = None;
     while let Some(w) = args.get(i) {
         match DYNAMIC_KEYWORDS.iter().find(|(k, _)| k == w) {
-            Some((k, _)) if NOT_YET.contains(k) => {
-                return Err(format!(
-                    "'{k}' is not supported yet by Fulcrum for dynamic servers."
-                ))
-            }
             Some(("track", _)) => {
                 let v = args
                     .get(i + 1)
@@ -224,8 +215,17 @@ mod tests {
         assert_eq!(e, "'cookie' option is not accepted for dynamic server");
         let e = parse_server("n1", &args(&["127.0.0.1:1", "bogus"]), &p).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
-        let e = parse_server("n1", &args(&["127.0.0.1:1", "minconn", "1"]), &p).unwrap_err();
-        assert!(e.contains("not supported yet"), "{e}");
+        let s = parse_server(
+            "n1",
+            &args(&["127.0.0.1:1", "track", "b/s", "weight", "3"]),
+            &p,
+        )
+        .expect("valid");
+        let t = s.settings.check.track.expect("track kept");
+        assert_eq!((t.backend.as_deref(), t.server.as_str()), (Some("b"), "s"));
+        assert_eq!(s.settings.weight, 3);
+        let e = parse_server("n1", &args(&["127.0.0.1:1", "track", "s", "check"]), &p).unwrap_err();
+        assert_eq!(e, "unable to enable checks and tracking at the same time!");
         assert!(parse_server("n1", &args(&["127.0.0.1:1", "inter", "${X}'"]), &p).is_err());
     }
 }
