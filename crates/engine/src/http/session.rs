@@ -64,10 +64,31 @@ pub(crate) async fn serve(
     rt: &Runtime,
     fe: &Frontend,
     bind: &Bind,
-    mut client: TcpStream,
+    client: TcpStream,
     peer: SocketAddr,
     sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
+    // The opening (connection rules, PROXY header) is its own future: its locals
+    // then share space with the request loop's instead of staying in the state of
+    // every idle connection.
+    let Some((mut s, track)) = opening(rt, fe, bind, client, peer, sink).await? else {
+        return Ok(());
+    };
+    let r = s.run().await;
+    s.park_server();
+    drop(track);
+    r
+}
+
+/// Connection-level steps before the first request: `None` when rules refused.
+async fn opening<'a>(
+    rt: &'a Runtime,
+    fe: &'a Frontend,
+    bind: &Bind,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    sink: Option<Arc<dyn LogSink>>,
+) -> io::Result<Option<(Session<'a>, Option<Box<crate::persist::TcpTrack>>)>> {
     let mut log = sink.map(|k| {
         Box::new(TxnLog::new(
             k,
@@ -92,7 +113,7 @@ pub(crate) async fn serve(
     else {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
-        return Ok(());
+        return Ok(None);
     };
     if bind.accept_proxy {
         let got = Box::pin(crate::tcp::read_proxy_header(&mut client, &mut cbuf, fe)).await;
@@ -110,12 +131,12 @@ pub(crate) async fn serve(
     if !Box::pin(accepted).await {
         // Rejected before a request exists: reset, as HAProxy does, and log nothing.
         let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
-        return Ok(());
+        return Ok(None);
     }
     if let Some(t) = &track {
         t.accepted();
     }
-    let mut s = Session {
+    let s = Session {
         rt,
         fe,
         client,
@@ -139,10 +160,7 @@ pub(crate) async fn serve(
         persist: crate::persist::session_state(rt),
         sess_vars,
     };
-    let r = s.run().await;
-    s.park_server();
-    drop(track);
-    r
+    Ok(Some((s, track)))
 }
 
 impl Session<'_> {
@@ -345,7 +363,10 @@ impl Session<'_> {
             crate::persist::log_term(self.persist.as_deref(), &mut l.term);
             // What the line's `%[…]` read: the request as rules left it when it was
             // forwarded, else as received.
-            let parts = self.req_parts.as_deref_mut().filter(|_| l.backend.is_some());
+            let parts = self
+                .req_parts
+                .as_deref_mut()
+                .filter(|_| l.backend.is_some());
             let (req, buf) = (self.req.as_ref(), self.cbuf.readable());
             l.seen = crate::log_sample::seen_http(fe, parts, req, buf, l.seen.take());
             // No rule ran (an error before them): the line still reads `sess.` variables.
