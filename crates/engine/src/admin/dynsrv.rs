@@ -6,8 +6,9 @@
 //! the compile step reserves [`SPARE_SLOTS`] inert slots at the end of every
 //! backend whose `balance` allows dynamic servers: nameless, in maintenance,
 //! hidden from stats and lookups. `add server` fills a free slot in place
-//! (name, address, weight) and leaves it in maintenance; `del server` empties
-//! it again. A server's address lives in its shared `ServerState`, so `set
+//! (name, address, weight, `id`/`backup`, connection settings, `maxconn`
+//! slots, `track`) and leaves it in maintenance; `del server` empties it
+//! again. A server's address lives in its shared `ServerState`, so `set
 //! server addr` sends new connections and health checks to the new address
 //! while open connections stay where they are. A dynamic server added with
 //! `check` gets its own health monitor, paused until `enable health`.
