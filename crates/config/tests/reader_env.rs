@@ -141,10 +141,12 @@ fn pseudo_variables_give_file_line_and_section() {
 #[test]
 fn every_section_keyword_the_parser_knows_sets_the_section() {
     // The reader and the parser share one list of section keywords.
-    let r = read("frontend web
+    let r = read(
+        "frontend web
 crt-store certs
   z \"${.SECTION}\"
-");
+",
+    );
     assert_eq!(r.lines[2].words, ["z", "certs"]);
 }
 

@@ -221,7 +221,8 @@ fn start_health(
     let mut targets = Vec::new();
     for (bi, (p, be)) in backends.iter().zip(&rt.backends).enumerate() {
         for (si, srv) in be.servers.iter().enumerate() {
-            if let Some(mut t) = CheckTarget::from_config(p, bi, si, srv.state.clone(), srv.addr()) {
+            if let Some(mut t) = CheckTarget::from_config(p, bi, si, srv.state.clone(), srv.addr())
+            {
                 t.unix = srv.unix.as_ref().and_then(|u| u.sockaddr().ok());
                 targets.push(t);
             }

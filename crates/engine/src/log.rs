@@ -253,7 +253,9 @@ impl<'a> TxnLog<'a> {
 
     /// This request's `%rt`, taken the first time it is asked (request start).
     pub(crate) fn counter(&mut self) -> u64 {
-        *self.request_counter.get_or_insert_with(next_request_counter)
+        *self
+            .request_counter
+            .get_or_insert_with(next_request_counter)
     }
 
     /// `set-log-level`: the last one a rule ran wins (`silent` included).
@@ -423,7 +425,10 @@ impl<'a> TxnLog<'a> {
             request_line: self.request_line.take(),
             unique_id: self.unique_id.take(),
             log_counter: 0,
-            request_counter: self.request_counter.take().unwrap_or_else(next_request_counter),
+            request_counter: self
+                .request_counter
+                .take()
+                .unwrap_or_else(next_request_counter),
             ssl_version: None,
             ssl_cipher: None,
             samples: Default::default(),

@@ -59,7 +59,9 @@ fn wait_for(sink: &Collect, n: usize) -> Vec<LogRecord> {
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 #[test]
@@ -92,7 +94,10 @@ fn manual_example_is_hex_and_matches_the_logged_id() {
         assert_eq!(parts[2], "7F000001", "{id}");
         assert_eq!(parts[3], format!("{:04X}", run.addr.port()), "{id}");
         assert!(is_hex(parts[4], 8), "{id}");
-        assert!(parts[5].len() >= 4 && is_hex(parts[5], parts[5].len()), "{id}");
+        assert!(
+            parts[5].len() >= 4 && is_hex(parts[5], parts[5].len()),
+            "{id}"
+        );
         assert_eq!(parts[6], format!("{:04X}", std::process::id()), "{id}");
         // The request counter is the one the log line prints for this request.
         assert_eq!(parts[5], render_line(&rt_fmt, rec), "{id}");

@@ -105,11 +105,8 @@ fn drain_with_open_session(
 #[test]
 fn hard_stop_after_bounds_the_drain() {
     let start = Instant::now();
-    let exit = drain_with_open_session(
-        "    hard-stop-after 1500ms\n",
-        None,
-        Duration::from_secs(5),
-    );
+    let exit =
+        drain_with_open_session("    hard-stop-after 1500ms\n", None, Duration::from_secs(5));
     assert_eq!(
         exit,
         Some(0),

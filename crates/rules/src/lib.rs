@@ -57,9 +57,9 @@ pub use error::RuleError;
 pub use fetch::Expr;
 pub use fetch_build::compile_expr;
 pub use fmt::Template;
-pub use global_vars::set_global_vars;
 /// The persistence crate the view traits lend tables and trackers of.
 pub use fulcrum_persist;
+pub use global_vars::set_global_vars;
 pub use http::{
     run_http_after_response, run_http_request, run_http_request_from, run_http_response,
     run_http_response_from, HttpRules,

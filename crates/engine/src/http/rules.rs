@@ -12,9 +12,9 @@ mod effects;
 mod res_wait;
 mod response;
 mod stamp;
-pub(crate) use res_wait::{read_more, Waiting};
 pub(crate) use effects::send_early_hints;
 use effects::Effects;
+pub(crate) use res_wait::{read_more, Waiting};
 mod wait;
 use response::after_local;
 pub(crate) use response::{

@@ -234,7 +234,8 @@ impl Persist {
                 && m.settings.persist.cookie.is_none()
                 && !s.addr().ip().is_unspecified()
             {
-                let v = fulcrum_persist::dyncookie::server_cookie(key, s.addr().ip(), s.addr().port());
+                let v =
+                    fulcrum_persist::dyncookie::server_cookie(key, s.addr().ip(), s.addr().port());
                 c.set_server_cookie(i, Some(v));
             }
         }
