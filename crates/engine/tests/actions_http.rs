@@ -82,7 +82,8 @@ fn deny_return_redirect_auth_and_tarpit_answer_the_client() {
          \x20   http-request redirect prefix https://e.com code 301 drop-query if { path_beg /pre }\n\
          \x20   http-request redirect scheme https if { path /sch }\n\
          \x20   http-request auth realm Zone if { path /auth } !{ http_auth(users) }\n\
-         \x20   http-request tarpit deny_status 403 if { path /tar }\n",
+         \x20   http-request tarpit deny_status 403 if { path /tar }\n\
+         \x20   http-request tarpit if { path /tar500 }\n",
         &o,
     );
     let (h, _) = get(&run, "GET /deny HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -116,6 +117,11 @@ fn deny_return_redirect_auth_and_tarpit_answer_the_client() {
     let t0 = std::time::Instant::now();
     let (h, _) = get(&run, "GET /tar HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(status(&h), 403, "{h}");
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(90));
+    // Without deny_status, HAProxy's tarpit answers 500 once `timeout tarpit` is over.
+    let t0 = std::time::Instant::now();
+    let (h, _) = get(&run, "GET /tar500 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(status(&h), 500, "{h}");
     assert!(t0.elapsed() >= std::time::Duration::from_millis(90));
 }
 
