@@ -9,6 +9,7 @@ use fulcrum_rules::{run_http_request, run_http_request_from, Answer, Vars, Verdi
 use std::net::SocketAddr;
 
 mod effects;
+mod hdr_edit;
 mod res_wait;
 mod response;
 mod stamp;
@@ -164,20 +165,13 @@ impl RequestView for ReqView<'_> {
         self.dirty = true;
     }
     fn add_header(&mut self, name: &[u8], value: &[u8]) {
-        self.headers.push((name.to_vec(), value.to_vec()));
-        self.dirty = true;
+        self.dirty |= hdr_edit::add(&mut self.headers, name, value);
     }
     fn set_header_value(&mut self, i: usize, value: &[u8]) {
-        if let Some(h) = self.headers.get_mut(i) {
-            h.1 = value.to_vec();
-            self.dirty = true;
-        }
+        self.dirty |= hdr_edit::set_value(&mut self.headers, i, value);
     }
     fn remove_header(&mut self, i: usize) {
-        if i < self.headers.len() {
-            self.headers.remove(i);
-            self.dirty = true;
-        }
+        self.dirty |= hdr_edit::remove(&mut self.headers, i);
     }
 }
 

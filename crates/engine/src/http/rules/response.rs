@@ -3,6 +3,7 @@
 
 use super::super::session::Session;
 use super::answer_bytes;
+use super::hdr_edit;
 use crate::runtime::{Backend, Frontend};
 use fulcrum_rules::view::{RequestView, ResponseView, SessionView, Stats};
 use fulcrum_rules::{Vars, Verdict};
@@ -196,20 +197,13 @@ impl ResponseView for RespView<'_> {
         self.dirty = true;
     }
     fn res_add_header(&mut self, name: &[u8], value: &[u8]) {
-        self.headers.push((name.to_vec(), value.to_vec()));
-        self.dirty = true;
+        self.dirty |= hdr_edit::add(&mut self.headers, name, value);
     }
     fn res_set_header_value(&mut self, i: usize, value: &[u8]) {
-        if let Some(h) = self.headers.get_mut(i) {
-            h.1 = value.to_vec();
-            self.dirty = true;
-        }
+        self.dirty |= hdr_edit::set_value(&mut self.headers, i, value);
     }
     fn res_remove_header(&mut self, i: usize) {
-        if i < self.headers.len() {
-            self.headers.remove(i);
-            self.dirty = true;
-        }
+        self.dirty |= hdr_edit::remove(&mut self.headers, i);
     }
 }
 
