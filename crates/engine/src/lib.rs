@@ -34,6 +34,7 @@ mod handover;
 mod health_link;
 mod http;
 mod init_addr;
+mod gate;
 mod limits;
 mod listener;
 pub mod log;

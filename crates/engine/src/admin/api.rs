@@ -165,12 +165,18 @@ impl Runtime for Core {
         self.del_dynamic(b, s)
     }
 
-    fn set_maxconn_server(&self, b: &str, s: &str, v: u32) -> Result<String, String> {
+    fn set_maxconn_server(
+        &self,
+        b: &str,
+        s: &str,
+        v: Result<u32, String>,
+    ) -> Result<String, String> {
         let (bi, si) = self.find(b, s)?;
-        // The balancer sees the new limit; the engine's slot count stays as
-        // configured until a reload.
-        self.rt.backends[bi].servers[si].state.set_maxconn(v);
-        self.rt.backends[bi].server_changed(si);
+        let v = v?;
+        let be = &self.rt.backends[bi];
+        let v = usize::try_from(v).unwrap_or(usize::MAX);
+        be.lb.set_maxconn(si, v, |i| be.servers[i].is_present());
+        be.server_changed(si);
         Ok(String::new())
     }
 

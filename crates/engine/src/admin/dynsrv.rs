@@ -15,6 +15,7 @@
 
 use crate::health_link::Core;
 use crate::runtime::{Backend, Live, ProxyVersion, Server};
+use crate::select::Bounds;
 use fulcrum_balance::{AdminState, BalanceAlgo, BalanceOptions};
 use fulcrum_config::model::check::TrackTarget;
 use fulcrum_config::model::server::SendProxy;
@@ -369,21 +370,16 @@ impl Core {
             None => None,
         };
         // As for configured servers: `minconn` alone (or above `maxconn`) is
-        // the fixed limit; below it, a ramp this slot cannot have yet.
+        // the fixed limit; below it, the start of a ramp up to `maxconn`.
         let st = &parsed.settings;
-        let maxconn = match (st.minconn.filter(|m| *m > 0), st.maxconn) {
-            (Some(min), Some(max)) if min < max => {
-                return Err(
-                    "'minconn' below 'maxconn' (a limit growing with the load) is not \
-                            supported yet by Fulcrum for dynamic servers."
-                        .into(),
-                )
-            }
-            (Some(min), _) => Some(min as usize),
-            (None, max) => max.map(|m| m as usize),
+        let (min, max) = match (st.minconn.filter(|m| *m > 0), st.maxconn) {
+            (Some(min), Some(max)) if min < max => (Some(min as usize), Some(max as usize)),
+            (Some(min), _) => (None, Some(min as usize)),
+            (None, max) => (None, max.filter(|m| *m > 0).map(|m| m as usize)),
         };
-        be.lb
-            .set_slot_maxconn(si, maxconn, |i| i == si || be.servers[i].is_present())?;
+        be.lb.set_limits(si, Bounds::new(min, max), |i| {
+            i == si || be.servers[i].is_present()
+        });
         let srv = &be.servers[si];
         let st = &srv.state;
         st.set_admin(AdminState::Maint);
@@ -505,10 +501,7 @@ impl Core {
             self.rt.backends[tbi].lb.unfollow(&srv.state);
         }
         srv.name.set("");
-        // Cannot fail: no limit is set.
-        let _ = be
-            .lb
-            .set_slot_maxconn(si, None, |i| be.servers[i].is_present());
+        (be.lb).set_limits(si, Bounds::new(None, None), |i| be.servers[i].is_present());
         be.lb.refresh_maxqueue(&be.servers);
         be.server_changed(si);
         drop(slots);

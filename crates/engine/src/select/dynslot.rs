@@ -1,13 +1,12 @@
-//! `add server … maxconn N` and `del server`: a spare slot's connection limit,
-//! set while the slot takes no traffic, and the backend queue that follows it
-//! (kept only while every server has a `maxconn`, sized by their sum).
+//! What `add server` and `del server` change in a backend's selection besides
+//! the limits (see `limits`): servers following another's state (`track`)
+//! and the backend's `maxqueue`.
 
 use super::{Balancer, ServerState};
 use crate::runtime::Server;
 use fulcrum_balance::AdminState;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, PoisonError, Weak};
-use tokio::sync::Semaphore;
 
 /// A server added with `track`: its state follows server `tracked` of the
 /// backend whose balancer keeps this.
@@ -72,53 +71,6 @@ impl Balancer {
                 lb.on_server_change(i);
             }
         }
-    }
-
-    /// Gives slot `idx` (in maintenance, without connections) `maxconn`
-    /// (`None`: unlimited); `present(i)` tells which slots hold a server once
-    /// this change is done.
-    pub(crate) fn set_slot_maxconn(
-        &self,
-        idx: usize,
-        maxconn: Option<usize>,
-        present: impl Fn(usize) -> bool,
-    ) -> Result<(), String> {
-        if self.dynconn.is_some() && maxconn.is_some() {
-            // The `minconn` ramps size their gates once, at start.
-            return Err(
-                "'maxconn' is not supported yet by Fulcrum for dynamic servers in a \
-                        backend whose servers ramp with 'minconn'."
-                    .into(),
-            );
-        }
-        let (Some(slot), Some(st)) = (self.slots.get(idx), self.inner.servers().get(idx)) else {
-            return Ok(());
-        };
-        let old = usize::try_from(st.maxconn()).unwrap_or(usize::MAX);
-        let new = maxconn.filter(|m| *m > 0);
-        slot.store(new.map(|m| Arc::new(Semaphore::new(m))));
-        st.set_maxconn(new.map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)));
-        let new = new.unwrap_or(0);
-        let servers = self.inner.servers();
-        let mut present = (0..servers.len()).filter(|&i| present(i));
-        let all_limited =
-            present.clone().next().is_some() && present.all(|i| self.slots[i].load().is_some());
-        match (all_limited, self.queue.load_full()) {
-            (false, _) => self.queue.store(None),
-            (true, Some(q)) if new >= old => q.add_permits(new - old),
-            // Free permits go now; those in use are simply not refilled.
-            (true, Some(q)) => {
-                let _ = q.forget_permits(old - new);
-            }
-            (true, None) => {
-                let total = (0..servers.len())
-                    .filter(|i| self.slots[*i].load().is_some())
-                    .map(|i| servers[i].maxconn() as usize)
-                    .sum();
-                self.queue.store(Some(Arc::new(Semaphore::new(total))));
-            }
-        }
-        Ok(())
     }
 
     /// After `add server … maxqueue N` or `del server`: the backend's bound

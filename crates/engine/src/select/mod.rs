@@ -3,6 +3,7 @@
 //! the runtime API); this module adds `maxconn` slots and the FIFO queue bounded
 //! by `timeout queue` / `maxqueue`.
 
+use crate::gate::{Gate, GatePermit};
 use crate::runtime::Server;
 use arc_swap::ArcSwapOption;
 pub use fulcrum_balance::{BalanceAlgo, BalanceOptions, SelectKey, ServerState};
@@ -12,13 +13,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-mod dynconn;
 mod dynslot;
 mod key;
+mod limits;
+mod requeue;
 pub use key::SourceKey;
 pub(crate) use key::{hash_expr, HashCtx, HttpKey, TcpKey};
+pub(crate) use limits::Bounds;
 
 /// Why no server could be leased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,20 +40,20 @@ pub enum NoServer {
 #[derive(Debug)]
 pub struct Balancer {
     inner: fulcrum_balance::Balancer,
-    /// Each server's `maxconn` slots (`add server` may give a spare slot some).
-    slots: Vec<ArcSwapOption<Semaphore>>,
+    /// Each limited server's slots, sized by `limits`.
+    slots: Vec<ArcSwapOption<Gate>>,
     /// Backend queue, present when every server has a `maxconn`: its permits
     /// are the sum of the servers' slots, so a holder always finds one free.
-    queue: ArcSwapOption<Semaphore>,
+    queue: ArcSwapOption<Gate>,
     queued: AtomicUsize,
     /// `maxqueue` of the whole backend (0: none), when every server has one.
     maxqueue: AtomicUsize,
     /// `balance hash <expr>`, compiled once with the configuration.
     hash_expr: OnceLock<fulcrum_rules::Expr>,
-    /// `minconn`/`fullconn` limits, when a server ramps.
-    dynconn: Option<Arc<dynconn::DynConn>>,
+    /// `minconn`/`maxconn` of each server, and the load that ramps them.
+    limits: limits::ConnLimits,
     /// Requests waiting for a server that goes down (`option redispatch`).
-    requeue: dynconn::Requeue,
+    requeue: requeue::Requeue,
     /// Servers added with `track` naming one of this backend's servers.
     followers: std::sync::Mutex<Vec<dynslot::Follower>>,
 }
@@ -61,10 +63,10 @@ pub struct Balancer {
 pub struct Lease {
     pub server: usize,
     lb: Arc<Balancer>,
-    _slot: Option<OwnedSemaphorePermit>,
-    _queue: Option<OwnedSemaphorePermit>,
+    slot: Option<GatePermit>,
+    queue: Option<GatePermit>,
     /// This request in the backend's load (`minconn`/`fullconn`).
-    load: Option<dynconn::Load>,
+    load: Option<limits::Load>,
 }
 
 impl Drop for Lease {
@@ -72,14 +74,13 @@ impl Drop for Lease {
         self.lb.inner.drop_conn(self.server);
         // The load drops first: permits above the new limits are withheld.
         drop(self.load.take());
-        if let Some(d) = &self.lb.dynconn {
-            d.release(self.server, self._slot.take(), self._queue.take());
-        }
+        drop(self.slot.take());
+        drop(self.queue.take());
     }
 }
 
 impl Lease {
-    fn with_load(mut self, load: Option<dynconn::Load>) -> Self {
+    fn with_load(mut self, load: Option<limits::Load>) -> Self {
         self.load = load;
         self
     }
@@ -89,7 +90,7 @@ impl Lease {
 /// request whose candidates are all full; the least queued one.
 fn full_candidate(
     servers: &[Server],
-    slots: &[ArcSwapOption<Semaphore>],
+    slots: &[ArcSwapOption<Gate>],
     exclude: Option<usize>,
 ) -> Option<usize> {
     let usable = |i: &usize| {
@@ -174,20 +175,18 @@ impl Balancer {
         let states = servers.iter().map(|s| s.state.clone()).collect();
         let inner =
             fulcrum_balance::Balancer::new(algo, opts, states).map_err(|e| e.to_string())?;
-        let slots: Vec<_> = servers
-            .iter()
-            .map(|s| {
-                s.maxconn
-                    .filter(|m| *m > 0)
-                    .map(|m| Arc::new(Semaphore::new(m)))
-            })
+        let bounds: Vec<_> = (servers.iter())
+            .map(|s| limits::Bounds::new(s.minconn, s.maxconn.filter(|m| *m > 0)))
+            .collect();
+        let slots: Vec<_> = (bounds.iter())
+            .map(|b| (b.max > 0).then(|| Gate::new(b.max)))
             .collect();
         // Spare slots (nameless, for `add server`) do not count here.
         let present = || servers.iter().zip(&slots).filter(|(s, _)| s.is_present());
         let all_limited = present().next().is_some() && present().all(|(_, x)| x.is_some());
         let queue = all_limited.then(|| {
             let total: usize = servers.iter().filter_map(|s| s.maxconn).sum();
-            Arc::new(Semaphore::new(total))
+            Gate::new(total)
         });
         let maxqueue = if present().next().is_some() && present().all(|(s, _)| s.maxqueue.is_some())
         {
@@ -195,8 +194,6 @@ impl Balancer {
         } else {
             None
         };
-        let limits: Vec<_> = servers.iter().map(|s| (s.minconn, s.maxconn)).collect();
-        let dynconn = dynconn::DynConn::new(&limits, &slots, queue.as_ref()).map(Arc::new);
         Ok(Balancer {
             inner,
             slots: slots.into_iter().map(ArcSwapOption::new).collect(),
@@ -204,8 +201,8 @@ impl Balancer {
             queued: AtomicUsize::new(0),
             maxqueue: AtomicUsize::new(maxqueue.unwrap_or(0)),
             hash_expr: OnceLock::new(),
-            dynconn,
-            requeue: dynconn::Requeue::new(servers.len()),
+            limits: limits::ConnLimits::new(bounds),
+            requeue: requeue::Requeue::new(servers.len()),
             followers: Default::default(),
         })
     }
@@ -250,14 +247,6 @@ impl Balancer {
         self.inner.select(&Avoiding { key, exclude })
     }
 
-    /// `fullconn` (computed by compile when unset): where ramping servers
-    /// reach their `maxconn`.
-    pub fn set_fullconn(&self, n: usize) {
-        if let Some(d) = &self.dynconn {
-            d.set_fullconn(n);
-        }
-    }
-
     /// `option redispatch` without `option persist`: requests queued on a
     /// server that goes down are balanced again.
     pub fn set_requeue_on_down(&self, on: bool) {
@@ -277,19 +266,6 @@ impl Balancer {
         n
     }
 
-    /// Server `i`'s connection limit now (`minconn`/`fullconn` make it move);
-    /// `None` when unlimited.
-    pub fn current_maxconn(&self, i: usize) -> Option<usize> {
-        match (&self.dynconn, self.slots.get(i)?.load().is_some()) {
-            (Some(d), true) => Some(d.current_max(i)),
-            _ => None,
-        }
-    }
-
-    fn load(&self) -> Option<dynconn::Load> {
-        self.dynconn.as_ref().map(|d| d.enter())
-    }
-
     /// Takes server `i`'s slot whatever the algorithm says (persistence chose
     /// it), waiting in its queue up to `queue_timeout` when it is full.
     pub async fn lease_server(
@@ -297,15 +273,15 @@ impl Balancer {
         i: usize,
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
-        let load = self.load();
+        let load = self.enter();
         let sem = match self.slots.get(i).map(ArcSwapOption::load_full) {
             None => return Err(NoServer::Unavailable),
             Some(None) => return Ok(self.make_lease(i, None).with_load(load)),
             Some(Some(s)) => s,
         };
-        let slot = match sem.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let slot = match sem.try_acquire() {
+            Some(p) => p,
+            None => {
                 let deadline = queue_timeout.map(|t| Instant::now() + t);
                 self.wait(&sem, deadline, Some(i)).await?
             }
@@ -323,15 +299,15 @@ impl Balancer {
         queue_timeout: Option<Duration>,
     ) -> Result<Lease, NoServer> {
         let deadline = queue_timeout.map(|t| Instant::now() + t);
-        let load = self.load();
+        let load = self.enter();
         let first = self.pick(key, exclude);
         if first.is_none() && !self.inner.has_usable() {
             return Err(NoServer::Unavailable);
         }
         if let Some(queue) = self.queue.load_full() {
-            let qp = match queue.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => self.wait(&queue, deadline, None).await?,
+            let qp = match queue.try_acquire() {
+                Some(p) => p,
+                None => self.wait(&queue, deadline, None).await?,
             };
             // A holder of a queue permit finds a free slot unless servers went
             // down meanwhile; bounded polling covers that rare case.
@@ -343,7 +319,7 @@ impl Balancer {
                     choice = self.pick(key, exclude);
                 }
                 if let Some(mut lease) = self.try_slots(servers, exclude, choice) {
-                    lease._queue = Some(qp);
+                    lease.queue = Some(qp);
                     return Ok(lease.with_load(load));
                 }
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -383,10 +359,10 @@ impl Balancer {
     /// queue when `None`), in arrival order, until `deadline`.
     async fn wait(
         &self,
-        sem: &Arc<Semaphore>,
+        sem: &Arc<Gate>,
         deadline: Option<Instant>,
         server: Option<usize>,
-    ) -> Result<OwnedSemaphorePermit, NoServer> {
+    ) -> Result<GatePermit, NoServer> {
         let max = self.maxqueue.load(Ordering::Relaxed);
         if max > 0 && self.queued.load(Ordering::Relaxed) >= max {
             return Err(NoServer::QueueFull);
@@ -396,7 +372,7 @@ impl Balancer {
         let acquire = async {
             match &state {
                 Some((i, st)) => self.requeue.acquire(*i, st, sem).await,
-                None => Some(sem.clone().acquire_owned().await),
+                None => Some(sem.acquire().await),
             }
         };
         let res = match deadline {
@@ -405,7 +381,7 @@ impl Balancer {
         };
         self.queued.fetch_sub(1, Ordering::Relaxed);
         match res {
-            Some(Some(Ok(p))) => Ok(p),
+            Some(Some(Some(p))) => Ok(p),
             Some(None) => Err(NoServer::Requeued),
             _ => Err(NoServer::QueueTimeout),
         }
@@ -432,7 +408,7 @@ impl Balancer {
             match self.slots[i].load_full() {
                 None => return Some(self.make_lease(i, None)),
                 Some(sem) => {
-                    if let Ok(p) = sem.try_acquire_owned() {
+                    if let Some(p) = sem.try_acquire() {
                         return Some(self.make_lease(i, Some(p)));
                     }
                 }
@@ -441,13 +417,13 @@ impl Balancer {
         None
     }
 
-    fn make_lease(self: &Arc<Self>, i: usize, slot: Option<OwnedSemaphorePermit>) -> Lease {
+    fn make_lease(self: &Arc<Self>, i: usize, slot: Option<GatePermit>) -> Lease {
         self.inner.take_conn(i);
         Lease {
             server: i,
             lb: self.clone(),
-            _slot: slot,
-            _queue: None,
+            slot,
+            queue: None,
             load: None,
         }
     }

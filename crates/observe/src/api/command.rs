@@ -2,7 +2,8 @@
 //! becomes words, words become a typed [`Command`].
 
 use super::words::{
-    be_srv, format_flags, int, rate_limit, set_server, show_stat, table_filters, usage, weight,
+    be_srv, format_flags, int, rate_limit, server_maxconn, set_server, show_stat, table_filters,
+    usage, weight,
 };
 use super::ApiError;
 use crate::stats::StatFilter;
@@ -177,7 +178,9 @@ pub enum Command {
     SetMaxconnServer {
         backend: String,
         server: String,
-        value: u32,
+        /// The value, or HAProxy's message for a bad one: printed only once
+        /// the server is found, as HAProxy checks in that order.
+        value: Result<u32, String>,
     },
     SetMaxconnFrontend {
         frontend: String,
@@ -348,7 +351,7 @@ pub fn parse_command(cmd: &str) -> Result<Command, ApiError> {
             Command::SetMaxconnServer {
                 backend,
                 server,
-                value: int(rest.get(1).copied())?,
+                value: server_maxconn(rest.get(1).copied()),
             }
         }
         ["set", "maxconn", "frontend", rest @ ..] => {

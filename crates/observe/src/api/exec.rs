@@ -65,7 +65,14 @@ pub trait Runtime {
     fn set_agent_checks(&self, _b: &str, _s: &str, _enabled: bool) -> Result<String, String> {
         Err(unsupported())
     }
-    fn set_maxconn_server(&self, _b: &str, _s: &str, _v: u32) -> Result<String, String> {
+    /// `v` is the value or the message for a bad one, given after the server
+    /// is found (HAProxy's order).
+    fn set_maxconn_server(
+        &self,
+        _b: &str,
+        _s: &str,
+        _v: Result<u32, String>,
+    ) -> Result<String, String> {
         Err(unsupported())
     }
     fn set_maxconn_frontend(&self, _f: &str, _v: u32) -> Result<String, String> {
@@ -345,7 +352,11 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
             backend,
             server,
             value,
-        } => out.push_str(&ok_or_msg(rt.set_maxconn_server(backend, server, *value))),
+        } => out.push_str(&ok_or_msg(rt.set_maxconn_server(
+            backend,
+            server,
+            value.clone(),
+        ))),
         Command::SetMaxconnFrontend { frontend, value } => {
             out.push_str(&ok_or_msg(rt.set_maxconn_frontend(frontend, *value)))
         }

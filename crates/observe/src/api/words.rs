@@ -82,6 +82,32 @@ pub(super) fn int(word: Option<&str>) -> Result<u32, ApiError> {
         .ok_or_else(|| usage("Require a valid integer value."))
 }
 
+/// `set maxconn server`'s value read as HAProxy's `strtol` does, with its
+/// messages; a negative value removes the limit, as it does in HAProxy.
+pub(super) fn server_maxconn(word: Option<&str>) -> Result<u32, String> {
+    let w = word.unwrap_or("");
+    if w.is_empty() {
+        return Err("Require <maxconn>.\n".into());
+    }
+    let t = w.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let end = digits.bytes().take_while(u8::is_ascii_digit).count();
+    if end == 0 {
+        return Err("maxconn string empty or preceded by garbage".into());
+    }
+    if end < digits.len() {
+        return Err("Trailing garbage in maxconn string".into());
+    }
+    if neg {
+        return Ok(0);
+    }
+    Ok(digits.parse().unwrap_or(u32::MAX))
+}
+
 pub(super) fn weight(word: Option<&str>) -> Result<WeightSpec, ApiError> {
     let bad = || usage("Require <weight> or <weight%>.");
     let w = word.ok_or_else(bad)?;
