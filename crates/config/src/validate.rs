@@ -37,6 +37,42 @@ pub fn validate(cfg: &Config, d: &mut Diagnostics) {
     for p in cfg.defaults.iter().chain(cfg.proxies.iter()) {
         files(p, d);
     }
+    ring_refs(cfg, d);
+}
+
+/// `log ring@NAME` must name a `ring` section (or HAProxy's own `buf0`). HAProxy
+/// finds this at start-up; it is reported here so that `-c` sees it too.
+fn ring_refs(cfg: &Config, d: &mut Diagnostics) {
+    let rings = || {
+        cfg.sections
+            .iter()
+            .filter(|s| s.keyword() == "ring")
+            .map(|s| s.name())
+    };
+    let mut check = |t: &crate::model::log::LogTarget, who: String| {
+        let Some(name) = &t.ring else { return };
+        if name == "buf0" || rings().any(|r| r == name) {
+            return;
+        }
+        let diag = Diagnostic::alert(&t.span, format!("{who} uses unknown ring named '{name}'"));
+        d.push(match closest(name, rings()) {
+            Some(s) => diag.with_hint(format!("did you mean '{s}'?")),
+            None => diag.with_hint(format!(
+                "declare 'ring {name}' with its 'size' and 'format'"
+            )),
+        });
+    };
+    for t in &cfg.global.logs {
+        check(t, "global log server".into());
+    }
+    for p in &cfg.proxies {
+        for t in &p.logs.targets {
+            check(
+                t,
+                format!("log server declared in proxy section '{}'", p.name),
+            );
+        }
+    }
 }
 
 /// Two proxies of overlapping capability may not share a name (a frontend and a

@@ -27,6 +27,9 @@ pub struct EngineOptions {
     /// Listening sockets taken from the old process (`-x`): binds with the same
     /// address and options accept on them instead of binding new ones.
     pub handover: Option<crate::handover::Inherited>,
+    /// The configuration's `ring` sections (`show events`, `log ring@NAME` of health
+    /// lines); their forwarders start with the engine.
+    pub rings: Option<Arc<fulcrum_observe::log::Rings>>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for EngineOptions {
             .field("log", &self.log.is_some())
             .field("cpu_map", &self.cpu_map)
             .field("handover", &self.handover)
+            .field("rings", &self.rings)
             .finish()
     }
 }
@@ -59,6 +63,7 @@ pub(crate) struct Shared {
     pub(crate) rate: Arc<crate::rate::Rates>,
     /// Listening sockets `_getsocks` hands to a new process (`expose-fd listeners`).
     pub(crate) handover: Arc<crate::handover::Exposed>,
+    pub(crate) rings: Option<Arc<fulcrum_observe::log::Rings>>,
 }
 
 /// A listening address after binding (port 0 resolved).
@@ -127,7 +132,11 @@ impl Engine {
             log: opts.log.clone(),
             ops: Arc::default(),
             handover,
+            rings: opts.rings.clone(),
         });
+        if let Some(r) = &opts.rings {
+            r.start_forwarders();
+        }
         let (control, rx) = watch::channel(Control::Run);
         let mut threads = Vec::with_capacity(nb);
         let nb32 = u32::try_from(nb).unwrap_or(u32::MAX);

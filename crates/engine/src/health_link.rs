@@ -75,6 +75,8 @@ pub(crate) struct Core {
     pub rate: Arc<crate::rate::Rates>,
     /// Listening sockets for `_getsocks` (`expose-fd listeners`).
     pub handover: Arc<crate::handover::Exposed>,
+    /// `ring` sections (`show events`).
+    pub rings: Option<Arc<fulcrum_observe::log::Rings>>,
 }
 
 /// The running operations: dropping it stops the admin sockets, then health.
@@ -123,7 +125,8 @@ impl EngineHandle {
         let sessions = self.shared.sessions.clone();
         let names = rt.frontends.iter().map(|f| f.name.as_str());
         self.shared.rate.configure(cfg, names);
-        let health = start_health(&rt, cfg, &backends, events, sessions.clone())?;
+        let rings = self.shared.rings.as_deref();
+        let health = start_health(&rt, cfg, &backends, events, sessions.clone(), rings)?;
         let mut checked = HashMap::new();
         let mut layer7 = std::collections::HashSet::new();
         let mut cfg_disabled = std::collections::HashSet::new();
@@ -164,6 +167,7 @@ impl EngineHandle {
             dynsrv: crate::admin::dynsrv::DynServers::new(&backends, &cfg.global),
             rate: self.shared.rate.clone(),
             handover: self.shared.handover.clone(),
+            rings: self.shared.rings.clone(),
         });
         let admin = crate::admin::AdminServer::start(&cfg.global, core.clone())?;
         let ops = Ops {
@@ -217,6 +221,7 @@ fn start_health(
     backends: &[&Proxy],
     events: Option<HealthEventSink>,
     sessions: Arc<crate::sessions::Registry>,
+    rings: Option<&fulcrum_observe::log::Rings>,
 ) -> Result<Option<HealthHandle>, EngineError> {
     let mut targets = Vec::new();
     for (bi, (p, be)) in backends.iter().zip(&rt.backends).enumerate() {
@@ -238,7 +243,7 @@ fn start_health(
         }
     };
     let mut events = events;
-    let logger = crate::admin::health_log::global_logger(&cfg.global);
+    let logger = crate::admin::health_log::global_logger(&cfg.global, rings);
     let backups: Vec<Vec<bool>> = rt
         .backends
         .iter()

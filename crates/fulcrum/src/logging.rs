@@ -9,7 +9,7 @@ use fulcrum_config::model::Config;
 use fulcrum_engine::runtime::Frontend;
 use fulcrum_engine::LogSink;
 use fulcrum_observe::log::{
-    log_server, render, LogMessage, LogPolicy, LogRecord, Logger, SyslogHeader,
+    log_server_in, render, LogMessage, LogPolicy, LogRecord, Logger, Rings, SyslogHeader,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +29,8 @@ pub struct TrafficLog {
 }
 
 impl TrafficLog {
-    pub fn from_config(cfg: &Config) -> (Option<Arc<TrafficLog>>, Vec<String>) {
+    /// `rings` are the configuration's `ring` sections, for `log ring@NAME` lines.
+    pub fn from_config(cfg: &Config, rings: &Rings) -> (Option<Arc<TrafficLog>>, Vec<String>) {
         let mut warnings = Vec::new();
         let header = SyslogHeader {
             hostname: cfg.global.log_send_hostname.clone().flatten(),
@@ -40,7 +41,7 @@ impl TrafficLog {
                 .unwrap_or_else(|| SyslogHeader::default().tag),
             pid: std::process::id(),
         };
-        let global = logger(&cfg.global.logs, &header, &mut warnings);
+        let global = logger(&cfg.global.logs, rings, &header, &mut warnings);
         let mut frontends = HashMap::new();
         for p in cfg
             .proxies
@@ -51,7 +52,7 @@ impl TrafficLog {
             if p.logs.global {
                 loggers.extend(global.clone());
             }
-            loggers.extend(logger(&p.logs.targets, &header, &mut warnings));
+            loggers.extend(logger(&p.logs.targets, rings, &header, &mut warnings));
             if loggers.is_empty() {
                 continue;
             }
@@ -162,12 +163,13 @@ fn embryonic(
 /// One logger (one sender thread) for a list of `log` targets; `None` when none is usable.
 fn logger(
     targets: &[LogTarget],
+    rings: &Rings,
     header: &SyslogHeader,
     warnings: &mut Vec<String>,
 ) -> Option<Arc<Logger>> {
     let mut servers = Vec::new();
     for t in targets {
-        match log_server(t) {
+        match log_server_in(t, rings) {
             Ok(Some(s)) => servers.push(s),
             Ok(None) => warnings.push(format!(
                 "log target {:?} is not supported yet; lines for it are not sent",
@@ -210,7 +212,7 @@ mod tests {
         let l = fulcrum_config::load_str("t.cfg", &text, &MapEnv::new());
         let cfg = l.config.unwrap();
         let rt = fulcrum_engine::compile(&cfg).unwrap();
-        let (sink, _) = TrafficLog::from_config(&cfg);
+        let (sink, _) = TrafficLog::from_config(&cfg, &Rings::from_config(&cfg));
         sink.unwrap().emit(&rt.frontends[0], rec);
         let mut buf = [0u8; 4096];
         let n = sock.recv(&mut buf).unwrap();

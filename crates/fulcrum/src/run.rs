@@ -96,7 +96,8 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
     }
 
     let signals = block_signals();
-    let (log, log_warnings) = crate::logging::TrafficLog::from_config(config);
+    let rings = std::sync::Arc::new(fulcrum_observe::log::Rings::from_config(config));
+    let (log, log_warnings) = crate::logging::TrafficLog::from_config(config, &rings);
     for w in log_warnings {
         report(&mut None, &format!("[WARNING]  : {w}\n"));
     }
@@ -120,6 +121,7 @@ pub fn run(args: &Args, config: &Config, runtime: fulcrum_engine::Runtime) -> Ex
         log: log.map(|l| l as std::sync::Arc<dyn fulcrum_engine::LogSink>),
         cpu_map: g.cpu_map.clone(),
         handover,
+        rings: Some(rings),
         ..Default::default()
     };
     let handle = match fulcrum_engine::Engine::start(runtime, opts) {

@@ -1,6 +1,7 @@
 //! `log` lines (configuration.txt §3.1 "log" and §4.2 "log").
 
 use super::addr::Address;
+use crate::diag::Span;
 
 /// Syslog facilities in their numeric order (RFC 5424).
 pub const FACILITIES: [&str; 24] = [
@@ -36,4 +37,6 @@ pub struct LogTarget {
     /// Index in [`LEVELS`]: messages above this level are not sent.
     pub max_level: u8,
     pub min_level: u8,
+    /// The `log` line (a proxy's inherited lines keep their `defaults` line).
+    pub span: Span,
 }

@@ -47,6 +47,7 @@ pub(crate) fn parse_target(args: &[String], span: &Span) -> Result<LogTarget, Di
         facility: 0,
         max_level: 7,
         min_level: 0,
+        span: span.clone(),
     };
     let mut i = 1;
     loop {

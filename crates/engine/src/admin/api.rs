@@ -232,6 +232,10 @@ impl Runtime for Core {
         Ok(super::tables::show_errors_empty())
     }
 
+    fn rings(&self) -> Option<std::sync::Arc<fulcrum_observe::log::Rings>> {
+        self.rings.clone()
+    }
+
     fn show_activity(&self) -> Result<String, String> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -434,7 +434,8 @@ impl Core {
 
     fn start_monitor(&self, bi: usize, si: usize, t: CheckTarget) -> Result<HealthHandle, String> {
         let lb = self.rt.backends[bi].lb.clone();
-        let logger = crate::admin::health_log::global_logger(&self.dynsrv.global);
+        let logger =
+            crate::admin::health_log::global_logger(&self.dynsrv.global, self.rings.as_deref());
         let sessions = self.sessions.clone();
         let states: Vec<_> = (self.rt.backends[bi].servers.iter())
             .map(|s| s.state.clone())

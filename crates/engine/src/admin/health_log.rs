@@ -2,14 +2,19 @@
 //! server state changes to its loggers (`log global` in most configs).
 
 use fulcrum_config::model::Global;
-use fulcrum_observe::log::{LogMessage, Logger, Severity, SyslogHeader};
+use fulcrum_observe::log::{LogMessage, Logger, Rings, Severity, SyslogHeader};
 use std::time::SystemTime;
 
-/// A logger over every usable `global log` line; `None` without any.
-pub(crate) fn global_logger(g: &Global) -> Option<Logger> {
+/// A logger over every usable `global log` line (`ring@NAME` ones with `rings`);
+/// `None` without any.
+pub(crate) fn global_logger(g: &Global, rings: Option<&Rings>) -> Option<Logger> {
     let mut servers = Vec::new();
     for t in &g.logs {
-        match fulcrum_observe::log::log_server(t) {
+        let server = match rings {
+            Some(r) => fulcrum_observe::log::log_server_in(t, r),
+            None => fulcrum_observe::log::log_server(t),
+        };
+        match server {
             Ok(Some(s)) => servers.push(s),
             Ok(None) => {}
             Err(e) => tracing::warn!("health logs: {e}"),

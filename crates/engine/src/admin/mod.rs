@@ -282,6 +282,30 @@ async fn accept_tcp(l: tokio::net::TcpListener, ctx: Ctx, mut stop: watch::Recei
     }
 }
 
+/// `show events NAME -w`: the ring's new lines as they come, until the client sends
+/// anything or closes its side (HAProxy's "any key to stop"). `false` when the
+/// connection is to be closed now (a key, or an error).
+async fn follow_events<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    mut f: fulcrum_observe::api::Follow,
+    rd: &mut R,
+    wr: &mut W,
+) -> bool {
+    let mut key = [0u8; 64];
+    loop {
+        tokio::select! {
+            r = rd.read(&mut key) => return matches!(r, Ok(0)),
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                let text = f.take_new();
+                if !text.is_empty()
+                    && (wr.write_all(text.as_bytes()).await.is_err() || wr.flush().await.is_err())
+                {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
 /// One connection: lines in, answers out, until a non-interactive answer,
 /// `quit`, EOF, or `stats timeout` of silence.
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
@@ -316,9 +340,21 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             }
             return;
         }
-        let (out, keep) = cli.handle_line(core.as_ref(), text);
+        let (out, mut keep) = cli.handle_line(core.as_ref(), text);
         if wr.write_all(out.as_bytes()).await.is_err() || wr.flush().await.is_err() {
             return;
+        }
+        if let Some(f) = cli.follow.take() {
+            // A key ends the command and the connection; the client's end of
+            // input ends the command with its empty line, as HAProxy does.
+            if !follow_events(f, &mut rd, &mut wr).await {
+                return;
+            }
+            keep = cli.interactive;
+            let end: &[u8] = if keep { b"\n> " } else { b"\n" };
+            if wr.write_all(end).await.is_err() || wr.flush().await.is_err() {
+                return;
+            }
         }
         if !keep {
             let _ = wr.shutdown().await;

@@ -100,6 +100,11 @@ pub enum Command {
         proxy: Option<String>,
         side: Option<String>,
     },
+    /// `show events [<sink>] [-w] [-n]`; the options are read once the sink is found.
+    ShowEvents {
+        name: Option<String>,
+        opts: Vec<String>,
+    },
     ShowTable {
         name: Option<String>,
         filters: Vec<TableFilter>,
@@ -235,8 +240,13 @@ impl Command {
             | ShowServersState { .. }
             | ShowBackend
             | ShowActivity
-            | GetWeight { .. } => AccessLevel::User,
-            ShowSess { .. } | ShowErrors { .. } | ShowTable { .. } | ShowEnv { .. } => {
+            | GetWeight { .. }
+            | ShowEvents { name: None, .. } => AccessLevel::User,
+            ShowSess { .. }
+            | ShowErrors { .. }
+            | ShowTable { .. }
+            | ShowEnv { .. }
+            | ShowEvents { .. } => {
                 AccessLevel::Operator
             }
             _ => AccessLevel::Admin,
@@ -279,6 +289,10 @@ pub fn parse_command(cmd: &str) -> Result<Command, ApiError> {
                 side: side.map(|s| (*s).to_string()),
             }
         }
+        ["show", "events", rest @ ..] => Command::ShowEvents {
+            name: rest.first().map(|s| (*s).to_string()),
+            opts: rest.iter().skip(1).map(|s| (*s).to_string()).collect(),
+        },
         ["show", "table"] => Command::ShowTable {
             name: None,
             filters: Vec::new(),

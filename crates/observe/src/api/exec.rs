@@ -121,6 +121,11 @@ pub trait Runtime {
     fn clear_table(&self, _name: &str, _filters: &[TableFilter]) -> Result<String, String> {
         Err(unsupported())
     }
+    /// The rings of the configuration, for `show events`; `None` lists only HAProxy's
+    /// built-in sinks.
+    fn rings(&self) -> Option<std::sync::Arc<crate::log::Rings>> {
+        None
+    }
     /// `show env`: the process environment by default.
     fn env(&self) -> Vec<(String, String)> {
         std::env::vars().collect()
@@ -204,6 +209,7 @@ pub const HELP_TEXT: &str = "The following commands are valid at this level:
   show backend                            : list backends in the current running config
   show env [<var>]                        : dump environment variables known to the process
   show errors [<px>] [request|response]   : report last request and/or response errors for each proxy
+  show events [<sink>] [-w] [-n]          : show event sink state
   show info [desc|json|typed]*            : report information about the running process
   show servers state [<backend>]          : dump volatile server information (all or for a single backend)
   show sess [<id>|all]                    : report the list of current sessions or dump this exact session
@@ -268,6 +274,9 @@ pub fn execute(rt: &dyn Runtime, cmd: &Command, level: AccessLevel) -> String {
             rt.show_errors(proxy.as_deref(), side.as_deref()),
         )),
         Command::ShowActivity => out.push_str(&ok_or_msg(rt.show_activity())),
+        Command::ShowEvents { name, opts } => {
+            out.push_str(&super::events::show_events(rt, name.as_deref(), opts).0)
+        }
         Command::ShowTable { name, filters } => match rt.tables(name.as_deref(), filters) {
             Ok(tables) => tables.iter().for_each(|t| write_table(t, &mut out)),
             Err(e) => out.push_str(&e),
@@ -435,6 +444,9 @@ pub struct CliSession {
     pub interactive: bool,
     /// Set by `set timeout cli`; the listener's `stats timeout` otherwise.
     pub timeout: Option<std::time::Duration>,
+    /// Set by `show events NAME -w`: the caller sends the ring's new lines until
+    /// the client sends anything, then the empty line that ends the command.
+    pub follow: Option<super::events::Follow>,
 }
 
 impl CliSession {
@@ -443,6 +455,7 @@ impl CliSession {
             level,
             interactive: false,
             timeout: None,
+            follow: None,
         }
     }
 
@@ -457,6 +470,17 @@ impl CliSession {
                 Ok(Command::Prompt) => self.interactive = !self.interactive,
                 Ok(Command::SetTimeoutCli { secs }) => {
                     self.timeout = Some(std::time::Duration::from_secs(u64::from(secs.max(1))));
+                }
+                Ok(Command::ShowEvents { name, opts })
+                    if name.is_some() && self.level >= AccessLevel::Operator =>
+                {
+                    let (text, follow) = super::events::show_events(rt, name.as_deref(), &opts);
+                    out.push_str(&text);
+                    if follow.is_some() {
+                        // The command goes on: no end line, nothing after it runs.
+                        self.follow = follow;
+                        return (out, true);
+                    }
                 }
                 Ok(cmd) => out.push_str(&execute(rt, &cmd, self.level)),
                 Err(e @ ApiError::UnknownCommand(_)) => {

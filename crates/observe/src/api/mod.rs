@@ -4,6 +4,7 @@
 //! the [`Runtime`] trait through which the engine carries out commands.
 
 mod command;
+mod events;
 mod exec;
 mod format;
 mod words;
@@ -12,6 +13,7 @@ pub use command::{
     parse_command, split_commands, split_words, AccessLevel, Command, HealthForce, OutFormat,
     RateLimitKind, ServerAdminState, TableFilter, WeightSpec,
 };
+pub use events::Follow;
 pub use exec::{apply_admin, execute, CliSession, Runtime, HELP_TEXT};
 pub use format::{
     write_servers_state, write_table, ServerStateLine, TableDump, TableEntry, SERVERS_STATE_HEADER,

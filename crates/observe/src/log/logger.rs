@@ -48,6 +48,7 @@ enum Sink {
     Unix(UnixDatagram, std::path::PathBuf),
     Stdout,
     Stderr,
+    Ring(super::ring::RingRef),
 }
 
 impl Sink {
@@ -74,6 +75,7 @@ impl Sink {
             }
             LogTarget::Stdout => Sink::Stdout,
             LogTarget::Stderr => Sink::Stderr,
+            LogTarget::Ring(r) => Sink::Ring(r.clone()),
         })
     }
 
@@ -83,6 +85,15 @@ impl Sink {
             Sink::Unix(s, to) => s.send_to(line, to).map(|_| ()),
             Sink::Stdout => std::io::stdout().lock().write_all(line),
             Sink::Stderr => std::io::stderr().lock().write_all(line),
+            Sink::Ring(r) => {
+                // Rings keep lines without their final newline.
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                if r.ring.write(line) {
+                    Ok(())
+                } else {
+                    Err(std::io::ErrorKind::OutOfMemory.into())
+                }
+            }
         }
     }
 }
@@ -202,6 +213,12 @@ fn run(
                     continue;
                 }
             }
+            let body = match sink {
+                // A ring's `log` line cuts the message to its `len`, then the ring
+                // adds its header and cuts to its `maxlen`.
+                Sink::Ring(r) => &msg.body[..msg.body.len().min(r.msg_len)],
+                _ => &msg.body[..],
+            };
             let Some(line) = frame(
                 server,
                 header,
@@ -209,11 +226,39 @@ fn run(
                 msg.time,
                 offset,
                 &msg.sd,
-                &msg.body,
+                body,
             ) else {
                 continue;
             };
-            let counter = match sink.send(&line) {
+            let sent = match sink {
+                Sink::Ring(r) => {
+                    let announce = |n| {
+                        let text = super::ring::dropped_text(n);
+                        let a = frame(
+                            server,
+                            header,
+                            Severity::Notice,
+                            msg.time,
+                            offset,
+                            "",
+                            text.as_bytes(),
+                        );
+                        let mut a = a.unwrap_or_else(|| text.into_bytes());
+                        if a.last() == Some(&b'\n') {
+                            a.pop();
+                        }
+                        a
+                    };
+                    let line = line.strip_suffix(b"\n").unwrap_or(&line);
+                    if r.ring.write_after_drops(line, announce) {
+                        Ok(())
+                    } else {
+                        Err(std::io::ErrorKind::OutOfMemory.into())
+                    }
+                }
+                _ => sink.send(&line),
+            };
+            let counter = match sent {
                 Ok(()) => &counters.sent,
                 Err(_) => &counters.failed,
             };

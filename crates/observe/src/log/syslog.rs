@@ -121,6 +121,8 @@ pub enum LogTarget {
     Unix(PathBuf),
     Stdout,
     Stderr,
+    /// `ring@NAME`, resolved against the configuration's rings.
+    Ring(super::ring::RingRef),
 }
 
 /// `sample R:S`: of every `size` lines, send those whose rank (1-based)

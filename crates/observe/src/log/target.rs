@@ -1,19 +1,37 @@
 //! The config model's typed `log` lines → [`LogServer`]s, shared by every place that
 //! opens loggers (request logs, health and event logs).
 
+use super::ring::{ring_server, Rings};
 use super::syslog::LogServer;
 use crate::error::ObserveError;
 use fulcrum_config::model::addr::{Address, Host, Ports};
 use fulcrum_config::model::log::{LogTarget, FACILITIES, LEVELS};
 
-/// The logger for one `log` line; `Ok(None)` for targets not served yet (`ring@`, a
-/// wildcard or abstract address), with the reason in the error otherwise.
+/// The logger for one `log` line; `Ok(None)` for targets not served yet (`ring@`
+/// without rings, a wildcard or abstract address), with the reason in the error otherwise.
 pub fn log_server(t: &LogTarget) -> Result<Option<LogServer>, ObserveError> {
     let Some(words) = words(t) else {
         return Ok(None);
     };
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     LogServer::parse(&refs).map(Some)
+}
+
+/// [`log_server`], with `ring@NAME` lines sent to their ring of `rings`.
+pub fn log_server_in(t: &LogTarget, rings: &Rings) -> Result<Option<LogServer>, ObserveError> {
+    let Some(name) = &t.ring else {
+        return log_server(t);
+    };
+    let ring = rings.get(name).ok_or_else(|| {
+        ObserveError::LogConfig(format!("log server uses unknown ring named '{name}'"))
+    })?;
+    // The line's own settings, read as for any target, then pointed at the ring.
+    let line = log_server(&LogTarget {
+        address: fulcrum_config::model::addr::Address::Fd(2),
+        ring: None,
+        ..t.clone()
+    })?;
+    Ok(line.map(|l| ring_server(&l, ring)))
 }
 
 /// The words after `log` for one typed target, as [`LogServer::parse`] reads them.

@@ -265,7 +265,16 @@ pub fn end_section(section: &ExtraSection, d: &mut Diagnostics) {
                 codes.iter().map(|(c, s)| (c.as_str(), *s)).collect(),
             );
         }
-        ExtraSection::Ring(_) => {}
+        ExtraSection::Ring(r) => {
+            // HAProxy's default size and maxlen are both its BUFSIZE.
+            let size = r.size.unwrap_or(16384);
+            if let Some(m) = r.maxlen.filter(|m| u64::from(*m) > size) {
+                d.push(Diagnostic::warning(
+                    span,
+                    format!("ring '{name}' event max length '{m}' exceeds size, forced to size '{size}'"),
+                ));
+            }
+        }
         ExtraSection::Program(p) => {
             if p.command.is_empty() {
                 d.push(
