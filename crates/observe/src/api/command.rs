@@ -246,9 +246,7 @@ impl Command {
             | ShowErrors { .. }
             | ShowTable { .. }
             | ShowEnv { .. }
-            | ShowEvents { .. } => {
-                AccessLevel::Operator
-            }
+            | ShowEvents { .. } => AccessLevel::Operator,
             _ => AccessLevel::Admin,
         }
     }
