@@ -83,6 +83,49 @@ mod tests {
     }
 
     #[test]
+    fn ring_lines_take_the_rings_format_and_both_lengths() {
+        let text = "global\n    log ring@wide len 80 format raw local0 info\n\
+                    \x20   log ring@narrow len 80 local0 info\n\
+                    ring wide\n    format rfc5424\n    maxlen 200\n\
+                    ring narrow\n    format rfc5424\n    maxlen 100\n";
+        let cfg = fulcrum_config::load_str("l.cfg", text, &MapEnv::new())
+            .config
+            .unwrap();
+        let rings = Rings::from_config(&cfg);
+        let servers: Vec<LogServer> = (cfg.global.logs.iter())
+            .map(|t| log_server_in(t, &rings).unwrap().unwrap())
+            .collect();
+        // The ring's format, not the `log` line's.
+        assert_eq!(servers[0].format, crate::log::SyslogFormat::Rfc5424);
+        let nope = LogTarget {
+            ring: Some("nope".into()),
+            ..cfg.global.logs[0].clone()
+        };
+        assert!(log_server_in(&nope, &rings).is_err());
+        let logger = crate::log::Logger::start(servers, Default::default(), 4).unwrap();
+        logger.try_log(crate::log::LogMessage {
+            severity: crate::log::Severity::Info,
+            time: std::time::SystemTime::now(),
+            sd: String::new(),
+            body: vec![b'x'; 300],
+            tag: None,
+        });
+        drop(logger); // waits until the queue is written
+        let line = |ring: &str| {
+            let (lines, _) = rings.get(ring).unwrap().snapshot();
+            String::from_utf8_lossy(&lines[0]).into_owned()
+        };
+        // `len 80` cuts the message, then the ring adds its header (no newline kept)...
+        let wide = line("wide");
+        assert!(wide.starts_with("<134>1 20"), "{wide}");
+        assert_eq!(wide.len() - wide.trim_end_matches('x').len(), 80, "{wide}");
+        // ...and cuts the whole to its `maxlen`.
+        let narrow = line("narrow");
+        assert!(narrow.starts_with("<134>1 20"), "{narrow}");
+        assert_eq!(narrow.len(), 100, "{narrow}");
+    }
+
+    #[test]
     fn udp_unix_and_stdout_targets() {
         let s = log_server(&first_target(
             "log 127.0.0.1:5140 len 2048 format rfc5424 local3 notice",
