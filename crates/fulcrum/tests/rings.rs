@@ -300,3 +300,26 @@ fn an_unknown_ring_is_refused_at_its_line() {
         "{err}"
     );
 }
+
+/// Server state changes go to the `global` log targets, rings included.
+#[test]
+fn health_lines_go_to_the_global_ring() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let down = free_port();
+    let ring = "log ring@health local0\nring health\n";
+    let sock = dir.path().join("admin.sock");
+    let text = format!(
+        "global\n    stats socket {} level admin\n    {ring}{DEFAULTS}\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:{down} check inter 200 fall 1\n",
+        sock.display()
+    );
+    let _p = run(dir.path(), &text, port);
+    let mut out = String::new();
+    let seen = wait_until(Duration::from_secs(10), || {
+        out = cli(&sock, "show events health");
+        out.contains("Server be/s1 is DOWN")
+    });
+    assert!(seen, "{out}");
+}
