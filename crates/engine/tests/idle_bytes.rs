@@ -138,6 +138,6 @@ fn idle_keepalive_connection_heap_bytes_stay_small() {
     let after = settled();
     let per_conn = (after - before) / N as isize;
     eprintln!("heap bytes per idle keep-alive connection: {per_conn}");
-    assert!(per_conn <= 3072, "{per_conn} bytes per idle connection");
+    assert!(per_conn <= 2560, "{per_conn} bytes per idle connection");
     drop(conns);
 }

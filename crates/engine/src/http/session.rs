@@ -52,6 +52,9 @@ pub(crate) struct Session<'a> {
     pub sess_vars: fulcrum_rules::SessionVars,
 }
 
+/// How long a session keeps its server connection while its client is idle.
+const PARK_SERVER_AFTER: Duration = Duration::from_secs(1);
+
 /// What waiting for a request head produced.
 enum HeadWait {
     Ready,
@@ -68,10 +71,9 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     sink: Option<Arc<dyn LogSink>>,
 ) -> io::Result<()> {
-    // The opening (connection rules, PROXY header) is its own future: its locals
-    // then share space with the request loop's instead of staying in the state of
-    // every idle connection.
-    let Some((mut s, track)) = opening(rt, fe, bind, client, peer, sink).await? else {
+    // The opening (connection rules, PROXY header) is its own boxed future, freed
+    // before the first request: its state does not size every idle connection.
+    let Some((mut s, track)) = Box::pin(opening(rt, fe, bind, client, peer, sink)).await? else {
         return Ok(());
     };
     let r = s.run().await;
@@ -163,126 +165,152 @@ async fn opening<'a>(
     Ok(Some((s, track)))
 }
 
+/// What one request left the connection to do.
+enum Flow {
+    Next,
+    Close(io::Result<()>),
+}
+
 impl Session<'_> {
+    /// Between requests only the small wait for the next one's first byte is
+    /// live; the request itself runs in one boxed future (one allocation per
+    /// request, as the transaction needed anyway), so an idle keep-alive
+    /// connection keeps little more than its `Session`.
     async fn run(&mut self) -> io::Result<()> {
         loop {
-            match self.wait_head().await {
-                HeadWait::Ready => {}
-                HeadWait::Gone => return Ok(()),
-                HeadWait::Fail(code) => {
-                    crate::stats::counters::request_error(&self.fe.name);
+            let deadline = match self.idle().await {
+                Ok(d) => d,
+                Err(HeadWait::Fail(code)) => return Box::pin(self.head_failed(code)).await,
+                Err(_) => return Ok(()),
+            };
+            match Box::pin(self.request(deadline)).await {
+                Flow::Next => {}
+                Flow::Close(r) => return r,
+            }
+        }
+    }
+
+    async fn head_failed(&mut self, code: u16) -> io::Result<()> {
+        crate::stats::counters::request_error(&self.fe.name);
+        let term = if code == 408 {
+            TermState::CLIENT_TIMEOUT_REQUEST
+        } else {
+            TermState::PROXY_REQUEST
+        };
+        let r = self.send_error(code, None).await;
+        self.log_done(Some(code), term);
+        r
+    }
+
+    /// One request, from its head (its first bytes are in) to its end.
+    async fn request(&mut self, deadline: Option<Instant>) -> Flow {
+        match self.wait_head(deadline).await {
+            HeadWait::Ready => {}
+            HeadWait::Gone => return Flow::Close(Ok(())),
+            HeadWait::Fail(code) => return Flow::Close(self.head_failed(code).await),
+        }
+        self.requests += 1;
+        crate::persist::request_start(self.persist.as_deref());
+        let t = &self.fe.timeouts;
+        let mut wait = self
+            .buffer_request()
+            .then_some((t.http_request.or(t.client), None));
+        let (mut waits, mut paused) = (0, None);
+        // `wait-for-body` rules ask for more of the body, then the rules go on
+        // where they stopped; a few rounds at most.
+        let decision = loop {
+            if let Some((time, at_least)) = wait.take() {
+                if let Err(code) = self.wait_body(time, at_least).await {
                     let term = if code == 408 {
                         TermState::CLIENT_TIMEOUT_REQUEST
                     } else {
                         TermState::PROXY_REQUEST
                     };
-                    let r = Box::pin(self.send_error(code, None)).await;
+                    let r = self.send_error(code, None).await;
                     self.log_done(Some(code), term);
-                    return r;
+                    return Flow::Close(r);
                 }
             }
-            self.requests += 1;
-            crate::persist::request_start(self.persist.as_deref());
-            let t = &self.fe.timeouts;
-            let mut wait = self
-                .buffer_request()
-                .then_some((t.http_request.or(t.client), None));
-            let (mut waits, mut paused) = (0, None);
-            // `wait-for-body` rules ask for more of the body, then the rules go on
-            // where they stopped; a few rounds at most.
-            let decision = loop {
-                if let Some((time, at_least)) = wait.take() {
-                    if let Err(code) = self.wait_body(time, at_least).await {
-                        let term = if code == 408 {
-                            TermState::CLIENT_TIMEOUT_REQUEST
-                        } else {
-                            TermState::PROXY_REQUEST
-                        };
-                        let r = Box::pin(self.send_error(code, None)).await;
-                        self.log_done(Some(code), term);
-                        return r;
-                    }
-                }
-                match rules::decide(self, waits < 4, paused.take()) {
-                    Decision::WaitBody {
-                        time,
-                        at_least,
-                        paused: p,
-                    } => {
-                        waits += 1;
-                        wait = Some((Some(time), at_least));
-                        paused = Some(p);
-                    }
-                    d => break d,
-                }
-            };
-            let bi = match decision {
-                Decision::Forward {
-                    backend,
-                    head,
-                    parts,
+            match rules::decide(self, waits < 4, paused.take()) {
+                Decision::WaitBody {
+                    time,
+                    at_least,
+                    paused: p,
                 } => {
-                    // Boxed: rare, and the idle session future must stay small.
-                    Box::pin(rules::send_early_hints(self)).await;
-                    self.rewritten = head;
-                    self.req_parts = parts;
-                    backend
+                    waits += 1;
+                    wait = Some((Some(time), at_least));
+                    paused = Some(p);
                 }
-                Decision::NoBackend => {
-                    let r = Box::pin(self.send_error(503, None)).await;
-                    self.log_done(Some(503), TermState::SERVER_CONNECT);
-                    return r;
-                }
-                // `WaitBody` ends the loop above, never here.
-                Decision::Close | Decision::WaitBody { .. } => {
-                    // No FIN handshake for the client to wait on: reset, as HAProxy does.
-                    let _ = socket2::SockRef::from(&self.client).set_linger(Some(Duration::ZERO));
-                    self.log_done(None, TermState::PROXY_REQUEST);
-                    return Ok(());
-                }
-                Decision::Reply(bytes) => {
-                    let r = Box::pin(self.send_reply(&bytes)).await;
-                    let code = reply_status(&bytes);
-                    // Answers the proxy gives itself (stats page, `return`, redirects,
-                    // monitor-uri) are 'L'ocal in HAProxy's logs; refusals are 'P'roxy.
-                    let term = if code < 400 {
-                        TermState::LOCAL_REQUEST
-                    } else {
-                        TermState::PROXY_REQUEST
-                    };
-                    self.log_done(Some(code), term);
-                    return r;
-                }
-                Decision::Tarpit(bytes) => {
-                    let t = self.fe.timeouts.tarpit.or(self.fe.timeouts.connect);
-                    tokio::time::sleep(t.unwrap_or(Duration::ZERO)).await;
-                    let r = Box::pin(self.send_reply(&bytes)).await;
-                    self.log_done(Some(reply_status(&bytes)), TermState::PROXY_TARPIT);
-                    return r;
-                }
-            };
-            if let Some(l) = self.log.as_mut() {
-                l.backend = Some(bi);
+                d => break d,
             }
-            // Boxed: the transaction's large state exists only while one runs, so an
-            // idle keep-alive connection stays small.
-            match Box::pin(txn::run(self, bi)).await? {
-                txn::Next::KeepAlive => self.log_done(None, TermState::NORMAL),
-                txn::Next::Close => {
-                    self.log_done(None, TermState::NORMAL);
-                    return Ok(());
-                }
-                txn::Next::Error(code) => {
-                    let r = Box::pin(self.send_error(code, Some(&self.rt.backends[bi]))).await;
-                    let term = match code {
-                        504 => TermState::SERVER_TIMEOUT_HEADERS,
-                        502 => TermState::SERVER_ABORT_HEADERS,
-                        503 => TermState::SERVER_CONNECT,
-                        _ => TermState::PROXY_REQUEST,
-                    };
-                    self.log_done(Some(code), term);
-                    return r;
-                }
+        };
+        let bi = match decision {
+            Decision::Forward {
+                backend,
+                head,
+                parts,
+            } => {
+                rules::send_early_hints(self).await;
+                self.rewritten = head;
+                self.req_parts = parts;
+                backend
+            }
+            Decision::NoBackend => {
+                let r = self.send_error(503, None).await;
+                self.log_done(Some(503), TermState::SERVER_CONNECT);
+                return Flow::Close(r);
+            }
+            // `WaitBody` ends the loop above, never here.
+            Decision::Close | Decision::WaitBody { .. } => {
+                // No FIN handshake for the client to wait on: reset, as HAProxy does.
+                let _ = socket2::SockRef::from(&self.client).set_linger(Some(Duration::ZERO));
+                self.log_done(None, TermState::PROXY_REQUEST);
+                return Flow::Close(Ok(()));
+            }
+            Decision::Reply(bytes) => {
+                let r = self.send_reply(&bytes).await;
+                let code = reply_status(&bytes);
+                // Answers the proxy gives itself (stats page, `return`, redirects,
+                // monitor-uri) are 'L'ocal in HAProxy's logs; refusals are 'P'roxy.
+                let term = if code < 400 {
+                    TermState::LOCAL_REQUEST
+                } else {
+                    TermState::PROXY_REQUEST
+                };
+                self.log_done(Some(code), term);
+                return Flow::Close(r);
+            }
+            Decision::Tarpit(bytes) => {
+                let t = self.fe.timeouts.tarpit.or(self.fe.timeouts.connect);
+                tokio::time::sleep(t.unwrap_or(Duration::ZERO)).await;
+                let r = self.send_reply(&bytes).await;
+                self.log_done(Some(reply_status(&bytes)), TermState::PROXY_TARPIT);
+                return Flow::Close(r);
+            }
+        };
+        if let Some(l) = self.log.as_mut() {
+            l.backend = Some(bi);
+        }
+        match txn::run(self, bi).await {
+            Err(e) => Flow::Close(Err(e)),
+            Ok(txn::Next::KeepAlive) => {
+                self.log_done(None, TermState::NORMAL);
+                Flow::Next
+            }
+            Ok(txn::Next::Close) => {
+                self.log_done(None, TermState::NORMAL);
+                Flow::Close(Ok(()))
+            }
+            Ok(txn::Next::Error(code)) => {
+                let r = self.send_error(code, Some(&self.rt.backends[bi])).await;
+                let term = match code {
+                    504 => TermState::SERVER_TIMEOUT_HEADERS,
+                    502 => TermState::SERVER_ABORT_HEADERS,
+                    503 => TermState::SERVER_CONNECT,
+                    _ => TermState::PROXY_REQUEST,
+                };
+                self.log_done(Some(code), term);
+                Flow::Close(r)
             }
         }
     }
@@ -378,99 +406,131 @@ impl Session<'_> {
         crate::persist::txn_end(self.persist.as_deref(), status);
     }
 
-    /// Reads until a complete request head is in `cbuf`, parsed into `head`.
-    async fn wait_head(&mut self) -> HeadWait {
+    /// Waits for the first byte of the next request (none when pipelined
+    /// bytes are already in), under `timeout http-keep-alive` between
+    /// requests; returns the deadline of the rest of the head. A server
+    /// connection kept this long returns to the thread's pool, as HAProxy
+    /// moves it to the server's idle list, so idle clients do not each hold
+    /// one.
+    async fn idle(&mut self) -> Result<Option<Instant>, HeadWait> {
         let t = &self.fe.timeouts;
         let first = self.requests == 0;
         let request_t = t.http_request.or(t.client);
-        // Between requests, `timeout http-keep-alive` bounds the wait for the
-        // first byte; then `timeout http-request` bounds the whole head.
         let idle_t = if first {
             request_t
         } else {
             t.http_keep_alive.or(request_t)
         };
-        let mut deadline = idle_t.map(|d| Instant::now() + d);
-        let mut started = !self.cbuf.is_empty();
-        if started && !first {
-            deadline = request_t.map(|d| Instant::now() + d);
+        let now = Instant::now();
+        let deadline = idle_t.map(|d| now + d);
+        if !self.cbuf.is_empty() {
+            return Ok(if first {
+                deadline
+            } else {
+                request_t.map(|d| now + d)
+            });
         }
+        // Private connections (a PROXY header for this client) and those of
+        // `http-reuse never` stay with their session, as in HAProxy.
+        let shared = |c: &SrvConn| {
+            !c.private
+                && (self.rt.backends.get(c.backend))
+                    .is_some_and(|b| b.reuse != crate::runtime::HttpReuse::Never)
+        };
+        let mut park_at = (self.srv.as_ref())
+            .filter(|c| shared(c))
+            .map(|_| now + PARK_SERVER_AFTER);
         loop {
-            if !self.cbuf.is_empty() {
-                match fulcrum_proto::parse_request(self.cbuf.readable(), &self.limits) {
-                    Ok(Parsed::Complete(h, _)) => {
-                        if let Some(l) = self.log.as_mut() {
-                            let now = std::time::Instant::now();
-                            l.request_start
-                                .get_or_insert((now, std::time::SystemTime::now()));
-                            l.request_done = Some(now);
-                            let line = h.start_line.get(self.cbuf.readable());
-                            let line = line.strip_suffix(b"\n").unwrap_or(line);
-                            let line = line.strip_suffix(b"\r").unwrap_or(line);
-                            l.request_line = Some(String::from_utf8_lossy(line).into_owned());
-                            let caps = &self.fe.http.captures;
-                            if !caps.is_empty() {
-                                let buf = self.cbuf.readable();
-                                l.request_captures = Some(caps.request(buf, &h.headers));
-                            }
-                        }
-                        self.req = Some(h);
-                        return HeadWait::Ready;
-                    }
-                    Ok(Parsed::Partial) => {}
-                    Err(e) => return HeadWait::Fail(e.status(Side::Request)),
-                }
-            }
-            let (cbuf, client) = (&mut self.cbuf, &mut self.client);
-            let read = async {
-                if !cbuf.is_empty() {
-                    return cbuf.fill_from(client).await;
-                }
-                // Idle connections hold no buffer while they wait: readiness can
-                // be stale (new sockets start "ready"), so the buffer is taken
-                // for one non-blocking read and given back if there was nothing.
-                loop {
-                    client.readable().await?;
-                    match cbuf.try_fill(|b| client.try_read(b)) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        r => return r,
-                    }
-                }
+            let until = match (deadline, park_at) {
+                (Some(d), Some(p)) => Some(d.min(p)),
+                (d, p) => d.or(p),
             };
-            let got = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, read).await {
+            let (cbuf, client) = (&mut self.cbuf, &self.client);
+            // Idle connections hold no buffer while they wait: readiness can
+            // be stale (new sockets start "ready"), so the buffer is taken for
+            // one non-blocking read and given back if there was nothing. The
+            // task's waker waits in the socket's own slot (`poll_read_ready`),
+            // not in a waiter node carried by every idle connection's future.
+            let read = std::future::poll_fn(|cx| loop {
+                std::task::ready!(client.poll_read_ready(cx))?;
+                match cbuf.try_fill(|b| client.try_read(b)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return std::task::Poll::Ready(r),
+                }
+            });
+            let got = match until {
+                Some(u) => match tokio::time::timeout_at(u, read).await {
                     Ok(r) => r,
+                    Err(_) if park_at.is_some_and(|p| p <= u) && deadline != Some(u) => {
+                        park_at = None;
+                        self.park_server();
+                        continue;
+                    }
                     Err(_) => {
-                        // A silent keep-alive connection just ends; a started or
-                        // first request gets 408 (unless http-ignore-probes).
-                        if !started && (!first || self.fe.http.ignore_probes) {
-                            return HeadWait::Gone;
+                        // A silent keep-alive connection just ends; a first
+                        // request gets 408 (unless http-ignore-probes).
+                        if !first || self.fe.http.ignore_probes {
+                            return Err(HeadWait::Gone);
                         }
-                        return HeadWait::Fail(408);
+                        return Err(HeadWait::Fail(408));
                     }
                 },
                 None => read.await,
             };
-            match got {
-                Ok(0) | Err(_) => {
-                    return if self.cbuf.is_empty() {
-                        HeadWait::Gone
-                    } else {
-                        HeadWait::Fail(400)
-                    };
-                }
+            return match got {
+                Ok(0) | Err(_) => Err(HeadWait::Gone),
                 Ok(_) => {
-                    if !started {
-                        if let Some(l) = self.log.as_mut() {
-                            l.request_start =
-                                Some((std::time::Instant::now(), std::time::SystemTime::now()));
-                        }
-                        started = true;
-                        if !first {
-                            deadline = request_t.map(|d| Instant::now() + d);
+                    let now = Instant::now();
+                    if let Some(l) = self.log.as_mut() {
+                        l.request_start = Some((now.into_std(), std::time::SystemTime::now()));
+                    }
+                    Ok(if first {
+                        deadline
+                    } else {
+                        request_t.map(|d| now + d)
+                    })
+                }
+            };
+        }
+    }
+
+    /// Reads until a complete request head is in `cbuf`, parsed into `req`;
+    /// its first bytes are in, the whole head is due by `deadline`.
+    async fn wait_head(&mut self, deadline: Option<Instant>) -> HeadWait {
+        loop {
+            match fulcrum_proto::parse_request(self.cbuf.readable(), &self.limits) {
+                Ok(Parsed::Complete(h, _)) => {
+                    if let Some(l) = self.log.as_mut() {
+                        let now = std::time::Instant::now();
+                        l.request_start
+                            .get_or_insert((now, std::time::SystemTime::now()));
+                        l.request_done = Some(now);
+                        let line = h.start_line.get(self.cbuf.readable());
+                        let line = line.strip_suffix(b"\n").unwrap_or(line);
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        l.request_line = Some(String::from_utf8_lossy(line).into_owned());
+                        let caps = &self.fe.http.captures;
+                        if !caps.is_empty() {
+                            let buf = self.cbuf.readable();
+                            l.request_captures = Some(caps.request(buf, &h.headers));
                         }
                     }
+                    self.req = Some(h);
+                    return HeadWait::Ready;
                 }
+                Ok(Parsed::Partial) => {}
+                Err(e) => return HeadWait::Fail(e.status(Side::Request)),
+            }
+            let read = self.cbuf.fill_from(&mut self.client);
+            let got = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, read).await {
+                    Ok(r) => r,
+                    Err(_) => return HeadWait::Fail(408),
+                },
+                None => read.await,
+            };
+            if !matches!(got, Ok(n) if n > 0) {
+                return HeadWait::Fail(400);
             }
         }
     }
@@ -566,7 +626,7 @@ mod tests {
             let b = crate::runtime::Bind::new(addr);
             let f = super::serve(&rt, &fe, &b, c, addr, None);
             assert!(
-                std::mem::size_of_val(&f) <= 1200,
+                std::mem::size_of_val(&f) <= 1000,
                 "{}",
                 std::mem::size_of_val(&f)
             );
