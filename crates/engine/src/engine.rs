@@ -351,21 +351,40 @@ async fn accept_loop(
     shared: Arc<Shared>,
     fi: usize,
     bi: usize,
-    mut listener: crate::listener::Live,
+    listener: crate::listener::Live,
     mut rx: watch::Receiver<Control>,
     active: Active,
 ) {
+    let Some(listener) = accept_until_stop(&shared, fi, bi, listener, &mut rx, &active).await
+    else {
+        return;
+    };
+    // A graceful stop after the sockets went to a process that keeps one per
+    // bind: the clients still queued on this one are served, not reset with it.
+    if matches!(*rx.borrow(), Control::Graceful) {
+        for (stream, peer) in crate::handover::drain(&shared.handover, listener) {
+            spawn_session(&shared, fi, bi, stream, peer, Permits::default(), &active);
+        }
+    }
+}
+
+/// Accepts until the engine stops: the listener back on a graceful stop.
+async fn accept_until_stop(
+    shared: &Arc<Shared>,
+    fi: usize,
+    bi: usize,
+    mut listener: crate::listener::Live,
+    rx: &mut watch::Receiver<Control>,
+    active: &Active,
+) -> Option<crate::listener::Live> {
     let mut listening = shared.ctl.listening[fi].subscribe();
     loop {
-        listener = match crate::limits::await_listening(listener, &mut listening, &mut rx).await {
-            Some(l) => l,
-            None => return,
-        };
+        listener = crate::limits::await_listening(listener, &mut listening, rx).await?;
         // Over an accept-rate limit: clients wait in the backlog meanwhile.
         if let Some(wait) = shared.rate.delay(fi) {
             tokio::select! {
                 biased;
-                _ = rx.changed() => return,
+                _ = rx.changed() => return Some(listener),
                 _ = listening.changed() => continue,
                 _ = tokio::time::sleep(wait) => continue,
             }
@@ -373,7 +392,7 @@ async fn accept_loop(
         // `biased`: a stop or a pause must win over a connection already waiting.
         let accepted = tokio::select! {
             biased;
-            _ = rx.changed() => return,
+            _ = rx.changed() => return Some(listener),
             _ = listening.changed() => continue,
             a = listener.accept() => a,
         };
@@ -390,28 +409,20 @@ async fn accept_loop(
                 biased;
                 _ = rx.changed() => {
                     if !matches!(*rx.borrow(), Control::Graceful) {
-                        return;
+                        return None;
                     }
                     stopping = true;
                     Permits::default()
                 }
-                p = take_permits(&shared, fi, bi) => p,
+                p = take_permits(shared, fi, bi) => p,
             },
             Err(_) => Permits::default(),
         };
         match accepted {
             Ok((stream, peer)) => {
-                shared.rate.accepted(fi);
-                active.count.set(active.count.get() + 1);
-                let guard = ActiveGuard(active.clone());
-                let shared = shared.clone();
-                tokio::task::spawn_local(async move {
-                    serve(&shared, fi, bi, stream, peer).await;
-                    drop(permits);
-                    drop(guard);
-                });
+                spawn_session(shared, fi, bi, stream, peer, permits, active);
                 if stopping {
-                    return;
+                    return Some(listener);
                 }
             }
             Err(e) => {
@@ -421,6 +432,27 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Serves one accepted client on this thread, holding its `permits`.
+fn spawn_session(
+    shared: &Arc<Shared>,
+    fi: usize,
+    bi: usize,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    permits: Permits,
+    active: &Active,
+) {
+    shared.rate.accepted(fi);
+    active.count.set(active.count.get() + 1);
+    let guard = ActiveGuard(active.clone());
+    let shared = shared.clone();
+    tokio::task::spawn_local(async move {
+        serve(&shared, fi, bi, stream, peer).await;
+        drop(permits);
+        drop(guard);
+    });
 }
 
 async fn take_permits(shared: &Shared, fi: usize, bi: usize) -> Permits {

@@ -332,11 +332,17 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
-        if let (Some(fd), "_getsocks") = (fds, text) {
+        let mut words = text.split_whitespace();
+        if words.next() == Some("_getsocks") {
             // `fd` is this connection, open while `rd`/`wr` live; nothing is buffered
-            // for writing, so the answer's bytes and sockets go out in order.
-            if let Err(e) = crate::handover::answer(fd, &core.handover) {
-                tracing::warn!("_getsocks: {e}");
+            // for writing, so the answer's bytes and sockets go out in order. Without
+            // `expose-fd listeners` the connection closes without a word, as HAProxy's.
+            // `_getsocks all`: the peer is Fulcrum, keeping every socket.
+            if let Some(fd) = fds {
+                let all = words.next() == Some("all");
+                if let Err(e) = crate::handover::answer(fd, &core.handover, all) {
+                    tracing::warn!("_getsocks: {e}");
+                }
             }
             return;
         }
