@@ -3,11 +3,12 @@
 //! Fulcrum listens on one SO_REUSEPORT socket per thread and bind; HAProxy
 //! 2.6 keeps one socket per bind, the last one sent that matches, and closes
 //! the others. A socket closed for good resets the clients waiting in its
-//! backlog, and the old process closes its copies when it stops. So once such a
-//! process has taken the sockets, the kernel is told to give every new
-//! connection of the group to the kept socket (a one-instruction classic BPF
-//! program: "return index N-1"), while the old process keeps accepting on the
-//! others until their backlogs are empty and it is told to stop.
+//! backlog, and the old process closes its copies when it stops. So before such
+//! a process gets the sockets (it asks plain `_getsocks`), the kernel is told
+//! to give every new connection of the group to the last socket (a
+//! one-instruction classic BPF program: "return index N-1"); the old process
+//! keeps accepting on the others meanwhile, and on its graceful stop accepts
+//! what is still queued on them before closing them (`drain`).
 //!
 //! The index of a socket in its group is the order it joined: Fulcrum binds a
 //! bind's sockets in order and sends, receives and keeps them in that order,
