@@ -10,11 +10,10 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::proc::{free_port, wait_exit, Proc};
+use support::proc::{free_port, start_program, wait_exit, Proc};
 
 const HAPROXY: &str = "/usr/sbin/haproxy";
 
@@ -57,19 +56,6 @@ fn config(dir: &Path, name: &str, sock: &Path, front: u16, back: u16) -> PathBuf
     );
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn spawn(program: &str, cfg: &Path, extra: &[String]) -> Proc {
-    let child = Command::new(program)
-        .arg("-db")
-        .arg("-f")
-        .arg(cfg)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Proc(child)
 }
 
 /// Waits until the process serves on `front` and its stats socket answers.
@@ -166,7 +152,7 @@ fn switch(old: Proc, old_sock: &Path, new_program: &str, new_cfg: &Path, front: 
         "-sf".to_string(),
         old.0.id().to_string(),
     ];
-    let mut new = spawn(new_program, new_cfg, &args);
+    let mut new = start_program(new_program, new_cfg, &args);
     let left = wait_exit(&mut old, Duration::from_secs(30));
     if let Ok(Some(st)) = new.0.try_wait() {
         panic!("the new process exited ({st}): {}", stderr(&mut new));
@@ -191,82 +177,58 @@ fn switch(old: Proc, old_sock: &Path, new_program: &str, new_cfg: &Path, front: 
     new
 }
 
-#[test]
-fn fulcrum_takes_the_sockets_of_a_running_haproxy() {
+/// One of the two programs; its configuration, stats socket and server are
+/// named after it, and the server answers with that name.
+#[derive(Clone, Copy)]
+struct Side {
+    program: &'static str,
+    name: &'static str,
+}
+
+const HAPROXY_SIDE: Side = Side {
+    program: HAPROXY,
+    name: "haproxy",
+};
+
+const FULCRUM_SIDE: Side = Side {
+    program: env!("CARGO_BIN_EXE_fulcrum"),
+    name: "fulcrum",
+};
+
+/// `from` serves; `to` takes its sockets under load; `to` answers after.
+fn hand_over(from: Side, to: Side) {
     if !have_haproxy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let front = free_port();
-    let (hap_sock, ful_sock) = (
-        dir.path().join("haproxy.sock"),
-        dir.path().join("fulcrum.sock"),
-    );
-    let hap_cfg = config(
-        dir.path(),
-        "haproxy.cfg",
-        &hap_sock,
-        front,
-        tagged_echo("haproxy"),
-    );
-    let ful_cfg = config(
-        dir.path(),
-        "fulcrum.cfg",
-        &ful_sock,
-        front,
-        tagged_echo("fulcrum"),
-    );
-    let mut hap = spawn(HAPROXY, &hap_cfg, &[]);
-    wait_ready(&mut hap, front, &hap_sock);
+    let setup = |s: Side| {
+        let sock = dir.path().join(format!("{}.sock", s.name));
+        let cfg_name = format!("{}.cfg", s.name);
+        let cfg = config(dir.path(), &cfg_name, &sock, front, tagged_echo(s.name));
+        (sock, cfg)
+    };
+    let (old_sock, old_cfg) = setup(from);
+    let (new_sock, new_cfg) = setup(to);
+    let mut old = start_program(from.program, &old_cfg, &[]);
+    wait_ready(&mut old, front, &old_sock);
     let addr: SocketAddr = ([127, 0, 0, 1], front).into();
-    assert_eq!(one(addr, 0).as_deref(), Some("haproxy"));
+    assert_eq!(one(addr, 0).as_deref(), Some(from.name));
 
-    let mut ful = switch(
-        hap,
-        &hap_sock,
-        env!("CARGO_BIN_EXE_fulcrum"),
-        &ful_cfg,
-        front,
-    );
-    wait_ready(&mut ful, front, &ful_sock);
+    let mut new = switch(old, &old_sock, to.program, &new_cfg, front);
+    wait_ready(&mut new, front, &new_sock);
     for n in 0..20 {
-        assert_eq!(one(addr, n).as_deref(), Some("fulcrum"), "after the switch");
+        assert_eq!(one(addr, n).as_deref(), Some(to.name), "after the switch");
     }
 }
 
 #[test]
-fn haproxy_takes_the_sockets_of_a_running_fulcrum() {
-    if !have_haproxy() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let front = free_port();
-    let (hap_sock, ful_sock) = (
-        dir.path().join("haproxy.sock"),
-        dir.path().join("fulcrum.sock"),
-    );
-    let hap_cfg = config(
-        dir.path(),
-        "haproxy.cfg",
-        &hap_sock,
-        front,
-        tagged_echo("haproxy"),
-    );
-    let ful_cfg = config(
-        dir.path(),
-        "fulcrum.cfg",
-        &ful_sock,
-        front,
-        tagged_echo("fulcrum"),
-    );
-    let mut ful = spawn(env!("CARGO_BIN_EXE_fulcrum"), &ful_cfg, &[]);
-    wait_ready(&mut ful, front, &ful_sock);
-    let addr: SocketAddr = ([127, 0, 0, 1], front).into();
-    assert_eq!(one(addr, 0).as_deref(), Some("fulcrum"));
+fn fulcrum_takes_the_sockets_of_a_running_haproxy() {
+    hand_over(HAPROXY_SIDE, FULCRUM_SIDE);
+}
 
-    let mut hap = switch(ful, &ful_sock, HAPROXY, &hap_cfg, front);
-    wait_ready(&mut hap, front, &hap_sock);
-    for n in 0..20 {
-        assert_eq!(one(addr, n).as_deref(), Some("haproxy"), "after the switch");
-    }
+#[test]
+fn haproxy_takes_the_sockets_of_a_running_fulcrum() {
+    // Fulcrum's two threads have a socket each; HAProxy keeps one.
+    hand_over(FULCRUM_SIDE, HAPROXY_SIDE);
 }

@@ -19,7 +19,12 @@ impl Drop for Proc {
 
 /// `fulcrum -db -f cfg EXTRA…`; its stderr is kept for the test to read.
 pub fn start(cfg: &Path, extra: &[String]) -> Proc {
-    let child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+    start_program(env!("CARGO_BIN_EXE_fulcrum"), cfg, extra)
+}
+
+/// `PROGRAM -db -f cfg EXTRA…` (Fulcrum, or HAProxy for the tests that run both).
+pub fn start_program(program: &str, cfg: &Path, extra: &[String]) -> Proc {
+    let child = Command::new(program)
         .arg("-db")
         .arg("-f")
         .arg(cfg)
