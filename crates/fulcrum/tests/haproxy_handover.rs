@@ -47,11 +47,16 @@ fn tagged_echo(tag: &'static str) -> u16 {
 /// The same configuration for both programs: a TCP proxy on `front` to `back`,
 /// its stats socket at `sock` able to hand the listening sockets over.
 fn config(dir: &Path, name: &str, sock: &Path, front: u16, back: u16) -> PathBuf {
+    config_with(dir, name, sock, front, back, "")
+}
+
+/// [`config`] with more `bind` lines (`extra`, each ending in a newline).
+fn config_with(dir: &Path, name: &str, sock: &Path, front: u16, back: u16, extra: &str) -> PathBuf {
     let p = dir.join(name);
     let text = format!(
         "global\n    nbthread 2\n    stats socket {} level admin expose-fd listeners\n\
          defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n\
-         listen app\n    bind 127.0.0.1:{front}\n    server s 127.0.0.1:{back}\n",
+         listen app\n    bind 127.0.0.1:{front}\n{extra}    server s 127.0.0.1:{back}\n",
         sock.display()
     );
     std::fs::write(&p, text).unwrap();
@@ -231,4 +236,70 @@ fn fulcrum_takes_the_sockets_of_a_running_haproxy() {
 fn haproxy_takes_the_sockets_of_a_running_fulcrum() {
     // Fulcrum's two threads have a socket each; HAProxy keeps one.
     hand_over(FULCRUM_SIDE, HAPROXY_SIDE);
+}
+
+#[test]
+fn sockets_no_bind_claims_are_closed_and_ipv6_ones_matched() {
+    if !have_haproxy() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (front, gone) = (free_port(), free_port());
+    // [::1] when this machine has it: matched by address and v6only (neither side
+    // sets it, so both follow the system default).
+    let v6 = std::net::TcpListener::bind(("::1", 0)).is_ok();
+    let v6_bind = match v6 {
+        true => format!("    bind [::1]:{front}\n"),
+        false => String::new(),
+    };
+    let hap_sock = dir.path().join("haproxy.sock");
+    let ful_sock = dir.path().join("fulcrum.sock");
+    let extra = format!("{v6_bind}    bind 127.0.0.1:{gone}\n");
+    let hap_cfg = config_with(
+        dir.path(),
+        "h.cfg",
+        &hap_sock,
+        front,
+        tagged_echo("haproxy"),
+        &extra,
+    );
+    let ful_cfg = config_with(
+        dir.path(),
+        "f.cfg",
+        &ful_sock,
+        front,
+        tagged_echo("fulcrum"),
+        &v6_bind,
+    );
+    let mut hap = start_program(HAPROXY, &hap_cfg, &[]);
+    wait_ready(&mut hap, front, &hap_sock);
+    let gone_addr: SocketAddr = ([127, 0, 0, 1], gone).into();
+    assert_eq!(one(gone_addr, 0).as_deref(), Some("haproxy"));
+
+    let args = [
+        "-x".to_string(),
+        hap_sock.display().to_string(),
+        "-sf".to_string(),
+        hap.0.id().to_string(),
+    ];
+    let mut ful = start_program(env!("CARGO_BIN_EXE_fulcrum"), &ful_cfg, &args);
+    assert_eq!(wait_exit(&mut hap, Duration::from_secs(30)), Some(0));
+    wait_ready(&mut ful, front, &ful_sock);
+    // HAProxy's socket for the bind Fulcrum does not have was closed, not kept
+    // listening with nobody accepting: connecting is refused at once.
+    let refused = TcpStream::connect_timeout(&gone_addr, Duration::from_secs(5));
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused),
+        "{refused:?}"
+    );
+    assert_eq!(
+        one(([127, 0, 0, 1], front).into(), 1).as_deref(),
+        Some("fulcrum")
+    );
+    if v6 {
+        let a: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, front).into();
+        assert_eq!(one(a, 2).as_deref(), Some("fulcrum"), "[::1]");
+    }
 }
