@@ -212,6 +212,18 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_socket_serves_no_bind() {
+        // `transparent` binds (IP_FREEBIND/IP_TRANSPARENT) are HAProxy's, not ours.
+        let s = socket2::Socket::new(socket2::Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_freebind(true).unwrap();
+        s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        s.listen(1).unwrap();
+        let a = s.local_addr().unwrap().as_socket().unwrap();
+        assert!(!offer(s, None).serves(&Bind::new(a)));
+    }
+
+    #[test]
     fn v6only_must_agree() {
         let Ok(s) = socket2::Socket::new(socket2::Domain::IPV6, Type::STREAM, None) else {
             return; // no IPv6 here

@@ -102,7 +102,8 @@ pub(super) fn send_socks(
     Ok(())
 }
 
-fn read_ack(from: RawFd, patience: Duration) -> io::Result<i32> {
+/// Waits for the receiver's 32-bit acknowledgement (its value says nothing).
+fn read_ack(from: RawFd, patience: Duration) -> io::Result<()> {
     let mut ack = [0u8; 4];
     let mut have = 0;
     while have < ack.len() {
@@ -123,10 +124,10 @@ fn read_ack(from: RawFd, patience: Duration) -> io::Result<i32> {
             }
         }
     }
-    Ok(i32::from_ne_bytes(ack))
+    Ok(())
 }
 
-/// Reads the whole answer on `from` (after `_getsocks\n` was sent): each socket
+/// Reads the whole answer on `from` (after the request was sent): each socket
 /// with its description. Reads wait as `from`'s receive timeout says.
 pub(super) fn recv_socks(from: RawFd) -> io::Result<Vec<(Meta, OwnedFd)>> {
     let mut head = [0u8; 4];
