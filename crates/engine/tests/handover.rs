@@ -56,9 +56,11 @@ fn queued_clients_are_served_by_the_engine_that_took_the_sockets() {
         }
     });
     let front = free_port();
-    // The old engine serves one session per bind at a time: the next clients wait in
-    // its backlogs. (One thread: a bind's `maxconn` taken by one thread's accept loop
-    // would also hold back a client queued on another thread's socket.)
+    // The old engine serves one session per bind at a time: at that limit it still
+    // accepts one client per bind and holds it unserved (it serves it when it stops
+    // gracefully), and the next ones wait in its backlogs. (One thread: a bind's
+    // `maxconn` taken by one thread's accept loop would also hold back a client
+    // queued on another thread's socket.)
     let old_cfg = load(&cfg(dir.path(), "a.sock", " maxconn 1", front, "", echo));
     let rt = fulcrum_engine::compile(&old_cfg).unwrap();
     let one = EngineOptions {
@@ -78,6 +80,15 @@ fn queued_clients_are_served_by_the_engine_that_took_the_sockets() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     assert_eq!(echo_once(&mut first_unix, b"first"), b"first");
+    let mut held = TcpStream::connect(tcp).unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    held.write_all(b"held").unwrap();
+    let mut held_unix = UnixStream::connect(dir.path().join("fe.sock")).unwrap();
+    held_unix
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    held_unix.write_all(b"held").unwrap();
     let mut queued = TcpStream::connect(tcp).unwrap();
     queued
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -112,8 +123,15 @@ fn queued_clients_are_served_by_the_engine_that_took_the_sockets() {
     // Every socket found its bind (two threads now share each one).
     assert_eq!(taken.len(), 0);
 
-    // The old engine stops listening: its copies close, the sockets live on in the new one.
+    // The old engine stops listening: its copies close, the sockets live on in the new
+    // one. Whichever client of each bind the old engine held, it serves; the other,
+    // still in the backlog, can only be served by the new engine.
     old.graceful_stop();
+    let mut got = [0u8; 4];
+    held.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"held", "the held TCP client was not served");
+    held_unix.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"held", "the held UNIX client was not served");
     let mut got = [0u8; 6];
     queued.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"queued", "the queued TCP client was not served");
@@ -122,8 +140,8 @@ fn queued_clients_are_served_by_the_engine_that_took_the_sockets() {
     assert_eq!(&got, b"unix", "the queued UNIX client was not served");
     // The old engine's own session is untouched, and the new bind was bound afresh.
     assert_eq!(echo_once(&mut first, b"still"), b"still");
-    drop(first);
-    drop(first_unix);
+    // The old engine finishes with its last clients.
+    drop((first, first_unix, held, held_unix, queued, queued_unix));
     old.wait();
     let mut c = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], extra))).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
