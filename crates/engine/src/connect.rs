@@ -8,7 +8,7 @@ use crate::select::{Lease, NoServer, SelectKey};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -17,7 +17,37 @@ use tokio::net::{TcpSocket, TcpStream};
 #[derive(Debug)]
 pub(crate) enum ConnectError {
     NoServer(NoServer),
-    Failed(io::Error),
+    /// Every attempt failed; what they did is for the log line.
+    Failed(io::Error, Tried),
+}
+
+/// What reaching a server took, for the log line: the server tried last,
+/// when it was assigned (`%Tw` ends there), the retries (`%rc`) and whether
+/// one went to another server (`+` before `%rc`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Tried {
+    pub server: Option<usize>,
+    pub dequeued: Option<Instant>,
+    pub retries: u32,
+    pub redispatched: bool,
+}
+
+impl Tried {
+    fn assigned(server: usize) -> Self {
+        Tried {
+            server: Some(server),
+            dequeued: Some(Instant::now()),
+            ..Tried::default()
+        }
+    }
+
+    /// `self` went on after `before` failed (persistence, then the balancer).
+    pub(crate) fn after(mut self, before: Tried) -> Self {
+        self.retries += before.retries + 1;
+        self.redispatched = true;
+        self.dequeued = before.dequeued.or(self.dequeued);
+        self
+    }
 }
 
 impl std::fmt::Display for ConnectError {
@@ -27,7 +57,7 @@ impl std::fmt::Display for ConnectError {
             ConnectError::NoServer(NoServer::QueueTimeout) => f.write_str("queue timeout"),
             ConnectError::NoServer(NoServer::QueueFull) => f.write_str("queue full"),
             ConnectError::NoServer(NoServer::Requeued) => f.write_str("server went down"),
-            ConnectError::Failed(e) => write!(f, "connect failed: {e}"),
+            ConnectError::Failed(e, _) => write!(f, "connect failed: {e}"),
         }
     }
 }
@@ -45,6 +75,7 @@ pub(crate) struct Connected {
     pub lease: Option<Lease>,
     /// Taken from an idle pool rather than dialled.
     pub reused: bool,
+    pub tried: Tried,
 }
 
 /// Offers an already open connection to the chosen server (HTTP reuse).
@@ -65,8 +96,8 @@ pub(crate) async fn connect(
             .ok_or(ConnectError::NoServer(NoServer::Unavailable))?;
         let stream = dial(addr, None, t_connect, &be.tcp)
             .await
-            .map_err(ConnectError::Failed)?;
-        return Ok(connected(stream, None, false));
+            .map_err(|e| ConnectError::Failed(e, Tried::default()))?;
+        return Ok(connected(stream, None, false, Tried::default()));
     }
     // HAProxy waits for `timeout connect` in the queue when `timeout queue` is unset.
     let t_queue = be.timeouts.queue.or(t_connect);
@@ -75,55 +106,75 @@ pub(crate) async fn connect(
         .lease(&be.servers, key, exclude, t_queue)
         .await
         .map_err(ConnectError::NoServer)?;
-    let mut retry = 0u32;
+    let mut tried = Tried::assigned(lease.server);
     loop {
         let srv = &be.servers[lease.server];
         if let Some(stream) = reuse(lease.server, srv) {
-            return Ok(connected(stream, Some(lease), true));
+            return Ok(connected(stream, Some(lease), true, tried));
         }
-        let dialed = dial_server(srv, t_connect, &be.tcp).await;
-        crate::stats::counters::connect_result(be, lease.server, dialed.as_ref().map(|_| ()));
-        match dialed {
-            Ok(mut stream) => {
-                if let Some(v) = srv.proxy_header() {
-                    let hdr = match v {
-                        ProxyVersion::V1 => proxy_proto::v1_header(client.src, client.dst),
-                        ProxyVersion::V2 => proxy_proto::v2_header(client.src, client.dst),
-                    };
-                    stream.write_all(&hdr).await.map_err(ConnectError::Failed)?;
-                }
-                return Ok(connected(stream, Some(lease), false));
-            }
-            Err(e) => {
-                retry += 1;
-                if retry > be.retries || !be.retry_on.conn_failure {
-                    return Err(ConnectError::Failed(e));
-                }
-                if should_redispatch(be, retry) {
-                    let failed = lease.server;
-                    drop(lease);
-                    lease = be
-                        .lb
-                        .lease(&be.servers, key, Some(failed), t_queue)
-                        .await
-                        .map_err(ConnectError::NoServer)?;
-                } else {
-                    // HAProxy's turn-around timer: a restarting server gets a breather.
-                    let pause = t_connect.unwrap_or(Duration::from_secs(1));
-                    tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
-                }
-            }
+        let e = match attempt(be, lease.server, client).await {
+            Ok(stream) => return Ok(connected(stream, Some(lease), false, tried)),
+            Err(e) => e,
+        };
+        if tried.retries >= be.retries || !be.retry_on.conn_failure {
+            return Err(ConnectError::Failed(e, tried));
+        }
+        tried.retries += 1;
+        if should_redispatch(be, tried.retries) {
+            let failed = lease.server;
+            drop(lease);
+            lease = be
+                .lb
+                .lease(&be.servers, key, Some(failed), t_queue)
+                .await
+                .map_err(ConnectError::NoServer)?;
+            tried.server = Some(lease.server);
+            tried.redispatched = true;
+        } else {
+            turn_around(be).await;
         }
     }
 }
 
+/// One attempt on server `i`: dial it, then send the PROXY header it wants.
+pub(crate) async fn attempt(be: &Backend, i: usize, client: ClientAddrs) -> io::Result<TcpStream> {
+    let srv = be
+        .servers
+        .get(i)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such server"))?;
+    let dialed = dial_server(srv, be.timeouts.connect, &be.tcp).await;
+    crate::stats::counters::connect_result(be, i, dialed.as_ref().map(|_| ()));
+    let mut stream = dialed?;
+    if let Some(v) = srv.proxy_header() {
+        let hdr = match v {
+            ProxyVersion::V1 => proxy_proto::v1_header(client.src, client.dst),
+            ProxyVersion::V2 => proxy_proto::v2_header(client.src, client.dst),
+        };
+        stream.write_all(&hdr).await?;
+    }
+    Ok(stream)
+}
+
+/// HAProxy's turn-around timer before a retry on the same server: a
+/// restarting server gets a breather.
+pub(crate) async fn turn_around(be: &Backend) {
+    let pause = be.timeouts.connect.unwrap_or(Duration::from_secs(1));
+    tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
+}
+
 /// The connection `connect` returns; its descriptor is told to `show sess`.
-fn connected(stream: TcpStream, lease: Option<Lease>, reused: bool) -> Connected {
+pub(crate) fn connected(
+    stream: TcpStream,
+    lease: Option<Lease>,
+    reused: bool,
+    tried: Tried,
+) -> Connected {
     crate::sessions::set_server_fd(std::os::fd::AsRawFd::as_raw_fd(&stream));
     Connected {
         stream,
         lease,
         reused,
+        tried,
     }
 }
 

@@ -190,6 +190,15 @@ struct KillCtx<'a> {
 }
 
 impl<'a> TxnLog<'a> {
+    /// What reaching the server took: its name, `%Tw`'s end, `%rc` and its `+`.
+    pub(crate) fn tried(&mut self, t: crate::connect::Tried) {
+        self.server = t.server.or(self.server);
+        // Layer-7 retries connect again: `%Tw` ends at the first assignment.
+        self.dequeued = self.dequeued.or(t.dequeued);
+        self.retries = t.retries;
+        self.redispatched |= t.redispatched;
+    }
+
     /// The log of a connection just accepted on `fe`, counted there until it ends.
     pub(crate) fn new(
         sink: Arc<dyn LogSink>,
@@ -377,11 +386,13 @@ impl<'a> TxnLog<'a> {
         let be = self.backend.and_then(|i| rt.backends.get(i));
         let srv = be.zip(self.server).and_then(|(b, i)| b.servers.get(i));
         // The server lease ends before the line is logged; HAProxy still
-        // counts the logged stream, so it is added back here.
+        // counts the logged stream when it reached its server, so it is added
+        // back here (a failed connection counts nowhere, as in HAProxy).
+        let own = u32::from(self.connected.is_some());
         let beconn = be.map_or(0, |b| {
             let on_servers: u32 = b.servers.iter().map(|s| s.state.cur_conns()).sum();
             let queued = u32::try_from(b.lb.queued()).unwrap_or(u32::MAX);
-            on_servers.saturating_add(queued).saturating_add(1)
+            on_servers.saturating_add(queued).saturating_add(own)
         });
         let caps = &fe.http.captures;
         let (mut req_caps, req_cookie) = self.request_captures.take().unwrap_or_default();
@@ -417,7 +428,7 @@ impl<'a> TxnLog<'a> {
             actconn: ACTCONN.load(Ordering::Relaxed),
             feconn: fe.http.live.get(),
             beconn,
-            srv_conn: srv.map_or(0, |s| s.state.cur_conns().saturating_add(1)),
+            srv_conn: srv.map_or(0, |s| s.state.cur_conns().saturating_add(own)),
             retries: self.retries,
             redispatched: self.redispatched,
             srv_queue: 0,

@@ -88,10 +88,14 @@ pub(crate) async fn serve(
     if let Some(l) = log.as_mut() {
         l.set_addrs(addrs.src, addrs.dst);
         l.backend = Some(bi);
-        l.server = conn
-            .as_ref()
-            .ok()
-            .and_then(|c| c.lease.as_ref().map(|l| l.server));
+        match &conn {
+            Ok(c) => {
+                l.server = c.lease.as_ref().map(|l| l.server);
+                l.tried(c.tried);
+            }
+            Err(ConnectError::Failed(_, t)) => l.tried(*t),
+            Err(ConnectError::NoServer(_)) => {}
+        }
         l.connected = Some(std::time::Instant::now());
     }
     let mut conn = match conn {
@@ -109,7 +113,7 @@ pub(crate) async fn serve(
                 l.emit(rt, fe, addrs.src, addrs.dst);
             }
             return match e {
-                ConnectError::Failed(e) => Err(e),
+                ConnectError::Failed(e, _) => Err(e),
                 ConnectError::NoServer(_) => Ok(()),
             };
         }

@@ -219,3 +219,64 @@ fn a_retry_on_another_server_is_logged_as_redispatched() {
     assert!(recs[0].redispatched);
     assert_eq!(recs[0].retries, 1);
 }
+
+/// What HAProxy 2.6.12 (Debian) logs for a server refusing every connection
+/// (`retries 3`): `b/s1 0/0/-1/-1/3004 503 … SC-- 1/1/0/0/3`: the server tried
+/// (here `s0`),
+/// no queue time, three retries, and the stream counted on neither the
+/// backend nor the server.
+#[test]
+fn a_refused_server_is_logged_with_its_name_and_retries() {
+    let _g = serial();
+    let mut be = rr_backend("app", Mode::Http, servers(&[dead_addr()]));
+    be.retries = 3;
+    be.timeouts.connect = Some(std::time::Duration::from_millis(50));
+    let (run, sink) = start_logged(frontend("f", Mode::Http), be);
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (head, body) = read_response(&mut c);
+    assert_eq!(status(&head), 503);
+    let recs = wait_for(&sink, 1);
+    let r = &recs[0];
+    assert_eq!(r.server.as_deref(), Some("s0"));
+    assert_eq!(counts(r), (1, 1, 0, 0, 3));
+    assert_eq!(r.timers.tw, 0, "a server was assigned at once");
+    assert_eq!((r.timers.tc, r.timers.tr_response), (-1, -1));
+    assert_eq!(r.termination.to_string(), "SC--");
+    // `%B` counts the error page the client got.
+    assert_eq!(r.bytes_read, (head.len() + body.len()) as u64);
+}
+
+/// A tcplog line for the same case names the server and counts the retries.
+#[test]
+fn a_refused_tcp_server_is_logged_with_its_name_and_retries() {
+    let _g = serial();
+    let mut be = rr_backend("db", Mode::Tcp, servers(&[dead_addr()]));
+    be.retries = 2;
+    be.timeouts.connect = Some(std::time::Duration::from_millis(50));
+    let (run, sink) = start_logged(frontend("f", Mode::Tcp), be);
+    let mut c = client(run.addr);
+    assert!(read_all(&mut c).is_empty());
+    let recs = wait_for(&sink, 1);
+    assert_eq!(recs[0].server.as_deref(), Some("s0"));
+    assert_eq!(counts(&recs[0]).4, 2);
+}
+
+/// Answers the proxy gives itself count their bytes in `%B`, as HAProxy's do.
+#[test]
+fn a_local_answer_logs_its_size() {
+    let _g = serial();
+    let text = "defaults\n    mode http\n    timeout client 5s\n\
+         frontend f\n    bind 127.0.0.1:0\n\
+         \x20   http-request return status 200 content-type text/plain string hello\n";
+    let l = fulcrum_config::load_str("test.cfg", text, &fulcrum_config::reader::MapEnv::new());
+    assert!(l.is_valid(), "{:?}", l.diagnostics);
+    let rt = fulcrum_engine::compile(&l.config.unwrap()).unwrap();
+    let (run, sink) = start_rt_logged(rt, "f");
+    let mut c = client(run.addr);
+    write(&mut c, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let (head, body) = read_response(&mut c);
+    assert_eq!(status(&head), 200);
+    let recs = wait_for(&sink, 1);
+    assert_eq!(recs[0].bytes_read, (head.len() + body.len()) as u64);
+}

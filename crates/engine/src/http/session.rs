@@ -548,6 +548,10 @@ impl Session<'_> {
     /// Sends a complete response and closes the connection.
     pub(crate) async fn send_reply(&mut self, page: &[u8]) -> io::Result<()> {
         let w = body_timeout(self.fe.timeouts.client, self.client.write_all(page)).await;
+        // `%B`: what the client was sent (HAProxy counts its answers too).
+        if let (Some(l), true) = (self.log.as_mut(), w.is_ok()) {
+            l.bytes_read = page.len() as u64;
+        }
         let _ = self.client.shutdown().await;
         if w.is_ok() {
             let mut sink = [0u8; 4096];

@@ -190,6 +190,11 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("backend '{}': {e}", be.name);
+                if let (Some(l), crate::connect::ConnectError::Failed(_, t)) = (s.log.as_mut(), &e)
+                {
+                    l.tried(*t);
+                    l.retries += l7_retries;
+                }
                 return Ok(Next::Error(503));
             }
         };
@@ -201,7 +206,8 @@ pub(crate) async fn run(s: &mut Session<'_>, bi: usize) -> io::Result<Next> {
         if let Some(l) = s.log.as_mut() {
             l.connected = Some(std::time::Instant::now());
             l.server = conn.lease.as_ref().map(|l| l.server);
-            l.retries = l7_retries;
+            l.tried(conn.tried);
+            l.retries += l7_retries;
         }
         let connected_at = std::time::Instant::now();
         let mut stream = conn.stream;

@@ -4,17 +4,14 @@
 //! otherwise the request fails (503).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use fulcrum_config::model::persist::StickKind;
 use fulcrum_persist::cookie::AfterFailure;
 use fulcrum_persist::StickTable;
-use tokio::io::AsyncWriteExt;
 
 use super::{now_ms, server_id, SessionState, Source};
-use crate::connect::{self, ClientAddrs, ConnectError, Connected, Reuse};
-use crate::proxy_proto;
-use crate::runtime::{Backend, ProxyVersion};
+use crate::connect::{self, ClientAddrs, ConnectError, Connected, Reuse, Tried};
+use crate::runtime::Backend;
 use crate::select::SelectKey;
 
 /// Connects for the current request: to the persistent server when there is
@@ -62,11 +59,20 @@ pub(crate) async fn connect(
     if after == AfterFailure::ServiceUnavailable {
         return Err(failed);
     }
+    let before = match &failed {
+        ConnectError::Failed(_, t) => *t,
+        ConnectError::NoServer(_) => Tried::default(),
+    };
     let c = connect::connect(be, client, key, Some(t.server), reuse).await;
-    if let Ok(c) = &c {
-        learn(st, be, c.lease.as_ref().map(|l| l.server));
+    match c {
+        Ok(mut c) => {
+            learn(st, be, c.lease.as_ref().map(|l| l.server));
+            c.tried = c.tried.after(before);
+            Ok(c)
+        }
+        Err(ConnectError::Failed(e, t)) => Err(ConnectError::Failed(e, t.after(before))),
+        Err(e) => Err(e),
     }
-    c
 }
 
 /// Server `i` whatever the balancer would say, retried `retries` times.
@@ -80,46 +86,29 @@ async fn direct(
         .servers
         .get(i)
         .ok_or(ConnectError::NoServer(crate::select::NoServer::Unavailable))?;
-    let t_connect = be.timeouts.connect;
     let lease = be
         .lb
-        .lease_server(i, be.timeouts.queue.or(t_connect))
+        .lease_server(i, be.timeouts.queue.or(be.timeouts.connect))
         .await
         .map_err(ConnectError::NoServer)?;
+    let mut tried = Tried {
+        server: Some(i),
+        dequeued: Some(std::time::Instant::now()),
+        ..Tried::default()
+    };
     if let Some(stream) = reuse(i, srv) {
-        return Ok(Connected {
-            stream,
-            lease: Some(lease),
-            reused: true,
-        });
+        return Ok(connect::connected(stream, Some(lease), true, tried));
     }
-    let mut attempt = 0u32;
     loop {
-        match connect::dial_server(srv, t_connect, &be.tcp).await {
-            Ok(mut stream) => {
-                if let Some(v) = srv.proxy_header() {
-                    let hdr = match v {
-                        ProxyVersion::V1 => proxy_proto::v1_header(client.src, client.dst),
-                        ProxyVersion::V2 => proxy_proto::v2_header(client.src, client.dst),
-                    };
-                    stream.write_all(&hdr).await.map_err(ConnectError::Failed)?;
-                }
-                return Ok(Connected {
-                    stream,
-                    lease: Some(lease),
-                    reused: false,
-                });
-            }
-            Err(e) => {
-                attempt += 1;
-                if attempt > be.retries || !be.retry_on.conn_failure {
-                    return Err(ConnectError::Failed(e));
-                }
-                // HAProxy's turn-around timer, as for balanced retries.
-                let pause = t_connect.unwrap_or(Duration::from_secs(1));
-                tokio::time::sleep(pause.min(Duration::from_secs(1))).await;
-            }
+        let e = match connect::attempt(be, i, client).await {
+            Ok(stream) => return Ok(connect::connected(stream, Some(lease), false, tried)),
+            Err(e) => e,
+        };
+        if tried.retries >= be.retries || !be.retry_on.conn_failure {
+            return Err(ConnectError::Failed(e, tried));
         }
+        tried.retries += 1;
+        connect::turn_around(be).await;
     }
 }
 
