@@ -88,10 +88,10 @@ fn deny_return_redirect_auth_and_tarpit_answer_the_client() {
     );
     let (h, _) = get(&run, "GET /deny HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(status(&h), 429, "{h}");
-    assert!(h.contains("X-Why: slow"), "{h}");
+    assert!(h.contains("x-why: slow"), "{h}");
     let (h, b) = get(&run, "GET /ret HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!((status(&h), b.as_slice()), (200, &b"hi h"[..]), "{h}");
-    assert!(h.contains("X-R: 1") && h.contains("text/plain"), "{h}");
+    assert!(h.contains("x-r: 1") && h.contains("text/plain"), "{h}");
     let (h, _) = get(&run, "GET /pre/x?a=1 HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(status(&h), 301, "{h}");
     assert!(

@@ -31,10 +31,8 @@ impl RedirectRule {
             drop_query: r.drop_query,
             append_slash: r.append_slash,
             set_cookie: r.set_cookie.as_ref().map(|c| c.as_bytes().to_vec()),
-            clear_cookie: r
-                .clear_cookie
-                .as_ref()
-                .map(|c| c.trim_end_matches('=').as_bytes().to_vec()),
+            // Written as configured (`NAME` or `NAME=`), as HAProxy does.
+            clear_cookie: r.clear_cookie.as_ref().map(|c| c.as_bytes().to_vec()),
         })
     }
 
@@ -79,13 +77,18 @@ impl RedirectRule {
             }
         };
         let mut headers = vec![(b"location".to_vec(), location)];
+        // As HAProxy 2.6 answers (checked on Debian's binary): temporary
+        // redirects must not be cached, and its cookies end with `;`.
+        if matches!(self.code, 302 | 303 | 307) {
+            headers.push((b"cache-control".to_vec(), b"no-cache".to_vec()));
+        }
         if let Some(c) = &self.set_cookie {
-            headers.push((b"set-cookie".to_vec(), [&c[..], b"; path=/"].concat()));
+            headers.push((b"set-cookie".to_vec(), [&c[..], b"; path=/;"].concat()));
         }
         if let Some(c) = &self.clear_cookie {
             headers.push((
                 b"set-cookie".to_vec(),
-                [&c[..], b"=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"].concat(),
+                [&c[..], b"; path=/; Max-Age=0;"].concat(),
             ));
         }
         Some(Response {

@@ -33,16 +33,20 @@ impl Response {
         }
     }
 
-    /// HTTP/1.1 serialisation with `content-length`.
+    /// HTTP/1.1 serialisation. `content-length` goes first, as HAProxy writes
+    /// it, unless the headers already place it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).into_bytes();
+        if !self.headers.iter().any(|(n, _)| n == b"content-length") {
+            out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        }
         for (n, v) in &self.headers {
             out.extend_from_slice(n);
             out.extend_from_slice(b": ");
             out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(format!("content-length: {}\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.body);
         out
     }
@@ -205,12 +209,18 @@ pub(crate) fn build_reply(r: &CReply, ctx: &Ctx<'_>) -> Answer {
         CBody::Bytes(b) => b.clone(),
         CBody::Lf(t) => t.render_vec(ctx),
     };
+    // HAProxy 2.6's order (checked on Debian's binary): the rule's headers,
+    // names in lower case, then content-length, then content-type.
     let mut headers = Vec::new();
+    for (n, v) in &r.headers {
+        headers.push((n.to_ascii_lowercase(), v.render_vec(ctx)));
+    }
+    headers.push((
+        b"content-length".to_vec(),
+        body.len().to_string().into_bytes(),
+    ));
     if let Some(ct) = &r.content_type {
         headers.push((b"content-type".to_vec(), ct.clone()));
-    }
-    for (n, v) in &r.headers {
-        headers.push((n.clone(), v.render_vec(ctx)));
     }
     Answer::Built(Response {
         status: r.status,
