@@ -71,7 +71,8 @@ pub(crate) fn resolve(
     ))
 }
 
-fn libc(host: &str, port: u16) -> Option<SocketAddr> {
+/// The system resolver's address for `host` (IPv4 first).
+pub(crate) fn libc(host: &str, port: u16) -> Option<SocketAddr> {
     let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
     addrs
         .iter()

@@ -316,3 +316,28 @@ fn a_server_started_without_address_serves_once_set_server_addr_gives_one() {
     let rows = parse_csv(&cmd(&sock, "show stat"));
     assert_eq!(row(&rows, "late", "l1")["status"], "no check");
 }
+
+/// `add server` with a host name: resolved by the system resolver (here
+/// `localhost` from /etc/hosts), so the server takes traffic once enabled.
+#[test]
+fn an_added_server_named_by_host_name_is_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("admin.sock");
+    let (s1, s2) = (Origin::start("s1"), Origin::start("s2"));
+    let r = Running::start(&format!(
+        "global\n    stats socket {} level admin\n{HEAD}\
+         frontend web\n    mode http\n    bind 127.0.0.1:0\n    default_backend app\n\
+         backend app\n    mode http\n    balance roundrobin\n    server s1 {} disabled\n",
+        sock.display(),
+        s1.addr,
+    ));
+    let added = cmd(
+        &sock,
+        &format!("add server app/n localhost:{}", s2.addr.port()),
+    );
+    assert_eq!(added, "New server registered.\n\n");
+    let rows = parse_csv(&cmd(&sock, "show stat"));
+    assert_eq!(row(&rows, "app", "n")["addr"], s2.addr.to_string());
+    assert_eq!(cmd(&sock, "enable server app/n"), "\n");
+    assert_eq!(get(r.addr("web"), "/").2, "s2");
+}

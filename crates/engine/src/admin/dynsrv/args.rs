@@ -179,23 +179,27 @@ fn check_words(
         .ok_or_else(|| "invalid server line".to_string())
 }
 
-/// A dynamic server's address: an IP (HAProxy does not resolve names for
-/// dynamic servers either), with the port given or 0.
+/// A dynamic server's address, with the port given or 0. A name is resolved
+/// now through the system resolver, as `init-addr libc` resolves configured
+/// servers (this runs on the stats socket's own thread, never a worker's);
+/// one that does not resolve leaves the server without an address, shown
+/// `-` and held in maintenance until `set server … addr` gives one, as
+/// HAProxy 2.6 registers an unresolved name.
 pub(super) fn server_addr(a: &Address) -> Result<SocketAddr, String> {
-    match a {
-        Address::Inet {
-            host: Host::Ip(ip),
-            ports,
-            ..
-        } => {
-            let port = match ports {
-                Ports::One(p) => *p,
-                Ports::None => 0,
-                _ => return Err("port ranges and offsets are not supported".into()),
-            };
-            Ok(SocketAddr::new(*ip, port))
+    let Address::Inet { host, ports, .. } = a else {
+        return Err("a dynamic server needs an IPv4 or IPv6 address or a host name".into());
+    };
+    let port = match ports {
+        Ports::One(p) => *p,
+        Ports::None => 0,
+        _ => return Err("port ranges and offsets are not supported".into()),
+    };
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
+        Host::Name(name) => {
+            Ok(crate::init_addr::libc(name, port).unwrap_or_else(crate::init_addr::no_addr))
         }
-        _ => Err("a dynamic server needs an IPv4 or IPv6 address".into()),
+        Host::Wildcard => Err("a dynamic server needs an address, not '*'".into()),
     }
 }
 
