@@ -45,6 +45,9 @@ pub(crate) struct Entry {
     srv_fd: AtomicI32,
 }
 
+/// The `frontend` of a runtime API connection: HAProxy's `GLOBAL` proxy.
+pub(crate) const CLI: usize = usize::MAX;
+
 /// The causes a kill logs with, by index in [`Entry::cause`].
 const CAUSES: [TermCause; 3] = [TermCause::Killed, TermCause::Down, TermCause::Up];
 

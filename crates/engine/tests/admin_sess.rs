@@ -157,3 +157,40 @@ fn show_sess_prints_haproxy_s_layouts_with_real_values() {
     assert!(cmd(&sock, "show sess zz").contains(&format!(" src={src} fe=tcpl ")));
     drop(h);
 }
+
+/// The CLI's own connection is a session of HAProxy's `GLOBAL` frontend, as
+/// HAProxy 2.6.12 lists it:
+/// `0x…: proto=unix_stream src=unix:1 fe=GLOBAL be=<NONE> srv=<none> … scb=[8,1h,fd=-1] …`
+/// (over TCP: `proto=tcpv4 src=127.0.0.1:PORT fe=GLOBAL …`).
+#[test]
+fn show_sess_lists_the_cli_connection_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("s");
+    let _run = Running::start(&format!(
+        "global\n    stats socket {} level admin\n    stats socket ipv4@127.0.0.1:0 level admin\n\
+         defaults\n    timeout client 10s\n\
+         listen tcpl\n    mode tcp\n    bind 127.0.0.1:0\n    server t1 127.0.0.1:9\n",
+        sock.display()
+    ));
+    let out = cmd(&sock, "show sess");
+    let line = out
+        .lines()
+        .find(|l| l.contains(" fe=GLOBAL "))
+        .unwrap_or_else(|| panic!("no CLI session in {out:?}"));
+    assert_eq!(field(line, "proto"), "unix_stream", "{line}");
+    assert_eq!(field(line, "src"), "unix:1", "{line}");
+    assert_eq!(
+        (field(line, "be"), field(line, "srv")),
+        ("<NONE>", "<none>")
+    );
+    let id = line.split(':').next().unwrap();
+    let all = cmd(&sock, "show sess all");
+    assert!(
+        all.contains("  frontend=GLOBAL (id=0 mode=tcp), listener=? (id=1)"),
+        "{all}"
+    );
+    assert!(all.contains("  backend=<NONE> (id=-1 mode=-)"), "{all}");
+    assert!(all.contains("applet=<CLI>"), "{all}");
+    // Another connection's session is gone once it closed.
+    assert!(!cmd(&sock, "show sess").contains(&format!("{id}:")));
+}

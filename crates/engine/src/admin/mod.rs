@@ -187,8 +187,9 @@ fn serve_all(
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        for (s, lvl, expose) in socks {
+        for (i, (s, lvl, expose)) in socks.into_iter().enumerate() {
             let ctx = Ctx {
+                luid: i + 1,
                 lvl,
                 expose,
                 core: core.clone(),
@@ -224,6 +225,8 @@ fn serve_all(
 /// What every connection of one listener shares.
 #[derive(Clone)]
 struct Ctx {
+    /// HAProxy's number of this listener in its `GLOBAL` frontend (`show sess`).
+    luid: usize,
     lvl: AccessLevel,
     /// `expose-fd listeners` with `level admin`: `_getsocks` is answered.
     expose: bool,
@@ -235,15 +238,33 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// `fds`: the connection's descriptor when it may receive listening sockets.
-    fn spawn<S: AsyncRead + AsyncWrite + Unpin + 'static>(&self, s: S, fds: Option<RawFd>) {
+    /// `fds`: the connection's descriptor when it may receive listening sockets;
+    /// `peer`: the client of a TCP listener. The connection is a session of
+    /// HAProxy's `GLOBAL` frontend: `show sess` lists it, `shutdown session`
+    /// ends it.
+    fn spawn<S: AsyncRead + AsyncWrite + Unpin + 'static>(
+        &self,
+        s: S,
+        fd: RawFd,
+        fds: Option<RawFd>,
+        peer: Option<std::net::SocketAddr>,
+    ) {
         if self.active.get() >= self.max {
             return; // dropping `s` closes it
         }
         self.active.set(self.active.get() + 1);
         let ctx = self.clone();
         tokio::task::spawn_local(async move {
-            session(s, ctx.lvl, ctx.core.clone(), ctx.idle, fds).await;
+            let src = peer.unwrap_or_else(|| crate::unix::client_addr(ctx.luid));
+            let reg = ctx.core.sessions.register(crate::sessions::CLI, src);
+            reg.entry.set_conn(ctx.luid - 1, fd);
+            let (core, lvl, idle) = (ctx.core.clone(), ctx.lvl, ctx.idle);
+            let cli = Box::pin(async move {
+                session(s, lvl, core, idle, fds).await;
+                Ok(())
+            });
+            let _ = crate::sessions::run(reg.entry.clone(), cli).await;
+            drop(reg);
             ctx.active.set(ctx.active.get().saturating_sub(1));
         });
     }
@@ -254,8 +275,8 @@ async fn accept_unix(l: tokio::net::UnixListener, ctx: Ctx, mut stop: watch::Rec
         tokio::select! {
             r = l.accept() => match r {
                 Ok((s, _)) => {
-                    let fd = ctx.expose.then(|| s.as_raw_fd());
-                    ctx.spawn(s, fd)
+                    let fd = s.as_raw_fd();
+                    ctx.spawn(s, fd, ctx.expose.then_some(fd), None)
                 }
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
@@ -271,7 +292,10 @@ async fn accept_tcp(l: tokio::net::TcpListener, ctx: Ctx, mut stop: watch::Recei
     loop {
         tokio::select! {
             r = l.accept() => match r {
-                Ok((s, _)) => ctx.spawn(s, None),
+                Ok((s, peer)) => {
+                    let fd = s.as_raw_fd();
+                    ctx.spawn(s, fd, None, Some(peer))
+                }
                 Err(e) => {
                     tracing::warn!("stats socket accept: {e}");
                     tokio::time::sleep(Duration::from_millis(20)).await;

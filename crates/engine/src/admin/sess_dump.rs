@@ -97,6 +97,14 @@ struct Names<'a> {
 
 impl Core {
     fn names(&self, e: &Entry) -> Names<'_> {
+        if e.frontend == crate::sessions::CLI {
+            return Names {
+                fe: "GLOBAL",
+                fe_mode: Mode::Tcp,
+                be: None,
+                srv: None,
+            };
+        }
         let fe = self.rt.frontends.get(e.frontend);
         let (b, s) = e.target();
         let be = b.and_then(|b| self.rt.backends.get(b));
@@ -114,10 +122,12 @@ impl Core {
     fn sess_line(&self, e: &Entry, out: &mut String) {
         let n = self.names(e);
         let (_, fd) = e.conn();
-        // Until a backend is chosen HAProxy's stream backend is its frontend.
-        let be = n.be.map_or(n.fe, |b| b.0);
+        // Until a backend is chosen HAProxy's stream backend is its frontend;
+        // the CLI's has none, its back side being the CLI applet.
+        let cli = e.frontend == crate::sessions::CLI;
+        let be = n.be.map_or(if cli { "<NONE>" } else { n.fe }, |b| b.0);
         let sfd = e.server_fd();
-        let scb = if sfd >= 0 { 8 } else { 0 };
+        let scb = if sfd >= 0 || cli { 8 } else { 0 };
         let _ = writeln!(
             out,
             "0x{:x}: proto={} src={} fe={} be={be} srv={} ts=00 epoch=0 age={} calls=1 \
@@ -146,6 +156,7 @@ impl Core {
             .and_then(|f| f.binds.get(bind))
             .and_then(|b| b.name.as_deref())
             .unwrap_or("?");
+        let cli = e.frontend == crate::sessions::CLI;
         let _ = writeln!(
             out,
             "0x{:x}: [{}] id={} proto={} source={}",
@@ -175,6 +186,9 @@ impl Core {
         match sock_addrs(fd).0 {
             Some(a) => {
                 let _ = writeln!(out, " addr={a}");
+            }
+            None if cli => {
+                let _ = writeln!(out, " addr={}", crate::unix::peer_text(&e.src));
             }
             None => out.push('\n'),
         }
@@ -220,7 +234,17 @@ impl Core {
             proto(&e.src),
             e.frontend
         );
-        if sfd < 0 {
+        if cli {
+            let _ = writeln!(
+                out,
+                "  scb=0x{:x} flags=0x00000001 state=EST endp=APPCTX,0x{:x},0x02800002 sub=0\n      \
+                 app1=0x{:x} st0=9 st1=0 st2=0 applet=<CLI> tmask=0x1 nice=-64 calls=1 rate=0 \
+                 cpu=0 lat=0",
+                e.id + 5,
+                e.id + 6,
+                e.id + 6
+            );
+        } else if sfd < 0 {
             let _ = writeln!(
                 out,
                 "  scb=0x{:x} flags=0x00000001 state=INI endp=CONN,(nil),0x00000000 sub=0",
