@@ -4,56 +4,13 @@
 
 mod health_support;
 
+use health_support::slow::Slow;
 use health_support::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// An origin answering `name` after `delay`, counting concurrent requests.
-struct Slow {
-    addr: SocketAddr,
-    peak: Arc<AtomicUsize>,
-}
-
-fn slow(name: &'static str, delay: Duration) -> Slow {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let cur = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let p2 = peak.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let (cur, peak) = (cur.clone(), p2.clone());
-            std::thread::spawn(move || serve(s, name, delay, &cur, &peak));
-        }
-    });
-    Slow { addr, peak }
-}
-
-fn serve(mut s: TcpStream, name: &str, delay: Duration, cur: &AtomicUsize, peak: &AtomicUsize) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => return,
-        }
-    }
-    let now = cur.fetch_add(1, Ordering::SeqCst) + 1;
-    peak.fetch_max(now, Ordering::SeqCst);
-    std::thread::sleep(delay);
-    cur.fetch_sub(1, Ordering::SeqCst);
-    let _ = s.write_all(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
-            name.len()
-        )
-        .as_bytes(),
-    );
-}
 
 /// Sends `n` requests at once; returns their statuses.
 fn burst(addr: SocketAddr, n: usize) -> Vec<u16> {
@@ -78,7 +35,7 @@ fn burst(addr: SocketAddr, n: usize) -> Vec<u16> {
 }
 
 fn dynamic(fe_maxconn: &str, fullconn: &str) -> usize {
-    let o = slow("s1", Duration::from_millis(300));
+    let o = Slow::start("s1", Duration::from_millis(300));
     let text = format!(
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\
          frontend f\n  bind 127.0.0.1:0\n{fe_maxconn}  default_backend b\n\
@@ -135,8 +92,8 @@ fn request_within(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String
 fn ramping_servers_behind_the_backend_queue_keep_their_dynamic_limits() {
     // Every server has maxconn: requests wait in the backend queue. 20 requests,
     // fullconn 100: each server takes max(1, 20 × 10 / 100) = 2 at a time.
-    let a = slow("a", Duration::from_millis(300));
-    let b = slow("b", Duration::from_millis(300));
+    let a = Slow::start("a", Duration::from_millis(300));
+    let b = Slow::start("b", Duration::from_millis(300));
     let text = format!(
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\
          frontend f\n  bind 127.0.0.1:0\n  default_backend b\n\
@@ -172,8 +129,8 @@ fn check_port() -> (u16, Arc<AtomicBool>) {
 /// queued when its health check fails; `bk` is a backup. Returns the second
 /// request's answer, how long it took, and the health events.
 fn queued_when_down(redispatch: bool) -> (String, Duration, Vec<String>) {
-    let s1 = slow("s1", Duration::from_secs(3));
-    let bk = slow("bk", Duration::ZERO);
+    let s1 = Slow::start("s1", Duration::from_secs(3));
+    let bk = Slow::start("bk", Duration::ZERO);
     let (port, stop) = check_port();
     let text = format!(
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout queue 30s\n\

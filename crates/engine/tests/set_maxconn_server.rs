@@ -5,59 +5,12 @@
 
 mod health_support;
 
+use health_support::slow::Slow;
 use health_support::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// An origin answering each request after `delay`, counting how many it
-/// serves at once.
-struct Slow {
-    addr: SocketAddr,
-    peak: Arc<AtomicUsize>,
-}
-
-impl Slow {
-    fn start(delay: Duration) -> Slow {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        let cur = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let p2 = peak.clone();
-        std::thread::spawn(move || {
-            for s in l.incoming().flatten() {
-                let (cur, peak) = (cur.clone(), p2.clone());
-                std::thread::spawn(move || serve(s, delay, &cur, &peak));
-            }
-        });
-        Slow { addr, peak }
-    }
-
-    /// The most requests served at once since the last call.
-    fn take_peak(&self) -> usize {
-        self.peak.swap(0, Ordering::SeqCst)
-    }
-}
-
-fn serve(mut s: TcpStream, delay: Duration, cur: &AtomicUsize, peak: &AtomicUsize) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => return,
-        }
-    }
-    let now = cur.fetch_add(1, Ordering::SeqCst) + 1;
-    peak.fetch_max(now, Ordering::SeqCst);
-    std::thread::sleep(delay);
-    cur.fetch_sub(1, Ordering::SeqCst);
-    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-}
 
 /// Starts `n` requests at once; joining gives their statuses.
 fn burst(addr: SocketAddr, n: usize) -> Vec<std::thread::JoinHandle<u16>> {
@@ -105,7 +58,7 @@ fn slim(sock: &Path) -> String {
 fn lowering_and_raising_a_servers_maxconn_changes_its_concurrency() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(300));
+    let o = Slow::start("s1", Duration::from_millis(300));
     let r = start(&sock, " maxconn 10", o.addr);
     all_ok(burst(r.addr("f"), 12));
     let configured = o.take_peak();
@@ -127,7 +80,7 @@ fn lowering_and_raising_a_servers_maxconn_changes_its_concurrency() {
 fn raising_lets_queued_requests_through_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(800));
+    let o = Slow::start("s1", Duration::from_millis(800));
     let r = start(&sock, " maxconn 1", o.addr);
     let t0 = Instant::now();
     let reqs = burst(r.addr("f"), 4);
@@ -151,7 +104,7 @@ fn raising_lets_queued_requests_through_at_once() {
 fn zero_removes_the_limit_and_an_unlimited_server_gets_one() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(300));
+    let o = Slow::start("s1", Duration::from_millis(300));
     let r = start(&sock, "", o.addr);
     all_ok(burst(r.addr("f"), 8));
     assert!(o.take_peak() > 2);
@@ -173,7 +126,7 @@ fn zero_removes_the_limit_and_an_unlimited_server_gets_one() {
 fn a_ramp_keeps_its_minconn_and_ends_at_the_new_maxconn() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(300));
+    let o = Slow::start("s1", Duration::from_millis(300));
     // fullconn 10: 12 requests put the ramp at its maxconn.
     let r = Running::start(&format!(
         "global\n  stats socket {} level admin\n\
@@ -197,7 +150,7 @@ fn a_ramp_keeps_its_minconn_and_ends_at_the_new_maxconn() {
 fn bad_values_get_haproxys_messages() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(1));
+    let o = Slow::start("s1", Duration::from_millis(1));
     let _r = start(&sock, " maxconn 10", o.addr);
     // Texts checked on Debian's HAProxy 2.6.12; the server is looked up
     // before the value is read. (HAProxy ends the two garbage messages
@@ -224,7 +177,7 @@ fn bad_values_get_haproxys_messages() {
 fn an_added_server_ramps_from_minconn_with_the_load() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("admin.sock");
-    let o = Slow::start(Duration::from_millis(300));
+    let o = Slow::start("s1", Duration::from_millis(300));
     let r = start(&sock, " maxconn 10 disabled\n  fullconn 100", o.addr);
     let added = cmd(
         &sock,

@@ -2,6 +2,8 @@
 //! origins that count their hits, a config loader, a plain HTTP/1.0 client.
 #![allow(dead_code)]
 
+pub mod slow;
+
 use fulcrum_config::reader::MapEnv;
 use fulcrum_engine::{compile, Engine, EngineHandle, EngineOptions};
 use std::io::{Read, Write};
