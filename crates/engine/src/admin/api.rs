@@ -11,7 +11,8 @@ use fulcrum_observe::api::{
 use fulcrum_observe::stats::{ProcessInfo, ProxyStats};
 
 impl Core {
-    fn find(&self, b: &str, s: &str) -> Result<(usize, usize), String> {
+    /// Backend `b` and its server `s`, by name, with HAProxy's messages.
+    pub(super) fn find(&self, b: &str, s: &str) -> Result<(usize, usize), String> {
         let bi = self
             .rt
             .backends

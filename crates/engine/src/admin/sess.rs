@@ -4,7 +4,6 @@
 
 use crate::health_link::Core;
 use crate::limits::Listening;
-use fulcrum_observe::api::NO_SUCH_BACKEND;
 
 const NO_SUCH_FRONTEND: &str = "No such frontend.\n";
 const NO_SUCH_SESSION: &str = "No such session (use 'show sess').\n";
@@ -30,17 +29,7 @@ impl Core {
     }
 
     pub(crate) fn sess_kill_server(&self, b: &str, s: &str) -> Result<String, String> {
-        let bi = self
-            .rt
-            .backends
-            .iter()
-            .position(|x| x.name == b)
-            .ok_or_else(|| NO_SUCH_BACKEND.to_string())?;
-        let si = self.rt.backends[bi]
-            .servers
-            .iter()
-            .position(|x| x.name == s)
-            .ok_or_else(|| fulcrum_observe::api::NO_SUCH_SERVER.to_string())?;
+        let (bi, si) = self.find(b, s)?;
         self.sessions
             .kill_where(bi, fulcrum_observe::log::TermCause::Killed, |x| x == si);
         Ok(String::new())
