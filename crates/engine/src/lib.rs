@@ -42,6 +42,7 @@ pub mod log_sample;
 pub mod persist;
 pub mod proxy_proto;
 mod rate;
+mod readiness;
 pub mod runtime;
 pub mod select;
 mod sessions;

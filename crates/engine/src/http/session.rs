@@ -430,6 +430,9 @@ impl Session<'_> {
                 request_t.map(|d| now + d)
             });
         }
+        // An idle connection holds no buffer: the last request's goes back now
+        // (a drained socket is not read again before new data comes).
+        self.cbuf.release();
         // Private connections (a PROXY header for this client) and those of
         // `http-reuse never` stay with their session, as in HAProxy.
         let shared = |c: &SrvConn| {
@@ -453,7 +456,7 @@ impl Session<'_> {
             // not in a waiter node carried by every idle connection's future.
             let read = std::future::poll_fn(|cx| loop {
                 std::task::ready!(client.poll_read_ready(cx))?;
-                match cbuf.try_fill(|b| client.try_read(b)) {
+                match cbuf.try_fill(|b| crate::readiness::read_drained(client, b)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     r => return std::task::Poll::Ready(r),
                 }
