@@ -39,16 +39,28 @@ impl std::fmt::Display for UnixAddr {
     }
 }
 
+/// `sun_path`'s size on Linux: an abstract name takes all of it.
+const ABSTRACT_LEN: usize = 108;
+
 impl UnixAddr {
     /// The kernel's form of the address (health checks connect to it too).
     pub fn sockaddr(&self) -> io::Result<SockAddr> {
         match self {
             UnixAddr::Path(p) => SockAddr::unix(p),
             UnixAddr::Abstract(name) => {
-                // A leading NUL is how the kernel tells an abstract name from a path.
-                let mut raw = Vec::with_capacity(name.len() + 1);
-                raw.push(0u8);
-                raw.extend_from_slice(name);
+                // A leading NUL is how the kernel tells an abstract name from a
+                // path. HAProxy pads the name with NULs to the whole `sun_path`
+                // (108 bytes; seen in /proc/net/unix as `@name@@@…`), and an
+                // abstract name is all of its bytes: padded the same way, the
+                // sockets of both reach each other.
+                if name.len() >= ABSTRACT_LEN {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "abstract socket name too long",
+                    ));
+                }
+                let mut raw = vec![0u8; ABSTRACT_LEN];
+                raw[1..=name.len()].copy_from_slice(name);
                 SockAddr::unix(std::ffi::OsStr::from_bytes(&raw))
             }
         }
@@ -314,6 +326,12 @@ mod tests {
         let l =
             tokio::net::UnixListener::from_std(bind(&a, UnixPerms::default(), 8).unwrap()).unwrap();
         assert!(bind(&a, UnixPerms::default(), 8).is_err(), "name taken");
+        // The name is padded as HAProxy pads it: the bare name is another socket.
+        let bare = <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(
+            format!("fulcrum-test-{}", std::process::id()).as_bytes(),
+        )
+        .unwrap();
+        assert!(std::os::unix::net::UnixStream::connect_addr(&bare).is_err());
         let mut c = connect(&a).unwrap();
         let mut s = tokio::time::timeout(std::time::Duration::from_secs(5), accept(&l))
             .await

@@ -29,8 +29,16 @@ fn unix_client(path: &Path) -> UnixStream {
     c
 }
 
+/// The socket address of `abns@name`: the name padded with NULs to the
+/// whole `sun_path`, as HAProxy binds and connects such names.
+fn abns_addr(name: &str) -> UnixAddr {
+    let mut padded = name.as_bytes().to_vec();
+    padded.resize(107, 0);
+    UnixAddr::from_abstract_name(&padded).unwrap()
+}
+
 fn abns_client(name: &str) -> UnixStream {
-    let a = UnixAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let a = abns_addr(name);
     let c = UnixStream::connect_addr(&a).unwrap();
     c.set_read_timeout(Some(T)).unwrap();
     c
@@ -268,10 +276,7 @@ fn unix_servers_in_http_and_tcp_mode_with_checks_proxy_header_and_reuse() {
         "path",
     );
     let abns = format!("fulcrum-test-srv-{}", std::process::id());
-    let abns_srv = unix_http(
-        UnixListener::bind_addr(&UnixAddr::from_abstract_name(abns.as_bytes()).unwrap()).unwrap(),
-        "abns",
-    );
+    let abns_srv = unix_http(UnixListener::bind_addr(&abns_addr(&abns)).unwrap(), "abns");
     let pp_srv = unix_http(
         UnixListener::bind(dir.path().join("pp.sock")).unwrap(),
         "pp",
