@@ -276,6 +276,7 @@ fn frontend(
                     mss: mss(p, &b.mss)?,
                     tfo: b.tfo,
                     smart_accept: smart_accept(p),
+                    local: None,
                 });
             }
         }

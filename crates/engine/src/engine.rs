@@ -107,6 +107,7 @@ impl Engine {
         // per_thread[t] = listeners of thread t: (frontend, bind, socket)
         let mut per_thread: Vec<Vec<(usize, usize, Listener)>> =
             (0..nb).map(|_| Vec::new()).collect();
+        let mut rt = rt;
         let mut bound = Vec::new();
         let handover = Arc::new(crate::handover::Exposed::new());
         for (fi, fe) in rt.frontends.iter().enumerate() {
@@ -121,6 +122,15 @@ impl Engine {
                 });
                 for (t, s) in socks.into_iter().enumerate() {
                     per_thread[t % nb].push((fi, bi, s));
+                }
+            }
+        }
+        // A bind on one IP gives its clients that local address.
+        for b in &bound {
+            let fixed = b.addr.filter(|a| !a.ip().is_unspecified());
+            if let Some(fe) = rt.frontends.iter_mut().find(|f| f.name == b.frontend) {
+                if let Some(bind) = fe.binds.get_mut(b.bind) {
+                    bind.local = fixed;
                 }
             }
         }

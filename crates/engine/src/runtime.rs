@@ -81,6 +81,10 @@ pub struct Bind {
     /// The frontend's `option tcp-smart-accept` (on by default in HTTP mode):
     /// TCP_QUICKACK off on the listening socket.
     pub smart_accept: bool,
+    /// The address bound, set at start when it names one IP and port: every
+    /// client accepted there has it as local address, read without a
+    /// `getsockname` per connection (`None`: wildcard or UNIX binds).
+    pub local: Option<SocketAddr>,
 }
 
 impl Bind {
@@ -99,6 +103,7 @@ impl Bind {
             mss: None,
             tfo: false,
             smart_accept: false,
+            local: None,
         }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) async fn serve(
     let mut cbuf = Buf::take(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
-        dst: crate::unix::local_of(&client, &peer)?,
+        dst: crate::unix::local_of(&client, &peer, bind)?,
     };
     // Tracking counters live as long as the connection.
     let mut track = crate::persist::TcpTrack::new(rt);

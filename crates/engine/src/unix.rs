@@ -107,13 +107,17 @@ pub(crate) fn inet_ip(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
     (ip != std::net::IpAddr::V6(fulcrum_observe::log::UNIX_IP)).then_some(ip)
 }
 
-/// The local address of an accepted client: a UNIX client's is the UNIX placeholder.
+/// The local address of a client accepted on `bind`: the bind's own when it
+/// names one IP, the UNIX placeholder for a UNIX client, else the socket's.
 pub(crate) fn local_of(
     client: &tokio::net::TcpStream,
     peer: &SocketAddr,
+    bind: &crate::runtime::Bind,
 ) -> io::Result<SocketAddr> {
     if is_unix(peer) {
         Ok(local_addr())
+    } else if let Some(a) = bind.local {
+        Ok(a)
     } else {
         client.local_addr()
     }

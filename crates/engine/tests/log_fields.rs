@@ -150,6 +150,8 @@ fn a_lone_http_request_logs_one_everywhere() {
     assert_eq!(status(&read_response(&mut c).0), 200);
     let recs = wait_for(&sink, 1);
     assert_eq!(counts(&recs[0]), (1, 1, 1, 1, 0));
+    // `%fi:%fp`: the bind's own address (read without getsockname).
+    assert_eq!(recs[0].frontend_addr, Some(run.addr));
     assert_eq!((recs[0].srv_queue, recs[0].backend_queue), (0, 0));
     assert!(!recs[0].redispatched);
     assert!(!recs[0].hostname.is_empty(), "%H is the host name");

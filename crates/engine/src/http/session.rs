@@ -103,7 +103,7 @@ async fn opening<'a>(
     let mut cbuf = Buf::lazy(rt.tune.bufsize);
     let mut addrs = ClientAddrs {
         src: peer,
-        dst: crate::unix::local_of(&client, &peer)?,
+        dst: crate::unix::local_of(&client, &peer, bind)?,
     };
     // `tcp-request connection|session` rules apply in HTTP mode too; their tracking
     // counters live as long as the connection. Connection rules come before the
