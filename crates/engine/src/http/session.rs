@@ -190,8 +190,15 @@ impl Session<'_> {
         }
     }
 
+    /// A request head that could not be read: counted as a request error.
     async fn head_failed(&mut self, code: u16) -> io::Result<()> {
         crate::stats::counters::request_error(&self.fe.name);
+        self.request_failed(code).await
+    }
+
+    /// The client's request failed (`408` when it came too slowly): the
+    /// error page, then the log line.
+    async fn request_failed(&mut self, code: u16) -> io::Result<()> {
         let term = if code == 408 {
             TermState::CLIENT_TIMEOUT_REQUEST
         } else {
@@ -221,14 +228,7 @@ impl Session<'_> {
         let decision = loop {
             if let Some((time, at_least)) = wait.take() {
                 if let Err(code) = self.wait_body(time, at_least).await {
-                    let term = if code == 408 {
-                        TermState::CLIENT_TIMEOUT_REQUEST
-                    } else {
-                        TermState::PROXY_REQUEST
-                    };
-                    let r = self.send_error(code, None).await;
-                    self.log_done(Some(code), term);
-                    return Flow::Close(r);
+                    return Flow::Close(self.request_failed(code).await);
                 }
             }
             match rules::decide(self, waits < 4, paused.take()) {
