@@ -4,35 +4,13 @@
 
 mod health_support;
 
-use health_support::slow::Slow;
+use health_support::slow::{burst, statuses, Slow};
 use health_support::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Sends `n` requests at once; returns their statuses.
-fn burst(addr: SocketAddr, n: usize) -> Vec<u16> {
-    let threads: Vec<_> = (0..n)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                    .unwrap();
-                let mut out = Vec::new();
-                let _ = s.read_to_end(&mut out);
-                String::from_utf8_lossy(&out)
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0)
-            })
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().unwrap()).collect()
-}
 
 fn dynamic(fe_maxconn: &str, fullconn: &str) -> usize {
     let o = Slow::start("s1", Duration::from_millis(300));
@@ -43,7 +21,7 @@ fn dynamic(fe_maxconn: &str, fullconn: &str) -> usize {
         o.addr
     );
     let r = Running::start(&text);
-    let codes = burst(r.addr("f"), 20);
+    let codes = statuses(burst(r.addr("f"), 20));
     assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
     o.peak.load(Ordering::SeqCst)
 }
@@ -103,7 +81,7 @@ fn ramping_servers_behind_the_backend_queue_keep_their_dynamic_limits() {
         a.addr, b.addr
     );
     let r = Running::start(&text);
-    let codes = burst(r.addr("f"), 20);
+    let codes = statuses(burst(r.addr("f"), 20));
     assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
     let (pa, pb) = (a.peak.load(Ordering::SeqCst), b.peak.load(Ordering::SeqCst));
     assert!(pa <= 2 && pb <= 2 && pa + pb >= 2, "peaks {pa} {pb}");

@@ -5,36 +5,14 @@
 
 mod health_support;
 
-use health_support::slow::Slow;
+use health_support::slow::{burst, statuses, Slow};
 use health_support::*;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Starts `n` requests at once; joining gives their statuses.
-fn burst(addr: SocketAddr, n: usize) -> Vec<std::thread::JoinHandle<u16>> {
-    (0..n)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                    .unwrap();
-                let mut out = Vec::new();
-                let _ = s.read_to_end(&mut out);
-                String::from_utf8_lossy(&out)
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0)
-            })
-        })
-        .collect()
-}
-
 fn all_ok(threads: Vec<std::thread::JoinHandle<u16>>) {
-    let codes: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let codes = statuses(threads);
     assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
 }
 

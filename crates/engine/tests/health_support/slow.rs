@@ -57,3 +57,30 @@ fn serve(mut s: TcpStream, name: &str, delay: Duration, cur: &AtomicUsize, peak:
         .as_bytes(),
     );
 }
+
+/// Starts `n` GETs at once on their own connections; joining gives their
+/// statuses (0 when none came back).
+pub fn burst(addr: SocketAddr, n: usize) -> Vec<std::thread::JoinHandle<u16>> {
+    (0..n)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut out = Vec::new();
+                let _ = s.read_to_end(&mut out);
+                String::from_utf8_lossy(&out)
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0)
+            })
+        })
+        .collect()
+}
+
+/// The statuses of a [`burst`], once all have answered.
+pub fn statuses(threads: Vec<std::thread::JoinHandle<u16>>) -> Vec<u16> {
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
