@@ -25,6 +25,8 @@ thread_local! {
     static FREED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Fewest buffers the pool held since the last trim: that many sat unused.
     static LOW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Connections parked since the last trim.
+    static PARKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Called periodically by each worker: frees the buffers that stayed unused
@@ -42,7 +44,14 @@ pub(crate) fn trim_if_needed() {
         drop_n
     });
     let freed = FREED.with(|f| f.replace(0)) + idle;
-    if freed >= POOL_KEEP {
+    // Connections parked since the last tick left their tasks' memory free:
+    // trimmed once a wave of parking settles (or grows large), so a burst of
+    // keep-alive clients gone idle does not pin its peak.
+    let parked = crate::park::take_parked_count();
+    let pending = PARKED.with(|p| p.get()) + parked;
+    let settle = pending > 0 && (parked == 0 || pending >= 1024);
+    PARKED.with(|p| p.set(if settle { 0 } else { pending }));
+    if freed >= POOL_KEEP || settle {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only releases free heap pages; no pointer is involved.
         unsafe {

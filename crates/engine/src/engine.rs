@@ -312,6 +312,8 @@ fn worker(
                 crate::buf::trim_if_needed();
             }
         });
+        let for_parker = shared.clone();
+        tokio::task::spawn_local(crate::park::run(move |p| spawn_resumed(&for_parker, p)));
         for (fi, bi, l) in listeners {
             let l = match l.into_live() {
                 Ok(l) => l,
@@ -342,6 +344,9 @@ fn worker(
         // Graceful: accept loops have seen the change and dropped their sockets;
         // the copies kept for a reload go too, or their backlogs would wait forever.
         shared.handover.close();
+        // Idle keep-alive connections parked on this thread end now, as HAProxy
+        // closes idle connections on a soft stop.
+        crate::park::close_all();
         loop {
             let notified = active.idle.notified();
             if active.count.get() == 0 {
@@ -456,33 +461,92 @@ fn spawn_session(
 ) {
     shared.rate.accepted(fi);
     active.count.set(active.count.get() + 1);
-    let guard = ActiveGuard(active.clone());
+    let held = Held {
+        fi: fi as u32,
+        bi: bi as u32,
+        _permits: permits,
+        _active: ActiveGuard(active.clone()),
+        counted: None,
+    };
+    // The task's future is `serve`'s own: wrapping it in a closure would store
+    // its arguments twice in every connection's task.
+    tokio::task::spawn_local(serve(shared.clone(), held, stream, peer));
+}
+
+/// What a client connection holds for its whole life, parked or not: its
+/// frontend and bind, its `maxconn` permits, its place in the thread's count
+/// of live connections and in the frontend's current sessions.
+pub(crate) struct Held {
+    pub fi: u32,
+    pub bi: u32,
+    _permits: Permits,
+    _active: ActiveGuard,
+    counted: Option<crate::stats::counters::SessionGuard>,
+}
+
+#[cfg(test)]
+impl Held {
+    /// What a connection served outside a worker holds (unit tests).
+    pub(crate) fn detached() -> Held {
+        Held {
+            fi: 0,
+            bi: 0,
+            _permits: Permits::default(),
+            _active: ActiveGuard(Active::default()),
+            counted: None,
+        }
+    }
+}
+
+/// Goes on with a parked HTTP connection whose client spoke again, in a new task.
+fn spawn_resumed(shared: &Arc<Shared>, p: crate::park::Parked) {
     let shared = shared.clone();
     tokio::task::spawn_local(async move {
-        serve(&shared, fi, bi, stream, peer).await;
-        drop(permits);
-        drop(guard);
+        let crate::park::Parked {
+            client, held, http, ..
+        } = p;
+        let Ok(stream) = tokio::net::TcpStream::from_std(client) else {
+            return;
+        };
+        let (fi, bi) = (held.fi as usize, held.bi as usize);
+        let Some(fe) = shared.rt.frontends.get(fi) else {
+            return;
+        };
+        let Some(bind) = fe.binds.get(bi) else {
+            return;
+        };
+        let reg = shared.sessions.register(fi, http.client_addr());
+        reg.entry
+            .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
+        let entry = reg.entry.clone();
+        let fut: crate::sessions::SessionFuture<'_> = Box::pin(crate::http::resume(
+            &shared.rt, fe, bind, stream, http, held,
+        ));
+        if let Some(Err(e)) = crate::sessions::run(entry, fut).await {
+            tracing::debug!("resumed connection ended: {e}");
+        }
     });
 }
 
 async fn take_permits(shared: &Shared, fi: usize, bi: usize) -> Permits {
     let mut p = Permits::default();
     let c = &shared.ctl;
-    for limit in [&c.global, &c.frontends[fi], &c.binds[fi][bi]] {
-        if let Some(permit) = limit.acquire().await {
-            p.0.push(permit);
-        }
+    for (i, limit) in [&c.global, &c.frontends[fi], &c.binds[fi][bi]]
+        .into_iter()
+        .enumerate()
+    {
+        p.0[i] = limit.acquire().await;
     }
     p
 }
 
 async fn serve(
-    shared: &Shared,
-    fi: usize,
-    bi: usize,
+    shared: Arc<Shared>,
+    mut held: Held,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
 ) {
+    let (fi, bi) = (held.fi as usize, held.bi as usize);
     let _ = stream.set_nodelay(true);
     let fe = &shared.rt.frontends[fi];
     crate::sockopt::client_accepted(&stream, &fe.tcp);
@@ -496,7 +560,7 @@ async fn serve(
         Box::pin(monitor_net_answer(stream, fe.mode)).await;
         return;
     }
-    let _counted = crate::stats::counters::session_start(fi);
+    held.counted = crate::stats::counters::session_start(fi);
     let reg = shared.sessions.register(fi, peer);
     reg.entry
         .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
@@ -504,7 +568,7 @@ async fn serve(
     // The mode's future is boxed once and passed down as a pointer: futures
     // passed by value are copied into each wrapper's state, and the task of an
     // idle connection would carry every copy.
-    let fut = serve_mode(shared, fi, bi, stream, peer);
+    let fut = serve_mode(&shared, held, stream, peer);
     if let Some(Err(e)) = crate::sessions::run(entry, fut).await {
         tracing::debug!("connection from {peer} ended: {e}");
     }
@@ -532,17 +596,20 @@ async fn monitor_net_answer(mut stream: tokio::net::TcpStream, mode: Mode) {
 
 /// The session future of the frontend's mode, boxed: only the mode in use takes
 /// memory, sized for that mode.
-fn serve_mode<'a>(
-    shared: &'a Shared,
-    fi: usize,
-    bi: usize,
+fn serve_mode(
+    shared: &Shared,
+    held: Held,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-) -> crate::sessions::SessionFuture<'a> {
-    let fe = &shared.rt.frontends[fi];
-    let (rt, bind, log) = (&shared.rt, &fe.binds[bi], shared.log.clone());
+) -> crate::sessions::SessionFuture<'_> {
+    let fe = &shared.rt.frontends[held.fi as usize];
+    let bind = &fe.binds[held.bi as usize];
+    let (rt, log) = (&shared.rt, shared.log.clone());
     match fe.mode {
-        Mode::Tcp => Box::pin(crate::tcp::serve(rt, fe, bind, stream, peer, log)),
-        Mode::Http => Box::pin(crate::http::serve(rt, fe, bind, stream, peer, log)),
+        Mode::Tcp => Box::pin(async move {
+            let _held = held;
+            crate::tcp::serve(rt, fe, bind, stream, peer, log).await
+        }),
+        Mode::Http => Box::pin(crate::http::serve(rt, fe, bind, stream, peer, log, held)),
     }
 }

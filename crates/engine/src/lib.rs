@@ -39,6 +39,7 @@ mod limits;
 mod listener;
 pub mod log;
 pub mod log_sample;
+mod park;
 pub mod persist;
 pub mod proxy_proto;
 mod rate;

@@ -45,9 +45,10 @@ impl Limit {
     }
 }
 
-/// Permits held by one client connection.
+/// Permits held by one client connection (global, frontend, bind): inline, so
+/// a parked connection keeps no allocation made when it was accepted.
 #[derive(Default)]
-pub(crate) struct Permits(pub(crate) Vec<LimitPermit>);
+pub(crate) struct Permits(pub(crate) [Option<LimitPermit>; 3]);
 
 /// A frontend's listening state, as `disable|enable|shutdown frontend` set it.
 /// Limits are resized and listeners told through `listening`, which the

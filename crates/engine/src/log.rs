@@ -180,6 +180,17 @@ pub(crate) struct TxnLog<'a> {
     fresh: bool,
 }
 
+/// The log of a parked connection between two requests: where lines go, when
+/// the idle time began (the next request's accept time), and the
+/// connection's place in the frontend's live count.
+pub(crate) struct ParkedLog {
+    sink: Arc<dyn LogSink>,
+    accept: Instant,
+    accept_date: SystemTime,
+    live: Option<LiveGuard>,
+    addrs: Option<(SocketAddr, SocketAddr)>,
+}
+
 /// Where a killed session's line goes, and from which addresses.
 struct KillCtx<'a> {
     rt: &'a Runtime,
@@ -217,6 +228,30 @@ impl<'a> TxnLog<'a> {
         l.live = Some(LiveGuard::new(fe));
         l.tcp = fe.mode == crate::runtime::Mode::Tcp;
         l.fresh = true;
+        l
+    }
+
+    /// Between two requests: what the next one's line needs.
+    pub(crate) fn park(mut self) -> ParkedLog {
+        ParkedLog {
+            sink: self.sink.clone(),
+            accept: self.accept,
+            accept_date: self.accept_date,
+            live: self.live.take(),
+            addrs: self.kill.addrs,
+        }
+    }
+
+    /// The log of a parked connection going on (in its new session's task).
+    pub(crate) fn resume(p: ParkedLog, rt: &'a Runtime, fe: &'a Frontend) -> Self {
+        let kill = KillCtx {
+            rt,
+            fe,
+            addrs: p.addrs,
+            entry: crate::sessions::current(),
+        };
+        let mut l = Self::next(p.sink, kill, p.accept, p.accept_date);
+        l.live = p.live;
         l
     }
 

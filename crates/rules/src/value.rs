@@ -111,6 +111,14 @@ type VarMap = HashMap<String, Sample<'static>>;
 #[derive(Clone, Debug, Default)]
 pub struct SessionVars(Arc<Mutex<VarMap>>);
 
+impl SessionVars {
+    /// No variable set and no other holder: dropping it and starting a fresh
+    /// one later changes nothing.
+    pub fn is_unused(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && lock(&self.0).is_empty()
+    }
+}
+
 /// `proc.` variables: one store for the process, shared by every worker thread.
 fn proc_vars() -> MutexGuard<'static, VarMap> {
     static PROC: OnceLock<Mutex<VarMap>> = OnceLock::new();

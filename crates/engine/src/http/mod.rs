@@ -11,4 +11,4 @@ mod session;
 mod txn;
 
 pub(crate) use rules::ReqParts;
-pub(crate) use session::serve;
+pub(crate) use session::{resume, serve, ParkedHttp};

@@ -53,7 +53,7 @@ pub(crate) struct Session<'a> {
 }
 
 /// How long a session keeps its server connection while its client is idle.
-const PARK_SERVER_AFTER: Duration = Duration::from_secs(1);
+const PARK_SERVER_AFTER: Duration = crate::park::PARK_AFTER;
 
 /// What waiting for a request head produced.
 enum HeadWait {
@@ -61,6 +61,37 @@ enum HeadWait {
     /// Client closed or idled out between requests: close quietly.
     Gone,
     Fail(u16),
+    /// Idle long enough to be parked; the keep-alive deadline goes with it.
+    Park(Option<Instant>),
+}
+
+/// How a session's loop ended.
+enum Ended {
+    Closed,
+    /// The client idles: the session is to be parked (see `crate::park`).
+    Park(Option<Instant>),
+}
+
+/// A parked HTTP connection's session, reduced to what the next request
+/// needs. Rarely used parts sit behind one pointer.
+pub(crate) struct ParkedHttp {
+    addrs: ClientAddrs,
+    requests: u64,
+    extra: Option<Box<ParkedExtra>>,
+}
+
+struct ParkedExtra {
+    log: Option<crate::log::ParkedLog>,
+    persist: Option<std::rc::Rc<crate::persist::SessionState>>,
+    sess_vars: Option<fulcrum_rules::SessionVars>,
+    track: Option<Box<crate::persist::TcpTrack>>,
+}
+
+impl ParkedHttp {
+    /// The client's address (after any PROXY header), for `show sess`.
+    pub(crate) fn client_addr(&self) -> SocketAddr {
+        self.addrs.src
+    }
 }
 
 pub(crate) async fn serve(
@@ -70,16 +101,77 @@ pub(crate) async fn serve(
     client: TcpStream,
     peer: SocketAddr,
     sink: Option<Arc<dyn LogSink>>,
+    held: crate::engine::Held,
 ) -> io::Result<()> {
     // The opening (connection rules, PROXY header) is its own boxed future, freed
     // before the first request: its state does not size every idle connection.
-    let Some((mut s, track)) = Box::pin(opening(rt, fe, bind, client, peer, sink)).await? else {
-        return Ok(());
+    // Scoped so the session is stored once in this future: in `drive`'s state,
+    // not also as a moved-from local of this one.
+    let drive = {
+        let opened = Box::pin(opening(rt, fe, bind, client, peer, sink)).await?;
+        let Some((s, track)) = opened else {
+            return Ok(());
+        };
+        drive(s, track, held)
     };
-    let r = s.run().await;
-    s.park_server();
-    drop(track);
-    r
+    drive.await
+}
+
+/// Goes on with a parked connection whose client spoke again.
+pub(crate) async fn resume(
+    rt: &Runtime,
+    fe: &Frontend,
+    _bind: &Bind,
+    client: TcpStream,
+    parked: ParkedHttp,
+    held: crate::engine::Held,
+) -> io::Result<()> {
+    let ParkedHttp {
+        addrs,
+        requests,
+        extra,
+    } = parked;
+    let (log, persist, sess_vars, track) = match extra.map(|e| *e) {
+        Some(e) => (e.log, e.persist, e.sess_vars, e.track),
+        None => (None, None, None, None),
+    };
+    let cbuf = Buf::lazy(rt.tune.bufsize);
+    let mut s = Session::new(rt, fe, client, cbuf, addrs, sess_vars.unwrap_or_default());
+    s.log = log.map(|l| Box::new(TxnLog::resume(l, rt, fe)));
+    s.requests = requests;
+    s.persist = persist;
+    drive(s, track, held).await
+}
+
+/// Serves requests until the connection closes, or parks it when it idles.
+/// An `async` block rather than an `async fn`: the session is stored once in
+/// the future, where an `async fn` would keep its argument and a local copy.
+#[allow(clippy::manual_async_fn)]
+fn drive<'a>(
+    mut s: Session<'a>,
+    track: Option<Box<crate::persist::TcpTrack>>,
+    held: crate::engine::Held,
+) -> impl std::future::Future<Output = io::Result<()>> + 'a {
+    async move {
+        let r = s.run().await;
+        s.park_server();
+        match r {
+            Ok(Ended::Park(deadline)) => {
+                if let Some(p) = s.into_parked(track, held, deadline) {
+                    crate::park::park(p);
+                }
+                Ok(())
+            }
+            r => {
+                // As before parking existed: the session, then its trackers, then
+                // what the connection held (its counts) go, in that order.
+                drop(s);
+                drop(track);
+                drop(held);
+                r.map(|_| ())
+            }
+        }
+    }
 }
 
 /// Connection-level steps before the first request: `None` when rules refused.
@@ -138,30 +230,13 @@ async fn opening<'a>(
     if let Some(t) = &track {
         t.accepted();
     }
-    let s = Session {
-        rt,
-        fe,
-        client,
-        cbuf,
-        addrs,
-        req: None,
-        limits: Limits::from_tune(
-            rt.tune.bufsize,
-            rt.tune.maxrewrite,
-            fe.http.accept_invalid_request,
-        ),
-        rewritten: None,
-        req_parts: None,
-        // Where a killed session's line says the client came from, until rules change it.
-        log: log.map(|mut l| {
-            l.set_addrs(addrs.src, addrs.dst);
-            l
-        }),
-        requests: 0,
-        srv: None,
-        persist: crate::persist::session_state(rt),
-        sess_vars,
-    };
+    let mut s = Session::new(rt, fe, client, cbuf, addrs, sess_vars);
+    // Where a killed session's line says the client came from, until rules change it.
+    s.log = log.map(|mut l| {
+        l.set_addrs(addrs.src, addrs.dst);
+        l
+    });
+    s.persist = crate::persist::session_state(rt);
     Ok(Some((s, track)))
 }
 
@@ -171,23 +246,104 @@ enum Flow {
     Close(io::Result<()>),
 }
 
+impl<'a> Session<'a> {
+    /// A session with no request served yet and nothing persisting.
+    fn new(
+        rt: &'a Runtime,
+        fe: &'a Frontend,
+        client: TcpStream,
+        cbuf: Buf,
+        addrs: ClientAddrs,
+        sess_vars: fulcrum_rules::SessionVars,
+    ) -> Self {
+        Session {
+            rt,
+            fe,
+            client,
+            cbuf,
+            addrs,
+            req: None,
+            limits: Limits::from_tune(
+                rt.tune.bufsize,
+                rt.tune.maxrewrite,
+                fe.http.accept_invalid_request,
+            ),
+            rewritten: None,
+            req_parts: None,
+            log: None,
+            requests: 0,
+            srv: None,
+            persist: None,
+            sess_vars,
+        }
+    }
+}
+
 impl Session<'_> {
     /// Between requests only the small wait for the next one's first byte is
     /// live; the request itself runs in one boxed future (one allocation per
     /// request, as the transaction needed anyway), so an idle keep-alive
     /// connection keeps little more than its `Session`.
-    async fn run(&mut self) -> io::Result<()> {
+    async fn run(&mut self) -> io::Result<Ended> {
         loop {
             let deadline = match self.idle().await {
                 Ok(d) => d,
-                Err(HeadWait::Fail(code)) => return Box::pin(self.head_failed(code)).await,
-                Err(_) => return Ok(()),
+                Err(HeadWait::Fail(code)) => {
+                    return Box::pin(self.head_failed(code))
+                        .await
+                        .map(|_| Ended::Closed)
+                }
+                Err(HeadWait::Park(d)) => return Ok(Ended::Park(d)),
+                Err(_) => return Ok(Ended::Closed),
             };
             match Box::pin(self.request(deadline)).await {
                 Flow::Next => {}
-                Flow::Close(r) => return r,
+                Flow::Close(r) => return r.map(|_| Ended::Closed),
             }
         }
+    }
+
+    /// The session as a parked record; `None` when its socket cannot leave
+    /// tokio (the connection is then closed: it was idle).
+    fn into_parked(
+        self,
+        track: Option<Box<crate::persist::TcpTrack>>,
+        held: crate::engine::Held,
+        deadline: Option<Instant>,
+    ) -> Option<crate::park::Parked> {
+        let Session {
+            client,
+            addrs,
+            requests,
+            log,
+            persist,
+            sess_vars,
+            ..
+        } = self;
+        let client = client.into_std().ok()?;
+        // An unused `sess.` store is made again on resume: the parked record
+        // keeps no allocation from the connection's first moments.
+        let sess_vars = (!sess_vars.is_unused()).then_some(sess_vars);
+        let log = log.map(|l| l.park());
+        let extra = (log.is_some() || persist.is_some() || sess_vars.is_some() || track.is_some())
+            .then(|| {
+                Box::new(ParkedExtra {
+                    log,
+                    persist,
+                    sess_vars,
+                    track,
+                })
+            });
+        Some(crate::park::Parked {
+            client,
+            held,
+            http: ParkedHttp {
+                addrs,
+                requests,
+                extra,
+            },
+            deadline,
+        })
     }
 
     /// A request head that could not be read: counted as a request error.
@@ -213,8 +369,8 @@ impl Session<'_> {
     async fn request(&mut self, deadline: Option<Instant>) -> Flow {
         match self.wait_head(deadline).await {
             HeadWait::Ready => {}
-            HeadWait::Gone => return Flow::Close(Ok(())),
             HeadWait::Fail(code) => return Flow::Close(self.head_failed(code).await),
+            _ => return Flow::Close(Ok(())),
         }
         self.requests += 1;
         crate::persist::request_start(self.persist.as_deref());
@@ -440,9 +596,11 @@ impl Session<'_> {
                 && (self.rt.backends.get(c.backend))
                     .is_some_and(|b| b.reuse != crate::runtime::HttpReuse::Never)
         };
-        let mut park_at = (self.srv.as_ref())
-            .filter(|c| shared(c))
-            .map(|_| now + PARK_SERVER_AFTER);
+        // A keep-alive connection idle this long is parked too, unless its
+        // server connection must stay with it.
+        let parkable = !first && self.srv.as_ref().is_none_or(&shared) && crate::park::available();
+        let mut park_at =
+            (parkable || self.srv.as_ref().is_some_and(shared)).then_some(now + PARK_SERVER_AFTER);
         loop {
             let until = match (deadline, park_at) {
                 (Some(d), Some(p)) => Some(d.min(p)),
@@ -466,7 +624,10 @@ impl Session<'_> {
                     Ok(r) => r,
                     Err(_) if park_at.is_some_and(|p| p <= u) && deadline != Some(u) => {
                         park_at = None;
-                        self.park_server();
+                        self.park_server_cold();
+                        if parkable {
+                            return Err(HeadWait::Park(deadline));
+                        }
                         continue;
                     }
                     Err(_) => {
@@ -577,6 +738,16 @@ impl Session<'_> {
             }
         }
     }
+
+    /// [`Self::park_server`] for a client gone idle: the connection waits in
+    /// the pool outside tokio's registration.
+    fn park_server_cold(&mut self) {
+        if let Some(c) = self.srv.take() {
+            if !c.private {
+                pool::put_cold(c.addr, c.stream, c.uses > 1);
+            }
+        }
+    }
 }
 
 /// The status of a generated response (`HTTP/1.1 302 …`), 0 if unreadable.
@@ -631,7 +802,8 @@ mod tests {
             let addr = l.local_addr().unwrap();
             let c = tokio::net::TcpStream::connect(addr).await.unwrap();
             let b = crate::runtime::Bind::new(addr);
-            let f = super::serve(&rt, &fe, &b, c, addr, None);
+            let held = crate::engine::Held::detached();
+            let f = super::serve(&rt, &fe, &b, c, addr, None, held);
             assert!(
                 std::mem::size_of_val(&f) <= 1000,
                 "{}",
