@@ -231,6 +231,36 @@ fn rss_kb() -> usize {
         .unwrap_or(0)
 }
 
+/// In keep-alive mode (the default) a client's `Connection: close` ends the
+/// client side only, as in HAProxy: the server does not see it and its
+/// connection stays open for the next client that may reuse it.
+#[test]
+fn a_client_close_keeps_the_server_connection_open() {
+    let o = origin(|_| ok("x"));
+    let mut be = http_be(o.addr);
+    be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
+    let run = start(http_fe(), be, 1);
+    for _ in 0..3 {
+        let mut c = client(run.addr);
+        write(
+            &mut c,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        let all = String::from_utf8(read_all(&mut c)).unwrap();
+        assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+        assert!(all.contains("Connection: close\r\n"), "{all}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let seen = o.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|r| r.header("connection").is_none()));
+    assert_eq!(
+        o.conns.load(Ordering::SeqCst),
+        1,
+        "three closing clients, one server connection"
+    );
+}
+
 #[test]
 fn http_reuse_always_shares_idle_server_connections_between_clients() {
     let o = origin(|_| ok("x"));

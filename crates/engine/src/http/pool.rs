@@ -60,8 +60,23 @@ fn add(addr: SocketAddr, stream: Pooled, reused: bool) {
                 reused,
                 since: Instant::now(),
             });
+        } else {
+            stream.set_silent();
         }
     });
+}
+
+impl Pooled {
+    /// Makes the close of an idle connection a reset, as HAProxy closes the
+    /// idle server connections it does not keep: nothing is in flight, and
+    /// neither side is left with a TIME_WAIT socket.
+    fn set_silent(&self) {
+        let linger = Some(std::time::Duration::ZERO);
+        let _ = match self {
+            Pooled::Live(s) => socket2::SockRef::from(s).set_linger(linger),
+            Pooled::Cold(s) => socket2::SockRef::from(s).set_linger(linger),
+        };
+    }
 }
 
 /// Takes the most recent live idle connection to `addr`; `proven_only` keeps
@@ -71,7 +86,13 @@ pub(crate) fn take(addr: SocketAddr, proven_only: bool) -> Option<Idle> {
         let mut p = p.borrow_mut();
         let list = p.get_mut(&addr)?;
         let now = Instant::now();
-        list.retain(|i| now.duration_since(i.since) < IDLE_MAX);
+        list.retain(|i| {
+            let keep = now.duration_since(i.since) < IDLE_MAX;
+            if !keep {
+                i.stream.set_silent();
+            }
+            keep
+        });
         while let Some(pos) = list.iter().rposition(|i| !proven_only || i.reused) {
             let idle = list.swap_remove(pos);
             let stream = match idle.stream {

@@ -426,6 +426,13 @@ fn build_request(
             name: b"Connection",
             value: b"close",
         });
+    } else if p.mode == ConnMode::KeepAlive && !p.upgrade && !p.client_keep && !p.client_http10 {
+        // As HAProxy in keep-alive mode: the client's `close` ends the client
+        // side only. The server connection stays open, for the pool or for a
+        // silent close (no TIME_WAIT on either side).
+        edits.push(Edit::DelHeader {
+            name: b"connection",
+        });
     }
     for (n, v) in &values {
         edits.push(Edit::AddHeader {
