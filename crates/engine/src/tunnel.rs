@@ -171,9 +171,12 @@ pub(crate) async fn run(
     }
 }
 
-/// Tunnel buffers are larger than `tune.bufsize` (fewer syscalls for bulk
-/// transfers) and held only while data flows.
-const TUNNEL_BUF: usize = 64 * 1024;
+/// Tunnel buffers, held only while data flows. 16 KiB, as HAProxy's
+/// `tune.bufsize`: measured through a `mode tcp` listen on loopback, 64 KiB
+/// reads cost 20–40 % more kernel time per GB than 16 KiB ones (more cache
+/// misses between the two copies, more softirq work per call), though they
+/// make four times fewer system calls; 8 KiB costs more again.
+const TUNNEL_BUF: usize = 16 * 1024;
 
 /// Copies `r` to `w` until end of stream, then half-closes `w`; returns the
 /// bytes copied. Bytes already in `first` go out first.
