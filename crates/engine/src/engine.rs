@@ -245,11 +245,22 @@ impl EngineControl {
     }
 }
 
-/// Counts this thread's live connections, for graceful stop.
+/// Counts this thread's live connections, for graceful stop. One pointer:
+/// every connection, parked ones included, holds a copy.
 #[derive(Clone, Default)]
-struct Active {
-    count: Rc<Cell<usize>>,
-    idle: Rc<Notify>,
+struct Active(Rc<ActiveCount>);
+
+#[derive(Default)]
+struct ActiveCount {
+    count: Cell<usize>,
+    idle: Notify,
+}
+
+impl std::ops::Deref for Active {
+    type Target = ActiveCount;
+    fn deref(&self) -> &ActiveCount {
+        &self.0
+    }
 }
 
 struct ActiveGuard(Active);

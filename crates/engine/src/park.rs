@@ -319,6 +319,6 @@ mod tests {
     #[test]
     fn a_parked_slot_stays_small() {
         let n = std::mem::size_of::<super::Slot>();
-        assert!(n <= 176, "{n} bytes");
+        assert!(n <= 120, "{n} bytes");
     }
 }

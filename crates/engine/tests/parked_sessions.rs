@@ -157,3 +157,26 @@ fn a_graceful_stop_closes_parked_connections_at_once() {
     rx.recv_timeout(Duration::from_secs(3))
         .expect("the engine exits without waiting for the keep-alive timeout");
 }
+
+/// An IPv6 client keeps its addresses across the park (they are stored apart
+/// from the packed IPv4 pair).
+#[test]
+fn an_ipv6_client_is_parked_and_resumed_with_its_addresses() {
+    let o = origin(|r| ok(&r.header("x-forwarded-for").unwrap_or_default()));
+    let text = config(o.addr, "", "30s")
+        .replace("bind 127.0.0.1:0", "bind [::1]:0")
+        .replace(
+            "default_backend app",
+            "option forwardfor\n    default_backend app",
+        );
+    let (run, sink) = start_cfg_logged(&text, "web");
+    let mut c = client(run.addr);
+    assert_eq!(get(&mut c), (200, b"::1".to_vec()));
+    std::thread::sleep(PARKED);
+    assert_eq!(get(&mut c), (200, b"::1".to_vec()));
+    let recs = wait_for(&sink, 2);
+    assert_eq!(recs.len(), 2);
+    assert!(recs[1].timers.ti >= 1300, "%Ti {}", recs[1].timers.ti);
+    assert_eq!(recs[1].client, recs[0].client);
+    assert_eq!(recs[1].frontend_addr, Some(run.addr));
+}

@@ -75,7 +75,7 @@ enum Ended {
 /// A parked HTTP connection's session, reduced to what the next request
 /// needs. Rarely used parts sit behind one pointer.
 pub(crate) struct ParkedHttp {
-    addrs: ClientAddrs,
+    addrs: PackedAddrs,
     requests: u64,
     extra: Option<Box<ParkedExtra>>,
 }
@@ -90,7 +90,33 @@ struct ParkedExtra {
 impl ParkedHttp {
     /// The client's address (after any PROXY header), for `show sess`.
     pub(crate) fn client_addr(&self) -> SocketAddr {
-        self.addrs.src
+        self.addrs.unpack().src
+    }
+}
+
+/// A connection's two addresses in 16 bytes when both are IPv4, the common
+/// case (`ClientAddrs` takes 64), else behind a pointer.
+enum PackedAddrs {
+    V4(std::net::SocketAddrV4, std::net::SocketAddrV4),
+    Other(Box<ClientAddrs>),
+}
+
+impl PackedAddrs {
+    fn pack(a: ClientAddrs) -> Self {
+        match (a.src, a.dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => PackedAddrs::V4(s, d),
+            _ => PackedAddrs::Other(Box::new(a)),
+        }
+    }
+
+    fn unpack(&self) -> ClientAddrs {
+        match self {
+            PackedAddrs::V4(s, d) => ClientAddrs {
+                src: SocketAddr::V4(*s),
+                dst: SocketAddr::V4(*d),
+            },
+            PackedAddrs::Other(a) => **a,
+        }
     }
 }
 
@@ -131,6 +157,7 @@ pub(crate) async fn resume(
         requests,
         extra,
     } = parked;
+    let addrs = addrs.unpack();
     let (log, persist, sess_vars, track) = match extra.map(|e| *e) {
         Some(e) => (e.log, e.persist, e.sess_vars, e.track),
         None => (None, None, None, None),
@@ -338,7 +365,7 @@ impl Session<'_> {
             client,
             held,
             http: ParkedHttp {
-                addrs,
+                addrs: PackedAddrs::pack(addrs),
                 requests,
                 extra,
             },
