@@ -511,32 +511,41 @@ impl Held {
 
 /// Goes on with a parked HTTP connection whose client spoke again, in a new task.
 fn spawn_resumed(shared: &Arc<Shared>, p: crate::park::Parked) {
-    let shared = shared.clone();
-    tokio::task::spawn_local(async move {
-        let crate::park::Parked {
-            client, held, http, ..
-        } = p;
-        let Ok(stream) = tokio::net::TcpStream::from_std(client) else {
-            return;
-        };
-        let (fi, bi) = (held.fi as usize, held.bi as usize);
-        let Some(fe) = shared.rt.frontends.get(fi) else {
-            return;
-        };
-        let Some(bind) = fe.binds.get(bi) else {
-            return;
-        };
-        let reg = shared.sessions.register(fi, http.client_addr());
-        reg.entry
-            .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
-        let entry = reg.entry.clone();
-        let fut: crate::sessions::SessionFuture<'_> = Box::pin(crate::http::resume(
-            &shared.rt, fe, bind, stream, http, held,
-        ));
-        if let Some(Err(e)) = crate::sessions::run(entry, fut).await {
-            tracing::debug!("resumed connection ended: {e}");
-        }
-    });
+    // The task's future is `resumed`'s own, its arguments stored once.
+    let crate::park::Parked {
+        client, held, http, ..
+    } = p;
+    tokio::task::spawn_local(resumed(shared.clone(), client, held, http));
+}
+
+async fn resumed(
+    shared: Arc<Shared>,
+    client: std::net::TcpStream,
+    held: Held,
+    http: crate::http::ParkedHttp,
+) {
+    let Ok(stream) = tokio::net::TcpStream::from_std(client) else {
+        return;
+    };
+    let (fi, bi) = (held.fi as usize, held.bi as usize);
+    if shared
+        .rt
+        .frontends
+        .get(fi)
+        .is_none_or(|fe| fe.binds.get(bi).is_none())
+    {
+        return;
+    }
+    let fe = &shared.rt.frontends[fi];
+    let reg = shared.sessions.register(fi, http.client_addr());
+    reg.entry
+        .set_conn(bi, std::os::fd::AsRawFd::as_raw_fd(&stream));
+    let entry = reg.entry.clone();
+    let fut: crate::sessions::SessionFuture<'_> =
+        Box::pin(crate::http::resume(&shared.rt, fe, stream, http, held));
+    if let Some(Err(e)) = crate::sessions::run(entry, fut).await {
+        tracing::debug!("resumed connection ended: {e}");
+    }
 }
 
 async fn take_permits(shared: &Shared, fi: usize, bi: usize) -> Permits {

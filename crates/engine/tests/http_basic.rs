@@ -19,6 +19,13 @@ fn serve(server: std::net::SocketAddr) -> Running {
     start(http_fe(), http_be(server), 1)
 }
 
+/// [`serve`] with `http-reuse always`.
+fn serve_reuse_always(server: std::net::SocketAddr) -> Running {
+    let mut be = http_be(server);
+    be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
+    start(http_fe(), be, 1)
+}
+
 #[test]
 fn keep_alive_reuses_client_and_server_connections() {
     let o = origin(|r| ok(&format!("hello {}", r.path)));
@@ -237,9 +244,7 @@ fn rss_kb() -> usize {
 #[test]
 fn a_client_close_keeps_the_server_connection_open() {
     let o = origin(|_| ok("x"));
-    let mut be = http_be(o.addr);
-    be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
-    let run = start(http_fe(), be, 1);
+    let run = serve_reuse_always(o.addr);
     for _ in 0..3 {
         let mut c = client(run.addr);
         write(
@@ -264,9 +269,7 @@ fn a_client_close_keeps_the_server_connection_open() {
 #[test]
 fn http_reuse_always_shares_idle_server_connections_between_clients() {
     let o = origin(|_| ok("x"));
-    let mut be = http_be(o.addr);
-    be.reuse = fulcrum_engine::runtime::HttpReuse::Always;
-    let run = start(http_fe(), be, 1);
+    let run = serve_reuse_always(o.addr);
     for _ in 0..3 {
         let mut c = client(run.addr);
         write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");

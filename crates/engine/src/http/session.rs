@@ -147,7 +147,6 @@ pub(crate) async fn serve(
 pub(crate) async fn resume(
     rt: &Runtime,
     fe: &Frontend,
-    _bind: &Bind,
     client: TcpStream,
     parked: ParkedHttp,
     held: crate::engine::Held,
