@@ -355,9 +355,11 @@ fn worker(
         // Graceful: accept loops have seen the change and dropped their sockets;
         // the copies kept for a reload go too, or their backlogs would wait forever.
         shared.handover.close();
-        // Idle keep-alive connections parked on this thread end now, as HAProxy
-        // closes idle connections on a soft stop.
-        crate::park::close_all();
+        // Idle connections end now, parked or waiting in their task, as HAProxy
+        // closes idle connections on a soft stop; busy ones end after their
+        // response, which says `Connection: close`.
+        crate::park::soft_stop();
+        shared.sessions.close_idle_here();
         loop {
             let notified = active.idle.notified();
             if active.count.get() == 0 {

@@ -110,6 +110,8 @@ struct Parker {
 
 thread_local! {
     static PARKER: RefCell<Option<Rc<Parker>>> = const { RefCell::new(None) };
+    /// This worker thread is stopping softly (graceful stop or reload).
+    static STOPPING: Cell<bool> = const { Cell::new(false) };
     /// Connections parked since the last heap trim.
     static PARKED_SINCE_TRIM: Cell<usize> = const { Cell::new(0) };
 }
@@ -161,8 +163,16 @@ pub(crate) fn park(p: Parked) {
     PARKED_SINCE_TRIM.with(|c| c.set(c.get() + 1));
 }
 
-/// Closes every parked connection and parks no more (graceful stop).
-pub(crate) fn close_all() {
+/// Whether this worker thread is stopping softly: idle connections close, and
+/// responses end their connection (`Connection: close`), as in HAProxy.
+pub(crate) fn stopping() -> bool {
+    STOPPING.try_with(Cell::get).unwrap_or(false)
+}
+
+/// A soft stop on this thread: every parked connection is closed, none is
+/// parked any more, and [`stopping`] says so from now on.
+pub(crate) fn soft_stop() {
+    let _ = STOPPING.try_with(|s| s.set(true));
     if let Some(pk) = parker() {
         pk.closing.set(true);
         pk.timers.borrow_mut().clear();

@@ -43,6 +43,10 @@ pub(crate) struct Entry {
     fd: AtomicI32,
     /// The descriptor of the last server connection it used (-1: none yet).
     srv_fd: AtomicI32,
+    /// Waiting for a request with nothing received: a soft stop closes it.
+    idle: AtomicBool,
+    /// The worker thread serving it.
+    thread: std::thread::ThreadId,
 }
 
 /// The `frontend` of a runtime API connection: HAProxy's `GLOBAL` proxy.
@@ -174,6 +178,8 @@ impl Registry {
             bind: AtomicU16::new(0),
             fd: AtomicI32::new(-1),
             srv_fd: AtomicI32::new(-1),
+            idle: AtomicBool::new(false),
+            thread: std::thread::current().id(),
         });
         if let Ok(mut s) = self.shard(id).lock() {
             s.insert(id, entry.clone());
@@ -204,6 +210,17 @@ impl Registry {
     pub(crate) fn kill(&self, id: u64) -> bool {
         let e = self.shard(id).lock().ok().and_then(|s| s.get(&id).cloned());
         e.map(|e| e.kill()).is_some()
+    }
+
+    /// A soft stop: ends this thread's sessions that wait for a request with
+    /// nothing received, as HAProxy closes idle connections when it stops;
+    /// returns how many.
+    pub(crate) fn close_idle_here(&self) -> usize {
+        let me = std::thread::current().id();
+        let idle = self.snapshot().into_iter();
+        idle.filter(|e| e.thread == me && e.idle.load(Ordering::Relaxed))
+            .map(|e| e.kill())
+            .count()
     }
 
     /// Ends the sessions using a server of `backend` that `which` selects,
@@ -262,6 +279,12 @@ pub(crate) fn run<'a>(
 /// The entry of the session running this task, if it is a registered one.
 pub(crate) fn current() -> Option<Arc<Entry>> {
     CURRENT.try_with(Arc::clone).ok()
+}
+
+/// Marks the current session as waiting for a request with nothing received
+/// (or not any more).
+pub(crate) fn set_idle(idle: bool) {
+    let _ = CURRENT.try_with(|e| e.idle.store(idle, Ordering::Relaxed));
 }
 
 /// Records the server connection the current session uses now (`show sess`).

@@ -69,9 +69,18 @@ fn listen_section_is_its_own_backend_in_tcp_mode() {
     h.wait();
 }
 
+/// A graceful stop, as HAProxy's soft stop: the listener goes, a request in
+/// flight is answered (its response closes the connection), an idle
+/// keep-alive connection is closed at once, and the engine exits when the
+/// last connection is gone.
 #[test]
 fn graceful_stop_waits_for_open_connections() {
-    let o = origin(|_| ok("x"));
+    let o = origin(|r| {
+        if r.path == "/slow" {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        ok("x")
+    });
     let text = format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          listen web\n    bind 127.0.0.1:0\n    server s1 {}\n",
@@ -79,19 +88,21 @@ fn graceful_stop_waits_for_open_connections() {
     );
     let mut run = start_cfg(&text, "web");
     let (h, addr) = (run.handle.take().unwrap(), run.addr);
-    let mut c = client(addr);
-    write(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(status(&read_response(&mut c).0), 200);
+    let mut idle = client(addr);
+    write(&mut idle, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status(&read_response(&mut idle).0), 200);
+    let mut busy = client(addr);
+    write(&mut busy, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(100));
     h.graceful_stop();
     std::thread::sleep(Duration::from_millis(100));
-    // The listener is gone, the open connection still works.
+    // The listener is gone; the idle connection is closed, not reset.
     assert!(std::net::TcpStream::connect(addr).is_err());
-    write(
-        &mut c,
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    assert_eq!(status(&read_response(&mut c).0), 200);
-    drop(c);
+    assert_eq!(read_all(&mut idle), b"");
+    // The request in flight is answered, and its connection ends with it.
+    let all = String::from_utf8(read_all(&mut busy)).unwrap();
+    assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+    assert!(all.contains("Connection: close\r\n"), "{all}");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         h.wait();

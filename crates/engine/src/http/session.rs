@@ -612,6 +612,15 @@ impl Session<'_> {
                 request_t.map(|d| now + d)
             });
         }
+        // A soft stop closes idle keep-alive connections (this one, had it been
+        // idle when the stop came, was closed then). A new connection is still
+        // served: it may be one the stop took from the listener's queue.
+        if !first {
+            if crate::park::stopping() {
+                return Err(HeadWait::Gone);
+            }
+            crate::sessions::set_idle(true);
+        }
         // An idle connection holds no buffer: the last request's goes back now
         // (a drained socket is not read again before new data comes).
         self.cbuf.release();
@@ -670,6 +679,7 @@ impl Session<'_> {
             return match got {
                 Ok(0) | Err(_) => Err(HeadWait::Gone),
                 Ok(_) => {
+                    crate::sessions::set_idle(false);
                     let now = Instant::now();
                     if let Some(l) = self.log.as_mut() {
                         l.request_start = Some((now.into_std(), std::time::SystemTime::now()));

@@ -572,8 +572,10 @@ async fn response(
     // An HTTP/1.0 client cannot read chunked encoding: it gets the payload
     // alone, delimited by the close, as HAProxy does.
     let dechunk = p.client_http10 && framing == BodyFraming::Chunked;
+    // A soft stop ends each connection after its current response.
     let client_keep = p.client_keep
         && p.mode != ConnMode::Close
+        && !crate::park::stopping()
         && !upgraded
         && !dechunk
         && framing != BodyFraming::CloseDelimited;
