@@ -204,6 +204,7 @@ fn http_options(o: &model::Options) -> HttpOptions {
             header: f.header.clone(),
         }),
         ignore_probes: o.http_ignore_probes,
+        idle_close_on_response: o.idle_close_on_response,
         abortonclose: o.abortonclose,
         buffer_request: o.http_buffer_request,
         accept_invalid_request: o.accept_invalid_http_request,

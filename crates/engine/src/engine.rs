@@ -358,7 +358,11 @@ fn worker(
         // Idle connections end now, parked or waiting in their task, as HAProxy
         // closes idle connections on a soft stop; busy ones end after their
         // response, which says `Connection: close`.
-        crate::park::soft_stop();
+        // `option idle-close-on-response` keeps them until their next response.
+        crate::park::soft_stop(|p| {
+            let fe = shared.rt.frontends.get(p.held.fi as usize);
+            fe.is_some_and(|f| f.http.idle_close_on_response)
+        });
         shared.sessions.close_idle_here();
         loop {
             let notified = active.idle.notified();

@@ -169,16 +169,25 @@ pub(crate) fn stopping() -> bool {
     STOPPING.try_with(Cell::get).unwrap_or(false)
 }
 
-/// A soft stop on this thread: every parked connection is closed, none is
-/// parked any more, and [`stopping`] says so from now on.
-pub(crate) fn soft_stop() {
+/// A soft stop on this thread: parked connections are closed, except those
+/// `keep` selects (`option idle-close-on-response`: they close after their
+/// next response), none is parked any more, and [`stopping`] says so from now on.
+pub(crate) fn soft_stop(keep: impl Fn(&Parked) -> bool) {
     let _ = STOPPING.try_with(|s| s.set(true));
     if let Some(pk) = parker() {
         pk.closing.set(true);
-        pk.timers.borrow_mut().clear();
-        pk.stale.set(0);
-        let all = pk.slots.borrow_mut().drain();
-        drop(all);
+        let gone: Vec<Parked> = {
+            let mut slots = pk.slots.borrow_mut();
+            let keys: Vec<u64> = (slots.v.iter().enumerate())
+                .filter(|(_, s)| s.rec.as_ref().is_some_and(|p| !keep(p)))
+                .map(|(i, s)| key(i as u32, s.gen))
+                .collect();
+            keys.into_iter().filter_map(|k| slots.take(k)).collect()
+        };
+        // Their deadlines stay in the heap, stale, until they come up.
+        pk.stale
+            .set(pk.stale.get() + gone.iter().filter(|p| p.deadline.is_some()).count());
+        drop(gone);
     }
 }
 

@@ -216,6 +216,9 @@ pub struct HttpOptions {
     pub forwardfor: Option<ForwardFor>,
     pub originalto: Option<OriginalTo>,
     pub ignore_probes: bool,
+    /// `option idle-close-on-response`: a soft stop leaves idle connections
+    /// open; each closes after its next response (or its keep-alive timeout).
+    pub idle_close_on_response: bool,
     pub abortonclose: bool,
     pub buffer_request: bool,
     /// `option accept-invalid-http-request` (frontends) and

@@ -180,3 +180,37 @@ fn an_ipv6_client_is_parked_and_resumed_with_its_addresses() {
     assert_eq!(recs[1].client, recs[0].client);
     assert_eq!(recs[1].frontend_addr, Some(run.addr));
 }
+
+/// `option idle-close-on-response`: a soft stop leaves idle connections open,
+/// parked or not; each is served once more, its response says
+/// `Connection: close`, and the connection ends with it.
+#[test]
+fn idle_close_on_response_keeps_idle_connections_until_their_next_response() {
+    let o = origin(|_| ok("hello"));
+    let text = config(o.addr, "", "30s").replace(
+        "default_backend app",
+        "option idle-close-on-response\n    default_backend app",
+    );
+    let mut run = start_cfg(&text, "web");
+    let (h, addr) = (run.handle.take().unwrap(), run.addr);
+    let mut parked = client(addr);
+    assert_eq!(get(&mut parked).0, 200);
+    std::thread::sleep(PARKED);
+    let mut fresh = client(addr);
+    assert_eq!(get(&mut fresh).0, 200);
+    h.graceful_stop();
+    std::thread::sleep(Duration::from_millis(200));
+    for c in [&mut parked, &mut fresh] {
+        write(c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let all = String::from_utf8(read_all(c)).unwrap();
+        assert!(all.starts_with("HTTP/1.1 200"), "{all}");
+        assert!(all.contains("Connection: close\r\n"), "{all}");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.wait();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(3))
+        .expect("the engine exits once both connections are done");
+}

@@ -615,7 +615,7 @@ impl Session<'_> {
         // A soft stop closes idle keep-alive connections (this one, had it been
         // idle when the stop came, was closed then). A new connection is still
         // served: it may be one the stop took from the listener's queue.
-        if !first {
+        if !first && !self.fe.http.idle_close_on_response {
             if crate::park::stopping() {
                 return Err(HeadWait::Gone);
             }
