@@ -103,13 +103,10 @@ fn graceful_stop_waits_for_open_connections() {
     let all = String::from_utf8(read_all(&mut busy)).unwrap();
     assert!(all.starts_with("HTTP/1.1 200"), "{all}");
     assert!(all.contains("Connection: close\r\n"), "{all}");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        h.wait();
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("engine exits after the last connection");
+    assert!(
+        exits_within(h, Duration::from_secs(5)),
+        "engine exits after the last connection"
+    );
 }
 
 #[test]
@@ -238,13 +235,10 @@ fn engine_control_stops_from_another_thread() {
         std::thread::sleep(Duration::from_millis(100));
         ctl.stop_now();
     });
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        h.wait();
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("wait() returns after stop_now() from another thread");
+    assert!(
+        exits_within(h, Duration::from_secs(5)),
+        "wait() returns after stop_now() from another thread"
+    );
     stopper.join().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err());
 }

@@ -149,13 +149,10 @@ fn a_graceful_stop_closes_parked_connections_at_once() {
     h.graceful_stop();
     let mut b = [0u8; 16];
     assert_eq!(c.read(&mut b).unwrap(), 0, "the idle connection is closed");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        h.wait();
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(3))
-        .expect("the engine exits without waiting for the keep-alive timeout");
+    assert!(
+        exits_within(h, Duration::from_secs(3)),
+        "the engine exits without waiting for the keep-alive timeout"
+    );
 }
 
 /// An IPv6 client keeps its addresses across the park (they are stored apart
@@ -206,11 +203,8 @@ fn idle_close_on_response_keeps_idle_connections_until_their_next_response() {
         assert!(all.starts_with("HTTP/1.1 200"), "{all}");
         assert!(all.contains("Connection: close\r\n"), "{all}");
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        h.wait();
-        tx.send(()).unwrap();
-    });
-    rx.recv_timeout(Duration::from_secs(3))
-        .expect("the engine exits once both connections are done");
+    assert!(
+        exits_within(h, Duration::from_secs(3)),
+        "the engine exits once both connections are done"
+    );
 }

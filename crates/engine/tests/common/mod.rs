@@ -158,6 +158,16 @@ pub fn dead_addr() -> SocketAddr {
     addr
 }
 
+/// Whether the engine exits (after a graceful stop) within `limit`.
+pub fn exits_within(h: EngineHandle, limit: Duration) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.wait();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(limit).is_ok()
+}
+
 pub fn write(s: &mut TcpStream, b: &[u8]) {
     s.write_all(b).unwrap();
 }
